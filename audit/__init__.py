@@ -1,0 +1,3 @@
+"""lfr-audit: accuracy and demographic-fairness audits of face recognition."""
+
+__version__ = "0.1.0"

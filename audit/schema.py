@@ -1,0 +1,112 @@
+"""Arrow schemas of the tables that pipeline stages exchange.
+
+Stages meet only through these tables (manifest -> faces -> scores -> metrics),
+so each stage checks its input with :func:`check_table` and returns a new
+table; nothing reaches into another stage's internals. Columns listed here are
+required with exactly these types; extra columns are allowed only where a
+stage documents them (demographic and condition columns of the manifest).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+#: Statuses a faces row can take. ``ok`` is the only one with an embedding.
+FACE_STATUSES = ("ok", "no_face", "unreadable", "missing", "error")
+
+#: Value used for a demographic or condition label that is missing or conflicting.
+UNKNOWN = "unknown"
+
+MANIFEST = pa.schema(
+    [
+        pa.field("image_id", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("subject_id", pa.string(), nullable=False),
+        pa.field("dataset", pa.string(), nullable=False),
+    ]
+)
+"""Required manifest columns. Any other column must be a string column holding a
+demographic label (``gender``, ``ethnicity``, ``age_band``...), a capture
+condition, or a ``split``/``fold``; missing values are :data:`UNKNOWN`."""
+
+FACES = pa.schema(
+    [
+        pa.field("image_id", pa.string(), nullable=False),
+        pa.field("content_hash", pa.string()),  # sha256 of the file bytes; null if missing
+        pa.field("config_key", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("message", pa.string()),
+        pa.field("n_faces", pa.int32()),
+        pa.field("box_x", pa.int32()),
+        pa.field("box_y", pa.int32()),
+        pa.field("box_w", pa.int32()),
+        pa.field("box_h", pa.int32()),
+        pa.field("confidence", pa.float32()),
+        pa.field("face_height_px", pa.int32()),
+        pa.field("brightness", pa.float32()),
+        pa.field("contrast", pa.float32()),
+        pa.field("sharpness", pa.float32()),
+        pa.field("yaw_deg", pa.float32()),
+        pa.field("embedding", pa.list_(pa.float32())),
+    ]
+)
+"""One row per image and pipeline configuration. ``embedding`` is null unless
+``status == "ok"``; quality features are null when no face was found."""
+
+SCORES = pa.schema(
+    [
+        pa.field("trial_kind", pa.string(), nullable=False),  # verification | identification
+        pa.field("probe_id", pa.string(), nullable=False),
+        pa.field("reference_id", pa.string()),  # image_id, or watchlist entry's image_id
+        pa.field("probe_subject", pa.string(), nullable=False),
+        pa.field("reference_subject", pa.string()),
+        pa.field("score", pa.float64()),  # similarity, higher = more alike; null = FTA
+        pa.field("mated", pa.bool_(), nullable=False),
+        pa.field("fold", pa.int32()),  # protocol fold (LFW View 2), or draw for 1:N
+        pa.field("rank", pa.int32()),  # 1:N: rank of the true entry, null if absent/FTA
+        pa.field("best_is_true_entry", pa.bool_()),  # 1:N: top candidate is the mate
+    ]
+)
+"""One row per comparison (1:1) or per search (1:N: ``score`` is the best
+watchlist score). ``score`` is null when either side failed to acquire."""
+
+METRICS = pa.schema(
+    [
+        pa.field("metric", pa.string(), nullable=False),
+        pa.field("grouping", pa.string(), nullable=False),  # e.g. "overall", "gender x ethnicity"
+        pa.field("group", pa.string(), nullable=False),
+        pa.field("threshold", pa.float64()),
+        pa.field("value", pa.float64()),
+        pa.field("ci_low", pa.float64()),
+        pa.field("ci_high", pa.float64()),
+        pa.field("ci_method", pa.string()),
+        pa.field("n_trials", pa.int64()),
+        pa.field("n_subjects", pa.int64()),
+        pa.field("n_errors", pa.int64()),
+        pa.field("sufficient", pa.bool_()),
+    ]
+)
+"""Tidy metric rows: one rate for one group at one threshold, with its interval."""
+
+
+class SchemaError(ValueError):
+    """A table does not match the contract of the stage that reads it."""
+
+
+def check_table(table: pa.Table, schema: pa.Schema, name: str) -> pa.Table:
+    """Check that ``table`` has every column of ``schema`` with the same type.
+
+    Returns the table with the required columns first, in schema order, and
+    extra columns after them, so that downstream code can rely on the layout.
+    Raises :class:`SchemaError` naming the first missing or mistyped column.
+    """
+    for field in schema:
+        if field.name not in table.column_names:
+            raise SchemaError(f"{name} table lacks column {field.name!r}")
+        actual = table.schema.field(field.name).type
+        if actual != field.type:
+            raise SchemaError(
+                f"{name} table column {field.name!r} has type {actual}, expected {field.type}"
+            )
+    extra = [c for c in table.column_names if c not in schema.names]
+    return table.select(schema.names + extra)
