@@ -1,0 +1,29 @@
+# Two commands do everything: `make demo` (the LFW demo audit) and `make test`.
+# Both create the virtual environment and install the pinned stack first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/lfr-audit doctor
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lfr-audit run examples/lfw-demo.toml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

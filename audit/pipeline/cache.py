@@ -1,0 +1,84 @@
+"""Faces cache: Parquet files keyed by image content hash and configuration.
+
+Layout: ``<cache_dir>/<config_key>/`` holds ``config.json`` (the configuration
+and versions the key stands for) and Parquet parts of faces rows. Each finished
+batch is written as its own part through a temporary file and an atomic
+rename, so a killed run loses at most the batches in flight and never leaves a
+truncated file; the next run reads every complete part and computes the rest.
+:meth:`FacesCache.compact` merges parts into one file after a run.
+
+Rows are keyed by the SHA-256 of the image bytes, not by path or id: a renamed
+copy reuses its embedding, an edited file never does. Rows with status
+``error`` are not cached, so that a transient failure is retried next time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..schema import FACES
+
+CACHED_STATUSES = ("ok", "no_face", "unreadable")
+_PART_GLOB = "part-*.parquet"
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` so that readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+    try:
+        pq.write_table(table, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+class FacesCache:
+    """The cached faces rows of one pipeline configuration."""
+
+    def __init__(self, cache_dir: Path, key: str, description: dict | None = None) -> None:
+        self.folder = Path(cache_dir) / key
+        self.key = key
+        self.folder.mkdir(parents=True, exist_ok=True)
+        meta = self.folder / "config.json"
+        if description is not None and not meta.exists():
+            partial = meta.with_suffix(".partial")
+            partial.write_text(json.dumps(description, indent=2, sort_keys=True))
+            os.replace(partial, meta)
+
+    def parts(self) -> list[Path]:
+        return sorted(self.folder.glob(_PART_GLOB))
+
+    def load(self) -> pa.Table:
+        """Every cached row, one per content hash (the first written wins)."""
+        parts = self.parts()
+        if not parts:
+            return FACES.empty_table()
+        table = pa.concat_tables(pq.read_table(p, schema=FACES) for p in parts)
+        hashes = table.column("content_hash").to_pylist()
+        seen: set[str] = set()
+        keep = [not (h in seen or seen.add(h)) for h in hashes]
+        return table.filter(pa.array(keep))
+
+    def write_batch(self, rows: list[dict]) -> int:
+        """Append the cacheable rows of one finished batch; returns how many."""
+        rows = [r for r in rows if r["status"] in CACHED_STATUSES]
+        if rows:
+            table = pa.Table.from_pylist(rows, schema=FACES)
+            write_parquet_atomic(table, self.folder / f"part-{uuid.uuid4().hex}.parquet")
+        return len(rows)
+
+    def compact(self) -> None:
+        """Merge all parts into one; safe to interrupt (duplicates are dropped on load)."""
+        parts = self.parts()
+        if len(parts) <= 1:
+            return
+        write_parquet_atomic(self.load(), self.folder / f"part-{uuid.uuid4().hex}.parquet")
+        for part in parts:
+            part.unlink()

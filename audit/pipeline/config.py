@@ -1,0 +1,94 @@
+"""The pipeline configuration under audit, and the cache key derived from it.
+
+Preprocessing is part of what is audited: the same model gives different
+error rates with deepface's crop and with dlib's own 5-point chip, and
+deepface's 50% black border changes which faces are found. So every choice
+that can change an embedding is a field here, recorded in the run, and part of
+the cache key together with the versions of the code that computes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from enum import Enum
+from importlib import metadata
+
+#: Bump when lfr-audit's own detection/embedding code changes its output.
+PIPELINE_VERSION = "1"
+
+
+class Preprocess(str, Enum):
+    """How a detected face becomes the model's input.
+
+    - ``deepface``: exactly ``deepface.extract_faces`` + ``represent``: with
+      ``align`` the image gets a 50% black border before detection, faces are
+      rotated level on the eyes, and the detector's tight crop is resized to
+      the model input. Audits deepface as its users run it.
+    - ``no-border``: the same crop and rotation, but detection runs on the
+      original image. About twice as fast with the dlib detector, and it finds
+      slightly different faces, so it is its own configuration.
+    - ``dlib-chip``: dlib's own recipe for its ResNet (5-point landmarks, a
+      150 px chip with 25% padding). Dlib model only.
+    """
+
+    deepface = "deepface"
+    no_border = "no-border"
+    dlib_chip = "dlib-chip"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Detection + embedding settings; every field can change an embedding."""
+
+    model: str = "Dlib"
+    detector: str = "dlib"
+    align: bool = True
+    preprocess: Preprocess = Preprocess.deepface
+    normalization: str = "base"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "preprocess", Preprocess(self.preprocess))
+        if self.preprocess is Preprocess.dlib_chip and self.model != "Dlib":
+            raise ValueError(
+                f"preprocess 'dlib-chip' is dlib's recipe for the Dlib model, not {self.model!r}; "
+                "use 'deepface' or 'no-border'"
+            )
+        if self.detector == "skip" and self.preprocess is Preprocess.dlib_chip:
+            raise ValueError("preprocess 'dlib-chip' needs a detector, not 'skip'")
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["preprocess"] = self.preprocess.value
+        return data
+
+    def describe(self) -> str:
+        return (
+            f"{self.model} + {self.detector} detector, align={self.align}, "
+            f"preprocess={self.preprocess.value}, normalization={self.normalization}"
+        )
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of everything that can change a faces row."""
+    names = ("deepface", "dlib-bin", "opencv-contrib-python-headless", "numpy", "tensorflow")
+    versions = {"lfr-audit-pipeline": PIPELINE_VERSION}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def config_key(config: PipelineConfig) -> str:
+    """Short stable hash of the configuration and software versions.
+
+    Faces rows are cached under (image content hash, this key): a new model,
+    detector, preprocessing or library version never reuses old embeddings.
+    """
+    blob = json.dumps(
+        {"config": config.as_dict(), "versions": software_versions()}, sort_keys=True
+    ).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
