@@ -39,7 +39,9 @@ class Tracker:
     task: int | None = None
 
     def start(self, total: int) -> None:
-        self.task = self.progress.add_task(self.description, total=total)
+        """Show a bar for ``total`` items; nothing when all came from the cache."""
+        if total:
+            self.task = self.progress.add_task(self.description, total=total)
 
     def advance(self, n: int) -> None:
         if self.task is not None:

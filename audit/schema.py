@@ -9,6 +9,7 @@ stage documents them (demographic and condition columns of the manifest).
 
 from __future__ import annotations
 
+import pandas as pd
 import pyarrow as pa
 
 #: Statuses a faces row can take. ``ok`` is the only one with an embedding.
@@ -70,6 +71,11 @@ SCORES = pa.schema(
 """One row per comparison (1:1) or per search (1:N: ``score`` is the best
 watchlist score). ``score`` is null when either side failed to acquire."""
 
+#: Schema metadata keys of a scores table naming the distance its ``score``
+#: column came from. Parquet keeps them, so a scores file says how it was made.
+DISTANCE_KEY = b"lfr_audit.distance"
+SIMILARITY_KEY = b"lfr_audit.similarity"
+
 METRICS = pa.schema(
     [
         pa.field("metric", pa.string(), nullable=False),
@@ -110,3 +116,20 @@ def check_table(table: pa.Table, schema: pa.Schema, name: str) -> pa.Table:
             )
     extra = [c for c in table.column_names if c not in schema.names]
     return table.select(schema.names + extra)
+
+
+def coerce_table(table: pa.Table | pd.DataFrame, schema: pa.Schema, name: str) -> pa.Table:
+    """Accept a pandas DataFrame or an Arrow table and check it against ``schema``.
+
+    pandas cannot carry Arrow types (its strings come back as large_string, its
+    float lists as float64), so a DataFrame's required columns are cast to the
+    schema's types before :func:`check_table`; an Arrow table must already match.
+    """
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+        for field in schema:
+            if field.name in table.column_names:
+                position = table.column_names.index(field.name)
+                table = table.set_column(position, field.name,
+                                         table.column(position).cast(field.type))
+    return check_table(table, schema, name)

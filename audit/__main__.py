@@ -1,0 +1,5 @@
+"""``python -m audit`` runs the ``lfr-audit`` command line."""
+
+from audit.cli import main
+
+main()

@@ -1,0 +1,82 @@
+"""The command line as a user meets it: exit codes, one-line errors, no heavy imports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from audit.cli import EXIT_USAGE, app
+
+runner = CliRunner()
+
+
+def test_help_does_not_import_deepface_or_tensorflow():
+    code = ("import sys; from typer.testing import CliRunner; from audit.cli import app;"
+            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output;"
+            "bad = [m for m in ('deepface', 'tensorflow') if m in sys.modules];"
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_models_list_names_every_model_and_the_weights_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")
+    result = runner.invoke(app, ["models", "list"])
+    assert result.exit_code == 0
+    for name in ("Dlib", "ArcFace", "Facenet512", "retinaface", "mtcnn", "opencv"):
+        assert name in result.output
+    assert str(tmp_path / ".deepface" / "weights") in result.output
+
+
+def test_model_without_weights_fails_fast_naming_the_file(tmp_path, lfw_root):
+    env = {**os.environ, "DEEPFACE_HOME": str(tmp_path), "COLUMNS": "300"}
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "audit", "embed", "lfw", "--root", str(lfw_root),
+         "--model", "ArcFace", "--out", str(tmp_path / "faces.parquet")],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert time.monotonic() - start < 5
+    assert done.returncode == EXIT_USAGE
+    assert "arcface_weights.h5" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "faces.parquet").exists()
+
+
+def test_user_mistakes_are_one_line_errors(tmp_path):
+    result = runner.invoke(app, ["embed", "lfw", "--out", str(tmp_path / "x.parquet")],
+                           env={"LFR_AUDIT_DATA": ""})
+    assert result.exit_code == EXIT_USAGE
+    assert "--data-dir" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["embed", str(tmp_path / "nope.csv"), "--root", str(tmp_path),
+                                 "--out", str(tmp_path / "x.parquet")])
+    assert result.exit_code == EXIT_USAGE
+
+
+def test_datasets_info_reports_label_quirks(lfw_root, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")
+    result = runner.invoke(app, ["datasets", "info", "lfw", "--root", str(lfw_root)])
+    assert result.exit_code == 0, result.output
+    assert "13233 images of 5749 subjects" in result.output
+    assert "'conflicting': 5" in result.output and "'missing': 4" in result.output
+
+
+@pytest.mark.integration
+def test_embed_a_custom_manifest(tmp_path, lfw_root, monkeypatch):
+    monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
+    people = ["Aaron_Peirsol", "Abdullah_Gul"]
+    lines = ["path,subject_id,gender"] + [
+        f"images/{p}/{p}_000{i}.jpg,{p},male" for p in people for i in (1, 2)]
+    manifest = tmp_path / "mine.csv"
+    manifest.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "faces.parquet"
+    result = runner.invoke(app, ["embed", str(manifest), "--root", str(lfw_root), "--out",
+                                 str(out), "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    faces = pq.read_table(out).to_pandas()
+    assert len(faces) == 4 and set(faces.status) == {"ok"}
