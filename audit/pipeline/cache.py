@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -56,7 +57,8 @@ class FacesCache:
         return sorted(self.folder.glob(_PART_GLOB))
 
     def load(self) -> pa.Table:
-        """Every cached row, one per content hash (the first written wins)."""
+        """Every cached row, one per content hash (the first written wins, so a
+        row never changes once cached)."""
         parts = self.parts()
         if not parts:
             return FACES.empty_table()
@@ -71,14 +73,18 @@ class FacesCache:
         rows = [r for r in rows if r["status"] in CACHED_STATUSES]
         if rows:
             table = pa.Table.from_pylist(rows, schema=FACES)
-            write_parquet_atomic(table, self.folder / f"part-{uuid.uuid4().hex}.parquet")
+            write_parquet_atomic(table, self._new_part())
         return len(rows)
+
+    def _new_part(self) -> Path:
+        """A part name that sorts in write order (nanosecond clock, then a random tail)."""
+        return self.folder / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
 
     def compact(self) -> None:
         """Merge all parts into one; safe to interrupt (duplicates are dropped on load)."""
         parts = self.parts()
         if len(parts) <= 1:
             return
-        write_parquet_atomic(self.load(), self.folder / f"part-{uuid.uuid4().hex}.parquet")
+        write_parquet_atomic(self.load(), self._new_part())
         for part in parts:
             part.unlink()

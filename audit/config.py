@@ -1,0 +1,190 @@
+"""The audit specification: one TOML file that says what to audit and how.
+
+A spec is validated once, on load, with messages that name the key and the
+allowed values; unknown keys are errors (a misspelt ``[policy]`` limit must not
+silently switch a gate off). Defaults give the LFW default audit. Which parts
+of a spec each stage depends on is explicit (:meth:`AuditSpec.stage_inputs`),
+so a re-run that changes only thresholds, policy or report options restarts
+from the cached scores instead of recomputing embeddings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSpec(_Section):
+    """One dataset: a built-in adapter name or a manifest file."""
+
+    name: str = Field(description="lfw, utkface, or a CSV/Parquet manifest path")
+    root: str | None = Field(None, description="dataset root; default <data_dir>/<name>")
+    subjects: int | None = Field(None, ge=2,
+                                 description="use only N subjects drawn at random (seeded)")
+    min_images: int = Field(1, ge=1, description="draw only subjects with this many images")
+
+
+class PipelineSpec(_Section):
+    model: str = "Dlib"
+    detector: str = "dlib"
+    align: bool = True
+    preprocess: Literal["deepface", "no-border", "dlib-chip"] = "deepface"
+    normalization: str = "base"
+    workers: int = Field(1, ge=1)
+    batch_size: int = Field(16, ge=1)
+
+
+class MatchingSpec(_Section):
+    distance: Literal["cosine", "euclidean", "euclidean_l2"] = "cosine"
+    mated_per_subject: int = Field(10, ge=1, description="cap on mated pairs per subject")
+    nonmated_per_cell: int = Field(20000, ge=1,
+                                   description="non-mated pairs per (group, group) cell")
+    pair_grouping: list[str] = Field(
+        default_factory=lambda: ["gender"],
+        description="label columns whose groups (and pairs of groups) get their own "
+                    "non-mated sample, for cross-group FMR")
+
+
+class WatchlistSpec(_Section):
+    size: int = Field(100, ge=1, description="watchlist entries (W)")
+    draws: int = Field(5, ge=1, description="independent watchlist draws (R)")
+
+
+class ThresholdSpec(_Section):
+    deployment: list[float] = Field(default_factory=list,
+                                    description="similarity thresholds of the deployment")
+    deepface_default: bool = Field(True, description="also audit deepface's default threshold")
+    target_fmr: list[Fraction] = Field(default_factory=lambda: [1e-3])
+    target_fpir: list[Fraction] = Field(default_factory=lambda: [1e-2])
+
+
+class GroupingSpec(_Section):
+    sensitive: list[str] = Field(default_factory=lambda: ["gender"],
+                                 description="demographic groupings; 'a x b' for intersections")
+    conditions: list[str] = Field(
+        default_factory=lambda: ["face_height_band", "sharpness_band", "yaw_band"])
+
+
+class ConditionBands(_Section):
+    """Cut points that bin measured quality features into readable bands."""
+
+    face_height_px: list[float] = Field(default_factory=lambda: [60.0, 120.0])
+    brightness: list[float] = Field(default_factory=lambda: [70.0, 180.0])
+    sharpness: list[float] = Field(default_factory=lambda: [50.0, 200.0])
+    yaw_deg: list[float] = Field(default_factory=lambda: [15.0, 30.0])
+
+    @field_validator("*")
+    @classmethod
+    def _increasing(cls, cuts: list[float]) -> list[float]:
+        if any(b <= a for a, b in zip(cuts, cuts[1:])):
+            raise ValueError("cut points must be strictly increasing")
+        return cuts
+
+
+class StatisticsSpec(_Section):
+    bootstrap: int = Field(1000, ge=0, description="subject-clustered bootstrap draws")
+    confidence: Fraction = 0.95
+    min_subjects: int = Field(20, ge=1)
+    min_trials: int = Field(100, ge=1)
+
+
+class ProjectionSpec(_Section):
+    crowd: int = Field(100_000, ge=1, description="faces scanned (N)")
+    watchlist: int = Field(10_000, ge=1, description="watchlist size of the deployment")
+    share_on_watchlist: Fraction = Field(1e-4,
+                                         description="share of passers-by on the watchlist")
+
+
+class ReportSpec(_Section):
+    formats: list[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"])
+    include_faces: bool = False
+    title: str = "Face recognition audit"
+
+
+class PolicySpec(_Section):
+    """Agreed limits; a run that breaks one exits with a distinct code."""
+
+    max_fpir_ratio: float | None = Field(None, gt=1, description="max/min FPIR across groups")
+    max_fmr_ratio: float | None = Field(None, gt=1, description="max/min FMR across groups")
+    max_fnir: float | None = Field(None, gt=0, le=1, description="FNIR of any sufficient group")
+    max_fnmr: float | None = Field(None, gt=0, le=1, description="FNMR of any sufficient group")
+    max_fpir: float | None = Field(None, gt=0, le=1, description="FPIR of any sufficient group")
+    max_fta: float | None = Field(None, gt=0, le=1, description="FTA of any sufficient group")
+
+
+class AuditSpec(_Section):
+    name: str = "lfr-audit"
+    seed: int = 0
+    data_dir: str | None = Field(None, description="folder with dataset copies; "
+                                                    "default $LFR_AUDIT_DATA")
+    dataset: DatasetSpec
+    pipeline: PipelineSpec = PipelineSpec()
+    matching: MatchingSpec = MatchingSpec()
+    watchlist: WatchlistSpec = WatchlistSpec()
+    thresholds: ThresholdSpec = ThresholdSpec()
+    groupings: GroupingSpec = GroupingSpec()
+    bands: ConditionBands = ConditionBands()
+    statistics: StatisticsSpec = StatisticsSpec()
+    projection: ProjectionSpec = ProjectionSpec()
+    report: ReportSpec = ReportSpec()
+    policy: PolicySpec = PolicySpec()
+
+    def stage_inputs(self) -> dict[str, str]:
+        """A hash per stage of the spec parts it depends on (and earlier stages').
+
+        ``faces`` depends on the dataset and pipeline; ``scores`` adds matching,
+        watchlist and seed; ``metrics`` adds thresholds, groupings, bands and
+        statistics. Policy, projection and report options touch no table, nor
+        do the worker count and batch size.
+        """
+        parts = {
+            "faces": ("dataset", "data_dir", "pipeline", "seed"),
+            "scores": ("matching", "watchlist"),
+            "metrics": ("thresholds", "groupings", "bands", "statistics"),
+        }
+        hashes, seen = {}, []
+        for stage, keys in parts.items():
+            seen += keys
+            data = self.model_dump(include=set(seen), mode="json")
+            for how_not_what in ("workers", "batch_size"):  # change speed, not results
+                data["pipeline"].pop(how_not_what)
+            blob = json.dumps(data, sort_keys=True)
+            hashes[stage] = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return hashes
+
+
+class SpecError(ValueError):
+    """The spec file is missing, not TOML, or breaks the schema."""
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"unknown key {where!r}"
+    return f"{where}: {error['msg']}"
+
+
+def load_spec(path: Path) -> AuditSpec:
+    """Read and validate a TOML audit spec; every problem is named in one message."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SpecError(f"no audit spec at {path}; `lfr-audit init {path}` writes one") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{path} is not valid TOML: {error}") from None
+    try:
+        return AuditSpec.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(_describe(e) for e in error.errors())
+        raise SpecError(f"{path}: {problems}") from None

@@ -1,0 +1,383 @@
+"""Group breakdowns at operating points, through Fairlearn's MetricFrame.
+
+The path from trials to METRICS rows:
+
+1. :func:`unit_counts` runs the counting kernel once over the rate's trials
+   with one code per *unit* = (subject, cell), giving each unit's trials and
+   errors at every operating threshold. Everything after works on these
+   counts, never on rows of comparisons.
+2. :func:`breakdowns` sums units into the groups of one grouping and collapses
+   them to one row per (rate, threshold, group, decision) with its count.
+   MetricFrame gets ``y_true`` = mated, ``y_pred`` = decision (match / alert)
+   and the count as ``sample_weight`` through ``sample_params``; the rate, the
+   operating threshold and any condition columns are ``control_features``, the
+   demographic columns ``sensitive_features``. It is also where per-subject
+   count matrices for the subject bootstrap are built.
+3. :func:`metric_frame_rows` is the one adapter from MetricFrame's wide
+   ``by_group`` result to long rows.
+
+Counts always travel with the value: ``n_trials``, ``n_subjects`` (distinct
+subjects with a trial in the group) and ``n_errors``. A group is ``sufficient``
+when it has at least ``min_subjects`` subjects and ``min_trials`` trials; a
+group of the images table with no trial for a rate gets value NaN (never 0),
+zero counts and ``sufficient=False``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from fairlearn.metrics import MetricFrame
+from scipy import sparse
+
+from audit.metrics import table, trials
+from audit.metrics.intervals import percentile_interval, wilson_interval, zero_error_upper_bound
+from audit.metrics.rates import warn_empty_groups
+from audit.metrics.sweep import count_at_thresholds, distinct_subjects
+
+BOOTSTRAP = "bootstrap-subject"
+WILSON = "wilson"
+ONE_SIDED = "one-sided-bound"
+# Working column names, underscored so that no label column of the images table clashes.
+RATE = "_rate"
+THRESHOLD_INDEX = "_threshold_index"
+MATED = "_mated"
+DECISION = "_decision"
+WEIGHT = "_n"
+BAD_INTERVAL = "interval must be 'bootstrap-subject' or 'wilson', got {interval!r}"
+
+
+@dataclass(frozen=True)
+class UnitCounts:
+    """Trials and errors of one rate per unit (subject, cell) and threshold."""
+
+    rate: str
+    mated: bool
+    thresholds: np.ndarray
+    operating_points: tuple[str | None, ...]
+    subjects: np.ndarray
+    cells: np.ndarray
+    trials: np.ndarray
+    errors: np.ndarray
+    cell_table: pd.DataFrame
+
+
+def unit_counts(
+    trial_set: trials.TrialSet, thresholds: np.ndarray, operating_points: tuple[str, ...]
+) -> UnitCounts:
+    """Count one rate's trials and errors per (subject, cell) at each threshold."""
+    n_cells = len(trial_set.cell_table)
+    keys, unit = np.unique(trial_set.subjects * n_cells + trial_set.cells, return_inverse=True)
+    counts = count_at_thresholds(trial_set.scores, thresholds, codes=unit, n_codes=keys.size)
+    n = counts.scored + counts.missing
+    errors = n[:, None] - counts.at_or_above if trial_set.mated else counts.at_or_above
+    return UnitCounts(
+        rate=trial_set.rate,
+        mated=trial_set.mated,
+        thresholds=np.asarray(thresholds, dtype=np.float64),
+        operating_points=tuple(operating_points),
+        subjects=keys // n_cells,
+        cells=keys % n_cells,
+        trials=n,
+        errors=errors,
+        cell_table=trial_set.cell_table,
+    )
+
+
+def fta_unit_counts(
+    fta: pd.DataFrame, images: trials.ImageTable, *, subjects: pd.Index, columns: tuple[str, ...]
+) -> UnitCounts:
+    """Failure-to-acquire counts per (subject, cell): one trial per image, no threshold.
+
+    The unit's subject is the image's ``subject_id``; the rate is carried as
+    a non-mated rate whose "decision" is the failure, so MetricFrame's
+    false positive share is the FTA rate.
+    """
+    positions = images.positions(pa.array(fta["image_id"].to_numpy(dtype=object)), table="fta")
+    image_cells, cell_table = images.cells(columns)
+    n_cells = len(cell_table)
+    subject = subjects.get_indexer(images.subject_ids[positions]).astype(np.int64)
+    keys, unit = np.unique(subject * n_cells + image_cells[positions], return_inverse=True)
+    n = np.bincount(unit, minlength=keys.size).astype(np.int64)
+    failed = np.bincount(unit, weights=fta["fta"].to_numpy(bool), minlength=keys.size)
+    return UnitCounts(
+        rate=trials.FTA,
+        mated=False,
+        thresholds=np.array([np.nan]),
+        operating_points=(None,),
+        subjects=keys // n_cells,
+        cells=keys % n_cells,
+        trials=n,
+        errors=failed.astype(np.int64)[:, None],
+        cell_table=cell_table,
+    )
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """One rate by one grouping at every operating point.
+
+    ``rows`` is in canonical order (threshold-major, then group) with the
+    METRICS columns (intervals not yet set) plus ``stratum`` (control level
+    within which groups are compared); column *k* of ``errors`` and ``trials``
+    (shape ``(n_subjects_total, n_rows)``) holds each subject's counts for
+    row *k*, the input of :func:`audit.metrics.intervals.bootstrap_rates`.
+    """
+
+    rate: str
+    grouping: trials.Grouping
+    rows: pd.DataFrame
+    errors: sparse.csr_matrix
+    trials: sparse.csr_matrix
+
+
+def breakdowns(
+    rates: list[UnitCounts],
+    grouping: trials.Grouping,
+    *,
+    n_subjects_total: int,
+    min_subjects: int,
+    min_trials: int,
+) -> list[Breakdown]:
+    """Every group of ``grouping`` at every operating point, for several rates at once.
+
+    The rates must share one cell table. One MetricFrame serves them all: the
+    rate is a control feature beside the threshold.
+    """
+    if not rates:
+        return []
+    group_of_cell, group_table = grouping.groups(rates[0].cell_table)
+    n_groups = len(group_table)
+    unit_groups = [group_of_cell[u.cells] for u in rates]
+    sums = [_group_sums(u, g, n_groups) for u, g in zip(rates, unit_groups, strict=True)]
+    collapsed = pd.concat(
+        [
+            _collapsed(errors, n, group_table, mated=u.mated).assign(**{RATE: u.rate})
+            for u, (errors, n) in zip(rates, sums, strict=True)
+        ],
+        ignore_index=True,
+    )
+    measured = (
+        metric_frame_rows(metric_frame(collapsed, grouping), grouping)
+        if len(collapsed)
+        else _no_measured_rows()
+    )
+    limits = {"min_subjects": min_subjects, "min_trials": min_trials}
+    return [
+        _breakdown(
+            u,
+            grouping,
+            group_table,
+            g,
+            measured[measured[RATE] == u.rate],
+            n,
+            n_subjects_total,
+            **limits,
+        )
+        for u, g, (_, n) in zip(rates, unit_groups, sums, strict=True)
+    ]
+
+
+def _group_sums(
+    units: UnitCounts, unit_group: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Errors per (threshold, group) and trials per group."""
+    errors = np.zeros((units.thresholds.size, n_groups), dtype=np.int64)
+    np.add.at(errors.T, unit_group, units.errors)
+    n_trials = np.zeros(n_groups, dtype=np.int64)
+    np.add.at(n_trials, unit_group, units.trials)
+    return errors, n_trials
+
+
+def _breakdown(
+    units: UnitCounts,
+    grouping: trials.Grouping,
+    group_table: pd.DataFrame,
+    unit_group: np.ndarray,
+    measured: pd.DataFrame,
+    n_trials: np.ndarray,
+    n_subjects_total: int,
+    *,
+    min_subjects: int,
+    min_trials: int,
+) -> Breakdown:
+    labels = grouping.labels(group_table)
+    n_groups, n_thresholds = len(labels), units.thresholds.size
+    n_subjects = distinct_subjects(units.subjects, unit_group, n_groups)
+    warn_empty_groups(
+        units.rate, grouping.name, [g for g, n in zip(labels, n_trials, strict=True) if n == 0]
+    )
+    canonical = pd.DataFrame(
+        {
+            THRESHOLD_INDEX: np.repeat(np.arange(n_thresholds), n_groups),
+            "group": np.tile(labels, n_thresholds),
+            "stratum": np.tile(grouping.strata(group_table), n_thresholds),
+            "n_subjects": np.tile(n_subjects, n_thresholds),
+        }
+    )
+    rows = canonical.merge(measured.drop(columns=RATE), on=[THRESHOLD_INDEX, "group"], how="left")
+    rows[["n_trials", "n_errors"]] = rows[["n_trials", "n_errors"]].fillna(0).astype(np.int64)
+    rows["metric"] = units.rate
+    rows["grouping"] = grouping.name
+    position = rows[THRESHOLD_INDEX].to_numpy()
+    rows["threshold"] = units.thresholds[position]
+    rows[table.OPERATING_POINT] = np.asarray(units.operating_points, dtype=object)[position]
+    enough = (rows["n_subjects"] >= min_subjects) & (rows["n_trials"] >= min_trials)
+    rows["sufficient"] = enough & (rows["n_trials"] > 0)
+    subject_errors, subject_trials = _subject_matrices(
+        units, unit_group, n_groups, n_subjects_total
+    )
+    return Breakdown(units.rate, grouping, rows, subject_errors, subject_trials)
+
+
+def _collapsed(
+    errors: np.ndarray, n_trials: np.ndarray, group_table: pd.DataFrame, *, mated: bool
+) -> pd.DataFrame:
+    """One row per (threshold, group, decision) with a positive count.
+
+    For a non-mated rate the errors are decisions (false match / alert); for a
+    mated rate they are non-decisions (non-match / miss).
+    """
+    decided = n_trials[None, :] - errors if mated else errors
+    counts = np.stack([decided, n_trials[None, :] - decided], axis=-1)  # decision True, False
+    threshold_index, group, decision = np.indices(counts.shape).reshape(3, -1)
+    frame = group_table.iloc[group].reset_index(drop=True)
+    frame[THRESHOLD_INDEX] = threshold_index
+    frame[MATED] = mated
+    frame[DECISION] = decision == 0
+    frame[WEIGHT] = counts.ravel()
+    return frame[frame[WEIGHT] > 0].reset_index(drop=True)
+
+
+def _error_share(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
+    """Weighted share of wrong decisions: FPR on non-mated rows, FNR on mated rows."""
+    return float(np.sum(sample_weight * (y_true != y_pred)) / np.sum(sample_weight))
+
+
+def _trial_count(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
+    return float(np.sum(sample_weight))
+
+
+def _error_count(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
+    return float(np.sum(sample_weight * (y_true != y_pred)))
+
+
+def metric_frame(collapsed: pd.DataFrame, grouping: trials.Grouping) -> MetricFrame:
+    """MetricFrame over collapsed counts: value, n_trials and n_errors per group.
+
+    ``y_true`` is each row's ground truth (mated or not) and ``y_pred`` the
+    decision at the row's threshold, so the value is Fairlearn's false
+    positive rate for non-mated rates (FMR, FPIR) and false negative rate for
+    mated ones (FNMR, FNIR): every rate's rows are all of one class. The count
+    reaches every metric as ``sample_weight``; the rate, the threshold index
+    and the grouping's control columns are ``control_features``.
+    """
+    weight = {"sample_weight": collapsed[WEIGHT].to_numpy(np.float64)}
+    if grouping.sensitive:
+        sensitive = collapsed.loc[:, list(grouping.columns[: _n_sensitive(grouping)])]
+    else:
+        sensitive = pd.Series(trials.ALL, index=collapsed.index, name=trials.OVERALL)
+    controls = [RATE, THRESHOLD_INDEX, *grouping.control]
+    return MetricFrame(
+        metrics={"value": _error_share, "n_trials": _trial_count, "n_errors": _error_count},
+        y_true=collapsed[MATED].to_numpy(bool),
+        y_pred=collapsed[DECISION].to_numpy(bool),
+        sensitive_features=sensitive,
+        control_features=collapsed.loc[:, controls],
+        sample_params={"value": weight, "n_trials": weight, "n_errors": weight},
+    )
+
+
+def _n_sensitive(grouping: trials.Grouping) -> int:
+    return 2 * len(grouping.sensitive) if grouping.cross else len(grouping.sensitive)
+
+
+def metric_frame_rows(frame: MetricFrame, grouping: trials.Grouping) -> pd.DataFrame:
+    """The one adapter: MetricFrame's wide ``by_group`` to long rows.
+
+    Returns one row per (rate, threshold index, group) that has trials, with the
+    group label of :meth:`audit.metrics.trials.Grouping.label` and the columns
+    ``value``, ``n_trials``, ``n_errors``. Intersections MetricFrame fills
+    with NaN because no trial has them are dropped here (the caller decides
+    which groups exist).
+    """
+    wide = frame.by_group.reset_index().dropna(subset=["n_trials"])
+    if grouping.sensitive:
+        values = wide.loc[:, list(grouping.columns)].astype(str).itertuples(index=False)
+        groups = [grouping.label(tuple(v)) for v in values]
+    else:
+        groups = [trials.ALL] * len(wide)
+    return pd.DataFrame(
+        {
+            RATE: wide[RATE].to_numpy(dtype=object),
+            THRESHOLD_INDEX: wide[THRESHOLD_INDEX].to_numpy(np.int64),
+            "group": groups,
+            "value": wide["value"].to_numpy(np.float64),
+            "n_trials": wide["n_trials"].to_numpy(np.float64),
+            "n_errors": wide["n_errors"].to_numpy(np.float64),
+        }
+    )
+
+
+def _no_measured_rows() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            RATE: np.array([], dtype=object),
+            THRESHOLD_INDEX: np.array([], dtype=np.int64),
+            "group": np.array([], dtype=object),
+            **{c: np.array([], dtype=np.float64) for c in ("value", "n_trials", "n_errors")},
+        }
+    )
+
+
+def _subject_matrices(
+    units: UnitCounts, unit_group: np.ndarray, n_groups: int, n_subjects_total: int
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Per-subject errors and trials, one column per canonical row (threshold, group)."""
+    n_thresholds = units.thresholds.size
+    rows = np.repeat(units.subjects, n_thresholds)
+    columns = (np.arange(n_thresholds)[None, :] * n_groups + unit_group[:, None]).ravel()
+    shape = (n_subjects_total, n_thresholds * n_groups)
+    errors = sparse.coo_matrix((units.errors.ravel().astype(np.float64), (rows, columns)), shape)
+    n = np.repeat(units.trials, n_thresholds).astype(np.float64)
+    return errors.tocsr(), sparse.coo_matrix((n, (rows, columns)), shape).tocsr()
+
+
+def set_intervals(
+    rows: pd.DataFrame,
+    replicates: np.ndarray | None,
+    *,
+    interval: str,
+    confidence: float,
+) -> pd.DataFrame:
+    """Fill ``ci_low``, ``ci_high`` and ``ci_method`` of rate rows.
+
+    * no trial: NaN interval, no method;
+    * no error (or only errors): the exact one-sided bound of
+      :func:`audit.metrics.intervals.zero_error_upper_bound` at the same
+      confidence over ``n_trials`` (``"one-sided-bound"``), as a percentile
+      interval would collapse to a point;
+    * otherwise the percentile interval of the subject-bootstrap
+      ``replicates`` (``"bootstrap-subject"``, one column per row) or the
+      Wilson interval (``"wilson"``).
+    """
+    if interval not in (BOOTSTRAP, WILSON):
+        raise ValueError(BAD_INTERVAL.format(interval=interval))
+    out = rows.copy()
+    e = out["n_errors"].to_numpy(np.float64)
+    n = out["n_trials"].to_numpy(np.float64)
+    if interval == BOOTSTRAP:
+        low, high = percentile_interval(replicates, confidence=confidence)
+    else:
+        low, high = wilson_interval(e, n, confidence=confidence)
+    method = np.where(n > 0, interval, None).astype(object)
+    bound = zero_error_upper_bound(n, confidence=confidence)
+    none, every = (n > 0) & (e == 0), (n > 0) & (e == n)
+    low = np.where(none, 0.0, np.where(every, 1.0 - bound, low))
+    high = np.where(none, bound, np.where(every, 1.0, high))
+    method[none | every] = ONE_SIDED
+    out["ci_low"], out["ci_high"], out["ci_method"] = low, high, method
+    return out

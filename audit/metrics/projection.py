@@ -1,0 +1,185 @@
+r"""Deployment projection: what the measured 1:N rates mean for a crowd.
+
+For a crowd of ``N`` passers-by of whom a share ``p`` is on a watchlist of
+``W`` people, at one threshold with measured FPIR and FNIR:
+
+.. math::
+   \text{false alerts} = N (1 - p)\, \mathrm{FPIR}, \qquad
+   \text{true alerts} = N p\, (1 - \mathrm{FNIR}), \qquad
+   \text{precision} = \frac{\text{true alerts}}{\text{true} + \text{false alerts}}
+
+This turns "FPIR 0.1%" into "about 100 false alerts per 100,000 people
+scanned". Per group, ``N`` is read as a crowd of that group.
+
+**Watchlist size.** FPIR grows with the watchlist (each extra entry is one
+more chance of a false match), so the rates hold for the watchlist size the
+audit measured them at. A projection for another ``W`` applies them
+unchanged and says so with a :class:`WatchlistSizeWarning`; it does not
+extrapolate. A watchlisted person alerted on *another* person's entry is a
+miss in FNIR and is not counted as a false alert here, so false alerts are a
+lower bound when such confusions occur.
+
+**Intervals** are propagated from the rate intervals by monotonicity: each
+projected figure's bounds are its values at the FPIR and FNIR interval ends
+that make it smallest and largest. As two intervals are combined, the joint
+coverage is at least ``1 - 2 (1 - confidence)`` (Bonferroni), e.g. 90% from
+two 95% intervals.
+
+Output rows (METRICS schema, ``ci_method="propagated"``):
+``projected_alerts``, ``projected_false_alerts``, ``projected_true_alerts``,
+``projected_precision`` (share of alerts that are correct),
+``projected_false_alerts_per_face`` and ``projected_false_alerts_per_alert``,
+one per grouping, group and operating point (sweep rows are skipped) that
+has both FPIR and FNIR; the
+counts are the sums of the two rates' counts, ``sufficient`` needs both.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from audit.metrics import table
+
+PROPAGATED = "propagated"
+#: Metric names of the projected figures, in output order.
+PROJECTED = (
+    "projected_alerts",
+    "projected_false_alerts",
+    "projected_true_alerts",
+    "projected_precision",
+    "projected_false_alerts_per_face",
+    "projected_false_alerts_per_alert",
+)
+KEYS = ["grouping", "group", "threshold", table.OPERATING_POINT]
+NO_IDENTIFICATION = "the metrics table has no fpir and fnir rows to project (no 1:N searches)"
+BAD_SHARE = "watchlist_share must be in [0, 1], got {share!r}"
+BAD_SIZE = "{name} must be a positive integer, got {value!r}"
+OTHER_SIZE = (
+    "rates were measured with a watchlist of {audit} people; the projection for {size} "
+    "applies them unchanged (FPIR tends to grow with watchlist size)"
+)
+
+
+class WatchlistSizeWarning(UserWarning):
+    """A projection uses rates measured at another watchlist size."""
+
+
+def project_deployment(
+    metrics: pa.Table | pd.DataFrame,
+    *,
+    crowd_size: int,
+    watchlist_share: float,
+    watchlist_size: int,
+    audit_watchlist_size: int,
+) -> pa.Table:
+    """Expected alerts, false alerts and precision for a crowd, overall and by group.
+
+    Parameters
+    ----------
+    metrics : METRICS table (with ``operating_point``) holding ``fpir`` and ``fnir`` rows
+    crowd_size : int
+        Number of faces scanned, ``N``.
+    watchlist_share : float
+        Share ``p`` of the crowd who are on the watchlist.
+    watchlist_size : int
+        Watchlist size ``W`` of the projected deployment.
+    audit_watchlist_size : int
+        Watchlist size the rates were measured at; a different ``W`` warns.
+
+    Returns
+    -------
+    pyarrow.Table
+        :data:`audit.metrics.table.SCHEMA` rows (see module docstring).
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({
+    ...     "metric": ["fpir", "fnir"], "grouping": "overall", "group": "all",
+    ...     "threshold": 0.6, "value": [0.001, 0.1], "ci_low": [0.0005, 0.08],
+    ...     "ci_high": [0.002, 0.12], "ci_method": "wilson", "n_trials": 1000,
+    ...     "n_subjects": 100, "n_errors": [1, 100], "sufficient": True,
+    ...     "operating_point": "deployment"})
+    >>> out = project_deployment(rows, crowd_size=100_000, watchlist_share=0.0001,
+    ...                          watchlist_size=1000, audit_watchlist_size=1000).to_pandas()
+    >>> figures = out.set_index("metric")[["value", "ci_low", "ci_high"]].round(1)
+    >>> figures.loc["projected_false_alerts"].tolist()
+    [100.0, 50.0, 200.0]
+    >>> figures.loc["projected_precision"].tolist()
+    [0.1, 0.0, 0.2]
+    """
+    _check(crowd_size, watchlist_share, watchlist_size, audit_watchlist_size)
+    if watchlist_size != audit_watchlist_size:
+        warnings.warn(
+            OTHER_SIZE.format(audit=audit_watchlist_size, size=watchlist_size),
+            WatchlistSizeWarning,
+            stacklevel=2,
+        )
+    frame = metrics.to_pandas() if isinstance(metrics, pa.Table) else metrics
+    frame = frame[frame[table.OPERATING_POINT].fillna("") != table.SWEEP]
+    fpir = frame[frame["metric"] == "fpir"].set_index(KEYS)
+    fnir = frame[frame["metric"] == "fnir"].set_index(KEYS)
+    joined = fpir.merge(fnir, left_index=True, right_index=True, suffixes=("_fp", "_fn"))
+    if joined.empty:
+        raise ValueError(NO_IDENTIFICATION)
+    figures = _figures(joined, crowd_size, watchlist_share)
+    counts = {
+        c: joined[f"{c}_fp"].to_numpy() + joined[f"{c}_fn"].to_numpy()
+        for c in ("n_trials", "n_subjects", "n_errors")
+    }
+    keys = joined.index.to_frame(index=False)
+    rows = [
+        keys.assign(
+            metric=name,
+            value=value,
+            ci_low=low,
+            ci_high=high,
+            ci_method=PROPAGATED,
+            **counts,
+            sufficient=joined["sufficient_fp"].to_numpy(bool)
+            & joined["sufficient_fn"].to_numpy(bool),
+        )
+        for name, (value, low, high) in figures.items()
+    ]
+    return table.to_table(pd.concat(rows, ignore_index=True))
+
+
+def _check(crowd_size: int, share: float, size: int, audit_size: int) -> None:
+    for name, value in (
+        ("crowd_size", crowd_size),
+        ("watchlist_size", size),
+        ("audit_watchlist_size", audit_size),
+    ):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(BAD_SIZE.format(name=name, value=value))
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(BAD_SHARE.format(share=share))
+
+
+def _figures(
+    joined: pd.DataFrame, crowd: int, share: float
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(value, low, high) of every projected figure, bounds by monotonicity."""
+    fpir = [joined[c + "_fp"].to_numpy(np.float64) for c in ("value", "ci_low", "ci_high")]
+    fnir = [joined[c + "_fn"].to_numpy(np.float64) for c in ("value", "ci_low", "ci_high")]
+    off_list, on_list = crowd * (1 - share), crowd * share
+    false = [off_list * r for r in fpir]  # value, low, high
+    true = [on_list * (1 - fnir[0]), on_list * (1 - fnir[2]), on_list * (1 - fnir[1])]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = (
+            true[0] / (true[0] + false[0]),
+            true[1] / (true[1] + false[2]),
+            true[2] / (true[2] + false[1]),
+        )
+    figures = (
+        (false[0] + true[0], false[1] + true[1], false[2] + true[2]),
+        tuple(false),
+        tuple(true),
+        precision,
+        tuple(f / crowd for f in false),
+        (1 - precision[0], 1 - precision[2], 1 - precision[1]),
+    )
+    return dict(zip(PROJECTED, figures, strict=True))

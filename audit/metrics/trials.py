@@ -1,0 +1,387 @@
+"""Which trials each rate counts, and to whose group each trial belongs.
+
+This module is the edge of the metrics stage: it checks the scores table
+(:data:`audit.schema.SCORES`), the images table and the per-image FTA table
+once, then turns them into :class:`TrialSet` objects. A trial set holds, for
+one rate, the *decision scores* (a trial decides "match"/"alert" at threshold
+``t`` when its score is ``>= t``; NaN never decides), the subject of each
+trial (the cluster for intervals) and its *cell*: the combination of group
+labels of the image it is attributed to.
+
+Attribution (DESIGN.md): FMR by the probe's group, and by the (probe group,
+reference group) pair for cross-group matrices; FPIR by the passer-by's
+(probe's) group; FNMR/FNIR by the subject's group, read from the probe image
+(probe and reference share the subject). The subject cluster of every trial is
+``probe_subject``.
+
+Rates (``RATES``), in ISO/IEC 19795-1 names:
+
+======================  ==============  ======  ==========================================
+name                    trial kind      mated   FTA (NaN score)
+======================  ==============  ======  ==========================================
+``fmr``                 verification    no      dropped (no completed comparison)
+``fnmr``                verification    yes     dropped (ISO FNMR)
+``fnmr_incl_fta``       verification    yes     kept, counts as a non-match
+``fpir``                identification  no      kept, never alerts
+``fnir``                identification  yes     kept, a miss; so is an alert on the wrong entry
+``fmr_cross``           verification    no      as ``fmr``, cells are (probe, reference) pairs
+``fta``                 images          --      the rate itself (per image, no threshold)
+======================  ==============  ======  ==========================================
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audit.schema import SCORES, UNKNOWN, SchemaError, coerce_table
+
+VERIFICATION = "verification"
+IDENTIFICATION = "identification"
+OVERALL = "overall"
+#: Group label of the single group of the ``overall`` grouping.
+ALL = "all"
+INTERSECTION = " x "
+CONTROL = " | "
+CROSS = " -> "
+PROBE_PREFIX = "probe "
+REFERENCE_PREFIX = "reference "
+
+BAD_GROUPING = "grouping {text!r}: expected 'col', 'col x col' or 'col x col | control', got {why}"
+DUPLICATE_COLUMN = "grouping {text!r} names column {column!r} twice"
+MISSING_COLUMN = "images table lacks column {column!r} used by grouping {grouping!r}"
+MISSING_IMAGE_COLUMN = "images table lacks required column {column!r}"
+DUPLICATE_IMAGE = "images table lists image_id {image_id!r} more than once"
+UNKNOWN_IMAGES = "{table} refers to {count} image id(s) absent from the images table, e.g. {ids}"
+BAD_KIND = "scores row {row}: trial_kind {kind!r} is neither 'verification' nor 'identification'"
+NULL_VALUE = "scores row {row}: column {column!r} is null"
+INFINITE = "scores row {row}: score is infinite; scores must be finite or null (FTA)"
+NO_TRUE_ENTRY_FLAG = (
+    "scores row {row}: mated identification search with a score lacks best_is_true_entry"
+)
+BAD_TYPE = "scores table has a column that cannot be cast to its SCORES type: {error}"
+FTA_COLUMNS = "fta table needs columns 'image_id' and 'fta'"
+
+
+@dataclass(frozen=True)
+class RateSpec:
+    """How one rate chooses and reads its trials."""
+
+    name: str
+    kind: str
+    mated: bool
+    keep_fta: bool
+
+
+FMR = RateSpec("fmr", VERIFICATION, mated=False, keep_fta=False)
+FNMR = RateSpec("fnmr", VERIFICATION, mated=True, keep_fta=False)
+FNMR_INCL_FTA = RateSpec("fnmr_incl_fta", VERIFICATION, mated=True, keep_fta=True)
+FPIR = RateSpec("fpir", IDENTIFICATION, mated=False, keep_fta=True)
+FNIR = RateSpec("fnir", IDENTIFICATION, mated=True, keep_fta=True)
+RATES = {spec.name: spec for spec in (FMR, FNMR, FNMR_INCL_FTA, FPIR, FNIR)}
+FMR_CROSS = "fmr_cross"
+FTA = "fta"
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """A breakdown: sensitive columns (intersected), optional control columns.
+
+    ``Grouping.parse("gender x ethnicity | lighting")`` intersects gender and
+    ethnicity within each lighting level (Fairlearn's ``control_features``).
+    ``cross=True`` marks the (probe group, reference group) pairs of a
+    cross-group FMR matrix. The name and group labels written to the METRICS
+    table follow the same syntax: grouping ``"gender x ethnicity | lighting"``,
+    group ``"female x black | poor"``, cross group ``"female -> male"``.
+    """
+
+    sensitive: tuple[str, ...]
+    control: tuple[str, ...] = ()
+    cross: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Grouping:
+        """Read ``"overall"``, ``"a"``, ``"a x b"`` or ``"a x b | c"``."""
+        if text.strip() == OVERALL:
+            return cls(())
+        sensitive_text, _, control_text = text.partition(CONTROL.strip())
+        sensitive = _split(sensitive_text, text)
+        control = _split(control_text, text) if control_text.strip() else ()
+        if not sensitive:
+            raise ValueError(BAD_GROUPING.format(text=text, why="no sensitive column"))
+        for column in sensitive + control:
+            if (sensitive + control).count(column) > 1:
+                raise ValueError(DUPLICATE_COLUMN.format(text=text, column=column))
+        return cls(sensitive, control)
+
+    @property
+    def name(self) -> str:
+        if not self.sensitive:
+            return OVERALL
+        name = INTERSECTION.join(self.sensitive)
+        return name + CONTROL + INTERSECTION.join(self.control) if self.control else name
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Cell-table columns this grouping reads, sensitive first."""
+        if self.cross:
+            return tuple(PROBE_PREFIX + c for c in self.sensitive) + tuple(
+                REFERENCE_PREFIX + c for c in self.sensitive
+            )
+        return self.sensitive + self.control
+
+    def label(self, values: tuple[str, ...]) -> str:
+        """Group label of one combination of :attr:`columns` values."""
+        if not self.sensitive:
+            return ALL
+        k = len(self.sensitive)
+        if self.cross:
+            return INTERSECTION.join(values[:k]) + CROSS + INTERSECTION.join(values[k:])
+        label = INTERSECTION.join(values[:k])
+        return label + CONTROL + INTERSECTION.join(values[k:]) if self.control else label
+
+    def groups(self, cell_table: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+        """Group code of each cell row and the group table (one row per group).
+
+        Groups are the observed combinations of :attr:`columns` values, sorted;
+        ``overall`` has one group and a group table without columns.
+        """
+        if not self.sensitive:
+            return np.zeros(len(cell_table), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+        grouped = cell_table.groupby(list(self.columns), sort=True)
+        return grouped.ngroup().to_numpy(np.int64), grouped.size().index.to_frame(index=False)
+
+    def labels(self, group_table: pd.DataFrame) -> list[str]:
+        """Group label of each row of a group table from :meth:`groups`."""
+        rows = group_table.loc[:, list(self.columns)].itertuples(index=False)
+        return [self.label(tuple(values)) for values in rows]
+
+    def strata(self, group_table: pd.DataFrame) -> list[str]:
+        """Stratum (control level, ``""`` without controls) of each group."""
+        rows = group_table.loc[:, list(self.columns)].itertuples(index=False)
+        return [self.stratum(tuple(values)) for values in rows]
+
+    def stratum(self, values: tuple[str, ...]) -> str:
+        """Control-level label (``""`` without controls): disparity is taken within it."""
+        return INTERSECTION.join(values[len(self.sensitive) :]) if self.control else ""
+
+
+def _split(part: str, text: str) -> tuple[str, ...]:
+    columns = tuple(c.strip() for c in re.split(r"\s+x\s+", part.strip()))
+    if any(not c for c in columns):
+        raise ValueError(BAD_GROUPING.format(text=text, why="an empty column name"))
+    return columns
+
+
+@dataclass(frozen=True)
+class ImageTable:
+    """The images table, checked: one row per image, labels as strings."""
+
+    ids: pd.Index
+    subject_ids: np.ndarray
+    labels: pd.DataFrame
+
+    def cells(self, columns: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
+        """Cell code of each image and the cell table (one row per observed combination)."""
+        if not columns:
+            return np.zeros(len(self.ids), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+        grouped = self.labels.groupby(list(columns), sort=True)
+        return grouped.ngroup().to_numpy(np.int64), grouped.size().index.to_frame(index=False)
+
+    def positions(self, ids: pa.ChunkedArray | pa.Array, *, table: str) -> np.ndarray:
+        """Row of each id in the images table; unknown ids raise."""
+        found = pc.index_in(ids, value_set=pa.array(self.ids.to_numpy(dtype=object), pa.string()))
+        missing = pc.is_null(found)
+        if pc.any(missing).as_py():
+            absent = pc.unique(pc.filter(ids, missing)).to_pylist()
+            raise ValueError(UNKNOWN_IMAGES.format(table=table, count=len(absent), ids=absent[:5]))
+        return found.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def check_images(images: pd.DataFrame | pa.Table, columns: tuple[str, ...]) -> ImageTable:
+    """Check the images table: unique ``image_id``, ``subject_id``, label columns.
+
+    Missing labels become :data:`audit.schema.UNKNOWN`; labels are strings.
+    """
+    frame = images.to_pandas() if isinstance(images, pa.Table) else images
+    for column in ("image_id", "subject_id"):
+        if column not in frame.columns:
+            raise SchemaError(MISSING_IMAGE_COLUMN.format(column=column))
+    ids = pd.Index(frame["image_id"].astype(str))
+    if ids.has_duplicates:
+        raise SchemaError(DUPLICATE_IMAGE.format(image_id=ids[ids.duplicated()][0]))
+    labels = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    for column in columns:
+        values = frame[column].reset_index(drop=True)
+        labels[column] = values.astype(object).where(values.notna(), UNKNOWN).astype(str)
+    subject_ids = frame["subject_id"].astype(str).to_numpy(dtype=object)
+    return ImageTable(ids=ids, subject_ids=subject_ids, labels=labels)
+
+
+def check_grouping_columns(
+    groupings: tuple[Grouping, ...], images: pd.DataFrame | pa.Table
+) -> None:
+    """Raise naming the first grouping column absent from the images table."""
+    names = images.column_names if isinstance(images, pa.Table) else list(images.columns)
+    for grouping in groupings:
+        for column in grouping.sensitive + grouping.control:
+            if column not in names:
+                raise SchemaError(MISSING_COLUMN.format(column=column, grouping=grouping.name))
+
+
+def check_scores_table(scores: pd.DataFrame | pa.Table) -> pa.Table:
+    """Return the scores table as Arrow with :data:`audit.schema.SCORES` types, checked.
+
+    A DataFrame's columns are cast to the schema's types (e.g. int64 ``fold``
+    becomes int32) by :func:`audit.schema.coerce_table`. Raises naming the
+    first offending row (0-based) on a null in a required column, an unknown
+    ``trial_kind``, an infinite score, or a mated identification search with a
+    score but no ``best_is_true_entry``.
+    """
+    try:
+        table = coerce_table(scores, SCORES, "scores").select(SCORES.names)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise SchemaError(BAD_TYPE.format(error=error)) from None
+    for field in SCORES:
+        if not field.nullable:
+            _fail_first(pc.is_null(table[field.name]), NULL_VALUE, column=field.name)
+    kind = table["trial_kind"]
+    bad_kind = pc.invert(pc.is_in(kind, value_set=pa.array([VERIFICATION, IDENTIFICATION])))
+    if pc.any(bad_kind).as_py():
+        row = _first(bad_kind)
+        raise ValueError(BAD_KIND.format(row=row, kind=kind[row].as_py()))
+    score = table["score"].to_numpy()
+    _fail_first(pa.array(np.isinf(score)), INFINITE)
+    searched = pc.and_(pc.equal(kind, IDENTIFICATION), table["mated"])
+    scored = pc.invert(pc.is_null(table["score"]))
+    _fail_first(
+        pc.and_(pc.and_(searched, scored), pc.is_null(table["best_is_true_entry"])),
+        NO_TRUE_ENTRY_FLAG,
+    )
+    return table
+
+
+def present_kinds(scores: pa.Table) -> set[str]:
+    """Trial kinds that occur in a checked scores table."""
+    return set(pc.unique(scores["trial_kind"]).to_pylist())
+
+
+def _first(mask: pa.ChunkedArray | pa.Array) -> int:
+    return int(np.flatnonzero(np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool))[0])
+
+
+def _fail_first(mask: pa.ChunkedArray | pa.Array, message: str, **fields: str) -> None:
+    if pc.any(mask).as_py():
+        raise ValueError(message.format(row=_first(mask), **fields))
+
+
+def check_fta(fta: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """Check the per-image FTA table: columns ``image_id`` and boolean ``fta``."""
+    frame = fta.to_pandas() if isinstance(fta, pa.Table) else fta
+    if not {"image_id", "fta"} <= set(frame.columns):
+        raise SchemaError(FTA_COLUMNS)
+    return pd.DataFrame(
+        {"image_id": frame["image_id"].astype(str), "fta": frame["fta"].astype(bool)}
+    ).reset_index(drop=True)
+
+
+def subject_index(scores: pa.Table, images: ImageTable) -> pd.Index:
+    """Every subject that can be resampled (probe and image subjects), sorted.
+
+    Sorting makes the bootstrap independent of row order.
+    """
+    probe_subjects = pc.unique(scores["probe_subject"]).to_numpy(zero_copy_only=False)
+    names = np.concatenate([probe_subjects.astype(object), images.subject_ids])
+    return pd.Index(np.unique(names.astype(str)))
+
+
+@dataclass(frozen=True)
+class TrialSet:
+    """The trials of one rate: decision scores, subject codes and cells.
+
+    ``mated`` is the ground truth of every trial. A trial decides ("match",
+    "alert", or for FNIR "alert on the own entry") at threshold ``t`` when its
+    score is ``>= t``. Errors are decisions for non-mated rates and
+    non-decisions for mated rates; every trial is in the denominator.
+    """
+
+    rate: str
+    mated: bool
+    scores: np.ndarray
+    subjects: np.ndarray
+    cells: np.ndarray
+    cell_table: pd.DataFrame
+
+
+def trial_set(
+    scores: pa.Table,
+    images: ImageTable,
+    spec: RateSpec,
+    *,
+    subjects: pd.Index,
+    columns: tuple[str, ...],
+) -> TrialSet:
+    """The trials of one rate in :data:`RATES`, grouped by the probe image's labels."""
+    keep = _rows(scores, spec)
+    rows = scores.filter(pa.array(keep))
+    decision = rows["score"].to_numpy()
+    if spec is FNIR:
+        correct = rows["best_is_true_entry"].fill_null(False).to_numpy(zero_copy_only=False)
+        decision = np.where(correct, decision, np.nan)
+    image_cells, cell_table = images.cells(columns)
+    probe = images.positions(rows["probe_id"], table="scores probe_id")
+    return TrialSet(
+        rate=spec.name,
+        mated=spec.mated,
+        scores=decision,
+        subjects=_codes(rows["probe_subject"], subjects),
+        cells=image_cells[probe],
+        cell_table=cell_table,
+    )
+
+
+def cross_trial_set(
+    scores: pa.Table, images: ImageTable, grouping: Grouping, *, subjects: pd.Index
+) -> TrialSet:
+    """Non-mated verification trials, cells = (probe group, reference group) pairs.
+
+    The cell table is the full product of the grouping's observed groups, so
+    pairs with no comparison appear (and are reported as NaN, never 0).
+    """
+    rows = scores.filter(pa.array(_rows(scores, FMR)))
+    image_cells, groups = images.cells(grouping.sensitive)
+    probe = image_cells[images.positions(rows["probe_id"], table="scores probe_id")]
+    reference = image_cells[images.positions(rows["reference_id"], table="scores reference_id")]
+    n = len(groups)
+    probe_side = groups.add_prefix(PROBE_PREFIX).loc[np.repeat(np.arange(n), n)]
+    reference_side = groups.add_prefix(REFERENCE_PREFIX).loc[np.tile(np.arange(n), n)]
+    cell_table = pd.concat(
+        [probe_side.reset_index(drop=True), reference_side.reset_index(drop=True)], axis=1
+    )
+    return TrialSet(
+        rate=FMR_CROSS,
+        mated=False,
+        scores=rows["score"].to_numpy(),
+        subjects=_codes(rows["probe_subject"], subjects),
+        cells=probe * n + reference,
+        cell_table=cell_table,
+    )
+
+
+def _rows(scores: pa.Table, spec: RateSpec) -> np.ndarray:
+    kind = pc.equal(scores["trial_kind"], spec.kind).to_numpy(zero_copy_only=False)
+    mated = scores["mated"].to_numpy(zero_copy_only=False)
+    keep = kind & (mated == spec.mated)
+    if not spec.keep_fta:
+        keep &= ~np.isnan(scores["score"].to_numpy())
+    return keep
+
+
+def _codes(values: pa.ChunkedArray, index: pd.Index) -> np.ndarray:
+    found = pc.index_in(values, value_set=pa.array(index.to_numpy(dtype=object), pa.string()))
+    return found.to_numpy(zero_copy_only=False).astype(np.int64)

@@ -1,0 +1,231 @@
+"""One audit, end to end: the stage functions called in order from a spec.
+
+Each stage is a function of the previous stage's table and its own part of the
+spec; :func:`run_audit` wires them, reuses cached stage tables whose inputs did
+not change, and writes the run folder (:mod:`audit.runs`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from . import runs
+from .config import AuditSpec
+from .policy import Violation, as_json, check_policy
+from .tables import write_table
+
+#: Thresholds per sweep: enough for smooth curves, few enough for a small table.
+SWEEP_POINTS = 200
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    folder: Path
+    violations: list[Violation]
+    reused: list[str]
+    seconds: dict[str, float]
+
+
+def dataset_root(spec: AuditSpec, data_dir: Path | None) -> Path:
+    """``dataset.root`` if given (relative to the data folder), else ``<data_dir>/<name>``."""
+    base = Path(spec.data_dir) if spec.data_dir else data_dir
+    root = spec.dataset.root
+    if root is not None and Path(root).is_absolute():
+        return Path(root)
+    if base is None:
+        raise runs.RunError(
+            "where is the data? set data_dir in the spec, pass --data-dir, or set LFR_AUDIT_DATA")
+    return base / (root or Path(spec.dataset.name).stem)
+
+
+def load_dataset(spec: AuditSpec, data_dir: Path | None):
+    from .datasets import load_manifest, select_subjects
+
+    manifest, info = load_manifest(spec.dataset.name, dataset_root(spec, data_dir))
+    if spec.dataset.subjects is not None:
+        manifest = select_subjects(manifest, spec.dataset.subjects, seed=spec.seed,
+                                   min_images=spec.dataset.min_images)
+    return manifest, info
+
+
+def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, tracker=None):
+    from .pipeline.config import PipelineConfig
+    from .pipeline.run import embed_manifest
+
+    p = spec.pipeline
+    config = PipelineConfig(model=p.model, detector=p.detector, align=p.align,
+                            preprocess=p.preprocess, normalization=p.normalization)
+    faces, _ = embed_manifest(
+        manifest, root, config, cache_dir=cache_dir, workers=p.workers,
+        batch_size=p.batch_size,
+        on_start=tracker.start if tracker else None,
+        on_batch=tracker.advance if tracker else None,
+    )
+    return faces
+
+
+def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
+    """Verification pairs (mated, capped; non-mated within and across groups) and
+    watchlist searches, in one scores table."""
+    from .matching.identification import identification_scores
+    from .matching.verification import mated_pairs, non_mated_pairs, score_pairs
+
+    m = spec.matching
+    mated = mated_pairs(manifest, max_pairs_per_subject=m.mated_per_subject, seed=spec.seed)
+    nonmated = non_mated_pairs(manifest, pairs_per_cell=m.nonmated_per_cell,
+                               grouping=tuple(m.pair_grouping), seed=spec.seed)
+    pairs = pd.concat([mated, nonmated], ignore_index=True)
+    verification = score_pairs(pairs, faces, manifest, distance=m.distance)
+    identification = identification_scores(
+        faces, manifest, watchlist_size=spec.watchlist.size, n_draws=spec.watchlist.draws,
+        distance=m.distance, seed=spec.seed)
+    return pa.concat_tables([verification, identification.cast(verification.schema)])
+
+
+def thresholds(spec: AuditSpec) -> dict[float, str]:
+    """Deployment thresholds and how each was chosen."""
+    from .matching.similarity import deepface_threshold
+
+    chosen = {float(t): "deployment threshold given in the audit spec"
+              for t in spec.thresholds.deployment}
+    if spec.thresholds.deepface_default:
+        t = deepface_threshold(spec.pipeline.model, distance=spec.matching.distance)
+        chosen.setdefault(round(t, 12), f"deepface's default for {spec.pipeline.model} with "
+                                        f"{spec.matching.distance} distance")
+    return chosen
+
+
+def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Table,
+            deployment: dict[float, str]) -> pa.Table:
+    """Rates at the operating points, per-group sweeps and the deployment projection."""
+    from .metrics import compute_metrics, project_deployment, threshold_sweep
+    from .metrics.conditions import failures_to_acquire, images_with_conditions
+
+    stats, groupings = spec.statistics, spec.groupings
+    images = images_with_conditions(manifest, faces, spec.bands.model_dump())
+    rates = compute_metrics(
+        scores, images, failures_to_acquire(faces),
+        thresholds=tuple(deployment), target_fmr=tuple(spec.thresholds.target_fmr),
+        target_fpir=tuple(spec.thresholds.target_fpir),
+        groupings=tuple(groupings.sensitive) + tuple(groupings.conditions),
+        min_subjects=stats.min_subjects, min_trials=stats.min_trials, n_boot=stats.bootstrap,
+        seed=spec.seed, confidence=stats.confidence,
+        interval="bootstrap-subject" if stats.bootstrap else "wilson",
+    )
+    finite = scores.column("score").drop_null().to_numpy()
+    grid = np.unique(np.concatenate([
+        np.quantile(finite, np.linspace(0, 1, SWEEP_POINTS)), list(deployment)]))
+    single = tuple(g for g in groupings.sensitive if " x " not in g and "|" not in g)
+    sweep = threshold_sweep(scores, images, thresholds=grid, groupings=("overall", *single),
+                            min_subjects=stats.min_subjects, min_trials=stats.min_trials)
+    projection = project_deployment(
+        rates, crowd_size=spec.projection.crowd, watchlist_share=spec.projection.share_on_watchlist,
+        watchlist_size=spec.projection.watchlist, audit_watchlist_size=spec.watchlist.size)
+    return pa.concat_tables([rates, sweep.cast(rates.schema), projection.cast(rates.schema)])
+
+
+def run_audit(spec_path: Path, *, runs_dir: Path, data_dir: Path | None, cache_dir: Path,
+              previous: Path | None = None, tracker=None) -> RunOutcome:
+    """Run the audit that ``spec_path`` describes and publish its run folder."""
+    from .config import load_spec
+
+    spec = load_spec(spec_path)
+    spec_text = Path(spec_path).read_text()
+    now = datetime.now(UTC)
+    rid = runs.run_id(spec_text, now)
+    runs_dir = Path(runs_dir)
+    partial = runs_dir / f"{runs.PARTIAL_PREFIX}{rid}"
+    partial.mkdir(parents=True)
+    try:
+        outcome = _run(spec, spec_text, rid, now, partial, data_dir=data_dir,
+                       cache_dir=Path(cache_dir), previous=previous, tracker=tracker)
+        final = runs.publish(partial, runs_dir / rid)
+    except BaseException:
+        runs.discard(partial)
+        raise
+    return RunOutcome(final, *outcome)
+
+
+def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tracker):
+    clock = runs.StageClock()
+    stages = runs.StageCache(cache_dir)
+    manifest, info = clock.timed("dataset", lambda: load_dataset(spec, data_dir))
+    keys = spec.stage_inputs()
+    data_key = info.fingerprint.split(":")[-1][:16]
+
+    def cached(stage: str, compute):
+        key = f"{keys[stage]}-{data_key}"
+        table = stages.get(stage, key)
+        if table is not None:
+            clock.reused.append(stage)
+            return table
+        table = compute()
+        stages.put(stage, key, table)
+        return table
+
+    faces = clock.timed("faces", lambda: cached(
+        "faces", lambda: embed(spec, manifest, info.root, cache_dir, tracker)))
+    scores = clock.timed("scores", lambda: cached("scores", lambda: match(spec, manifest, faces)))
+    deployment = thresholds(spec)
+    with warnings.catch_warnings(record=True) as caught:  # kept in notes.json, not printed
+        warnings.simplefilter("always")
+        metrics = clock.timed("metrics",
+                              lambda: measure(spec, manifest, faces, scores, deployment))
+    violations = check_policy(spec.policy, metrics)
+
+    from .metrics import summarize_metrics
+
+    write_table(manifest, folder / "manifest.parquet")
+    write_table(faces, folder / runs.FACES_FILE)
+    write_table(scores, folder / runs.SCORES_FILE)
+    write_table(metrics, folder / runs.METRICS_FILE)
+    (folder / "spec.toml").write_text(spec_text)
+    runs.write_json(folder / "summary.json", summarize_metrics(metrics))
+    runs.write_json(folder / "policy.json", as_json(violations, spec.policy))
+    runs.write_json(folder / "notes.json",
+                    sorted({f"{w.category.__name__}: {w.message}" for w in caught}))
+    provenance = {
+        "run_id": rid, "created_utc": now.isoformat(timespec="seconds"),
+        "spec": spec.model_dump(mode="json"), "stage_inputs": keys,
+        "dataset": info.as_dict(), "n_images": manifest.num_rows,
+        "pipeline": {**spec.pipeline.model_dump(), "config_key": _config_key(faces)},
+        "weights": _weight_hashes(spec), "thresholds": deployment,
+        "versions": runs.versions(), "host": runs.host_info(), "seed": spec.seed,
+        "reused_stages": clock.reused, "timings_s": clock.seconds,
+    }
+    runs.write_json(folder / "provenance.json", provenance)
+    clock.timed("report", lambda: _report(spec, folder, previous))
+    provenance["timings_s"] = clock.seconds
+    runs.write_json(folder / "provenance.json", provenance)
+    return violations, clock.reused, clock.seconds
+
+
+def _config_key(faces: pa.Table) -> str | None:
+    keys = faces.column("config_key").unique().to_pylist()
+    return keys[0] if len(keys) == 1 else None
+
+
+def _weight_hashes(spec: AuditSpec) -> dict[str, str]:
+    from .pipeline.weights import DETECTORS, RECOGNITION_MODELS, file_sha256, weights_dir
+
+    names = RECOGNITION_MODELS[spec.pipeline.model].files + DETECTORS[spec.pipeline.detector].files
+    found = {}
+    for name in dict.fromkeys(names + ("shape_predictor_5_face_landmarks.dat",)):
+        path = weights_dir() / name
+        found[name] = f"sha256:{file_sha256(path)}" if path.is_file() else "absent"
+    return found
+
+
+def _report(spec: AuditSpec, folder: Path, previous: Path | None) -> None:
+    from .report.build import render_run
+
+    render_run(folder, formats=tuple(spec.report.formats), include_faces=spec.report.include_faces,
+               previous=previous)
+

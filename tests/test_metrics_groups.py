@@ -1,0 +1,177 @@
+"""Group breakdowns: collapsed counts through MetricFrame equal raw-row MetricFrame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from fairlearn.metrics import MetricFrame, count, false_negative_rate, false_positive_rate
+
+from audit.metrics import groups, trials
+from audit.metrics.engine import compute_metrics
+
+pytestmark = pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
+
+
+def _audit_tables(seed: int = 5, n_subjects: int = 50):
+    rng = np.random.default_rng(seed)
+    owners = np.repeat([f"p{k:02d}" for k in range(n_subjects)], 4)
+    gender = np.repeat(rng.choice(["female", "male"], n_subjects), 4)
+    ethnicity = np.repeat(rng.choice(["a", "b", "c"], n_subjects, p=[0.5, 0.4, 0.1]), 4)
+    images = pd.DataFrame(
+        {
+            "image_id": [f"{o}-{k % 4}" for k, o in enumerate(owners)],
+            "subject_id": owners,
+            "gender": gender,
+            "ethnicity": ethnicity,
+            "lighting": rng.choice(["good", "poor", None], owners.size, p=[0.6, 0.3, 0.1]),
+        }
+    )
+    ids = images["image_id"].to_numpy()
+    a, b = rng.integers(0, ids.size, (2, 4000))
+    keep = a != b
+    a, b = a[keep], b[keep]
+    mated = owners[a] == owners[b]
+    score = np.round(rng.normal(np.where(mated, 0.65, 0.35), 0.15), 2)
+    score[rng.random(score.size) < 0.03] = np.nan
+    verification = pd.DataFrame(
+        {
+            "trial_kind": "verification",
+            "probe_id": ids[a],
+            "reference_id": ids[b],
+            "probe_subject": owners[a],
+            "reference_subject": owners[b],
+            "score": score,
+            "mated": mated,
+        }
+    )
+    probes = rng.integers(0, ids.size, 1200)
+    on_list = rng.random(probes.size) < 0.4
+    best = np.round(rng.normal(np.where(on_list, 0.6, 0.4), 0.15), 2)
+    best[rng.random(best.size) < 0.05] = np.nan
+    identification = pd.DataFrame(
+        {
+            "trial_kind": "identification",
+            "probe_id": ids[probes],
+            "probe_subject": owners[probes],
+            "score": best,
+            "mated": on_list,
+            "best_is_true_entry": np.where(on_list, rng.random(probes.size) < 0.9, None),
+        }
+    )
+    scores = pd.concat([verification, identification], ignore_index=True)
+    scores["fold"] = 0
+    scores["rank"] = None
+    return scores, images
+
+
+def _raw_frame(scores, images, metric, threshold, sensitive, control):
+    """MetricFrame on raw trial rows, the slow and obvious oracle."""
+    labels = images.set_index("image_id").fillna({"lighting": "unknown"})
+    spec = trials.RATES[metric]
+    chosen = (scores["trial_kind"] == spec.kind) & (scores["mated"] == spec.mated)
+    if not spec.keep_fta:
+        chosen &= scores["score"].notna()
+    rows = scores[chosen]
+    decision = rows["score"].fillna(-np.inf).to_numpy() >= threshold
+    if metric == "fnir":
+        decision &= rows["best_is_true_entry"].fillna(False).to_numpy(bool)
+    probe = labels.loc[rows["probe_id"]].reset_index(drop=True)
+    return MetricFrame(
+        metrics={"value": false_negative_rate if spec.mated else false_positive_rate, "n": count},
+        y_true=rows["mated"].to_numpy(bool),
+        y_pred=decision,
+        sensitive_features=probe[sensitive],
+        control_features=probe[control] if control else None,
+    )
+
+
+@pytest.fixture(scope="module")
+def audit():
+    scores, images = _audit_tables()
+    table = compute_metrics(
+        scores,
+        images,
+        thresholds=(0.45, 0.5),
+        groupings=("gender", "gender x ethnicity", "ethnicity | lighting"),
+        min_subjects=5,
+        min_trials=30,
+        n_boot=100,
+    )
+    return scores, images, table.to_pandas()
+
+
+@pytest.mark.parametrize("metric", ["fmr", "fnmr", "fnmr_incl_fta", "fpir", "fnir"])
+@pytest.mark.parametrize(
+    ("grouping", "sensitive", "control"),
+    [
+        ("gender", ["gender"], []),
+        ("gender x ethnicity", ["gender", "ethnicity"], []),
+        ("ethnicity | lighting", ["ethnicity"], ["lighting"]),
+    ],
+)
+@pytest.mark.parametrize("threshold", [0.45, 0.5])
+def test_collapsed_counts_equal_raw_row_metricframe(
+    audit, metric, grouping, sensitive, control, threshold
+):
+    scores, images, table = audit
+    raw = _raw_frame(scores, images, metric, threshold, sensitive, control).by_group.dropna()
+    mine = table[
+        (table["metric"] == metric)
+        & (table["grouping"] == grouping)
+        & (table["threshold"] == threshold)
+    ].set_index("group")
+    for key, row in raw.iterrows():
+        key = key if isinstance(key, tuple) else (key,)
+        k = len(control)
+        label = " x ".join(key[k:]) + (" | " + " x ".join(key[:k]) if k else "")
+        assert mine.loc[label, "value"] == pytest.approx(row["value"], abs=1e-12)
+        assert mine.loc[label, "n_trials"] == row["n"]
+    assert len(mine) >= len(raw)
+
+
+def test_counts_and_sufficiency(audit):
+    scores, images, table = audit
+    rows = table[(table["metric"] == "fnir") & (table["grouping"] == "gender x ethnicity")]
+    rows = rows[rows["threshold"] == 0.5]
+    subjects = images.drop_duplicates("subject_id").set_index("subject_id")
+    searched = scores[(scores["trial_kind"] == "identification") & scores["mated"]]
+    labels = subjects.loc[searched["probe_subject"], ["gender", "ethnicity"]].agg(
+        " x ".join, axis=1
+    )
+    expected = searched.groupby(labels.to_numpy())["probe_subject"].nunique()
+    for _, row in rows.iterrows():
+        assert row["n_subjects"] == expected.get(row["group"], 0)
+        assert row["sufficient"] == (row["n_subjects"] >= 5 and row["n_trials"] >= 30)
+
+
+def test_missing_labels_become_unknown(audit):
+    _, _, table = audit
+    groups_seen = set(table.loc[table["grouping"] == "ethnicity | lighting", "group"])
+    assert {"a | unknown", "a | good", "a | poor"} <= groups_seen
+
+
+def test_subject_matrices_add_up_to_the_counts():
+    scores, images = _audit_tables(seed=9, n_subjects=20)
+    columns = ("gender",)
+    table = trials.check_scores_table(scores)
+    image_table = trials.check_images(images, columns)
+    subjects = trials.subject_index(table, image_table)
+    trial_set = trials.trial_set(
+        table, image_table, trials.FNMR, subjects=subjects, columns=columns
+    )
+    units = groups.unit_counts(trial_set, np.array([0.4, 0.6]), ("a", "b"))
+    (part,) = groups.breakdowns(
+        [units],
+        trials.Grouping(("gender",)),
+        n_subjects_total=len(subjects),
+        min_subjects=0,
+        min_trials=0,
+    )
+    np.testing.assert_array_equal(
+        np.asarray(part.errors.sum(axis=0)).ravel(), part.rows["n_errors"]
+    )
+    np.testing.assert_array_equal(
+        np.asarray(part.trials.sum(axis=0)).ravel(), part.rows["n_trials"]
+    )
+    np.testing.assert_array_equal((part.trials > 0).sum(axis=0).A1, part.rows["n_subjects"])
