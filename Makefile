@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Local dataset copies (lfw/, utkface/); override: make demo LFR_AUDIT_DATA=/data/faces
+LFR_AUDIT_DATA ?= $(abspath ../shared/datasets)
+export LFR_AUDIT_DATA
 
 .PHONY: install demo test bench clean
 

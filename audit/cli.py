@@ -31,8 +31,10 @@ models_app = typer.Typer(help="Recognition models and detectors, and their weigh
                          no_args_is_help=True)
 datasets_app = typer.Typer(help="Dataset manifests, label quirks and downloads.",
                            no_args_is_help=True)
+runs_app = typer.Typer(help="Past audit runs.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(runs_app, name="runs")
 
 
 class UserError(Exception):
@@ -41,11 +43,15 @@ class UserError(Exception):
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean 'fix your input', from every stage."""
+    from .config import SpecError
     from .datasets import DatasetError
+    from .metrics.score_logs import ScoreLogError
     from .pipeline.weights import WeightsError
+    from .runs import RunError
     from .schema import SchemaError
 
-    return (UserError, DatasetError, WeightsError, SchemaError, FileNotFoundError)
+    return (UserError, DatasetError, WeightsError, SchemaError, SpecError, RunError,
+            ScoreLogError, FileNotFoundError)
 
 
 def reports_user_errors(command):
@@ -107,13 +113,17 @@ def _dataset_root(dataset: str, data_dir: Path | None, root: Path | None) -> Pat
 
 
 def _pipeline_config(model: str, detector: str, align: bool, preprocess: PreprocessChoice):
+    """The configuration, after checking that it can run here (before any other work)."""
     from .pipeline.config import PipelineConfig
+    from .pipeline.weights import require
 
     try:
-        return PipelineConfig(model=model, detector=detector, align=align,
-                              preprocess=preprocess.value)
+        config = PipelineConfig(model=model, detector=detector, align=align,
+                                preprocess=preprocess.value)
     except ValueError as error:
         raise UserError(str(error)) from None
+    require(config.model, config.detector, needs_landmarks=config.detector != "skip")
+    return config
 
 
 # -- commands -------------------------------------------------------------------
@@ -298,6 +308,182 @@ def lfw_view2(
     typer.echo(f"LFW View 2, {len(pairs)} pairs in {folds} folds; {config.describe()}; "
                f"distance {distance.value}")
     typer.echo(format_lfw_accuracy(result))
+
+
+RunsDir = Annotated[Path, typer.Option("--runs-dir", envvar="LFR_AUDIT_RUNS",
+                                       help="Folder of run folders.", file_okay=False)]
+
+
+@app.command()
+@reports_user_errors
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the example spec.")] = Path(
+        "audit.toml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example audit spec with every key and its default."""
+    from importlib.resources import files
+
+    if path.exists() and not force:
+        raise UserError(f"{path} exists; choose another path or pass --force")
+    path.write_text(files("audit").joinpath("spec_template.toml").read_text())
+    stderr.print(f"wrote {path}; edit it, then: lfr-audit run {path}", highlight=False)
+
+
+@app.command()
+@reports_user_errors
+def run(
+    spec: Annotated[Path, typer.Argument(help="Audit spec (TOML).", dir_okay=False)],
+    runs_dir: RunsDir = Path("runs"),
+    data_dir: DataDir = None,
+    cache_dir: CacheDir = None,
+    previous: Annotated[Path | None, typer.Option(
+        help="A previous run folder: the report gains a 'changes since' section.")] = None,
+) -> None:
+    """Run an audit: dataset, faces, scores, metrics, report, policy gate.
+
+    Exit code 3 when a [policy] limit is broken.
+    """
+    from .workflow import run_audit
+
+    with track("embedding") as tracker:
+        outcome = run_audit(spec, runs_dir=runs_dir, data_dir=data_dir,
+                            cache_dir=_cache_dir(cache_dir), previous=previous, tracker=tracker)
+    reused = ", ".join(outcome.reused) or "none"
+    stderr.print(f"stages reused from cache: {reused}; seconds {outcome.seconds}",
+                 highlight=False)
+    typer.echo(f"run folder: {outcome.folder}")
+    for name in ("report.html", "report.pdf"):
+        if (outcome.folder / name).is_file():
+            typer.echo(f"report: {outcome.folder / name}")
+    _gate(outcome.violations)
+
+
+def _gate(violations) -> None:
+    if violations:
+        for violation in violations:
+            stderr.print(f"[bold red]policy:[/] {violation.sentence()}", highlight=False)
+        raise typer.Exit(EXIT_POLICY)
+    typer.echo("policy: all limits met")
+
+
+@app.command()
+@reports_user_errors
+def compare(
+    before: Annotated[Path, typer.Argument(help="Earlier run folder.", file_okay=False)],
+    after: Annotated[Path, typer.Argument(help="Later run folder.", file_okay=False)],
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for compare.json and the changes report [default: AFTER].")] = None,
+) -> None:
+    """What changed between two runs; exit code 3 if AFTER breaks a policy limit."""
+    from .compare import compare_runs
+    from .policy import Violation
+    from .report.build import render_changes
+    from .runs import write_json
+
+    diff = compare_runs(before, after)
+    folder = out or after
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "compare.json", diff)
+    render_changes(diff, folder)
+    for change in diff["spec_changes"] + diff["environment_changes"]:
+        typer.echo(f"changed {change['key']}: {change['before']} -> {change['after']}")
+    flagged = [c for c in diff["metric_changes"] if c["significant"]]
+    typer.echo(f"{len(diff['metric_changes'])} metric rows compared; "
+               f"{len(flagged)} changed significantly")
+    for c in flagged[:20]:
+        typer.echo(f"  {c['metric']} {c['grouping']}={c['group']} [{c['operating_point']}]: "
+                   f"{c['value_before']:.4g} -> {c['value_after']:.4g} "
+                   f"(change {c['change']:+.4g}, 95% CI {c['change_low']:+.4g} to "
+                   f"{c['change_high']:+.4g})")
+    typer.echo(f"comparison: {folder / 'compare.json'}")
+    policy = (diff["policy"]["after"] or {}).get("violations", [])
+    _gate([Violation(v["limit"], v["allowed"], v["observed"], v["where"]) for v in policy])
+
+
+@runs_app.command("list")
+@reports_user_errors
+def runs_list(runs_dir: RunsDir = Path("runs")) -> None:
+    """Past runs: date, spec, model, thresholds, headline figures, policy status."""
+    from .runs import list_runs, read_run
+
+    table = Table(title=f"runs in {runs_dir}")
+    for column in ("run", "spec", "model", "thresholds", "headline", "policy"):
+        table.add_column(column)
+    for folder in list_runs(runs_dir):
+        record = read_run(folder)
+        prov, summary = record["provenance"], record.get("summary", {})
+        pipeline = prov["pipeline"]
+        thresholds = ", ".join(f"{float(t):.4g}" for t in prov["thresholds"]) or "-"
+        headline = "; ".join(
+            f"{r['metric']} {r['value']:.2%}" for r in summary.get("overall", [])
+            if r.get("operating_point") == "deployment" and r["metric"] in ("fmr", "fpir", "fnir")
+            and r.get("value") is not None)
+        passed = record.get("policy", {}).get("passed")
+        table.add_row(folder.name, prov["spec"]["name"],
+                      f"{pipeline['model']}/{pipeline['detector']}", thresholds, headline or "-",
+                      "pass" if passed else "FAIL" if passed is False else "-")
+    Console().print(table)
+
+
+@app.command()
+@reports_user_errors
+def metrics(
+    source: Annotated[Path, typer.Argument(help="A run folder, or a score-log trials file.")],
+    attributes: Annotated[Path | None, typer.Option(
+        help="Attribute table for a score-log file (per image or per subject).")] = None,
+    out: Annotated[Path, typer.Option(help="Metrics table to write (Parquet).")] = Path(
+        "metrics.parquet"),
+    threshold: Annotated[list[float] | None, typer.Option(
+        help="Deployment threshold (repeatable).")] = None,
+    target_fmr: Annotated[list[float] | None, typer.Option(help="Target FMR (repeatable).")] = None,
+    target_fpir: Annotated[list[float] | None, typer.Option(
+        help="Target FPIR (repeatable).")] = None,
+    grouping: Annotated[list[str] | None, typer.Option(
+        help="Grouping, e.g. gender or 'gender x ethnicity' (repeatable).")] = None,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Subject-bootstrap draws.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    min_subjects: Annotated[int, typer.Option(min=1)] = 20,
+    min_trials: Annotated[int, typer.Option(min=1)] = 100,
+) -> None:
+    """Error rates by group for a run's scores or an exported score log (no deepface)."""
+    import warnings
+
+    from .metrics import compute_metrics, summarize_metrics
+    from .runs import write_json
+    from .tables import read_table, write_table
+
+    fta = None
+    if source.is_dir():
+        from .metrics.conditions import failures_to_acquire
+
+        scores = read_table(source / "scores.parquet")
+        images = read_table(source / "manifest.parquet")
+        fta = failures_to_acquire(read_table(source / "faces.parquet"))
+    else:
+        from .metrics.score_logs import read_score_logs
+
+        if attributes is None:
+            raise UserError("a score-log file needs --attributes FILE (group labels)")
+        logs = read_score_logs(source, attributes)
+        scores, images = logs.scores, logs.images
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = compute_metrics(
+            scores, images, fta, thresholds=tuple(threshold or ()),
+            target_fmr=tuple(target_fmr or ()), target_fpir=tuple(target_fpir or ()),
+            groupings=tuple(grouping or ()), min_subjects=min_subjects, min_trials=min_trials,
+            n_boot=bootstrap, seed=seed, interval="bootstrap-subject" if bootstrap else "wilson")
+    for warning in caught:
+        stderr.print(f"note: {warning.message}", highlight=False)
+    write_table(table, out)
+    write_json(out.with_suffix(".json"), summarize_metrics(table))
+    overall = table.to_pandas().query("grouping == 'overall' and operating_point != 'sweep'")
+    for row in overall.itertuples():
+        typer.echo(f"{row.metric:14} {row.operating_point or '-':20} t={row.threshold:.4g} "
+                   f"{row.value:.4%} [{row.ci_low:.4%}, {row.ci_high:.4%}] "
+                   f"n={row.n_trials} errors={row.n_errors}")
+    typer.echo(f"metrics: {out} and {out.with_suffix('.json')}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from audit.pipeline import weights
@@ -27,11 +25,16 @@ def test_seeding_copies_dlib_files_once(empty_home):
     weights.require("Dlib", "dlib", needs_landmarks=True)  # default runs offline
 
 
-def test_missing_weights_name_file_folder_and_source_fast(empty_home):
-    start = time.monotonic()
+def test_missing_weights_name_file_folder_and_source_without_network(empty_home, monkeypatch):
+    """Only file checks: no connection is tried, so it cannot hang offline."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("require() tried the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
     with pytest.raises(weights.WeightsError) as caught:
         weights.require("ArcFace", "retinaface")
-    assert time.monotonic() - start < 5
     message = str(caught.value)
     assert "arcface_weights.h5" in message and "retinaface.h5" in message
     assert str(empty_home) in message and "DEEPFACE_HOME" in message
