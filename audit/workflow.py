@@ -89,21 +89,23 @@ def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
     return pa.concat_tables([verification, identification.cast(verification.schema)])
 
 
-def thresholds(spec: AuditSpec) -> dict[float, str]:
-    """Deployment thresholds and how each was chosen."""
+def thresholds(spec: AuditSpec) -> dict[float, dict[str, str]]:
+    """Deployment thresholds, each with a source code (as the report reads it) and words."""
     from .matching.similarity import deepface_threshold
 
-    chosen = {float(t): "deployment threshold given in the audit spec"
+    chosen = {float(t): {"source": "spec", "how": "given in the audit spec"}
               for t in spec.thresholds.deployment}
     if spec.thresholds.deepface_default:
         t = deepface_threshold(spec.pipeline.model, distance=spec.matching.distance)
-        chosen.setdefault(round(t, 12), f"deepface's default for {spec.pipeline.model} with "
-                                        f"{spec.matching.distance} distance")
+        chosen.setdefault(round(t, 12), {
+            "source": "deepface-default",
+            "how": f"deepface's default for {spec.pipeline.model} with "
+                   f"{spec.matching.distance} distance"})
     return chosen
 
 
 def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Table,
-            deployment: dict[float, str]) -> pa.Table:
+            deployment: dict[float, dict[str, str]]) -> pa.Table:
     """Rates at the operating points, per-group sweeps and the deployment projection."""
     from .metrics import compute_metrics, project_deployment, threshold_sweep
     from .metrics.conditions import failures_to_acquire, images_with_conditions

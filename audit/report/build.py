@@ -1,0 +1,183 @@
+"""Reports from run folders: what ``lfr-audit run`` and ``lfr-audit compare`` call.
+
+A run folder (:mod:`audit.runs`) holds ``metrics.parquet``,
+``provenance.json`` (run id, date, spec, dataset record, thresholds and how
+they were chosen, versions, weight hashes, seed, timings), ``policy.json``
+and ``manifest.parquet``. :func:`run_info_from_folder` turns them into a
+:class:`~audit.report.inputs.RunInfo`; :func:`render_run` writes
+``report.html`` / ``report.pdf`` into the folder; :func:`render_changes`
+writes ``changes.html`` / ``changes.pdf`` from :func:`audit.compare.compare_runs`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from audit.report.changes import build_changes
+from audit.report.inputs import (
+    DEEPFACE_DEFAULT,
+    FROM_SPEC,
+    PERCEIVED,
+    SELF_REPORTED,
+    UNKNOWN_SOURCE,
+    DatasetInfo,
+    FaceImage,
+    GroupCount,
+    RunInfo,
+    ThresholdInfo,
+    run_info_from_spec,
+)
+
+METRICS_FILE = "metrics.parquet"
+MANIFEST_FILE = "manifest.parquet"
+NOT_A_RUN = "{folder} is not a finished lfr-audit run folder (no {name})"
+#: Example face images shown when explicitly asked for: at most this many.
+MAX_FACES = 6
+
+
+def _read_json(folder: Path, name: str, *, required: bool = False) -> dict:
+    path = folder / name
+    if not path.is_file():
+        if required:
+            raise FileNotFoundError(NOT_A_RUN.format(folder=folder, name=name))
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _thresholds(recorded: Mapping[str, Mapping[str, str]]) -> tuple[ThresholdInfo, ...]:
+    """provenance.json "thresholds": {value: {"source": code, "how": words}}."""
+    sources = {DEEPFACE_DEFAULT, FROM_SPEC}
+    return tuple(
+        ThresholdInfo(float(value), "deployment",
+                      origin["source"] if origin.get("source") in sources else FROM_SPEC)
+        for value, origin in recorded.items()
+    )
+
+
+def _label_source(value: str | None) -> str:
+    return value if value in (PERCEIVED, SELF_REPORTED) else UNKNOWN_SOURCE
+
+
+def _composition(manifest, groupings: Iterable[str]) -> tuple[GroupCount, ...]:
+    """Subjects and images per group of each demographic grouping found in the manifest."""
+    frame = manifest.to_pandas()
+    out = []
+    for grouping in groupings:
+        columns = [c.strip() for c in grouping.split(" x ")]
+        if "|" in grouping or not all(c in frame.columns for c in columns):
+            continue
+        grouped = frame.groupby(columns, sort=True, dropna=False)
+        images = grouped.size()
+        subjects = grouped["subject_id"].nunique()
+        for key in images.index:
+            values = key if isinstance(key, tuple) else (key,)
+            label = " x ".join(str(v) for v in values)
+            out.append(GroupCount(grouping, label, int(subjects[key]), int(images[key])))
+    return tuple(out)
+
+
+def _faces(manifest, root: Path, grouping: str | None) -> tuple[FaceImage, ...]:
+    """One example image per group (first image id), inside the dataset root only."""
+    frame = manifest.to_pandas().sort_values("image_id", kind="stable")
+    column = grouping if grouping in frame.columns else None
+    picked = frame.groupby(column, sort=True).head(1) if column else frame.head(1)
+    base = root.resolve()
+    out = []
+    for row in picked.head(MAX_FACES).to_dict(orient="records"):
+        path = (base / str(row["path"])).resolve()
+        if not path.is_relative_to(base) or not path.is_file():
+            continue
+        label = str(row[column]) if column else ""
+        out.append(FaceImage(path, caption=label, alt=label))
+    return tuple(out)
+
+
+def run_info_from_folder(folder: Path, *, include_faces: bool = False) -> RunInfo:
+    """Describe a finished run folder for its report.
+
+    Reads ``provenance.json`` (required), ``policy.json`` and
+    ``manifest.parquet`` (optional: the composition by group, and example
+    images when ``include_faces``).
+    """
+    folder = Path(folder)
+    provenance = _read_json(folder, "provenance.json", required=True)
+    spec = provenance.get("spec", {})
+    dataset = provenance.get("dataset", {})
+    manifest_path = folder / MANIFEST_FILE
+    manifest = pq.read_table(manifest_path) if manifest_path.is_file() else None
+    groupings = tuple(spec.get("groupings", {}).get("sensitive", ()))
+    info = DatasetInfo(
+        name=str(dataset.get("name", spec.get("dataset", {}).get("name", ""))),
+        label_source=_label_source(dataset.get("label_provenance")),
+        subjects=len(manifest.column("subject_id").unique()) if manifest is not None else None,
+        images=manifest.num_rows if manifest is not None else provenance.get("n_images"),
+        composition=_composition(manifest, groupings) if manifest is not None else (),
+        notes=tuple(str(n) for n in dataset.get("notes", ())),
+        fingerprint=str(dataset.get("fingerprint", "")),
+        quirks={str(k): int(v) for k, v in dataset.get("quirks", {}).items()},
+    )
+    kept = {k: v for k, v in provenance.items() if k not in ("spec",)}
+    run = run_info_from_spec(
+        spec,
+        run_id=str(provenance.get("run_id", folder.name)),
+        date=str(provenance.get("created_utc", "")),
+        provenance=kept,
+        datasets=(info,),
+    )
+    system = run.system
+    if provenance.get("thresholds"):
+        system = replace(system, thresholds=_thresholds(provenance["thresholds"]))
+    faces = ()
+    if include_faces and manifest is not None and dataset.get("root"):
+        faces = _faces(manifest, Path(dataset["root"]), groupings[0] if groupings else None)
+    return replace(
+        run,
+        system=system,
+        policy=_read_json(folder, "policy.json"),
+        face_images=faces,
+    )
+
+
+def render_run(
+    folder: Path,
+    *,
+    formats: Iterable[str] = ("html", "pdf"),
+    include_faces: bool = False,
+    previous: Path | None = None,
+) -> dict[str, Path]:
+    """Write the report of a run folder into it (``report.html`` / ``report.pdf``).
+
+    ``previous``: an earlier run folder; the report gains a "changes since"
+    subsection built by :func:`audit.compare.compare_runs`. ``include_faces``
+    is the explicit option without which no face image is embedded.
+    """
+    from audit.report.context import build_context
+    from audit.report.render import write_report
+
+    folder = Path(folder)
+    metrics_path = folder / METRICS_FILE
+    if not metrics_path.is_file():
+        raise FileNotFoundError(NOT_A_RUN.format(folder=folder, name=METRICS_FILE))
+    run = run_info_from_folder(folder, include_faces=include_faces)
+    changes = None
+    if previous is not None:
+        from audit.compare import compare_runs
+
+        changes = build_changes(compare_runs(Path(previous), folder))
+    context = build_context(pq.read_table(metrics_path), run, include_faces=include_faces, changes=changes)
+    return write_report(context, folder, formats)
+
+
+def render_changes(
+    diff: Mapping[str, Any], folder: Path, formats: Iterable[str] = ("html", "pdf")
+) -> dict[str, Path]:
+    """Write ``changes.html`` / ``changes.pdf`` for the diff of :func:`audit.compare.compare_runs`."""
+    from audit.report.render import write_changes
+
+    return write_changes(build_changes(diff), Path(folder), formats)

@@ -1,0 +1,193 @@
+"""Number formatting for the report's templates (Jinja2 filters).
+
+Filters turn numbers into digits and symbols only; every word of the report
+is in the templates. Each filter returns ``""`` for a missing value (None or
+NaN) so a template can test ``value is none`` first and word the gap itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+#: Significant digits of rates and ratios in prose and tables.
+SIGNIFICANT = 2
+
+
+def _missing(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _decimals(x: float, significant: int) -> int:
+    """Decimals that show ``significant`` digits of ``x`` (``x > 0``), after rounding.
+
+    >>> _decimals(0.00999, 2), _decimals(0.0123, 2)
+    (3, 3)
+    """
+    decimals = significant - 1 - math.floor(math.log10(abs(x)))
+    rounded = round(abs(x), decimals)
+    if rounded and math.floor(math.log10(rounded)) > math.floor(math.log10(abs(x))):
+        decimals -= 1  # 0.00999 rounds to 0.010: one decimal fewer keeps two digits
+    return max(0, decimals)
+
+
+def percent(x: float | None, significant: int = SIGNIFICANT) -> str:
+    """A rate in [0, 1] as a percentage with ``significant`` digits.
+
+    A share just below 100% keeps enough digits not to read as 100%.
+
+    >>> percent(0.0061), percent(0.07), percent(0.000101), percent(0.0), percent(1.0)
+    ('0.61%', '7.0%', '0.010%', '0%', '100%')
+    >>> percent(0.0000999), percent(0.9997), percent(0.996)
+    ('0.010%', '99.97%', '99.6%')
+    """
+    if _missing(x):
+        return ""
+    value = float(x) * 100
+    if value == 0:
+        return "0%"
+    if value >= 100:
+        return f"{value:.0f}%"
+    decimals = min(_decimals(value, significant), 6)
+    while decimals < 6 and round(value, decimals) >= 100:
+        decimals += 1
+    return f"{value:.{decimals}f}%"
+
+
+def points(x: float | None, significant: int = SIGNIFICANT) -> str:
+    """A difference of two rates in percentage points (digits only).
+
+    >>> points(0.00529)
+    '0.53'
+    """
+    if _missing(x):
+        return ""
+    value = float(x) * 100
+    if value == 0:
+        return "0"
+    return f"{value:.{min(_decimals(value, significant), 6)}f}"
+
+
+def ratio(x: float | None, significant: int = SIGNIFICANT) -> str:
+    """A ratio with ``significant`` digits, never in scientific notation; inf as "∞".
+
+    >>> ratio(2.1345), ratio(17.9), ratio(0.123), ratio(float("inf"))
+    ('2.1', '18', '0.12', '∞')
+    """
+    if _missing(x):
+        return ""
+    value = float(x)
+    if math.isinf(value):
+        return "∞"
+    if value == 0:
+        return "0"
+    return f"{value:.{_decimals(value, significant)}f}"
+
+
+def threshold(x: float | None) -> str:
+    """A similarity threshold: two decimals, three when two would round it.
+
+    >>> threshold(0.6), threshold(0.645256), threshold(0.5)
+    ('0.60', '0.645', '0.50')
+    """
+    if _missing(x):
+        return ""
+    value = float(x)
+    if abs(value - round(value, 2)) < 1e-9:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def count(x: float | int | None) -> str:
+    """An integer with thousands separators.
+
+    >>> count(19956), count(3.0)
+    ('19,956', '3')
+    """
+    if _missing(x):
+        return ""
+    return f"{int(round(float(x))):,}"
+
+
+def rounded(x: float | None, significant: int = SIGNIFICANT) -> str:
+    """An expected count rounded to ``significant`` digits, with separators.
+
+    >>> rounded(16.66), rounded(5988.0), rounded(0.4), rounded(0.0)
+    ('17', '6,000', '0.4', '0')
+    """
+    if _missing(x):
+        return ""
+    value = float(x)
+    if math.isinf(value):
+        return "∞"
+    if value == 0:
+        return "0"
+    digits = significant - 1 - math.floor(math.log10(abs(value)))
+    value = round(value, digits)
+    if digits > 0:
+        return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+    return f"{int(value):,}"
+
+
+def one_in(x: float | None, significant: int = SIGNIFICANT) -> str:
+    """N of "1 in N" for a rate, rounded to ``significant`` digits; "" for 0.
+
+    >>> one_in(1 / 6000), one_in(0.0061), one_in(0.5)
+    ('6,000', '160', '2')
+    """
+    if _missing(x) or float(x) <= 0:
+        return ""
+    return rounded(1.0 / float(x), significant)
+
+
+def pvalue(p: float | None) -> str:
+    """A p-value: two decimals from 0.1, two significant digits below, "< 0.001" at the end.
+
+    >>> pvalue(0.0312), pvalue(0.0203), pvalue(0.6), pvalue(0.0042), pvalue(1e-7), pvalue(1.0)
+    ('0.031', '0.020', '0.60', '0.0042', '< 0.001', '1.00')
+    """
+    if _missing(p):
+        return ""
+    value = float(p)
+    if value < 0.001:
+        return "< 0.001"
+    if value >= 0.995:
+        return "1.00"
+    if value >= 0.1:
+        return f"{value:.2f}"
+    return f"{value:.{_decimals(value, 2)}f}"
+
+
+def confidence(level: float) -> str:
+    """A confidence level as a percentage: 0.95 -> "95%".
+
+    >>> confidence(0.95), confidence(0.9)
+    ('95%', '90%')
+    """
+    return f"{float(level) * 100:g}%"
+
+
+def exact_percent(x: float | None) -> str:
+    """A round share as written in a spec: 0.05 -> "5%", 0.001 -> "0.1%".
+
+    >>> exact_percent(0.05), exact_percent(0.001), exact_percent(0.0025)
+    ('5%', '0.1%', '0.25%')
+    """
+    if _missing(x):
+        return ""
+    return f"{float(x) * 100:.6g}%"
+
+
+FILTERS: dict[str, Callable[..., str]] = {
+    "percent": percent,
+    "points": points,
+    "ratio": ratio,
+    "threshold": threshold,
+    "count": count,
+    "rounded": rounded,
+    "one_in": one_in,
+    "pvalue": pvalue,
+    "confidence": confidence,
+    "exact_percent": exact_percent,
+}
+"""The filters registered on the report's Jinja2 environment."""

@@ -1,0 +1,241 @@
+"""What a report needs besides the metrics table: the run's description.
+
+:class:`RunInfo` is filled by the caller (the CLI reads a run folder; a test
+writes it by hand). Everything here is data, never markup: every string is
+escaped when the report is rendered. Fields that a run did not record keep
+their defaults and the report says "not recorded".
+
+:func:`run_info_from_spec` reads the parts of an audit spec (as a plain dict,
+e.g. ``AuditSpec.model_dump(mode="json")``) that describe the system, the
+watchlist, the projection and the statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+#: Label provenance values the templates know how to describe.
+PERCEIVED = "perceived"
+SELF_REPORTED = "self-reported"
+UNKNOWN_SOURCE = "unknown"
+#: Where a deployment threshold came from (worded in the templates).
+FROM_SPEC = "spec"
+DEEPFACE_DEFAULT = "deepface-default"
+OTHER = "other"
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class ThresholdInfo:
+    """One operating threshold of the system and how it was chosen.
+
+    ``operating_point`` uses the labels of the metrics table
+    (``"deployment"``, ``"target_fmr=0.001"``, ...). ``source`` is a code the
+    templates word: :data:`FROM_SPEC` (given in the audit spec),
+    :data:`DEEPFACE_DEFAULT` (the recognition library's default) or
+    :data:`OTHER`; ``how_chosen`` is the operator's own reason, free text
+    shown as given (e.g. "the force's published setting").
+    """
+
+    value: float
+    operating_point: str = "deployment"
+    source: str = "spec"
+    how_chosen: str = ""
+
+
+@dataclass(frozen=True)
+class SystemUnderTest:
+    """The face recognition configuration that was audited."""
+
+    model: str = ""
+    detector: str = ""
+    alignment: str = ""
+    preprocessing: str = ""
+    normalization: str = ""
+    distance: str = ""
+    score_note: str = ""  # e.g. "similarity = 1 - cosine distance"
+    thresholds: tuple[ThresholdInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class WatchlistDesign:
+    """How the audit's 1:N watchlists were built."""
+
+    size: int | None = None  # entries per watchlist (W in the audit)
+    draws: int | None = None  # independent watchlist draws
+    description: str = ""  # e.g. "one image per enrolled subject, drawn at random"
+
+
+@dataclass(frozen=True)
+class GroupCount:
+    """Subjects and images of one group of one grouping in one dataset."""
+
+    grouping: str
+    group: str
+    subjects: int
+    images: int
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One dataset of the audit.
+
+    ``label_source`` is :data:`PERCEIVED` (labels assigned by annotators or
+    a model from the image), :data:`SELF_REPORTED`, or :data:`UNKNOWN_SOURCE`;
+    ``label_origin`` says who or what assigned them.
+    """
+
+    name: str
+    label_source: str = PERCEIVED
+    label_origin: str = ""
+    subjects: int | None = None
+    images: int | None = None
+    composition: tuple[GroupCount, ...] = ()
+    notes: tuple[str, ...] = ()  # quirks, e.g. "gender labels conflict for 12 subjects"
+    citation: str = ""
+    licence: str = ""
+    fingerprint: str = ""
+    quirks: Mapping[str, int] = field(default_factory=dict)  # label quirk -> count
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quirks", _frozen(self.quirks))
+
+
+@dataclass(frozen=True)
+class ProjectionInputs:
+    """A deployment to project onto: crowd size, watchlist size, share on it."""
+
+    crowd: int = 100_000
+    watchlist: int = 10_000
+    share_on_watchlist: float = 1e-4
+
+
+@dataclass(frozen=True)
+class StatisticsInfo:
+    """How intervals and sufficiency were decided (from the spec)."""
+
+    confidence: float = 0.95
+    bootstrap: int | None = None  # subject-bootstrap draws; None = not recorded
+    min_subjects: int | None = None
+    min_trials: int | None = None
+    alpha: float = 0.05  # significance level for "shown to differ"
+
+
+@dataclass(frozen=True)
+class FaceImage:
+    """An example face image, embedded only when the report is asked to."""
+
+    path: Path
+    caption: str = ""
+    alt: str = ""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Everything the report states that is not in the metrics table.
+
+    Only ``run_id`` is required; a report of a bare metrics table says "not
+    recorded" for the rest. ``spec`` and ``provenance`` are shown in the
+    provenance appendix as given (nested mappings are flattened to dotted
+    keys); ``provenance`` conventionally holds ``versions`` (package ->
+    version), ``weights`` (file -> sha256), ``dataset_fingerprint``,
+    ``seed`` and ``timings``. ``condition_groupings`` names the groupings
+    of the metrics table that are capture conditions rather than demographic
+    groups (groupings with a ``" | "`` control are conditions too).
+    ``policy`` is the run's policy outcome as recorded (``policy.json``:
+    ``limits``, ``passed``, ``violations`` with ``limit``, ``allowed``,
+    ``observed``, ``where``). ``previous`` is the earlier run's description,
+    kept for reference; the comparison itself is passed to
+    :func:`audit.report.context.build_context` as ``changes``.
+    """
+
+    run_id: str
+    date: str = ""
+    title: str = ""  # empty: the template's default title
+    spec: Mapping[str, Any] = field(default_factory=dict)
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    system: SystemUnderTest = SystemUnderTest()
+    watchlist: WatchlistDesign = WatchlistDesign()
+    datasets: tuple[DatasetInfo, ...] = ()
+    projection: ProjectionInputs = ProjectionInputs()
+    statistics: StatisticsInfo = StatisticsInfo()
+    condition_groupings: tuple[str, ...] = ()
+    face_images: tuple[FaceImage, ...] = ()
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    previous: RunInfo | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spec", _frozen(self.spec))
+        object.__setattr__(self, "provenance", _frozen(self.provenance))
+        object.__setattr__(self, "policy", _frozen(self.policy))
+
+
+def run_info_from_spec(
+    spec: Mapping[str, Any],
+    *,
+    run_id: str,
+    date: str = "",
+    provenance: Mapping[str, Any] | None = None,
+    datasets: tuple[DatasetInfo, ...] = (),
+    deepface_threshold: float | None = None,
+) -> RunInfo:
+    """A :class:`RunInfo` from an audit spec given as a plain dict.
+
+    Reads ``name``/``report.title``, ``pipeline``, ``matching.distance``,
+    ``watchlist``, ``thresholds``, ``groupings.conditions``, ``projection``
+    and ``statistics``; missing keys keep the defaults. Calibrated thresholds
+    (targets) are described from the spec; their values are read from the
+    metrics table when the report is built. ``deepface_threshold`` is the
+    similarity threshold deepface would use by default, if the run audited it.
+    """
+    pipeline = spec.get("pipeline", {})
+    thresholds = spec.get("thresholds", {})
+    stats = spec.get("statistics", {})
+    projection = spec.get("projection", {})
+    watchlist = spec.get("watchlist", {})
+    chosen = [
+        ThresholdInfo(float(t), "deployment", FROM_SPEC) for t in thresholds.get("deployment", [])
+    ]
+    if deepface_threshold is not None:
+        chosen.append(ThresholdInfo(float(deepface_threshold), "deployment", DEEPFACE_DEFAULT))
+    align = pipeline.get("align")
+    defaults = StatisticsInfo()
+    return RunInfo(
+        run_id=run_id,
+        date=date,
+        title=str(spec.get("report", {}).get("title", "")),
+        spec=spec,
+        provenance=provenance or {},
+        system=SystemUnderTest(
+            model=str(pipeline.get("model", "")),
+            detector=str(pipeline.get("detector", "")),
+            alignment="" if align is None else ("aligned" if align else "not aligned"),
+            preprocessing=str(pipeline.get("preprocess", "")),
+            normalization=str(pipeline.get("normalization", "")),
+            distance=str(spec.get("matching", {}).get("distance", "")),
+            thresholds=tuple(chosen),
+        ),
+        watchlist=WatchlistDesign(size=watchlist.get("size"), draws=watchlist.get("draws")),
+        datasets=datasets,
+        projection=ProjectionInputs(
+            crowd=int(projection.get("crowd", ProjectionInputs.crowd)),
+            watchlist=int(projection.get("watchlist", ProjectionInputs.watchlist)),
+            share_on_watchlist=float(
+                projection.get("share_on_watchlist", ProjectionInputs.share_on_watchlist)
+            ),
+        ),
+        statistics=StatisticsInfo(
+            confidence=float(stats.get("confidence", defaults.confidence)),
+            bootstrap=stats.get("bootstrap"),
+            min_subjects=stats.get("min_subjects"),
+            min_trials=stats.get("min_trials"),
+        ),
+        condition_groupings=tuple(spec.get("groupings", {}).get("conditions", ())),
+    )

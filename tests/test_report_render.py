@@ -1,0 +1,361 @@
+"""Rendering the report: HTML structure, PDF text and pages, Chromium.
+
+The synthetic audit of ``test_report_context`` is rendered once per module
+(HTML about 3 s, PDF about 11 s). Tests that need poppler's ``pdftotext`` /
+``pdftoppm`` or Debian's ``chromium`` skip, saying which tool is missing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from test_report_context import DEPLOYMENT, small_metrics, synthetic_metrics, synthetic_run
+
+from audit.report import figures, formatting
+from audit.report.context import build_context
+from audit.report.render import Figures, render_html, render_pdf, write_report
+
+#: Section headings in the order the issue sets.
+SECTIONS = (
+    "1 Summary",
+    "2 What this means for a deployment",
+    "3 System under test",
+    "4 Data",
+    "5 Results",
+    "5.1 Failure to acquire",
+    "5.2 Watchlist search (1:N)",
+    "5.3 One-to-one comparison (1:1)",
+    "5.4 Capture conditions",
+    "5.5 Threshold sensitivity",
+    "5.6 Error trade-off (DET) curves",
+    "6 Method and statistics",
+    "7 Limitations",
+    "8 Glossary",
+    "Appendix: provenance",
+)
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (Debian: apt-get install poppler-utils chromium)")
+    return path
+
+
+def chromium_dom(html_path: Path, profile: Path) -> str:
+    """The DOM headless Chromium builds from a local file, serialised after load."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    result = subprocess.run(
+        [
+            binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+            f"--user-data-dir={profile}", "--dump-dom", html_path.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+class Outline(HTMLParser):
+    """Headings, tables, figures and resource references of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headings: list[tuple[int, str]] = []
+        self.tags: list[str] = []
+        self.tables = 0
+        self.captions = 0
+        self.col_headers = 0
+        self.figures = 0
+        self.figcaptions = 0
+        self.svgs: list[dict] = []
+        self.svg_titles = 0
+        self.svg_descs = 0
+        self.urls: list[str] = []
+        self.csp: str | None = None
+        self._heading: int | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append(tag)
+        if re.fullmatch(r"h[1-6]", tag):
+            self._heading, self._text = int(tag[1]), []
+        self.tables += tag == "table"
+        self.captions += tag == "caption"
+        self.col_headers += tag == "th" and a.get("scope") == "col"
+        self.figures += tag == "figure"
+        self.figcaptions += tag == "figcaption"
+        if tag == "svg":
+            self.svgs.append(a)
+        self.svg_titles += tag == "title" and "id" in a
+        self.svg_descs += tag == "desc"
+        if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy":
+            self.csp = a["content"]
+        for name in ("src", "href", "xlink:href", "action", "data"):
+            if name in a:
+                self.urls.append(a[name])
+
+    def handle_endtag(self, tag):
+        if self._heading is not None and tag == f"h{self._heading}":
+            self.headings.append((self._heading, "".join(self._text).strip()))
+            self._heading = None
+
+    def handle_data(self, data):
+        if self._heading is not None:
+            self._text.append(data)
+
+
+@pytest.fixture(scope="module")
+def context():
+    return build_context(synthetic_metrics(), synthetic_run())
+
+
+@pytest.fixture(scope="module")
+def drawn() -> Figures:
+    return Figures()  # figures drawn once for the HTML and the PDF
+
+
+@pytest.fixture(scope="module")
+def html(context, drawn) -> str:
+    return render_html(context, drawn=drawn)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return build_context(small_metrics(), synthetic_run())
+
+
+@pytest.fixture(scope="module")
+def pdf(context, drawn, tmp_path_factory):
+    result = render_pdf(context, drawn=drawn)
+    path = tmp_path_factory.mktemp("pdf") / "report.pdf"
+    path.write_bytes(result.data)
+    return path, result.fetched
+
+
+@pytest.fixture(scope="module")
+def pdf_text(pdf) -> str:
+    """The PDF's text in content order, whitespace collapsed (table cells stay whole)."""
+    out = subprocess.run(
+        [tool("pdftotext"), "-raw", str(pdf[0]), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return re.sub(r"\s+", " ", out)
+
+
+@pytest.fixture(scope="module")
+def pdf_pages(pdf) -> list[str]:
+    """Text of each PDF page (pdftotext separates pages with form feeds)."""
+    out = subprocess.run(
+        [tool("pdftotext"), "-layout", str(pdf[0]), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return out.split("\f")[:-1]
+
+
+# -- HTML ---------------------------------------------------------------------
+
+
+def test_html_is_self_contained(html):
+    outline = Outline()
+    outline.feed(html)
+    assert "script" not in outline.tags and "link" not in outline.tags and "img" not in outline.tags
+    for url in outline.urls:
+        assert url.startswith("#"), url  # only in-page links: nothing to fetch
+    assert outline.csp is not None and "default-src 'none'" in outline.csp and "script-src" not in outline.csp
+    assert "@font-face" in html and "data:font/ttf;base64," in html
+    assert "url(http" not in html and "url('http" not in html and "file://" not in html
+
+
+def test_html_headings_in_order_and_sections_present(html):
+    outline = Outline()
+    outline.feed(html)
+    levels = [level for level, _ in outline.headings]
+    assert levels[0] == 1 and levels.count(1) == 1
+    for previous, level in zip(levels, levels[1:]):
+        assert level <= previous + 1, outline.headings  # never skip a level going down
+    titles = [text for _, text in outline.headings]
+    positions = [next(i for i, t in enumerate(titles) if t.startswith(s)) for s in SECTIONS]
+    assert positions == sorted(positions)
+
+
+def test_every_table_and_figure_is_labelled(html):
+    outline = Outline()
+    outline.feed(html)
+    assert outline.tables > 20 and outline.captions == outline.tables
+    assert outline.col_headers >= 2 * outline.tables
+    assert outline.figures >= 15 and outline.figcaptions == outline.figures
+    assert len(outline.svgs) == outline.figures
+    for svg in outline.svgs:
+        assert svg["role"] == "img" and svg["aria-labelledby"].endswith("-title")
+    assert outline.svg_titles == outline.svg_descs == outline.figures
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "duplicate element ids"
+
+
+def test_figure_descriptions_give_the_numbers(html, context):
+    panel = next(p for p in context.results.identification if p.grouping == "gender")
+    female = panel.rows[0].rates[0]
+    desc = re.search(rf'<desc id="{panel.id}-fig-svg-desc">(.*?)</desc>', html, re.S).group(1)
+    assert f"female {formatting.percent(female.value)}" in desc
+    assert "other insufficient data" in re.search(
+        r'<desc id="panel-identification-ethnicity[^"]*-desc">(.*?)</desc>', html, re.S
+    ).group(1)
+
+
+def test_summary_wording(html):
+    summary = html[html.index('id="summary"') : html.index('id="deployment"')]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", summary))
+    findings = summary[summary.index('<ul class="findings">') : summary.index("</ul>", summary.index('<ul class="findings">'))]
+    findings = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", findings))
+    assert (
+        "At threshold 0.60, women passing the camera were 2.1 times (95% CI 1.4 to 3.2) as likely as men "
+        "to trigger a false alert" in text
+    )
+    assert "not shown to differ" in text
+    for sentence in re.split(r"(?<=\.) ", findings):
+        if re.search(r"\b(equal|same)\b", sentence) and "not" not in sentence:
+            pytest.fail(f"summary claims equality: {sentence}")
+    # the insufficient group is named as such, never given a rate in a finding
+    assert "“other”" in text and "insufficient data" in text
+    assert not re.search(r"labelled “other” (passing|were|\()", text)
+
+
+def test_html_and_figures_deterministic(small):
+    assert render_html(small) == render_html(small)  # fresh figures each time
+    panel = small.results.identification[0]
+    words = dict(titles={}, overall_label="all", insufficient="-", no_trials="-")
+    first = figures.forest(panel, figure_id="f", **words)
+    assert figures.forest(panel, figure_id="f", **words) == first
+
+
+# -- PDF ----------------------------------------------------------------------
+
+
+def test_pdf_sections_in_order(pdf_pages):
+    body = re.sub(r"[ \t]+", " ", "\n".join(pdf_pages[1:]))  # after the contents page
+    positions = []
+    for heading in SECTIONS:
+        match = re.search(rf"^\s*{re.escape(heading)}(:.*)?\s*$", body, re.M)
+        assert match, f"heading {heading!r} not found in the PDF text"
+        positions.append(match.start())
+    assert positions == sorted(positions)
+
+
+def test_pdf_numbers_and_reference_figures(pdf_text, context):
+    text = pdf_text
+    assert "2.1 times (95% CI 1.4 to 3.2)" in text
+    fpir = context.summary.overall[0]
+    assert f"{formatting.percent(fpir.value)} (95% CI {formatting.percent(fpir.ci_low)} to" in text
+    assert f"{formatting.count(fpir.n_errors)} of {formatting.count(fpir.n_trials)} searches" in text
+    assert f"threshold {formatting.threshold(DEPLOYMENT)}" in text
+    for reference in ("about 1 in 6,000 faces scanned", "8 of 42 correct", "2,297 of 2,470 alerts false"):
+        assert reference in text
+    assert "come from other systems, other thresholds and other settings" in text
+    assert "insufficient data" in text and "not shown to differ" in text
+    assert "This report contains no face images." in text
+
+
+def test_pdf_page_count_footer_and_contents(pdf_pages):
+    n = len(pdf_pages)
+    assert 15 <= n <= 60, n
+    assert all(f"Page {i + 1} of {n}" in page for i, page in enumerate(pdf_pages))
+    assert "Run 2024-05-01T10-00-00-synthetic" in pdf_pages[1]  # running header
+    contents = pdf_pages[0]
+    for heading in ("1 Summary", "4 Data", "6 Method and statistics", "Appendix: provenance"):
+        match = re.search(rf"{re.escape(heading)}[\s.]*?(\d+)\s*$", contents, re.M)
+        assert match, f"no page reference for {heading!r} in the contents"
+        page = int(match.group(1))
+        assert re.search(rf"^\s*{re.escape(heading)}\s*$", pdf_pages[page - 1], re.M), heading
+
+
+def test_pdf_is_tagged_and_titled(pdf):
+    info = subprocess.run([tool("pdfinfo"), str(pdf[0])], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Tagged:\s+yes", info, re.M)
+    assert re.search(r"^Title:\s+Synthetic LFR audit — transparency report", info, re.M)
+
+
+def test_pdf_fetches_only_its_fonts(pdf):
+    _, fetched = pdf
+    assert fetched and all(allowed for _, allowed in fetched)
+    assert all(url.startswith("file://") and url.endswith(".ttf") and "matplotlib" in url for url, _ in fetched)
+
+
+def test_pdf_pages_render_to_png(pdf, tmp_path):
+    from PIL import Image
+
+    subprocess.run(
+        [tool("pdftoppm"), "-r", "30", "-png", "-f", "1", "-l", "3", str(pdf[0]), str(tmp_path / "page")],
+        check=True,
+        timeout=60,
+    )
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) == 3
+    for page in pages:
+        image = Image.open(page).convert("L")
+        width, height = image.size
+        assert abs(width / height - 210 / 297) < 0.01  # A4 portrait
+        inked = sum(image.histogram()[:200])
+        assert inked > 0.005 * width * height  # text was drawn
+
+
+# -- Chromium -----------------------------------------------------------------
+
+
+def test_chromium_opens_the_report(html, tmp_path):
+    path = tmp_path / "report.html"
+    path.write_text(html, encoding="utf-8")
+    dom = chromium_dom(path, tmp_path / "profile")
+    assert "<title>Synthetic LFR audit — transparency report</title>" in dom
+    assert dom.count("<svg") >= 15 and "1 Summary" in dom and "Appendix: provenance" in dom
+
+
+# -- writing ------------------------------------------------------------------
+
+
+def test_write_report_html_alone(small, tmp_path):
+    written = write_report(small, tmp_path / "out", formats=("html",))
+    assert set(written) == {"html"} and written["html"].name == "report.html"
+    assert not (tmp_path / "out" / "report.pdf").exists()
+    assert written["html"].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["report.html"]  # no temporary left
+
+
+@pytest.mark.parametrize("formats", [(), ("docx",)])
+def test_write_report_rejects_bad_formats(small, tmp_path, formats):
+    with pytest.raises(ValueError, match="format"):
+        write_report(small, tmp_path, formats=formats)
+
+
+@pytest.mark.parametrize(
+    "keep",
+    [
+        pytest.param(lambda f: ~f["metric"].str.startswith(("fpir", "fnir", "garbe(fpir", "fdr(fpir")), id="verification-only"),
+        pytest.param(lambda f: f["metric"].str.startswith(("fpir", "fnir", "fta")), id="identification-only"),
+        pytest.param(lambda f: f["metric"].str.startswith("fta"), id="fta-only"),
+        pytest.param(lambda f: ~f["metric"].str.contains(r"[:(]"), id="no-disparity-rows"),
+        pytest.param(lambda f: f["grouping"] == "overall", id="overall-only"),
+    ],
+)
+def test_partial_tables_render(keep):
+    """A metrics table missing whole kinds of rows still gives a complete report."""
+    from audit.metrics import table as metrics_table
+    from audit.report.inputs import RunInfo
+
+    frame = small_metrics().to_pandas()
+    context = build_context(metrics_table.to_table(frame[keep(frame)].reset_index(drop=True)), RunInfo(run_id="partial"))
+    html = render_html(context)
+    outline = Outline()
+    outline.feed(html)
+    titles = [text for _, text in outline.headings]
+    assert all(any(t.startswith(s) for t in titles) for s in SECTIONS)
+    assert "not recorded" in html

@@ -1,0 +1,181 @@
+"""Audit runs end to end on a small real LFW subset: run folders, reuse, compare, gates.
+
+One real run embeds the subset (the faces cache is shared by the module), the
+others change only thresholds, policy or report options and must not touch
+deepface.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from audit import workflow
+from audit.cli import EXIT_POLICY, EXIT_USAGE, app
+from audit.runs import list_runs
+
+pytestmark = pytest.mark.integration
+
+SPEC = """
+name = "test audit"
+seed = 7
+data_dir = "{data_dir}"
+
+[dataset]
+name = "lfw"
+subjects = 40
+min_images = 3
+
+[pipeline]
+workers = 1
+
+[matching]
+mated_per_subject = 3
+nonmated_per_cell = 2000
+
+[watchlist]
+size = 20
+draws = 2
+
+[thresholds]
+deployment = [{threshold}]
+deepface_default = false
+target_fmr = [0.01]
+target_fpir = [0.05]
+
+[groupings]
+sensitive = ["gender"]
+conditions = ["face_height_band"]
+
+[statistics]
+bootstrap = 50
+min_subjects = 5
+min_trials = 20
+
+[projection]
+watchlist = 20
+
+[report]
+formats = {formats}
+
+[policy]
+{policy}
+"""
+
+runner = CliRunner()
+
+
+def write_spec(folder, data_dir, *, threshold=0.93, formats='["html"]', policy=""):
+    path = folder / f"spec-{threshold}-{len(policy)}-{len(formats)}.toml"
+    path.write_text(SPEC.format(data_dir=data_dir, threshold=threshold, formats=formats,
+                                policy=policy))
+    return path
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, data_dir):
+    """Isolated weights, cache and runs folders, shared by this module's runs."""
+    base = tmp_path_factory.mktemp("runs-env")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DEEPFACE_HOME", str(base / "home"))
+    mp.setenv("LFR_AUDIT_CACHE", str(base / "cache"))
+    mp.setenv("LFR_AUDIT_RUNS", str(base / "runs"))
+    mp.setenv("COLUMNS", "200")
+    yield base, data_dir
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def first_run(env):
+    base, data_dir = env
+    spec = write_spec(base, data_dir, formats='["html", "pdf"]')
+    result = runner.invoke(app, ["run", str(spec)])
+    assert result.exit_code == 0, result.output
+    (folder,) = list_runs(base / "runs")
+    return folder
+
+
+def test_run_folder_holds_spec_provenance_tables_and_report(first_run):
+    for name in ("spec.toml", "provenance.json", "summary.json", "policy.json", "notes.json",
+                 "manifest.parquet", "faces.parquet", "scores.parquet", "metrics.parquet",
+                 "report.html", "report.pdf"):
+        assert (first_run / name).is_file(), name
+    provenance = json.loads((first_run / "provenance.json").read_text())
+    assert provenance["seed"] == 7 and provenance["dataset"]["fingerprint"].startswith("sha256:")
+    assert provenance["weights"]["dlib_face_recognition_resnet_model_v1.dat"].startswith("sha256:")
+    assert set(provenance["timings_s"]) >= {"dataset", "faces", "scores", "metrics", "report"}
+    assert "user" not in json.dumps(provenance["host"]).lower()
+    metrics = pq.read_table(first_run / "metrics.parquet").to_pandas()
+    assert {"fmr", "fnmr", "fpir", "fnir", "fta"} <= set(metrics.metric)
+    assert not list(first_run.parent.glob(".partial-*"))
+
+
+def test_threshold_only_rerun_reuses_scores_and_never_loads_deepface(env, first_run,
+                                                                      monkeypatch):
+    base, data_dir = env
+
+    def no_deepface(*args, **kwargs):
+        raise AssertionError("a threshold-only re-run called the pipeline")
+
+    monkeypatch.setattr(workflow, "embed", no_deepface)
+    monkeypatch.setattr(workflow, "match", no_deepface)
+    loaded = set(sys.modules)
+    outcome = workflow.run_audit(write_spec(base, data_dir, threshold=0.95),
+                                 runs_dir=base / "runs", data_dir=None, cache_dir=base / "cache")
+    assert outcome.reused == ["faces", "scores"]
+    assert not {m for m in set(sys.modules) - loaded if m.startswith("deepface")}
+
+
+def test_compare_flags_the_threshold_change(env, first_run):
+    base, data_dir = env
+    result = runner.invoke(app, ["run", str(write_spec(base, data_dir, threshold=0.99))])
+    assert result.exit_code == 0, result.output
+    later = list_runs(base / "runs")[-1]
+    result = runner.invoke(app, ["compare", str(first_run), str(later)])
+    assert result.exit_code == 0, result.output
+    assert "changed thresholds.deployment.0" not in result.output  # lists are whole values
+    assert "thresholds.deployment" in result.output
+    diff = json.loads((later / "compare.json").read_text())
+    fnmr = [c for c in diff["metric_changes"] if c["metric"] == "fnmr"
+            and c["grouping"] == "overall" and c["operating_point"] == "deployment"]
+    assert fnmr and fnmr[0]["value_after"] > fnmr[0]["value_before"]
+    assert (later / "changes.html").is_file()
+
+
+def test_broken_policy_limit_exits_with_its_own_code(env, first_run):
+    base, data_dir = env
+    spec = write_spec(base, data_dir, policy="max_fnmr = 0.0001\nmax_fta = 0.5")
+    result = runner.invoke(app, ["run", str(spec)])
+    assert result.exit_code == EXIT_POLICY
+    assert "max_fnmr" in result.output and "max_fta" not in result.output
+    record = json.loads((list_runs(base / "runs")[-1] / "policy.json").read_text())
+    assert record["passed"] is False
+    result = runner.invoke(app, ["runs", "list"])
+    assert result.exit_code == 0 and "FAIL" in result.output and "pass" in result.output
+
+
+def test_bad_spec_is_a_usage_error(env, tmp_path):
+    spec = tmp_path / "bad.toml"
+    spec.write_text('[dataset]\nname = "lfw"\n[policy]\nmax_fpir_ration = 2\n')
+    result = runner.invoke(app, ["run", str(spec)])
+    assert result.exit_code == EXIT_USAGE
+    assert "unknown key 'policy.max_fpir_ration'" in result.output
+
+
+def test_interrupted_run_leaves_no_finished_looking_folder(env, first_run, monkeypatch):
+    base, data_dir = env
+    before = list_runs(base / "runs")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workflow, "_report", crash)
+    with pytest.raises(KeyboardInterrupt):
+        workflow.run_audit(write_spec(base, data_dir, threshold=0.9),
+                           runs_dir=base / "runs", data_dir=None, cache_dir=base / "cache")
+    assert list_runs(base / "runs") == before
+    assert not list((base / "runs").glob(".partial-*"))
