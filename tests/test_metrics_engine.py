@@ -140,9 +140,10 @@ def test_output_schema_is_metrics_plus_operating_point():
         ("fmr", "gender", "female", 1 / 2, 2, 1, 1),  # by the probe's group
         ("fmr", "gender", "male", 1 / 2, 2, 1, 2),
         ("fmr_cross", "gender", "female -> female", 1.0, 1, 1, 1),
-        ("fmr_cross", "gender", "female -> male", 0.0, 1, 0, 1),
+        # a 1:1 score is symmetric: each cross comparison counts in both cells
+        ("fmr_cross", "gender", "female -> male", 0.0, 2, 0, 2),
         ("fmr_cross", "gender", "male -> male", 1.0, 1, 1, 1),
-        ("fmr_cross", "gender", "male -> female", 0.0, 1, 0, 1),
+        ("fmr_cross", "gender", "male -> female", 0.0, 2, 0, 2),
         ("fnmr", "overall", "all", 1 / 3, 3, 1, 3),
         ("fnmr", "gender", "female", 0.0, 2, 0, 2),
         ("fnmr", "gender", "male", 1.0, 1, 1, 1),

@@ -104,3 +104,23 @@ def test_projection_at_another_watchlist_size_warns():
 def test_projection_bad_input(rates, options, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         _project(rates, **options)
+
+
+def test_false_alerts_need_only_a_sufficient_false_alert_rate():
+    import pandas as pd
+
+    from audit.metrics.projection import project_deployment
+
+    rows = pd.DataFrame({
+        "metric": ["fpir", "fnir"], "grouping": "gender", "group": "female",
+        "threshold": 0.6, "value": [0.01, 0.2], "ci_low": [0.005, 0.1],
+        "ci_high": [0.02, 0.3], "ci_method": "wilson", "n_trials": [2000, 50],
+        "n_subjects": [300, 10], "n_errors": [20, 10], "sufficient": [True, False],
+        "operating_point": "deployment"})
+    out = project_deployment(rows, crowd_size=1000, watchlist_share=0.01, watchlist_size=10,
+                             audit_watchlist_size=10).to_pandas().set_index("metric")
+    assert out.loc["projected_false_alerts_per_face", "sufficient"]
+    assert out.loc["projected_false_alerts", "n_trials"] == 2000
+    assert not out.loc["projected_true_alerts", "sufficient"]
+    assert not out.loc["projected_precision", "sufficient"]
+    assert out.loc["projected_precision", "n_trials"] == 2050

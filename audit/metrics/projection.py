@@ -30,8 +30,10 @@ Output rows (METRICS schema, ``ci_method="propagated"``):
 ``projected_precision`` (share of alerts that are correct),
 ``projected_false_alerts_per_face`` and ``projected_false_alerts_per_alert``,
 one per grouping, group and operating point (sweep rows are skipped) that
-has both FPIR and FNIR; the
-counts are the sums of the two rates' counts, ``sufficient`` needs both.
+has both FPIR and FNIR. Each figure carries the counts and sufficiency of the
+rates it depends on: false alerts (total and per face) FPIR's alone, true
+alerts FNIR's alone, the rest the sums of both, ``sufficient`` needing both.
+So a group whose miss rate is insufficient still gets its false alerts.
 """
 
 from __future__ import annotations
@@ -56,6 +58,15 @@ PROJECTED = (
 )
 KEYS = ["grouping", "group", "threshold", table.OPERATING_POINT]
 NO_IDENTIFICATION = "the metrics table has no fpir and fnir rows to project (no 1:N searches)"
+#: The rates each projected figure is computed from.
+DEPENDS_ON = {
+    "projected_alerts": ("_fp", "_fn"),
+    "projected_false_alerts": ("_fp",),
+    "projected_true_alerts": ("_fn",),
+    "projected_precision": ("_fp", "_fn"),
+    "projected_false_alerts_per_face": ("_fp",),
+    "projected_false_alerts_per_alert": ("_fp", "_fn"),
+}
 BAD_SHARE = "watchlist_share must be in [0, 1], got {share!r}"
 BAD_SIZE = "{name} must be a positive integer, got {value!r}"
 OTHER_SIZE = (
@@ -126,22 +137,18 @@ def project_deployment(
     if joined.empty:
         raise ValueError(NO_IDENTIFICATION)
     figures = _figures(joined, crowd_size, watchlist_share)
-    counts = {
-        c: joined[f"{c}_fp"].to_numpy() + joined[f"{c}_fn"].to_numpy()
-        for c in ("n_trials", "n_subjects", "n_errors")
-    }
     keys = joined.index.to_frame(index=False)
+
+    def counts(sources: tuple[str, ...]) -> dict[str, np.ndarray]:
+        out = {c: sum(joined[f"{c}{s}"].to_numpy() for s in sources)
+               for c in ("n_trials", "n_subjects", "n_errors")}
+        out["sufficient"] = np.logical_and.reduce(
+            [joined[f"sufficient{s}"].to_numpy(bool) for s in sources])
+        return out
+
     rows = [
-        keys.assign(
-            metric=name,
-            value=value,
-            ci_low=low,
-            ci_high=high,
-            ci_method=PROPAGATED,
-            **counts,
-            sufficient=joined["sufficient_fp"].to_numpy(bool)
-            & joined["sufficient_fn"].to_numpy(bool),
-        )
+        keys.assign(metric=name, value=value, ci_low=low, ci_high=high, ci_method=PROPAGATED,
+                    **counts(DEPENDS_ON[name]))
         for name, (value, low, high) in figures.items()
     ]
     return table.to_table(pd.concat(rows, ignore_index=True))

@@ -350,8 +350,13 @@ def cross_trial_set(
 ) -> TrialSet:
     """Non-mated verification trials, cells = (probe group, reference group) pairs.
 
-    The cell table is the full product of the grouping's observed groups, so
-    pairs with no comparison appear (and are reported as NaN, never 0).
+    A 1:1 score does not depend on which image is called the probe, so a
+    comparison between groups A and B counts in both cells (A, B) and (B, A)
+    (for the mirrored copy the reference's subject is the clustering unit):
+    the matrix is symmetric whatever orientation the pairs were drawn in, and
+    each cell holds every comparison between its two groups. The cell table is
+    the full product of the grouping's observed groups, so pairs with no
+    comparison appear (and are reported as NaN, never 0).
     """
     rows = scores.filter(pa.array(_rows(scores, FMR)))
     image_cells, groups = images.cells(grouping.sensitive)
@@ -363,12 +368,16 @@ def cross_trial_set(
     cell_table = pd.concat(
         [probe_side.reset_index(drop=True), reference_side.reset_index(drop=True)], axis=1
     )
+    across = probe != reference
+    score = rows["score"].to_numpy()
+    probe_subject = _codes(rows["probe_subject"], subjects)
+    reference_subject = _codes(rows["reference_subject"], subjects)
     return TrialSet(
         rate=FMR_CROSS,
         mated=False,
-        scores=rows["score"].to_numpy(),
-        subjects=_codes(rows["probe_subject"], subjects),
-        cells=probe * n + reference,
+        scores=np.concatenate([score, score[across]]),
+        subjects=np.concatenate([probe_subject, reference_subject[across]]),
+        cells=np.concatenate([probe * n + reference, reference[across] * n + probe[across]]),
         cell_table=cell_table,
     )
 
