@@ -409,3 +409,13 @@ def test_summary_skips_sweep_rows_and_reports_the_projection():
     assert summary == {**summarize_metrics(rates), "projection": summary["projection"]}
     false_alerts = next(r for r in summary["projection"] if r["metric"] == "projected_false_alerts")
     assert false_alerts["value"] == pytest.approx(990 / 3)
+
+
+def test_unknown_group_is_reported_but_never_ranked():
+    scores, images, fta = hand_worked()
+    images.loc[images.index[:2], "gender"] = "unknown"
+    rows = run(scores, images, fta, min_subjects=0, min_trials=0).to_pandas()
+    unknown = rows[(rows["grouping"] == "gender") & (rows["group"] == "unknown")]
+    assert len(unknown) and not unknown["sufficient"].any()
+    ratios = rows[rows["metric"].str.endswith(":max_min_ratio")]
+    assert not ratios["group"].str.contains("unknown").any()

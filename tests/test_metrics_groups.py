@@ -175,3 +175,11 @@ def test_subject_matrices_add_up_to_the_counts():
         np.asarray(part.trials.sum(axis=0)).ravel(), part.rows["n_trials"]
     )
     np.testing.assert_array_equal((part.trials > 0).sum(axis=0).A1, part.rows["n_subjects"])
+
+
+def test_unknown_labels_are_never_sufficient_groups():
+    from audit.metrics.trials import has_unknown_label
+
+    labels = ["unknown", "female x unknown", "a | unknown", "male -> unknown", "female",
+              "unknownish", "all"]
+    assert has_unknown_label(labels).tolist() == [True, True, True, True, False, False, False]

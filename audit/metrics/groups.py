@@ -18,7 +18,8 @@ The path from trials to METRICS rows:
 
 Counts always travel with the value: ``n_trials``, ``n_subjects`` (distinct
 subjects with a trial in the group) and ``n_errors``. A group is ``sufficient``
-when it has at least ``min_subjects`` subjects and ``min_trials`` trials; a
+when it has at least ``min_subjects`` subjects and ``min_trials`` trials and no
+``unknown`` label (:func:`audit.metrics.trials.has_unknown_label`); a
 group of the images table with no trial for a rate gets value NaN (never 0),
 zero counts and ``sufficient=False``.
 """
@@ -226,7 +227,7 @@ def _breakdown(
     rows["threshold"] = units.thresholds[position]
     rows[table.OPERATING_POINT] = np.asarray(units.operating_points, dtype=object)[position]
     enough = (rows["n_subjects"] >= min_subjects) & (rows["n_trials"] >= min_trials)
-    rows["sufficient"] = enough & (rows["n_trials"] > 0)
+    rows["sufficient"] = enough & (rows["n_trials"] > 0) & ~trials.has_unknown_label(rows["group"])
     subject_errors, subject_trials = _subject_matrices(
         units, unit_group, n_groups, n_subjects_total
     )

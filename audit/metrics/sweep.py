@@ -338,7 +338,8 @@ def _sweep_rows(
     warn_empty_groups(
         trial_set.rate, grouping.name, [g for g, n in zip(labels, n_trials, strict=True) if n == 0]
     )
-    sufficient = (n_subjects >= min_subjects) & (n_trials >= min_trials) & (n_trials > 0)
+    sufficient = ((n_subjects >= min_subjects) & (n_trials >= min_trials) & (n_trials > 0)
+                  & ~trials.has_unknown_label(labels))
     n_thresholds = counts.thresholds.size
     return pd.DataFrame(
         {

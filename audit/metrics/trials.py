@@ -57,6 +57,20 @@ DUPLICATE_COLUMN = "grouping {text!r} names column {column!r} twice"
 MISSING_COLUMN = "images table lacks column {column!r} used by grouping {grouping!r}"
 MISSING_IMAGE_COLUMN = "images table lacks required column {column!r}"
 DUPLICATE_IMAGE = "images table lists image_id {image_id!r} more than once"
+#: Separators inside group labels: intersections, controls, cross-group cells.
+_LABEL_PARTS = re.compile(r" x | \| | -> ")
+
+
+def has_unknown_label(labels: object) -> np.ndarray:
+    """True for group labels with an ``unknown`` part (``"female x unknown"``).
+
+    ``unknown`` is missing or conflicting data, not a group of people: such
+    groups are reported with their counts but are never ``sufficient``, so they
+    are never ranked or used in a disparity.
+    """
+    return np.array([UNKNOWN in _LABEL_PARTS.split(str(label)) for label in labels], dtype=bool)
+
+
 UNKNOWN_IMAGES = "{table} refers to {count} image id(s) absent from the images table, e.g. {ids}"
 BAD_KIND = "scores row {row}: trial_kind {kind!r} is neither 'verification' nor 'identification'"
 NULL_VALUE = "scores row {row}: column {column!r} is null"
