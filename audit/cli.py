@@ -89,6 +89,15 @@ class PreprocessChoice(str, Enum):
     dlib_chip = "dlib-chip"
 
 
+ModelOption = Annotated[str, typer.Option("--model", help="deepface recognition model.")]
+DetectorOption = Annotated[str, typer.Option("--detector", help="deepface detector backend.")]
+AlignOption = Annotated[bool, typer.Option("--align/--no-align",
+                                           help="Rotate faces level on the eyes.")]
+PreprocessOption = Annotated[PreprocessChoice, typer.Option(
+    "--preprocess", help="How a detected face becomes the model input (see README).")]
+WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")]
+
+
 class Distance(str, Enum):
     cosine = "cosine"
     euclidean = "euclidean"
@@ -223,43 +232,40 @@ def embed(
     out: Annotated[Path, typer.Option(help="Where to write the faces table (Parquet).")],
     data_dir: DataDir = None,
     root: Annotated[Path | None, typer.Option(help="Dataset root folder.")] = None,
-    model: Annotated[str, typer.Option(help="deepface recognition model.")] = "Dlib",
-    detector: Annotated[str, typer.Option(help="deepface detector backend.")] = "dlib",
-    align: Annotated[bool, typer.Option(help="Rotate faces level on the eyes.")] = True,
-    preprocess: Annotated[PreprocessChoice, typer.Option()] = PreprocessChoice.deepface,
+    model: ModelOption = "Dlib",
+    detector: DetectorOption = "dlib",
+    align: AlignOption = True,
+    preprocess: PreprocessOption = PreprocessChoice.deepface,
     subjects: Annotated[int | None, typer.Option(
         min=1, help="Only N subjects drawn at random (seed 0), for quick runs.")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: WorkersOption = 1,
     cache_dir: CacheDir = None,
 ) -> None:
     """Detect and embed every image of a dataset into a faces table (cached)."""
+    from .datasets import load_manifest, select_subjects
     from .tables import write_table
 
-    manifest, info, faces, _ = _embed(dataset, data_dir, root, model, detector, align,
-                                      preprocess, subjects, workers, cache_dir)
-    write_table(faces, out)
+    config = _pipeline_config(model, detector, align, preprocess)
+    manifest, info = load_manifest(dataset, _dataset_root(Path(dataset).stem, data_dir, root))
+    if subjects is not None:
+        manifest = select_subjects(manifest, subjects)
+    write_table(_embed_tracked(manifest, info.root, config, workers, cache_dir), out)
     stderr.print(f"faces table: {out}")
 
 
-def _embed(dataset, data_dir, root, model, detector, align, preprocess, subjects, workers,
-           cache_dir):
-    from .datasets import load_manifest, select_subjects
+def _embed_tracked(manifest, root: Path, config, workers: int, cache_dir: Path | None):
+    """Embed with a progress bar, then say what came from the cache."""
     from .pipeline.run import embed_manifest
 
-    config = _pipeline_config(model, detector, align, preprocess)
-    dataset_root = _dataset_root(Path(dataset).stem, data_dir, root)
-    manifest, info = load_manifest(dataset, dataset_root)
-    if subjects is not None:
-        manifest = select_subjects(manifest, subjects)
     with track(f"{config.model}/{config.detector}") as tracker:
         faces, stats = embed_manifest(
-            manifest, info.root, config, cache_dir=_cache_dir(cache_dir), workers=workers,
+            manifest, root, config, cache_dir=_cache_dir(cache_dir), workers=workers,
             on_start=tracker.start, on_batch=tracker.advance,
         )
     status = faces.to_pandas().status.value_counts().to_dict()
     stderr.print(f"{stats.n_images} images: {stats.n_cached} from cache, "
                  f"{stats.n_computed} computed; status {status}", highlight=False)
-    return manifest, info, faces, config
+    return faces
 
 
 @app.command("lfw-view2")
@@ -267,14 +273,14 @@ def _embed(dataset, data_dir, root, model, detector, align, preprocess, subjects
 def lfw_view2(
     data_dir: DataDir = None,
     root: Annotated[Path | None, typer.Option(help="LFW root folder.")] = None,
-    model: Annotated[str, typer.Option(help="deepface recognition model.")] = "Dlib",
-    detector: Annotated[str, typer.Option(help="deepface detector backend.")] = "dlib",
-    align: Annotated[bool, typer.Option(help="Rotate faces level on the eyes.")] = True,
-    preprocess: Annotated[PreprocessChoice, typer.Option()] = PreprocessChoice.deepface,
+    model: ModelOption = "Dlib",
+    detector: DetectorOption = "dlib",
+    align: AlignOption = True,
+    preprocess: PreprocessOption = PreprocessChoice.deepface,
     distance: Annotated[Distance, typer.Option()] = Distance.cosine,
     folds: Annotated[int, typer.Option(min=2, max=10,
                                        help="Use only the first N folds (quick runs).")] = 10,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: WorkersOption = 1,
     cache_dir: CacheDir = None,
     out: Annotated[Path | None, typer.Option(help="Also write the scores table here.")] = None,
 ) -> None:
@@ -285,7 +291,6 @@ def lfw_view2(
     from .datasets import load_manifest, read_view2_pairs
     from .matching.verification import score_pairs
     from .metrics.lfw_accuracy import format_lfw_accuracy, lfw_accuracy
-    from .pipeline.run import embed_manifest
     from .tables import write_table
 
     config = _pipeline_config(model, detector, align, preprocess)
@@ -296,11 +301,7 @@ def lfw_view2(
     needed = set(pairs.image_id_a) | set(pairs.image_id_b)
     manifest = manifest.filter(pc.is_in(manifest.column("image_id"),
                                         value_set=pa.array(sorted(needed), pa.string())))
-    with track(f"{config.model}/{config.detector}") as tracker:
-        faces, stats = embed_manifest(
-            manifest, info.root, config, cache_dir=_cache_dir(cache_dir), workers=workers,
-            on_start=tracker.start, on_batch=tracker.advance,
-        )
+    faces = _embed_tracked(manifest, info.root, config, workers, cache_dir)
     scores = score_pairs(pairs, faces, manifest, distance=distance.value)
     if out is not None:
         write_table(scores, out)

@@ -22,15 +22,14 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib import metadata
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .config import AuditSpec
 from .pipeline.cache import write_parquet_atomic
+from .pipeline.config import package_versions
 
 #: Packages whose versions every run records.
 RECORDED_PACKAGES = ("lfr-audit", "deepface", "dlib-bin", "tensorflow", "numpy", "pandas",
@@ -60,13 +59,7 @@ class StageClock:
 
 
 def versions() -> dict[str, str]:
-    found = {}
-    for name in RECORDED_PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "absent"
-    return found
+    return package_versions(RECORDED_PACKAGES)
 
 
 def host_info() -> dict[str, object]:
@@ -133,7 +126,3 @@ def read_run(folder: Path) -> dict:
     return {name: json.loads((folder / f"{name}.json").read_text())
             for name in ("provenance", "summary", "policy")
             if (folder / f"{name}.json").is_file()}
-
-
-def spec_for_run(spec: AuditSpec) -> dict:
-    return spec.model_dump(mode="json")

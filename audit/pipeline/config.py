@@ -70,16 +70,21 @@ class PipelineConfig:
         )
 
 
-def software_versions() -> dict[str, str]:
-    """Versions of everything that can change a faces row."""
-    names = ("deepface", "dlib-bin", "opencv-contrib-python-headless", "numpy", "tensorflow")
-    versions = {"lfr-audit-pipeline": PIPELINE_VERSION}
+def package_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """Installed version of each distribution, ``absent`` when not installed."""
+    versions = {}
     for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "absent"
     return versions
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of everything that can change a faces row."""
+    names = ("deepface", "dlib-bin", "opencv-contrib-python-headless", "numpy", "tensorflow")
+    return {"lfr-audit-pipeline": PIPELINE_VERSION, **package_versions(names)}
 
 
 def config_key(config: PipelineConfig) -> str:
