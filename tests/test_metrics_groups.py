@@ -183,3 +183,14 @@ def test_unknown_labels_are_never_sufficient_groups():
     labels = ["unknown", "female x unknown", "a | unknown", "male -> unknown", "female",
               "unknownish", "all"]
     assert has_unknown_label(labels).tolist() == [True, True, True, True, False, False, False]
+
+
+def test_condition_bands_come_out_in_natural_order():
+    import pandas as pd
+
+    from audit.metrics.trials import natural_groups
+
+    frame = pd.DataFrame({"band": [">=120 px", "unknown", "60-120 px", "<60 px", "60-120 px"]})
+    codes, table = natural_groups(frame, ("band",))
+    assert table["band"].tolist() == ["<60 px", "60-120 px", ">=120 px", "unknown"]
+    assert codes.tolist() == [2, 3, 1, 0, 1]

@@ -71,6 +71,37 @@ def has_unknown_label(labels: object) -> np.ndarray:
     return np.array([UNKNOWN in _LABEL_PARTS.split(str(label)) for label in labels], dtype=bool)
 
 
+_LEADING_NUMBER = re.compile(r"^(<|>=)?\s*(-?\d+(?:\.\d+)?)")
+
+
+def natural_order(label: str) -> tuple:
+    """Sort key for group labels: numeric bands by their numbers, ``unknown`` last.
+
+    ``<60 px`` < ``60-120 px`` < ``>=120 px``; ``0-17`` < ``18-29`` < ``60+``;
+    other labels alphabetically, after numeric ones.
+
+    >>> sorted([">=120 px", "unknown", "60-120 px", "<60 px"], key=natural_order)
+    ['<60 px', '60-120 px', '>=120 px', 'unknown']
+    """
+    if label == UNKNOWN:
+        return (2, 0.0, 0, label)
+    match = _LEADING_NUMBER.match(label)
+    if match is None:
+        return (1, 0.0, 0, label)
+    side = {"<": 0, None: 1, ">=": 2}[match.group(1)]
+    return (0, float(match.group(2)), side, label)
+
+
+def natural_groups(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Code of each row's value combination, and the combinations in :func:`natural_order`."""
+    grouped = frame.groupby(list(columns), sort=False)
+    table = grouped.size().index.to_frame(index=False)
+    order = sorted(range(len(table)), key=lambda i: tuple(natural_order(v) for v in table.iloc[i]))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[grouped.ngroup().to_numpy(np.int64)], table.iloc[order].reset_index(drop=True)
+
+
 UNKNOWN_IMAGES = "{table} refers to {count} image id(s) absent from the images table, e.g. {ids}"
 BAD_KIND = "scores row {row}: trial_kind {kind!r} is neither 'verification' nor 'identification'"
 NULL_VALUE = "scores row {row}: column {column!r} is null"
@@ -162,13 +193,13 @@ class Grouping:
     def groups(self, cell_table: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         """Group code of each cell row and the group table (one row per group).
 
-        Groups are the observed combinations of :attr:`columns` values, sorted;
-        ``overall`` has one group and a group table without columns.
+        Groups are the observed combinations of :attr:`columns` values, in
+        :func:`natural_order`; ``overall`` has one group and a group table
+        without columns.
         """
         if not self.sensitive:
             return np.zeros(len(cell_table), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
-        grouped = cell_table.groupby(list(self.columns), sort=True)
-        return grouped.ngroup().to_numpy(np.int64), grouped.size().index.to_frame(index=False)
+        return natural_groups(cell_table, self.columns)
 
     def labels(self, group_table: pd.DataFrame) -> list[str]:
         """Group label of each row of a group table from :meth:`groups`."""
@@ -201,11 +232,11 @@ class ImageTable:
     labels: pd.DataFrame
 
     def cells(self, columns: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
-        """Cell code of each image and the cell table (one row per observed combination)."""
+        """Cell code of each image and the cell table (one row per observed combination),
+        in :func:`natural_order` so that bands read ``<60 px, 60-120 px, >=120 px``."""
         if not columns:
             return np.zeros(len(self.ids), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
-        grouped = self.labels.groupby(list(columns), sort=True)
-        return grouped.ngroup().to_numpy(np.int64), grouped.size().index.to_frame(index=False)
+        return natural_groups(self.labels, columns)
 
     def positions(self, ids: pa.ChunkedArray | pa.Array, *, table: str) -> np.ndarray:
         """Row of each id in the images table; unknown ids raise."""
