@@ -121,7 +121,7 @@ def list_runs(runs_dir: Path) -> list[Path]:
 def read_run(folder: Path) -> dict:
     """A finished run's JSON records: provenance, summary and policy outcome."""
     folder = Path(folder)
-    if not is_run_folder(folder):
+    if not (folder / "provenance.json").is_file():  # a run being written counts too
         raise RunError(f"{folder} is not a finished lfr-audit run folder (no provenance.json)")
     return {name: json.loads((folder / f"{name}.json").read_text())
             for name in ("provenance", "summary", "policy")

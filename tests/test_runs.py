@@ -132,9 +132,11 @@ def test_threshold_only_rerun_reuses_scores_and_never_loads_deepface(env, first_
 
 def test_compare_flags_the_threshold_change(env, first_run):
     base, data_dir = env
-    result = runner.invoke(app, ["run", str(write_spec(base, data_dir, threshold=0.99))])
+    result = runner.invoke(app, ["run", str(write_spec(base, data_dir, threshold=0.99)),
+                                 "--previous", str(first_run)])
     assert result.exit_code == 0, result.output
     later = list_runs(base / "runs")[-1]
+    assert "Changes since the previous run" in (later / "report.html").read_text()
     result = runner.invoke(app, ["compare", str(first_run), str(later)])
     assert result.exit_code == 0, result.output
     assert "changed thresholds.deployment.0" not in result.output  # lists are whole values
