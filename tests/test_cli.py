@@ -82,3 +82,34 @@ def test_embed_a_custom_manifest(tmp_path, lfw_root, monkeypatch):
     assert result.exit_code == 0, result.output
     faces = pq.read_table(out).to_pandas()
     assert len(faces) == 4 and set(faces.status) == {"ok"}
+
+
+def test_metrics_from_vendor_score_logs(tmp_path):
+    """A score export goes straight to the metrics stage; bad rows are numbered."""
+    import json
+
+    rows = ["trial_kind,probe_id,probe_subject,reference_id,reference_subject,score,mated"]
+    for i in range(40):
+        rows.append(f"verification,p{i}a,s{i},p{i}b,s{i},{0.9 if i % 10 else 0.4},true")
+        rows.append(f"verification,p{i}a,s{i},p{(i + 1) % 40}b,s{(i + 1) % 40},"
+                    f"{0.7 if i % 20 == 0 else 0.2},false")
+    trials = tmp_path / "trials.csv"
+    trials.write_text("\n".join(rows) + "\n")
+    people = tmp_path / "people.csv"
+    people.write_text("subject_id,gender\n" + "\n".join(
+        f"s{i},{'female' if i % 2 else 'male'}" for i in range(40)) + "\n")
+    out = tmp_path / "m.parquet"
+    result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people),
+                                 "--threshold", "0.5", "--grouping", "gender",
+                                 "--bootstrap", "50", "--min-subjects", "5",
+                                 "--min-trials", "10", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pq.read_table(out).to_pandas().set_index(["metric", "grouping", "group"])
+    assert frame.loc[("fmr", "overall", "all"), "n_errors"] == 2
+    assert frame.loc[("fnmr", "overall", "all"), "value"] == pytest.approx(4 / 40)
+    assert json.loads(out.with_suffix(".json").read_text())["operating_points"]
+
+    trials.write_text(rows[0] + "\nverification,p1,s1,p2,s2,high,false\n")
+    result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people),
+                                 "--threshold", "0.5", "--out", str(out)])
+    assert result.exit_code == EXIT_USAGE and "row 1" in result.output
