@@ -46,12 +46,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .config import SpecError
     from .datasets import DatasetError
     from .metrics.score_logs import ScoreLogError
+    from .pipeline.executors import ExecutorError
     from .pipeline.weights import WeightsError
     from .runs import RunError
     from .schema import SchemaError
 
     return (UserError, DatasetError, WeightsError, SchemaError, SpecError, RunError,
-            ScoreLogError, FileNotFoundError)
+            ScoreLogError, ExecutorError, FileNotFoundError)
 
 
 def reports_user_errors(command):
@@ -96,6 +97,9 @@ AlignOption = Annotated[bool, typer.Option("--align/--no-align",
 PreprocessOption = Annotated[PreprocessChoice, typer.Option(
     "--preprocess", help="How a detected face becomes the model input (see README).")]
 WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")]
+ExecutorOption = Annotated[str, typer.Option(
+    "--executor", envvar="LFR_AUDIT_EXECUTOR",
+    help="Where batches run: local, dask-local, or a Dask scheduler address (tcp://host:8786).")]
 
 
 class Distance(str, Enum):
@@ -239,6 +243,7 @@ def embed(
     subjects: Annotated[int | None, typer.Option(
         min=1, help="Only N subjects drawn at random (seed 0), for quick runs.")] = None,
     workers: WorkersOption = 1,
+    executor: ExecutorOption = "local",
     cache_dir: CacheDir = None,
 ) -> None:
     """Detect and embed every image of a dataset into a faces table (cached)."""
@@ -249,22 +254,24 @@ def embed(
     manifest, info = load_manifest(dataset, _dataset_root(Path(dataset).stem, data_dir, root))
     if subjects is not None:
         manifest = select_subjects(manifest, subjects)
-    write_table(_embed_tracked(manifest, info.root, config, workers, cache_dir), out)
+    write_table(_embed_tracked(manifest, info.root, config, workers, executor, cache_dir), out)
     stderr.print(f"faces table: {out}")
 
 
-def _embed_tracked(manifest, root: Path, config, workers: int, cache_dir: Path | None):
+def _embed_tracked(manifest, root: Path, config, workers: int, executor: str,
+                   cache_dir: Path | None):
     """Embed with a progress bar, then say what came from the cache."""
     from .pipeline.run import embed_manifest
 
     with track(f"{config.model}/{config.detector}") as tracker:
         faces, stats = embed_manifest(
             manifest, root, config, cache_dir=_cache_dir(cache_dir), workers=workers,
-            on_start=tracker.start, on_batch=tracker.advance,
+            executor=executor, on_start=tracker.start, on_batch=tracker.advance,
         )
     status = faces.to_pandas().status.value_counts().to_dict()
     stderr.print(f"{stats.n_images} images: {stats.n_cached} from cache, "
-                 f"{stats.n_computed} computed; status {status}", highlight=False)
+                 f"{stats.n_computed} computed ({stats.executor}); status {status}",
+                 highlight=False)
     return faces
 
 
@@ -281,6 +288,7 @@ def lfw_view2(
     folds: Annotated[int, typer.Option(min=2, max=10,
                                        help="Use only the first N folds (quick runs).")] = 10,
     workers: WorkersOption = 1,
+    executor: ExecutorOption = "local",
     cache_dir: CacheDir = None,
     out: Annotated[Path | None, typer.Option(help="Also write the scores table here.")] = None,
 ) -> None:
@@ -301,7 +309,7 @@ def lfw_view2(
     needed = set(pairs.image_id_a) | set(pairs.image_id_b)
     manifest = manifest.filter(pc.is_in(manifest.column("image_id"),
                                         value_set=pa.array(sorted(needed), pa.string())))
-    faces = _embed_tracked(manifest, info.root, config, workers, cache_dir)
+    faces = _embed_tracked(manifest, info.root, config, workers, executor, cache_dir)
     scores = score_pairs(pairs, faces, manifest, distance=distance.value)
     if out is not None:
         write_table(scores, out)
@@ -340,6 +348,9 @@ def run(
     cache_dir: CacheDir = None,
     previous: Annotated[Path | None, typer.Option(
         help="A previous run folder: the report gains a 'changes since' section.")] = None,
+    executor: Annotated[str | None, typer.Option(
+        "--executor", envvar="LFR_AUDIT_EXECUTOR",
+        help="Override [pipeline] executor: local, dask-local or tcp://host:8786.")] = None,
 ) -> None:
     """Run an audit: dataset, faces, scores, metrics, report, policy gate.
 
@@ -349,7 +360,8 @@ def run(
 
     with track("embedding") as tracker:
         outcome = run_audit(spec, runs_dir=runs_dir, data_dir=data_dir,
-                            cache_dir=_cache_dir(cache_dir), previous=previous, tracker=tracker)
+                            cache_dir=_cache_dir(cache_dir), previous=previous,
+                            executor=executor, tracker=tracker)
     reused = ", ".join(outcome.reused) or "none"
     stderr.print(f"stages reused from cache: {reused}; seconds {outcome.seconds}",
                  highlight=False)

@@ -43,6 +43,21 @@ class PipelineSpec(_Section):
     normalization: str = "base"
     workers: int = Field(1, ge=1)
     batch_size: int = Field(16, ge=1)
+    executor: str = Field(
+        "local", description="where batches run: 'local' (`workers` processes), 'dask-local' "
+                             "(a LocalCluster of `workers` processes) or a Dask scheduler "
+                             "address such as 'tcp://host:8786'")
+
+    @field_validator("executor")
+    @classmethod
+    def _executor(cls, value: str) -> str:
+        from .pipeline.executors import ExecutorError, parse_executor
+
+        try:
+            parse_executor(value)
+        except ExecutorError as error:
+            raise ValueError(str(error)) from None
+        return value.strip()
 
 
 class MatchingSpec(_Section):
@@ -146,7 +161,7 @@ class AuditSpec(_Section):
         ``faces`` depends on the dataset and pipeline; ``scores`` adds matching,
         watchlist and seed; ``metrics`` adds thresholds, groupings, bands and
         statistics. Policy, projection and report options touch no table, nor
-        do the worker count and batch size.
+        do the worker count, batch size and executor.
         """
         parts = {
             "faces": ("dataset", "data_dir", "pipeline", "seed"),
@@ -157,7 +172,7 @@ class AuditSpec(_Section):
         for stage, keys in parts.items():
             seen += keys
             data = self.model_dump(include=set(seen), mode="json")
-            for how_not_what in ("workers", "batch_size"):  # change speed, not results
+            for how_not_what in ("workers", "batch_size", "executor"):  # speed, not results
                 data["pipeline"].pop(how_not_what)
             blob = json.dumps(data, sort_keys=True)
             hashes[stage] = hashlib.sha256(blob.encode()).hexdigest()[:16]

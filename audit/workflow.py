@@ -64,7 +64,7 @@ def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, trac
                             preprocess=p.preprocess, normalization=p.normalization)
     faces, _ = embed_manifest(
         manifest, root, config, cache_dir=cache_dir, workers=p.workers,
-        batch_size=p.batch_size,
+        batch_size=p.batch_size, executor=p.executor,
         on_start=tracker.start if tracker else None,
         on_batch=tracker.advance if tracker else None,
     )
@@ -76,6 +76,7 @@ def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
     watchlist searches, in one scores table."""
     from .matching.identification import identification_scores
     from .matching.verification import mated_pairs, non_mated_pairs, score_pairs
+    from .pipeline.executors import scheduler_client
 
     m = spec.matching
     mated = mated_pairs(manifest, max_pairs_per_subject=m.mated_per_subject, seed=spec.seed)
@@ -83,9 +84,10 @@ def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
                                grouping=tuple(m.pair_grouping), seed=spec.seed)
     pairs = pd.concat([mated, nonmated], ignore_index=True)
     verification = score_pairs(pairs, faces, manifest, distance=m.distance)
-    identification = identification_scores(
-        faces, manifest, watchlist_size=spec.watchlist.size, n_draws=spec.watchlist.draws,
-        distance=m.distance, seed=spec.seed)
+    with scheduler_client(spec.pipeline.executor) as client:  # None unless an address
+        identification = identification_scores(
+            faces, manifest, watchlist_size=spec.watchlist.size, n_draws=spec.watchlist.draws,
+            distance=m.distance, seed=spec.seed, client=client)
     return pa.concat_tables([verification, identification.cast(verification.schema)])
 
 
@@ -134,11 +136,20 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
 
 
 def run_audit(spec_path: Path, *, runs_dir: Path, data_dir: Path | None, cache_dir: Path,
-              previous: Path | None = None, tracker=None) -> RunOutcome:
-    """Run the audit that ``spec_path`` describes and publish its run folder."""
+              previous: Path | None = None, executor: str | None = None,
+              tracker=None) -> RunOutcome:
+    """Run the audit that ``spec_path`` describes and publish its run folder.
+
+    ``executor`` overrides the spec's ``[pipeline] executor`` (it changes where
+    batches run, never the results).
+    """
     from .config import load_spec
 
     spec = load_spec(spec_path)
+    if executor is not None:
+        pipeline = spec.pipeline.model_validate({**spec.pipeline.model_dump(),
+                                                 "executor": executor})
+        spec = spec.model_copy(update={"pipeline": pipeline})
     spec_text = Path(spec_path).read_text()
     now = datetime.now(UTC)
     rid = runs.run_id(spec_text, now)

@@ -33,6 +33,7 @@ def test_examples_are_valid():
     ('[dataset]\nname="lfw"\n[pipeline]\npreprocess="fast"', "pipeline.preprocess: Input should be"),
     ('[dataset]\nname="lfw"\n[thresholds]\ntarget_fmr=[2]', "thresholds.target_fmr.0"),
     ('[dataset]\nname="lfw"\n[bands]\nyaw_deg=[30, 15]', "strictly increasing"),
+    ('[dataset]\nname="lfw"\n[pipeline]\nexecutor="slurm"', "pipeline.executor"),
     ('name = "x"', "dataset: Field required"),
     ("name = ", "not valid TOML"),
 ])
@@ -55,5 +56,6 @@ def test_stage_hashes_change_only_downstream_of_the_edit():
     assert thresholds.stage_inputs()["metrics"] != keys["metrics"]
     model = AuditSpec(dataset={"name": "lfw"}, pipeline={"detector": "opencv"})
     assert model.stage_inputs()["faces"] != keys["faces"]
-    speed = AuditSpec(dataset={"name": "lfw"}, pipeline={"workers": 2, "batch_size": 4})
+    speed = AuditSpec(dataset={"name": "lfw"}, pipeline={"workers": 2, "batch_size": 4,
+                                                         "executor": "tcp://127.0.0.1:8786"})
     assert speed.stage_inputs() == keys

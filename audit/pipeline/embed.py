@@ -38,7 +38,25 @@ DLIB_CHIP_PADDING = 0.25
 class ImageTask:
     image_id: str
     content_hash: str
-    path: str  # absolute path, already checked to lie inside the dataset root
+    path: str  # absolute path or fsspec URL, already checked to lie inside the dataset root
+
+
+def is_url(location: str | os.PathLike) -> bool:
+    """Whether ``location`` is an fsspec URL (``file://``, ``s3://``...) rather than a path."""
+    return isinstance(location, str) and "://" in location
+
+
+def read_bytes(location: str | os.PathLike) -> bytes:
+    """The bytes of a local file or of an fsspec URL (``s3://`` needs s3fs installed).
+
+    Raises ``FileNotFoundError`` when there is no such file, as for a local path.
+    """
+    if is_url(location):
+        import fsspec
+
+        with fsspec.open(location, "rb") as handle:
+            return handle.read()
+    return Path(location).read_bytes()
 
 
 def _quiet_deepface() -> None:
@@ -145,7 +163,11 @@ class FaceEmbedder:
         def failed(status: str, message: str | None = None) -> tuple[dict, None]:
             return empty_row(task.image_id, task.content_hash, self.key, status, message), None
 
-        image = cv2.imdecode(np.fromfile(task.path, dtype=np.uint8), cv2.IMREAD_COLOR)
+        try:
+            data = read_bytes(task.path)
+        except OSError as error:  # seen by the client, not by this worker: not cached, retried
+            return failed("error", f"cannot read {task.path}: {type(error).__name__}: {error}")
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             return failed("unreadable", f"{Path(task.path).name} does not decode as an image")
         try:
@@ -176,16 +198,17 @@ class FaceEmbedder:
         return row, model_input
 
 
-# One embedder per worker process: built by the pool initializer, reused by
-# every batch that process runs (models load once per worker, not per batch).
-_WORKER: FaceEmbedder | None = None
+def embed_batch(embedder: FaceEmbedder, tasks: list[ImageTask]) -> list[dict]:
+    """``embedder.run(tasks)``, or one ``error`` row per image if the batch as a whole fails.
 
-
-def init_worker(config: PipelineConfig, key: str) -> None:
-    global _WORKER
-    _WORKER = FaceEmbedder(config, key)
-
-
-def run_batch(tasks: list[ImageTask]) -> list[dict]:
-    assert _WORKER is not None, "init_worker must run first in this process"
-    return _WORKER.run(tasks)
+    :meth:`FaceEmbedder.run` already turns each image's failure into a row; this
+    also covers a failure of the batched model call, so that one bad batch is
+    rows with a status (not cached, so retried next run), never a failed run.
+    Every executor runs batches through this function.
+    """
+    try:
+        return embedder.run(tasks)
+    except Exception as error:  # the batch's images get rows, the run goes on
+        message = f"batch failed: {type(error).__name__}: {error}"
+        return [empty_row(t.image_id, t.content_hash, embedder.key, "error", message)
+                for t in tasks]

@@ -1,32 +1,39 @@
 """Manifest -> faces: detection and embedding of every image, cached and resumable.
 
 :func:`embed_manifest` checks weights before any work, hashes every image,
-takes what the cache already holds, hands the rest in batches to worker
-processes (each loads the model once) and writes each finished batch to the
-cache as it arrives. Its result is the faces table of DESIGN.md with one row
-per manifest row, in manifest order.
+takes what the cache already holds, hands the rest in batches to an executor
+(local worker processes or a Dask cluster, :mod:`audit.pipeline.executors`;
+each worker loads the model once) and writes each finished batch to the cache
+as it arrives. Its result is the faces table of DESIGN.md with one row per
+manifest row, in manifest order, identical whichever executor ran it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
 from ..schema import FACES, MANIFEST, check_table
-from .cache import FacesCache
+from .cache import CACHED_STATUSES, FacesCache
 from .config import PipelineConfig, config_key, software_versions
-from .embed import FaceEmbedder, ImageTask, empty_row, init_worker, run_batch
+from .embed import ImageTask, empty_row, is_url, read_bytes
+from .executors import LOCAL, Executor, open_executor, parse_executor
 from .weights import require
 
-#: Images per batch: large enough for the model's batched forward pass and to
-#: keep per-batch overhead small, small enough that a killed run loses little.
+#: Images per batch. A batch takes about 2 s of one worker with the default Dlib
+#: configuration, against 4-11 ms of Dask's own cost per task (0.6%,
+#: ``benchmarks/results_executors.md``); a killed worker or client loses at most
+#: the batches in flight, 2 per worker; and the Dlib model embeds image by image,
+#: so larger batches gain nothing and leave workers idle at the end of a run.
 DEFAULT_BATCH_SIZE = 16
+#: Threads hashing image files on the client (I/O bound; hashlib releases the GIL).
+HASH_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -37,14 +44,33 @@ class EmbedStats:
     n_cached: int
     n_computed: int
     n_missing: int
+    executor: str = "local (in this process)"  # what computed the rows (none if all cached)
 
 
-def content_hash(path: Path) -> str | None:
-    """SHA-256 of the file's bytes, or None when the file does not exist."""
+def content_hash(path: Path | str) -> str | None:
+    """SHA-256 of the file's bytes (a path or an fsspec URL), or None when it does not exist."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return hashlib.sha256(read_bytes(path)).hexdigest()
     except FileNotFoundError:
         return None
+
+
+def image_locations(root: Path | str, paths: list[str]) -> list[Path | str]:
+    """Where each manifest path is read from: ``root / path``.
+
+    ``root`` is a folder, or an fsspec URL that every Dask worker can read
+    too (``file:///data/lfw``; ``s3://bucket/lfw`` once s3fs is installed on
+    the client and every worker). Manifest paths were checked against a folder root by
+    the dataset stage; under a URL root, where symlinks cannot be resolved,
+    they are checked here by their text (no absolute path, no ``..``).
+    """
+    if not is_url(root):
+        base = Path(root).absolute()  # workers may run in another folder
+        return [base / p for p in paths]
+    from ..datasets.paths import normalise_relative
+
+    base = str(root).rstrip("/")
+    return [f"{base}/{normalise_relative(p, base)}" for p in paths]
 
 
 def _batches(tasks: list[ImageTask], size: int) -> Iterator[list[ImageTask]]:
@@ -52,33 +78,9 @@ def _batches(tasks: list[ImageTask], size: int) -> Iterator[list[ImageTask]]:
         yield tasks[start: start + size]
 
 
-def _run_in_process(config: PipelineConfig, key: str, batches: list[list[ImageTask]]):
-    embedder = FaceEmbedder(config, key)
-    for batch in batches:
-        yield embedder.run(batch)
-
-
-def _run_in_workers(config: PipelineConfig, key: str, batches: list[list[ImageTask]],
-                    workers: int):
-    """Yield each batch's rows as it finishes; at most 2 batches queued per worker."""
-    context = multiprocessing.get_context("spawn")  # no state inherited from the CLI
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=init_worker, initargs=(config, key)) as pool:
-        pending = set()
-        queue = iter(batches)
-        for batch in queue:
-            pending.add(pool.submit(run_batch, batch))
-            if len(pending) >= 2 * workers:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from (future.result() for future in done)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            yield from (future.result() for future in done)
-
-
 def embed_manifest(
     manifest: pa.Table,
-    root: Path,
+    root: Path | str,
     config: PipelineConfig,
     *,
     cache_dir: Path,
@@ -86,25 +88,39 @@ def embed_manifest(
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    executor: str | Executor | Any = LOCAL,
 ) -> tuple[pa.Table, EmbedStats]:
     """Faces rows for every manifest row, computing only what the cache lacks.
 
+    ``root`` is the dataset folder or an fsspec URL (:func:`image_locations`).
+    ``executor`` chooses where batches run (:func:`~audit.pipeline.executors.parse_executor`):
+    ``"local"`` with ``workers`` processes (1 = this process), ``"dask-local"``
+    (a LocalCluster of ``workers`` processes, started and stopped here), a
+    Dask scheduler address such as ``"tcp://host:8786"``, or an open
+    ``distributed.Client``. The rows are the same whichever runs them, and
+    no executor is started when the cache holds every image.
+
     ``on_start(n_to_compute)`` is called once the work is known and
-    ``on_batch(n_images)`` after each finished batch, for progress display.
-    Raises :class:`~audit.pipeline.weights.WeightsError` before any work when
-    the model or detector cannot run here.
+    ``on_batch(n_images)`` after each finished batch (written to the cache),
+    for progress display. Raises :class:`~audit.pipeline.weights.WeightsError`
+    before any work when the model or detector cannot run here or on any
+    Dask worker, and :class:`~audit.pipeline.executors.ExecutorError` when the
+    cluster cannot be reached or is lost (what finished stays cached).
     """
     manifest = check_table(manifest, MANIFEST, "manifest")
+    if isinstance(executor, str):
+        parse_executor(executor, workers)  # a typo fails now, even when all is cached
     require(config.model, config.detector,
             needs_landmarks=config.detector != "skip")
     key = config_key(config)
     cache = FacesCache(cache_dir, key, {"config": config.as_dict(),
                                         "versions": software_versions()})
-    cached = {row["content_hash"]: row for row in cache.load().to_pylist()}
+    cached = set(cache.load().column("content_hash").to_pylist())
 
     ids = manifest.column("image_id").to_pylist()
-    paths = [Path(root) / p for p in manifest.column("path").to_pylist()]
-    hashes = [content_hash(p) for p in paths]
+    paths = image_locations(root, manifest.column("path").to_pylist())
+    with ThreadPoolExecutor(HASH_THREADS) as pool:
+        hashes = list(pool.map(content_hash, paths))
 
     todo: dict[str, ImageTask] = {}
     for image_id, path, digest in zip(ids, paths, hashes, strict=True):
@@ -114,28 +130,46 @@ def embed_manifest(
         on_start(len(todo))
 
     batches = list(_batches(list(todo.values()), batch_size))
-    results = (_run_in_process(config, key, batches) if workers <= 1
-               else _run_in_workers(config, key, batches, workers))
-    computed: dict[str, dict] = {}
-    for rows in results:
-        cache.write_batch(rows)
-        computed.update((row["content_hash"], row) for row in rows)
-        if on_batch:
-            on_batch(len(rows))
+    not_cached: dict[str, dict] = {}  # this run's rows the cache does not keep (errors)
+    ran_on = "none (all cached)"
+    if batches:
+        with open_executor(executor, workers) as runner:
+            ran_on = runner.description
+            for rows in runner.map_batches(config, key, batches):
+                cache.write_batch(rows)  # the client is the only writer (executors.py)
+                not_cached.update((row["content_hash"], row) for row in rows
+                                  if row["status"] not in CACHED_STATUSES)
+                if on_batch:
+                    on_batch(len(rows))
     cache.compact()
 
-    out = []
-    for image_id, digest in zip(ids, hashes, strict=True):
-        if digest is None:
-            out.append(empty_row(image_id, None, key, "missing", "file not found"))
-            continue
-        row = dict(cached.get(digest) or computed[digest])
-        row["image_id"] = image_id
-        out.append(row)
     stats = EmbedStats(
         n_images=len(ids),
         n_cached=sum(1 for d in hashes if d is not None and d in cached),
         n_computed=len(todo),
         n_missing=sum(1 for d in hashes if d is None),
+        executor=ran_on,
     )
-    return pa.Table.from_pylist(out, schema=FACES), stats
+    return _faces_table(ids, hashes, cache.load(), not_cached, key), stats
+
+
+def _faces_table(ids: list[str], hashes: list[str | None], stored: pa.Table,
+                 not_cached: dict[str, dict], key: str) -> pa.Table:
+    """One faces row per manifest row, in manifest order, taken from the cache's
+    Arrow table (no Python object per embedding value, so a million rows fit)
+    plus the rows the cache does not keep (``missing``, ``error``)."""
+    position = {h: i for i, h in enumerate(stored.column("content_hash").to_pylist())}
+    others: list[dict] = []
+    take = []
+    for image_id, digest in zip(ids, hashes, strict=True):
+        if digest in position:
+            take.append(position[digest])
+            continue
+        row = (dict(not_cached[digest]) if digest is not None
+               else empty_row(image_id, None, key, "missing", "file not found"))
+        take.append(stored.num_rows + len(others))
+        others.append(row)
+    table = pa.concat_tables([stored, pa.Table.from_pylist(others, schema=FACES)])
+    table = table.take(pa.array(take, pa.int64()))
+    column = FACES.get_field_index("image_id")
+    return table.set_column(column, FACES.field("image_id"), pa.array(ids, pa.string()))
