@@ -16,7 +16,7 @@ Each case runs in its own subprocess, so that its peak resident memory
 allocations made during the timed call. Throughput is probes per second;
 ratios compare the chunked search with each baseline.
 
-    cd /work/main && .venv/bin/python benchmarks/bench_identification.py
+    .venv/bin/python benchmarks/bench_identification.py
 
 ``--markdown`` prints the results as the table kept in
 ``benchmarks/results_identification.md``.

