@@ -414,6 +414,47 @@ def compare(
     _gate([Violation(v["limit"], v["allowed"], v["observed"], v["where"]) for v in policy])
 
 
+class ReportFormat(str, Enum):
+    html = "html"
+    pdf = "pdf"
+
+
+@app.command()
+@reports_user_errors
+def report(
+    source: Annotated[Path, typer.Argument(
+        help="A run folder, or a metrics table (Parquet) from `lfr-audit metrics`.")],
+    format: Annotated[list[ReportFormat] | None, typer.Option(
+        "--format", help="html and/or pdf (repeatable) [default: both].")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Output folder [default: the run folder, or beside the metrics table].")] = None,
+    previous: Annotated[Path | None, typer.Option(
+        help="An earlier run folder: adds a 'changes since' section.")] = None,
+    include_faces: Annotated[bool, typer.Option(
+        help="Embed example face images (off unless asked).")] = False,
+) -> None:
+    """Render the transparency report of a run (or of a bare metrics table)."""
+    formats = tuple(f.value for f in (format or list(ReportFormat)))
+    if source.is_dir():
+        from .report.build import render_run
+
+        if out is not None and out.resolve() != source.resolve():
+            raise UserError("a run's report is written into its run folder; drop --out")
+        written = render_run(source, formats=formats, include_faces=include_faces,
+                             previous=previous)
+    else:
+        from .report.inputs import RunInfo
+        from .report.render import render_report
+        from .tables import read_table
+
+        if previous is not None or include_faces:
+            raise UserError("--previous and --include-faces need a run folder, not a metrics table")
+        written = render_report(read_table(source), RunInfo(run_id=source.stem),
+                                out or source.parent, formats)
+    for path in written.values():
+        typer.echo(f"report: {path}")
+
+
 @runs_app.command("list")
 @reports_user_errors
 def runs_list(runs_dir: RunsDir = Path("runs")) -> None:

@@ -181,3 +181,15 @@ def test_interrupted_run_leaves_no_finished_looking_folder(env, first_run, monke
                            runs_dir=base / "runs", data_dir=None, cache_dir=base / "cache")
     assert list_runs(base / "runs") == before
     assert not list((base / "runs").glob(".partial-*"))
+
+
+def test_report_command_renders_one_format_from_a_run_or_a_metrics_table(first_run, tmp_path):
+    import shutil
+
+    shutil.copy(first_run / "metrics.parquet", tmp_path / "metrics.parquet")
+    result = runner.invoke(app, ["report", str(tmp_path / "metrics.parquet"), "--format", "html"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.html").is_file() and not (tmp_path / "report.pdf").exists()
+    assert "<script" not in (tmp_path / "report.html").read_text().lower()
+    result = runner.invoke(app, ["report", str(first_run), "--out", str(tmp_path / "x")])
+    assert result.exit_code == EXIT_USAGE and "drop --out" in result.output
