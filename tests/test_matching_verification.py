@@ -116,8 +116,10 @@ def test_non_mated_pairs_per_cell(crowd, per_cell):
     assert (a["subject_id"].to_numpy() != b["subject_id"].to_numpy()).all()
     assert not pairs["mated"].any()
     assert len(pair_set(pairs)) == len(pairs)
-    cells = pd.Series(list(zip(a["gender"], b["gender"]))).value_counts().to_dict()
-    assert set(cells) == {("f", "f"), ("f", "m"), ("m", "m")}  # a's group sorts first
+    # cells are unordered pairs of groups: which side is the probe is a coin toss
+    unordered = [tuple(sorted(pair)) for pair in zip(a["gender"], b["gender"])]
+    cells = pd.Series(unordered).value_counts().to_dict()
+    assert set(cells) == {("f", "f"), ("f", "m"), ("m", "m")}
     for (g_a, g_b), count in cells.items():
         in_a, in_b = frame[frame.gender == g_a], frame[frame.gender == g_b]
         possible = sum(
@@ -127,6 +129,16 @@ def test_non_mated_pairs_per_cell(crowd, per_cell):
             if (i < j or g_a != g_b) and frame.subject_id[i] != frame.subject_id[j]
         )
         assert count == min(per_cell, possible)
+
+
+def test_cross_group_pairs_put_either_group_on_the_probe_side(crowd):
+    pairs = non_mated_pairs(crowd, pairs_per_cell=10_000, grouping=["gender"], seed=5)
+    frame = crowd.to_pandas().set_index("image_id")
+    probe, reference = frame.loc[pairs["image_id_a"], "gender"], frame.loc[pairs["image_id_b"],
+                                                                          "gender"]
+    cross = probe.to_numpy() != reference.to_numpy()
+    share_f = (probe.to_numpy()[cross] == "f").mean()
+    assert 0.35 < share_f < 0.65  # not decided by which label sorts first
 
 
 def test_non_mated_small_cell_gives_every_pair(crowd):

@@ -101,9 +101,11 @@ def non_mated_pairs(
     Groups are the combinations of values of the ``grouping`` columns (e.g.
     ``("gender", "ethnicity")``; ``unknown`` is a group like any other; no
     columns means one group of everybody). A cell is an unordered pair of
-    groups {A, B}, A = B included: ``image_id_a`` is from the group that sorts
-    first, ``image_id_b`` from the other. A similarity score is symmetric, so
-    cell {A, B} fills both (A, B) and (B, A) of a cross-group FMR matrix.
+    groups {A, B}, A = B included. In a cross-group cell each pair's probe
+    (``image_id_a``) is drawn from A or B by a fair (seeded) coin, so FMR by
+    the probe's group counts cross-group comparisons for both groups alike,
+    whatever their labels; the score is symmetric, so the cross-group FMR
+    matrix counts each pair in both (A, B) and (B, A).
 
     Each cell gets ``pairs_per_cell`` distinct unordered pairs of images of
     different subjects, uniform among all such pairs of the cell (sampling
@@ -142,6 +144,9 @@ def non_mated_pairs(
             a, b = _sample_cell(
                 members[g_a], members[g_b], subject, pairs_per_cell, rng, within=g_a == g_b
             )
+            if g_a != g_b:  # which side is the probe: a fair coin, not the label's sort order
+                flip = rng.random(len(a)) < 0.5
+                a, b = np.where(flip, b, a), np.where(flip, a, b)
             positions_a.append(a)
             positions_b.append(b)
     image_id = frame["image_id"].to_numpy()

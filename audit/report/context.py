@@ -992,7 +992,10 @@ def _projection(
         if scale is not None and fpir is not None:
             scaled_count = deployment.false_alerts(_estimate(fpir), crowd=crowd, share=share, factor=scale)
             scaled = deployment.divide(scaled_count, crowd)
-        sufficient = bool(fpir is not None and fpir.shown and (fnir is None or fnir.shown))
+        # by group the table shows false alerts only (FPIR); overall it also shows
+        # the share of alerts that are correct, which needs the miss rate too
+        needs_fnir = grouping == OVERALL and fnir is not None
+        sufficient = bool(fpir is not None and fpir.shown and (not needs_fnir or fnir.shown))
         return ProjectionRow(
             group=group, sufficient=sufficient, fpir=fpir, fnir=fnir,
             scaled_per_face=scaled, scaled_false_alerts=scaled_count, **figures,
