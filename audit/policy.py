@@ -1,7 +1,8 @@
 """Policy gates: agreed limits checked against a run's metrics.
 
 Limits apply at the deployment thresholds when the spec gives any, otherwise
-at the calibrated operating points; sweep rows never count. Rate limits apply
+at the calibrated operating points; deepface's default threshold (audited for
+reference) and sweep rows never count. Rate limits apply
 to every *sufficient* group (and overall); ratio limits to the max/min ratio
 across sufficient groups of each grouping. A broken limit is a sentence with
 the numbers, and makes ``run`` and ``compare`` exit with a distinct code.
@@ -41,10 +42,12 @@ class Violation:
 
 
 def _gated_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows at the deployment thresholds, or else at the calibrated ones (plus FTA)."""
     points = frame["operating_point"]
-    if (points == "deployment").any():
-        return frame[(points == "deployment") | points.isna()]
-    return frame[(points != "sweep") | points.isna()]
+    gated = points == "deployment"
+    if not gated.any():
+        gated = points.fillna("").str.startswith("target_")
+    return frame[gated | points.isna()]
 
 
 def check_policy(policy: PolicySpec, metrics: pa.Table) -> list[Violation]:

@@ -23,6 +23,9 @@ from .tables import write_table
 
 #: Thresholds per sweep: enough for smooth curves, few enough for a small table.
 SWEEP_POINTS = 200
+#: Operating-point label of deepface's shipped threshold: audited beside the
+#: deployment's own thresholds, never mistaken for one (nor gated by policy).
+DEEPFACE_POINT = "deepface-default"
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,8 @@ def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
 
 
 def thresholds(spec: AuditSpec) -> dict[float, dict[str, str]]:
-    """Deployment thresholds, each with a source code (as the report reads it) and words."""
+    """Fixed thresholds, each with a source code (``spec``: the deployment's own;
+    ``deepface-default``: deepface's shipped one, audited for reference) and words."""
     from .matching.similarity import deepface_threshold
 
     chosen = {float(t): {"source": "spec", "how": "given in the audit spec"}
@@ -114,9 +118,13 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
 
     stats, groupings = spec.statistics, spec.groupings
     images = images_with_conditions(manifest, faces, spec.bands.model_dump())
+    fixed = [t for t, origin in deployment.items() if origin["source"] == "spec"]
+    labelled = [(DEEPFACE_POINT, t) for t, origin in deployment.items()
+                if origin["source"] == "deepface-default"]
     rates = compute_metrics(
         scores, images, failures_to_acquire(faces),
-        thresholds=tuple(deployment), target_fmr=tuple(spec.thresholds.target_fmr),
+        thresholds=tuple(fixed), labelled_thresholds=tuple(labelled),
+        target_fmr=tuple(spec.thresholds.target_fmr),
         target_fpir=tuple(spec.thresholds.target_fpir),
         groupings=tuple(groupings.sensitive) + tuple(groupings.conditions),
         min_subjects=stats.min_subjects, min_trials=stats.min_trials, n_boot=stats.bootstrap,

@@ -52,6 +52,7 @@ def compute_metrics(
     fta: pd.DataFrame | pa.Table | None = None,
     *,
     thresholds: tuple[float, ...] = (),
+    labelled_thresholds: tuple[tuple[str, float], ...] = (),
     target_fmr: tuple[float, ...] = (),
     target_fpir: tuple[float, ...] = (),
     groupings: tuple[str, ...] = (),
@@ -76,6 +77,9 @@ def compute_metrics(
         Per-image ``image_id``, ``fta`` (bool); gives ``fta`` rows when given.
     thresholds : tuple of float
         Deployment thresholds (``operating_point="deployment"``).
+    labelled_thresholds : tuple of (label, threshold)
+        Other fixed thresholds under their own ``operating_point`` label, e.g.
+        ``("deepface-default", 0.93)``: audited, but not the deployment's.
     target_fmr, target_fpir : tuple of float
         Targets for overall FMR / FPIR; each gives one calibrated threshold
         (``operating_point="target_fmr=0.001"``), see
@@ -128,7 +132,8 @@ def compute_metrics(
     image_table = trials.check_images(images, labels)
     fta_frame = None if fta is None else trials.check_fta(fta)
     subjects = trials.subject_index(scores_table, image_table)
-    points = _operating_points(scores_table, thresholds, target_fmr, target_fpir)
+    points = _operating_points(scores_table, thresholds, labelled_thresholds, target_fmr,
+                               target_fpir)
     limits = {"min_subjects": min_subjects, "min_trials": min_trials}
     units = _rate_units(scores_table, image_table, points, subjects=subjects, columns=columns)
     if fta_frame is not None:
@@ -214,11 +219,13 @@ def _cross_groupings(
 def _operating_points(
     scores: pa.Table,
     thresholds: tuple[float, ...],
+    labelled: tuple[tuple[str, float], ...],
     target_fmr: tuple[float, ...],
     target_fpir: tuple[float, ...],
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """The operating thresholds and their labels, deployment first."""
     points = [(table.DEPLOYMENT, float(t)) for t in thresholds]
+    points += [(str(label), float(t)) for label, t in labelled]
     for spec, targets, keep_fta in (
         (trials.FMR, target_fmr, False),
         (trials.FPIR, target_fpir, True),

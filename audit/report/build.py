@@ -52,12 +52,14 @@ def _read_json(folder: Path, name: str, *, required: bool = False) -> dict:
 
 def _thresholds(recorded: Mapping[str, Mapping[str, str]]) -> tuple[ThresholdInfo, ...]:
     """provenance.json "thresholds": {value: {"source": code, "how": words}}."""
-    sources = {DEEPFACE_DEFAULT, FROM_SPEC}
-    return tuple(
-        ThresholdInfo(float(value), "deployment",
-                      origin["source"] if origin.get("source") in sources else FROM_SPEC)
-        for value, origin in recorded.items()
-    )
+    out = []
+    for value, origin in recorded.items():
+        if origin.get("source") == DEEPFACE_DEFAULT:  # audited for reference, not deployed
+            out.append(ThresholdInfo(float(value), DEEPFACE_DEFAULT, DEEPFACE_DEFAULT,
+                                     origin.get("how", "")))
+        else:
+            out.append(ThresholdInfo(float(value), "deployment", FROM_SPEC, origin.get("how", "")))
+    return tuple(out)
 
 
 def _label_source(value: str | None) -> str:

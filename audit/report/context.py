@@ -542,8 +542,8 @@ def _operating_points(rates: pd.DataFrame, run: RunInfo) -> tuple[OperatingPoint
                 kind=kind,
                 target_rate=rate,
                 target=target,
-                source=info.source if info and kind == DEPLOYMENT else None,
-                how_chosen=info.how_chosen if info and kind == DEPLOYMENT else "",
+                source=info.source if info and kind != "target" else None,
+                how_chosen=info.how_chosen if info and kind != "target" else "",
             )
         )
 

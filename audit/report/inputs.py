@@ -204,7 +204,7 @@ def run_info_from_spec(
         ThresholdInfo(float(t), "deployment", FROM_SPEC) for t in thresholds.get("deployment", [])
     ]
     if deepface_threshold is not None:
-        chosen.append(ThresholdInfo(float(deepface_threshold), "deployment", DEEPFACE_DEFAULT))
+        chosen.append(ThresholdInfo(float(deepface_threshold), DEEPFACE_DEFAULT, DEEPFACE_DEFAULT))
     align = pipeline.get("align")
     defaults = StatisticsInfo()
     return RunInfo(
