@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .progress import stderr, track
@@ -63,7 +64,7 @@ def reports_user_errors(command):
         try:
             return command(*args, **kwargs)
         except _user_errors() as error:
-            stderr.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+            stderr.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
             raise typer.Exit(EXIT_USAGE) from None
 
     return wrapper
@@ -80,7 +81,7 @@ DataDir = Annotated[
 CacheDir = Annotated[
     Path | None,
     typer.Option("--cache-dir", envvar="LFR_AUDIT_CACHE",
-                 help="Faces cache folder [default: ~/.cache/lfr-audit].", file_okay=False),
+                 help="Faces cache folder \\[default: ~/.cache/lfr-audit].", file_okay=False),
 ]
 
 
@@ -198,16 +199,16 @@ def datasets_info(
 
     manifest, info = load_manifest(dataset, _dataset_root(Path(dataset).stem, data_dir, root))
     frame = manifest.to_pandas()
-    stderr.print(f"{info.name}: {len(frame)} images of {frame.subject_id.nunique()} subjects "
+    stderr.print(f"{escape(info.name)}: {len(frame)} images of {frame.subject_id.nunique()} subjects "
                  f"(labels: {info.label_provenance}; mated trials: "
                  f"{'yes' if info.supports_mated else 'no'})", highlight=False)
-    stderr.print(f"  label quirks: {dict(info.quirks)}", highlight=False)
+    stderr.print(escape(f"  label quirks: {dict(info.quirks)}"), highlight=False)
     for note in info.notes:
-        stderr.print(f"  note: {note}", highlight=False)
+        stderr.print(f"  note: {escape(note)}", highlight=False)
     for column in frame.columns.difference(["image_id", "path", "subject_id", "dataset"]):
         counts = frame[column].value_counts()
         shown = counts.to_dict() if len(counts) <= 12 else f"{len(counts)} distinct values"
-        stderr.print(f"  {column}: {shown}", highlight=False)
+        stderr.print(escape(f"  {column}: {shown}"), highlight=False)
 
 
 @datasets_app.command("fetch")
@@ -350,11 +351,11 @@ def run(
         help="A previous run folder: the report gains a 'changes since' section.")] = None,
     executor: Annotated[str | None, typer.Option(
         "--executor", envvar="LFR_AUDIT_EXECUTOR",
-        help="Override [pipeline] executor: local, dask-local or tcp://host:8786.")] = None,
+        help="Override \\[pipeline] executor: local, dask-local or tcp://host:8786.")] = None,
 ) -> None:
     """Run an audit: dataset, faces, scores, metrics, report, policy gate.
 
-    Exit code 3 when a [policy] limit is broken.
+    Exit code 3 when a \\[policy] limit is broken.
     """
     from .workflow import run_audit
 
@@ -375,7 +376,7 @@ def run(
 def _gate(violations) -> None:
     if violations:
         for violation in violations:
-            stderr.print(f"[bold red]policy:[/] {violation.sentence()}", highlight=False)
+            stderr.print(f"[bold red]policy:[/] {escape(violation.sentence())}", highlight=False)
         raise typer.Exit(EXIT_POLICY)
     typer.echo("policy: all limits met")
 
@@ -386,7 +387,7 @@ def compare(
     before: Annotated[Path, typer.Argument(help="Earlier run folder.", file_okay=False)],
     after: Annotated[Path, typer.Argument(help="Later run folder.", file_okay=False)],
     out: Annotated[Path | None, typer.Option(
-        help="Folder for compare.json and the changes report [default: AFTER].")] = None,
+        help="Folder for compare.json and the changes report \\[default: AFTER].")] = None,
 ) -> None:
     """What changed between two runs; exit code 3 if AFTER breaks a policy limit."""
     from .compare import compare_runs
@@ -425,9 +426,9 @@ def report(
     source: Annotated[Path, typer.Argument(
         help="A run folder, or a metrics table (Parquet) from `lfr-audit metrics`.")],
     format: Annotated[list[ReportFormat] | None, typer.Option(
-        "--format", help="html and/or pdf (repeatable) [default: both].")] = None,
+        "--format", help="html and/or pdf (repeatable) \\[default: both].")] = None,
     out: Annotated[Path | None, typer.Option(
-        help="Output folder [default: the run folder, or beside the metrics table].")] = None,
+        help="Output folder \\[default: the run folder, or beside the metrics table].")] = None,
     previous: Annotated[Path | None, typer.Option(
         help="An earlier run folder: adds a 'changes since' section.")] = None,
     include_faces: Annotated[bool, typer.Option(
@@ -529,7 +530,7 @@ def metrics(
             groupings=tuple(grouping or ()), min_subjects=min_subjects, min_trials=min_trials,
             n_boot=bootstrap, seed=seed, interval="bootstrap-subject" if bootstrap else "wilson")
     for warning in caught:
-        stderr.print(f"note: {warning.message}", highlight=False)
+        stderr.print(escape(f"note: {warning.message}"), highlight=False)
     write_table(table, out)
     write_json(out.with_suffix(".json"), summarize_metrics(table))
     overall = table.to_pandas().query("grouping == 'overall' and operating_point != 'sweep'")
@@ -540,6 +541,15 @@ def metrics(
     typer.echo(f"metrics: {out} and {out.with_suffix('.json')}")
 
 
+def _stop_on_sigterm(signum, frame) -> None:
+    """Turn SIGTERM (cron or CI timeouts) into a normal exit, so that worker
+    pools and partial run folders are cleaned up as on Ctrl-C."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:  # pragma: no cover - console entry point
+    import signal
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     app()

@@ -55,6 +55,12 @@ def load_dataset(spec: AuditSpec, data_dir: Path | None):
     if spec.dataset.subjects is not None:
         manifest = select_subjects(manifest, spec.dataset.subjects, seed=spec.seed,
                                    min_images=spec.dataset.min_images)
+    n_subjects = len(set(manifest.column("subject_id").to_pylist()))
+    if spec.watchlist.size >= n_subjects:  # checked before any embedding
+        raise runs.RunError(
+            f"[watchlist] size = {spec.watchlist.size} needs more subjects than the "
+            f"{n_subjects} in the data: non-mated probes are people not on the watchlist; "
+            "lower the size or audit more subjects")
     return manifest, info
 
 
@@ -88,9 +94,13 @@ def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
     pairs = pd.concat([mated, nonmated], ignore_index=True)
     verification = score_pairs(pairs, faces, manifest, distance=m.distance)
     with scheduler_client(spec.pipeline.executor) as client:  # None unless an address
-        identification = identification_scores(
-            faces, manifest, watchlist_size=spec.watchlist.size, n_draws=spec.watchlist.draws,
-            distance=m.distance, seed=spec.seed, client=client)
+        try:
+            identification = identification_scores(
+                faces, manifest, watchlist_size=spec.watchlist.size,
+                n_draws=spec.watchlist.draws, distance=m.distance, seed=spec.seed,
+                client=client)
+        except ValueError as error:  # e.g. too few subjects with a usable face
+            raise runs.RunError(f"{error}; lower [watchlist] size") from None
     return pa.concat_tables([verification, identification.cast(verification.schema)])
 
 

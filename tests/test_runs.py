@@ -193,3 +193,18 @@ def test_report_command_renders_one_format_from_a_run_or_a_metrics_table(first_r
     assert "<script" not in (tmp_path / "report.html").read_text().lower()
     result = runner.invoke(app, ["report", str(first_run), "--out", str(tmp_path / "x")])
     assert result.exit_code == EXIT_USAGE and "drop --out" in result.output
+
+
+def test_watchlist_larger_than_the_data_is_refused_before_embedding(env, tmp_path, monkeypatch):
+    base, data_dir = env
+    spec = write_spec(tmp_path, data_dir).read_text().replace("size = 20", "size = 40")
+    path = tmp_path / "big-watchlist.toml"
+    path.write_text(spec)
+
+    def no_embedding(*args, **kwargs):
+        raise AssertionError("embedded before checking the watchlist size")
+
+    monkeypatch.setattr(workflow, "embed", no_embedding)
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == EXIT_USAGE
+    assert "[watchlist] size = 40" in result.output and "Traceback" not in result.output

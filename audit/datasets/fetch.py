@@ -42,8 +42,8 @@ UNREACHABLE = (
     "place a local copy (layout in datasets/lfw.md) and point --data-dir or LFR_AUDIT_DATA at it"
 )
 UNVERIFIED = (
-    "{name} has no published SHA-256 ({note}); pass allow_unverified=True "
-    "(--allow-unverified) to accept it, or place a local copy you have checked yourself"
+    "{name} has no published SHA-256 ({note}); rerun with --allow-unverified "
+    "to accept it, or place a local copy you have checked yourself"
 )
 MISMATCH = (
     "{name} downloaded from {url} has {algorithm} {got}, expected {expected}; "

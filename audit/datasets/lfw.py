@@ -36,7 +36,7 @@ FEMALE_FILE = "gender/female_names.txt"
 
 NO_IMAGES = (
     "no LFW images under {folder}; expected images/<Person>/<Person>_NNNN.jpg: "
-    "run `fetch_lfw` or point the data folder at a copy of lfw-deepfunneled"
+    "run `lfr-audit datasets fetch lfw` or point the data folder at a copy of lfw-deepfunneled"
 )
 NO_LABELS = (
     "LFW gender label file {path} is missing; place AFIF4's male_names.txt and "

@@ -197,7 +197,8 @@ def format_lfw_accuracy(result: LfwAccuracy) -> str:
         )
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
     title = [
-        f"LFW 10-fold accuracy by {result.group_column} (mean +/- std over folds)",
+        f"LFW {result.folds['fold'].nunique()}-fold accuracy by {result.group_column} "
+        "(mean +/- std over folds)",
         f"score: {result.similarity}; each fold's threshold chosen on the other folds",
     ]
     body = [
