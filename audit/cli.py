@@ -405,11 +405,14 @@ def compare(
     flagged = [c for c in diff["metric_changes"] if c["significant"]]
     typer.echo(f"{len(diff['metric_changes'])} metric rows compared; "
                f"{len(flagged)} changed significantly")
-    for c in flagged[:20]:
-        typer.echo(f"  {c['metric']} {c['grouping']}={c['group']} [{c['operating_point']}]: "
+    shown = 20
+    for c in flagged[:shown]:
+        typer.echo(f"  {c['metric']} {c['grouping']}={c['group']} at {c['point']}: "
                    f"{c['value_before']:.4g} -> {c['value_after']:.4g} "
                    f"(change {c['change']:+.4g}, 95% CI {c['change_low']:+.4g} to "
                    f"{c['change_high']:+.4g})")
+    if len(flagged) > shown:
+        typer.echo(f"  ... and {len(flagged) - shown} more in compare.json")
     typer.echo(f"comparison: {folder / 'compare.json'}")
     policy = (diff["policy"]["after"] or {}).get("violations", [])
     _gate([Violation(v["limit"], v["allowed"], v["observed"], v["where"]) for v in policy])

@@ -8,7 +8,8 @@ share subjects, so their errors are positively correlated and this interval is
 conservative: a change flagged significant is real at least at the stated
 level, while a small real change may go unflagged. Calibrated operating points
 are matched by their target (``target_fmr=0.001``), not by threshold, because
-re-calibration is exactly what a model change does.
+re-calibration is exactly what a model change does; fixed thresholds
+(deployment, deepface's default) are matched by their value.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .runs import METRICS_FILE, read_run
 
 #: z for the two-sided 95% interval of a difference.
 Z95 = 1.959963984540054
-KEYS = ["metric", "grouping", "group", "operating_point"]
+KEYS = ["metric", "grouping", "group", "point"]
 #: Rate rows compared (disparity rows carry their own interval and are compared too).
 SKIP_POINTS = ("sweep",)
 
@@ -46,17 +47,24 @@ def diff_dicts(a: dict, b: dict) -> list[dict]:
 
 
 def _metrics(folder: Path) -> pd.DataFrame:
+    """Rows keyed by ``point``: a fixed threshold by its value (``deployment@0.93``),
+    a calibrated one by its target, so that only like is compared with like."""
     frame = pq.read_table(Path(folder) / METRICS_FILE).to_pandas()
     frame = frame[~frame["operating_point"].isin(SKIP_POINTS)]
     frame["operating_point"] = frame["operating_point"].fillna("-")
+    fixed = ~frame["operating_point"].str.startswith("target_") & frame["threshold"].notna()
+    frame["point"] = frame["operating_point"].where(
+        ~fixed, frame["operating_point"] + "@" + frame["threshold"].map("{:.6g}".format))
     return frame.drop_duplicates(KEYS)
 
 
 def metric_changes(before: Path, after: Path) -> pd.DataFrame:
     """Per metric and group: values in both runs, difference, its interval, a flag."""
     a, b = _metrics(before), _metrics(after)
-    cols = KEYS + ["threshold", "value", "ci_low", "ci_high", "sufficient"]
+    cols = KEYS + ["operating_point", "threshold", "value", "ci_low", "ci_high", "sufficient"]
     merged = a[cols].merge(b[cols], on=KEYS, suffixes=("_before", "_after"), how="outer")
+    merged["operating_point"] = merged.pop("operating_point_before").fillna(
+        merged.pop("operating_point_after"))
     half_a = (merged["ci_high_before"] - merged["ci_low_before"]) / 2
     half_b = (merged["ci_high_after"] - merged["ci_low_after"]) / 2
     merged["change"] = merged["value_after"] - merged["value_before"]

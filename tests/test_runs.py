@@ -130,21 +130,34 @@ def test_threshold_only_rerun_reuses_scores_and_never_loads_deepface(env, first_
     assert not {m for m in set(sys.modules) - loaded if m.startswith("deepface")}
 
 
-def test_compare_flags_the_threshold_change(env, first_run):
+def test_compare_matches_fixed_thresholds_by_value_and_reports_changes(env, first_run):
+    """Run B adds a second deployment threshold and halves the mated-pair cap.
+
+    Rows at 0.93 are compared with rows at 0.93 (the known change: other mated
+    pairs); the new 0.99 rows have nothing before them and are not a 'change'.
+    """
     base, data_dir = env
-    result = runner.invoke(app, ["run", str(write_spec(base, data_dir, threshold=0.99)),
-                                 "--previous", str(first_run)])
+    spec = write_spec(base, data_dir, threshold="0.93, 0.99").read_text().replace(
+        "mated_per_subject = 3", "mated_per_subject = 1")
+    path = base / "spec-b.toml"
+    path.write_text(spec)
+    result = runner.invoke(app, ["run", str(path), "--previous", str(first_run)])
     assert result.exit_code == 0, result.output
     later = list_runs(base / "runs")[-1]
     assert "Changes since the previous run" in (later / "report.html").read_text()
     result = runner.invoke(app, ["compare", str(first_run), str(later)])
     assert result.exit_code == 0, result.output
-    assert "changed thresholds.deployment.0" not in result.output  # lists are whole values
-    assert "thresholds.deployment" in result.output
+    assert "changed thresholds.deployment" in result.output
+    assert "changed matching.mated_per_subject: 3 -> 1" in result.output
     diff = json.loads((later / "compare.json").read_text())
-    fnmr = [c for c in diff["metric_changes"] if c["metric"] == "fnmr"
-            and c["grouping"] == "overall" and c["operating_point"] == "deployment"]
-    assert fnmr and fnmr[0]["value_after"] > fnmr[0]["value_before"]
+    rows = {(c["metric"], c["grouping"], c["point"]): c for c in diff["metric_changes"]}
+    same = rows[("fnmr", "overall", "deployment@0.93")]
+    after = pq.read_table(later / "metrics.parquet").to_pandas()
+    value = after.query("metric == 'fnmr' and grouping == 'overall' and threshold == 0.93")
+    assert same["value_after"] == pytest.approx(value["value"].iloc[0])
+    assert same["change"] == pytest.approx(same["value_after"] - same["value_before"])
+    new = rows[("fnmr", "overall", "deployment@0.99")]
+    assert new["value_before"] is None and not new["significant"]
     assert (later / "changes.html").is_file()
 
 
