@@ -153,6 +153,18 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
     return pa.concat_tables([rates, sweep.cast(rates.schema), projection.cast(rates.schema)])
 
 
+def code_fingerprint() -> str:
+    """Hash of lfr-audit's own source: cached stage tables are reused only by the
+    code that made them (the faces cache below is keyed by content and versions,
+    so a code change costs a re-read of the cache, not a re-embedding)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def run_audit(spec_path: Path, *, runs_dir: Path, data_dir: Path | None, cache_dir: Path,
               previous: Path | None = None, executor: str | None = None,
               tracker=None) -> RunOutcome:
@@ -189,7 +201,7 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
     stages = runs.StageCache(cache_dir)
     manifest, info = clock.timed("dataset", lambda: load_dataset(spec, data_dir))
     keys = spec.stage_inputs()
-    data_key = info.fingerprint.split(":")[-1][:16]
+    data_key = f"{info.fingerprint.split(':')[-1][:12]}-{code_fingerprint()}"
 
     def cached(stage: str, compute):
         key = f"{keys[stage]}-{data_key}"
