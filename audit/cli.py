@@ -490,7 +490,8 @@ def metrics(
     source: Annotated[Path, typer.Argument(help="A run folder, or a score-log trials file.")],
     attributes: Annotated[Path | None, typer.Option(
         help="Attribute table for a score-log file (per image or per subject).")] = None,
-    out: Annotated[Path, typer.Option(help="Metrics table to write (Parquet).")] = Path(
+    out: Annotated[Path, typer.Option(
+        help="Metrics table to write (Parquet); a JSON summary goes beside it.")] = Path(
         "metrics.parquet"),
     threshold: Annotated[list[float] | None, typer.Option(
         help="Deployment threshold (repeatable).")] = None,
@@ -536,11 +537,17 @@ def metrics(
         stderr.print(escape(f"note: {warning.message}"), highlight=False)
     write_table(table, out)
     write_json(out.with_suffix(".json"), summarize_metrics(table))
-    overall = table.to_pandas().query("grouping == 'overall' and operating_point != 'sweep'")
-    for row in overall.itertuples():
-        typer.echo(f"{row.metric:14} {row.operating_point or '-':20} t={row.threshold:.4g} "
-                   f"{row.value:.4%} [{row.ci_low:.4%}, {row.ci_high:.4%}] "
-                   f"n={row.n_trials} errors={row.n_errors}")
+    frame = table.to_pandas()
+    rates = frame[~frame["metric"].str.contains(r"[:(]") & (frame["metric"] != "fmr_cross")]
+    for row in rates.itertuples():
+        figure = ("n/a" if row.value != row.value else
+                  f"{row.value:.4%} [{row.ci_low:.4%}, {row.ci_high:.4%}]")
+        flag = "" if row.sufficient else "  (insufficient)"
+        threshold = "" if row.threshold != row.threshold else f"t={row.threshold:.6g}"
+        point = row.operating_point if isinstance(row.operating_point, str) else "-"
+        typer.echo(f"{row.metric:14} {point:18} {threshold:12} "
+                   f"{row.grouping}={row.group}: {figure} n={row.n_trials} "
+                   f"errors={row.n_errors}{flag}")
     typer.echo(f"metrics: {out} and {out.with_suffix('.json')}")
 
 
