@@ -72,27 +72,14 @@ def _counting():
     return counts, counts.append
 
 
-def test_dask_gives_the_local_faces_table_bit_for_bit(subset, reference, cluster, tmp_path):
-    manifest, root = subset
-    counts, on_batch = _counting()
-    faces, stats = embed_manifest(manifest, root, PipelineConfig(), cache_dir=tmp_path / "a",
-                                  batch_size=2, executor=cluster, on_batch=on_batch)
-    assert faces.equals(reference)  # embeddings compared as float32, bit for bit
-    assert stats.n_computed == sum(counts) == manifest.num_rows - 1
-    assert stats.executor.startswith("Dask cluster at tcp://")
-    # models loaded once per worker: 7 batches, one build in each worker process
-    key = config_key(PipelineConfig())
-    builds = cluster.run(lambda: executors.BUILDS.get(key, 0))
-    assert sorted(builds.values()) == [1, 1]
-    # the same through an fsspec URL root, read by the workers
-    faces, _ = embed_manifest(manifest, root.as_uri(), PipelineConfig(),
-                              cache_dir=tmp_path / "b", batch_size=4, executor=cluster)
-    assert faces.equals(reference)
-
-
 def test_killed_worker_loses_nothing_and_doubles_nothing(subset, reference, weights_home,
                                                          tmp_path, monkeypatch):
-    """dask-local with 2 worker processes; SIGKILL one while it runs a batch."""
+    """dask-local with 2 worker processes; SIGKILL one while it runs a batch.
+
+    First in this module on purpose: it runs before the shared ``cluster``
+    fixture opens a second synchronous Client in this process, which made
+    distributed's event-loop handling flaky around the killed worker.
+    """
     manifest, root = subset
     started, counts, killed = [], [], []
     omp = os.environ.get("OMP_NUM_THREADS")
@@ -121,6 +108,24 @@ def test_killed_worker_loses_nothing_and_doubles_nothing(subset, reference, weig
     assert sum(counts) == len(counts) == stats.n_computed == manifest.num_rows - 1
     cached = FacesCache(tmp_path, config_key(PipelineConfig())).load()
     assert cached.num_rows == len(set(cached.column("content_hash").to_pylist())) == 13
+
+
+def test_dask_gives_the_local_faces_table_bit_for_bit(subset, reference, cluster, tmp_path):
+    manifest, root = subset
+    counts, on_batch = _counting()
+    faces, stats = embed_manifest(manifest, root, PipelineConfig(), cache_dir=tmp_path / "a",
+                                  batch_size=2, executor=cluster, on_batch=on_batch)
+    assert faces.equals(reference)  # embeddings compared as float32, bit for bit
+    assert stats.n_computed == sum(counts) == manifest.num_rows - 1
+    assert stats.executor.startswith("Dask cluster at tcp://")
+    # models loaded once per worker: 7 batches, one build in each worker process
+    key = config_key(PipelineConfig())
+    builds = cluster.run(lambda: executors.BUILDS.get(key, 0))
+    assert sorted(builds.values()) == [1, 1]
+    # the same through an fsspec URL root, read by the workers
+    faces, _ = embed_manifest(manifest, root.as_uri(), PipelineConfig(),
+                              cache_dir=tmp_path / "b", batch_size=4, executor=cluster)
+    assert faces.equals(reference)
 
 
 def test_killed_client_resumes_without_recomputing(subset, reference, cluster, tmp_path):
