@@ -1,6 +1,8 @@
 """Policy gates: agreed limits checked against a run's metrics.
 
-Limits apply at the deployment thresholds when the spec gives any, otherwise
+Limits apply to the demographic groupings of the spec (and overall), not to
+capture-condition bands, which are reported but not gated. They apply at the
+deployment thresholds when the spec gives any, otherwise
 at the calibrated operating points; deepface's default threshold (audited for
 reference) and sweep rows never count. Rate limits apply
 to every *sufficient* group (and overall); ratio limits to the max/min ratio
@@ -50,9 +52,16 @@ def _gated_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[gated | points.isna()]
 
 
-def check_policy(policy: PolicySpec, metrics: pa.Table) -> list[Violation]:
-    """Every broken limit, in the order of :data:`LIMITS`."""
+def check_policy(policy: PolicySpec, metrics: pa.Table,
+                 groupings: tuple[str, ...] | None = None) -> list[Violation]:
+    """Every broken limit, in the order of :data:`LIMITS`.
+
+    ``groupings``: the demographic groupings limits apply to (with ``overall``);
+    capture-condition bands are reported, not gated. None: every grouping.
+    """
     frame = _gated_rows(metrics.to_pandas())
+    if groupings is not None:
+        frame = frame[frame["grouping"].isin(("overall", *groupings))]
     found = []
     for key, (metric, _) in LIMITS.items():
         allowed = getattr(policy, key)

@@ -221,7 +221,7 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
         warnings.simplefilter("always")
         metrics = clock.timed("metrics",
                               lambda: measure(spec, manifest, faces, scores, deployment))
-    violations = check_policy(spec.policy, metrics)
+    violations = check_policy(spec.policy, metrics, tuple(spec.groupings.sensitive))
 
     from .metrics import summarize_metrics
 

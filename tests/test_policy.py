@@ -33,3 +33,14 @@ def test_without_deployment_thresholds_limits_apply_at_calibrated_ones():
                                                                0.2), ("fta", None, None, 0.01))
     broken = check_policy(PolicySpec(max_fpir=0.1, max_fta=0.05), metrics)
     assert [(v.limit, v.observed) for v in broken] == [("max_fpir", 0.2)]
+
+
+def test_condition_bands_are_reported_not_gated():
+    frame = pd.DataFrame([
+        {"metric": "fpir:max_min_ratio", "grouping": g, "group": "a / b", "threshold": 0.9,
+         "value": 4.0, "ci_low": None, "ci_high": None, "ci_method": None, "n_trials": 100,
+         "n_subjects": 50, "n_errors": 4, "sufficient": True, "operating_point": "deployment"}
+        for g in ("gender", "face_height_band")])
+    metrics = pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False)
+    broken = check_policy(PolicySpec(max_fpir_ratio=3.0), metrics, ("gender",))
+    assert [v.where for v in broken] == ["gender = a / b at threshold 0.9 (deployment)"]
