@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+from toy_tables import make_tables
 
 from audit.matching.identification import identification_scores, search_watchlist
 from audit.pipeline import executors
@@ -110,20 +111,6 @@ def test_url_roots_keep_paths_inside_the_root():
 
 
 # -- 1:N search as Dask tasks -----------------------------------------------------
-
-def make_tables(subjects, embeddings, status):
-    n = len(subjects)
-    ids = [f"img{i:04d}" for i in range(n)]
-    manifest = pa.table({"image_id": ids, "path": ids, "subject_id": list(subjects),
-                         "dataset": ["toy"] * n})
-    columns = {f.name: pa.nulls(n, f.type) for f in FACES}
-    columns.update(image_id=pa.array(ids), config_key=pa.array(["cfg"] * n),
-                   status=pa.array(status))
-    columns["embedding"] = pa.array(
-        [list(map(float, e)) if s == "ok" else None for e, s in zip(embeddings, status)],
-        pa.list_(pa.float32()))
-    return manifest, pa.table(columns, schema=FACES)
-
 
 @pytest.fixture(scope="module")
 def small_cluster():

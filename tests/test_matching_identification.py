@@ -4,30 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 from scipy.spatial.distance import cdist
+from toy_tables import make_tables
 
 from audit.matching.identification import identification_scores, search_watchlist
-from audit.schema import FACES, SCORES, check_table
-
-
-def make_tables(subjects, embeddings, *, status=None):
-    n = len(subjects)
-    ids = [f"img{i:04d}" for i in range(n)]
-    status = list(status) if status is not None else ["ok"] * n
-    manifest = pa.table(
-        {"image_id": ids, "path": ids, "subject_id": list(subjects), "dataset": ["toy"] * n}
-    )
-    columns = {f.name: pa.nulls(n, f.type) for f in FACES}
-    columns["image_id"] = pa.array(ids)
-    columns["config_key"] = pa.array(["cfg"] * n)
-    columns["status"] = pa.array(status)
-    columns["embedding"] = pa.array(
-        [list(map(float, e)) if s == "ok" else None for e, s in zip(embeddings, status)],
-        pa.list_(pa.float32()),
-    )
-    return manifest, pa.table(columns, schema=FACES)
+from audit.schema import SCORES, check_table
 
 
 def oracle_similarity(p, w, distance):
