@@ -514,11 +514,12 @@ def metrics(
 
     fta = None
     if source.is_dir():
+        from . import runs
         from .metrics.conditions import failures_to_acquire
 
-        scores = read_table(source / "scores.parquet")
-        images = read_table(source / "manifest.parquet")
-        fta = failures_to_acquire(read_table(source / "faces.parquet"))
+        scores = read_table(source / runs.SCORES_FILE)
+        images = read_table(source / runs.MANIFEST_FILE)
+        fta = failures_to_acquire(read_table(source / runs.FACES_FILE))
     else:
         from .metrics.score_logs import read_score_logs
 

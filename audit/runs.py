@@ -35,7 +35,9 @@ from .pipeline.config import package_versions
 RECORDED_PACKAGES = ("lfr-audit", "deepface", "dlib-bin", "tensorflow", "numpy", "pandas",
                      "pyarrow", "scipy", "fairlearn", "opencv-contrib-python-headless",
                      "jinja2", "weasyprint", "matplotlib")
-FACES_FILE, SCORES_FILE, METRICS_FILE = "faces.parquet", "scores.parquet", "metrics.parquet"
+#: Stage tables in a run folder.
+MANIFEST_FILE, FACES_FILE = "manifest.parquet", "faces.parquet"
+SCORES_FILE, METRICS_FILE = "scores.parquet", "metrics.parquet"
 PARTIAL_PREFIX = ".partial-"
 
 

@@ -225,7 +225,7 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
 
     from .metrics import summarize_metrics
 
-    write_table(manifest, folder / "manifest.parquet")
+    write_table(manifest, folder / runs.MANIFEST_FILE)
     write_table(faces, folder / runs.FACES_FILE)
     write_table(scores, folder / runs.SCORES_FILE)
     write_table(metrics, folder / runs.METRICS_FILE)

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from audit.report.changes import build_changes
+from audit.runs import MANIFEST_FILE, METRICS_FILE
 from audit.report.inputs import (
     DEEPFACE_DEFAULT,
     FROM_SPEC,
@@ -34,8 +35,6 @@ from audit.report.inputs import (
     run_info_from_spec,
 )
 
-METRICS_FILE = "metrics.parquet"
-MANIFEST_FILE = "manifest.parquet"
 NOT_A_RUN = "{folder} is not a finished lfr-audit run folder (no {name})"
 #: Example face images shown when explicitly asked for: at most this many.
 MAX_FACES = 6
