@@ -109,8 +109,6 @@ def run(scores, images, fta=None, **options):
         "groupings": ("gender",),
         "min_subjects": 1,
         "min_trials": 1,
-        "n_boot": 200,
-        "seed": 0,
     }
     settings.update(options)
     return compute_metrics(scores, images, fta, **settings)
@@ -123,11 +121,20 @@ def hand_worked_table():
 
 
 def rates_of(table) -> pd.DataFrame:
+    """Rate rows indexed by (metric, grouping, group); a cross cell's group is "a -> b" here."""
     frame = table.to_pandas()
-    return frame[~frame["metric"].str.contains(r"[:(]")].set_index(["metric", "grouping", "group"])
+    frame = frame[frame["statistic"] == "rate"].copy()
+    cross = frame["group_b"].notna()
+    frame.loc[cross, "group"] = frame.loc[cross, "group"] + " -> " + frame.loc[cross, "group_b"]
+    return frame.set_index(["metric", "grouping", "group"])
 
 
-def test_output_schema_is_metrics_plus_operating_point():
+def statistic_rows(table, statistic) -> pd.DataFrame:
+    frame = table.to_pandas()
+    return frame[frame["statistic"] == statistic]
+
+
+def test_output_schema_is_metrics_plus_structure_columns():
     table = hand_worked_table()
     assert table.schema.equals(SCHEMA)
     check_table(table, METRICS, "metrics")
@@ -178,12 +185,12 @@ def test_zero_and_all_error_rows_get_the_one_sided_bound():
     every = rows.loc[("fnir", "gender", "male")]
     assert (every["ci_low"], every["ci_high"]) == (pytest.approx(0.05 ** (1 / 2)), 1.0)
     mixed = rows.loc[("fmr", "overall", "all")]
-    assert mixed["ci_method"] == "bootstrap-subject" and mixed["ci_low"] <= 0.5 <= mixed["ci_high"]
+    assert mixed["ci_method"] == "wilson-clustered" and 0 < mixed["ci_low"] <= 0.5 <= mixed["ci_high"]
 
 
 def test_wilson_interval_option():
     scores, images, fta = hand_worked()
-    row = rates_of(run(scores, images, fta, interval="wilson", n_boot=0)).loc[
+    row = rates_of(run(scores, images, fta, interval="wilson")).loc[
         ("fmr", "overall", "all")
     ]
     assert row["ci_method"] == "wilson"
@@ -237,43 +244,43 @@ def test_insufficient_groups_are_flagged_and_never_ranked():
     rows = table.to_pandas()
     by_gender = rows[(rows["grouping"] == "gender") & (rows["metric"] == "fmr")]
     assert not by_gender["sufficient"].any()  # each gender has 2 subjects at most
-    ratio = rows[rows["metric"] == "fmr:max_min_ratio"]
+    ratio = rows[(rows["metric"] == "fmr") & (rows["statistic"] == "max_min_ratio")]
     assert ratio["value"].isna().all() and not ratio["sufficient"].any()
+    assert not (rows["group_b"].notna() & (rows["metric"] == "fmr")).any()  # no pair rows
 
 
 def test_disparity_rows_on_the_hand_worked_audit():
-    rows = hand_worked_table().to_pandas().set_index(["metric", "grouping"])
-    ratio = rows.loc[("fpir:max_min_ratio", "gender")]
-    assert ratio["group"] == "female / male" and np.isinf(ratio["value"])
-    difference = rows.loc[("fnir:max_min_difference", "gender")]
+    rows = hand_worked_table().to_pandas().set_index(["metric", "grouping", "statistic"])
+    ratio = rows.loc[("fpir", "gender", "max_min_ratio")]
+    assert ratio["group"] == "all" and np.isinf(ratio["value"]) and np.isnan(ratio["ci_low"])
+    difference = rows.loc[("fnir", "gender", "max_min_difference")]
     assert difference["value"] == 1.0 and difference["n_trials"] == 4
-    fdr = rows.loc[("fdr(fmr,fnmr)", "gender")]
+    fdr = rows.loc[("fmr", "gender", "fdr")]
     assert fdr["value"] == pytest.approx(1 - (0.5 * 0.0 + 0.5 * 1.0))
-    assert rows.loc[("fmr:pairwise_p_holm", "gender"), "group"] == "female vs male"
+    # The fixed pair: female (1 false alert of 1) over male (0 of 2): unbounded, so a bound.
+    pair = rows.loc[("fpir", "gender", "ratio")]
+    assert (pair["group"], pair["group_b"]) == ("female", "male")
+    assert np.isinf(pair["value"]) and pair["ci_method"] == "bonferroni-bound"
+    assert 0 < pair["ci_low"] < 1 and np.isinf(pair["ci_high"])  # 1 alert of 1 proves little
+    assert rows.loc[("fmr", "gender", "p_adjusted"), "group_b"] in ("female", "male")
 
 
-def test_same_seed_same_table_and_row_order_does_not_matter():
+def test_same_input_same_table_and_row_order_does_not_matter():
     scores, images, fta = hand_worked()
-    first = run(scores, images, fta, seed=3)
-    assert first.equals(run(*hand_worked(), seed=3))
+    first = run(scores, images, fta)
+    assert first.equals(run(*hand_worked()))
     shuffled = run(
         scores.sample(frac=1.0, random_state=0),
         images.sample(frac=1.0, random_state=1),
         fta,
-        seed=3,
     )
-    assert first.equals(shuffled)
-    pairs, owners = synthetic()
-    bounds = ["ci_low", "ci_high"]
-    seed_3 = run(pairs, owners, seed=3).to_pandas()[bounds].fillna(-1)
-    seed_4 = run(pairs, owners, seed=4).to_pandas()[bounds].fillna(-1)
-    assert not np.allclose(seed_3, seed_4)
+    assert first.to_pandas().equals(shuffled.to_pandas())
 
 
 def test_duplicated_rows_keep_rates_and_double_counts():
     scores, images, fta = hand_worked()
-    base = rates_of(run(scores, images, fta, n_boot=20))
-    doubled = rates_of(run(pd.concat([scores, scores]), images, pd.concat([fta, fta]), n_boot=20))
+    base = rates_of(run(scores, images, fta))
+    doubled = rates_of(run(pd.concat([scores, scores]), images, pd.concat([fta, fta])))
     np.testing.assert_allclose(doubled["value"], base["value"])
     np.testing.assert_array_equal(doubled["n_trials"], 2 * base["n_trials"])
     np.testing.assert_array_equal(doubled["n_subjects"], base["n_subjects"])
@@ -293,10 +300,15 @@ def test_monotone_rescaling_of_scores_and_thresholds_keeps_every_rate():
 def test_summary_is_json_able_and_ranks_sufficient_groups_only():
     summary = summarize_metrics(hand_worked_table())
     json.dumps(summary, allow_nan=False)
-    assert summary["operating_points"] == [{"operating_point": "deployment", "threshold": 0.5}]
+    assert summary["operating_points"] == [
+        {"operating_point": "deployment", "point_kind": "deployment", "target": None,
+         "threshold": 0.5}
+    ]
     fnir = next(d for d in summary["groupings"]["gender"] if d["metric"] == "fnir")
     assert fnir["highest"][0]["group"] == "male" and fnir["lowest"][0]["group"] == "female"
-    assert fnir["max_min_ratio"][0]["group"] == "male / female"
+    pair = {r["statistic"]: r for r in fnir["highest_vs_lowest"]}
+    assert (pair["ratio"]["group"], pair["ratio"]["group_b"]) == ("male", "female")
+    assert pair["ratio"]["value"] == "inf" and pair["p_adjusted"]["value"] is not None
 
 
 def test_controls_and_intersections():
@@ -308,21 +320,21 @@ def test_controls_and_intersections():
     assert rows.loc[("fmr", "gender | lighting", "female | good"), "value"] == 1 / 2
     strata = table.to_pandas()
     ratio = strata[
-        (strata["metric"] == "fnmr:max_min_ratio") & (strata["grouping"] == "gender | lighting")
+        (strata["metric"] == "fnmr")
+        & (strata["statistic"] == "max_min_ratio")
+        & (strata["grouping"] == "gender | lighting")
     ]
-    assert set(ratio["group"].str.split(" / ").str[0].str.split(" | ").str[-1]) <= {"good", "poor"}
+    assert set(ratio["group"]) == {"good", "poor"}  # one summary per stratum
+    pairs = strata[(strata["statistic"] == "ratio") & (strata["grouping"] == "gender | lighting")]
+    # Pairs are compared within a stratum: both groups share the lighting level.
+    for first, second in zip(pairs["group"], pairs["group_b"], strict=True):
+        assert first.split(" | ")[1] == second.split(" | ")[1]
 
 
 @pytest.mark.parametrize(
     ("options", "message"),
     [
         ({"thresholds": ()}, NO_THRESHOLD),
-        (
-            {"n_boot": 0},
-            BAD_OPTION.format(
-                name="n_boot", what="positive with 'bootstrap-subject' intervals", value=0
-            ),
-        ),
         (
             {"min_subjects": -1},
             BAD_OPTION.format(name="min_subjects", what="a non-negative integer", value=-1),
@@ -392,6 +404,11 @@ def test_cross_groupings_may_name_other_columns():
     assert set(cross.index.get_level_values("grouping")) == {"lighting"}
     # A1 (good) -> B1 (good) 0.5 and C1 (good) -> D1 (good) 0.6 are false matches; A1 -> C1 is not.
     assert cross.loc[("lighting", "good -> good"), "value"] == pytest.approx(2 / 3)
+    # The cell's two groups are columns: group is the probe's side, group_b the reference's.
+    raw = run(scores, images, fta, cross_groupings=("lighting",)).to_pandas()
+    cells = raw[(raw["metric"] == "fmr_cross") & (raw["statistic"] == "rate")]
+    assert set(zip(cells["group"], cells["group_b"], strict=True)) == {
+        ("good", "good"), ("good", "poor"), ("poor", "good"), ("poor", "poor")}
     with pytest.raises(ValueError, match="cross_groupings must be groupings without controls"):
         run(scores, images, fta, cross_groupings=("gender | lighting",))
 
@@ -417,5 +434,6 @@ def test_unknown_group_is_reported_but_never_ranked():
     rows = run(scores, images, fta, min_subjects=0, min_trials=0).to_pandas()
     unknown = rows[(rows["grouping"] == "gender") & (rows["group"] == "unknown")]
     assert len(unknown) and not unknown["sufficient"].any()
-    ratios = rows[rows["metric"].str.endswith(":max_min_ratio")]
-    assert not ratios["group"].str.contains("unknown").any()
+    pairs = rows[rows["group_b"].notna() & (rows["metric"] != "fmr_cross")]
+    assert len(pairs) and not (pairs["group"] == "unknown").any()
+    assert not (pairs["group_b"] == "unknown").any()

@@ -124,6 +124,20 @@ def test_threshold_for_target_above_every_score():
     assert false_match_rate([0.3, 0.9, 0.9], t) == 0.0
 
 
+def test_threshold_for_target_exact_count_rule_at_n_100_target_029():
+    # 100 distinct scores 0.00..0.99: FMR(t_k) = (100 - k) / 100. The float 0.29 * 100 is
+    # 28.999999999999996; the rule "at most floor(0.29 * 100) = 29 errors" must allow 29,
+    # so the threshold is the 71st score (29 scores at or above it), not the 72nd.
+    scores = np.arange(100) / 100
+    assert 0.29 * 100 < 29
+    t = threshold_for_target(scores, 0.29)
+    assert t == scores[71]
+    assert int((scores >= t).sum()) == 29
+    # A loop over every candidate from the definition agrees.
+    brute = min(s for s in scores if (scores >= s).sum() <= 29)
+    assert t == brute
+
+
 def test_threshold_for_target_fta_in_denominator():
     # FPIR: 4 searches, one FTA. 1 alert of 4 = 0.25 at 0.8, 2 of 4 = 0.5 at 0.5.
     scores = [0.2, 0.5, 0.8, NAN]

@@ -20,28 +20,23 @@ NaN and zero counts ("not available"), with an
 
 from __future__ import annotations
 
-import itertools
 import math
 import numbers
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import sparse
 
-from audit.metrics import disparity, groups, table, trials
-from audit.metrics.intervals import bootstrap_rates
-from audit.metrics.projection import PROJECTED
+from audit.metrics import contrasts, disparity, groups, table, trials, variance
 from audit.metrics.rates import UndefinedRateWarning
 from audit.metrics.sweep import threshold_for_target
 
 BAD_OPTION = "{name} must be {what}, got {value!r}"
 NO_THRESHOLD = "no operating point: give deployment thresholds or targets with scores to calibrate"
 SKIPPED_TARGET = "{label}: no scores to calibrate on; this operating point is skipped"
-#: Metric names of rate rows (the rest are disparity, projection or test rows).
-RATE_METRICS = (*trials.RATES, trials.FMR_CROSS, trials.FTA)
 #: Non-mated and mated rate pairs summarised together by GARBE and FDR.
 COMBINED = (("fmr", "fnmr"), ("fpir", "fnir"))
 
@@ -59,10 +54,8 @@ def compute_metrics(
     cross_groupings: tuple[str, ...] | None = None,
     min_subjects: int = 30,
     min_trials: int = 100,
-    n_boot: int = 1000,
-    seed: int = 0,
     confidence: float = 0.95,
-    interval: str = groups.BOOTSTRAP,
+    interval: str = groups.CLUSTERED,
     fairness_alpha: float = 0.5,
 ) -> pa.Table:
     """Error rates, intervals and disparities at every operating point, by group.
@@ -94,31 +87,32 @@ def compute_metrics(
         column and no control.
     min_subjects, min_trials : int, default=30, 100
         A group with fewer subjects or trials is ``sufficient=False`` and
-        never enters disparity figures.
-    n_boot : int, default=1000
-        Subject-bootstrap replicates (0: none; then ``interval`` must be
-        ``"wilson"`` and disparities get no interval).
-    seed : int, default=0
-        Seed of the bootstrap and Monte Carlo tests; same seed, same table.
+        never enters disparity figures (a cross-group cell needs
+        ``min_subjects`` on both sides).
     confidence : float, default=0.95
-    interval : {"bootstrap-subject", "wilson"}, default="bootstrap-subject"
-        Interval reported for rates (zero-error rates always get the one-sided
-        bound).
+    interval : {"wilson-clustered", "wilson"}, default="wilson-clustered"
+        Rates' intervals: Wilson at the cluster-robust effective sample size
+        (:mod:`audit.metrics.variance`), or assuming independent trials
+        (zero-error rates always get the one-sided bound). Contrasts always
+        use the cluster-robust design effects. The computation is
+        deterministic: the same inputs give the same table.
     fairness_alpha : float, default=0.5
         Weight of the non-mated rate in GARBE and FDR.
 
     Returns
     -------
     pyarrow.Table
-        :data:`audit.metrics.table.SCHEMA` (METRICS plus ``operating_point``):
-        rate rows (``fmr``, ``fnmr``, ``fnmr_incl_fta``, ``fpir``, ``fnir``,
-        ``fmr_cross``, ``fta``) then disparity rows
+        :data:`audit.metrics.table.SCHEMA` (METRICS plus structure columns):
+        rate rows (``statistic="rate"``; metrics ``fmr``, ``fnmr``,
+        ``fnmr_incl_fta``, ``fpir``, ``fnir``, ``fmr_cross``, ``fta``), then
+        fixed-pair rows (:mod:`audit.metrics.contrasts`: ratio, difference,
+        p-value, Benjamini-Hochberg adjusted p-value over every pair test of
+        the table, detectable ratio), then descriptive summaries
         (:mod:`audit.metrics.disparity`).
     """
     _check_options(
         min_subjects=min_subjects,
         min_trials=min_trials,
-        n_boot=n_boot,
         confidence=confidence,
         interval=interval,
         fairness_alpha=fairness_alpha,
@@ -148,47 +142,140 @@ def compute_metrics(
     ]
     for grouping in crossed:
         trial_set = trials.cross_trial_set(scores_table, image_table, grouping, subjects=subjects)
-        cross_units = [groups.unit_counts(trial_set, *points)]
+        cross_units = [groups.unit_counts(trial_set, *_thresholds_and_labels(points))]
         cross = trials.Grouping(grouping.sensitive, cross=True)
         parts.extend(groups.breakdowns(cross_units, cross, n_subjects_total=n_total, **limits))
-    replicates = _replicates(parts, n_boot=n_boot, seed=seed)
-    rate_rows = [
-        groups.set_intervals(p.rows, r, interval=interval, confidence=confidence)
-        for p, r in zip(parts, replicates, strict=True)
-    ]
-    disparity_rows = _disparity(parts, rate_rows, replicates, confidence=confidence, seed=seed)
-    combined_rows = _combined(
-        parts, rate_rows, replicates, alpha=fairness_alpha, confidence=confidence
-    )
+    measured = [_measured(part, points, interval=interval, confidence=confidence)
+                for part in parts]
+    pair_rows = [_pair_rows(m, confidence=confidence) for m in measured if _compared(m.part)]
+    summary_rows = [disparity.summary_rows(m.rows.iloc[block])
+                    for m in measured if _compared(m.part) for block in _slices(m.rows)]
+    combined_rows = _combined(measured, alpha=fairness_alpha)
     frame = pd.concat(
-        [r.loc[:, table.COLUMNS] for r in rate_rows] + disparity_rows + combined_rows,
+        [m.rows.loc[:, table.COLUMNS] for m in measured]
+        + [_adjusted(pd.concat(pair_rows, ignore_index=True) if pair_rows else table.empty_frame())]
+        + summary_rows + combined_rows,
         ignore_index=True,
     )
     return table.to_table(frame)
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """A threshold to read every rate at, and where it came from (table columns)."""
+
+    label: str
+    kind: str
+    threshold: float
+    target: float | None = None
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A breakdown's rate rows with intervals, and the design effect of each row."""
+
+    part: groups.Breakdown
+    rows: pd.DataFrame
+    design_effects: np.ndarray
+
+
+def _measured(
+    part: groups.Breakdown, points: list[OperatingPoint], *, interval: str, confidence: float
+) -> Measured:
+    """Rate rows with their intervals and structure columns."""
+    rates, variances = variance.rate_variance(part.clusters)
+    deff = variance.design_effects(rates, variances, part.rows["n_trials"].to_numpy())
+    rows = groups.set_intervals(part.rows, deff, interval=interval, confidence=confidence)
+    by_label = {p.label: p for p in points}
+    point = [by_label.get(label) for label in rows[table.OPERATING_POINT]]
+    rows[table.POINT_KIND] = [p.kind if p else None for p in point]
+    rows[table.TARGET] = [p.target if p and p.target is not None else np.nan for p in point]
+    return Measured(part, rows, deff)
+
+
+def _compared(part: groups.Breakdown) -> bool:
+    """Groups are compared within demographic and condition groupings, not overall or cross."""
+    return bool(part.grouping.sensitive) and not part.grouping.cross
+
+
+def _pair_rows(measured: Measured, *, confidence: float) -> pd.DataFrame:
+    """Fixed-pair rows of every (threshold, stratum) block of one breakdown."""
+    out = []
+    for block in _slices(measured.rows):
+        rows = measured.rows.iloc[block]
+        used = rows["sufficient"].to_numpy(bool)
+        if used.sum() < 2:
+            continue
+        kept = rows[used]
+        index = np.asarray(block)[used]
+        clusters = measured.part.clusters.columns(index)
+        rates, _ = variance.rate_variance(clusters)
+        compared = contrasts.GroupRates(
+            labels=kept["group"].tolist(),
+            errors=kept["n_errors"].to_numpy(np.float64),
+            trials=kept["n_trials"].to_numpy(np.float64),
+            design_effect=measured.design_effects[index],
+            correlation=variance.correlation(clusters, rates),
+        )
+        for c in contrasts.contrasts(compared, confidence=confidence):
+            out.extend(_contrast_rows(kept, c))
+    return pd.DataFrame(out, columns=table.COLUMNS) if out else table.empty_frame()
+
+
+def _contrast_rows(kept: pd.DataFrame, c: contrasts.Contrast) -> list[dict]:
+    first, second = kept.iloc[c.higher], kept.iloc[c.lower]
+    base = {
+        **{k: first[k] for k in ("metric", "grouping", "threshold", table.OPERATING_POINT,
+                                 table.POINT_KIND, table.TARGET)},
+        "group": first["group"],
+        table.GROUP_B: second["group"],
+        "n_trials": int(first["n_trials"] + second["n_trials"]),
+        "n_subjects": int(first["n_subjects"] + second["n_subjects"]),
+        "n_errors": int(first["n_errors"] + second["n_errors"]),
+        "sufficient": True,
+    }
+    values = (
+        (contrasts.RATIO, c.ratio, c.ratio_low, c.ratio_high, c.ratio_method),
+        (contrasts.DIFFERENCE, c.difference, c.difference_low, c.difference_high,
+         contrasts.MOVER),
+        (contrasts.P_VALUE, c.p_value, np.nan, np.nan, contrasts.INVERTED),
+        (contrasts.P_ADJUSTED, c.p_value, np.nan, np.nan, contrasts.BENJAMINI_HOCHBERG),
+        (contrasts.MIN_DETECTABLE_RATIO, c.min_detectable_ratio, np.nan, np.nan,
+         contrasts.ARCSINE),
+    )
+    return [
+        {**base, table.STATISTIC: statistic, "value": value, "ci_low": low, "ci_high": high,
+         "ci_method": method if not (isinstance(value, float) and math.isnan(value)) else None}
+        for statistic, value, low, high, method in values
+    ]
+
+
+def _adjusted(pair_rows: pd.DataFrame) -> pd.DataFrame:
+    """Fill the ``p_adjusted`` rows: Benjamini-Hochberg over the whole family of pair tests.
+
+    The family is every fixed-pair test of the table: every rate, grouping
+    (demographic and condition), stratum, pair and operating point.
+    """
+    out = pair_rows.copy()
+    tests = (out[table.STATISTIC] == contrasts.P_VALUE).to_numpy()
+    adjusted = (out[table.STATISTIC] == contrasts.P_ADJUSTED).to_numpy()
+    out.loc[adjusted, "value"] = contrasts.benjamini_hochberg(
+        out.loc[tests, "value"].to_numpy(np.float64))
+    return out
 
 
 def _check_options(**options: object) -> None:
     checks = {
         "min_subjects": (_non_negative_integer, "a non-negative integer"),
         "min_trials": (_non_negative_integer, "a non-negative integer"),
-        "n_boot": (_non_negative_integer, "a non-negative integer"),
         "confidence": (lambda v: 0 < v < 1, "in (0, 1)"),
-        "interval": (
-            lambda v: v in (groups.BOOTSTRAP, groups.WILSON),
-            "'bootstrap-subject' or 'wilson'",
-        ),
+        "interval": (lambda v: v in groups.INTERVALS, " or ".join(map(repr, groups.INTERVALS))),
         "fairness_alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     }
     for name, value in options.items():
         ok, what = checks[name]
         if not ok(value):
             raise ValueError(BAD_OPTION.format(name=name, what=what, value=value))
-    if options["interval"] == groups.BOOTSTRAP and options["n_boot"] == 0:
-        raise ValueError(
-            BAD_OPTION.format(
-                name="n_boot", what="positive with 'bootstrap-subject' intervals", value=0
-            )
-        )
 
 
 def _non_negative_integer(value: object) -> bool:
@@ -222,13 +309,13 @@ def _operating_points(
     labelled: tuple[tuple[str, float], ...],
     target_fmr: tuple[float, ...],
     target_fpir: tuple[float, ...],
-) -> tuple[np.ndarray, tuple[str, ...]]:
-    """The operating thresholds and their labels, deployment first."""
-    points = [(table.DEPLOYMENT, float(t)) for t in thresholds]
-    points += [(str(label), float(t)) for label, t in labelled]
-    for spec, targets, keep_fta in (
-        (trials.FMR, target_fmr, False),
-        (trials.FPIR, target_fpir, True),
+) -> list[OperatingPoint]:
+    """The operating points, deployment first."""
+    points = [OperatingPoint(table.DEPLOYMENT, table.DEPLOYMENT, float(t)) for t in thresholds]
+    points += [OperatingPoint(str(label), table.REFERENCE, float(t)) for label, t in labelled]
+    for spec, kind, targets, keep_fta in (
+        (trials.FMR, table.TARGET_FMR, target_fmr, False),
+        (trials.FPIR, table.TARGET_FPIR, target_fpir, True),
     ):
         nonmated = _rate_scores(scores, spec)
         for target in targets:
@@ -239,11 +326,14 @@ def _operating_points(
                     SKIPPED_TARGET.format(label=label), UndefinedRateWarning, stacklevel=3
                 )
                 continue
-            points.append((label, t))
+            points.append(OperatingPoint(label, kind, t, float(target)))
     if not points:
         raise ValueError(NO_THRESHOLD)
-    labels, values = zip(*points, strict=True)
-    return np.array(values, dtype=np.float64), tuple(labels)
+    return points
+
+
+def _thresholds_and_labels(points: list[OperatingPoint]) -> tuple[np.ndarray, tuple[str, ...]]:
+    return np.array([p.threshold for p in points], dtype=np.float64), tuple(p.label for p in points)
 
 
 def _rate_scores(scores: pa.Table, spec: trials.RateSpec) -> np.ndarray:
@@ -255,7 +345,7 @@ def _rate_scores(scores: pa.Table, spec: trials.RateSpec) -> np.ndarray:
 def _rate_units(
     scores: pa.Table,
     images: trials.ImageTable,
-    points: tuple[np.ndarray, tuple[str, ...]],
+    points: list[OperatingPoint],
     *,
     subjects: pd.Index,
     columns: tuple[str, ...],
@@ -264,24 +354,12 @@ def _rate_units(
     kinds = trials.present_kinds(scores)
     return [
         groups.unit_counts(
-            trials.trial_set(scores, images, spec, subjects=subjects, columns=columns), *points
+            trials.trial_set(scores, images, spec, subjects=subjects, columns=columns),
+            *_thresholds_and_labels(points),
         )
         for spec in trials.RATES.values()
         if spec.kind in kinds
     ]
-
-
-def _replicates(
-    parts: list[groups.Breakdown], *, n_boot: int, seed: int
-) -> list[np.ndarray | None]:
-    """Subject-bootstrap replicates of every row, one weight draw shared by all rates."""
-    if n_boot == 0:
-        return [None] * len(parts)
-    errors = sparse.hstack([p.errors for p in parts], format="csr")
-    n = sparse.hstack([p.trials for p in parts], format="csr")
-    everything = bootstrap_rates(errors, n, n_boot=n_boot, seed=seed)
-    bounds = np.cumsum([0] + [p.errors.shape[1] for p in parts])
-    return [everything[:, a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _slices(rows: pd.DataFrame) -> list[np.ndarray]:
@@ -290,88 +368,47 @@ def _slices(rows: pd.DataFrame) -> list[np.ndarray]:
     return list(blocks.values())
 
 
-def _disparity(
-    parts: list[groups.Breakdown],
-    rate_rows: list[pd.DataFrame],
-    replicates: list[np.ndarray | None],
-    *,
-    confidence: float,
-    seed: int,
-) -> list[pd.DataFrame]:
+def _combined(measured: list[Measured], *, alpha: float) -> list[pd.DataFrame]:
+    """GARBE and FDR rows of every grouping that has both rates of a COMBINED pair."""
+    found = {(m.part.rate, m.part.grouping): m.rows for m in measured}
     out = []
-    for part, rows, reps in zip(parts, rate_rows, replicates, strict=True):
-        if not part.grouping.sensitive or part.grouping.cross:
-            continue
-        for block in _slices(rows):
-            block_reps = None if reps is None else reps[:, block]
-            out.append(
-                disparity.disparity_rows(
-                    rows.iloc[block], block_reps, confidence=confidence, seed=seed
-                )
-            )
-    return out
-
-
-def _combined(
-    parts: list[groups.Breakdown],
-    rate_rows: list[pd.DataFrame],
-    replicates: list[np.ndarray | None],
-    *,
-    alpha: float,
-    confidence: float,
-) -> list[pd.DataFrame]:
-    found = {
-        (p.rate, p.grouping): (rows, reps)
-        for p, rows, reps in zip(parts, rate_rows, replicates, strict=True)
-    }
-    out = []
-    for part in parts:
-        if not part.grouping.sensitive or part.grouping.cross:
+    for m in measured:
+        if not _compared(m.part):
             continue
         for non_mated, mated in COMBINED:
-            if part.rate != non_mated or (mated, part.grouping) not in found:
+            if m.part.rate != non_mated or (mated, m.part.grouping) not in found:
                 continue
-            (a_rows, a_reps), (b_rows, b_reps) = (
-                found[(non_mated, part.grouping)],
-                found[(mated, part.grouping)],
-            )
-            for block in _slices(a_rows):
-                out.append(
-                    disparity.combined_rows(
-                        a_rows.iloc[block],
-                        b_rows.iloc[block],
-                        None if a_reps is None else a_reps[:, block],
-                        None if b_reps is None else b_reps[:, block],
-                        alpha=alpha,
-                        confidence=confidence,
-                    )
-                )
+            partner = found[(mated, m.part.grouping)]
+            for block in _slices(m.rows):
+                out.append(disparity.combined_rows(
+                    m.rows.iloc[block], partner.iloc[block], alpha=alpha))
     return out
 
 
 def summarize_metrics(metrics: pa.Table) -> dict:
-    """A JSON-able digest of a METRICS table for reports and run comparisons.
+    """A JSON-able digest of a METRICS table for scripts and run folders.
 
-    Returns a dict with ``operating_points`` (label and threshold), ``overall``
-    (every overall rate row), ``not_available`` (overall rates with no
-    trials), ``groupings``: per grouping, metric and operating point, the
-    highest and lowest *sufficient* groups, the max/min ratio with its
-    interval, the equality-test p-value and the insufficient groups (never
-    ranked), and ``projection`` (overall rows of
-    :func:`audit.metrics.projection.project_deployment`, when the table holds
-    them). Sweep rows are left out. NaN becomes None and an infinite value (a
-    ratio over a zero rate) the string ``"inf"``, so the digest is strict JSON.
+    Returns a dict with ``operating_points`` (label, kind, target and
+    threshold), ``overall`` (every overall rate row), ``not_available``
+    (overall rates with no trials), ``groupings``: per grouping, rate and
+    operating point, the highest and lowest *sufficient* groups, the contrast
+    rows of that fixed pair (ratio, difference, p-values, detectable ratio)
+    and the groups insufficient for *that* rate (never ranked), and
+    ``projection`` (overall projected figures, when the table holds them).
+    Sweep rows are left out. NaN becomes None and an infinite value (a ratio
+    over a zero rate) the string ``"inf"``, so the digest is strict JSON.
     """
     frame = metrics.to_pandas()
-    frame = frame[frame[table.OPERATING_POINT].fillna("") != table.SWEEP]
-    rates = frame[frame["metric"].isin(RATE_METRICS)]
+    frame = frame[frame[table.POINT_KIND].fillna("") != table.SWEEP]
+    rates = frame[frame[table.STATISTIC] == table.RATE]
     overall = rates[rates["grouping"] == trials.OVERALL]
     points = (
         overall.dropna(subset=[table.OPERATING_POINT])
         .drop_duplicates(table.OPERATING_POINT)
-        .loc[:, [table.OPERATING_POINT, "threshold"]]
+        .loc[:, [table.OPERATING_POINT, table.POINT_KIND, table.TARGET, "threshold"]]
     )
-    projected = frame["metric"].isin(PROJECTED) & (frame["grouping"] == trials.OVERALL)
+    projected = (frame[table.STATISTIC] == table.PROJECTION) & (
+        frame["grouping"] == trials.OVERALL)
     summary = {
         "operating_points": _records(points),
         "overall": _records(overall),
@@ -379,34 +416,37 @@ def summarize_metrics(metrics: pa.Table) -> dict:
         "groupings": {},
         "projection": _records(frame[projected]),
     }
+    pairs = frame[frame[table.GROUP_B].notna() & (frame["metric"] != trials.FMR_CROSS)]
     by_group = rates[(rates["grouping"] != trials.OVERALL) & (rates["metric"] != trials.FMR_CROSS)]
     keys = ["grouping", "metric", table.OPERATING_POINT, "threshold"]
     for key, block in by_group.groupby(keys, dropna=False, sort=False):
         summary["groupings"].setdefault(key[0], []).append(
-            _grouping_digest(frame, dict(zip(keys, key, strict=True)), block)
+            _grouping_digest(pairs, dict(zip(keys, key, strict=True)), block)
         )
     return summary
 
 
-def _grouping_digest(frame: pd.DataFrame, key: dict, block: pd.DataFrame) -> dict:
+def _grouping_digest(pairs: pd.DataFrame, key: dict, block: pd.DataFrame) -> dict:
     ranked = block[block["sufficient"]].sort_values("value", ascending=False, kind="stable")
-    same = (frame["grouping"] == key["grouping"]) & (
-        frame[table.OPERATING_POINT].fillna("") == (key[table.OPERATING_POINT] or "")
-    )
-    if pd.notna(key["threshold"]):
-        same &= frame["threshold"] == key["threshold"]
-
-    def statistic(name: str) -> list[dict]:
-        return _records(frame[same & (frame["metric"] == f"{key['metric']}:{name}")])
-
+    highest, lowest = ranked.head(1), ranked.tail(1)
+    contrast = pairs.iloc[0:0]
+    if len(ranked) >= 2:
+        same = (
+            (pairs["grouping"] == key["grouping"])
+            & (pairs["metric"] == key["metric"])
+            & (pairs[table.OPERATING_POINT].fillna("") == (key[table.OPERATING_POINT] or ""))
+            & (pairs["threshold"] == key["threshold"])
+        )
+        named = (pairs["group"] == highest["group"].iloc[0]) & (
+            pairs[table.GROUP_B] == lowest["group"].iloc[0])
+        contrast = pairs[same & named]
     return {
         "metric": key["metric"],
         "operating_point": _plain(key[table.OPERATING_POINT]),
         "threshold": _plain(key["threshold"]),
-        "highest": _records(ranked.head(1)),
-        "lowest": _records(ranked.tail(1)),
-        "max_min_ratio": statistic("max_min_ratio"),
-        "equality_p": statistic("equality_p"),
+        "highest": _records(highest),
+        "lowest": _records(lowest),
+        "highest_vs_lowest": _records(contrast),
         "insufficient_groups": block.loc[~block["sufficient"], "group"].tolist(),
     }
 

@@ -11,15 +11,18 @@ The path from trials to METRICS rows:
    MetricFrame gets ``y_true`` = mated, ``y_pred`` = decision (match / alert)
    and the count as ``sample_weight`` through ``sample_params``; the rate, the
    operating threshold and any condition columns are ``control_features``, the
-   demographic columns ``sensitive_features``. It is also where per-subject
-   count matrices for the subject bootstrap are built.
+   demographic columns ``sensitive_features``. It is also where the
+   per-subject (and, for non-mated pairs, per-pair-of-subjects) count
+   matrices of the cluster-robust variance are built
+   (:class:`audit.metrics.variance.ClusterCounts`).
 3. :func:`metric_frame_rows` is the one adapter from MetricFrame's wide
    ``by_group`` result to long rows.
 
 Counts always travel with the value: ``n_trials``, ``n_subjects`` (distinct
 subjects with a trial in the group) and ``n_errors``. A group is ``sufficient``
 when it has at least ``min_subjects`` subjects and ``min_trials`` trials and no
-``unknown`` label (:func:`audit.metrics.trials.has_unknown_label`); a
+``unknown`` label; a cell of a cross-group matrix needs ``min_subjects`` on
+*both* sides (probe and reference) (:func:`audit.metrics.trials.has_unknown_label`); a
 group of the images table with no trial for a rate gets value NaN (never 0),
 zero counts and ``sufficient=False``.
 """
@@ -35,12 +38,15 @@ from fairlearn.metrics import MetricFrame
 from scipy import sparse
 
 from audit.metrics import table, trials
-from audit.metrics.intervals import percentile_interval, wilson_interval, zero_error_upper_bound
+from audit.metrics.intervals import clustered_wilson_interval, zero_error_upper_bound
 from audit.metrics.rates import warn_empty_groups
 from audit.metrics.sweep import count_at_thresholds, distinct_subjects
+from audit.metrics.variance import ClusterCounts
 
-BOOTSTRAP = "bootstrap-subject"
+#: Interval choices: Wilson at the cluster-robust effective size, or assuming independent trials.
+CLUSTERED = "wilson-clustered"
 WILSON = "wilson"
+INTERVALS = (CLUSTERED, WILSON)
 ONE_SIDED = "one-sided-bound"
 # Working column names, underscored so that no label column of the images table clashes.
 RATE = "_rate"
@@ -48,7 +54,7 @@ THRESHOLD_INDEX = "_threshold_index"
 MATED = "_mated"
 DECISION = "_decision"
 WEIGHT = "_n"
-BAD_INTERVAL = "interval must be 'bootstrap-subject' or 'wilson', got {interval!r}"
+BAD_INTERVAL = "interval must be 'wilson-clustered' or 'wilson', got {interval!r}"
 
 
 @dataclass(frozen=True)
@@ -64,17 +70,32 @@ class UnitCounts:
     trials: np.ndarray
     errors: np.ndarray
     cell_table: pd.DataFrame
+    #: The other subject of each unit's non-mated pairs (dyadic rates), else None.
+    reference_subjects: np.ndarray | None = None
 
 
 def unit_counts(
     trial_set: trials.TrialSet, thresholds: np.ndarray, operating_points: tuple[str, ...]
 ) -> UnitCounts:
-    """Count one rate's trials and errors per (subject, cell) at each threshold."""
+    """Count one rate's trials and errors per unit at each threshold.
+
+    A unit is (subject, cell), or (subject, reference subject, cell) for
+    trials that carry a reference subject.
+    """
     n_cells = len(trial_set.cell_table)
-    keys, unit = np.unique(trial_set.subjects * n_cells + trial_set.cells, return_inverse=True)
+    dyadic = trial_set.reference_subjects is not None
+    n_subjects = int(max(trial_set.subjects.max(initial=0),
+                         trial_set.reference_subjects.max(initial=0) if dyadic else 0)) + 1
+    code = trial_set.subjects.astype(np.int64) * n_cells + trial_set.cells
+    if dyadic:
+        code = code * n_subjects + trial_set.reference_subjects
+    keys, unit = np.unique(code, return_inverse=True)
     counts = count_at_thresholds(trial_set.scores, thresholds, codes=unit, n_codes=keys.size)
     n = counts.scored + counts.missing
     errors = n[:, None] - counts.at_or_above if trial_set.mated else counts.at_or_above
+    reference = None
+    if dyadic:
+        reference, keys = keys % n_subjects, keys // n_subjects
     return UnitCounts(
         rate=trial_set.rate,
         mated=trial_set.mated,
@@ -85,6 +106,7 @@ def unit_counts(
         trials=n,
         errors=errors,
         cell_table=trial_set.cell_table,
+        reference_subjects=reference,
     )
 
 
@@ -123,16 +145,15 @@ class Breakdown:
 
     ``rows`` is in canonical order (threshold-major, then group) with the
     METRICS columns (intervals not yet set) plus ``stratum`` (control level
-    within which groups are compared); column *k* of ``errors`` and ``trials``
-    (shape ``(n_subjects_total, n_rows)``) holds each subject's counts for
-    row *k*, the input of :func:`audit.metrics.intervals.bootstrap_rates`.
+    within which groups are compared); column *k* of ``clusters`` holds each
+    subject's (and subject pair's) counts for row *k*, the input of
+    :mod:`audit.metrics.variance`.
     """
 
     rate: str
     grouping: trials.Grouping
     rows: pd.DataFrame
-    errors: sparse.csr_matrix
-    trials: sparse.csr_matrix
+    clusters: ClusterCounts
 
 
 def breakdowns(
@@ -227,11 +248,20 @@ def _breakdown(
     rows["threshold"] = units.thresholds[position]
     rows[table.OPERATING_POINT] = np.asarray(units.operating_points, dtype=object)[position]
     enough = (rows["n_subjects"] >= min_subjects) & (rows["n_trials"] >= min_trials)
+    if grouping.cross:
+        # A cell compares two groups: each side needs enough people of its own.
+        references = distinct_subjects(units.reference_subjects, unit_group, n_groups)
+        enough &= np.tile(references, n_thresholds) >= min_subjects
     rows["sufficient"] = enough & (rows["n_trials"] > 0) & ~trials.has_unknown_label(rows["group"])
-    subject_errors, subject_trials = _subject_matrices(
-        units, unit_group, n_groups, n_subjects_total
-    )
-    return Breakdown(units.rate, grouping, rows, subject_errors, subject_trials)
+    rows[table.STATISTIC] = table.RATE
+    rows[table.GROUP_B] = None
+    if grouping.cross:
+        # The cell's two groups, each in its own column (the label "a -> b" is for display).
+        probe_side, reference_side = grouping.sides(group_table)
+        rows["group"] = np.tile(np.asarray(probe_side, dtype=object), n_thresholds)
+        rows[table.GROUP_B] = np.tile(np.asarray(reference_side, dtype=object), n_thresholds)
+    clusters = _cluster_counts(units, unit_group, n_groups, n_subjects_total)
+    return Breakdown(units.rate, grouping, rows, clusters)
 
 
 def _collapsed(
@@ -334,22 +364,43 @@ def _no_measured_rows() -> pd.DataFrame:
     )
 
 
-def _subject_matrices(
+def _cluster_counts(
     units: UnitCounts, unit_group: np.ndarray, n_groups: int, n_subjects_total: int
-) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-    """Per-subject errors and trials, one column per canonical row (threshold, group)."""
+) -> ClusterCounts:
+    """Per-subject (and per subject pair) errors and trials, one column per canonical row.
+
+    A dyadic unit counts for both of its subjects, and once for its
+    unordered pair of subjects (:mod:`audit.metrics.variance`).
+    """
     n_thresholds = units.thresholds.size
-    rows = np.repeat(units.subjects, n_thresholds)
     columns = (np.arange(n_thresholds)[None, :] * n_groups + unit_group[:, None]).ravel()
-    shape = (n_subjects_total, n_thresholds * n_groups)
-    errors = sparse.coo_matrix((units.errors.ravel().astype(np.float64), (rows, columns)), shape)
+    errors = units.errors.ravel().astype(np.float64)
     n = np.repeat(units.trials, n_thresholds).astype(np.float64)
-    return errors.tocsr(), sparse.coo_matrix((n, (rows, columns)), shape).tocsr()
+    shape = (n_subjects_total, n_thresholds * n_groups)
+
+    def matrix(owner: np.ndarray, values: np.ndarray, n_owners: int) -> sparse.csr_matrix:
+        rows = np.repeat(owner, n_thresholds)
+        return sparse.coo_matrix((values, (rows, columns)), (n_owners, shape[1])).tocsr()
+
+    if units.reference_subjects is None:
+        return ClusterCounts(matrix(units.subjects, errors, shape[0]),
+                             matrix(units.subjects, n, shape[0]))
+    a, b = units.subjects, units.reference_subjects
+    pair_keys, pair = np.unique(
+        np.minimum(a, b).astype(np.int64) * n_subjects_total + np.maximum(a, b),
+        return_inverse=True,
+    )
+    return ClusterCounts(
+        matrix(a, errors, shape[0]) + matrix(b, errors, shape[0]),
+        matrix(a, n, shape[0]) + matrix(b, n, shape[0]),
+        matrix(pair, errors, pair_keys.size),
+        matrix(pair, n, pair_keys.size),
+    )
 
 
 def set_intervals(
     rows: pd.DataFrame,
-    replicates: np.ndarray | None,
+    design_effects: np.ndarray,
     *,
     interval: str,
     confidence: float,
@@ -359,21 +410,20 @@ def set_intervals(
     * no trial: NaN interval, no method;
     * no error (or only errors): the exact one-sided bound of
       :func:`audit.metrics.intervals.zero_error_upper_bound` at the same
-      confidence over ``n_trials`` (``"one-sided-bound"``), as a percentile
-      interval would collapse to a point;
-    * otherwise the percentile interval of the subject-bootstrap
-      ``replicates`` (``"bootstrap-subject"``, one column per row) or the
-      Wilson interval (``"wilson"``).
+      confidence over ``n_trials`` (``"one-sided-bound"``): with no error
+      there is no variance to estimate a design effect from;
+    * otherwise the Wilson interval at the effective sample size
+      ``n_trials / design_effects`` (``"wilson-clustered"``), or at
+      ``n_trials`` (``"wilson"``, independent trials).
     """
-    if interval not in (BOOTSTRAP, WILSON):
+    if interval not in INTERVALS:
         raise ValueError(BAD_INTERVAL.format(interval=interval))
     out = rows.copy()
     e = out["n_errors"].to_numpy(np.float64)
     n = out["n_trials"].to_numpy(np.float64)
-    if interval == BOOTSTRAP:
-        low, high = percentile_interval(replicates, confidence=confidence)
-    else:
-        low, high = wilson_interval(e, n, confidence=confidence)
+    deff = design_effects if interval == CLUSTERED else np.ones_like(n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low, high = clustered_wilson_interval(e, n, deff, confidence=confidence)
     method = np.where(n > 0, interval, None).astype(object)
     bound = zero_error_upper_bound(n, confidence=confidence)
     none, every = (n > 0) & (e == 0), (n > 0) & (e == n)

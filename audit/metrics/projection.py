@@ -25,7 +25,7 @@ that make it smallest and largest. As two intervals are combined, the joint
 coverage is at least ``1 - 2 (1 - confidence)`` (Bonferroni), e.g. 90% from
 two 95% intervals.
 
-Output rows (METRICS schema, ``ci_method="propagated"``):
+Output rows (METRICS schema, ``statistic="projection"``, ``ci_method="propagated"``):
 ``projected_alerts``, ``projected_false_alerts``, ``projected_true_alerts``,
 ``projected_precision`` (share of alerts that are correct),
 ``projected_false_alerts_per_face`` and ``projected_false_alerts_per_alert``,
@@ -113,7 +113,8 @@ def project_deployment(
     ...     "threshold": 0.6, "value": [0.001, 0.1], "ci_low": [0.0005, 0.08],
     ...     "ci_high": [0.002, 0.12], "ci_method": "wilson", "n_trials": 1000,
     ...     "n_subjects": 100, "n_errors": [1, 100], "sufficient": True,
-    ...     "operating_point": "deployment"})
+    ...     "operating_point": "deployment", "statistic": "rate", "group_b": None,
+    ...     "point_kind": "deployment", "target": None})
     >>> out = project_deployment(rows, crowd_size=100_000, watchlist_share=0.0001,
     ...                          watchlist_size=1000, audit_watchlist_size=1000).to_pandas()
     >>> figures = out.set_index("metric")[["value", "ci_low", "ci_high"]].round(1)
@@ -130,14 +131,22 @@ def project_deployment(
             stacklevel=2,
         )
     frame = metrics.to_pandas() if isinstance(metrics, pa.Table) else metrics
-    frame = frame[frame[table.OPERATING_POINT].fillna("") != table.SWEEP]
+    frame = frame[(frame[table.POINT_KIND].fillna("") != table.SWEEP)
+                  & (frame[table.STATISTIC] == table.RATE)]
     fpir = frame[frame["metric"] == "fpir"].set_index(KEYS)
     fnir = frame[frame["metric"] == "fnir"].set_index(KEYS)
     joined = fpir.merge(fnir, left_index=True, right_index=True, suffixes=("_fp", "_fn"))
     if joined.empty:
         raise ValueError(NO_IDENTIFICATION)
     figures = _figures(joined, crowd_size, watchlist_share)
-    keys = joined.index.to_frame(index=False)
+    keys = joined.index.to_frame(index=False).assign(
+        **{
+            table.STATISTIC: table.PROJECTION,
+            table.GROUP_B: None,
+            table.POINT_KIND: joined[f"{table.POINT_KIND}_fp"].to_numpy(),
+            table.TARGET: joined[f"{table.TARGET}_fp"].to_numpy(),
+        }
+    )
 
     def counts(sources: tuple[str, ...]) -> dict[str, np.ndarray]:
         out = {c: sum(joined[f"{c}{s}"].to_numpy() for s in sources)

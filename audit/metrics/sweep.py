@@ -13,8 +13,10 @@ group breakdowns of :mod:`audit.metrics.groups` all call it.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -194,10 +196,28 @@ def _divide(errors: np.ndarray, trials: int, *, rate: str, what: str) -> np.ndar
     return np.asarray(errors, dtype=np.float64) / trials
 
 
+def allowed_errors(target: float, n: int) -> int:
+    """Most errors a rate of ``n`` trials may have and stay at most ``target``: floor(target * n).
+
+    Computed in exact rational arithmetic on the target's shortest decimal
+    form, so that ``target = 0.29`` with ``n = 100`` allows 29 errors (the
+    binary float ``0.29 * 100`` is 28.999999999999996).
+
+    Examples
+    --------
+    >>> allowed_errors(0.29, 100), allowed_errors(1e-3, 999), allowed_errors(1e-3, 1000)
+    (29, 0, 1)
+    """
+    return math.floor(Fraction(repr(float(target))) * n)
+
+
 def threshold_for_target(
     nonmated: object, target: float, *, fta_in_denominator: bool = False
 ) -> float:
     r"""Smallest threshold whose observed false match (alert) rate is at most ``target``.
+
+    "At most" is a count rule: at most :func:`allowed_errors` ``(target, n)``
+    scores at or above the threshold.
 
     The observed rate :math:`r(t) = \#\{s \ge t\} / n` is a non-increasing step
     function that only changes at score values, so the answer is the smallest
@@ -249,8 +269,7 @@ def threshold_for_target(
         )
         return float("nan")
     n = counts.scored[0] + (counts.missing[0] if fta_in_denominator else 0)
-    # Compare counts, not rates, so that a target equal to an observed rate is met exactly.
-    within = counts.at_or_above[0] <= float(target) * n
+    within = counts.at_or_above[0] <= allowed_errors(target, int(n))
     if within.any():
         return float(counts.thresholds[np.argmax(within)])
     return float(np.nextafter(counts.thresholds[-1], np.inf))
@@ -356,6 +375,10 @@ def _sweep_rows(
             "n_errors": errors.ravel(),
             "sufficient": np.repeat(sufficient, n_thresholds),
             table.OPERATING_POINT: table.SWEEP,
+            table.STATISTIC: table.RATE,
+            table.GROUP_B: None,
+            table.POINT_KIND: table.SWEEP,
+            table.TARGET: np.nan,
         }
     )
 

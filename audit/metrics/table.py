@@ -1,22 +1,38 @@
 """The one output shape of the metrics stage: rows of the METRICS table.
 
 Every function of the stage that returns figures returns rows with the columns
-of :data:`audit.schema.METRICS` plus one documented extra column,
-``operating_point``, that says where the row's threshold came from:
+of :data:`audit.schema.METRICS` plus documented extra columns that carry the
+row's structure, so that no reader parses a string:
 
-* ``"deployment"``: a threshold given in the audit spec;
-* ``"target_fmr=0.001"`` / ``"target_fpir=0.0001"``: the threshold calibrated
-  so that the *overall* observed FMR (FPIR) is at most the target (see
-  :func:`audit.metrics.sweep.threshold_for_target`); every group's rate is read
-  at that single global threshold;
-* ``"sweep"``: a point of a threshold sweep (:func:`audit.metrics.sweep.threshold_sweep`);
-* null: the row does not depend on a threshold (``fta``).
+* ``statistic``: what ``value`` is. ``"rate"`` for a group's error rate
+  (``metric`` names the rate: ``fmr``, ``fpir``, ...); for a fixed pair of
+  groups ``"ratio"``, ``"difference"``, ``"p_value"``, ``"p_adjusted"``,
+  ``"min_detectable_ratio"`` (:mod:`audit.metrics.contrasts`); for the
+  descriptive summaries of a grouping ``"max_min_ratio"``,
+  ``"max_min_difference"``, ``"max_geomean_ratio"``, ``"gini"``, ``"garbe"``,
+  ``"fdr"`` (:mod:`audit.metrics.disparity`); ``"projection"`` for the
+  projected figures of :mod:`audit.metrics.projection`.
+* ``group`` and ``group_b``: for a pair statistic, the first group (the higher
+  rate) and the second; for a cross-group matrix cell (``fmr_cross``), the
+  probe's group and the reference's group; ``group_b`` is null otherwise. A
+  summary's ``group`` is the stratum it summarises (``"all"`` without
+  controls).
+* ``operating_point``: a label for display and matching (``"deployment"``,
+  ``"deepface-default"``, ``"target_fmr=0.001"``, ``"sweep"``, null for
+  ``fta``), with its structure in ``point_kind`` (``"deployment"``, a fixed
+  threshold audited for reference: ``"reference"``, ``"target_fmr"``,
+  ``"target_fpir"``, ``"sweep"``; null without a threshold) and ``target``
+  (the target rate of a calibrated point, else null). A calibrated threshold
+  is the one whose *overall* observed FMR (FPIR) is at most the target (see
+  :func:`audit.metrics.sweep.threshold_for_target`); every group's rate is
+  read at that single global threshold.
 
-``ci_method`` names how ``ci_low``/``ci_high`` were obtained (see
-:mod:`audit.metrics.intervals`): ``"bootstrap-subject"``, ``"wilson"``,
-``"one-sided-bound"`` (zero errors, or errors in every trial), or, for test
-rows of :mod:`audit.metrics.disparity`, the test used. Null when the value is
-NaN or no interval applies.
+``ci_method`` names how ``ci_low``/``ci_high`` (or a p-value) were obtained:
+``"wilson-clustered"``, ``"wilson"``, ``"one-sided-bound"`` for rates
+(:mod:`audit.metrics.groups`); ``"mover-log"``, ``"bonferroni-bound"``,
+``"mover"``, ``"inverted-mover-log"``, ``"benjamini-hochberg"``,
+``"arcsine-power"`` for pair statistics. Null when the value is NaN or no
+interval applies.
 """
 
 from __future__ import annotations
@@ -27,15 +43,36 @@ import pyarrow as pa
 from audit.schema import METRICS
 
 OPERATING_POINT = "operating_point"
+STATISTIC = "statistic"
+GROUP_B = "group_b"
+POINT_KIND = "point_kind"
+TARGET = "target"
+#: ``statistic`` of a group's error rate.
+RATE = "rate"
+#: ``statistic`` of the projected deployment figures.
+PROJECTION = "projection"
+#: ``point_kind`` values (and the labels of the first two and the last).
 DEPLOYMENT = "deployment"
+REFERENCE = "reference"
+TARGET_FMR = "target_fmr"
+TARGET_FPIR = "target_fpir"
 SWEEP = "sweep"
-#: METRICS plus the ``operating_point`` column, in this order.
-SCHEMA = METRICS.append(pa.field(OPERATING_POINT, pa.string()))
+#: METRICS plus the structure columns, in this order.
+SCHEMA = pa.schema(
+    list(METRICS)
+    + [
+        pa.field(OPERATING_POINT, pa.string()),
+        pa.field(STATISTIC, pa.string()),
+        pa.field(GROUP_B, pa.string()),
+        pa.field(POINT_KIND, pa.string()),
+        pa.field(TARGET, pa.float64()),
+    ]
+)
 COLUMNS = SCHEMA.names
 
 
 def target_label(rate: str, target: float) -> str:
-    """Operating-point label of a threshold calibrated to a target rate."""
+    """Operating-point label of a threshold calibrated to a target rate (display only)."""
     return f"target_{rate}={target:g}"
 
 

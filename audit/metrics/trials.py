@@ -12,7 +12,8 @@ Attribution (DESIGN.md): FMR by the probe's group, and by the (probe group,
 reference group) pair for cross-group matrices; FPIR by the passer-by's
 (probe's) group; FNMR/FNIR by the subject's group, read from the probe image
 (probe and reference share the subject). The subject cluster of every trial is
-``probe_subject``.
+``probe_subject``; a non-mated 1:1 pair (``fmr``, ``fmr_cross``) also carries
+its reference's subject, as both people's effects act on its score.
 
 Rates (``RATES``), in ISO/IEC 19795-1 names:
 
@@ -206,6 +207,12 @@ class Grouping:
         rows = group_table.loc[:, list(self.columns)].itertuples(index=False)
         return [self.label(tuple(values)) for values in rows]
 
+    def sides(self, group_table: pd.DataFrame) -> tuple[list[str], list[str]]:
+        """Probe-side and reference-side group labels of a cross grouping's group table."""
+        k = len(self.sensitive)
+        rows = [tuple(v) for v in group_table.loc[:, list(self.columns)].itertuples(index=False)]
+        return [INTERSECTION.join(v[:k]) for v in rows], [INTERSECTION.join(v[k:]) for v in rows]
+
     def strata(self, group_table: pd.DataFrame) -> list[str]:
         """Stratum (control level, ``""`` without controls) of each group."""
         rows = group_table.loc[:, list(self.columns)].itertuples(index=False)
@@ -361,6 +368,9 @@ class TrialSet:
     subjects: np.ndarray
     cells: np.ndarray
     cell_table: pd.DataFrame
+    #: Subject of the other image of a non-mated 1:1 pair (FMR), else None: such
+    #: trials are clustered on both subjects (:mod:`audit.metrics.variance`).
+    reference_subjects: np.ndarray | None = None
 
 
 def trial_set(
@@ -387,6 +397,7 @@ def trial_set(
         subjects=_codes(rows["probe_subject"], subjects),
         cells=image_cells[probe],
         cell_table=cell_table,
+        reference_subjects=_codes(rows["reference_subject"], subjects) if spec is FMR else None,
     )
 
 
@@ -424,6 +435,7 @@ def cross_trial_set(
         subjects=np.concatenate([probe_subject, reference_subject[across]]),
         cells=np.concatenate([probe * n + reference, reference[across] * n + probe[across]]),
         cell_table=cell_table,
+        reference_subjects=np.concatenate([reference_subject, probe_subject[across]]),
     )
 
 

@@ -47,9 +47,9 @@ class AssetFetcher(URLFetcher):
         try:
             response = self._answer(url)
         except FetchRefused:
-            self.log.append((url[:120], False))
+            self.log.append((_shown(url), False))
             raise
-        self.log.append((url[:120], True))
+        self.log.append((_shown(url), True))
         return response
 
     def _answer(self, url: str) -> URLFetcherResponse:
@@ -59,22 +59,27 @@ class AssetFetcher(URLFetcher):
         if scheme == "file":
             parts = urlsplit(url)
             if parts.netloc not in ("", "localhost"):
-                raise FetchRefused(REFUSED.format(url=url[:120]))
+                raise FetchRefused(REFUSED.format(url=_shown(url)))
             path = Path(url2pathname(unquote(parts.path))).resolve()
             if path in self.files:
                 return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": "font/ttf"})
-        raise FetchRefused(REFUSED.format(url=url[:120]))
+        raise FetchRefused(REFUSED.format(url=_shown(url)))
 
     def _data(self, url: str) -> URLFetcherResponse:
         header, sep, payload = url[len("data:") :].partition(",")
         if not sep:
-            raise FetchRefused(REFUSED.format(url=url[:120]))
+            raise FetchRefused(REFUSED.format(url=_shown(url)))
         fields = header.split(";")
         media_type = fields[0].strip().lower()
         if media_type not in self.media_types or "base64" not in fields[1:]:
-            raise FetchRefused(REFUSED.format(url=url[:120]))
+            raise FetchRefused(REFUSED.format(url=_shown(url)))
         try:
             body = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
-            raise FetchRefused(REFUSED.format(url=url[:120])) from None
+            raise FetchRefused(REFUSED.format(url=_shown(url))) from None
         return URLFetcherResponse(url, body, {"Content-Type": media_type})
+
+
+def _shown(url: str) -> str:
+    """The URL as logged and quoted: whole, except an inline ``data:`` URL cut at 120 characters."""
+    return url[:120] if url.lower().startswith("data:") else url

@@ -1,0 +1,259 @@
+"""Fixed-pair contrasts: the ratio and difference of two named groups' rates.
+
+A sentence about two groups ("women were 1.5 times as likely as men to be
+wrongly flagged") needs an interval for *that* pair: the same two groups in
+every hypothetical repetition, an interval that can include 1 (ratio) or 0
+(difference), and a test of equality that agrees with it. Every pair of
+sufficient groups of a grouping, at one operating point and stratum, gets:
+
+* ``ratio`` of the higher over the lower rate (ordered by the estimates), with a
+  MOVER interval on the log scale (Zou & Donner 2008; Newcombe 2013, ch. 10):
+  it combines the two groups' Wilson limits at their effective sample sizes
+  (:func:`audit.metrics.intervals.wilson_limits`) and their cluster-robust
+  correlation (:mod:`audit.metrics.variance`: FMR groups share reference
+  subjects). When the lower group has no error the ratio is unbounded: the
+  value is ``inf`` and the interval is a lower bound, ``l_a / u_b`` from the
+  two Wilson limits (Bonferroni: each side holds with 1 - alpha/2, so the
+  bound holds with 1 - alpha), reported as "at least ...". When neither group
+  has an error the ratio is undefined (NaN).
+* ``difference`` (higher minus lower) with the MOVER interval of Newcombe's
+  method 10, corrected for correlation (Zou & Donner 2008).
+* ``p_value`` of equal rates, by inverting the ratio interval: the largest
+  confidence level whose interval still excludes 1 (so p < 0.05 exactly when
+  the 95% ratio interval excludes 1); 1 when the estimates are equal or both 0.
+* ``min_detectable_ratio``: the smallest ratio over the pair's pooled rate that
+  a two-sided test at the same level detects with 80% power at the pair's
+  effective sample sizes (Cohen's arcsine approximation).
+
+Multiple comparisons are controlled across the whole table by
+:func:`benjamini_hochberg` (``p_adjusted`` rows, added by the engine). Coverage
+of the ratio intervals, with known truth, is in ``benchmarks/bench_coverage.py``.
+
+References
+----------
+Zou & Donner (2008), "Construction of confidence limits about effect measures:
+a general approach", Statistics in Medicine 27:1693-1702. Newcombe (1998),
+"Interval estimation for the difference between independent proportions",
+Statistics in Medicine 17:873-890. Benjamini & Hochberg (1995), JRSS-B
+57:289-300. Cohen (1988), *Statistical Power Analysis*, chapter 6.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+from scipy import stats
+
+from audit.metrics.intervals import wilson_limits, z_value
+
+RATIO = "ratio"
+DIFFERENCE = "difference"
+P_VALUE = "p_value"
+P_ADJUSTED = "p_adjusted"
+MIN_DETECTABLE_RATIO = "min_detectable_ratio"
+#: ``ci_method`` values of contrast rows.
+MOVER = "mover"
+MOVER_LOG = "mover-log"
+BOUND = "bonferroni-bound"
+INVERTED = "inverted-mover-log"
+ARCSINE = "arcsine-power"
+BENJAMINI_HOCHBERG = "benjamini-hochberg"
+#: Largest z searched when inverting an interval (p below 1e-300 is reported as 0).
+Z_MAX = 40.0
+POWER = 0.8
+
+
+@dataclass(frozen=True)
+class GroupRates:
+    """The rates of the groups compared in one block, with what their intervals need."""
+
+    labels: list[str]
+    errors: np.ndarray
+    trials: np.ndarray
+    design_effect: np.ndarray
+    correlation: np.ndarray
+
+    @property
+    def rates(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.errors / self.trials
+
+    @property
+    def effective_trials(self) -> np.ndarray:
+        return self.trials / self.design_effect
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """One ordered pair (``higher`` >= ``lower`` by estimate) and its statistics."""
+
+    higher: int
+    lower: int
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+    ratio_method: str | None
+    difference: float
+    difference_low: float
+    difference_high: float
+    p_value: float
+    min_detectable_ratio: float
+
+
+def pairs(groups: GroupRates) -> list[tuple[int, int]]:
+    """Every pair of groups, ordered so that the first has the higher (or equal) rate."""
+    p = groups.rates
+    return [(i, j) if p[i] >= p[j] else (j, i) for i, j in combinations(range(len(p)), 2)]
+
+
+def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
+    """Ratio, difference, p-value and detectable ratio of every pair of ``groups``.
+
+    Examples
+    --------
+    Two independent groups, 40 errors in 1,000 trials against 20 in 1,000:
+
+    >>> g = GroupRates(["a", "b"], np.array([40.0, 20.0]), np.array([1e3, 1e3]),
+    ...                np.ones(2), np.eye(2))
+    >>> c = contrasts(g, confidence=0.95)[0]
+    >>> round(c.ratio, 2), round(c.ratio_low, 2), round(c.ratio_high, 2), round(c.p_value, 3)
+    (2.0, 1.18, 3.38, 0.009)
+    """
+    ordered = pairs(groups)
+    if not ordered:
+        return []
+    a = np.array([i for i, _ in ordered])
+    b = np.array([j for _, j in ordered])
+    p, n = groups.rates, groups.effective_trials
+    rho = groups.correlation[a, b]
+    z = z_value(confidence)
+    ratio_low, ratio_high = _ratio_limits(p[a], n[a], p[b], n[b], rho, z)
+    diff_low, diff_high = _difference_limits(p[a], n[a], p[b], n[b], rho, z)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(p[b] > 0, p[a] / p[b], np.where(p[a] > 0, np.inf, np.nan))
+    method = np.where(p[b] > 0, MOVER_LOG, np.where(p[a] > 0, BOUND, None))
+    p_values = _inverted_p_values(p[a], n[a], p[b], n[b], rho)
+    pooled = (groups.errors[a] + groups.errors[b]) / (groups.trials[a] + groups.trials[b])
+    detectable = [
+        min_detectable_ratio(float(q), float(n[i]), float(n[j]), alpha=1 - confidence)
+        for q, i, j in zip(pooled, a, b, strict=True)
+    ]
+    return [
+        Contrast(
+            higher=int(a[k]),
+            lower=int(b[k]),
+            ratio=float(ratio[k]),
+            ratio_low=float(ratio_low[k]),
+            ratio_high=float(ratio_high[k]),
+            ratio_method=method[k],
+            difference=float(p[a[k]] - p[b[k]]),
+            difference_low=float(diff_low[k]),
+            difference_high=float(diff_high[k]),
+            p_value=float(p_values[k]),
+            min_detectable_ratio=detectable[k],
+        )
+        for k in range(len(ordered))
+    ]
+
+
+def _difference_limits(
+    pa: np.ndarray, na: np.ndarray, pb: np.ndarray, nb: np.ndarray, rho: np.ndarray, z: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """MOVER limits of ``pa - pb`` (Newcombe's method 10 with correlation)."""
+    la, ua = wilson_limits(pa, na, z)
+    lb, ub = wilson_limits(pb, nb, z)
+    d = pa - pb
+    below = (pa - la) ** 2 + (ub - pb) ** 2 - 2 * rho * (pa - la) * (ub - pb)
+    above = (ua - pa) ** 2 + (pb - lb) ** 2 - 2 * rho * (ua - pa) * (pb - lb)
+    return d - np.sqrt(np.clip(below, 0, None)), d + np.sqrt(np.clip(above, 0, None))
+
+
+def _ratio_limits(
+    pa: np.ndarray, na: np.ndarray, pb: np.ndarray, nb: np.ndarray, rho: np.ndarray, z: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """Limits of ``pa / pb`` (``pa >= pb``): log-scale MOVER, or a bound when ``pb`` is 0."""
+    la, ua = wilson_limits(pa, na, z)
+    lb, ub = wilson_limits(pb, nb, z)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_a, log_b = np.log(pa), np.log(pb)
+        down_a, up_a = log_a - np.log(la), np.log(ua) - log_a
+        down_b, up_b = log_b - np.log(lb), np.log(ub) - log_b
+        below = down_a**2 + up_b**2 - 2 * rho * down_a * up_b
+        above = up_a**2 + down_b**2 - 2 * rho * up_a * down_b
+        centre = log_a - log_b
+        low = np.exp(centre - np.sqrt(np.clip(below, 0, None)))
+        high = np.exp(centre + np.sqrt(np.clip(above, 0, None)))
+        bound = la / ub
+    both = (pa > 0) & (pb > 0)
+    only_a = (pa > 0) & (pb == 0)
+    low = np.where(both, low, np.where(only_a, bound, np.nan))
+    high = np.where(both, high, np.where(only_a, np.inf, np.nan))
+    return low, high
+
+
+def _inverted_p_values(
+    pa: np.ndarray, na: np.ndarray, pb: np.ndarray, nb: np.ndarray, rho: np.ndarray
+) -> np.ndarray:
+    """Two-sided p-values: 2 * sf(z*) for the largest z* whose ratio interval excludes 1.
+
+    The lower limit falls as z grows, so z* is found by bisection, all pairs
+    at once. Equal estimates, or no error in either group, give p = 1.
+    """
+    testable = pa > pb
+    low_z = np.zeros_like(pa, dtype=np.float64)
+    high_z = np.full_like(low_z, Z_MAX)
+    for _ in range(60):
+        middle = (low_z + high_z) / 2
+        lower_limit, _ = _ratio_limits(pa, na, pb, nb, rho, middle)
+        excludes = lower_limit > 1.0
+        low_z = np.where(excludes, middle, low_z)
+        high_z = np.where(excludes, high_z, middle)
+    return np.where(testable, 2 * stats.norm.sf(low_z), 1.0)
+
+
+def min_detectable_ratio(
+    base_rate: float, n_a: float, n_b: float, *, alpha: float = 0.05, power: float = POWER
+) -> float:
+    r"""Smallest rate ratio a two-group comparison of this size detects.
+
+    With Cohen's arcsine effect size :math:`h = 2\arcsin\sqrt{p_1} -
+    2\arcsin\sqrt{p_0}`, a two-sided test at level ``alpha`` reaches ``power``
+    when :math:`h = (z_{1-\alpha/2} + z_{\text{power}})\sqrt{1/n_a + 1/n_b}`.
+    Returns :math:`p_1 / p_0` for ``p_0 = base_rate``; NaN when the base rate
+    is 0 or no rate up to 1 is detectable. Give effective sample sizes for
+    clustered trials.
+
+    Examples
+    --------
+    >>> round(min_detectable_ratio(0.01, 10_000, 10_000), 2)
+    1.43
+    """
+    if not 0.0 < base_rate < 1.0 or n_a <= 0 or n_b <= 0:
+        return float("nan")
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    phi = 2 * np.arcsin(np.sqrt(base_rate)) + z * np.sqrt(1 / n_a + 1 / n_b)
+    if phi > np.pi:
+        return float("nan")
+    return float(np.sin(phi / 2) ** 2 / base_rate)
+
+
+def benjamini_hochberg(p_values: object) -> np.ndarray:
+    """Benjamini-Hochberg (1995) adjusted p-values (false discovery rate control).
+
+    Examples
+    --------
+    >>> benjamini_hochberg([0.01, 0.04, 0.03]).tolist()
+    [0.03, 0.04, 0.04]
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.size
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    stepped = np.minimum.accumulate(scaled[::-1])[::-1]
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted

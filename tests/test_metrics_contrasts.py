@@ -1,0 +1,165 @@
+"""Fixed-pair contrasts: checked against statsmodels and against the MOVER formulas by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+from audit.metrics import compute_metrics
+from audit.metrics.contrasts import (
+    BOUND,
+    GroupRates,
+    benjamini_hochberg,
+    contrasts,
+    min_detectable_ratio,
+)
+from scipy import stats
+
+Z95 = stats.norm.ppf(0.975)
+
+
+def _groups(errors, trials, deff=(1.0, 1.0), rho=0.0):
+    correlation = np.array([[1.0, rho], [rho, 1.0]])
+    return GroupRates(["a", "b"], np.asarray(errors, float), np.asarray(trials, float),
+                      np.asarray(deff, float), correlation)
+
+
+def _mover_log_ratio(ea, na, eb, nb, rho=0.0, alpha=0.05):
+    """Log-scale MOVER from statsmodels' Wilson limits, written out from Zou & Donner (2008)."""
+    pa, pb = ea / na, eb / nb
+    la, ua = proportion_confint(ea, na, alpha=alpha, method="wilson")
+    lb, ub = proportion_confint(eb, nb, alpha=alpha, method="wilson")
+    r = math.log(pa / pb)
+    da, ua_ = math.log(pa) - math.log(la), math.log(ua) - math.log(pa)
+    db, ub_ = math.log(pb) - math.log(lb), math.log(ub) - math.log(pb)
+    low = r - math.sqrt(da**2 + ub_**2 - 2 * rho * da * ub_)
+    high = r + math.sqrt(ua_**2 + db**2 - 2 * rho * ua_ * db)
+    return math.exp(low), math.exp(high)
+
+
+@pytest.mark.parametrize(("ea", "na", "eb", "nb"), [(40, 1000, 20, 1000), (7, 60, 2, 90),
+                                                    (130, 5000, 100, 5200)])
+def test_difference_is_newcombe_for_independent_groups(ea, na, eb, nb):
+    c = contrasts(_groups([ea, eb], [na, nb]), confidence=0.95)[0]
+    low, high = confint_proportions_2indep(ea, na, eb, nb, method="newcomb", compare="diff")
+    assert c.difference == pytest.approx(ea / na - eb / nb)
+    assert (c.difference_low, c.difference_high) == (pytest.approx(low), pytest.approx(high))
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.3])
+def test_ratio_is_log_scale_mover_and_the_test_agrees_with_it(rho):
+    c = contrasts(_groups([40, 20], [1000, 1000], rho=rho), confidence=0.95)[0]
+    low, high = _mover_log_ratio(40, 1000, 20, 1000, rho=rho)
+    assert (c.ratio, c.ratio_low, c.ratio_high) == (2.0, pytest.approx(low), pytest.approx(high))
+    # p is the level at which the interval just reaches 1.
+    edge_low, _ = _mover_log_ratio(40, 1000, 20, 1000, rho=rho, alpha=c.p_value)
+    assert edge_low == pytest.approx(1.0, abs=1e-9)
+
+
+def test_positive_correlation_narrows_the_ratio_interval():
+    independent = contrasts(_groups([40, 20], [1000, 1000]), confidence=0.95)[0]
+    correlated = contrasts(_groups([40, 20], [1000, 1000], rho=0.5), confidence=0.95)[0]
+    assert correlated.ratio_low > independent.ratio_low
+    assert correlated.ratio_high < independent.ratio_high
+
+
+def test_design_effect_is_information_lost():
+    plain = contrasts(_groups([40, 20], [1000, 1000]), confidence=0.95)[0]
+    clustered = contrasts(_groups([40, 20], [1000, 1000], deff=(4.0, 4.0)), confidence=0.95)[0]
+    # As 10 errors in 250 against 5 in 250.
+    low, high = _mover_log_ratio(10, 250, 5, 250)
+    assert (clustered.ratio_low, clustered.ratio_high) == (pytest.approx(low), pytest.approx(high))
+    assert clustered.p_value > plain.p_value and clustered.ratio_low < 1 < plain.ratio_low
+
+
+def test_interval_can_include_one_and_then_p_is_above_alpha():
+    c = contrasts(_groups([12, 10], [1000, 1000]), confidence=0.95)[0]
+    assert c.ratio_low < 1 < c.ratio_high and c.p_value > 0.05
+    assert c.difference_low < 0 < c.difference_high
+
+
+def test_zero_error_lower_group_gives_an_honest_lower_bound():
+    c = contrasts(_groups([9, 0], [300, 300]), confidence=0.95)[0]
+    la, _ = proportion_confint(9, 300, alpha=0.05, method="wilson")
+    _, ub = proportion_confint(0, 300, alpha=0.05, method="wilson")
+    assert math.isinf(c.ratio) and c.ratio_method == BOUND
+    assert c.ratio_low == pytest.approx(la / ub) and math.isinf(c.ratio_high)
+    assert c.ratio_low > 1 and c.p_value < 0.05  # the bound excludes 1, and so does the test
+
+
+def test_no_error_in_either_group_is_undefined_and_not_significant():
+    c = contrasts(_groups([0, 0], [300, 500]), confidence=0.95)[0]
+    assert math.isnan(c.ratio) and math.isnan(c.ratio_low) and c.p_value == 1.0
+    assert c.difference == 0 and c.difference_low < 0 < c.difference_high
+
+
+def test_pairs_are_ordered_higher_first():
+    c = contrasts(_groups([5, 30], [1000, 1000]), confidence=0.95)[0]
+    assert (c.higher, c.lower) == (1, 0) and c.ratio == pytest.approx(6.0)
+
+
+def test_benjamini_hochberg_equals_statsmodels():
+    p = np.random.default_rng(3).uniform(0, 0.2, size=40)
+    expected = multipletests(p, method="fdr_bh")[1]
+    np.testing.assert_allclose(benjamini_hochberg(p), expected)
+
+
+@pytest.mark.parametrize(("base", "n"), [(0.01, 10_000), (0.001, 200_000), (0.2, 300)])
+def test_min_detectable_ratio_has_the_stated_power(base, n):
+    ratio = min_detectable_ratio(base, n, n)
+    h = 2 * np.arcsin(np.sqrt(base * ratio)) - 2 * np.arcsin(np.sqrt(base))
+    power = stats.norm.cdf(h / np.sqrt(2 / n) - stats.norm.ppf(0.975))
+    assert power == pytest.approx(0.8, abs=1e-6)
+    assert min_detectable_ratio(base, n // 4, n // 4) > ratio
+    assert np.isnan(min_detectable_ratio(0.0, 1000, 1000))
+
+
+def _six_subjects():
+    """Two groups of three subjects, mated 1:1 pairs; clustered misses in group f."""
+    misses = {"f1": (3, 6), "f2": (0, 6), "f3": (1, 6), "m1": (1, 8), "m2": (0, 8), "m3": (0, 8)}
+    rows, images = [], []
+    for subject, (missed, n) in misses.items():
+        images.append({"image_id": f"{subject}_0", "subject_id": subject, "gender": subject[0]})
+        for k in range(n):
+            rows.append({"probe_id": f"{subject}_0", "reference_id": f"{subject}_{k + 1}",
+                         "probe_subject": subject, "reference_subject": subject,
+                         "score": 0.1 if k < missed else 0.9, "mated": True,
+                         "trial_kind": "verification", "fold": None, "rank": None,
+                         "best_is_true_entry": None})
+            images.append({"image_id": f"{subject}_{k + 1}", "subject_id": subject,
+                           "gender": subject[0]})
+    return pd.DataFrame(rows), pd.DataFrame(images), misses
+
+
+@pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
+def test_end_to_end_pair_on_six_subjects_against_an_independent_computation():
+    scores, images, misses = _six_subjects()
+    table = compute_metrics(scores, images, thresholds=(0.5,), groupings=("gender",),
+                            min_subjects=3, min_trials=10).to_pandas()
+    fnmr = table[(table["metric"] == "fnmr") & (table["grouping"] == "gender")]
+    ratio = fnmr[fnmr["statistic"] == "ratio"].iloc[0]
+    assert (ratio["group"], ratio["group_b"]) == ("f", "m")
+    # Independently: statsmodels' cluster-robust variance of each group's rate, the design
+    # effect, Wilson at the effective size, and the MOVER formula (groups share no subject).
+    effective = {}
+    for group in ("f", "m"):
+        y = np.concatenate([[1] * e + [0] * (n - e) for s, (e, n) in misses.items()
+                            if s[0] == group])
+        clusters = np.concatenate([[s] * n for s, (_, n) in misses.items() if s[0] == group])
+        codes = pd.factorize(clusters)[0]
+        fit = sm.OLS(y, np.ones(len(y))).fit(cov_type="cluster", cov_kwds={"groups": codes})
+        p = y.mean()
+        deff = max(1.0, fit.cov_params()[0, 0] / (p * (1 - p) / len(y)))
+        effective[group] = (y.sum() / deff, len(y) / deff)
+    low, high = _mover_log_ratio(*effective["f"], *effective["m"])
+    assert ratio["value"] == pytest.approx((4 / 18) / (1 / 24))
+    assert (ratio["ci_low"], ratio["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert ratio["ci_low"] < 1  # 6 people cannot show a difference
+    p_row = fnmr[fnmr["statistic"] == "p_value"].iloc[0]
+    assert p_row["value"] > 0.05

@@ -1,0 +1,105 @@
+"""Cluster-robust variance: one-way against statsmodels, dyadic against a brute-force loop."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from scipy import sparse
+
+from audit.metrics.variance import (
+    ClusterCounts,
+    correlation,
+    design_effects,
+    rate_variance,
+)
+
+
+def _one_way(errors, trials):
+    return ClusterCounts(
+        sparse.csr_matrix(np.asarray(errors, float)), sparse.csr_matrix(np.asarray(trials, float))
+    )
+
+
+def test_one_way_equals_statsmodels_cluster_robust_mean():
+    # Per-trial 0/1 outcomes of 6 subjects; the rate is the OLS intercept, whose
+    # cluster-robust variance (one regressor) is exactly the sandwich used here.
+    rng = np.random.default_rng(1)
+    trials = rng.integers(1, 30, size=6)
+    errors = rng.binomial(trials, 0.3)
+    y = np.concatenate([[1] * e + [0] * (n - e) for e, n in zip(errors, trials, strict=True)])
+    subject = np.repeat(np.arange(6), trials)
+    fit = sm.OLS(y, np.ones_like(y, dtype=float)).fit(
+        cov_type="cluster", cov_kwds={"groups": subject}
+    )
+    p, v = rate_variance(_one_way(errors[:, None], trials[:, None]))
+    assert p[0] == pytest.approx(fit.params[0])
+    assert v[0] == pytest.approx(fit.cov_params()[0, 0], rel=1e-10)
+
+
+def _dyadic(pairs):
+    """ClusterCounts of one rate from (subject a, subject b, errors, trials) per pair cell."""
+    subjects = 1 + max(max(a, b) for a, b, _, _ in pairs)
+    e_s, n_s = np.zeros((subjects, 1)), np.zeros((subjects, 1))
+    keys = sorted({(min(a, b), max(a, b)) for a, b, _, _ in pairs})
+    e_p, n_p = np.zeros((len(keys), 1)), np.zeros((len(keys), 1))
+    for a, b, e, n in pairs:
+        for s in (a, b):
+            e_s[s] += e
+            n_s[s] += n
+        k = keys.index((min(a, b), max(a, b)))
+        e_p[k] += e
+        n_p[k] += n
+    as_csr = sparse.csr_matrix
+    return ClusterCounts(as_csr(e_s), as_csr(n_s), as_csr(e_p), as_csr(n_p))
+
+
+def test_dyadic_equals_the_definition_as_a_loop_over_pairs_of_trials():
+    # Trials between 5 people, some pairs seen twice and in both orientations.
+    trials = [(0, 1, 1), (1, 0, 0), (0, 2, 0), (1, 2, 1), (2, 3, 0), (3, 4, 1), (0, 4, 0),
+              (1, 3, 0), (1, 3, 1), (2, 4, 0)]
+    p = sum(t[2] for t in trials) / len(trials)
+    u = [e - p for _, _, e in trials]
+    # Sum of u_d u_d' over every two trials sharing at least one person (Aronow et al. 2015).
+    total = sum(
+        u[i] * u[j]
+        for i, j in itertools.product(range(len(trials)), repeat=2)
+        if {trials[i][0], trials[i][1]} & {trials[j][0], trials[j][1]}
+    )
+    g = 5
+    expected = g / (g - 1) * total / len(trials) ** 2
+    rates, variance = rate_variance(_dyadic([(a, b, e, 1) for a, b, e in trials]))
+    assert rates[0] == pytest.approx(p)
+    assert variance[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_dyadic_exceeds_probe_only_when_people_recur_on_both_sides():
+    # Person 0 is in every false match, as probe and as reference.
+    pairs = [(0, k, 1, 1) for k in range(1, 6)] + [(k, 0, 1, 1) for k in range(6, 11)]
+    pairs += [(a, b, 0, 1) for a in range(1, 11) for b in range(1, 11) if a < b]
+    dyadic = rate_variance(_dyadic(pairs))[1][0]
+    probe_errors = np.zeros((11, 1))
+    probe_trials = np.zeros((11, 1))
+    for a, _, e, n in pairs:
+        probe_errors[a] += e
+        probe_trials[a] += n
+    probe_only = rate_variance(_one_way(probe_errors, probe_trials))[1][0]
+    assert dyadic > 1.5 * probe_only
+
+
+def test_correlation_of_groups_sharing_no_subject_is_zero():
+    errors = np.array([[2, 0], [1, 0], [0, 3], [0, 1]], float)
+    trials = np.array([[10, 0], [10, 0], [0, 10], [0, 10]], float)
+    counts = _one_way(errors, trials)
+    rates, _ = rate_variance(counts)
+    np.testing.assert_array_equal(correlation(counts, rates), np.eye(2))
+
+
+def test_design_effect_floor_and_undefined():
+    effects = design_effects(np.array([0.1, 0.0, 0.5]), np.array([0.0001, 0.0, -1.0]),
+                             np.array([100, 100, 100]))
+    np.testing.assert_allclose(effects, [1.0, 1.0, 1.0])
+    assert design_effects(np.array([0.1]), np.array([0.0009 * 4]), np.array([100]))[0] == (
+        pytest.approx(4.0))
