@@ -110,6 +110,11 @@ class Distance(str, Enum):
     angular = "angular"
 
 
+class Interval(str, Enum):
+    clustered = "wilson-clustered"
+    wilson = "wilson"
+
+
 def _cache_dir(option: Path | None) -> Path:
     return option or Path.home() / ".cache" / "lfr-audit"
 
@@ -500,8 +505,9 @@ def metrics(
         help="Target FPIR (repeatable).")] = None,
     grouping: Annotated[list[str] | None, typer.Option(
         help="Grouping, e.g. gender or 'gender x ethnicity' (repeatable).")] = None,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Subject-bootstrap draws.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    interval: Annotated[Interval, typer.Option(
+        help="Rates' intervals: Wilson at the cluster-robust effective size, or assuming "
+             "independent trials.")] = Interval.clustered,
     min_subjects: Annotated[int, typer.Option(min=1)] = 20,
     min_trials: Annotated[int, typer.Option(min=1)] = 100,
 ) -> None:
@@ -533,13 +539,13 @@ def metrics(
             scores, images, fta, thresholds=tuple(threshold or ()),
             target_fmr=tuple(target_fmr or ()), target_fpir=tuple(target_fpir or ()),
             groupings=tuple(grouping or ()), min_subjects=min_subjects, min_trials=min_trials,
-            n_boot=bootstrap, seed=seed, interval="bootstrap-subject" if bootstrap else "wilson")
+            interval=interval.value)
     for warning in caught:
         stderr.print(escape(f"note: {warning.message}"), highlight=False)
     write_table(table, out)
     write_json(out.with_suffix(".json"), summarize_metrics(table))
     frame = table.to_pandas()
-    rates = frame[~frame["metric"].str.contains(r"[:(]") & (frame["metric"] != "fmr_cross")]
+    rates = frame[(frame["statistic"] == "rate") & (frame["metric"] != "fmr_cross")]
     for row in rates.itertuples():
         figure = ("n/a" if row.value != row.value else
                   f"{row.value:.4%} [{row.ci_low:.4%}, {row.ci_high:.4%}]")

@@ -108,7 +108,10 @@ class ConditionBands(_Section):
 
 
 class StatisticsSpec(_Section):
-    bootstrap: int = Field(1000, ge=0, description="subject-clustered bootstrap draws")
+    interval: Literal["wilson-clustered", "wilson"] = Field(
+        "wilson-clustered",
+        description="rates' intervals: Wilson at the cluster-robust effective sample size, "
+                    "or 'wilson' assuming independent trials")
     confidence: Fraction = 0.95
     min_subjects: int = Field(20, ge=1)
     min_trials: int = Field(100, ge=1)

@@ -137,9 +137,8 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
         target_fmr=tuple(spec.thresholds.target_fmr),
         target_fpir=tuple(spec.thresholds.target_fpir),
         groupings=tuple(groupings.sensitive) + tuple(groupings.conditions),
-        min_subjects=stats.min_subjects, min_trials=stats.min_trials, n_boot=stats.bootstrap,
-        seed=spec.seed, confidence=stats.confidence,
-        interval="bootstrap-subject" if stats.bootstrap else "wilson",
+        min_subjects=stats.min_subjects, min_trials=stats.min_trials,
+        confidence=stats.confidence, interval=stats.interval,
     )
     finite = scores.column("score").drop_null().to_numpy()
     grid = np.unique(np.concatenate([

@@ -101,7 +101,7 @@ def test_metrics_from_vendor_score_logs(tmp_path):
     out = tmp_path / "m.parquet"
     result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people),
                                  "--threshold", "0.5", "--grouping", "gender",
-                                 "--bootstrap", "50", "--min-subjects", "5",
+                                 "--interval", "wilson-clustered", "--min-subjects", "5",
                                  "--min-trials", "10", "--out", str(out)])
     assert result.exit_code == 0, result.output
     frame = pq.read_table(out).to_pandas().set_index(["metric", "grouping", "group"])

@@ -96,9 +96,9 @@ def audit():
         groupings=("gender", "gender x ethnicity", "ethnicity | lighting"),
         min_subjects=5,
         min_trials=30,
-        n_boot=100,
     )
-    return scores, images, table.to_pandas()
+    frame = table.to_pandas()
+    return scores, images, frame[frame["statistic"] == "rate"]
 
 
 @pytest.mark.parametrize("metric", ["fmr", "fnmr", "fnmr_incl_fta", "fpir", "fnir"])
@@ -168,13 +168,30 @@ def test_subject_matrices_add_up_to_the_counts():
         min_subjects=0,
         min_trials=0,
     )
+    errors, n = part.clusters.totals()
+    np.testing.assert_array_equal(errors, part.rows["n_errors"])
+    np.testing.assert_array_equal(n, part.rows["n_trials"])
     np.testing.assert_array_equal(
-        np.asarray(part.errors.sum(axis=0)).ravel(), part.rows["n_errors"]
+        (part.clusters.trials > 0).sum(axis=0).A1, part.rows["n_subjects"]
     )
-    np.testing.assert_array_equal(
-        np.asarray(part.trials.sum(axis=0)).ravel(), part.rows["n_trials"]
+
+
+def test_fmr_cluster_counts_hold_both_subjects_of_every_pair():
+    scores, images = _audit_tables(seed=9, n_subjects=20)
+    table = trials.check_scores_table(scores)
+    image_table = trials.check_images(images, ("gender",))
+    subjects = trials.subject_index(table, image_table)
+    trial_set = trials.trial_set(
+        table, image_table, trials.FMR, subjects=subjects, columns=("gender",)
     )
-    np.testing.assert_array_equal((part.trials > 0).sum(axis=0).A1, part.rows["n_subjects"])
+    units = groups.unit_counts(trial_set, np.array([0.5]), ("a",))
+    (part,) = groups.breakdowns([units], trials.Grouping(("gender",)),
+                                n_subjects_total=len(subjects), min_subjects=0, min_trials=0)
+    errors, n = part.clusters.totals()
+    np.testing.assert_array_equal(n, part.rows["n_trials"])  # each pair once in the totals
+    # ... and twice in the per-subject sums (once for each of its people).
+    np.testing.assert_array_equal(part.clusters.trials.sum(axis=0).A1, 2 * n)
+    np.testing.assert_array_equal(part.clusters.errors.sum(axis=0).A1, 2 * errors)
 
 
 def test_unknown_labels_are_never_sufficient_groups():

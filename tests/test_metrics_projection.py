@@ -28,12 +28,16 @@ def _rates(
             "value": [fpir[0], fnir[0]],
             "ci_low": [fpir[1], fnir[1]],
             "ci_high": [fpir[2], fnir[2]],
-            "ci_method": "bootstrap-subject",
+            "ci_method": "wilson-clustered",
             "n_trials": [5000, 400],
             "n_subjects": [500, 100],
             "n_errors": [10, 80],
             "sufficient": [True, True],
             "operating_point": "deployment",
+            "statistic": "rate",
+            "group_b": None,
+            "point_kind": "deployment",
+            "target": np.nan,
         }
     )
 
@@ -116,7 +120,8 @@ def test_false_alerts_need_only_a_sufficient_false_alert_rate():
         "threshold": 0.6, "value": [0.01, 0.2], "ci_low": [0.005, 0.1],
         "ci_high": [0.02, 0.3], "ci_method": "wilson", "n_trials": [2000, 50],
         "n_subjects": [300, 10], "n_errors": [20, 10], "sufficient": [True, False],
-        "operating_point": "deployment"})
+        "operating_point": "deployment", "statistic": "rate", "group_b": None,
+        "point_kind": "deployment", "target": None})
     out = project_deployment(rows, crowd_size=1000, watchlist_share=0.01, watchlist_size=10,
                              audit_watchlist_size=10).to_pandas().set_index("metric")
     assert out.loc["projected_false_alerts_per_face", "sufficient"]

@@ -60,7 +60,6 @@ def test_reads_parquet_and_per_image_attributes_and_feeds_the_metrics_stage(file
         groupings=("lighting",),
         min_subjects=1,
         min_trials=1,
-        n_boot=20,
     ).to_pandas()
     fmr = table[(table["metric"] == "fmr") & (table["grouping"] == "overall")]
     assert fmr["value"].tolist() == [0.0] and fmr["n_trials"].tolist() == [1]
