@@ -23,6 +23,8 @@ from .tables import write_table
 
 #: Thresholds per sweep: enough for smooth curves, few enough for a small table.
 SWEEP_POINTS = 200
+#: Thresholds of the disparity-by-threshold contrasts (each costs a pass over every pair).
+CONTRAST_SWEEP_POINTS = 41
 #: Operating-point label of deepface's shipped threshold: audited beside the
 #: deployment's own thresholds, never mistaken for one (nor gated by policy).
 DEEPFACE_POINT = "deepface-default"
@@ -123,7 +125,7 @@ def thresholds(spec: AuditSpec) -> dict[float, dict[str, str]]:
 def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Table,
             deployment: dict[float, dict[str, str]]) -> pa.Table:
     """Rates at the operating points, per-group sweeps and the deployment projection."""
-    from .metrics import compute_metrics, project_deployment, threshold_sweep
+    from .metrics import compute_metrics, project_deployment, table, threshold_sweep
     from .metrics.conditions import failures_to_acquire, images_with_conditions
 
     stats, groupings = spec.statistics, spec.groupings
@@ -146,10 +148,21 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
     single = tuple(g for g in groupings.sensitive if " x " not in g and "|" not in g)
     sweep = threshold_sweep(scores, images, thresholds=grid, groupings=("overall", *single),
                             min_subjects=stats.min_subjects, min_trials=stats.min_trials)
+    # Fixed-pair contrasts across a coarser grid, for the disparity-by-threshold figure
+    # (its rate rows duplicate the sweep above, so only the pair rows are kept).
+    contrast_grid = np.unique(np.concatenate([
+        np.quantile(finite, np.linspace(0, 1, CONTRAST_SWEEP_POINTS)), list(deployment)]))
+    swept = compute_metrics(
+        scores, images, sweep=tuple(contrast_grid), groupings=single, cross_groupings=(),
+        min_subjects=stats.min_subjects, min_trials=stats.min_trials,
+        confidence=stats.confidence, interval=stats.interval,
+    ).to_pandas()
+    pairs = table.to_table(swept[swept[table.STATISTIC] != table.RATE])
     projection = project_deployment(
         rates, crowd_size=spec.projection.crowd, watchlist_share=spec.projection.share_on_watchlist,
         watchlist_size=spec.projection.watchlist, audit_watchlist_size=spec.watchlist.size)
-    return pa.concat_tables([rates, sweep.cast(rates.schema), projection.cast(rates.schema)])
+    return pa.concat_tables(
+        [rates, sweep.cast(rates.schema), pairs.cast(rates.schema), projection.cast(rates.schema)])
 
 
 def code_fingerprint() -> str:

@@ -437,3 +437,18 @@ def test_unknown_group_is_reported_but_never_ranked():
     pairs = rows[rows["group_b"].notna() & (rows["metric"] != "fmr_cross")]
     assert len(pairs) and not (pairs["group"] == "unknown").any()
     assert not (pairs["group_b"] == "unknown").any()
+
+
+def test_sweep_points_get_pointwise_contrasts_outside_the_testing_family():
+    scores, images, fta = hand_worked()
+    with_sweep = run(scores, images, fta, sweep=(0.3, 0.5, 0.7)).to_pandas()
+    alone = run(scores, images, fta).to_pandas()
+    swept = with_sweep[with_sweep["point_kind"] == "sweep"]
+    assert set(swept["threshold"]) == {0.3, 0.5, 0.7}
+    assert {"rate", "ratio", "p_value"} <= set(swept["statistic"])
+    assert not {"p_adjusted", "max_min_ratio", "garbe"} & set(swept["statistic"])
+    # The family of the audited operating points is unchanged by the sweep.
+    adjusted = with_sweep[with_sweep["statistic"] == "p_adjusted"]
+    pd.testing.assert_series_equal(
+        adjusted["value"].reset_index(drop=True),
+        alone[alone["statistic"] == "p_adjusted"]["value"].reset_index(drop=True))

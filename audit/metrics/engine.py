@@ -50,6 +50,7 @@ def compute_metrics(
     labelled_thresholds: tuple[tuple[str, float], ...] = (),
     target_fmr: tuple[float, ...] = (),
     target_fpir: tuple[float, ...] = (),
+    sweep: tuple[float, ...] = (),
     groupings: tuple[str, ...] = (),
     cross_groupings: tuple[str, ...] | None = None,
     min_subjects: int = 30,
@@ -77,6 +78,11 @@ def compute_metrics(
         Targets for overall FMR / FPIR; each gives one calibrated threshold
         (``operating_point="target_fmr=0.001"``), see
         :func:`audit.metrics.sweep.threshold_for_target`.
+    sweep : tuple of float
+        A threshold grid (``point_kind="sweep"``): rates and fixed-pair
+        contrasts at each, for disparity-by-threshold figures. Their intervals
+        and p-values are pointwise: sweep tests are not in the multiple-testing
+        family, and sweep points get no descriptive summaries.
     groupings : tuple of str
         Breakdowns such as ``"gender"``, ``"gender x ethnicity"`` or
         ``"age_band | lighting"`` (:class:`audit.metrics.trials.Grouping`);
@@ -128,6 +134,7 @@ def compute_metrics(
     subjects = trials.subject_index(scores_table, image_table)
     points = _operating_points(scores_table, thresholds, labelled_thresholds, target_fmr,
                                target_fpir)
+    points += [OperatingPoint(table.SWEEP, table.SWEEP, float(t)) for t in sweep]
     limits = {"min_subjects": min_subjects, "min_trials": min_trials}
     units = _rate_units(scores_table, image_table, points, subjects=subjects, columns=columns)
     if fta_frame is not None:
@@ -145,11 +152,17 @@ def compute_metrics(
         cross_units = [groups.unit_counts(trial_set, *_thresholds_and_labels(points))]
         cross = trials.Grouping(grouping.sensitive, cross=True)
         parts.extend(groups.breakdowns(cross_units, cross, n_subjects_total=n_total, **limits))
+    if not points:
+        raise ValueError(NO_THRESHOLD)
     measured = [_measured(part, points, interval=interval, confidence=confidence)
                 for part in parts]
     pair_rows = [_pair_rows(m, confidence=confidence) for m in measured if _compared(m.part)]
-    summary_rows = [disparity.summary_rows(m.rows.iloc[block])
-                    for m in measured if _compared(m.part) for block in _slices(m.rows)]
+    summary_rows = [
+        disparity.summary_rows(m.rows.iloc[block])
+        for m in measured
+        if _compared(m.part)
+        for block in _slices(m.rows, swept=False)
+    ]
     combined_rows = _combined(measured, alpha=fairness_alpha)
     frame = pd.concat(
         [m.rows.loc[:, table.COLUMNS] for m in measured]
@@ -254,14 +267,17 @@ def _adjusted(pair_rows: pd.DataFrame) -> pd.DataFrame:
     """Fill the ``p_adjusted`` rows: Benjamini-Hochberg over the whole family of pair tests.
 
     The family is every fixed-pair test of the table: every rate, grouping
-    (demographic and condition), stratum, pair and operating point.
+    (demographic and condition), stratum, pair and operating point; sweep
+    points are not in it, and their ``p_adjusted`` rows are dropped.
     """
     out = pair_rows.copy()
-    tests = (out[table.STATISTIC] == contrasts.P_VALUE).to_numpy()
-    adjusted = (out[table.STATISTIC] == contrasts.P_ADJUSTED).to_numpy()
+    family = (out[table.POINT_KIND] != table.SWEEP).to_numpy()
+    tests = family & (out[table.STATISTIC] == contrasts.P_VALUE).to_numpy()
+    adjusted = family & (out[table.STATISTIC] == contrasts.P_ADJUSTED).to_numpy()
     out.loc[adjusted, "value"] = contrasts.benjamini_hochberg(
         out.loc[tests, "value"].to_numpy(np.float64))
-    return out
+    swept_adjusted = ~family & (out[table.STATISTIC] == contrasts.P_ADJUSTED).to_numpy()
+    return out[~swept_adjusted].reset_index(drop=True)
 
 
 def _check_options(**options: object) -> None:
@@ -327,8 +343,6 @@ def _operating_points(
                 )
                 continue
             points.append(OperatingPoint(label, kind, t, float(target)))
-    if not points:
-        raise ValueError(NO_THRESHOLD)
     return points
 
 
@@ -362,10 +376,11 @@ def _rate_units(
     ]
 
 
-def _slices(rows: pd.DataFrame) -> list[np.ndarray]:
-    """Positions of each (threshold, stratum) block of a breakdown's rows."""
+def _slices(rows: pd.DataFrame, *, swept: bool = True) -> list[np.ndarray]:
+    """Positions of each (threshold, stratum) block of a breakdown's rows (sweep ones too?)."""
     blocks = rows.groupby([groups.THRESHOLD_INDEX, "stratum"], sort=False).indices
-    return list(blocks.values())
+    kinds = rows[table.POINT_KIND].to_numpy(dtype=object)
+    return [b for b in blocks.values() if swept or kinds[b[0]] != table.SWEEP]
 
 
 def _combined(measured: list[Measured], *, alpha: float) -> list[pd.DataFrame]:
@@ -379,7 +394,7 @@ def _combined(measured: list[Measured], *, alpha: float) -> list[pd.DataFrame]:
             if m.part.rate != non_mated or (mated, m.part.grouping) not in found:
                 continue
             partner = found[(mated, m.part.grouping)]
-            for block in _slices(m.rows):
+            for block in _slices(m.rows, swept=False):
                 out.append(disparity.combined_rows(
                     m.rows.iloc[block], partner.iloc[block], alpha=alpha))
     return out
