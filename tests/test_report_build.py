@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_report_context import small_metrics
+from test_report_render import small_metrics
 
 from audit.report.build import render_changes, render_run, run_info_from_folder
 
@@ -21,10 +21,10 @@ def _png(path):
     Image.new("RGB", (4, 4), (90, 90, 90)).save(path)
 
 
-def make_run(folder, root, *, run_id, metrics, fta_scale=1.0, threshold_reason=None):
+def make_run(folder, root, *, run_id, metrics, fpir_scale=1.0, threshold_reason=None):
     folder.mkdir(parents=True)
     frame = metrics.to_pandas()
-    frame.loc[frame["metric"] == "fta", "value"] *= fta_scale
+    frame.loc[(frame["metric"] == "fpir") & (frame["statistic"] == "rate"), "value"] *= fpir_scale
     pq.write_table(pa.Table.from_pandas(frame, schema=metrics.schema, preserve_index=False), folder / "metrics.parquet")
     manifest = pd.DataFrame(
         {
@@ -72,7 +72,7 @@ def runs(tmp_path_factory):
     metrics = small_metrics()
     root = base / "data"
     before = make_run(base / "r1", root, run_id="r1", metrics=metrics)
-    after = make_run(base / "r2", root, run_id="r2", metrics=metrics, fta_scale=3.0,
+    after = make_run(base / "r2", root, run_id="r2", metrics=metrics, fpir_scale=3.0,
                      threshold_reason={"source": "deepface-default",
                                        "how": "deepface's default for Dlib with cosine distance"})
     return before, after
@@ -98,10 +98,10 @@ def test_render_run_with_previous(runs):
     assert set(written) == {"html"} and written["html"] == after / "report.html"
     html = written["html"].read_text(encoding="utf-8")
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-    assert "5.7 Changes since the previous run" in text
+    assert "5.8 Changes since the previous run" in text
     assert "Agreed limits broken:" in text and "max_fpir_ratio allows 1.5, observed 2.1" in text
     assert "conflicting 3" in text and "3 images listed as both male and female" in text
-    assert "significant change" in text  # FTA tripled
+    assert "significant change" in text  # FPIR tripled
     assert "<img" not in html
 
 

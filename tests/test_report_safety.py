@@ -18,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from test_report_context import small_metrics, synthetic_run
-from test_report_render import chromium_dom, tool
+from report_tables import run_info as synthetic_run
+from test_report_render import chromium_dom, small_metrics, tool
 
 from audit.metrics import table as metrics_table
 from audit.report import assets, figures
@@ -67,12 +67,11 @@ def network(base: str) -> str:
 
 
 def hostile_metrics(base: str):
+    """The small hand-made table with groups "a" and "b" renamed to markup, in both group columns."""
     frame = small_metrics().to_pandas()
-    female, male = SCRIPT, IMG + network(base)
-    frame["group"] = (
-        frame["group"].str.replace("female", "\0F").str.replace("male", "\0M")
-        .str.replace("\0F", female).str.replace("\0M", male)
-    )
+    names = {"a": SCRIPT, "b": IMG + network(base)}
+    for column in ("group", "group_b"):
+        frame[column] = frame[column].map(lambda g: names.get(g, g))
     return metrics_table.to_table(frame)
 
 

@@ -67,19 +67,22 @@ def _label_source(value: str | None) -> str:
 
 def _composition(manifest, groupings: Iterable[str]) -> tuple[GroupCount, ...]:
     """Subjects and images per group of each demographic grouping found in the manifest."""
+    from audit.metrics.trials import Grouping
+
     frame = manifest.to_pandas()
     out = []
-    for grouping in groupings:
-        columns = [c.strip() for c in grouping.split(" x ")]
-        if "|" in grouping or not all(c in frame.columns for c in columns):
+    for name in groupings:
+        grouping = Grouping.parse(name)
+        columns = list(grouping.columns)
+        if grouping.control or not grouping.sensitive or not all(c in frame.columns for c in columns):
             continue
         grouped = frame.groupby(columns, sort=True, dropna=False)
         images = grouped.size()
         subjects = grouped["subject_id"].nunique()
         for key in images.index:
             values = key if isinstance(key, tuple) else (key,)
-            label = " x ".join(str(v) for v in values)
-            out.append(GroupCount(grouping, label, int(subjects[key]), int(images[key])))
+            label = grouping.label(tuple(str(v) for v in values))
+            out.append(GroupCount(name, label, int(subjects[key]), int(images[key])))
     return tuple(out)
 
 

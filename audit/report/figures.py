@@ -33,7 +33,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
 from audit.report import formatting
-from audit.report.context import ALL, CrossMatrix, Det, Panel, Sweep
+from audit.report.curves import Det, DisparityCurve, Sweep
+from audit.report.panels import CrossMatrix, Panel
+from audit.report.reading import ALL
 from audit.report.svg import SafeSvg, plain, sanitize
 
 #: Okabe & Ito (2008) colour-blind-safe palette, darkest first; yellow last (weak on white).
@@ -312,7 +314,9 @@ def sweep(
             ax.set_xlabel(xlabel)
             if grid:
                 ax.set_xlim(min(grid), max(grid))
-        fig.legend(handles, names, loc="outside lower center", ncol=min(5, max(1, len(names))), frameon=False)
+        if handles:
+            fig.legend(handles, names, loc="outside lower center", ncol=min(5, len(names)),
+                       frameon=False)
         fig.set_layout_engine("constrained")
         return _draw(fig, figure_id)
 
@@ -356,5 +360,104 @@ def det(
             _percent_axis(axis)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+        if ax.get_legend_handles_labels()[0]:  # no sufficient group: nothing to label
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
         return _draw(fig, figure_id)
+
+
+SHOWN_SHADE = "#E69F00"
+#: Line styles of the audited operating points on a disparity plot (named in the legend).
+MARK_DASHES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 2)))
+
+
+def _ratio_limits(data: DisparityCurve) -> tuple[float, float]:
+    """y range of a disparity plot: every finite ratio and interval end, and 1, with margin."""
+    values = [1.0] + [v for p in data.points for v in (p.ratio, p.low, p.high)
+                      if v is not None and 0 < v < math.inf]
+    low, high = min(values), max(values)
+    return low / 1.6, high * 1.6
+
+
+def _runs_spans(data: DisparityCurve) -> list[tuple[float, float]]:
+    """x spans to shade: each run of shown thresholds, out to halfway to its neighbours."""
+    grid = [p.threshold for p in data.points]
+    spans = []
+    for first, last in data.shown_runs:
+        i, j = grid.index(first), grid.index(last)
+        left = (grid[i - 1] + first) / 2 if i > 0 else first
+        right = (last + grid[j + 1]) / 2 if j + 1 < len(grid) else last
+        spans.append((left, right))
+    return spans
+
+
+def disparity(
+    data: DisparityCurve,
+    *,
+    figure_id: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    mark_labels: Sequence[str],
+    ratio_label: str,
+    band_label: str,
+    shown_label: str,
+    bound_label: str,
+) -> SafeSvg:
+    """A fixed pair's rate ratio across thresholds, with its pointwise interval, on a log axis.
+
+    The band is the pointwise interval (an unbounded end runs off the axis);
+    thresholds where it excludes 1 are shaded and get filled markers, the
+    others hollow ones; where the lower group had no error only the lower
+    bound is drawn (a triangle). A line at 1 marks equal rates, vertical
+    lines (one style each, named in the legend by ``mark_labels``) the
+    audited operating points.
+    """
+    bottom, top = _ratio_limits(data)
+    with matplotlib.rc_context(_rc(figure_id)):
+        fig = Figure(figsize=(WIDTH, 2.7))
+        ax = fig.add_subplot()
+        _ratio_curve(ax, data, bottom, top, labels={
+            "ratio": plain(ratio_label), "band": plain(band_label),
+            "shown": plain(shown_label), "bound": plain(bound_label)})
+        for i, (mark, text) in enumerate(zip(data.marks, mark_labels, strict=True)):
+            ax.axvline(mark.threshold, color=MUTED, linestyle=MARK_DASHES[i % len(MARK_DASHES)],
+                       linewidth=1.0, label=plain(text))
+        ax.set_yscale("log")
+        ax.set_ylim(bottom, top)
+        _log_ticks(ax.yaxis, np.array([bottom, top]))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: formatting.ratio(v)))
+        ax.set_title(plain(title), loc="left")
+        ax.set_xlabel(plain(xlabel))
+        ax.set_ylabel(plain(ylabel))
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles, strict=True))  # one entry per shaded run is enough
+        if unique:  # never an empty legend ("No artists with labels")
+            fig.legend(list(unique.values()), list(unique), loc="outside lower center",
+                       ncol=min(4, len(unique)), frameon=False)
+        fig.set_layout_engine("constrained")
+        return _draw(fig, figure_id)
+
+
+def _ratio_curve(ax, data: DisparityCurve, bottom: float, top: float,
+                 labels: Mapping[str, str]) -> None:
+    """Shaded runs, the interval band, the line at 1, the ratio and its markers."""
+    x = np.array([p.threshold for p in data.points])
+    ratio = np.array([np.nan if p.ratio is None else p.ratio for p in data.points])
+    low = np.array([bottom / 10 if p.low is None else p.low for p in data.points])
+    high = np.array([top * 10 if p.high is None else p.high for p in data.points])
+    defined = np.array([p.ratio is not None or p.low is not None for p in data.points])
+    shown = np.array([p.shown for p in data.points])
+    for left, right in _runs_spans(data):
+        ax.axvspan(left, right, color=SHOWN_SHADE, alpha=0.18, linewidth=0, label=labels["shown"])
+    ax.fill_between(x, np.where(defined, low, np.nan), np.where(defined, high, np.nan),
+                    color=PALETTE[0], alpha=0.18, linewidth=0, label=labels["band"])
+    ax.axhline(1.0, color=OVERALL_COLOUR, linewidth=0.9)
+    ax.plot(x, ratio, color=PALETTE[0], linewidth=1.4, label=labels["ratio"])
+    finite = ~np.isnan(ratio)
+    ax.plot(x[finite & shown], ratio[finite & shown], "o", color=PALETTE[0], markersize=3.5)
+    ax.plot(x[finite & ~shown], ratio[finite & ~shown], "o", markerfacecolor="#ffffff",
+            markeredgecolor=PALETTE[0], markersize=3.5)
+    bound = ~finite & np.array([p.low is not None for p in data.points])
+    if bound.any():
+        ax.plot(x[bound], low[bound], "^", color=PALETTE[1], markersize=4.5, label=labels["bound"])
+    ax.set_xlim(x.min(), x.max())

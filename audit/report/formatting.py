@@ -84,6 +84,23 @@ def ratio(x: float | None, significant: int = SIGNIFICANT) -> str:
     return f"{value:.{_decimals(value, significant)}f}"
 
 
+def ratio_end(x: float | None, significant: int = SIGNIFICANT) -> str:
+    """An interval end of a ratio: as :func:`ratio`, with more digits when rounding
+    would print an end that is not 1 as "1.0" (so "excludes 1" stays visible).
+
+    >>> ratio_end(1.0032), ratio_end(0.996), ratio_end(1.4), ratio_end(1.0)
+    ('1.003', '0.996', '1.4', '1.0')
+    """
+    text = ratio(x, significant)
+    if not text or text in ("∞", "0") or float(x) == 1.0:
+        return text
+    value, digits = float(x), significant
+    while float(text) == 1.0 and digits < 8:
+        digits += 1
+        text = ratio(value, digits)
+    return text
+
+
 def threshold(x: float | None) -> str:
     """A similarity threshold: two decimals, three when two would round it.
 
@@ -140,11 +157,16 @@ def one_in(x: float | None, significant: int = SIGNIFICANT) -> str:
     return rounded(1.0 / float(x), significant)
 
 
-def pvalue(p: float | None) -> str:
+def pvalue(p: float | None, alpha: float | None = None) -> str:
     """A p-value: two decimals from 0.1, two significant digits below, "< 0.001" at the end.
+
+    With ``alpha``, a p-value below it is never rounded up to it (0.0499 is
+    "0.0499", not "0.050"), so the printed value agrees with the verdict.
 
     >>> pvalue(0.0312), pvalue(0.0203), pvalue(0.6), pvalue(0.0042), pvalue(1e-7), pvalue(1.0)
     ('0.031', '0.020', '0.60', '0.0042', '< 0.001', '1.00')
+    >>> pvalue(0.0499), pvalue(0.0499, 0.05)
+    ('0.050', '0.0499')
     """
     if _missing(p):
         return ""
@@ -153,9 +175,12 @@ def pvalue(p: float | None) -> str:
         return "< 0.001"
     if value >= 0.995:
         return "1.00"
-    if value >= 0.1:
-        return f"{value:.2f}"
-    return f"{value:.{_decimals(value, 2)}f}"
+    decimals = 2 if value >= 0.1 else _decimals(value, 2)
+    text = f"{value:.{decimals}f}"
+    while alpha is not None and value < alpha <= float(text) and decimals < 8:
+        decimals += 1
+        text = f"{value:.{decimals}f}"
+    return text
 
 
 def confidence(level: float) -> str:
@@ -182,6 +207,7 @@ FILTERS: dict[str, Callable[..., str]] = {
     "percent": percent,
     "points": points,
     "ratio": ratio,
+    "ratio_end": ratio_end,
     "threshold": threshold,
     "count": count,
     "rounded": rounded,

@@ -36,8 +36,9 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 class ThresholdInfo:
     """One operating threshold of the system and how it was chosen.
 
-    ``operating_point`` uses the labels of the metrics table
-    (``"deployment"``, ``"target_fmr=0.001"``, ...). ``source`` is a code the
+    ``operating_point`` is the metrics table's display label of the point
+    (``"deployment"``, ``"deepface-default"``, ...), for reference only: the
+    report matches thresholds by value. ``source`` is a code the
     templates word: :data:`FROM_SPEC` (given in the audit spec),
     :data:`DEEPFACE_DEFAULT` (the recognition library's default) or
     :data:`OTHER`; ``how_chosen`` is the operator's own reason, free text
@@ -110,7 +111,10 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class ProjectionInputs:
-    """A deployment to project onto: crowd size, watchlist size, share on it."""
+    """The deployment the run's projected rows describe: crowd scanned and share
+    of it on the watchlist (``[projection]`` of the spec). ``watchlist`` is the
+    deployment's own watchlist size, stated for comparison only: the projected
+    figures hold for the audited watchlist size."""
 
     crowd: int = 100_000
     watchlist: int = 10_000
@@ -119,13 +123,23 @@ class ProjectionInputs:
 
 @dataclass(frozen=True)
 class StatisticsInfo:
-    """How intervals and sufficiency were decided (from the spec)."""
+    """How intervals and sufficiency were decided (from the spec).
+
+    ``interval`` is the spec's choice for the rates' intervals
+    (``"wilson-clustered"`` or ``"wilson"``; the metrics table's ``ci_method``
+    says what each row got). ``alpha`` is ``1 - confidence``: a pair is
+    "shown to differ" when its adjusted p-value is below it, and the false
+    discovery rate of the Benjamini-Hochberg correction is set to it.
+    """
 
     confidence: float = 0.95
-    bootstrap: int | None = None  # subject-bootstrap draws; None = not recorded
+    interval: str | None = None
     min_subjects: int | None = None
     min_trials: int | None = None
-    alpha: float = 0.05  # significance level for "shown to differ"
+
+    @property
+    def alpha(self) -> float:
+        return round(1.0 - self.confidence, 12)
 
 
 @dataclass(frozen=True)
@@ -164,7 +178,7 @@ class RunInfo:
     system: SystemUnderTest = SystemUnderTest()
     watchlist: WatchlistDesign = WatchlistDesign()
     datasets: tuple[DatasetInfo, ...] = ()
-    projection: ProjectionInputs = ProjectionInputs()
+    projection: ProjectionInputs | None = None
     statistics: StatisticsInfo = StatisticsInfo()
     condition_groupings: tuple[str, ...] = ()
     face_images: tuple[FaceImage, ...] = ()
@@ -233,7 +247,7 @@ def run_info_from_spec(
         ),
         statistics=StatisticsInfo(
             confidence=float(stats.get("confidence", defaults.confidence)),
-            bootstrap=stats.get("bootstrap"),
+            interval=stats.get("interval"),
             min_subjects=stats.get("min_subjects"),
             min_trials=stats.get("min_trials"),
         ),

@@ -75,6 +75,9 @@ class Figures:
     def det(self, data, **words):
         return self._draw("det", data, **words)
 
+    def disparity(self, data, **words):
+        return self._draw("disparity", data, **words)
+
 
 def environment(templates: Path | None = None, drawn: Figures | None = None) -> jinja2.Environment:
     """The report's Jinja2 environment (autoescape on, strict undefined)."""

@@ -1,0 +1,274 @@
+"""The summary's findings: each sentence quotes the rows of its own pair, and means what it says.
+
+Findings come from the hand-made audit of :mod:`report_tables` (a real metrics
+table); sentences are rendered with the report's own templates and checked
+against the table's rows of that fixed pair: ratio, interval, adjusted p-value,
+detectable ratio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from report_tables import hand_made, run_info
+
+from audit.metrics import table as columns
+from audit.report import formatting
+from audit.report.context import build_context
+from audit.report.curves import disparity_curves
+from audit.report.reading import Comparison, GroupRate, Interval, MetricsIndex
+from audit.report.render import environment
+
+REPORT = Path(__file__).resolve().parents[1] / "audit" / "report"
+TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
+
+
+@pytest.fixture(scope="module")
+def context():
+    return build_context(hand_made(), run_info())
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return hand_made().to_pandas()
+
+
+def text(markup: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", markup))).strip()
+
+
+def sentence(finding, n_tests: int = 108) -> str:
+    template = environment().from_string(
+        '{% import "macros/words.html.j2" as w %}{{ w.finding_sentence(f, 0.95, n) }}')
+    return text(template.render(f=finding, n=n_tests))
+
+
+@pytest.fixture(scope="module")
+def summary(context) -> str:
+    return environment().get_template("sections/summary.html.j2").render(ctx=context)
+
+
+def finding(context, metric, label):
+    point = next(p for p in context.summary.points if (p.point.label if p.point else None) == label)
+    rates = next(r for r in point.rates if r.metric == metric)
+    return rates, rates.findings[0]
+
+
+def pair_rows(frame, metric, point, high, low) -> pd.Series:
+    rows = frame[(frame["metric"] == metric) & (frame["operating_point"] == point)
+                 & (frame["group"] == high) & (frame["group_b"] == low)]
+    return rows.set_index("statistic")
+
+
+def test_sentence_quotes_the_rows_of_its_pair(context, frame):
+    _, f = finding(context, "fmr", "deepface-default")
+    c = f.comparison
+    rows = pair_rows(frame, "fmr", "deepface-default", c.high.group, c.low.group)
+    assert (c.high.group, c.low.group) == ("a", "b")  # highest vs lowest sufficient group
+    assert c.ratio.low == rows.loc["ratio", "ci_low"]
+    assert c.p_adjusted == rows.loc["p_adjusted", "value"]
+    assert c.p_value == rows.loc["p_value", "value"]
+    assert c.detectable == rows.loc["min_detectable_ratio", "value"]
+    said = sentence(f)
+    assert said.startswith("At 0.75, people labelled “a” compared with a different person were at "
+                           f"least {formatting.ratio_end(c.ratio.low)} times as likely as people "
+                           "labelled “b” to be falsely matched (95% lower bound; adjusted p = "
+                           f"{formatting.pvalue(c.p_adjusted, 0.05)})")
+    # Descriptive summaries never enter a sentence.
+    summaries = frame[(frame["metric"] == "fmr") & (frame["operating_point"] == "deepface-default")
+                      & frame["statistic"].isin(["max_min_ratio", "max_geomean_ratio", "gini"])]
+    for value in summaries["value"].dropna():
+        assert f" {formatting.ratio(value)} times" not in said
+
+
+def test_finite_ratio_sentence_gives_interval_and_adjusted_p():
+    c = comparison(ratio=Interval(2.5, 1.5, 4.1, "mover-log"), p_value=0.0004, p_adjusted=0.004)
+    said = sentence(make_finding(c))
+    assert said == ("At 0.60, women passing the camera were 2.5 times as likely as men to trigger "
+                    "a false alert (95% CI 1.5 to 4.1; adjusted p = 0.0040): 5.0% against 2.0%.")
+
+
+def test_zero_error_lower_group_reads_at_least(context):
+    _, f = finding(context, "fpir", "deployment")
+    assert f.kind == "shown" and f.comparison.ratio.unbounded
+    said = sentence(f)
+    assert "were at least" in said and "times as likely as" in said
+    assert "against none in 100 searches" in said and "∞" not in said
+
+
+def test_not_shown_carries_its_detectable_ratio(context):
+    _, f = finding(context, "fnir", "deployment")
+    c = f.comparison
+    assert f.kind == "not_shown" and c.detectable is not None
+    said = sentence(f)
+    assert "were not shown to differ" in said
+    assert (f"the data could have shown a ratio of {formatting.ratio(c.detectable)} or more "
+            "with 80% power") in said
+    assert f"ratio {formatting.ratio(c.ratio.value)}, 95% CI {formatting.ratio_end(c.ratio.low)} to" in said
+
+
+def test_unadjusted_difference_is_not_called_shown(context):
+    _, f = finding(context, "fpir", "deepface-default")
+    c = f.comparison
+    assert c.p_value < 0.05 <= c.p_adjusted and f.kind == "not_after_correction"
+    said = sentence(f, n_tests=108)
+    assert "not shown to differ once the 108 comparisons of this audit are taken into account" in said
+    assert "times as likely" not in said and "could have shown a ratio of" in said
+
+
+def test_no_errors_and_too_few_groups():
+    _, f = None, make_finding(comparison(ratio=Interval(None), p_value=1.0, p_adjusted=1.0,
+                                         detectable=None))
+    assert f.kind == "no_errors"
+    assert "no false alerts were seen in any group group with enough data" in sentence(f)
+    few = dataclasses.replace(f, comparison=None, n_sufficient=1)
+    assert few.kind == "too_few_groups"
+    assert "fewer than two group groups had enough data" in sentence(few)
+
+
+def test_findings_at_every_audited_point_then_fta(context, summary):
+    labels = [p.point.label if p.point else None for p in context.summary.points]
+    assert labels == [p.label for p in context.operating_points]
+    for point in context.summary.points:
+        assert [r.metric for r in point.rates] == ["fpir", "fnir", "fmr", "fnmr"]
+    said = text(summary)
+    for heading in ("At the deployment threshold 0.50",
+                    "At deepface’s default threshold 0.75 (audited for reference)",
+                    "At threshold 0.80, calibrated to an overall FPIR of at most 5%",
+                    "At threshold 0.80, calibrated to an overall FMR of at most 1%"):
+        assert heading in said
+    assert said.count("At 0.75, ") == 4  # one finding per rate at deepface's default
+
+
+def test_insufficiency_is_per_rate(context, summary):
+    fpir, _ = finding(context, "fpir", "deployment")
+    fnir, _ = finding(context, "fnir", "deployment")
+    assert [g.group for g in fpir.insufficient] == ["e"]
+    assert [g.group for g in fnir.insufficient] == ["d", "e"]  # d: enough passers-by, few listed
+    said = text(summary)
+    assert ("For the miss rate, too few people labelled “d” and people labelled “e” were measured "
+            "to state or compare their rate.") in said
+    assert "For the false alert rate, too few people labelled “e” were measured" in said
+    assert "too few people labelled “d” and" not in said.split("Miss rate (FNIR)")[0]
+
+
+def test_summary_footnote_names_the_family_and_correction(context, summary):
+    said = text(summary)
+    assert f"This audit made {context.summary.n_tests} such comparisons" in said
+    assert "Benjamini-Hochberg" in said and "false discoveries" in said
+    assert "does not mean they are equal" in said
+
+
+# -- verdicts and sentences on constructed comparisons -------------------------
+
+
+def rate(group: str, value: float, errors: int = 10) -> GroupRate:
+    return GroupRate(group, value, value / 2, value * 2, "wilson-clustered", 200, 50, errors, True)
+
+
+def comparison(**changes) -> Comparison:
+    fields = dict(metric="fpir", grouping="group", point=None, high=rate("female", 0.05),
+                  low=rate("male", 0.02), ratio=Interval(2.5, 1.1, 5.0, "mover-log"),
+                  difference=Interval(0.03, 0.01, 0.05, "mover"), p_value=0.01,
+                  p_adjusted=0.2, detectable=1.9, alpha=0.05)
+    fields.update(changes)
+    return Comparison(**fields)
+
+
+def make_finding(c: Comparison):
+    from audit.report.findings import Finding
+    from audit.report.reading import OperatingPoint
+
+    point = OperatingPoint("op", "deployment", 0.6, "deployment")
+    return Finding("fpir", "group", point, dataclasses.replace(c, point=point), (), (), 2)
+
+
+@pytest.mark.parametrize(
+    "changes, verdict",
+    [
+        ({"p_value": 0.001, "p_adjusted": 0.049}, "shown"),
+        ({"p_value": 0.01, "p_adjusted": 0.2}, "not_after_correction"),
+        ({"p_value": 0.3, "p_adjusted": 0.9}, "not_shown"),
+        ({"ratio": Interval(None), "p_value": 1.0, "p_adjusted": 1.0}, "no_errors"),
+    ],
+)
+def test_verdict_follows_the_adjusted_p_value(changes, verdict):
+    assert comparison(**changes).verdict == verdict
+
+
+def test_p_value_just_below_alpha_is_not_printed_as_alpha():
+    said = sentence(make_finding(comparison(p_value=0.001, p_adjusted=0.0499)))
+    assert "adjusted p = 0.0499" in said
+    low_end = sentence(make_finding(comparison(p_value=0.049, p_adjusted=0.3,
+                                               ratio=Interval(1.9, 1.004, 3.6, "mover-log"))))
+    assert "95% CI 1.004 to 3.6" in low_end  # an end above 1 never prints as 1.0
+
+
+# -- the disparity-by-threshold data ------------------------------------------
+
+
+def sweep_frame() -> pd.DataFrame:
+    """A hand-made table: the pair (x, y) at the deployment and on a 4-point sweep."""
+    base = {"grouping": "g", "ci_method": None, "n_trials": 100, "n_subjects": 30,
+            "n_errors": 5, "sufficient": True, "target": float("nan")}
+    rows = []
+    for group, value in (("x", 0.05), ("y", 0.02)):
+        rows.append({**base, "metric": "fpir", "group": group, "group_b": None, "threshold": 0.6,
+                     "value": value, "ci_low": value / 2, "ci_high": value * 2,
+                     "statistic": "rate", "operating_point": "deployment",
+                     "point_kind": "deployment"})
+
+    def ratio(t, high, low, value, lo, hi):
+        return {**base, "metric": "fpir", "group": high, "group_b": low, "threshold": t,
+                "value": value, "ci_low": lo, "ci_high": hi, "statistic": "ratio",
+                "operating_point": "sweep", "point_kind": "sweep"}
+
+    inf, nan = float("inf"), float("nan")
+    rows += [
+        ratio(0.4, "x", "y", 2.0, 1.2, 3.3),  # shown: x higher
+        ratio(0.5, "y", "x", 2.0, 1.5, 2.5),  # the two swap places: x/y = 0.5 (0.4 to 0.67), shown
+        ratio(0.6, "x", "y", 1.5, 0.8, 2.8),  # not shown
+        ratio(0.7, "x", "y", inf, 0.8, inf),  # y had no error: at least 0.8, not shown
+        ratio(0.8, "x", "y", nan, nan, nan),  # neither had an error
+    ]
+    return pd.DataFrame(rows, columns=columns.COLUMNS)
+
+
+def test_disparity_curve_from_a_hand_made_sweep():
+    index = MetricsIndex(columns.to_table(sweep_frame()), run_info())
+    (curve,) = disparity_curves(index, ("g",), index.points)
+    assert (curve.high, curve.low) == ("x", "y")
+    got = [(p.threshold, p.ratio, p.low, p.high, p.shown) for p in curve.points]
+    assert got == [
+        (0.4, 2.0, 1.2, 3.3, True),
+        (0.5, 0.5, 0.4, pytest.approx(1 / 1.5), True),
+        (0.6, 1.5, 0.8, 2.8, False),
+        (0.7, None, 0.8, None, False),
+        (0.8, None, None, None, False),
+    ]
+    assert curve.shown_thresholds == (0.4, 0.5) and curve.shown_runs == ((0.4, 0.5),)
+
+
+# -- no string parsing ---------------------------------------------------------
+
+#: Patterns that would mean reading structure out of labels. Not searched: changes.py (the
+#: comparison of runs, another stage's), fetcher.py and svg.py (they parse URLs and SVG).
+NOT_LABELS = {"changes.py", "fetcher.py", "svg.py", "changes.html.j2"}
+PARSING = [r'split\(\s*" / "', r'" vs "', r'":max_min', r'"target_', r'" -> "', r"partition\(",
+           r'split\(\s*":"', r'split\(\s*" x "', r"\.str\.", r"_TARGET", r"_split_pair",
+           r"_stratum_of", r'\(garbe\|fdr\)']
+
+
+@pytest.mark.parametrize("pattern", PARSING)
+def test_report_parses_no_labels(pattern):
+    sources = [*REPORT.glob("*.py"), *TEMPLATES.rglob("*.j2")]
+    sources = [p for p in sources if p.name not in NOT_LABELS]
+    hits = [f"{p.name}:{n}" for p in sources
+            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if re.search(pattern, line)]
+    assert hits == []
