@@ -218,6 +218,7 @@ def build_context(
     *,
     include_faces: bool = False,
     changes: Changes | None = None,
+    coverage: tuple[CoverageResult, ...] | None = None,
 ) -> ReportContext:
     """Build the report's context from the metrics table and the run description.
 
@@ -236,6 +237,10 @@ def build_context(
     changes : Changes, default=None
         Changes since an earlier run (:func:`audit.report.changes.build_changes`);
         the report then gains a "changes since" subsection.
+    coverage : tuple of CoverageResult, default=None
+        The coverage study's measured coverage of the interval methods, quoted
+        in the method section; None (until the study provides them): the
+        section says they are not part of the report.
 
     Returns
     -------
@@ -274,6 +279,7 @@ def build_context(
         faces=run.face_images if include_faces else (),
         policy=_policy(run.policy),
         changes=changes,
+        coverage=coverage,
     )
 
 
