@@ -18,7 +18,7 @@ import pytest
 from report_tables import DEPLOYMENT, hand_made, run_info
 
 from audit.metrics import table as columns
-from audit.report import figures, formatting
+from audit.report import figures, formatting, threshold_figures
 from audit.report.context import build_context
 from audit.report.render import Figures, render_html, render_pdf, write_report
 
@@ -287,8 +287,8 @@ def test_figures_draw_without_warnings(context):
                        tuple(type(c)(c.group, c.x, c.y, False, c.marks) for c in det.curves))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. matplotlib's "No artists with labels"
-        svg = figures.disparity(curve, figure_id="d", **words)
-        figures.det(hidden, figure_id="n", xlabel="x", ylabel="y", overall_label="o")
+        svg = threshold_figures.disparity(curve, figure_id="d", **words)
+        threshold_figures.det(hidden, figure_id="n", xlabel="x", ylabel="y", overall_label="o")
     assert "<svg" in svg.markup
 
 

@@ -89,6 +89,11 @@ class Summary:
     def findings(self) -> tuple[Finding, ...]:
         return tuple(f for p in self.points for r in p.rates for f in r.findings)
 
+    @property
+    def unlabelled(self) -> bool:
+        """True when a grouping has a group with an unknown label (shown, never compared)."""
+        return any(f.unlabelled for f in self.findings)
+
 
 @dataclass(frozen=True)
 class Results:

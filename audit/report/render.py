@@ -29,7 +29,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from audit.report import assets, figures
+from audit.report import assets, figures, threshold_figures
 from audit.report.changes import Changes
 from audit.report.context import ReportContext
 from audit.report.formatting import FILTERS
@@ -53,6 +53,8 @@ class Figures:
     """
 
     palette = figures.PALETTE
+    _modules = {"forest": figures, "heatmap": figures, "sweep": threshold_figures,
+                "det": threshold_figures, "disparity": threshold_figures}
 
     def __init__(self) -> None:
         self._drawn: dict[tuple, object] = {}
@@ -60,7 +62,8 @@ class Figures:
     def _draw(self, name: str, data: object, **words: object):
         key = (name, id(data), tuple(sorted((k, repr(v)) for k, v in words.items())))
         if key not in self._drawn:
-            self._drawn[key] = (data, getattr(figures, name)(data, **words))  # keep data alive
+            drawn = getattr(self._modules[name], name)(data, **words)
+            self._drawn[key] = (data, drawn)  # keep data alive
         return self._drawn[key][1]
 
     def forest(self, data, **words):
