@@ -14,8 +14,12 @@ import math
 
 import pandas as pd
 import pytest
+import typer
 from test_metrics_engine import hand_worked
+from typer.testing import CliRunner
 
+from audit import workflow
+from audit.cli import EXIT_POLICY, EXIT_POLICY_NOT_EVALUATED, app, gate_policy
 from audit.config import AuditSpec, PolicySpec
 from audit.metrics import compute_metrics
 from audit.metrics.table import COLUMNS, to_table
@@ -35,6 +39,7 @@ from audit.runs import write_json
 
 pytestmark = pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
 INF = math.inf
+runner = CliRunner()
 
 
 def _row(**given) -> dict:
@@ -327,3 +332,95 @@ def test_old_policy_json_still_reads(record, state, limits):
         assert (check.limit, check.allowed, check.value, check.metric, check.state) == (
             "max_fpir_ratio", 1.5, 2.1, "fpir", "broken")
         assert check.sentence == "max_fpir_ratio = 1.5 broken: 2.1 for gender at 0.6"
+
+
+# -- exit codes and output ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("spec", "code", "last"), [
+    (PolicySpec(max_fnir=0.1), EXIT_POLICY_NOT_EVALUATED,
+     'policy: not evaluated (1 limit; 1 check; 1 not evaluated; evaluate = "estimate")'),
+    (PolicySpec(max_fnir=0.1, skip_unevaluable=True), 0,
+     "policy: met (1 limit; 1 check; 1 not evaluated, skipped as the spec allows; "
+     'evaluate = "estimate")'),
+    (PolicySpec(max_fnir=0.1, max_fpir=0.2), EXIT_POLICY,
+     'policy: broken (2 limits; 4 checks; 2 broken; 1 not evaluated; evaluate = "estimate")'),
+    (PolicySpec(max_fta=0.5), 0, 'policy: met (1 limit; 3 checks; evaluate = "estimate")'),
+    (PolicySpec(), 0, "policy: no policy"),
+])
+def test_run_exits_by_policy_outcome_and_names_each_limit(spec, code, last, tmp_path,
+                                                         monkeypatch):
+    """`run` on an impostor-only audit (the pipeline replaced by its outcome)."""
+    outcome = check_policy(spec, _impostor_only_metrics(), ("gender",))
+
+    def audited(*args, **kwargs):
+        return workflow.RunOutcome(tmp_path, outcome, [], {})
+
+    monkeypatch.setattr(workflow, "run_audit", audited)
+    monkeypatch.setenv("COLUMNS", "300")
+    spec_file = tmp_path / "audit.toml"
+    spec_file.write_text('[dataset]\nname = "lfw"\n')
+    result = runner.invoke(app, ["run", str(spec_file)])
+    assert result.exit_code == code, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == last
+    named = [line for line in lines if line.startswith("policy: max_")]
+    assert len(named) == len(outcome.broken) + len(outcome.not_evaluated)
+    assert "all limits met" not in result.output
+    if outcome.not_evaluated:
+        assert any("max_fnir = 0.1 not evaluated" in line for line in named)
+    if spec.skip_unevaluable:
+        assert named[0].endswith("(skipped: skip_unevaluable = true)")
+
+
+def test_gate_exit_codes():
+    broken = PolicyOutcome.from_json({"limits": {"max_fta": 0.1}, "passed": False,
+                                      "violations": [{"limit": "max_fta", "allowed": 0.1,
+                                                      "observed": 0.2, "where": "overall"}]})
+    for outcome, code in ((broken, EXIT_POLICY),
+                          (check_policy(PolicySpec(max_fnir=0.1), _impostor_only_metrics()),
+                           EXIT_POLICY_NOT_EVALUATED)):
+        with pytest.raises(typer.Exit) as stopped:
+            gate_policy(outcome)
+        assert stopped.value.exit_code == code
+    assert (EXIT_POLICY, EXIT_POLICY_NOT_EVALUATED) == (3, 4)
+    gate_policy(PolicyOutcome("no policy"))  # returns: exit 0
+
+
+def _run_folder(runs_dir, name, policy):
+    folder = runs_dir / name
+    folder.mkdir(parents=True)
+    write_json(folder / "provenance.json", {
+        "spec": {"name": name}, "pipeline": {"model": "Dlib", "detector": "dlib"},
+        "thresholds": {"0.93": {"source": "spec"}}})
+    write_json(folder / "summary.json", {})
+    if policy is not None:
+        write_json(folder / "policy.json", policy)
+
+
+def test_runs_list_shows_the_policy_outcome(tmp_path, monkeypatch):
+    metrics = _impostor_only_metrics()
+    outcomes = {
+        "20240101-000000-met": check_policy(PolicySpec(max_fta=0.5), metrics),
+        "20240102-000000-broken": check_policy(PolicySpec(max_fpir=0.2), metrics),
+        "20240103-000000-noteval": check_policy(PolicySpec(max_fnir=0.1), metrics),
+        "20240104-000000-nopolicy": check_policy(PolicySpec(), metrics),
+    }
+    for name, outcome in outcomes.items():
+        _run_folder(tmp_path, name, outcome.to_json())
+    _run_folder(tmp_path, "20230101-000000-old-met",
+                {"limits": {"max_fta": 0.1}, "passed": True, "violations": []})
+    _run_folder(tmp_path, "20230102-000000-old-broken",
+                {"limits": {"max_fta": 0.1}, "passed": False, "violations": [
+                    {"limit": "max_fta", "allowed": 0.1, "observed": 0.2, "where": "overall"}]})
+    _run_folder(tmp_path, "20230103-000000-unrecorded", None)
+    monkeypatch.setenv("COLUMNS", "250")
+    result = runner.invoke(app, ["runs", "list", "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    shown = {line.split("│")[1].strip(): line.split("│")[-2].strip()
+             for line in result.output.splitlines() if line.count("│") > 2}
+    assert shown == {
+        "20230101-000000-old-met": "met", "20230102-000000-old-broken": "broken",
+        "20230103-000000-unrecorded": "-", "20240101-000000-met": "met",
+        "20240102-000000-broken": "broken", "20240103-000000-noteval": "not evaluated",
+        "20240104-000000-nopolicy": "no policy"}
