@@ -424,3 +424,27 @@ def test_runs_list_shows_the_policy_outcome(tmp_path, monkeypatch):
         "20230103-000000-unrecorded": "-", "20240101-000000-met": "met",
         "20240102-000000-broken": "broken", "20240103-000000-noteval": "not evaluated",
         "20240104-000000-nopolicy": "no policy"}
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:Attempting to set identical")  # tiny table's figures
+def test_the_report_reads_the_recorded_outcome(tmp_path):
+    import re
+
+    from audit.report.context import build_context
+    from audit.report.inputs import RunInfo
+    from audit.report.render import render_report
+
+    metrics = _impostor_only_metrics()
+    outcome = check_policy(PolicySpec(max_fnir=0.1, max_fta=0.5), metrics, ("gender",))
+    run = RunInfo(run_id="r", policy=outcome.to_json())
+    assert build_context(metrics, run).policy == outcome
+    none = RunInfo(run_id="r", policy=check_policy(PolicySpec(), metrics).to_json())
+    assert build_context(metrics, none).policy == PolicyOutcome("no policy")
+    html = render_report(metrics, run, tmp_path, ("html",))["html"].read_text(encoding="utf-8")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert ("Agreed limits not evaluated: no limit was found broken, but 1 check could not be "
+            "judged, so the limits are not shown to be met.") in text
+    assert "Not evaluated: max_fnir allows 0.1 for all people at threshold 0.50: no trials." in text
