@@ -52,7 +52,6 @@ sensitive = ["gender"]
 conditions = ["face_height_band"]
 
 [statistics]
-bootstrap = 50
 min_subjects = 5
 min_trials = 20
 
