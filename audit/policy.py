@@ -373,8 +373,8 @@ def _rate_checks(judge: _Judge, rates: pd.DataFrame) -> Iterator[PolicyCheck]:
 
     ordered = pd.concat([rates[rates["grouping"] == OVERALL], rates[rates["grouping"] != OVERALL]])
     named = ordered[~has_unknown_label(ordered["group"])]
-    for row in named.itertuples(index=False):
-        if row.sufficient is True or row.sufficient == 1:
+    for row, sufficient in zip(named.itertuples(index=False), _flag(named["sufficient"])):
+        if sufficient:
             yield judge.row(row)
         else:
             reason = (NO_TRIALS if row.n_trials == 0 else
@@ -389,6 +389,7 @@ def _counts(row) -> str:
 
 
 def _flag(column: pd.Series) -> pd.Series:
+    """A ``sufficient`` column as bool (missing: False)."""
     return column.fillna(False).astype(bool)
 
 
@@ -432,9 +433,9 @@ class _Judge:
     def row(self, row, *, reason: str | None = None) -> PolicyCheck:
         """A rate row (``reason`` given: not evaluated, else judged)."""
         value, low, high = _number(row.value), _number(row.ci_low), _number(row.ci_high)
-        state = NOT_EVALUATED if reason else None
-        if state is None:
-            state, reason = self._judge(value, low, high)
+        if reason is not None:
+            return self._check(NOT_EVALUATED, reason, row, value, low, high)
+        state, reason = self._judge(value, low, high)
         return self._check(state, reason, row, value, low, high)
 
     def ratio(self, row) -> PolicyCheck:
