@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from audit import workflow
-from audit.cli import EXIT_POLICY, EXIT_USAGE, app
+from audit.cli import EXIT_POLICY, EXIT_POLICY_NOT_EVALUATED, EXIT_USAGE, app
 from audit.runs import list_runs
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,6 @@ sensitive = ["gender"]
 conditions = ["face_height_band"]
 
 [statistics]
-bootstrap = 50
 min_subjects = 5
 min_trials = 20
 
@@ -95,6 +94,7 @@ def first_run(env):
     spec = write_spec(base, data_dir, formats='["html", "pdf"]')
     result = runner.invoke(app, ["run", str(spec)])
     assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == "policy: no policy"
     (folder,) = list_runs(base / "runs")
     return folder
 
@@ -166,11 +166,28 @@ def test_broken_policy_limit_exits_with_its_own_code(env, first_run):
     spec = write_spec(base, data_dir, policy="max_fnmr = 0.0001\nmax_fta = 0.5")
     result = runner.invoke(app, ["run", str(spec)])
     assert result.exit_code == EXIT_POLICY
-    assert "max_fnmr" in result.output and "max_fta" not in result.output
+    assert "max_fnmr = 0.0001 broken" in result.output and "max_fta" not in result.output
     record = json.loads((list_runs(base / "runs")[-1] / "policy.json").read_text())
-    assert record["passed"] is False
+    assert record["state"] == "broken"
     result = runner.invoke(app, ["runs", "list"])
-    assert result.exit_code == 0 and "FAIL" in result.output and "pass" in result.output
+    assert result.exit_code == 0 and "broken" in result.output and "no policy" in result.output
+
+
+def test_limit_that_cannot_be_evaluated_exits_with_its_own_code_unless_skipped(env, first_run):
+    """No group (nor overall) reaches 1000 subjects: max_fnir cannot be judged."""
+    base, data_dir = env
+    text = write_spec(base, data_dir, policy="max_fnir = 0.5").read_text().replace(
+        "min_subjects = 5", "min_subjects = 1000")
+    for skip, code, last in ((False, EXIT_POLICY_NOT_EVALUATED, "policy: not evaluated"),
+                             (True, 0, "policy: met")):
+        path = base / f"unevaluable-{skip}.toml"
+        path.write_text(text + f"skip_unevaluable = {str(skip).lower()}\n")
+        result = runner.invoke(app, ["run", str(path)])
+        assert result.exit_code == code, result.output
+        assert "max_fnir = 0.5 not evaluated (estimate): FNIR overall" in result.output
+        assert result.output.strip().splitlines()[-1].startswith(last)
+    result = runner.invoke(app, ["runs", "list"])
+    assert "not evaluated" in result.output
 
 
 def test_bad_spec_is_a_usage_error(env, tmp_path):

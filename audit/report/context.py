@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from audit.policy import PolicyOutcome
 from audit.report import deployment
 from audit.report.changes import Changes
 from audit.report.inputs import (
@@ -397,25 +398,6 @@ class KeyValue:
 
 
 @dataclass(frozen=True)
-class Violation:
-    """A broken policy limit: ``limit`` name, ``allowed`` and ``observed`` values, ``where``."""
-
-    limit: str
-    allowed: float | None
-    observed: float | None
-    where: str
-
-
-@dataclass(frozen=True)
-class PolicyOutcome:
-    """The run's agreed limits and whether they were met."""
-
-    passed: bool
-    limits: tuple[KeyValue, ...]
-    violations: tuple[Violation, ...]
-
-
-@dataclass(frozen=True)
 class Summary:
     primary: OperatingPoint | None
     overall: tuple[GroupRate | None, ...]  # aligned with ``metrics``
@@ -446,7 +428,8 @@ class ReportContext:
     intervals in the table were computed), ``tests`` (tests used),
     ``provenance`` and ``spec`` (flattened key/value pairs) and ``faces``
     (empty unless face images were explicitly asked for), ``policy`` (the
-    agreed limits and any broken, when recorded) and ``changes`` (since an
+    typed :class:`audit.policy.PolicyOutcome` read back from ``policy.json``,
+    when recorded) and ``changes`` (since an
     earlier run, when given).
     """
 
@@ -1060,19 +1043,7 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> tuple[KeyValue, ...
 
 
 def _policy(record: Mapping[str, Any]) -> PolicyOutcome | None:
-    if not record:
-        return None
-    violations = tuple(
-        Violation(
-            limit=str(v.get("limit", "")),
-            allowed=_num(v.get("allowed")),
-            observed=_num(v.get("observed")),
-            where=str(v.get("where", "")),
-        )
-        for v in record.get("violations", [])
-    )
-    limits = flatten(record.get("limits", {}))
-    return PolicyOutcome(bool(record.get("passed", not violations)), limits, violations)
+    return PolicyOutcome.from_json(record) if record else None
 
 
 def build_context(
