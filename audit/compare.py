@@ -60,7 +60,7 @@ at each operating point present in both runs, the fixed pairs of the
 demographic groupings that were the extreme pair (highest and lowest
 sufficient group, within a stratum) in either run, so a change of extreme
 pair shows both pairs; then every other significant change, by adjusted
-p-value, then unadjusted p-value.
+p-value, then by size (rate difference, or log of the ratio's factor).
 """
 
 from __future__ import annotations
@@ -100,9 +100,9 @@ OLD_TABLE = ("{folder}: metrics.parquet has no {columns} column(s); it was writt
 #: Why a change was not tested (shown as written).
 POINT_MISSING = "operating point not in the {run} run"
 NOT_IN_RUN = "not in the {run} run"
-NO_TRIALS = "no trials in the {run} run"
+NO_TRIALS = "not tested: no trials in the {run} run"
 NO_INTERVAL = "not tested: no interval"
-INSUFFICIENT = "insufficient data in the {run} run"
+INSUFFICIENT = "not tested: insufficient data in the {run} run"
 GROUP_INSUFFICIENT = "{group} insufficient"
 GROUP_MISSING = "{group} not measured"
 PAIR_MISSING = "not compared in the {run} run: {why}"
@@ -443,7 +443,7 @@ def compare_metrics(
     shown = {id(c) for c in headline} | {id(c) for c in lead}
     others = tuple(sorted(
         (c for c in rates + pairs if c.significant and id(c) not in shown),
-        key=lambda c: (c.p_adjusted, c.p_value, _point_order(c.point), c.metric, c.grouping,
+        key=lambda c: (c.p_adjusted, -_size(c), _point_order(c.point), c.metric, c.grouping,
                        c.group, c.group_b or "")))
     return Comparison(
         before=RunRef("", ""), after=RunRef("", ""), spec_changes=(), environment_changes=(),
@@ -720,6 +720,13 @@ def _mover(a, a_low, a_high, b, b_low, b_high, *, log: bool):
     if log:
         return math.exp(d), math.exp(low), math.exp(high), p
     return d, low, high, p
+
+
+def _size(change: RateChange | PairChange) -> float:
+    """How far a tested change moved: in rate units, or log-ratio units for a pair."""
+    if change.kind == "pair":
+        return abs(math.log(change.change))
+    return abs(change.change)
 
 
 def _estimate(row) -> Estimate:

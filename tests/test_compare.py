@@ -263,7 +263,8 @@ def test_others_are_the_remaining_significant_changes_by_adjusted_p(comparison):
     assert all(c.significant and id(c) not in shown for c in others)
     assert len(others) == comparison.n_significant - sum(
         c.significant for c in comparison.headline + comparison.lead_pairs)
-    keys = [(c.p_adjusted, c.p_value) for c in others]
+    size = [abs(math.log(c.change)) if c.kind == "pair" else abs(c.change) for c in others]
+    keys = [(c.p_adjusted, -s) for c, s in zip(others, size)]
     assert keys == sorted(keys)
 
 

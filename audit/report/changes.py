@@ -266,17 +266,17 @@ def text_lines(changes: Changes) -> list[str]:
         shown = (f"; the first {len(changes.others)} shown, {changes.n_others_hidden} more in "
                  "compare.json" if changes.n_others_hidden else "")
         lines.append(f"Other significant changes: {changes.n_others} in all, by adjusted "
-                     f"p-value{shown}")
+                     f"p-value, then size{shown}")
         for c in changes.others:
             lines.append(f"  {_who(c)} at {point_text(c.point)}: {change_text(c)}; "
                          f"{verdict_text(c)}")
     else:
         lines.append("Other significant changes: none")
-    lines += ["", testing_text(changes)]
+    lines += ["", correction_text(changes)]
     return lines
 
 
-def testing_text(changes: Changes) -> str:
+def correction_text(changes: Changes) -> str:
     """The multiple-testing statement: family, correction, level, what was not tested."""
     return (
         f"Multiple testing: {changes.n_compared} changes tested (every rate and fixed-pair "
