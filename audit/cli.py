@@ -439,32 +439,29 @@ def compare(
         help="Folder for compare.json and the changes report \\[default: AFTER].")] = None,
 ) -> None:
     """What changed between two runs; exit code 3 if AFTER broke a policy limit,
-    4 if AFTER has a limit that could not be evaluated (as `run` exits)."""
+    4 if AFTER has a limit that could not be evaluated (as `run` exits).
+
+    Headline rates first, then the fixed pairs of the demographic groupings,
+    then the other significant changes (Benjamini-Hochberg, false discovery
+    rate 5%, over every change tested), then the set-up changes.
+    """
     from .compare import compare_runs
     from .policy import PolicyOutcome
     from .report.build import render_changes
+    from .report.changes import build_changes, text_lines
     from .runs import write_json
 
-    diff = compare_runs(before, after)
+    comparison = compare_runs(before, after)
     folder = out or after
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "compare.json", diff)
-    render_changes(diff, folder)
-    for change in diff["spec_changes"] + diff["environment_changes"]:
-        typer.echo(f"changed {change['key']}: {change['before']} -> {change['after']}")
-    flagged = [c for c in diff["metric_changes"] if c["significant"]]
-    typer.echo(f"{len(diff['metric_changes'])} metric rows compared; "
-               f"{len(flagged)} changed significantly")
-    shown = 20
-    for c in flagged[:shown]:
-        typer.echo(f"  {c['metric']} {c['grouping']}={c['group']} at {c['point']}: "
-                   f"{c['value_before']:.4g} -> {c['value_after']:.4g} "
-                   f"(change {c['change']:+.4g}, 95% CI {c['change_low']:+.4g} to "
-                   f"{c['change_high']:+.4g})")
-    if len(flagged) > shown:
-        typer.echo(f"  ... and {len(flagged) - shown} more in compare.json")
+    write_json(folder / "compare.json", comparison.to_json())
+    render_changes(comparison, folder)
+    for line in text_lines(build_changes(comparison)):
+        typer.echo(line)
+    for change in comparison.spec_changes + comparison.environment_changes:
+        typer.echo(f"changed {change.key}: {change.before} -> {change.after}")
     typer.echo(f"comparison: {folder / 'compare.json'}")
-    recorded = diff["policy"]["after"]
+    recorded = comparison.policy_after
     if recorded is None:
         typer.echo(f"policy: not recorded in {after}")
         return

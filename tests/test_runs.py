@@ -149,15 +149,20 @@ def test_compare_matches_fixed_thresholds_by_value_and_reports_changes(env, firs
     assert result.exit_code == 0, result.output
     assert "changed thresholds.deployment" in result.output
     assert "changed matching.mated_per_subject: 3 -> 1" in result.output
+    assert result.output.index("Headline:") < result.output.index("changed thresholds")
+    assert "Benjamini-Hochberg, false discovery rate 5%" in result.output
     diff = json.loads((later / "compare.json").read_text())
-    rows = {(c["metric"], c["grouping"], c["point"]): c for c in diff["metric_changes"]}
-    same = rows[("fnmr", "overall", "deployment@0.93")]
+    rows = {(c["metric"], c["grouping"], c["threshold_after"]): c for c in diff["rate_changes"]
+            if c["point_kind"] == "deployment"}
+    same = rows[("fnmr", "overall", 0.93)]
     after = pq.read_table(later / "metrics.parquet").to_pandas()
-    value = after.query("metric == 'fnmr' and grouping == 'overall' and threshold == 0.93")
-    assert same["value_after"] == pytest.approx(value["value"].iloc[0])
-    assert same["change"] == pytest.approx(same["value_after"] - same["value_before"])
-    new = rows[("fnmr", "overall", "deployment@0.99")]
-    assert new["value_before"] is None and not new["significant"]
+    value = after.query("metric == 'fnmr' and grouping == 'overall' and threshold == 0.93 "
+                        "and statistic == 'rate'")
+    assert same["after"]["value"] == pytest.approx(value["value"].iloc[0])
+    assert same["change"] == pytest.approx(same["after"]["value"] - same["before"]["value"])
+    new = rows[("fnmr", "overall", 0.99)]
+    assert new["before"] is None and not new["significant"]
+    assert new["reason"] == "operating point not in the before run"
     assert (later / "changes.html").is_file()
 
 
