@@ -2,7 +2,13 @@
 
 Exit codes: 0 success; 2 a user mistake (bad option, bad manifest, missing
 weights or data), reported as one line on stderr with no traceback; 3 an
-agreed policy limit is broken; 1 anything unexpected.
+agreed ``[policy]`` limit is broken (:data:`EXIT_POLICY`); 4 a limit could not
+be evaluated, e.g. a rate with no trials or a group with too few people, and
+the spec does not set ``skip_unevaluable = true``
+(:data:`EXIT_POLICY_NOT_EVALUATED`); 1 anything unexpected. ``run`` and
+``compare`` (for the later run) print each broken and each not-evaluated limit
+on a line of its own, then ``policy: <state>``: met, broken, not evaluated or
+no policy (rules in :mod:`audit.policy`).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import functools
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,8 +26,14 @@ from rich.table import Table
 
 from .progress import stderr, track
 
+if TYPE_CHECKING:
+    from .policy import PolicyOutcome
+
 EXIT_USAGE = 2
+#: A ``[policy]`` limit is broken.
 EXIT_POLICY = 3
+#: A ``[policy]`` limit could not be evaluated (and ``skip_unevaluable`` is not set).
+EXIT_POLICY_NOT_EVALUATED = 4
 
 app = typer.Typer(
     help="Audit face recognition for accuracy and demographic fairness.",
@@ -360,7 +372,9 @@ def run(
 ) -> None:
     """Run an audit: dataset, faces, scores, metrics, report, policy gate.
 
-    Exit code 3 when a \\[policy] limit is broken.
+    Exit code 3 when a \\[policy] limit is broken, 4 when one cannot be
+    evaluated (no trials, too few people, an unbounded ratio on the estimate)
+    and the spec does not set skip_unevaluable = true.
     """
     from .workflow import run_audit
 
@@ -375,15 +389,45 @@ def run(
     for name in ("report.html", "report.pdf"):
         if (outcome.folder / name).is_file():
             typer.echo(f"report: {outcome.folder / name}")
-    _gate(outcome.violations)
+    gate_policy(outcome.policy)
 
 
-def _gate(violations) -> None:
-    if violations:
-        for violation in violations:
-            stderr.print(f"[bold red]policy:[/] {escape(violation.sentence())}", highlight=False)
-        raise typer.Exit(EXIT_POLICY)
-    typer.echo("policy: all limits met")
+def policy_exit_code(outcome: PolicyOutcome) -> int:
+    """0, :data:`EXIT_POLICY` (broken) or :data:`EXIT_POLICY_NOT_EVALUATED`."""
+    from .policy import BROKEN, NOT_EVALUATED
+
+    return {BROKEN: EXIT_POLICY, NOT_EVALUATED: EXIT_POLICY_NOT_EVALUATED}.get(outcome.state, 0)
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def gate_policy(outcome: PolicyOutcome) -> None:
+    """Name each broken and each not-evaluated limit on a line of its own, then
+    the outcome; exit with :func:`policy_exit_code` unless it is 0."""
+    from .policy import NO_POLICY
+
+    for check in outcome.broken:
+        stderr.print(f"[bold red]policy:[/] {escape(check.sentence)}", highlight=False)
+    skipped = " (skipped: skip_unevaluable = true)" if outcome.skip_unevaluable else ""
+    for check in outcome.not_evaluated:
+        stderr.print(f"[bold yellow]policy:[/] {escape(check.sentence)}{skipped}",
+                     highlight=False)
+    if outcome.state == NO_POLICY:
+        typer.echo(f"policy: {NO_POLICY}")
+    else:
+        counts = [_plural(len(outcome.limits), "limit"), _plural(len(outcome.checks), "check")]
+        if outcome.broken:
+            counts.append(f"{len(outcome.broken)} broken")
+        if outcome.not_evaluated:
+            counts.append(f"{len(outcome.not_evaluated)} not evaluated"
+                          + (", skipped as the spec allows" if skipped else ""))
+        typer.echo(f"policy: {outcome.state} ({'; '.join(counts)}; "
+                   f'evaluate = "{outcome.mode}")')
+    code = policy_exit_code(outcome)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -394,33 +438,34 @@ def compare(
     out: Annotated[Path | None, typer.Option(
         help="Folder for compare.json and the changes report \\[default: AFTER].")] = None,
 ) -> None:
-    """What changed between two runs; exit code 3 if AFTER breaks a policy limit."""
+    """What changed between two runs; exit code 3 if AFTER broke a policy limit,
+    4 if AFTER has a limit that could not be evaluated (as `run` exits).
+
+    Headline rates first, then the fixed pairs of the demographic groupings,
+    then the other significant changes (Benjamini-Hochberg, false discovery
+    rate 5%, over every change tested), then the set-up changes.
+    """
     from .compare import compare_runs
-    from .policy import Violation
+    from .policy import PolicyOutcome
     from .report.build import render_changes
+    from .report.changes import build_changes, text_lines
     from .runs import write_json
 
-    diff = compare_runs(before, after)
+    comparison = compare_runs(before, after)
     folder = out or after
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "compare.json", diff)
-    render_changes(diff, folder)
-    for change in diff["spec_changes"] + diff["environment_changes"]:
-        typer.echo(f"changed {change['key']}: {change['before']} -> {change['after']}")
-    flagged = [c for c in diff["metric_changes"] if c["significant"]]
-    typer.echo(f"{len(diff['metric_changes'])} metric rows compared; "
-               f"{len(flagged)} changed significantly")
-    shown = 20
-    for c in flagged[:shown]:
-        typer.echo(f"  {c['metric']} {c['grouping']}={c['group']} at {c['point']}: "
-                   f"{c['value_before']:.4g} -> {c['value_after']:.4g} "
-                   f"(change {c['change']:+.4g}, 95% CI {c['change_low']:+.4g} to "
-                   f"{c['change_high']:+.4g})")
-    if len(flagged) > shown:
-        typer.echo(f"  ... and {len(flagged) - shown} more in compare.json")
+    write_json(folder / "compare.json", comparison.to_json())
+    render_changes(comparison, folder)
+    for line in text_lines(build_changes(comparison)):
+        typer.echo(line)
+    for change in comparison.spec_changes + comparison.environment_changes:
+        typer.echo(f"changed {change.key}: {change.before} -> {change.after}")
     typer.echo(f"comparison: {folder / 'compare.json'}")
-    policy = (diff["policy"]["after"] or {}).get("violations", [])
-    _gate([Violation(v["limit"], v["allowed"], v["observed"], v["where"]) for v in policy])
+    recorded = comparison.policy_after
+    if recorded is None:
+        typer.echo(f"policy: not recorded in {after}")
+        return
+    gate_policy(PolicyOutcome.from_json(recorded))
 
 
 class ReportFormat(str, Enum):
@@ -464,10 +509,17 @@ def report(
         typer.echo(f"report: {path}")
 
 
+#: How ``runs list`` shows each policy state.
+_POLICY_STYLE = {"met": "[green]{}[/]", "broken": "[bold red]{}[/]",
+                 "not evaluated": "[yellow]{}[/]"}
+
+
 @runs_app.command("list")
 @reports_user_errors
 def runs_list(runs_dir: RunsDir = Path("runs")) -> None:
-    """Past runs: date, spec, model, thresholds, headline figures, policy status."""
+    """Past runs: date, spec, model, thresholds, headline figures, policy state
+    (met, broken, not evaluated or no policy)."""
+    from .policy import PolicyOutcome
     from .runs import list_runs, read_run
 
     table = Table(title=f"runs in {runs_dir}")
@@ -482,10 +534,11 @@ def runs_list(runs_dir: RunsDir = Path("runs")) -> None:
             f"{r['metric']} {r['value']:.2%}" for r in summary.get("overall", [])
             if r.get("operating_point") == "deployment" and r["metric"] in ("fmr", "fpir", "fnir")
             and r.get("value") is not None)
-        passed = record.get("policy", {}).get("passed")
+        policy = ("-" if "policy" not in record
+                  else escape(PolicyOutcome.from_json(record["policy"]).state))
         table.add_row(folder.name, prov["spec"]["name"],
                       f"{pipeline['model']}/{pipeline['detector']}", thresholds, headline or "-",
-                      "pass" if passed else "FAIL" if passed is False else "-")
+                      _POLICY_STYLE.get(policy, "{}").format(policy))
     Console().print(table)
 
 

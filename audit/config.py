@@ -131,10 +131,25 @@ class ReportSpec(_Section):
 
 
 class PolicySpec(_Section):
-    """Agreed limits; a run that breaks one exits with a distinct code."""
+    """Agreed limits and what they mean (rules in :mod:`audit.policy`).
 
-    max_fpir_ratio: float | None = Field(None, gt=1, description="max/min FPIR across groups")
-    max_fmr_ratio: float | None = Field(None, gt=1, description="max/min FMR across groups")
+    A run exits 3 when a limit is broken and 4 when one cannot be evaluated
+    (unless ``skip_unevaluable``); without limits the outcome is "no policy".
+    """
+
+    evaluate: Literal["estimate", "evidence", "precaution"] = Field(
+        "estimate",
+        description="estimate: broken when the value exceeds a limit; evidence: broken only "
+                    "when the whole interval lies beyond it; precaution: broken unless the "
+                    "whole interval lies within it")
+    skip_unevaluable: bool = Field(
+        False, description="limits that cannot be evaluated (no trials, too few people, an "
+                           "unbounded ratio) do not fail the run; they are still named")
+
+    max_fpir_ratio: float | None = Field(
+        None, gt=1, description="FPIR ratio (higher over lower) of any two sufficient groups")
+    max_fmr_ratio: float | None = Field(
+        None, gt=1, description="FMR ratio (higher over lower) of any two sufficient groups")
     max_fnir: float | None = Field(None, gt=0, le=1, description="FNIR of any sufficient group")
     max_fnmr: float | None = Field(None, gt=0, le=1, description="FNMR of any sufficient group")
     max_fpir: float | None = Field(None, gt=0, le=1, description="FPIR of any sufficient group")

@@ -1,83 +1,518 @@
-"""Policy gates: agreed limits checked against a run's metrics.
+"""Policy gates: agreed limits judged against a run's metrics, with a stated meaning.
 
-Limits apply to the demographic groupings of the spec (and overall), not to
-capture-condition bands, which are reported but not gated. They apply at the
-deployment thresholds when the spec gives any, otherwise
-at the calibrated operating points; deepface's default threshold (audited for
-reference) and sweep rows never count. Rate limits apply
-to every *sufficient* group (and overall); ratio limits to the max/min ratio
-across sufficient groups of each grouping. A broken limit is a sentence with
-the numbers, and makes ``run`` and ``compare`` exit with a distinct code.
+The ``[policy]`` table of the spec (:class:`audit.config.PolicySpec`) sets
+limits; :func:`check_policy` judges each against the metrics table and returns
+a typed :class:`PolicyOutcome`, one :class:`PolicyCheck` per limit and row
+judged. ``policy.json`` is :meth:`PolicyOutcome.to_json`; the CLI, ``runs
+list`` and the report read it back with :meth:`PolicyOutcome.from_json`.
+
+Limits
+------
+* Rate limits ``max_fnir``, ``max_fnmr``, ``max_fpir``, ``max_fta``: the
+  ``statistic == "rate"`` rows of that rate, overall and for every group.
+* Ratio limits ``max_fpir_ratio``, ``max_fmr_ratio``: the fixed-pair
+  ``statistic == "ratio"`` rows (higher over lower rate, ``group`` over
+  ``group_b``) of every pair of sufficient groups of each gated grouping
+  (:mod:`audit.metrics.contrasts`).
+
+Which rows
+----------
+* Groupings: ``overall`` and the spec's demographic groupings; capture-condition
+  bands are reported, not gated.
+* Operating points: the deployment thresholds (``point_kind ==
+  "deployment"``) when the table has any, otherwise the calibrated ones
+  (``"target_fmr"``, ``"target_fpir"``). Deepface's default (``"reference"``)
+  and sweep points are never gated. FTA has no threshold: its rows are always
+  gated. Each limit is judged at every gated point.
+
+What a limit means (``evaluate``)
+---------------------------------
+* ``"estimate"`` (default): broken when the value exceeds the limit
+  (``value > allowed``).
+* ``"evidence"``: broken only when the whole interval lies beyond the limit
+  (``ci_low > allowed``), i.e. when the data show the limit is exceeded.
+* ``"precaution"``: met only when the whole interval lies within the limit
+  (``ci_high <= allowed``), broken otherwise, i.e. the data must show the
+  limit is kept.
+
+The interval is the metrics table's (``ci_low``, ``ci_high``, at the spec's
+``[statistics] confidence``). A limit equal to the value (or to the bound) is met.
+
+Not evaluated
+-------------
+A check that cannot be judged is ``"not evaluated"``, never met, with its
+reason (:data:`NO_TRIALS` and the other constants below):
+
+* the rate has no trials at a gated point: no overall row, or overall
+  ``n_trials == 0`` (``max_fnir`` on an impostor-only dataset); one check per
+  point;
+* the table has no gated operating point (no deployment threshold and no
+  calibrated target);
+* overall or a group is insufficient for the rate (too few subjects or trials,
+  ``sufficient`` False); for a ratio limit such a group is left out of every
+  pair, so it too is named. Groups whose label has an ``unknown`` part are
+  missing data, not people, and are not named;
+* a gated grouping (within a stratum, for a controlled grouping) has fewer
+  than two sufficient groups: no ratio to judge (ratio limits);
+* an unbounded ratio (``value == inf``: the lower group had no error) under
+  ``"estimate"``; ``"evidence"`` judges its lower bound, which is a real
+  bound, and ``"precaution"`` finds it broken (its upper bound is infinite);
+* an undefined ratio (NaN: both groups error-free), under every mode;
+* a mode that needs an interval bound the row does not have.
+
+Outcome
+-------
+``"broken"`` if any check is broken; else ``"not evaluated"`` if any check is
+not evaluated and the spec does not set ``skip_unevaluable = true``; else
+``"met"``. A spec without ``[policy]`` limits gives ``"no policy"``. The
+command line exits 3 on ``"broken"`` and 4 on ``"not evaluated"``
+(:mod:`audit.cli`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from .config import PolicySpec
 
-#: policy key -> (metric name in the METRICS table, kind of limit)
+# audit.metrics (and its engine's imports) is loaded by check_policy only: reading a
+# recorded outcome (`runs list`, the report) stays light.
+
+#: policy key -> (rate, kind of limit); kinds: "rate" or "ratio".
 LIMITS = {
-    "max_fpir_ratio": ("fpir:max_min_ratio", "ratio"),
-    "max_fmr_ratio": ("fmr:max_min_ratio", "ratio"),
+    "max_fpir_ratio": ("fpir", "ratio"),
+    "max_fmr_ratio": ("fmr", "ratio"),
     "max_fnir": ("fnir", "rate"),
     "max_fnmr": ("fnmr", "rate"),
     "max_fpir": ("fpir", "rate"),
     "max_fta": ("fta", "rate"),
 }
+#: Modes of ``[policy] evaluate``.
+ESTIMATE, EVIDENCE, PRECAUTION = "estimate", "evidence", "precaution"
+MODES = (ESTIMATE, EVIDENCE, PRECAUTION)
+#: States of a check, and of the outcome (which adds :data:`NO_POLICY`).
+MET, BROKEN, NOT_EVALUATED, NO_POLICY = "met", "broken", "not evaluated", "no policy"
+CHECK_STATES = (MET, BROKEN, NOT_EVALUATED)
+STATES = (*CHECK_STATES, NO_POLICY)
+#: Version of the ``policy.json`` layout written by :meth:`PolicyOutcome.to_json`
+#: (files without it are the earlier ``{"limits", "passed", "violations"}`` layout).
+FORMAT = 2
+
+OVERALL = "overall"
+#: ``statistic`` values judged (:mod:`audit.metrics.table`).
+RATE, RATIO = "rate", "ratio"
+#: The descriptive summary whose ``sufficient`` flag says whether a grouping (stratum)
+#: had two sufficient groups at a point (:mod:`audit.metrics.disparity`).
+SUMMARY = "max_min_ratio"
+#: ``point_kind`` values gated: the first kind present in the table wins.
+GATED_KINDS = (("deployment",), ("target_fmr", "target_fpir"))
+
+# Reasons a check is not evaluated.
+NO_TRIALS = "no trials"
+NO_POINT = "no deployment threshold or calibrated target in the metrics table"
+INSUFFICIENT = "too few subjects or trials ({counts})"
+INSUFFICIENT_PAIRS = "too few subjects or trials ({counts}): left out of every ratio"
+FEWER_THAN_TWO = "fewer than two sufficient groups: no ratio to judge"
+NO_GROUPING = "no demographic grouping to compare groups in"
+UNBOUNDED = ('unbounded ratio ({lower} had no error); evaluate = "evidence" judges '
+             'its lower bound')
+UNDEFINED = "both groups error-free: ratio undefined"
+UNDEFINED_OTHER = "ratio undefined"
+NO_BOUND = "no interval {bound} to judge on"
 
 
 @dataclass(frozen=True)
-class Violation:
+class PolicyCheck:
+    """One limit judged on one row of the metrics table (or not evaluated, and why).
+
+    ``limit`` and ``allowed`` come from the spec, ``mode`` is ``[policy]
+    evaluate``, ``state`` one of :data:`CHECK_STATES`. The row: ``metric``
+    (the rate), ``statistic`` (``"rate"`` or ``"ratio"``: what ``value`` is;
+    None when the check has no row), ``grouping``, ``group`` (``"all"``
+    overall; the higher-rate group of a ratio, or the stratum of a
+    grouping-level check; None when the check is about a whole grouping),
+    ``group_b`` (the lower-rate group of a ratio), ``operating_point`` and
+    ``threshold`` (None for FTA), ``value``,
+    ``ci_low``, ``ci_high`` (None when absent; ``inf`` for an unbounded
+    ratio). ``reason`` says why a check is not evaluated; ``sentence`` states
+    the check in one line with its numbers.
+    """
+
     limit: str
     allowed: float
-    observed: float
-    where: str
+    mode: str
+    state: str
+    metric: str
+    statistic: str | None = None
+    grouping: str | None = None
+    group: str | None = None
+    group_b: str | None = None
+    operating_point: str | None = None
+    threshold: float | None = None
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    reason: str | None = None
+    sentence: str = ""
 
-    def sentence(self) -> str:
-        return (f"{self.limit} = {self.allowed:g} broken: {self.observed:.4g} for "
-                f"{self.where}")
+    def to_json(self) -> dict[str, Any]:
+        return {name: _encode(getattr(self, name)) for name in _CHECK_FIELDS}
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> PolicyCheck:
+        values = {name: record.get(name) for name in _CHECK_FIELDS}
+        for name in _NUMBERS:
+            values[name] = _decode(values[name])
+        values["allowed"] = float(values["allowed"])
+        values["sentence"] = str(values["sentence"] or "")
+        return cls(**values)
 
 
-def _gated_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows at the deployment thresholds, or else at the calibrated ones (plus FTA)."""
-    points = frame["operating_point"]
-    gated = points == "deployment"
-    if not gated.any():
-        gated = points.fillna("").str.startswith("target_")
-    return frame[gated | points.isna()]
+_CHECK_FIELDS = tuple(PolicyCheck.__dataclass_fields__)
+_NUMBERS = ("allowed", "threshold", "value", "ci_low", "ci_high")
 
 
-def check_policy(policy: PolicySpec, metrics: pa.Table,
-                 groupings: tuple[str, ...] | None = None) -> list[Violation]:
-    """Every broken limit, in the order of :data:`LIMITS`.
+@dataclass(frozen=True)
+class PolicyOutcome:
+    """The run's policy: ``state`` (one of :data:`STATES`), ``mode``, the
+    ``skip_unevaluable`` flag, the ``limits`` set (``(key, allowed)`` in
+    :data:`LIMITS` order) and every check."""
 
-    ``groupings``: the demographic groupings limits apply to (with ``overall``);
-    capture-condition bands are reported, not gated. None: every grouping.
+    state: str
+    mode: str = ESTIMATE
+    skip_unevaluable: bool = False
+    limits: tuple[tuple[str, float], ...] = ()
+    checks: tuple[PolicyCheck, ...] = ()
+
+    @property
+    def broken(self) -> tuple[PolicyCheck, ...]:
+        return tuple(c for c in self.checks if c.state == BROKEN)
+
+    @property
+    def not_evaluated(self) -> tuple[PolicyCheck, ...]:
+        return tuple(c for c in self.checks if c.state == NOT_EVALUATED)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``policy.json`` record: strict JSON (infinite bounds as ``"inf"``)."""
+        return {
+            "format": FORMAT,
+            "state": self.state,
+            "mode": self.mode,
+            "skip_unevaluable": self.skip_unevaluable,
+            "limits": [{"limit": key, "allowed": allowed} for key, allowed in self.limits],
+            "checks": [check.to_json() for check in self.checks],
+        }
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> PolicyOutcome:
+        """Read :meth:`to_json`'s record back, or an earlier ``policy.json``.
+
+        Runs written before stated meanings (``{"limits", "passed",
+        "violations"}``) read as ``"broken"`` when they recorded a violation
+        (each becomes a broken check carrying its recorded sentence), else
+        ``"met"``, or ``"no policy"`` when they set no limit; their mode was
+        the estimate.
+        """
+        if "state" not in record:
+            return _legacy(record)
+        state = str(record["state"])
+        if state not in STATES:
+            raise ValueError(f"policy.json: unknown state {state!r}; expected one of {STATES}")
+        return cls(
+            state=state,
+            mode=str(record.get("mode", ESTIMATE)),
+            skip_unevaluable=bool(record.get("skip_unevaluable", False)),
+            limits=tuple((str(item["limit"]), float(item["allowed"]))
+                         for item in record.get("limits", [])),
+            checks=tuple(PolicyCheck.from_json(c) for c in record.get("checks", [])),
+        )
+
+
+def _legacy(record: Mapping[str, Any]) -> PolicyOutcome:
+    recorded = record.get("limits") or {}
+    limits = tuple((key, float(recorded[key])) for key in LIMITS if recorded.get(key) is not None)
+    checks = tuple(
+        PolicyCheck(
+            limit=str(v.get("limit", "")), allowed=float(v.get("allowed", math.nan)),
+            mode=ESTIMATE, state=BROKEN,
+            metric=LIMITS.get(str(v.get("limit")), ("", ""))[0],
+            value=_decode(v.get("observed")),
+            sentence=str(v.get("sentence") or f"{v.get('limit')} broken for {v.get('where')}"),
+        )
+        for v in record.get("violations") or [])
+    if checks or record.get("passed") is False:
+        state = BROKEN
+    else:
+        state = MET if limits else NO_POLICY
+    return PolicyOutcome(state, ESTIMATE, False, limits, checks)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def _decode(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)  # also reads "inf"
+    return None if math.isnan(number) else number
+
+
+def _number(value: Any) -> float | None:
+    """A table cell as a float, None when missing or NaN."""
+    if value is None or pd.isna(value):
+        return None
+    return float(value)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+# -- judging ---------------------------------------------------------------------
+
+
+def check_policy(policy: PolicySpec, metrics: pa.Table | pd.DataFrame,
+                 groupings: tuple[str, ...] | None = None) -> PolicyOutcome:
+    """Judge every ``[policy]`` limit on the metrics table (module docstring: the rules).
+
+    Parameters
+    ----------
+    policy : PolicySpec
+        Limits, ``evaluate`` mode and ``skip_unevaluable``.
+    metrics : Table or DataFrame with :data:`audit.metrics.table.SCHEMA` columns
+    groupings : tuple of str, default=None
+        The demographic groupings limits apply to (with ``overall``);
+        capture-condition bands are reported, not gated. None: every grouping
+        in the table.
+
+    Returns
+    -------
+    PolicyOutcome
+        Checks in :data:`LIMITS` order, then by operating point, grouping and
+        group as in the table.
     """
-    frame = _gated_rows(metrics.to_pandas())
-    if groupings is not None:
-        frame = frame[frame["grouping"].isin(("overall", *groupings))]
-    found = []
-    for key, (metric, _) in LIMITS.items():
-        allowed = getattr(policy, key)
-        if allowed is None:
+    limits = tuple((key, float(getattr(policy, key))) for key in LIMITS
+                   if getattr(policy, key) is not None)
+    mode, skip = policy.evaluate, policy.skip_unevaluable
+    if not limits:
+        return PolicyOutcome(NO_POLICY, mode, skip, (), ())
+    from .metrics import table
+
+    frame = metrics.to_pandas() if isinstance(metrics, pa.Table) else metrics
+    if groupings is None:
+        groupings = tuple(dict.fromkeys(g for g in frame["grouping"] if g != OVERALL))
+    frame = frame[frame["grouping"].isin((OVERALL, *groupings))]
+    points = _gated_points(frame)
+    checks: list[PolicyCheck] = []
+    for key, allowed in limits:
+        metric, kind = LIMITS[key]
+        judge = _Judge(key, allowed, mode, metric)
+        rows = frame[frame["metric"] == metric]
+        if metric == "fta":  # no threshold: its rows are always gated
+            at = [((None, None), rows[rows[table.POINT_KIND].isna()])]
+        elif not points:
+            checks.append(judge.not_evaluated(NO_POINT))
             continue
-        rows = frame[(frame["metric"] == metric) & frame["sufficient"].fillna(False)]
-        for row in rows.itertuples():
-            if math.isfinite(row.value) and row.value > allowed:
-                where = "overall" if row.grouping == "overall" else f"{row.grouping} = {row.group}"
-                point = (f" at threshold {row.threshold:.4g} ({row.operating_point})"
-                         if pd.notna(row.threshold) else "")
-                found.append(Violation(key, allowed, float(row.value), where + point))
-    return found
+        else:
+            at = [(point, _at(rows, point)) for point in points]
+        for point, point_rows in at:
+            rates = point_rows[point_rows[table.STATISTIC] == RATE]
+            overall = rates[rates["grouping"] == OVERALL]
+            if overall.empty or not (overall["n_trials"] > 0).any():
+                checks.append(judge.not_evaluated(NO_TRIALS, grouping=OVERALL, group="all",
+                                                  point=point))
+                continue
+            if kind == "rate":
+                checks.extend(_rate_checks(judge, rates))
+            else:
+                checks.extend(_ratio_checks(judge, point_rows, groupings, point))
+    return PolicyOutcome(_overall_state(checks, skip), mode, skip, limits, tuple(checks))
 
 
-def as_json(violations: list[Violation], policy: PolicySpec) -> dict:
-    return {"limits": policy.model_dump(exclude_none=True),
-            "passed": not violations,
-            "violations": [{**asdict(v), "sentence": v.sentence()} for v in violations]}
+def _overall_state(checks: list[PolicyCheck], skip: bool) -> str:
+    states = {c.state for c in checks}
+    if BROKEN in states:
+        return BROKEN
+    if NOT_EVALUATED in states and not skip:
+        return NOT_EVALUATED
+    return MET
+
+
+def _gated_points(frame: pd.DataFrame) -> list[tuple[str | None, float | None]]:
+    """(operating_point, threshold) of the gated rate rows: deployment, else calibrated."""
+    from .metrics import table
+
+    rates = frame[(frame[table.STATISTIC] == RATE) & frame[table.POINT_KIND].notna()]
+    for kinds in GATED_KINDS:
+        gated = rates[rates[table.POINT_KIND].isin(kinds)]
+        if not gated.empty:
+            pairs = zip(gated[table.OPERATING_POINT], gated["threshold"])
+            return list(dict.fromkeys((_text(p), _number(t)) for p, t in pairs))
+    return []
+
+
+def _at(rows: pd.DataFrame, point: tuple[str | None, float | None]) -> pd.DataFrame:
+    from .metrics import table
+
+    label, threshold = point
+    return rows[(rows[table.OPERATING_POINT] == label) & (rows["threshold"] == threshold)]
+
+
+def _rate_checks(judge: _Judge, rates: pd.DataFrame) -> Iterator[PolicyCheck]:
+    """Overall first, then every named group: judged if sufficient, else not evaluated."""
+    from .metrics.trials import has_unknown_label
+
+    ordered = pd.concat([rates[rates["grouping"] == OVERALL], rates[rates["grouping"] != OVERALL]])
+    named = ordered[~has_unknown_label(ordered["group"])]
+    for row, sufficient in zip(named.itertuples(index=False), _flag(named["sufficient"])):
+        if sufficient:
+            yield judge.row(row)
+        else:
+            reason = (NO_TRIALS if row.n_trials == 0 else
+                      INSUFFICIENT.format(counts=_counts(row)))
+            yield judge.row(row, reason=reason)
+
+
+def _counts(row) -> str:
+    subjects, trials = int(row.n_subjects), int(row.n_trials)
+    return (f"{subjects} subject{'s' if subjects != 1 else ''}, "
+            f"{trials} trial{'s' if trials != 1 else ''}")
+
+
+def _flag(column: pd.Series) -> pd.Series:
+    """A ``sufficient`` column as bool (missing: False)."""
+    return column.fillna(False).astype(bool)
+
+
+def _ratio_checks(judge: _Judge, rows: pd.DataFrame, groupings: tuple[str, ...],
+                  point: tuple[str | None, float | None]) -> Iterator[PolicyCheck]:
+    """Every pair of sufficient groups of each gated grouping, and what was left out."""
+    from .metrics import table
+    from .metrics.trials import has_unknown_label
+
+    if not groupings:
+        yield judge.not_evaluated(NO_GROUPING, point=point)
+        return
+    for grouping in groupings:
+        of = rows[rows["grouping"] == grouping]
+        statistic = of[table.STATISTIC]
+        rates, ratios, summaries = (of[statistic == RATE], of[statistic == RATIO],
+                                    of[statistic == SUMMARY])
+        for row in ratios.itertuples(index=False):
+            yield judge.ratio(row)
+        short = summaries[~_flag(summaries["sufficient"])]
+        for row in short.itertuples(index=False):
+            stratum = None if row.group == "all" else row.group
+            yield judge.not_evaluated(FEWER_THAN_TWO, grouping=grouping, group=stratum,
+                                      point=point)
+        if ratios.empty and summaries.empty:
+            yield judge.not_evaluated(FEWER_THAN_TWO, grouping=grouping, point=point)
+        left_out = rates[~_flag(rates["sufficient"]) & ~has_unknown_label(rates["group"])]
+        for row in left_out.itertuples(index=False):
+            yield judge.row(row, reason=INSUFFICIENT_PAIRS.format(counts=_counts(row)))
+
+
+@dataclass(frozen=True)
+class _Judge:
+    """Judges one limit's rows under one mode and words the checks."""
+
+    limit: str
+    allowed: float
+    mode: str
+    metric: str
+
+    def row(self, row, *, reason: str | None = None) -> PolicyCheck:
+        """A rate row (``reason`` given: not evaluated, else judged)."""
+        value, low, high = _number(row.value), _number(row.ci_low), _number(row.ci_high)
+        if reason is not None:
+            return self._check(NOT_EVALUATED, reason, row, value, low, high)
+        state, reason = self._judge(value, low, high)
+        return self._check(state, reason, row, value, low, high)
+
+    def ratio(self, row) -> PolicyCheck:
+        value, low, high = _number(row.value), _number(row.ci_low), _number(row.ci_high)
+        if value is None:
+            reason = UNDEFINED if row.n_errors == 0 else UNDEFINED_OTHER
+            return self._check(NOT_EVALUATED, reason, row, value, low, high)
+        if math.isinf(value) and self.mode == ESTIMATE:
+            return self._check(NOT_EVALUATED, UNBOUNDED.format(lower=row.group_b), row, value,
+                               low, high)
+        state, reason = self._judge(value, low, high)
+        return self._check(state, reason, row, value, low, high)
+
+    def _judge(self, value, low, high) -> tuple[str, str | None]:
+        if self.mode == ESTIMATE:
+            if value is None:
+                return NOT_EVALUATED, NO_TRIALS
+            return (BROKEN if value > self.allowed else MET), None
+        if self.mode == EVIDENCE:
+            if low is None:
+                return NOT_EVALUATED, NO_BOUND.format(bound="lower bound")
+            return (BROKEN if low > self.allowed else MET), None
+        if high is None:
+            return NOT_EVALUATED, NO_BOUND.format(bound="upper bound")
+        return (MET if high <= self.allowed else BROKEN), None
+
+    def _check(self, state, reason, row, value, low, high) -> PolicyCheck:
+        from .metrics import table
+
+        return self.make(state, reason, statistic=getattr(row, table.STATISTIC),
+                         grouping=row.grouping, group=row.group,
+                         group_b=_text(getattr(row, table.GROUP_B)),
+                         point=(_text(getattr(row, table.OPERATING_POINT)),
+                                _number(row.threshold)),
+                         value=value, ci_low=low, ci_high=high)
+
+    def not_evaluated(self, reason: str, *, grouping: str | None = None,
+                      group: str | None = None,
+                      point: tuple[str | None, float | None] = (None, None)) -> PolicyCheck:
+        return self.make(NOT_EVALUATED, reason, grouping=grouping, group=group, point=point)
+
+    def make(self, state, reason, *, statistic=None, grouping=None, group=None, group_b=None,
+             point=(None, None), value=None, ci_low=None, ci_high=None) -> PolicyCheck:
+        label, threshold = point
+        check = PolicyCheck(
+            limit=self.limit, allowed=self.allowed, mode=self.mode, state=state,
+            metric=self.metric, statistic=statistic, grouping=grouping, group=group,
+            group_b=group_b, operating_point=label, threshold=threshold, value=value,
+            ci_low=ci_low, ci_high=ci_high, reason=reason)
+        return replace(check, sentence=sentence(check))
+
+
+def _figure(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
+
+
+def sentence(check: PolicyCheck) -> str:
+    """One line with the numbers, e.g. ``max_fnir = 0.1 broken (evidence): FNIR of
+    gender = female 0.25 [0.15, 0.38] at threshold 0.94 (deployment)``."""
+    rate = check.metric.upper()
+    if check.statistic == RATIO:
+        what = f"{rate} ratio of {check.grouping}: {check.group} over {check.group_b}"
+    elif check.grouping not in (None, OVERALL) and check.statistic == RATE:
+        what = f"{rate} of {check.grouping} = {check.group}"
+    elif check.grouping not in (None, OVERALL):  # a whole grouping (or a stratum of it)
+        what = f"{rate} ratio of {check.grouping}" + (f" in {check.group}" if check.group else "")
+    elif LIMITS.get(check.limit, ("", ""))[1] == RATIO and check.grouping is None:
+        what = f"{rate} ratio"
+    else:
+        what = f"{rate} overall"
+    if check.value is not None:
+        what += f" {_figure(check.value)}"
+        if check.ci_low is not None or check.ci_high is not None:
+            what += f" [{_figure(check.ci_low)}, {_figure(check.ci_high)}]"
+    if check.threshold is not None:
+        what += f" at threshold {check.threshold:.4g} ({check.operating_point})"
+    elif check.operating_point is not None:
+        what += f" at {check.operating_point}"
+    because = f": {check.reason}" if check.reason else ""
+    return f"{check.limit} = {check.allowed:g} {check.state} ({check.mode}): {what}{because}"

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from . import runs
 from .config import AuditSpec
-from .policy import Violation, as_json, check_policy
+from .policy import PolicyOutcome, check_policy
 from .tables import write_table
 
 #: Thresholds per sweep: enough for smooth curves, few enough for a small table.
@@ -33,7 +33,7 @@ DEEPFACE_POINT = "deepface-default"
 @dataclass(frozen=True)
 class RunOutcome:
     folder: Path
-    violations: list[Violation]
+    policy: PolicyOutcome
     reused: list[str]
     seconds: dict[str, float]
 
@@ -233,7 +233,7 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
         warnings.simplefilter("always")
         metrics = clock.timed("metrics",
                               lambda: measure(spec, manifest, faces, scores, deployment))
-    violations = check_policy(spec.policy, metrics, tuple(spec.groupings.sensitive))
+    policy = check_policy(spec.policy, metrics, tuple(spec.groupings.sensitive))
 
     from .metrics import summarize_metrics
 
@@ -243,7 +243,7 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
     write_table(metrics, folder / runs.METRICS_FILE)
     (folder / "spec.toml").write_text(spec_text)
     runs.write_json(folder / "summary.json", summarize_metrics(metrics))
-    runs.write_json(folder / "policy.json", as_json(violations, spec.policy))
+    runs.write_json(folder / "policy.json", policy.to_json())
     runs.write_json(folder / "notes.json",
                     sorted({f"{w.category.__name__}: {w.message}" for w in caught}))
     provenance = {
@@ -259,7 +259,7 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
     clock.timed("report", lambda: _report(spec, folder, previous))
     provenance["timings_s"] = clock.seconds
     runs.write_json(folder / "provenance.json", provenance)
-    return violations, clock.reused, clock.seconds
+    return policy, clock.reused, clock.seconds
 
 
 def _config_key(faces: pa.Table) -> str | None:

@@ -113,3 +113,15 @@ def test_metrics_from_vendor_score_logs(tmp_path):
     result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people),
                                  "--threshold", "0.5", "--out", str(out)])
     assert result.exit_code == EXIT_USAGE and "row 1" in result.output
+
+
+def test_init_states_the_policy_default_and_one_line_per_mode(tmp_path):
+    path = tmp_path / "audit.toml"
+    result = runner.invoke(app, ["init", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = path.read_text().splitlines()
+    assert [line.split("#")[0].strip() for line in lines
+            if line.startswith(("evaluate", "skip_unevaluable"))] == [
+        'evaluate = "estimate"', "skip_unevaluable = false"]
+    for mode in ("estimate", "evidence", "precaution"):
+        assert sum(f"# {mode}: " in line for line in lines) == 1, mode

@@ -7,7 +7,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from audit.metrics.disparity import (
     BAD_ALPHA,

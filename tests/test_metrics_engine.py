@@ -452,3 +452,46 @@ def test_sweep_points_get_pointwise_contrasts_outside_the_testing_family():
     pd.testing.assert_series_equal(
         adjusted["value"].reset_index(drop=True),
         alone[alone["statistic"] == "p_adjusted"]["value"].reset_index(drop=True))
+
+
+def _calibration_audit(seed: int = 0, n_subjects: int = 80, effect_sd: float = 0.0):
+    """Mated pairs within subjects, non-mated pairs across them, subject effects on scores."""
+    rng = np.random.default_rng(seed)
+    owners = np.repeat([f"s{k}" for k in range(n_subjects)], 4)
+    ids = np.array([f"{o}/{k % 4}" for k, o in enumerate(owners)])
+    images = pd.DataFrame({"image_id": ids, "subject_id": owners,
+                           "gender": np.where(np.arange(owners.size) // 4 % 2, "female", "male")})
+    effect = rng.normal(0, effect_sd, n_subjects)
+    within = [(4 * s + i, 4 * s + j) for s in range(n_subjects) for i in range(4)
+              for j in range(i + 1, 4)]
+    across = rng.integers(0, owners.size, (6000, 2))
+    across = across[across[:, 0] // 4 != across[:, 1] // 4]
+    a, b = np.array(within + across.tolist()).T
+    mated = a // 4 == b // 4
+    score = np.where(mated, 0.7, 0.3) + effect[a // 4] + effect[b // 4] + rng.normal(0, 0.1, a.size)
+    scores = pd.DataFrame({
+        "trial_kind": "verification", "probe_id": ids[a], "reference_id": ids[b],
+        "probe_subject": owners[a], "reference_subject": owners[b], "score": score,
+        "mated": mated, "fold": 0, "rank": None, "best_is_true_entry": None})
+    return scores, images
+
+
+def test_a_calibrated_threshold_adds_its_own_uncertainty_and_windows_stay_internal():
+    scores, images = _calibration_audit()
+    calibrated = run(scores, images, thresholds=(), target_fmr=(0.02,)).to_pandas()
+    assert "window" not in set(calibrated["point_kind"].dropna())
+    t = calibrated.loc[calibrated["point_kind"] == "target_fmr", "threshold"].iloc[0]
+    fixed = run(scores, images, thresholds=(), labelled_thresholds=(("same", t),)).to_pandas()
+
+    def overall(frame, metric):
+        rows = frame[(frame["metric"] == metric) & (frame["grouping"] == "overall")
+                     & (frame["statistic"] == "rate") & frame["threshold"].notna()]
+        return rows.iloc[0]
+
+    cal, fix = overall(calibrated, "fnmr"), overall(fixed, "fnmr")
+    assert (cal["value"], cal["n_errors"]) == (fix["value"], fix["n_errors"])
+    # Without person effects the miss rate's noise and the threshold's are independent, so
+    # reading it at an estimated threshold is less sure. (With a person effect on both the
+    # mated and the non-mated scores, the two partly cancel: the coverage study measures it.)
+    assert cal["ci_high"] - cal["ci_low"] > 1.05 * (fix["ci_high"] - fix["ci_low"])
+    assert cal["point_kind"] == "target_fmr" and cal["target"] == 0.02

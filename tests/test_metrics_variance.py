@@ -13,6 +13,7 @@ from audit.metrics.variance import (
     ClusterCounts,
     correlation,
     design_effects,
+    influence,
     rate_variance,
 )
 
@@ -39,9 +40,9 @@ def test_one_way_equals_statsmodels_cluster_robust_mean():
     assert v[0] == pytest.approx(fit.cov_params()[0, 0], rel=1e-10)
 
 
-def _dyadic(pairs):
+def _dyadic(pairs, subjects=None):
     """ClusterCounts of one rate from (subject a, subject b, errors, trials) per pair cell."""
-    subjects = 1 + max(max(a, b) for a, b, _, _ in pairs)
+    subjects = subjects or 1 + max(max(a, b) for a, b, _, _ in pairs)
     e_s, n_s = np.zeros((subjects, 1)), np.zeros((subjects, 1))
     keys = sorted({(min(a, b), max(a, b)) for a, b, _, _ in pairs})
     e_p, n_p = np.zeros((len(keys), 1)), np.zeros((len(keys), 1))
@@ -53,7 +54,8 @@ def _dyadic(pairs):
         e_p[k] += e
         n_p[k] += n
     as_csr = sparse.csr_matrix
-    return ClusterCounts(as_csr(e_s), as_csr(n_s), as_csr(e_p), as_csr(n_p))
+    pair_keys = np.array([a * subjects + b for a, b in keys])
+    return ClusterCounts(as_csr(e_s), as_csr(n_s), as_csr(e_p), as_csr(n_p), pair_keys)
 
 
 def test_dyadic_equals_the_definition_as_a_loop_over_pairs_of_trials():
@@ -92,9 +94,7 @@ def test_dyadic_exceeds_probe_only_when_people_recur_on_both_sides():
 def test_correlation_of_groups_sharing_no_subject_is_zero():
     errors = np.array([[2, 0], [1, 0], [0, 3], [0, 1]], float)
     trials = np.array([[10, 0], [10, 0], [0, 10], [0, 10]], float)
-    counts = _one_way(errors, trials)
-    rates, _ = rate_variance(counts)
-    np.testing.assert_array_equal(correlation(counts, rates), np.eye(2))
+    np.testing.assert_array_equal(correlation(_one_way(errors, trials)), np.eye(2))
 
 
 def test_design_effect_floor_and_undefined():
@@ -103,3 +103,18 @@ def test_design_effect_floor_and_undefined():
     np.testing.assert_allclose(effects, [1.0, 1.0, 1.0])
     assert design_effects(np.array([0.1]), np.array([0.0009 * 4]), np.array([100]))[0] == (
         pytest.approx(4.0))
+
+
+def test_minus_subtracts_a_scaled_column_per_subject_and_per_pair():
+    pairs = [(0, 1, 1, 2), (1, 2, 0, 2), (2, 3, 1, 2), (0, 3, 0, 2)]
+    rates, spread = influence(_dyadic(pairs, subjects=6))
+    other_counts = _dyadic([(0, 1, 2, 3), (4, 5, 0, 3)], subjects=6)
+    _, other = influence(other_counts)
+    combined = spread.minus(other, np.array([0]), np.array([0.5]))
+    dense = combined.subjects.toarray()[:, 0]
+    mine = spread.subjects.toarray()[:, 0]
+    theirs = other.subjects.toarray()[:, 0]
+    np.testing.assert_allclose(dense, mine - 0.5 * theirs)
+    # Pairs {0,1} occur in both: their influences are combined on one row.
+    assert combined.pairs.shape[0] == 5
+    assert combined.variance()[0] != spread.variance()[0]

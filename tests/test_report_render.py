@@ -248,7 +248,9 @@ def test_method_names_every_method_and_the_family(html, context):
                   "Wilson interval at that size", "MOVER interval on the log scale",
                   "Bonferroni bound", "inverting the ratio interval", "Benjamini-Hochberg",
                   f"all {context.summary.n_tests} comparisons", "80% power",
-                  "A calibrated threshold is treated as fixed", "not in the intervals"):
+                  "A calibrated threshold is itself an estimate",
+                  "That uncertainty is included in the intervals of every rate read at a "
+                  "calibrated threshold"):
         assert words in text, words
     assert "its results are not part of this report" in text  # coverage: none given yet
 

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from audit import workflow
-from audit.cli import EXIT_POLICY, EXIT_USAGE, app
+from audit.cli import EXIT_POLICY, EXIT_POLICY_NOT_EVALUATED, EXIT_USAGE, app
 from audit.runs import list_runs
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,6 @@ sensitive = ["gender"]
 conditions = ["face_height_band"]
 
 [statistics]
-bootstrap = 50
 min_subjects = 5
 min_trials = 20
 
@@ -95,6 +94,7 @@ def first_run(env):
     spec = write_spec(base, data_dir, formats='["html", "pdf"]')
     result = runner.invoke(app, ["run", str(spec)])
     assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == "policy: no policy"
     (folder,) = list_runs(base / "runs")
     return folder
 
@@ -149,15 +149,20 @@ def test_compare_matches_fixed_thresholds_by_value_and_reports_changes(env, firs
     assert result.exit_code == 0, result.output
     assert "changed thresholds.deployment" in result.output
     assert "changed matching.mated_per_subject: 3 -> 1" in result.output
+    assert result.output.index("Headline:") < result.output.index("changed thresholds")
+    assert "Benjamini-Hochberg, false discovery rate 5%" in result.output
     diff = json.loads((later / "compare.json").read_text())
-    rows = {(c["metric"], c["grouping"], c["point"]): c for c in diff["metric_changes"]}
-    same = rows[("fnmr", "overall", "deployment@0.93")]
+    rows = {(c["metric"], c["grouping"], c["threshold_after"]): c for c in diff["rate_changes"]
+            if c["point_kind"] == "deployment"}
+    same = rows[("fnmr", "overall", 0.93)]
     after = pq.read_table(later / "metrics.parquet").to_pandas()
-    value = after.query("metric == 'fnmr' and grouping == 'overall' and threshold == 0.93")
-    assert same["value_after"] == pytest.approx(value["value"].iloc[0])
-    assert same["change"] == pytest.approx(same["value_after"] - same["value_before"])
-    new = rows[("fnmr", "overall", "deployment@0.99")]
-    assert new["value_before"] is None and not new["significant"]
+    value = after.query("metric == 'fnmr' and grouping == 'overall' and threshold == 0.93 "
+                        "and statistic == 'rate'")
+    assert same["after"]["value"] == pytest.approx(value["value"].iloc[0])
+    assert same["change"] == pytest.approx(same["after"]["value"] - same["before"]["value"])
+    new = rows[("fnmr", "overall", 0.99)]
+    assert new["before"] is None and not new["significant"]
+    assert new["reason"] == "operating point not in the before run"
     assert (later / "changes.html").is_file()
 
 
@@ -166,11 +171,28 @@ def test_broken_policy_limit_exits_with_its_own_code(env, first_run):
     spec = write_spec(base, data_dir, policy="max_fnmr = 0.0001\nmax_fta = 0.5")
     result = runner.invoke(app, ["run", str(spec)])
     assert result.exit_code == EXIT_POLICY
-    assert "max_fnmr" in result.output and "max_fta" not in result.output
+    assert "max_fnmr = 0.0001 broken" in result.output and "max_fta" not in result.output
     record = json.loads((list_runs(base / "runs")[-1] / "policy.json").read_text())
-    assert record["passed"] is False
+    assert record["state"] == "broken"
     result = runner.invoke(app, ["runs", "list"])
-    assert result.exit_code == 0 and "FAIL" in result.output and "pass" in result.output
+    assert result.exit_code == 0 and "broken" in result.output and "no policy" in result.output
+
+
+def test_limit_that_cannot_be_evaluated_exits_with_its_own_code_unless_skipped(env, first_run):
+    """No group (nor overall) reaches 1000 subjects: max_fnir cannot be judged."""
+    base, data_dir = env
+    text = write_spec(base, data_dir, policy="max_fnir = 0.5").read_text().replace(
+        "min_subjects = 5", "min_subjects = 1000")
+    for skip, code, last in ((False, EXIT_POLICY_NOT_EVALUATED, "policy: not evaluated"),
+                             (True, 0, "policy: met")):
+        path = base / f"unevaluable-{skip}.toml"
+        path.write_text(text + f"skip_unevaluable = {str(skip).lower()}\n")
+        result = runner.invoke(app, ["run", str(path)])
+        assert result.exit_code == code, result.output
+        assert "max_fnir = 0.5 not evaluated (estimate): FNIR overall" in result.output
+        assert result.output.strip().splitlines()[-1].startswith(last)
+    result = runner.invoke(app, ["runs", "list"])
+    assert "not evaluated" in result.output
 
 
 def test_bad_spec_is_a_usage_error(env, tmp_path):

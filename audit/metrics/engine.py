@@ -22,21 +22,24 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from audit.metrics import contrasts, disparity, groups, table, trials, variance
-from audit.metrics.rates import UndefinedRateWarning
-from audit.metrics.sweep import threshold_for_target
+from audit.metrics.points import (
+    WINDOW,
+    OperatingPoints,
+    Reference,
+    calibrated,
+    operating_points,
+    point_columns,
+)
 
 BAD_OPTION = "{name} must be {what}, got {value!r}"
 NO_THRESHOLD = "no operating point: give deployment thresholds or targets with scores to calibrate"
-SKIPPED_TARGET = "{label}: no scores to calibrate on; this operating point is skipped"
 #: Non-mated and mated rate pairs summarised together by GARBE and FDR.
 COMBINED = (("fmr", "fnmr"), ("fpir", "fnir"))
 
@@ -132,9 +135,12 @@ def compute_metrics(
     image_table = trials.check_images(images, labels)
     fta_frame = None if fta is None else trials.check_fta(fta)
     subjects = trials.subject_index(scores_table, image_table)
-    points = _operating_points(scores_table, thresholds, labelled_thresholds, target_fmr,
-                               target_fpir)
-    points += [OperatingPoint(table.SWEEP, table.SWEEP, float(t)) for t in sweep]
+    points = operating_points(
+        scores_table, thresholds=thresholds, labelled=labelled_thresholds,
+        target_fmr=target_fmr, target_fpir=target_fpir, sweep=sweep,
+    )
+    if not points.published:
+        raise ValueError(NO_THRESHOLD)
     limits = {"min_subjects": min_subjects, "min_trials": min_trials}
     units = _rate_units(scores_table, image_table, points, subjects=subjects, columns=columns)
     if fta_frame is not None:
@@ -149,12 +155,11 @@ def compute_metrics(
     ]
     for grouping in crossed:
         trial_set = trials.cross_trial_set(scores_table, image_table, grouping, subjects=subjects)
-        cross_units = [groups.unit_counts(trial_set, *_thresholds_and_labels(points))]
+        cross_units = [groups.unit_counts(trial_set, points.thresholds, points.labels)]
         cross = trials.Grouping(grouping.sensitive, cross=True)
         parts.extend(groups.breakdowns(cross_units, cross, n_subjects_total=n_total, **limits))
-    if not points:
-        raise ValueError(NO_THRESHOLD)
-    measured = [_measured(part, points, interval=interval, confidence=confidence)
+    references = _references(parts)
+    measured = [_measured(part, points, references, interval=interval, confidence=confidence)
                 for part in parts]
     pair_rows = [_pair_rows(m, confidence=confidence) for m in measured if _compared(m.part)]
     summary_rows = [
@@ -174,36 +179,44 @@ def compute_metrics(
 
 
 @dataclass(frozen=True)
-class OperatingPoint:
-    """A threshold to read every rate at, and where it came from (table columns)."""
-
-    label: str
-    kind: str
-    threshold: float
-    target: float | None = None
-
-
-@dataclass(frozen=True)
 class Measured:
-    """A breakdown's rate rows with intervals, and the design effect of each row."""
+    """A breakdown's rate rows with intervals, their design effects and influences."""
 
     part: groups.Breakdown
     rows: pd.DataFrame
     design_effects: np.ndarray
+    influence: variance.Influence
+
+
+def _references(parts: list[groups.Breakdown]) -> dict[str, Reference]:
+    """Overall FMR and FPIR at every point index: what calibrated points are calibrated on."""
+    out = {}
+    for part in parts:
+        if not part.grouping.sensitive and part.rate in (trials.FMR.name, trials.FPIR.name):
+            rates, spread = variance.influence(part.clusters)
+            out[part.rate] = Reference(rates, spread)
+    return out
 
 
 def _measured(
-    part: groups.Breakdown, points: list[OperatingPoint], *, interval: str, confidence: float
+    part: groups.Breakdown,
+    points: OperatingPoints,
+    references: dict[str, Reference],
+    *,
+    interval: str,
+    confidence: float,
 ) -> Measured:
-    """Rate rows with their intervals and structure columns."""
-    rates, variances = variance.rate_variance(part.clusters)
-    deff = variance.design_effects(rates, variances, part.rows["n_trials"].to_numpy())
-    rows = groups.set_intervals(part.rows, deff, interval=interval, confidence=confidence)
-    by_label = {p.label: p for p in points}
-    point = [by_label.get(label) for label in rows[table.OPERATING_POINT]]
-    rows[table.POINT_KIND] = [p.kind if p else None for p in point]
-    rows[table.TARGET] = [p.target if p and p.target is not None else np.nan for p in point]
-    return Measured(part, rows, deff)
+    """Rate rows with their intervals and structure columns; window rows dropped."""
+    rates, spread = variance.influence(part.clusters)
+    rows = point_columns(part.rows, points, part.rate)
+    if part.rate != trials.FTA:
+        spread = calibrated(part.rows, rates, spread, points, references)
+    keep = np.flatnonzero((rows[table.POINT_KIND] != WINDOW).to_numpy())
+    rows, spread = rows.iloc[keep].reset_index(drop=True), spread.columns(keep)
+    variances = np.where(np.isnan(rates[keep]), np.nan, spread.variance())
+    deff = variance.design_effects(rates[keep], variances, rows["n_trials"].to_numpy())
+    rows = groups.set_intervals(rows, deff, interval=interval, confidence=confidence)
+    return Measured(part, rows, deff, spread)
 
 
 def _compared(part: groups.Breakdown) -> bool:
@@ -221,14 +234,12 @@ def _pair_rows(measured: Measured, *, confidence: float) -> pd.DataFrame:
             continue
         kept = rows[used]
         index = np.asarray(block)[used]
-        clusters = measured.part.clusters.columns(index)
-        rates, _ = variance.rate_variance(clusters)
         compared = contrasts.GroupRates(
             labels=kept["group"].tolist(),
             errors=kept["n_errors"].to_numpy(np.float64),
             trials=kept["n_trials"].to_numpy(np.float64),
             design_effect=measured.design_effects[index],
-            correlation=variance.correlation(clusters, rates),
+            correlation=measured.influence.columns(index).correlation(),
         )
         for c in contrasts.contrasts(compared, confidence=confidence):
             out.extend(_contrast_rows(kept, c))
@@ -319,47 +330,10 @@ def _cross_groupings(
     return crossed
 
 
-def _operating_points(
-    scores: pa.Table,
-    thresholds: tuple[float, ...],
-    labelled: tuple[tuple[str, float], ...],
-    target_fmr: tuple[float, ...],
-    target_fpir: tuple[float, ...],
-) -> list[OperatingPoint]:
-    """The operating points, deployment first."""
-    points = [OperatingPoint(table.DEPLOYMENT, table.DEPLOYMENT, float(t)) for t in thresholds]
-    points += [OperatingPoint(str(label), table.REFERENCE, float(t)) for label, t in labelled]
-    for spec, kind, targets, keep_fta in (
-        (trials.FMR, table.TARGET_FMR, target_fmr, False),
-        (trials.FPIR, table.TARGET_FPIR, target_fpir, True),
-    ):
-        nonmated = _rate_scores(scores, spec)
-        for target in targets:
-            label = table.target_label(spec.name, target)
-            t = threshold_for_target(nonmated, target, fta_in_denominator=keep_fta)
-            if math.isnan(t):
-                warnings.warn(
-                    SKIPPED_TARGET.format(label=label), UndefinedRateWarning, stacklevel=3
-                )
-                continue
-            points.append(OperatingPoint(label, kind, t, float(target)))
-    return points
-
-
-def _thresholds_and_labels(points: list[OperatingPoint]) -> tuple[np.ndarray, tuple[str, ...]]:
-    return np.array([p.threshold for p in points], dtype=np.float64), tuple(p.label for p in points)
-
-
-def _rate_scores(scores: pa.Table, spec: trials.RateSpec) -> np.ndarray:
-    kind = pc.equal(scores["trial_kind"], spec.kind)
-    chosen = pc.and_(kind, pc.equal(scores["mated"], spec.mated))
-    return scores.filter(chosen)["score"].to_numpy()
-
-
 def _rate_units(
     scores: pa.Table,
     images: trials.ImageTable,
-    points: list[OperatingPoint],
+    points: OperatingPoints,
     *,
     subjects: pd.Index,
     columns: tuple[str, ...],
@@ -369,7 +343,8 @@ def _rate_units(
     return [
         groups.unit_counts(
             trials.trial_set(scores, images, spec, subjects=subjects, columns=columns),
-            *_thresholds_and_labels(points),
+            points.thresholds,
+            points.labels,
         )
         for spec in trials.RATES.values()
         if spec.kind in kinds

@@ -395,6 +395,7 @@ def _cluster_counts(
         matrix(a, n, shape[0]) + matrix(b, n, shape[0]),
         matrix(pair, errors, pair_keys.size),
         matrix(pair, n, pair_keys.size),
+        pair_keys,
     )
 
 

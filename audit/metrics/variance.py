@@ -1,14 +1,14 @@
-"""Cluster-robust variance of error rates: by subject, or by both subjects of a pair.
+r"""Cluster-robust variance of error rates: by subject, or by both subjects of a pair.
 
-Every rate here is a ratio of sums, :math:`\\hat p = E / N`, over trials that
+Every rate here is a ratio of sums, :math:`\hat p = E / N`, over trials that
 are not independent: a subject's trials share a face and a capture habit.
 Its sandwich (linearisation) variance sums each cluster's *influence*
-:math:`u = e - \\hat p\\, n` before squaring, so correlated trials count
+:math:`u = e - \hat p\, n` before squaring, so correlated trials count
 together (Binder 1983; Cameron & Miller 2015, section VI).
 
 * **One-way** (FNMR, FPIR, FNIR, FTA): a trial has one subject, the cluster.
 
-  .. math:: \\widehat{V}(\\hat p) = \\frac{G}{G-1}\\,\\frac{\\sum_s u_s^2}{N^2}
+  .. math:: \widehat{V}(\hat p) = \frac{G}{G-1}\,\frac{\sum_s u_s^2}{N^2}
 
 * **Dyadic** (FMR and its cross-group matrix): a non-mated pair has *two*
   subjects, and the same people are probes in some pairs and references in
@@ -19,8 +19,8 @@ together (Binder 1983; Cameron & Miller 2015, section VI).
   pairs that share *both* people:
 
   .. math::
-     \\widehat{V}(\\hat p) = \\frac{G}{G-1}\\,
-     \\frac{\\sum_s \\big(\\sum_{d \\ni s} u_d\\big)^2 - \\sum_{\\{a,b\\}} u_{ab}^2}{N^2}
+     \widehat{V}(\hat p) = \frac{G}{G-1}\,
+     \frac{\sum_s \big(\sum_{d \ni s} u_d\big)^2 - \sum_{\{a,b\}} u_{ab}^2}{N^2}
 
   where :math:`u_{ab}` is the influence of every comparison between subjects
   *a* and *b*. A probe-only variance misses the reference side (measured:
@@ -31,13 +31,27 @@ together (Binder 1983; Cameron & Miller 2015, section VI).
   false match rates of 1e-3 that noise is most of the variance, so its
   intervals are too wide.
 
-The design effect :math:`d = \\max(1, \\widehat V / (\\hat p(1-\\hat p)/N))`
+The design effect :math:`d = \max(1, \widehat V / (\hat p(1-\hat p)/N))`
 gives the effective sample size :math:`N / d` at which
 :mod:`audit.metrics.intervals` builds Wilson intervals (Korn & Graubard 1998).
 Covariances between the rows of one block (the groups at one threshold) come
 from the same sums and feed the fixed-pair contrasts of
-:mod:`audit.metrics.contrasts`. Coverage is measured in
-``benchmarks/bench_coverage.py``.
+:mod:`audit.metrics.contrasts`.
+
+**Calibrated thresholds.** A threshold calibrated so that the overall FMR
+(FPIR) is at most a target is itself an estimate: another sample would put
+it elsewhere, and every rate read there would move with it. Its uncertainty
+enters by linearisation (the delta method for a rate at an estimated
+quantile; Serfling 1980, section 2.5): a rate :math:`r` read at the
+calibrated threshold :math:`\hat t` has influence
+
+.. math:: u_r - \frac{r'(t)}{R'(t)}\, u_R
+
+where :math:`R` is the calibration rate (overall FMR or FPIR) and the slope
+ratio :math:`r'/R'` is the change of :math:`r` over the change of :math:`R`
+across a window of thresholds around :math:`\hat t` (:class:`Influence`
+works on such combined influences, summed per subject and per pair of
+subjects). Coverage is measured in ``benchmarks/bench_coverage.py``.
 """
 
 from __future__ import annotations
@@ -57,13 +71,14 @@ class ClusterCounts:
     pair counts for both of its subjects). ``pair_errors`` and
     ``pair_trials`` (dyadic rates only, else None) have shape
     ``(n_subject_pairs, n_rows)``: the counts of every unordered pair of
-    subjects.
+    subjects, whose codes are ``pair_keys`` (``low * n_subjects + high``).
     """
 
     errors: sparse.csr_matrix
     trials: sparse.csr_matrix
     pair_errors: sparse.csr_matrix | None = None
     pair_trials: sparse.csr_matrix | None = None
+    pair_keys: np.ndarray | None = None
 
     @property
     def dyadic(self) -> bool:
@@ -79,51 +94,114 @@ class ClusterCounts:
         """The counts of rows ``index`` only."""
         if not self.dyadic:
             return ClusterCounts(self.errors[:, index], self.trials[:, index])
-        return ClusterCounts(
-            self.errors[:, index],
-            self.trials[:, index],
-            self.pair_errors[:, index],
-            self.pair_trials[:, index],
+        return ClusterCounts(self.errors[:, index], self.trials[:, index],
+                             self.pair_errors[:, index], self.pair_trials[:, index],
+                             self.pair_keys)
+
+
+@dataclass(frozen=True)
+class Influence:
+    """Each cluster's influence on a set of estimates, summed per subject and per pair.
+
+    ``subjects`` (n_subjects x n_rows) and, for dyadic estimates, ``pairs``
+    (n_pairs x n_rows, rows of ``pair_keys``) hold influences already divided
+    by each row's number of trials, so that the variance of row *k* is
+    ``G/(G-1) * (sum subjects[:, k]**2 - sum pairs[:, k]**2)`` with ``G`` =
+    ``clusters[k]``, the number of subjects with a trial in the row.
+    """
+
+    subjects: sparse.csr_matrix
+    pairs: sparse.csr_matrix | None
+    pair_keys: np.ndarray | None
+    clusters: np.ndarray
+
+    def variance(self) -> np.ndarray:
+        """Cluster-robust variance of every row (dyadic ones may come out negative)."""
+        squares = _column_sums(self.subjects.multiply(self.subjects))
+        if self.pairs is not None:
+            squares = squares - _column_sums(self.pairs.multiply(self.pairs))
+        return _small_sample_factor(self.clusters) * squares
+
+    def correlation(self) -> np.ndarray:
+        """Correlation between the rows (rows x rows); 0 where a variance is not positive."""
+        products = (self.subjects.T @ self.subjects).toarray()
+        if self.pairs is not None:
+            products -= (self.pairs.T @ self.pairs).toarray()
+        scale = np.sqrt(np.clip(np.diag(products), 0.0, None))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = products / np.outer(scale, scale)
+        rho = np.where(np.isfinite(rho), np.clip(rho, -1.0, 1.0), 0.0)
+        np.fill_diagonal(rho, 1.0)
+        return rho
+
+    def columns(self, index: np.ndarray) -> Influence:
+        pairs = None if self.pairs is None else self.pairs[:, index]
+        return Influence(self.subjects[:, index], pairs, self.pair_keys, self.clusters[index])
+
+    def minus(self, other: Influence, source: np.ndarray, slopes: np.ndarray) -> Influence:
+        """Influence of ``self[:, k] - slopes[k] * other[:, source[k]]`` for every row *k*.
+
+        The pair rows of both are aligned on their subject-pair keys.
+        """
+        pick = sparse.csr_matrix(
+            (np.asarray(slopes, dtype=np.float64), (np.asarray(source), np.arange(len(source)))),
+            shape=(other.subjects.shape[1], self.subjects.shape[1]),
         )
+        subjects = (self.subjects - other.subjects @ pick).tocsr()
+        keys, mine, theirs = _aligned_pairs(self, other)
+        pairs = None if keys is None else (mine - theirs @ pick).tocsr()
+        return Influence(subjects, pairs, keys, self.clusters)
 
 
-def stack(parts: list[ClusterCounts]) -> ClusterCounts:
-    """Side by side: the rows of every part, in order (all one-way or all dyadic)."""
-    errors = sparse.hstack([p.errors for p in parts], format="csr")
-    trials = sparse.hstack([p.trials for p in parts], format="csr")
-    if not parts[0].dyadic:
-        return ClusterCounts(errors, trials)
-    return ClusterCounts(
-        errors,
-        trials,
-        sparse.hstack([p.pair_errors for p in parts], format="csr"),
-        sparse.hstack([p.pair_trials for p in parts], format="csr"),
-    )
+def _aligned_pairs(
+    a: Influence, b: Influence
+) -> tuple[np.ndarray | None, sparse.csr_matrix | None, sparse.csr_matrix | None]:
+    """Both pair matrices re-indexed on the union of their pair keys."""
+    present = [x.pair_keys for x in (a, b) if x.pairs is not None]
+    if not present:
+        return None, None, None
+    keys = np.union1d(present[0], present[-1])
+
+    def onto(influence: Influence, width: int) -> sparse.csr_matrix:
+        if influence.pairs is None:
+            return sparse.csr_matrix((keys.size, width))
+        rows = np.searchsorted(keys, influence.pair_keys)
+        moved = influence.pairs.tocoo()
+        return sparse.csr_matrix((moved.data, (rows[moved.row], moved.col)),
+                                 shape=(keys.size, width))
+
+    return keys, onto(a, a.subjects.shape[1]), onto(b, b.subjects.shape[1])
 
 
-def _influence(
-    errors: sparse.csr_matrix, trials: sparse.csr_matrix, rates: np.ndarray
-) -> sparse.csr_matrix:
-    """``e - p n`` per cluster and row (0 where a rate is undefined)."""
-    p = np.nan_to_num(np.asarray(rates, dtype=np.float64), nan=0.0)
-    return (errors - trials @ sparse.diags(p)).tocsr()
+def _column_sums(matrix: sparse.spmatrix) -> np.ndarray:
+    return np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
 
 
-def _cross_products(counts: ClusterCounts, rates: np.ndarray) -> np.ndarray:
-    """Matrix of sums of influence products between every two rows (rows x rows)."""
-    u = _influence(counts.errors, counts.trials, rates)
-    products = (u.T @ u).toarray()
-    if counts.dyadic:
-        w = _influence(counts.pair_errors, counts.pair_trials, rates)
-        products -= (w.T @ w).toarray()
-    return products
-
-
-def _small_sample_factor(trials: sparse.csr_matrix) -> np.ndarray:
-    """G / (G - 1) per row, G = clusters with a trial in the row (1 when G < 2)."""
-    g = np.asarray((trials > 0).sum(axis=0), dtype=np.float64).ravel()
+def _small_sample_factor(clusters: np.ndarray) -> np.ndarray:
+    """G / (G - 1) per row (1 when G < 2)."""
+    g = np.asarray(clusters, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(g > 1, g / (g - 1), 1.0)
+
+
+def influence(counts: ClusterCounts) -> tuple[np.ndarray, Influence]:
+    """Rates of the rows and each cluster's influence on them: ``(e - p n) / N``.
+
+    Rows without trials have rate NaN and zero influence.
+    """
+    total_e, total_n = counts.totals()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = np.where(total_n > 0, total_e / total_n, np.nan)
+        inverse = np.where(total_n > 0, 1.0 / total_n, 0.0)
+    p = np.nan_to_num(rates, nan=0.0)
+
+    def scaled(e: sparse.csr_matrix, n: sparse.csr_matrix) -> sparse.csr_matrix:
+        return ((e - n @ sparse.diags(p)) @ sparse.diags(inverse)).tocsr()
+
+    clusters = np.asarray((counts.trials > 0).sum(axis=0), dtype=np.float64).ravel()
+    pairs = scaled(counts.pair_errors, counts.pair_trials) if counts.dyadic else None
+    return rates, Influence(scaled(counts.errors, counts.trials), pairs, counts.pair_keys,
+                            clusters)
 
 
 def rate_variance(counts: ClusterCounts) -> tuple[np.ndarray, np.ndarray]:
@@ -146,33 +224,18 @@ def rate_variance(counts: ClusterCounts) -> tuple[np.ndarray, np.ndarray]:
     >>> float(p[0]), float(v[0])
     (0.25, 0.0625)
     """
-    total_e, total_n = counts.totals()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rates = np.where(total_n > 0, total_e / total_n, np.nan)
-    u = _influence(counts.errors, counts.trials, rates)
-    squares = np.asarray(u.multiply(u).sum(axis=0), dtype=np.float64).ravel()
-    if counts.dyadic:
-        w = _influence(counts.pair_errors, counts.pair_trials, rates)
-        squares -= np.asarray(w.multiply(w).sum(axis=0), dtype=np.float64).ravel()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        variances = _small_sample_factor(counts.trials) * squares / total_n**2
-    return rates, np.where(total_n > 0, variances, np.nan)
+    rates, spread = influence(counts)
+    return rates, np.where(np.isnan(rates), np.nan, spread.variance())
 
 
-def correlation(counts: ClusterCounts, rates: np.ndarray) -> np.ndarray:
+def correlation(counts: ClusterCounts) -> np.ndarray:
     """Cluster-robust correlation between the rates of the rows (rows x rows).
 
     Groups whose trials share no subject are uncorrelated (0); FMR groups
     share reference subjects, condition bands share subjects with images in
     several bands. NaN-free: 0 where a variance is not positive.
     """
-    products = _cross_products(counts, rates)
-    scale = np.sqrt(np.clip(np.diag(products), 0.0, None))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = products / np.outer(scale, scale)
-    rho = np.where(np.isfinite(rho), np.clip(rho, -1.0, 1.0), 0.0)
-    np.fill_diagonal(rho, 1.0)
-    return rho
+    return influence(counts)[1].correlation()
 
 
 def design_effects(rates: np.ndarray, variances: np.ndarray, trials: np.ndarray) -> np.ndarray:

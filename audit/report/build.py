@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 
@@ -34,6 +34,9 @@ from audit.report.inputs import (
     ThresholdInfo,
     run_info_from_spec,
 )
+
+if TYPE_CHECKING:
+    from audit.compare import Comparison
 
 NOT_A_RUN = "{folder} is not a finished lfr-audit run folder (no {name})"
 #: Example face images shown when explicitly asked for: at most this many.
@@ -179,9 +182,9 @@ def render_run(
 
 
 def render_changes(
-    diff: Mapping[str, Any], folder: Path, formats: Iterable[str] = ("html", "pdf")
+    comparison: Comparison, folder: Path, formats: Iterable[str] = ("html", "pdf")
 ) -> dict[str, Path]:
-    """Write ``changes.html`` / ``changes.pdf`` for the diff of :func:`audit.compare.compare_runs`."""
+    """Write ``changes.html`` / ``changes.pdf`` for :func:`audit.compare.compare_runs`."""
     from audit.report.render import write_changes
 
-    return write_changes(build_changes(diff), Path(folder), formats)
+    return write_changes(build_changes(comparison), Path(folder), formats)

@@ -1,23 +1,35 @@
-"""What changed since an earlier run, typed for the templates.
+"""What changed since an earlier run, in the order a reader needs it.
 
-:func:`build_changes` reads the JSON diff of :func:`audit.compare.compare_runs`
-(spec and environment changes key by key, metric changes with an interval for
-the difference and a ``significant`` flag, policy outcomes) and keeps what a
-reader needs: every spec and environment change, and the metric changes of
-error rates and of the max/min ratio, significant ones first. Values stay
-numbers; the templates word them.
+:func:`build_changes` takes the :class:`audit.compare.Comparison` of two runs
+and keeps its typed changes as they are, arranged for the templates and the
+terminal: the headline (overall rates at each operating point), the fixed
+pairs of the demographic groupings at each operating point present in both
+runs, then the other significant changes by adjusted p-value (the first
+:data:`MAX_OTHERS`, with how many there are in all), and every spec and
+environment change. :func:`text_lines` words the same for ``lfr-audit
+compare``; the templates (``sections/changes.html.j2``) word it for the
+reports. Rates are shown as percentages with :data:`DIGITS` significant
+digits (:func:`audit.report.formatting.percent`).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-#: Metric changes shown: error rates, and the max/min ratio of each rate.
-SHOWN_RATES = ("fpir", "fnir", "fmr", "fnmr", "fnmr_incl_fta", "fta")
-SHOWN_STATISTICS = ("max_min_ratio",)
+from audit.policy import PolicyOutcome
+from audit.report.formatting import percent, points, pvalue, ratio, threshold
+
+if TYPE_CHECKING:  # importing audit.compare loads the metrics stage: only when comparing
+    from audit.compare import Comparison, PairChange, PairEstimate, Point, RateChange
+
+#: Other significant changes shown (the rest are in compare.json).
+MAX_OTHERS = 20
+#: Significant digits of rates, changes and ratios.
+DIGITS = 3
+RATE_SHORT = {"fpir": "FPIR", "fnir": "FNIR", "fmr": "FMR", "fnmr": "FNMR",
+              "fnmr_incl_fta": "FNMR incl. FTA", "fta": "FTA", "fmr_cross": "FMR (cross-group)"}
+MISSING = "—"
 
 
 def _text(value: Any) -> str:
@@ -26,16 +38,6 @@ def _text(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(_text(v) for v in value)
     return str(value)
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 @dataclass(frozen=True)
@@ -48,90 +50,244 @@ class Change:
 
 
 @dataclass(frozen=True)
-class MetricChange:
-    metric: str
-    grouping: str
-    group: str
-    operating_point: str
-    before: float | None
-    after: float | None
-    change: float | None
-    low: float | None
-    high: float | None
-    significant: bool
-    is_ratio: bool
+class AtPoint:
+    """The changes shown at one operating point."""
+
+    point: Point
+    changes: tuple[RateChange | PairChange, ...]
 
 
 @dataclass(frozen=True)
 class Changes:
-    """Changes between run ``before`` and run ``after``.
+    """Changes between run ``before`` and run ``after``, in reading order.
 
-    ``metrics`` holds the shown metric changes (significant first);
-    ``n_compared`` and ``n_significant`` count all compared rows;
+    ``headline``: overall rates per operating point (fta under the point
+    without a threshold); ``pairs``: the lead fixed pairs per operating point;
+    ``others``: the first :data:`MAX_OTHERS` other significant changes, of
+    ``n_others``. ``n_compared`` counts the changes tested (the
+    multiple-testing family), ``n_significant`` those significant after
+    ``correction`` at false discovery rate ``fdr``; ``n_unbounded``,
+    ``n_insufficient`` and ``n_one_run`` count what was not tested, and why.
     ``policy_before`` / ``policy_after`` are None when not recorded, else
-    whether every agreed limit was met; ``violations`` are the recorded
-    sentences of the limits broken by ``after``.
+    the run's policy state (:data:`audit.policy.STATES`: met, broken, not
+    evaluated, no policy); ``violations`` are the recorded sentences of the
+    limits ``after`` broke or could not evaluate.
     """
 
     before: str
     after: str
     spec: tuple[Change, ...]
     environment: tuple[Change, ...]
-    metrics: tuple[MetricChange, ...]
+    headline: tuple[AtPoint, ...]
+    pairs: tuple[AtPoint, ...]
+    others: tuple[RateChange | PairChange, ...]
+    n_others: int
     n_compared: int
     n_significant: int
-    policy_before: bool | None
-    policy_after: bool | None
+    n_unbounded: int
+    n_insufficient: int
+    n_one_run: int
+    fdr: float
+    correction: str
+    policy_before: str | None
+    policy_after: str | None
     violations: tuple[str, ...]
 
+    @property
+    def n_others_hidden(self) -> int:
+        return self.n_others - len(self.others)
 
-def _shown(metric: str) -> bool:
-    rate, _, statistic = metric.partition(":")
-    return rate in SHOWN_RATES and (not statistic or statistic in SHOWN_STATISTICS)
+
+def _by_point(changes: tuple[RateChange | PairChange, ...]) -> tuple[AtPoint, ...]:
+    out: list[AtPoint] = []
+    for change in changes:
+        if out and out[-1].point == change.point:
+            out[-1] = AtPoint(change.point, out[-1].changes + (change,))
+        else:
+            out.append(AtPoint(change.point, (change,)))
+    return tuple(out)
 
 
-def build_changes(diff: Mapping[str, Any]) -> Changes:
-    """Typed changes from the diff dict of :func:`audit.compare.compare_runs`."""
-    rows = list(diff.get("metric_changes", []))
-    shown = []
-    for row in rows:
-        metric = str(row.get("metric", ""))
-        if not _shown(metric):
-            continue
-        shown.append(
-            MetricChange(
-                metric=metric,
-                grouping=_text(row.get("grouping")),
-                group=_text(row.get("group")),
-                operating_point=_text(row.get("operating_point")),
-                before=_number(row.get("value_before")),
-                after=_number(row.get("value_after")),
-                change=_number(row.get("change")),
-                low=_number(row.get("change_low")),
-                high=_number(row.get("change_high")),
-                significant=bool(row.get("significant")),
-                is_ratio=":" in metric,
-            )
-        )
-    shown.sort(key=lambda c: (not c.significant, SHOWN_RATES.index(c.metric.partition(":")[0]), c.is_ratio))
-    policy = diff.get("policy") or {}
+def build_changes(comparison: Comparison, *, max_others: int = MAX_OTHERS) -> Changes:
+    """The changes of :func:`audit.compare.compare_runs`, arranged for reading."""
 
-    def passed(record: Any) -> bool | None:
-        return None if not record else bool(record.get("passed"))
+    def state(record: Any) -> str | None:
+        return None if not record else PolicyOutcome.from_json(record).state
 
-    after = policy.get("after") or {}
+    after = PolicyOutcome.from_json(comparison.policy_after) if comparison.policy_after else None
+    flagged = () if after is None else after.broken + after.not_evaluated
     return Changes(
-        before=_text((diff.get("before") or {}).get("run_id")),
-        after=_text((diff.get("after") or {}).get("run_id")),
-        spec=tuple(Change(str(c["key"]), _text(c.get("before")), _text(c.get("after"))) for c in diff.get("spec_changes", [])),
-        environment=tuple(
-            Change(str(c["key"]), _text(c.get("before")), _text(c.get("after")))
-            for c in diff.get("environment_changes", [])
-        ),
-        metrics=tuple(shown),
-        n_compared=len(rows),
-        n_significant=int(diff.get("n_significant", sum(bool(r.get("significant")) for r in rows))),
-        policy_before=passed(policy.get("before")),
-        policy_after=passed(after),
-        violations=tuple(_text(v.get("sentence")) for v in after.get("violations", [])),
+        before=comparison.before.run_id,
+        after=comparison.after.run_id,
+        spec=tuple(Change(c.key, _text(c.before), _text(c.after))
+                   for c in comparison.spec_changes),
+        environment=tuple(Change(c.key, _text(c.before), _text(c.after))
+                          for c in comparison.environment_changes),
+        headline=_by_point(comparison.headline),
+        pairs=_by_point(comparison.lead_pairs),
+        others=comparison.others[:max_others],
+        n_others=len(comparison.others),
+        n_compared=comparison.n_tested,
+        n_significant=comparison.n_significant,
+        n_unbounded=comparison.n_unbounded,
+        n_insufficient=comparison.n_insufficient,
+        n_one_run=comparison.n_one_run,
+        fdr=comparison.fdr,
+        correction=comparison.correction,
+        policy_before=state(comparison.policy_before),
+        policy_after=state(comparison.policy_after),
+        violations=tuple(_text(check.sentence) for check in flagged),
+    )
+
+
+# -- the terminal's words ------------------------------------------------------------------
+
+
+def rate_text(x: float | None) -> str:
+    """A rate as a percentage with three significant digits: ``"46.0%"``, ``"0.184%"``.
+
+    >>> rate_text(0.46), rate_text(0.6812), rate_text(0.00184), rate_text(0.001), rate_text(None)
+    ('46.0%', '68.1%', '0.184%', '0.100%', '—')
+    """
+    return percent(x, DIGITS) or MISSING
+
+
+def points_text(x: float | None) -> str:
+    """A signed change of a rate in percentage points: ``"+22.1"``, ``"-0.0840"``."""
+    if x is None:
+        return MISSING
+    return ("+" if x > 0 else "") + points(x, DIGITS)
+
+
+def ratio_text(x: float | None) -> str:
+    return ratio(x, DIGITS) or MISSING
+
+
+def point_text(point: Point) -> str:
+    """``"deployment, threshold 0.60"``; a calibrated point's threshold in both runs."""
+    if point.kind is None:
+        return "no threshold"
+    before, after = threshold(point.threshold_before), threshold(point.threshold_after)
+    if not point.matched:
+        run = "before" if point.in_before else "after"
+        return f"{point.label}, threshold {before or after} ({run} run only)"
+    if before != after:
+        return f"{point.label}, threshold {before} -> {after}"
+    return f"{point.label}, threshold {before}"
+
+
+def verdict_text(change: RateChange | PairChange) -> str:
+    if not change.tested:
+        return change.reason or "not tested"
+    word = "significant" if change.significant else "not significant"
+    p = pvalue(change.p_adjusted)
+    return f"{word} (adjusted p {p})" if p.startswith("<") else f"{word} (adjusted p = {p})"
+
+
+def _who(change: RateChange | PairChange) -> str:
+    """``"FPIR a / b (ethnicity)"``, ``"FMR (cross-group) f -> m (gender)"``, ``"FPIR overall"``."""
+    rate = RATE_SHORT.get(change.metric, change.metric)
+    if change.kind == "pair":
+        return f"{rate} {change.group} / {change.group_b} ({change.grouping})"
+    if change.grouping == "overall":
+        return f"{rate} overall"
+    group = f"{change.group} -> {change.group_b}" if change.group_b else change.group
+    return f"{rate} {group} ({change.grouping})"
+
+
+def _estimate_text(e) -> str:
+    if e is None:
+        return MISSING
+    text = rate_text(e.value)
+    return text if e.sufficient else f"{text} (insufficient)"
+
+
+def rate_change_text(change: RateChange) -> str:
+    """``"46.0% -> 68.1%, +22.1 points (95% CI +12.0 to +32.1)"``."""
+    text = f"{_estimate_text(change.before)} -> {_estimate_text(change.after)}"
+    if change.change is not None:
+        text += (f", {points_text(change.change)} points "
+                 f"(95% CI {points_text(change.low)} to {points_text(change.high)})")
+    return text
+
+
+def pair_estimate_text(e: PairEstimate | None) -> str:
+    """A ratio with its interval; an unbounded one as a bound."""
+    if e is None:
+        return MISSING
+    if e.ratio is None:
+        return "undefined (no errors in either group)"
+    if e.at_least:
+        return f"at least {ratio_text(e.ratio_low)}"
+    if e.at_most:
+        return f"at most {ratio_text(e.ratio_high)}"
+    if e.ratio_low is None:
+        return ratio_text(e.ratio)
+    return f"{ratio_text(e.ratio)} ({ratio_text(e.ratio_low)} to {ratio_text(e.ratio_high)})"
+
+
+def pair_change_text(change: PairChange) -> str:
+    """``"1.50 (1.10 to 2.05) -> 0.667 (0.50 to 0.89) [male now higher], x0.444 (...)"``."""
+    text = f"{pair_estimate_text(change.before)} -> {pair_estimate_text(change.after)}"
+    if change.flipped:
+        text += f" [{change.after.higher} now higher]"
+    if change.change is not None:
+        text += (f", ×{ratio_text(change.change)} "
+                 f"(95% CI {ratio_text(change.low)} to {ratio_text(change.high)})")
+    return text
+
+
+def change_text(change: RateChange | PairChange) -> str:
+    if change.kind == "pair":
+        return pair_change_text(change)
+    return rate_change_text(change)
+
+
+def text_lines(changes: Changes) -> list[str]:
+    """What ``lfr-audit compare`` prints, headline first."""
+    lines = [f"Run {changes.after} compared with the earlier run {changes.before}.", ""]
+    lines.append("Headline: overall error rates, before -> after; change in percentage points "
+                 "(95% interval)")
+    for block in changes.headline:
+        lines.append(f"  {point_text(block.point)}")
+        for c in block.changes:
+            lines.append(f"    {RATE_SHORT.get(c.metric, c.metric)}: {change_text(c)}; "
+                         f"{verdict_text(c)}")
+    if not changes.headline:
+        lines.append("  no overall rate in either run")
+    lines += ["", "Fixed pairs of the demographic groupings (the highest- and lowest-rate groups "
+                  "of either run): ratio of the first group's rate to the second's (95% interval), "
+                  "before -> after; change as a factor"]
+    for block in changes.pairs:
+        lines.append(f"  {point_text(block.point)}")
+        for c in block.changes:
+            lines.append(f"    {_who(c)}: {change_text(c)}; {verdict_text(c)}")
+    if not changes.pairs:
+        lines.append("  none: no demographic grouping has two sufficient groups in either run")
+    lines.append("")
+    if changes.n_others:
+        shown = (f"; the first {len(changes.others)} shown, {changes.n_others_hidden} more in "
+                 "compare.json" if changes.n_others_hidden else "")
+        lines.append(f"Other significant changes: {changes.n_others} in all, by adjusted "
+                     f"p-value, then size{shown}")
+        for c in changes.others:
+            lines.append(f"  {_who(c)} at {point_text(c.point)}: {change_text(c)}; "
+                         f"{verdict_text(c)}")
+    else:
+        lines.append("Other significant changes: none")
+    lines += ["", correction_text(changes)]
+    return lines
+
+
+def correction_text(changes: Changes) -> str:
+    """The multiple-testing statement: family, correction, level, what was not tested."""
+    return (
+        f"Multiple testing: {changes.n_compared} changes tested (every rate and fixed-pair "
+        "ratio, in every grouping, group or pair and operating point, present and sufficient "
+        f"in both runs); {changes.correction}, false discovery rate {changes.fdr:.0%}: "
+        f"{changes.n_significant} significant. Not tested: {changes.n_unbounded} pairs with "
+        f"an unbounded or undefined ratio (a group with no errors), {changes.n_insufficient} "
+        f"rates with insufficient data, {changes.n_one_run} figures in one run only. "
+        "Intervals combine each run's own 95% intervals as if the runs were independent; "
+        "runs on the same data share subjects, so they are conservative."
     )

@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from audit.metrics.trials import Grouping
+from audit.policy import PolicyOutcome
 from audit.report import appendix, curves, findings, panels
 from audit.report.appendix import Composition, FamilyBlock, KeyValue, flatten
 from audit.report.changes import Changes
@@ -47,26 +48,6 @@ from audit.report.inputs import (
 from audit.report.panels import CrossMatrix, Panel
 from audit.report.projection import Projection, projection
 from audit.report.reading import GroupRate, MetricsIndex, OperatingPoint
-from audit.report.reading import number as _num
-
-
-@dataclass(frozen=True)
-class Violation:
-    """A broken policy limit: ``limit`` name, ``allowed`` and ``observed`` values, ``where``."""
-
-    limit: str
-    allowed: float | None
-    observed: float | None
-    where: str
-
-
-@dataclass(frozen=True)
-class PolicyOutcome:
-    """The run's agreed limits and whether they were met."""
-
-    passed: bool
-    limits: tuple[KeyValue, ...]
-    violations: tuple[Violation, ...]
 
 
 @dataclass(frozen=True)
@@ -130,15 +111,16 @@ class ReportContext:
     datasets, statistics), ``operating_points``, ``summary``, ``projection``,
     ``results``, ``compositions``, ``groupings``/``conditions`` (the
     demographic and condition groupings seen; ``single_groupings`` the
-    demographic ones of one label column, not intersections), ``ci_methods`` (how the rates'
-    intervals were computed) and ``pair_methods`` (the pair statistics'),
-    ``family`` (every pair test the Benjamini-Hochberg correction ran over,
-    by rate and point),
-    ``provenance`` and ``spec`` (flattened key/value pairs), ``faces`` (empty
-    unless face images were explicitly asked for), ``policy`` (the agreed
-    limits and any broken, when recorded), ``changes`` (since an earlier run,
-    when given) and ``coverage`` (the measured coverage of the interval
-    methods; None until the coverage study provides it).
+    demographic ones of one label column, not intersections), ``ci_methods``
+    (how the rates' intervals were computed) and ``pair_methods`` (the pair
+    statistics'), ``family`` (every pair test the Benjamini-Hochberg
+    correction ran over, by rate and point), ``provenance`` and ``spec``
+    (flattened key/value pairs), ``faces`` (empty unless face images were
+    explicitly asked for), ``policy`` (the typed
+    :class:`audit.policy.PolicyOutcome` read back from ``policy.json``, when
+    recorded), ``changes`` (since an earlier run, when given) and
+    ``coverage`` (the measured coverage of the interval methods; None until
+    the coverage study provides it).
     """
 
     run: RunInfo
@@ -162,19 +144,7 @@ class ReportContext:
 
 
 def _policy(record: Mapping[str, Any]) -> PolicyOutcome | None:
-    if not record:
-        return None
-    violations = tuple(
-        Violation(
-            limit=str(v.get("limit", "")),
-            allowed=_num(v.get("allowed")),
-            observed=_num(v.get("observed")),
-            where=str(v.get("where", "")),
-        )
-        for v in record.get("violations", [])
-    )
-    limits = flatten(record.get("limits", {}))
-    return PolicyOutcome(bool(record.get("passed", not violations)), limits, violations)
+    return PolicyOutcome.from_json(record) if record else None
 
 
 def _split_groupings(index: MetricsIndex, run: RunInfo) -> tuple[tuple[str, ...], tuple[str, ...]]:

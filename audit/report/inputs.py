@@ -163,9 +163,9 @@ class RunInfo:
     ``seed`` and ``timings``. ``condition_groupings`` names the groupings
     of the metrics table that are capture conditions rather than demographic
     groups (groupings with a ``" | "`` control are conditions too).
-    ``policy`` is the run's policy outcome as recorded (``policy.json``:
-    ``limits``, ``passed``, ``violations`` with ``limit``, ``allowed``,
-    ``observed``, ``where``). ``previous`` is the earlier run's description,
+    ``policy`` is the run's policy outcome as recorded (``policy.json``,
+    read by :meth:`audit.policy.PolicyOutcome.from_json`).
+    ``previous`` is the earlier run's description,
     kept for reference; the comparison itself is passed to
     :func:`audit.report.context.build_context` as ``changes``.
     """
