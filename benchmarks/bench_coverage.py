@@ -22,7 +22,11 @@ an error scores 0.1 on a mated pair and 0.9 on a non-mated one):
 4. ``fnmr-small-group``: a large group (100 subjects, 5-15 comparisons, FNMR
    5%) beside a small one (30 subjects, 3-7 comparisons, FNMR 1%: about 1.5
    expected errors), subject effect N(0, 1); ``min_subjects=10``,
-   ``min_trials=50`` so that both groups are compared.
+   ``min_trials=50`` so that both groups are compared. At 1.5 expected errors
+   the zero-error bound (about 3/n) is always above the truth, so
+   ``fnmr-small-group-b`` repeats it with FNMR 3% in the small group (about
+   4.5 expected errors), where an audit with no error has a bound below the
+   truth.
 5. ``fnmr-null`` and ``fmr-null``: scenarios 1 and 3 with equal true rates
    (6% and 1%): test size and coverage of ratio 1 / difference 0.
 
@@ -127,6 +131,10 @@ SCENARIOS = (
     Scenario("fnmr-small-group", "4. FNMR, small group (~1.5 expected errors) beside a large one",
              104, "fnmr", ("large", "small"), (0.05, 0.01), (100, 30), 1.0,
              trials=((5, 15), (3, 7)), min_subjects=10, min_trials=50),
+    Scenario("fnmr-small-group-b", "4b. FNMR, small group with ~4.5 expected errors (truth above"
+             " the zero-error bound) beside a large one", 107, "fnmr", ("large", "small"),
+             (0.05, 0.03), (100, 30), 1.0, trials=((5, 15), (3, 7)), min_subjects=10,
+             min_trials=50),
     Scenario("fnmr-null", "5a. FNMR null: equal rates, one-way clustered", 105, "fnmr",
              ("g1", "g2"), (0.06, 0.06), (60, 60), 1.0, null=True),
     Scenario("fmr-null", "5b. FMR null: equal rates, dyadic", 106, "fmr",
@@ -256,7 +264,7 @@ def probe_only_intervals(scenario: Scenario, probe_group, probe, error) -> dict[
         else:
             low, high = (float(v) for v in clustered_wilson_interval(e.sum(), n, deff))
             method = "wilson-clustered"
-        out[label] = (p, low, high, method, int(e.sum()))
+        out[label] = (p, low, high, method, int(e.sum()), int(n))
     return out
 
 
@@ -270,10 +278,11 @@ def _rows(metrics, rate: str) -> pd.DataFrame:
 
 
 def _record(scenario, audit_index, method, quantity, estimate, low, high, truth, ci_method,
-            n_errors, p_value=np.nan):
+            n_errors, p_value=np.nan, n_trials=np.nan):
     return {"scenario": scenario.key, "audit": audit_index, "method": method,
             "quantity": quantity, "estimate": estimate, "low": low, "high": high,
-            "truth": truth, "ci_method": ci_method, "n_errors": n_errors, "p_value": p_value}
+            "truth": truth, "ci_method": ci_method, "n_errors": n_errors, "p_value": p_value,
+            "n_trials": n_trials}
 
 
 def _contrast_records(scenario, audit_index, method, truth, higher, lower, ratio, diff, p_value,
@@ -309,7 +318,8 @@ def run_audit(task: tuple[Scenario, Truth, int]) -> list[dict]:
         for _, row in rows[rows["statistic"] == "rate"].iterrows():
             records.append(_record(scenario, audit_index, interval, f"rate {row['group']}",
                                    row["value"], row["ci_low"], row["ci_high"],
-                                   true[row["group"]], row["ci_method"], int(row["n_errors"])))
+                                   true[row["group"]], row["ci_method"], int(row["n_errors"]),
+                                   n_trials=int(row["n_trials"])))
         pair = rows[rows["statistic"].isin(["ratio", "difference", "p_value"])]
         if len(pair):
             by = pair.set_index("statistic")
@@ -339,10 +349,10 @@ def run_audit(task: tuple[Scenario, Truth, int]) -> list[dict]:
         (plain.difference, plain.difference_low, plain.difference_high, contrasts.MOVER),
         plain.p_value, int(rates["n_errors"].sum())))
     if dyads is not None:
-        for label, (p, low, high, method, errors) in probe_only_intervals(scenario,
-                                                                          *dyads).items():
+        for label, (p, low, high, method, errors, n) in probe_only_intervals(scenario,
+                                                                             *dyads).items():
             records.append(_record(scenario, audit_index, PROBE_ONLY, f"rate {label}", p, low,
-                                   high, true[label], method, errors))
+                                   high, true[label], method, errors, n_trials=n))
     # Sanity: the contrast rows must not depend on the rate interval option.
     same = (library_contrasts.get(CLUSTERED) is None
             or _same_contrast(library_contrasts[CLUSTERED], library_contrasts[WILSON]))
@@ -370,6 +380,7 @@ def summarise(records: pd.DataFrame) -> pd.DataFrame:
     r["width"] = np.where(has & np.isfinite(r["high"]), r["high"] - r["low"], np.nan)
     r["unbounded"] = has & np.isinf(r["high"])
     r["rejects"] = r["p_value"] < 0.05
+    r["estimated_variance"], r["design_effect"] = _wilson_variance(r)
     rows = []
     keys = ["scenario", "quantity", "method"]
     for (scenario, quantity, method), block in r.groupby(keys, sort=False):
@@ -395,7 +406,30 @@ def _summary_row(scenario, quantity, method, subset, block) -> dict:
         "mean_estimate": block["estimate"].replace(np.inf, np.nan).mean(),
         "sd_estimate": block["estimate"].replace(np.inf, np.nan).std(ddof=1),
         "truth": block["truth"].iloc[0] if block["truth"].nunique() == 1 else np.nan,
+        "rms_se": math.sqrt(block["estimated_variance"].mean()),
+        "mean_design_effect": block["design_effect"].mean(),
+        "n_wilson": int(block["design_effect"].notna().sum()),
     }
+
+
+def _wilson_variance(r: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The variance a rate's Wilson interval was built from, and its design effect.
+
+    A Wilson interval's centre is m = (p + z^2/2n) / (1 + z^2/n), so its
+    (effective) size is n = z^2 (m - 1/2) / (p - m), and the variance the
+    library used is p(1-p)/n: the cluster-robust variance when the design
+    effect is above 1. NaN for other rows (contrasts, one-sided bounds).
+    """
+    z = 1.959963984540054
+    wilson = r["quantity"].str.startswith("rate").to_numpy() & r["ci_method"].isin(
+        [CLUSTERED, WILSON]).to_numpy()
+    p = r["estimate"].to_numpy(np.float64)
+    m = (r["low"].to_numpy(np.float64) + r["high"].to_numpy(np.float64)) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_effective = z**2 * (m - 0.5) / (p - m)
+        variance = np.where(wilson, p * (1 - p) / n_effective, np.nan)
+        deff = np.where(wilson, r["n_trials"].to_numpy(np.float64) / n_effective, np.nan)
+    return variance, deff
 
 
 def _verdict(row) -> str:
@@ -448,7 +482,10 @@ def estimates_table(summary: pd.DataFrame, scenario: Scenario) -> str:
                     & (summary["subset"] == "all") & summary["quantity"].str.startswith("rate")]
     parts = [f"{row['quantity'].removeprefix('rate ')}: truth {row['truth'] * 100:.3f}%, mean "
              f"estimate {row['mean_estimate'] * 100:.3f}%, SD across audits "
-             f"{row['sd_estimate'] * 100:.3f} pp" for _, row in block.iterrows()]
+             f"{row['sd_estimate'] * 100:.3f} pp, root-mean-square of the library's SE "
+             f"{row['rms_se'] * 100:.3f} pp and mean design effect "
+             f"{row['mean_design_effect']:.2f} (over the {row['n_wilson']} audits with a Wilson"
+             " interval)" for _, row in block.iterrows()]
     return "; ".join(parts)
 
 
@@ -477,13 +514,15 @@ def _git(*args: str) -> str:
         return "unknown"
 
 
-def report(summary, scenarios, truths, *, audits, seconds, workers, command, all_equal) -> str:
+def report(summary, scenarios, truths, *, audits, seconds, workers, command, all_equal,
+           load) -> str:
     sections = []
     for scenario in scenarios:
         sections.append(
             f"### {scenario.title}\n\n{scenario_text(scenario, truths[scenario.key])}\n\n"
             f"{markdown_table(summary, scenario)}\n\n{tests_table(summary, scenario)}\n\n"
-            f"Rate estimates (wilson-clustered run): {estimates_table(summary, scenario)}.\n"
+            f"Rate estimates and the variance behind the `wilson-clustered` intervals (backed"
+            f" out of each Wilson interval's centre): {estimates_table(summary, scenario)}.\n"
         )
     dirty = _git("status", "--porcelain", "--", "audit")
     return f"""# Coverage of the metrics intervals on simulated audits with known truth
@@ -496,7 +535,8 @@ Reproduce from the repository root (not part of the test suite):
 
 Date: {datetime.date.today().isoformat()}. Library: `audit` at commit {_git("rev-parse", "--short", "HEAD")}{" (audit/ modified)" if dirty else ""}.
 Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared), {platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, pandas {pd.__version__}.
-{audits} simulated audits per scenario, {workers} worker processes, run time {seconds / 60:.1f} min.
+{audits} simulated audits per scenario, {workers} worker processes, run time {seconds / 60:.1f} min
+(1-minute load average {load[0]:.1f} at the start and {load[1]:.1f} at the end: other jobs shared the cores).
 
 Every audit goes through `audit.metrics.compute_metrics(scores, images, thresholds=(0.5,),
 groupings=("group",), cross_groupings=(), min_subjects=..., min_trials=..., interval=...)`
@@ -535,6 +575,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--scenarios", nargs="*", default=[s.key for s in SCENARIOS],
                         choices=[s.key for s in SCENARIOS])
+    parser.add_argument("--records", type=Path, default=None,
+                        help="also write every audit's intervals to this CSV file")
     parser.add_argument("--output", type=Path, default=None,
                         help=f"results file (default {RESULTS.name} unless --quick)")
     args = parser.parse_args()
@@ -542,7 +584,7 @@ def main() -> None:
     output = args.output or (None if args.quick else RESULTS)
     scenarios = [s for s in SCENARIOS if s.key in args.scenarios]
 
-    start = time.perf_counter()
+    start, load_start = time.perf_counter(), os.getloadavg()[0]
     truths = {s.key: truth_of(s) for s in scenarios}
     tasks = [(s, truths[s.key], k) for s in scenarios for k in range(audits)]
     records = []
@@ -563,11 +605,14 @@ def main() -> None:
         command += " --scenarios " + " ".join(args.scenarios)
     text = report(summary, scenarios, truths, audits=audits, seconds=seconds,
                   workers=args.workers, command=command,
-                  all_equal=bool(frame["contrasts_equal_across_interval_option"].all()))
+                  all_equal=bool(frame["contrasts_equal_across_interval_option"].all()),
+                  load=(load_start, os.getloadavg()[0]))
     print(text)
     print(f"(audit package: {Path(audit.__file__).parent})", file=sys.stderr)
     if output is not None:
         output.write_text(text)
+    if args.records is not None:
+        frame.to_csv(args.records, index=False)
 
 
 if __name__ == "__main__":
