@@ -42,8 +42,9 @@ Each audit has its own seed, ``SeedSequence([scenario seed, audit index])``, so
 the numbers do not depend on the number of worker processes.
 
 Run from the repository root (not part of the test suite); 400 audits per
-scenario take 10-20 minutes on 2 shared cores, ``--quick`` (40 audits per
-scenario) 1-2 minutes::
+scenario (2,800 in all) take 22 CPU-minutes, about 12 minutes on 2 idle cores
+(30 with the cores shared, load 7); ``--quick`` (40 audits per scenario) a
+tenth of that::
 
     .venv/bin/python benchmarks/bench_coverage.py
     .venv/bin/python benchmarks/bench_coverage.py --quick
