@@ -165,6 +165,7 @@ def render_run(
     is the explicit option without which no face image is embedded.
     """
     from audit.report.context import build_context
+    from audit.report.coverage import measured_coverage
     from audit.report.render import write_report
 
     folder = Path(folder)
@@ -177,7 +178,8 @@ def render_run(
         from audit.compare import compare_runs
 
         changes = build_changes(compare_runs(Path(previous), folder))
-    context = build_context(pq.read_table(metrics_path), run, include_faces=include_faces, changes=changes)
+    context = build_context(pq.read_table(metrics_path), run, include_faces=include_faces,
+                            changes=changes, coverage=measured_coverage())
     return write_report(context, folder, formats)
 
 

@@ -266,8 +266,10 @@ def render_report(
     embedded.
     """
     from audit.report.context import build_context
+    from audit.report.coverage import measured_coverage
 
-    context = build_context(metrics, run, include_faces=include_faces)
+    context = build_context(metrics, run, include_faces=include_faces,
+                            coverage=measured_coverage())
     return write_report(context, out_dir, formats, templates=templates)
 
 

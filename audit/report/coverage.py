@@ -1,0 +1,36 @@
+"""The measured coverage of the interval methods, as the report's method section quotes it.
+
+``coverage.json`` beside this module is written by a full run of
+``benchmarks/bench_coverage.py`` (simulated audits with known truth); it is
+read here, never edited by hand. Without it the report says that coverage is
+measured separately.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from audit.report.context import CoverageResult
+
+MEASURED = Path(__file__).with_name("coverage.json")
+#: ``ci_method`` of each kind of interval the study measures.
+METHODS = {"rate": "wilson-clustered", "ratio": "mover-log", "difference": "mover"}
+
+
+def measured_coverage(path: Path = MEASURED) -> tuple[CoverageResult, ...] | None:
+    """Every measured interval of the study, or None when the study's file is absent."""
+    if not path.is_file():
+        return None
+    study = json.loads(path.read_text())
+    return tuple(
+        CoverageResult(
+            method=METHODS[row["interval"].split()[0]],
+            statistic=row["interval"],
+            nominal=float(study["nominal"]),
+            measured=float(row["measured"]),
+            simulations=int(row["simulations"]),
+            setting=row["setting"],
+        )
+        for row in study["results"]
+    )
