@@ -10,7 +10,7 @@ Scores (and images, and per-image FTA) in, rows of the METRICS table out.
   to whose group they belong; grouping specs.
 * :mod:`~audit.metrics.groups`: breakdowns at operating points through
   Fairlearn's MetricFrame on collapsed counts.
-* :mod:`~audit.metrics.intervals`: Wilson, zero-error bound, subject bootstrap.
+* :mod:`~audit.metrics.intervals`: Wilson (plain and at the effective size), zero-error bound.
 * :mod:`~audit.metrics.disparity`: ratios, Gini/GARBE, FDR, tests, power.
 * :mod:`~audit.metrics.projection`: expected alerts for a crowd.
 * :mod:`~audit.metrics.score_logs`: reader for exported score logs.

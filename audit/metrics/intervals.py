@@ -48,7 +48,7 @@ def wilson_interval(
     -------
     low, high : ndarray (scalars for scalar input)
         NaN where ``trials == 0``. Assumes independent trials: with several
-        trials per subject it is too narrow; prefer :func:`bootstrap_rates`.
+        trials per subject it is too narrow; prefer :func:`clustered_wilson_interval`.
 
     References
     ----------

@@ -345,7 +345,7 @@ def check_fta(fta: pd.DataFrame | pa.Table) -> pd.DataFrame:
 def subject_index(scores: pa.Table, images: ImageTable) -> pd.Index:
     """Every subject that can be resampled (probe and image subjects), sorted.
 
-    Sorting makes the bootstrap independent of row order.
+    Sorting makes every cluster sum independent of row order.
     """
     probe_subjects = pc.unique(scores["probe_subject"]).to_numpy(zero_copy_only=False)
     names = np.concatenate([probe_subjects.astype(object), images.subject_ids])
