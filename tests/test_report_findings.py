@@ -272,3 +272,21 @@ def test_report_parses_no_labels(pattern):
             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
             if re.search(pattern, line)]
     assert hits == []
+
+
+def test_a_rate_with_no_trials_at_all_is_not_measured_not_insufficient():
+    import warnings
+
+    from report_tables import DEPLOYMENT, hand_made_scores
+
+    from audit.metrics import compute_metrics
+
+    scores, images = hand_made_scores()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        impostors_only = compute_metrics(scores[~scores["mated"]], images,
+                                         thresholds=(DEPLOYMENT,), groupings=("group",))
+    rendered = text(environment().get_template("sections/summary.html.j2").render(
+        ctx=build_context(impostors_only, run_info())))
+    assert re.search(r"Miss rate \(FNIR\)\s*: not measured", rendered)
+    assert "too few people" not in rendered.split("Miss rate (FNIR)")[1].split("False match")[0]
