@@ -23,8 +23,11 @@ from .tables import write_table
 
 #: Thresholds per sweep: enough for smooth curves, few enough for a small table.
 SWEEP_POINTS = 200
-#: Thresholds of the disparity-by-threshold contrasts (each costs a pass over every pair).
+#: Thresholds of the disparity-by-threshold contrasts (each costs a pass over every pair):
+#: where the non-mated scores' upper tail puts the false match rate at 10% down to 1e-5,
+#: evenly on a log scale, so the grid is dense where decisions are made.
 CONTRAST_SWEEP_POINTS = 41
+CONTRAST_SWEEP_RATES = (1e-1, 1e-5)
 #: Operating-point label of deepface's shipped threshold: audited beside the
 #: deployment's own thresholds, never mistaken for one (nor gated by policy).
 DEEPFACE_POINT = "deepface-default"
@@ -150,8 +153,7 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
                             min_subjects=stats.min_subjects, min_trials=stats.min_trials)
     # Fixed-pair contrasts across a coarser grid, for the disparity-by-threshold figure
     # (its rate rows duplicate the sweep above, so only the pair rows are kept).
-    contrast_grid = np.unique(np.concatenate([
-        np.quantile(finite, np.linspace(0, 1, CONTRAST_SWEEP_POINTS)), list(deployment)]))
+    contrast_grid = np.unique(np.concatenate([contrast_thresholds(scores), list(deployment)]))
     swept = compute_metrics(
         scores, images, sweep=tuple(contrast_grid), groupings=single, cross_groupings=(),
         min_subjects=stats.min_subjects, min_trials=stats.min_trials,
@@ -163,6 +165,22 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
         watchlist_size=spec.projection.watchlist, audit_watchlist_size=spec.watchlist.size)
     return pa.concat_tables(
         [rates, sweep.cast(rates.schema), pairs.cast(rates.schema), projection.cast(rates.schema)])
+
+
+def contrast_thresholds(scores: pa.Table) -> np.ndarray:
+    """Thresholds at which the non-mated scores' exceedance runs from 1e-1 to 1e-5 (log grid).
+
+    Non-mated 1:1 scores when there are any, else non-mated 1:N best scores.
+    """
+    frame = scores.select(["trial_kind", "mated", "score"]).to_pandas()
+    nonmated = frame[~frame["mated"] & frame["score"].notna()]
+    chosen = nonmated[nonmated["trial_kind"] == "verification"]
+    values = (chosen if len(chosen) else nonmated)["score"].to_numpy()
+    if values.size == 0:
+        return np.array([])
+    high, low = np.log10(CONTRAST_SWEEP_RATES)
+    exceed = np.logspace(high, low, CONTRAST_SWEEP_POINTS)
+    return np.unique(np.quantile(values, 1 - exceed))
 
 
 def code_fingerprint() -> str:
