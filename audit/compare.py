@@ -212,8 +212,23 @@ class PairEstimate:
         )
 
 
+class _Verdict:
+    """A change's test: tested when it has a p-value, significant under the correction."""
+
+    p_value: float | None
+    p_adjusted: float | None
+
+    @property
+    def tested(self) -> bool:
+        return self.p_value is not None
+
+    @property
+    def significant(self) -> bool:
+        return self.p_adjusted is not None and self.p_adjusted < FDR
+
+
 @dataclass(frozen=True)
-class RateChange:
+class RateChange(_Verdict):
     """A rate of one group (or cross-group cell) at one operating point, in both runs.
 
     ``change`` is ``after - before`` with its 95% interval ``low``..``high``
@@ -237,17 +252,10 @@ class RateChange:
     p_adjusted: float | None
     reason: str | None
 
-    @property
-    def tested(self) -> bool:
-        return self.p_value is not None
-
-    @property
-    def significant(self) -> bool:
-        return self.p_adjusted is not None and self.p_adjusted < FDR
 
 
 @dataclass(frozen=True)
-class PairChange:
+class PairChange(_Verdict):
     """A fixed pair of groups at one operating point, in both runs.
 
     The pair is named ``group`` / ``group_b`` with ``group`` the higher group
@@ -277,13 +285,6 @@ class PairChange:
         return self.before is not None and self.after is not None and (
             self.after.higher != self.before.higher)
 
-    @property
-    def tested(self) -> bool:
-        return self.p_value is not None
-
-    @property
-    def significant(self) -> bool:
-        return self.p_adjusted is not None and self.p_adjusted < FDR
 
 
 @dataclass(frozen=True)
