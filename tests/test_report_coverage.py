@@ -24,3 +24,27 @@ def test_the_packaged_study_file_is_complete():
     assert rows, "benchmarks/bench_coverage.py writes audit/report/coverage.json"
     assert all(r.simulations >= 200 and 0 < r.measured <= 1 for r in rows)
     assert {r.method for r in rows} == {"wilson-clustered", "mover-log", "mover"}
+
+
+def test_method_section_names_exactly_the_intervals_that_fall_short():
+    import dataclasses
+    import html
+    import re
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from report_tables import hand_made, run_info
+
+    from audit.report.context import CoverageResult, build_context
+    from audit.report.render import environment
+
+    rows = (CoverageResult("wilson-clustered", "rate g1", 0.95, 0.925, 400, "FMR, dyadic"),
+            CoverageResult("wilson-clustered", "rate g2", 0.95, 0.931, 400, "FMR, dyadic"),
+            CoverageResult("mover-log", "ratio", 0.95, 0.944, 400, "FNMR, one-way"))
+    context = dataclasses.replace(build_context(hand_made(), run_info()), coverage=rows)
+    markup = environment().get_template("sections/method.html.j2").render(ctx=context)
+    words = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", markup)))
+    named = words.split("should be read with that in mind:")[1].split("Intervals at calibrated")[0]
+    assert "rate g1: 92.5%" in named
+    assert "93.1%" not in named and "94.4%" not in named

@@ -102,6 +102,11 @@ class CoverageResult:
     simulations: int
     setting: str = ""  # the simulated design, in words
 
+    @property
+    def short(self) -> bool:
+        """More than 2 points below the nominal level: the interval is too narrow there."""
+        return self.nominal - self.measured > 0.02
+
 
 @dataclass(frozen=True)
 class ReportContext:
