@@ -530,10 +530,13 @@ def runs_list(runs_dir: RunsDir = Path("runs")) -> None:
         prov, summary = record["provenance"], record.get("summary", {})
         pipeline = prov["pipeline"]
         thresholds = ", ".join(f"{float(t):.4g}" for t in prov["thresholds"]) or "-"
+        points = [p["operating_point"] for p in summary.get("operating_points", [])]
+        lead = "deployment" if "deployment" in points else (points[0] if points else None)
         headline = "; ".join(
             f"{r['metric']} {r['value']:.2%}" for r in summary.get("overall", [])
-            if r.get("operating_point") == "deployment" and r["metric"] in ("fmr", "fpir", "fnir")
+            if r.get("operating_point") == lead and r["metric"] in ("fmr", "fpir", "fnir")
             and r.get("value") is not None)
+        headline = f"{escape(lead)}: {headline}" if headline else headline
         policy = ("-" if "policy" not in record
                   else escape(PolicyOutcome.from_json(record["policy"]).state))
         table.add_row(folder.name, prov["spec"]["name"],

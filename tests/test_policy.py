@@ -448,3 +448,18 @@ def test_the_report_reads_the_recorded_outcome(tmp_path):
     assert ("Agreed limits not evaluated: no limit was found broken, but 1 check could not be "
             "judged, so the limits are not shown to be met.") in text
     assert "Not evaluated: max_fnir allows 0.1 for all people at threshold 0.50: no trials." in text
+
+
+def test_runs_list_headline_reads_the_first_audited_point_without_a_deployment(
+        tmp_path, monkeypatch):
+    _run_folder(tmp_path, "20240105-000000-calibrated", None)
+    write_json(tmp_path / "20240105-000000-calibrated" / "summary.json", {
+        "operating_points": [{"operating_point": "deepface-default", "threshold": 0.93}],
+        "overall": [
+            {"metric": "fpir", "operating_point": "deepface-default", "value": 0.0952},
+            {"metric": "fmr", "operating_point": "target_fmr=0.001", "value": 0.001}]})
+    monkeypatch.setenv("COLUMNS", "250")
+    result = runner.invoke(app, ["runs", "list", "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "deepface-default: fpir 9.52%" in result.output
+    assert "fmr 0.10%" not in result.output
