@@ -158,9 +158,12 @@ def compute_metrics(
         cross_units = [groups.unit_counts(trial_set, points.thresholds, points.labels)]
         cross = trials.Grouping(grouping.sensitive, cross=True)
         parts.extend(groups.breakdowns(cross_units, cross, n_subjects_total=n_total, **limits))
-    references = _references(parts)
-    measured = [_measured(part, points, references, interval=interval, confidence=confidence)
-                for part in parts]
+    influences = [variance.influence(part.clusters) for part in parts]
+    references = _references(parts, influences)
+    measured = [
+        _measured(part, influence, points, references, interval=interval, confidence=confidence)
+        for part, influence in zip(parts, influences, strict=True)
+    ]
     pair_rows = [_pair_rows(m, confidence=confidence) for m in measured if _compared(m.part)]
     summary_rows = [
         disparity.summary_rows(m.rows.iloc[block])
@@ -188,26 +191,31 @@ class Measured:
     influence: variance.Influence
 
 
-def _references(parts: list[groups.Breakdown]) -> dict[str, Reference]:
+def _references(
+    parts: list[groups.Breakdown], influences: list[tuple[np.ndarray, variance.Influence]]
+) -> dict[str, Reference]:
     """Overall FMR and FPIR at every point index: what calibrated points are calibrated on."""
-    out = {}
-    for part in parts:
-        if not part.grouping.sensitive and part.rate in (trials.FMR.name, trials.FPIR.name):
-            rates, spread = variance.influence(part.clusters)
-            out[part.rate] = Reference(rates, spread)
-    return out
+    return {
+        part.rate: Reference(rates, spread)
+        for part, (rates, spread) in zip(parts, influences, strict=True)
+        if not part.grouping.sensitive and part.rate in (trials.FMR.name, trials.FPIR.name)
+    }
 
 
 def _measured(
     part: groups.Breakdown,
+    influence: tuple[np.ndarray, variance.Influence],
     points: OperatingPoints,
     references: dict[str, Reference],
     *,
     interval: str,
     confidence: float,
 ) -> Measured:
-    """Rate rows with their intervals and structure columns; window rows dropped."""
-    rates, spread = variance.influence(part.clusters)
+    """Rate rows with their intervals and structure columns; window rows dropped.
+
+    ``influence`` is :func:`audit.metrics.variance.influence` of the part's clusters.
+    """
+    rates, spread = influence
     rows = point_columns(part.rows, points, part.rate)
     if part.rate != trials.FTA:
         spread = calibrated(part.rows, rates, spread, points, references)

@@ -92,14 +92,6 @@ class ClusterCounts:
         return (np.asarray(e.sum(axis=0), dtype=np.float64).ravel(),
                 np.asarray(n.sum(axis=0), dtype=np.float64).ravel())
 
-    def columns(self, index: np.ndarray) -> ClusterCounts:
-        """The counts of rows ``index`` only."""
-        if not self.dyadic:
-            return ClusterCounts(self.errors[:, index], self.trials[:, index])
-        return ClusterCounts(self.errors[:, index], self.trials[:, index],
-                             self.pair_errors[:, index], self.pair_trials[:, index],
-                             self.pair_keys)
-
 
 @dataclass(frozen=True)
 class Influence:
