@@ -71,12 +71,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+
 from .metrics import table as mt
 from .metrics.contrasts import DIFFERENCE, P_ADJUSTED, RATIO, benjamini_hochberg
 from .runs import METRICS_FILE, RunError, read_run
+from .schema import json_value
 
 #: z for the two-sided 95% interval of a change.
 Z95 = 1.959963984540054
@@ -339,7 +340,7 @@ class Comparison:
 
     def to_json(self) -> dict:
         """``compare.json``: strict JSON (NaN as null, an unbounded value as ``"inf"``)."""
-        return _plain({
+        return json_value({
             "before": asdict(self.before),
             "after": asdict(self.after),
             "spec_changes": [asdict(c) for c in self.spec_changes],
@@ -779,19 +780,3 @@ def _change_json(change: RateChange | PairChange) -> dict:
     if isinstance(change, PairChange):
         out["flipped"] = change.flipped
     return out
-
-
-def _plain(value: object) -> object:
-    """JSON-able: NaN as None, infinities as ``"inf"`` / ``"-inf"``, numpy scalars as Python."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-    return value

@@ -80,6 +80,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .config import PolicySpec
+from .schema import json_value
 
 # audit.metrics (and its engine's imports) is loaded by check_policy only: reading a
 # recorded outcome (`runs list`, the report) stays light.
@@ -162,7 +163,7 @@ class PolicyCheck:
     sentence: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {name: _encode(getattr(self, name)) for name in _CHECK_FIELDS}
+        return {name: json_value(getattr(self, name)) for name in _CHECK_FIELDS}
 
     @classmethod
     def from_json(cls, record: Mapping[str, Any]) -> PolicyCheck:
@@ -251,12 +252,6 @@ def _legacy(record: Mapping[str, Any]) -> PolicyOutcome:
     else:
         state = MET if limits else NO_POLICY
     return PolicyOutcome(state, ESTIMATE, False, limits, checks)
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
 
 
 def _decode(value: Any) -> float | None:

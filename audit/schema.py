@@ -9,6 +9,10 @@ stage documents them (demographic and condition columns of the manifest).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -133,3 +137,27 @@ def coerce_table(table: pa.Table | pd.DataFrame, schema: pa.Schema, name: str) -
                 table = table.set_column(position, field.name,
                                          table.column(position).cast(field.type))
     return check_table(table, schema, name)
+
+
+def json_value(value: object) -> object:
+    """A metrics value (or a mapping or sequence of them) as strict JSON.
+
+    NaN becomes None, an infinite value (a ratio over a zero rate) ``"inf"``
+    or ``"-inf"``, numpy scalars Python ones.
+
+    Examples
+    --------
+    >>> json_value({"a": [np.float64("nan"), float("inf")], "b": np.int64(3)})
+    {'a': [None, 'inf'], 'b': 3}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value

@@ -37,6 +37,7 @@ from audit.metrics.points import (
     operating_points,
     point_columns,
 )
+from audit.schema import json_value
 
 BAD_OPTION = "{name} must be {what}, got {value!r}"
 NO_THRESHOLD = "no operating point: give deployment thresholds or targets with scores to calibrate"
@@ -440,8 +441,8 @@ def _grouping_digest(pairs: pd.DataFrame, key: dict, block: pd.DataFrame) -> dic
         contrast = pairs[same & named]
     return {
         "metric": key["metric"],
-        "operating_point": _plain(key[table.OPERATING_POINT]),
-        "threshold": _plain(key["threshold"]),
+        "operating_point": json_value(key[table.OPERATING_POINT]),
+        "threshold": json_value(key["threshold"]),
         "highest": _records(highest),
         "lowest": _records(lowest),
         "highest_vs_lowest": _records(contrast),
@@ -450,15 +451,4 @@ def _grouping_digest(pairs: pd.DataFrame, key: dict, block: pd.DataFrame) -> dic
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
-
-
-def _plain(value: object) -> object:
-    """Python scalar for strict JSON: NaN and None become None, +/-inf "inf"/"-inf"."""
-    if isinstance(value, np.generic):
-        return _plain(value.item())
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
+    return [json_value(row) for row in frame.to_dict(orient="records")]

@@ -85,3 +85,4 @@ def to_table(frame: pd.DataFrame) -> pa.Table:
 def empty_frame() -> pd.DataFrame:
     """A frame with :data:`COLUMNS` and no rows."""
     return SCHEMA.empty_table().to_pandas()
+
