@@ -19,13 +19,8 @@ from statsmodels.stats.multitest import multipletests
 from typer.testing import CliRunner
 
 from audit.cli import EXIT_POLICY, app
-from audit.compare import (
-    FDR,
-    INFINITE,
-    Z95,
-    compare_metrics,
-    compare_runs,
-)
+from audit.compare import Z95, compare_metrics, compare_runs
+from audit.comparison import FDR, INFINITE
 from audit.metrics import compute_metrics
 from audit.report.changes import build_changes, rate_text, text_lines
 from audit.runs import METRICS_FILE

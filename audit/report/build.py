@@ -36,7 +36,7 @@ from audit.report.inputs import (
 )
 
 if TYPE_CHECKING:
-    from audit.compare import Comparison
+    from audit.comparison import Comparison
 
 NOT_A_RUN = "{folder} is not a finished lfr-audit run folder (no {name})"
 #: Example face images shown when explicitly asked for: at most this many.

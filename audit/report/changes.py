@@ -1,6 +1,6 @@
 """What changed since an earlier run, in the order a reader needs it.
 
-:func:`build_changes` takes the :class:`audit.compare.Comparison` of two runs
+:func:`build_changes` takes the :class:`audit.comparison.Comparison` of two runs
 and keeps its typed changes as they are, arranged for the templates and the
 terminal: the headline (overall rates at each operating point), the fixed
 pairs of the demographic groupings at each operating point present in both
@@ -21,7 +21,7 @@ from audit.policy import PolicyOutcome
 from audit.report.formatting import percent, points, pvalue, ratio, threshold
 
 if TYPE_CHECKING:  # importing audit.compare loads the metrics stage: only when comparing
-    from audit.compare import Comparison, PairChange, PairEstimate, Point, RateChange
+    from audit.comparison import Comparison, PairChange, PairEstimate, Point, RateChange
 
 #: Other significant changes shown (the rest are in compare.json).
 MAX_OTHERS = 20
