@@ -14,13 +14,15 @@ Scores (and images, and per-image FTA) in, rows of the METRICS table out.
 * :mod:`~audit.metrics.disparity`: ratios, Gini/GARBE, FDR, tests, power.
 * :mod:`~audit.metrics.projection`: expected alerts for a crowd.
 * :mod:`~audit.metrics.score_logs`: reader for exported score logs.
-* :mod:`~audit.metrics.engine`: :func:`compute_metrics`, :func:`summarize_metrics`.
+* :mod:`~audit.metrics.engine`: :func:`compute_metrics`.
+* :mod:`~audit.metrics.summary`: :func:`summarize_metrics`.
 * :mod:`~audit.metrics.table`: the METRICS rows and the ``operating_point`` column.
 """
 
-from audit.metrics.engine import compute_metrics, summarize_metrics
+from audit.metrics.engine import compute_metrics
 from audit.metrics.projection import project_deployment
 from audit.metrics.score_logs import read_score_logs
+from audit.metrics.summary import summarize_metrics
 from audit.metrics.sweep import det_curve, threshold_for_target, threshold_sweep
 
 __all__ = [

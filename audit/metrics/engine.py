@@ -1,8 +1,8 @@
 """The metrics stage: scores (+ images, FTA) in, METRICS rows out.
 
 :func:`compute_metrics` is the stage function the CLI calls;
-:func:`summarize_metrics` turns its table into a JSON-able summary for
-reports and re-audit comparisons.
+:func:`audit.metrics.summary.summarize_metrics` turns its table into a
+JSON-able digest for scripts and run folders.
 
 Operating points are the deployment thresholds of the audit spec and the
 thresholds calibrated so that the *overall* observed FMR (from non-mated
@@ -37,7 +37,6 @@ from audit.metrics.points import (
     operating_points,
     point_columns,
 )
-from audit.schema import json_value
 
 BAD_OPTION = "{name} must be {what}, got {value!r}"
 NO_THRESHOLD = "no operating point: give deployment thresholds or targets with scores to calibrate"
@@ -382,73 +381,3 @@ def _combined(measured: list[Measured], *, alpha: float) -> list[pd.DataFrame]:
                 out.append(disparity.combined_rows(
                     m.rows.iloc[block], partner.iloc[block], alpha=alpha))
     return out
-
-
-def summarize_metrics(metrics: pa.Table) -> dict:
-    """A JSON-able digest of a METRICS table for scripts and run folders.
-
-    Returns a dict with ``operating_points`` (label, kind, target and
-    threshold), ``overall`` (every overall rate row), ``not_available``
-    (overall rates with no trials), ``groupings``: per grouping, rate and
-    operating point, the highest and lowest *sufficient* groups, the contrast
-    rows of that fixed pair (ratio, difference, p-values, detectable ratio)
-    and the groups insufficient for *that* rate (never ranked), and
-    ``projection`` (overall projected figures, when the table holds them).
-    Sweep rows are left out. NaN becomes None and an infinite value (a ratio
-    over a zero rate) the string ``"inf"``, so the digest is strict JSON.
-    """
-    frame = metrics.to_pandas()
-    frame = frame[frame[table.POINT_KIND].fillna("") != table.SWEEP]
-    rates = frame[frame[table.STATISTIC] == table.RATE]
-    overall = rates[rates["grouping"] == trials.OVERALL]
-    points = (
-        overall.dropna(subset=[table.OPERATING_POINT])
-        .drop_duplicates(table.OPERATING_POINT)
-        .loc[:, [table.OPERATING_POINT, table.POINT_KIND, table.TARGET, "threshold"]]
-    )
-    projected = (frame[table.STATISTIC] == table.PROJECTION) & (
-        frame["grouping"] == trials.OVERALL)
-    summary = {
-        "operating_points": _records(points),
-        "overall": _records(overall),
-        "not_available": sorted(set(overall.loc[overall["n_trials"] == 0, "metric"])),
-        "groupings": {},
-        "projection": _records(frame[projected]),
-    }
-    pairs = frame[frame[table.GROUP_B].notna() & (frame["metric"] != trials.FMR_CROSS)]
-    by_group = rates[(rates["grouping"] != trials.OVERALL) & (rates["metric"] != trials.FMR_CROSS)]
-    keys = ["grouping", "metric", table.OPERATING_POINT, "threshold"]
-    for key, block in by_group.groupby(keys, dropna=False, sort=False):
-        summary["groupings"].setdefault(key[0], []).append(
-            _grouping_digest(pairs, dict(zip(keys, key, strict=True)), block)
-        )
-    return summary
-
-
-def _grouping_digest(pairs: pd.DataFrame, key: dict, block: pd.DataFrame) -> dict:
-    ranked = block[block["sufficient"]].sort_values("value", ascending=False, kind="stable")
-    highest, lowest = ranked.head(1), ranked.tail(1)
-    contrast = pairs.iloc[0:0]
-    if len(ranked) >= 2:
-        same = (
-            (pairs["grouping"] == key["grouping"])
-            & (pairs["metric"] == key["metric"])
-            & (pairs[table.OPERATING_POINT].fillna("") == (key[table.OPERATING_POINT] or ""))
-            & (pairs["threshold"] == key["threshold"])
-        )
-        named = (pairs["group"] == highest["group"].iloc[0]) & (
-            pairs[table.GROUP_B] == lowest["group"].iloc[0])
-        contrast = pairs[same & named]
-    return {
-        "metric": key["metric"],
-        "operating_point": json_value(key[table.OPERATING_POINT]),
-        "threshold": json_value(key["threshold"]),
-        "highest": _records(highest),
-        "lowest": _records(lowest),
-        "highest_vs_lowest": _records(contrast),
-        "insufficient_groups": block.loc[~block["sufficient"], "group"].tolist(),
-    }
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return [json_value(row) for row in frame.to_dict(orient="records")]
