@@ -8,8 +8,9 @@ sufficient groups of a grouping, at one operating point and stratum, gets:
 
 * ``ratio`` of the higher over the lower rate (ordered by the estimates), with a
   MOVER interval on the log scale (Zou & Donner 2008; Newcombe 2013, ch. 10):
-  it combines the two groups' Wilson limits at their effective sample sizes
-  (:func:`audit.metrics.intervals.wilson_limits`) and their cluster-robust
+  it combines the two groups' own limits (Wilson at the effective sample size,
+  or for FMR the robust score limits of :mod:`audit.metrics.score_limits`,
+  the same limits as the groups' rate intervals) and their cluster-robust
   correlation (:mod:`audit.metrics.variance`: FMR groups share reference
   subjects). When the lower group has no error the ratio is unbounded: the
   value is ``inf`` and the interval is a lower bound, ``l_a / u_b`` from the
@@ -46,7 +47,8 @@ from itertools import combinations
 import numpy as np
 from scipy import stats
 
-from audit.metrics.intervals import wilson_limits, z_value
+from audit.metrics.intervals import z_value
+from audit.metrics.score_limits import RateVariance, from_design_effects
 
 RATIO = "ratio"
 DIFFERENCE = "difference"
@@ -74,6 +76,13 @@ class GroupRates:
     trials: np.ndarray
     design_effect: np.ndarray
     correlation: np.ndarray
+    #: How each group's limits are found; None: Wilson at the effective sample size.
+    variance: RateVariance | None = None
+
+    def limits(self) -> RateVariance:
+        if self.variance is not None:
+            return self.variance
+        return from_design_effects(self.rates, self.trials, self.design_effect)
 
     @property
     def rates(self) -> np.ndarray:
@@ -129,12 +138,13 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
     p, n = groups.rates, groups.effective_trials
     rho = groups.correlation[a, b]
     z = z_value(confidence)
-    ratio_low, ratio_high = _ratio_limits(p[a], n[a], p[b], n[b], rho, z)
-    diff_low, diff_high = _difference_limits(p[a], n[a], p[b], n[b], rho, z)
+    va, vb = groups.limits().take(a), groups.limits().take(b)
+    ratio_low, ratio_high = _ratio_limits(va, vb, rho, z)
+    diff_low, diff_high = _difference_limits(va, vb, rho, z)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(p[b] > 0, p[a] / p[b], np.where(p[a] > 0, np.inf, np.nan))
     method = np.where(p[b] > 0, MOVER_LOG, np.where(p[a] > 0, BOUND, None))
-    p_values = _inverted_p_values(p[a], n[a], p[b], n[b], rho)
+    p_values = _inverted_p_values(va, vb, rho)
     pooled = (groups.errors[a] + groups.errors[b]) / (groups.trials[a] + groups.trials[b])
     detectable = [
         min_detectable_ratio(float(q), float(n[i]), float(n[j]), alpha=1 - confidence)
@@ -159,11 +169,12 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
 
 
 def _difference_limits(
-    pa: np.ndarray, na: np.ndarray, pb: np.ndarray, nb: np.ndarray, rho: np.ndarray, z: float
+    va: RateVariance, vb: RateVariance, rho: np.ndarray, z: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """MOVER limits of ``pa - pb`` (Newcombe's method 10 with correlation)."""
-    la, ua = wilson_limits(pa, na, z)
-    lb, ub = wilson_limits(pb, nb, z)
+    pa, pb = va.rate, vb.rate
+    la, ua = va.limits(z)
+    lb, ub = vb.limits(z)
     d = pa - pb
     below = (pa - la) ** 2 + (ub - pb) ** 2 - 2 * rho * (pa - la) * (ub - pb)
     above = (ua - pa) ** 2 + (pb - lb) ** 2 - 2 * rho * (ua - pa) * (pb - lb)
@@ -171,11 +182,12 @@ def _difference_limits(
 
 
 def _ratio_limits(
-    pa: np.ndarray, na: np.ndarray, pb: np.ndarray, nb: np.ndarray, rho: np.ndarray, z: object
+    va: RateVariance, vb: RateVariance, rho: np.ndarray, z: object
 ) -> tuple[np.ndarray, np.ndarray]:
     """Limits of ``pa / pb`` (``pa >= pb``): log-scale MOVER, or a bound when ``pb`` is 0."""
-    la, ua = wilson_limits(pa, na, z)
-    lb, ub = wilson_limits(pb, nb, z)
+    pa, pb = va.rate, vb.rate
+    la, ua = va.limits(z)
+    lb, ub = vb.limits(z)
     with np.errstate(invalid="ignore", divide="ignore"):
         log_a, log_b = np.log(pa), np.log(pb)
         down_a, up_a = log_a - np.log(la), np.log(ua) - log_a
@@ -193,20 +205,18 @@ def _ratio_limits(
     return low, high
 
 
-def _inverted_p_values(
-    pa: np.ndarray, na: np.ndarray, pb: np.ndarray, nb: np.ndarray, rho: np.ndarray
-) -> np.ndarray:
+def _inverted_p_values(va: RateVariance, vb: RateVariance, rho: np.ndarray) -> np.ndarray:
     """Two-sided p-values: 2 * sf(z*) for the largest z* whose ratio interval excludes 1.
 
     The lower limit falls as z grows, so z* is found by bisection, all pairs
     at once. Equal estimates, or no error in either group, give p = 1.
     """
-    testable = pa > pb
-    low_z = np.zeros_like(pa, dtype=np.float64)
+    testable = va.rate > vb.rate
+    low_z = np.zeros_like(va.rate, dtype=np.float64)
     high_z = np.full_like(low_z, Z_MAX)
     for _ in range(60):
         middle = (low_z + high_z) / 2
-        lower_limit, _ = _ratio_limits(pa, na, pb, nb, rho, middle)
+        lower_limit, _ = _ratio_limits(va, vb, rho, middle)
         excludes = lower_limit > 1.0
         low_z = np.where(excludes, middle, low_z)
         high_z = np.where(excludes, high_z, middle)

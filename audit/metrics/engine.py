@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from audit.metrics import contrasts, disparity, groups, table, trials, variance
+from audit.metrics import contrasts, disparity, groups, score_limits, table, trials, variance
 from audit.metrics.points import (
     WINDOW,
     OperatingPoints,
@@ -189,6 +189,8 @@ class Measured:
     rows: pd.DataFrame
     design_effects: np.ndarray
     influence: variance.Influence
+    #: How each row's limits are found (:mod:`audit.metrics.score_limits`).
+    limits: score_limits.RateVariance
 
 
 def _references(
@@ -222,9 +224,14 @@ def _measured(
     keep = np.flatnonzero((rows[table.POINT_KIND] != WINDOW).to_numpy())
     rows, spread = rows.iloc[keep].reset_index(drop=True), spread.columns(keep)
     variances = np.where(np.isnan(rates[keep]), np.nan, spread.variance())
-    deff = variance.design_effects(rates[keep], variances, rows["n_trials"].to_numpy())
-    rows = groups.set_intervals(rows, deff, interval=interval, confidence=confidence)
-    return Measured(part, rows, deff, spread)
+    n = rows["n_trials"].to_numpy(np.float64)
+    deff = variance.design_effects(rates[keep], variances, n)
+    if part.clusters.dyadic:
+        limits = score_limits.robust_score(rates[keep], n, spread, deff)
+    else:
+        limits = score_limits.from_design_effects(rates[keep], n, deff)
+    rows = groups.set_intervals(rows, limits, interval=interval, confidence=confidence)
+    return Measured(part, rows, deff, spread, limits)
 
 
 def _compared(part: groups.Breakdown) -> bool:
@@ -248,6 +255,7 @@ def _pair_rows(measured: Measured, *, confidence: float) -> pd.DataFrame:
             trials=kept["n_trials"].to_numpy(np.float64),
             design_effect=measured.design_effects[index],
             correlation=measured.influence.columns(index).correlation(),
+            variance=measured.limits.take(index),
         )
         for c in contrasts.contrasts(compared, confidence=confidence):
             out.extend(_contrast_rows(kept, c))

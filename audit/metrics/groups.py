@@ -38,8 +38,9 @@ from fairlearn.metrics import MetricFrame
 from scipy import sparse
 
 from audit.metrics import table, trials
-from audit.metrics.intervals import clustered_wilson_interval, zero_error_upper_bound
+from audit.metrics.intervals import clustered_wilson_interval, z_value, zero_error_upper_bound
 from audit.metrics.rates import warn_empty_groups
+from audit.metrics.score_limits import RateVariance
 from audit.metrics.sweep import count_at_thresholds, distinct_subjects
 from audit.metrics.variance import ClusterCounts
 
@@ -401,7 +402,7 @@ def _cluster_counts(
 
 def set_intervals(
     rows: pd.DataFrame,
-    design_effects: np.ndarray,
+    variance: RateVariance,
     *,
     interval: str,
     confidence: float,
@@ -413,18 +414,22 @@ def set_intervals(
       :func:`audit.metrics.intervals.zero_error_upper_bound` at the same
       confidence over ``n_trials`` (``"one-sided-bound"``): with no error
       there is no variance to estimate a design effect from;
-    * otherwise the Wilson interval at the effective sample size
-      ``n_trials / design_effects`` (``"wilson-clustered"``), or at
-      ``n_trials`` (``"wilson"``, independent trials).
+    * otherwise the limits of ``variance``
+      (:class:`audit.metrics.score_limits.RateVariance`: Wilson at the
+      effective sample size, robust score limits for dyadic rates;
+      ``"wilson-clustered"``), or Wilson at ``n_trials`` (``"wilson"``,
+      independent trials).
     """
     if interval not in INTERVALS:
         raise ValueError(BAD_INTERVAL.format(interval=interval))
     out = rows.copy()
     e = out["n_errors"].to_numpy(np.float64)
     n = out["n_trials"].to_numpy(np.float64)
-    deff = design_effects if interval == CLUSTERED else np.ones_like(n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        low, high = clustered_wilson_interval(e, n, deff, confidence=confidence)
+        if interval == CLUSTERED:
+            low, high = variance.limits(z_value(confidence))
+        else:
+            low, high = clustered_wilson_interval(e, n, np.ones_like(n), confidence=confidence)
     method = np.where(n > 0, interval, None).astype(object)
     bound = zero_error_upper_bound(n, confidence=confidence)
     none, every = (n > 0) & (e == 0), (n > 0) & (e == n)

@@ -108,6 +108,10 @@ class Influence:
     pairs: sparse.csr_matrix | None
     pair_keys: np.ndarray | None
     clusters: np.ndarray
+    #: Each cluster's share of the row's trials (``n / N``), shaped as ``subjects`` and
+    #: ``pairs``: how the influence moves when the rate is taken at another value.
+    shares: sparse.csr_matrix | None = None
+    pair_shares: sparse.csr_matrix | None = None
 
     def variance(self) -> np.ndarray:
         """Cluster-robust variance of every row (dyadic ones may come out negative)."""
@@ -128,9 +132,42 @@ class Influence:
         np.fill_diagonal(rho, 1.0)
         return rho
 
+    def score_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Variance of every row with its influence taken at another rate, as a quadratic.
+
+        Evaluated at rate ``p + d`` the influence is ``u - d w`` (``w``: the
+        shares), so the cluster-robust variance is ``a - 2 b d + c d**2``;
+        returns ``(a, b, c)`` (``a`` is :meth:`variance`).
+        """
+        factor = _small_sample_factor(self.clusters)
+
+        def cross(x: sparse.csr_matrix, y: sparse.csr_matrix,
+                  px: sparse.csr_matrix | None, py: sparse.csr_matrix | None) -> np.ndarray:
+            total = _column_sums(x.multiply(y))
+            if px is not None and py is not None:  # no pair shares: a one-way row's are 0
+                total = total - _column_sums(px.multiply(py))
+            return factor * total
+
+        u, w, pu, pw = self.subjects, self.shares, self.pairs, self.pair_shares
+        return cross(u, u, pu, pu), cross(u, w, pu, pw), cross(w, w, pw, pw)
+
+    def effective_clusters(self) -> np.ndarray:
+        r"""Effective number of clusters of every row, :math:`(\sum_s u_s^2)^2 / \sum_s u_s^4`.
+
+        As many as there are clusters when all influence equally, near 1 when
+        one person carries the row (Carter, Schnepel & Steigerwald 2017). NaN
+        for a row without influence.
+        """
+        squares = self.subjects.multiply(self.subjects)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return _column_sums(squares) ** 2 / _column_sums(squares.multiply(squares))
+
     def columns(self, index: np.ndarray) -> Influence:
-        pairs = None if self.pairs is None else self.pairs[:, index]
-        return Influence(self.subjects[:, index], pairs, self.pair_keys, self.clusters[index])
+        def pick(matrix: sparse.csr_matrix | None) -> sparse.csr_matrix | None:
+            return None if matrix is None else matrix[:, index]
+
+        return Influence(self.subjects[:, index], pick(self.pairs), self.pair_keys,
+                         self.clusters[index], pick(self.shares), pick(self.pair_shares))
 
     def minus(self, other: Influence, source: np.ndarray, slopes: np.ndarray) -> Influence:
         """Influence of ``self[:, k] - slopes[k] * other[:, source[k]]`` for every row *k*.
@@ -144,7 +181,10 @@ class Influence:
         subjects = (self.subjects - other.subjects @ pick).tocsr()
         keys, mine, theirs = _aligned_pairs(self, other)
         pairs = None if keys is None else (mine - theirs @ pick).tocsr()
-        return Influence(subjects, pairs, keys, self.clusters)
+        pair_shares = self.pair_shares
+        if keys is not None and pair_shares is not None:
+            pair_shares = _onto(keys, self.pair_keys, pair_shares)
+        return Influence(subjects, pairs, keys, self.clusters, self.shares, pair_shares)
 
 
 def _aligned_pairs(
@@ -159,12 +199,17 @@ def _aligned_pairs(
     def onto(influence: Influence, width: int) -> sparse.csr_matrix:
         if influence.pairs is None:
             return sparse.csr_matrix((keys.size, width))
-        rows = np.searchsorted(keys, influence.pair_keys)
-        moved = influence.pairs.tocoo()
-        return sparse.csr_matrix((moved.data, (rows[moved.row], moved.col)),
-                                 shape=(keys.size, width))
+        return _onto(keys, influence.pair_keys, influence.pairs)
 
     return keys, onto(a, a.subjects.shape[1]), onto(b, b.subjects.shape[1])
+
+
+def _onto(keys: np.ndarray, own_keys: np.ndarray, matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """``matrix`` (rows: ``own_keys``) re-indexed on ``keys``, a sorted superset."""
+    rows = np.searchsorted(keys, own_keys)
+    moved = matrix.tocoo()
+    return sparse.csr_matrix((moved.data, (rows[moved.row], moved.col)),
+                             shape=(keys.size, matrix.shape[1]))
 
 
 def _column_sums(matrix: sparse.spmatrix) -> np.ndarray:
@@ -192,10 +237,14 @@ def influence(counts: ClusterCounts) -> tuple[np.ndarray, Influence]:
     def scaled(e: sparse.csr_matrix, n: sparse.csr_matrix) -> sparse.csr_matrix:
         return ((e - n @ sparse.diags(p)) @ sparse.diags(inverse)).tocsr()
 
+    def shares(n: sparse.csr_matrix) -> sparse.csr_matrix:
+        return (n @ sparse.diags(inverse)).tocsr()
+
     clusters = np.asarray((counts.trials > 0).sum(axis=0), dtype=np.float64).ravel()
     pairs = scaled(counts.pair_errors, counts.pair_trials) if counts.dyadic else None
+    pair_shares = shares(counts.pair_trials) if counts.dyadic else None
     return rates, Influence(scaled(counts.errors, counts.trials), pairs, counts.pair_keys,
-                            clusters)
+                            clusters, shares(counts.trials), pair_shares)
 
 
 def rate_variance(counts: ClusterCounts) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,101 @@
+"""Limits from the variance at each candidate rate: Wilson a special case, dyadic by brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import optimize, sparse, stats
+from test_metrics_variance import _dyadic
+
+from audit.metrics.intervals import clustered_wilson_interval
+from audit.metrics.score_limits import from_design_effects, robust_score
+from audit.metrics.variance import design_effects, influence
+
+Z = stats.norm.ppf(0.975)
+# Trials between 6 people, some pairs seen twice and in both orientations.
+TRIALS = [(0, 1, 1), (1, 0, 0), (0, 2, 0), (1, 2, 1), (2, 3, 0), (3, 4, 1), (0, 4, 0),
+          (1, 3, 0), (1, 3, 1), (2, 4, 0), (4, 5, 0), (0, 5, 1), (5, 2, 0), (3, 5, 0)]
+
+
+@pytest.mark.parametrize(("errors", "trials", "deff"), [
+    (1, 4, 1.0), (10, 100, 4.0), (3, 1000, 2.5), (99, 100, 1.7), (40, 80, 12.0)])
+def test_design_effect_form_is_the_clustered_wilson_interval(errors, trials, deff):
+    low, high = from_design_effects([errors / trials], [float(trials)], [deff]).limits(Z)
+    want_low, want_high = clustered_wilson_interval(errors, trials, deff)
+    assert low[0] == pytest.approx(float(want_low), abs=1e-12)
+    assert high[0] == pytest.approx(float(want_high), abs=1e-12)
+
+
+def _brute_force_limits(trials, z):
+    """The ends of {x : (p - x)^2 <= z^2 v(x)}, v from the matrix of trials sharing a person."""
+    a, b, e = (np.array(c, dtype=float) for c in zip(*trials, strict=True))
+    n = e.size
+    p = e.mean()
+    shares = (a[:, None] == a[None, :]) | (a[:, None] == b[None, :]) | (
+        b[:, None] == a[None, :]) | (b[:, None] == b[None, :])
+    g = np.unique(np.concatenate([a, b])).size
+
+    def person_part(x):
+        u = e - x
+        return (g / (g - 1) * u @ shares @ u - u @ u) / n**2  # less the comparisons' own part
+
+    u = e - p
+    sums = np.array([u[(a == s) | (b == s)].sum() for s in np.unique(np.concatenate([a, b]))])
+    k = (stats.t.ppf(stats.norm.cdf(z), np.sum(sums**2) ** 2 / np.sum(sums**4) - 1) / z) ** 2
+
+    def outside(x):
+        return (p - x) ** 2 - z**2 * (x * (1 - x) / n + k * person_part(x))
+
+    return optimize.brentq(outside, 1e-9, p), optimize.brentq(outside, p, 1 - 1e-9), p
+
+
+def test_dyadic_limits_equal_a_brute_force_search():
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 40, 400)
+    b = (a + rng.integers(1, 40, 400)) % 40
+    effect = rng.normal(0, 0.8, 40)
+    e = (rng.random(400) < 1 / (1 + np.exp(2.2 - effect[a] - effect[b]))).astype(int)
+    trials = list(zip(a.tolist(), b.tolist(), e.tolist(), strict=True))
+    counts = _dyadic([(x, y, z, 1) for x, y, z in trials], subjects=40)
+    rates, spread = influence(counts)
+    n = np.array([400.0])
+    deff = design_effects(rates, spread.variance(), n)
+    low, high = robust_score(rates, n, spread, deff).limits(Z)
+    want_low, want_high, p = _brute_force_limits(trials, Z)
+    assert 0 < low[0] < p < high[0]
+    assert (low[0], high[0]) == pytest.approx((want_low, want_high), rel=1e-9)
+
+
+def test_no_clustering_seen_gives_wilson_at_the_number_of_trials():
+    # The dyadic variance of these 14 comparisons is below the binomial one: no excess.
+    counts = _dyadic([(a, b, e, 1) for a, b, e in TRIALS])
+    rates, spread = influence(counts)
+    n = np.array([float(len(TRIALS))])
+    assert spread.variance()[0] < rates[0] * (1 - rates[0]) / n[0]
+    low, high = robust_score(rates, n, spread, np.ones(1)).limits(Z)
+    want = clustered_wilson_interval(5, 14, 1.0)
+    assert (low[0], high[0]) == pytest.approx((float(want[0]), float(want[1])), abs=1e-12)
+
+
+def test_one_person_carrying_every_error_keeps_a_lower_limit_above_zero():
+    # Person 0 is in all 5 errors (effective number of people below 2): the score set is
+    # unbounded (upper limit 1) and reaches 0, so the lower limit is Wilson's at N / deff.
+    pairs = [(0, s, 1, 1) for s in range(1, 6)] + [(a, b, 0, 1) for a, b in
+                                                  itertools.combinations(range(1, 12), 2)]
+    counts = _dyadic(pairs)
+    rates, spread = influence(counts)
+    n = np.array([float(len(pairs))])
+    deff = design_effects(rates, spread.variance(), n)
+    low, high = robust_score(rates, n, spread, deff).limits(Z)
+    assert spread.effective_clusters()[0] < 2
+    assert low[0] == pytest.approx(float(clustered_wilson_interval(5, 60, deff[0])[0]), abs=1e-12)
+    assert 0 < low[0] < rates[0] and high[0] == 1.0
+
+
+def test_effective_clusters_count_equal_influence_fully_and_one_person_once():
+    _, spread = influence(_dyadic([(0, 1, 1, 1), (2, 3, 1, 1), (4, 5, 0, 1), (6, 7, 0, 1)]))
+    assert spread.effective_clusters()[0] == pytest.approx(8.0)
+    one = sparse.csr_matrix(np.array([[3.0], [0.0], [0.0]]))
+    assert type(spread)(one, None, None, np.array([3.0])).effective_clusters()[0] == 1.0
