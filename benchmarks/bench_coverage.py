@@ -83,6 +83,7 @@ from scipy import optimize  # noqa: E402
 from scipy.special import expit  # noqa: E402
 
 import audit  # noqa: E402
+import coverage_calibrated as calibrated  # noqa: E402
 from audit.metrics import compute_metrics, contrasts  # noqa: E402
 from audit.metrics.intervals import clustered_wilson_interval, zero_error_upper_bound  # noqa: E402
 
@@ -144,6 +145,7 @@ SCENARIOS = (
              ("g1", "g2"), (0.06, 0.06), (60, 60), 1.0, null=True),
     Scenario("fmr-null", "5b. FMR null: equal rates, dyadic", 106, "fmr",
              ("g1", "g2"), (0.01, 0.01), (60, 60), 1.0, pairs=6000, null=True),
+    calibrated.SCENARIO,
 )
 
 
@@ -173,6 +175,8 @@ class Truth:
 
 
 def truth_of(scenario: Scenario) -> Truth:
+    if isinstance(scenario, calibrated.CalibratedScenario):
+        return calibrated.truth_of(scenario)
     mus = tuple(solve_mu(r, scenario.logit_sd) for r in scenario.true_rates)
     rates = tuple(mean_rate(m, scenario.logit_sd) for m in mus)
     coarse = tuple(mean_rate(m, scenario.logit_sd, nodes=100) for m in mus)
@@ -306,6 +310,8 @@ def _contrast_records(scenario, audit_index, method, truth, higher, lower, ratio
 def run_audit(task: tuple[Scenario, Truth, int]) -> list[dict]:
     """Simulate one audit and return one record per (method, reported interval)."""
     scenario, truth, audit_index = task
+    if isinstance(scenario, calibrated.CalibratedScenario):
+        return calibrated.run_audit(scenario, truth, audit_index, _record)
     rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, audit_index]))
     simulate = simulate_fmr if scenario.rate == "fmr" else simulate_fnmr
     scores, images, dyads = simulate(scenario, truth.mu, rng)
@@ -471,13 +477,14 @@ def markdown_table(summary: pd.DataFrame, scenario: Scenario) -> str:
 
 
 def tests_table(summary: pd.DataFrame, scenario: Scenario) -> str:
-    block = summary[(summary["scenario"] == scenario.key) & (summary["quantity"] == "ratio")
-                    & (summary["subset"] == "all")]
+    block = summary[(summary["scenario"] == scenario.key)
+                    & summary["quantity"].str.endswith("ratio") & (summary["subset"] == "all")]
     what = "test size (rejects a true null)" if scenario.null else "power"
     lines = [f"| contrast method | R | p < 0.05: {what} | MC SE |", "|---|---:|---:|---:|"]
     for _, row in block.iterrows():
         se = math.sqrt(row["reject"] * (1 - row["reject"]) / row["R"])
-        lines.append(f"| {row['method']} | {row['R']} | {row['reject'] * 100:.1f}% |"
+        which = "" if row["quantity"] == "ratio" else f" ({row['quantity'].split()[0]})"
+        lines.append(f"| {row['method']}{which} | {row['R']} | {row['reject'] * 100:.1f}% |"
                      f" {se * 100:.1f} |")
     return "\n".join(lines)
 
@@ -495,6 +502,8 @@ def estimates_table(summary: pd.DataFrame, scenario: Scenario) -> str:
 
 
 def scenario_text(scenario: Scenario, truth: Truth) -> str:
+    if isinstance(scenario, calibrated.CalibratedScenario):
+        return calibrated.scenario_text(scenario, truth)
     groups = ", ".join(
         f"{label}: {n} subjects, true {scenario.rate.upper()} {truth.rates[k] * 100:.4g}% "
         f"(mu {truth.mu[k]:.4f}; 4M-draw Monte Carlo check {truth.mc_rates[k] * 100:.4f}% "

@@ -25,7 +25,7 @@ def measured_coverage(path: Path = MEASURED) -> tuple[CoverageResult, ...] | Non
     study = json.loads(path.read_text())
     return tuple(
         CoverageResult(
-            method=METHODS[row["interval"].split()[0]],
+            method=_method(row["interval"]),
             statistic=row["interval"],
             nominal=float(study["nominal"]),
             measured=float(row["measured"]),
@@ -34,3 +34,8 @@ def measured_coverage(path: Path = MEASURED) -> tuple[CoverageResult, ...] | Non
         )
         for row in study["results"]
     )
+
+
+def _method(interval: str) -> str:
+    """The ci_method of an interval named like ``"rate g1"`` or ``"fnmr ratio"``."""
+    return next(METHODS[word] for word in interval.split() if word in METHODS)
