@@ -16,7 +16,10 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
+
+from audit.reference_groups import reference_groupings_problem
 
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 
@@ -115,6 +118,10 @@ class StatisticsSpec(_Section):
     confidence: Fraction = 0.95
     min_subjects: int = Field(20, ge=1)
     min_trials: int = Field(100, ge=1)
+    reference_groups: dict[str, str] = Field(
+        default_factory=dict,
+        description="demographic grouping -> the group the summary compares every other "
+                    "group against; default: the highest against the lowest-rate group")
 
 
 class ProjectionSpec(_Section):
@@ -172,6 +179,15 @@ class AuditSpec(_Section):
     projection: ProjectionSpec = ProjectionSpec()
     report: ReportSpec = ReportSpec()
     policy: PolicySpec = PolicySpec()
+
+    @model_validator(mode="after")
+    def _reference_groupings(self) -> AuditSpec:
+        """A reference group names a demographic grouping of the spec, and a real label."""
+        problem = reference_groupings_problem(self.statistics.reference_groups,
+                                              self.groupings.sensitive)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     def stage_inputs(self) -> dict[str, str]:
         """A hash per stage of the spec parts it depends on (and earlier stages').

@@ -19,6 +19,7 @@ import pyarrow as pa
 from . import runs
 from .config import AuditSpec
 from .policy import PolicyOutcome, check_policy
+from .reference_groups import ReferenceGroupError, check_reference_groups
 from .tables import write_table
 
 #: Thresholds per sweep: enough for smooth curves, few enough for a small table.
@@ -60,6 +61,10 @@ def load_dataset(spec: AuditSpec, data_dir: Path | None):
     if spec.dataset.subjects is not None:
         manifest = select_subjects(manifest, spec.dataset.subjects, seed=spec.seed,
                                    min_images=spec.dataset.min_images)
+    try:  # before any embedding
+        check_reference_groups(spec.statistics.reference_groups, manifest)
+    except ReferenceGroupError as error:
+        raise runs.RunError(str(error)) from None
     n_subjects = len(set(manifest.column("subject_id").to_pylist()))
     if spec.watchlist.size >= n_subjects:  # checked before any embedding
         raise runs.RunError(
@@ -260,7 +265,8 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
     write_table(scores, folder / runs.SCORES_FILE)
     write_table(metrics, folder / runs.METRICS_FILE)
     (folder / "spec.toml").write_text(spec_text)
-    runs.write_json(folder / "summary.json", summarize_metrics(metrics))
+    runs.write_json(folder / "summary.json",
+                    summarize_metrics(metrics, spec.statistics.reference_groups))
     runs.write_json(folder / "policy.json", policy.to_json())
     runs.write_json(folder / "notes.json",
                     sorted({f"{w.category.__name__}: {w.message}" for w in caught}))

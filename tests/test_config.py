@@ -59,3 +59,22 @@ def test_stage_hashes_change_only_downstream_of_the_edit():
     speed = AuditSpec(dataset={"name": "lfw"}, pipeline={"workers": 2, "batch_size": 4,
                                                          "executor": "tcp://127.0.0.1:8786"})
     assert speed.stage_inputs() == keys
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ('[dataset]\nname="lfw"\n[statistics]\nreference_groups={age="18-30"}',
+     r"reference_groups names grouping 'age', which is not in \[groupings\] sensitive"),
+    ('[dataset]\nname="lfw"\n[statistics]\nreference_groups={gender="unknown"}',
+     "label of images without one"),
+])
+def test_a_reference_group_names_a_sensitive_grouping_and_a_label(tmp_path, text, match):
+    with pytest.raises(SpecError, match=match) as caught:
+        load_spec(_write(tmp_path, text))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_reference_group_of_a_sensitive_grouping_is_kept(tmp_path):
+    spec = load_spec(_write(tmp_path, '[dataset]\nname="lfw"\n[groupings]\nsensitive=["gender",'
+                                      ' "gender x ethnicity"]\n[statistics]\nreference_groups='
+                                      '{"gender x ethnicity"="male x white"}'))
+    assert spec.statistics.reference_groups == {"gender x ethnicity": "male x white"}

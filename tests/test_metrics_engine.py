@@ -311,6 +311,24 @@ def test_summary_is_json_able_and_ranks_sufficient_groups_only():
     assert pair["ratio"]["value"] == "inf" and pair["p_adjusted"]["value"] is not None
 
 
+def test_summary_states_a_named_reference_against_each_other_group():
+    from report_tables import hand_made
+
+    table = hand_made()
+    frame = table.to_pandas()
+    digest = summarize_metrics(table, {"group": "b"})
+    fpir = next(d for d in digest["groupings"]["group"]
+                if d["metric"] == "fpir" and d["operating_point"] == "deployment")
+    rates = frame[(frame["metric"] == "fpir") & (frame["operating_point"] == "deployment")
+                  & (frame["grouping"] == "group") & (frame["statistic"] == "rate")]
+    others = set(rates.loc[rates["sufficient"], "group"]) - {"b"}
+    ratios = [r for r in fpir["reference_vs_others"] if r["statistic"] == "ratio"]
+    assert fpir["reference"] == "b"
+    assert sorted({r["group"], r["group_b"]} - {"b"} for r in ratios) == [{g} for g in
+                                                                        sorted(others)]
+    assert "reference" not in next(d for d in summarize_metrics(table)["groupings"]["group"])
+
+
 def test_controls_and_intersections():
     scores, images, fta = hand_worked()
     images["lighting"] = ["good", "poor"] * 4

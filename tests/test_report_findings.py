@@ -290,3 +290,27 @@ def test_a_rate_with_no_trials_at_all_is_not_measured_not_insufficient():
         ctx=build_context(impostors_only, run_info())))
     assert re.search(r"Miss rate \(FNIR\)\s*: not measured", rendered)
     assert "too few people" not in rendered.split("Miss rate (FNIR)")[1].split("False match")[0]
+
+
+def test_a_named_reference_is_stated_against_each_other_group(frame):
+    """With reference ``b`` the FPIR findings at the deployment point are (b, a), (b, c), ...
+    for every other sufficient group, each quoting that fixed pair's own rows."""
+    reference = "b"
+    ctx = build_context(hand_made(), run_info(statistics=dataclasses.replace(
+        run_info().statistics, reference_groups={"group": reference})))
+    point = next(p for p in ctx.summary.points if p.point and p.point.label == "deployment")
+    found = next(r for r in point.rates if r.metric == "fpir").findings
+    rates = frame[(frame["metric"] == "fpir") & (frame["operating_point"] == "deployment")
+                  & (frame["grouping"] == "group") & (frame["statistic"] == "rate")]
+    others = sorted(set(rates.loc[rates["sufficient"], "group"]) - {reference})
+    assert len(others) >= 2
+    pairs = sorted({f.comparison.high.group, f.comparison.low.group} - {reference} for f in found)
+    assert pairs == [{g} for g in others]
+    for f in found:
+        c = f.comparison
+        rows = pair_rows(frame, "fpir", "deployment", c.high.group, c.low.group)
+        assert c.ratio.value == pytest.approx(rows.loc["ratio", "value"])
+    # Without a reference: one finding, the highest against the lowest.
+    default = next(p for p in build_context(hand_made(), run_info()).summary.points
+                   if p.point and p.point.label == "deployment")
+    assert len(next(r for r in default.rates if r.metric == "fpir").findings) == 1

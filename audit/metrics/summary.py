@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 import pyarrow as pa
 
@@ -9,7 +11,7 @@ from audit.metrics import table, trials
 from audit.schema import json_value
 
 
-def summarize_metrics(metrics: pa.Table) -> dict:
+def summarize_metrics(metrics: pa.Table, reference_groups: Mapping[str, str] | None = None) -> dict:
     """A JSON-able digest of a METRICS table for scripts and run folders.
 
     Returns a dict with ``operating_points`` (label, kind, target and
@@ -17,7 +19,11 @@ def summarize_metrics(metrics: pa.Table) -> dict:
     (overall rates with no trials), ``groupings``: per grouping, rate and
     operating point, the highest and lowest *sufficient* groups, the contrast
     rows of that fixed pair (ratio, difference, p-values, detectable ratio)
-    and the groups insufficient for *that* rate (never ranked), and
+    and the groups insufficient for *that* rate (never ranked); where
+    ``reference_groups`` names a grouping's reference group
+    (:mod:`audit.reference_groups`) and it has enough data for the rate,
+    ``reference`` and ``reference_vs_others`` (the contrast rows of the
+    reference against each other sufficient group); and
     ``projection`` (overall projected figures, when the table holds them).
     Sweep rows are left out. NaN becomes None and an infinite value (a ratio
     over a zero rate) the string ``"inf"``, so the digest is strict JSON.
@@ -45,25 +51,31 @@ def summarize_metrics(metrics: pa.Table) -> dict:
     keys = ["grouping", "metric", table.OPERATING_POINT, "threshold"]
     for key, block in by_group.groupby(keys, dropna=False, sort=False):
         summary["groupings"].setdefault(key[0], []).append(
-            _grouping_digest(pairs, dict(zip(keys, key, strict=True)), block)
+            _grouping_digest(pairs, dict(zip(keys, key, strict=True)), block,
+                             (reference_groups or {}).get(key[0]))
         )
     return summary
 
 
-def _grouping_digest(pairs: pd.DataFrame, key: dict, block: pd.DataFrame) -> dict:
+def _grouping_digest(pairs: pd.DataFrame, key: dict, block: pd.DataFrame,
+                     reference: str | None) -> dict:
     ranked = block[block["sufficient"]].sort_values("value", ascending=False, kind="stable")
     highest, lowest = ranked.head(1), ranked.tail(1)
+    same = (
+        (pairs["grouping"] == key["grouping"])
+        & (pairs["metric"] == key["metric"])
+        & (pairs[table.OPERATING_POINT].fillna("") == (key[table.OPERATING_POINT] or ""))
+        & (pairs["threshold"] == key["threshold"])
+    )
     contrast = pairs.iloc[0:0]
     if len(ranked) >= 2:
-        same = (
-            (pairs["grouping"] == key["grouping"])
-            & (pairs["metric"] == key["metric"])
-            & (pairs[table.OPERATING_POINT].fillna("") == (key[table.OPERATING_POINT] or ""))
-            & (pairs["threshold"] == key["threshold"])
-        )
         named = (pairs["group"] == highest["group"].iloc[0]) & (
             pairs[table.GROUP_B] == lowest["group"].iloc[0])
         contrast = pairs[same & named]
+    extra = {}
+    if reference is not None and reference in set(ranked["group"]) and len(ranked) >= 2:
+        involved = (pairs["group"] == reference) | (pairs[table.GROUP_B] == reference)
+        extra = {"reference": reference, "reference_vs_others": _records(pairs[same & involved])}
     return {
         "metric": key["metric"],
         "operating_point": json_value(key[table.OPERATING_POINT]),
@@ -72,6 +84,7 @@ def _grouping_digest(pairs: pd.DataFrame, key: dict, block: pd.DataFrame) -> dic
         "lowest": _records(lowest),
         "highest_vs_lowest": _records(contrast),
         "insufficient_groups": block.loc[~block["sufficient"], "group"].tolist(),
+        **extra,
     }
 
 

@@ -237,7 +237,7 @@ def build_context(
         primary=primary,
         overall=tuple(_overall(index, m, primary) for m in KEY_METRICS),
         metrics=KEY_METRICS,
-        points=findings.all_findings(index, groupings),
+        points=findings.all_findings(index, groupings, run.statistics.reference_groups),
         n_tests=index.n_tests,
         projection=projected,
     )

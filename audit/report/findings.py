@@ -6,7 +6,10 @@ rate (FPIR and FNIR first, as live facial recognition is a 1:N system; then FMR
 and FNMR; failure to acquire once, as it has no threshold) and every demographic
 grouping, one finding is stated about one fixed pair: the highest against the
 lowest group *with enough data for that rate*, both chosen from the point
-estimates. The finding quotes that pair's own rows of the metrics table (its
+estimates; or, when the audit spec names a reference group for the grouping
+(:mod:`audit.reference_groups`) and it has enough data for that rate, one
+finding per other group with enough data, each about the fixed pair (reference,
+other). The finding quotes that pair's own rows of the metrics table (its
 ratio with the interval, the Benjamini-Hochberg adjusted p-value, the ratio the
 data could have detected) and names the groups that lacked data for that rate
 only. Descriptive summaries (max/min, Gini...) never enter a finding.
@@ -14,6 +17,7 @@ only. Descriptive summaries (max/min, Gini...) never enter a finding.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from audit.metrics.trials import has_unknown_label
@@ -109,40 +113,74 @@ def headline_pair(rates: tuple[GroupRate, ...]) -> tuple[GroupRate, GroupRate] |
     return ranked[-1], ranked[0]
 
 
-def finding(index: MetricsIndex, metric: str, grouping: str,
-            point: OperatingPoint | None) -> Finding | None:
-    """The finding of one rate, grouping and point; None when the table has no rate rows."""
+def reference_pairs(rates: tuple[GroupRate, ...],
+                    reference: str | None) -> list[tuple[GroupRate, GroupRate]] | None:
+    """(reference, other) for every other group with enough data; None without a usable reference.
+
+    None when no reference is named or it lacked data for this rate: the
+    headline pair (:func:`headline_pair`) is stated instead.
+
+    Examples
+    --------
+    >>> def rate(group, value):
+    ...     return GroupRate(group, value, None, None, None, 100, 30, int(value * 100), True)
+    >>> rates = (rate("a", 0.02), rate("b", 0.05), rate("c", 0.01))
+    >>> [(x.group, y.group) for x, y in reference_pairs(rates, "b")]
+    [('b', 'a'), ('b', 'c')]
+    >>> reference_pairs(rates, "z") is None
+    True
+    """
+    by_group = {r.group: r for r in rates if r.shown}
+    if reference is None or reference not in by_group or len(by_group) < 2:
+        return None
+    named = by_group[reference]
+    return [(named, r) for g, r in by_group.items() if g != reference]
+
+
+def findings(index: MetricsIndex, metric: str, grouping: str, point: OperatingPoint | None,
+             reference: str | None = None) -> tuple[Finding, ...]:
+    """The findings of one rate, grouping and point: one per stated pair; () without rate rows."""
     rates = index.rates(metric, grouping, point)
     if not rates:
-        return None
-    pair = headline_pair(rates)
-    comparison = None
-    if pair is not None:
-        comparison = index.comparison(metric, grouping, point, pair[0].group, pair[1].group)
+        return ()
+    chosen = reference_pairs(rates, reference) or [headline_pair(rates)]
     unknown = has_unknown_label([r.group for r in rates])
-    return Finding(
-        metric=metric, grouping=grouping, point=point, comparison=comparison,
-        insufficient=tuple(r for r, u in zip(rates, unknown, strict=True)
-                           if not r.sufficient and not u),
-        unlabelled=tuple(r for r, u in zip(rates, unknown, strict=True) if u),
-        n_sufficient=sum(r.shown for r in rates),
+    return tuple(
+        Finding(
+            metric=metric, grouping=grouping, point=point,
+            comparison=None if pair is None else index.comparison(
+                metric, grouping, point, pair[0].group, pair[1].group),
+            insufficient=tuple(r for r, u in zip(rates, unknown, strict=True)
+                               if not r.sufficient and not u),
+            unlabelled=tuple(r for r, u in zip(rates, unknown, strict=True) if u),
+            n_sufficient=sum(r.shown for r in rates),
+        )
+        for pair in chosen
     )
 
 
 def point_findings(index: MetricsIndex, groupings: tuple[str, ...],
-                   point: OperatingPoint | None) -> PointFindings | None:
+                   point: OperatingPoint | None,
+                   references: Mapping[str, str] | None = None) -> PointFindings | None:
     """Findings at one point for every threshold rate (FTA when ``point`` is None)."""
     metrics = (FTA,) if point is None else THRESHOLD_RATES
+    references = references or {}
     out = []
     for metric in metrics:
-        found = tuple(f for f in (finding(index, metric, g, point) for g in groupings) if f)
+        found = tuple(f for g in groupings
+                      for f in findings(index, metric, g, point, references.get(g)))
         overall = index.overall(metric, point)
         if found or overall is not None:
             out.append(RateFindings(metric, overall, found))
     return PointFindings(point, tuple(out)) if out else None
 
 
-def all_findings(index: MetricsIndex, groupings: tuple[str, ...]) -> tuple[PointFindings, ...]:
-    """Findings at every audited point, in the index's order, then failure to acquire."""
-    found = [point_findings(index, groupings, p) for p in (*index.points, None)]
+def all_findings(index: MetricsIndex, groupings: tuple[str, ...],
+                 references: Mapping[str, str] | None = None) -> tuple[PointFindings, ...]:
+    """Findings at every audited point, in the index's order, then failure to acquire.
+
+    ``references`` maps a grouping to its reference group (the audit spec's
+    ``[statistics] reference_groups``).
+    """
+    found = [point_findings(index, groupings, p, references) for p in (*index.points, None)]
     return tuple(f for f in found if f is not None)

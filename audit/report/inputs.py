@@ -136,6 +136,8 @@ class StatisticsInfo:
     interval: str | None = None
     min_subjects: int | None = None
     min_trials: int | None = None
+    #: Grouping -> the group the summary compares every other group against.
+    reference_groups: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def alpha(self) -> float:
@@ -250,6 +252,7 @@ def run_info_from_spec(
             interval=stats.get("interval"),
             min_subjects=stats.get("min_subjects"),
             min_trials=stats.get("min_trials"),
+            reference_groups=dict(stats.get("reference_groups") or {}),
         ),
         condition_groupings=tuple(spec.get("groupings", {}).get("conditions", ())),
     )
