@@ -45,8 +45,8 @@ def _brute_force_limits(trials, z):
     sums = np.array([u[(a == s) | (b == s)].sum() for s in np.unique(np.concatenate([a, b]))])
     k = (stats.t.ppf(stats.norm.cdf(z), np.sum(sums**2) ** 2 / np.sum(sums**4) - 1) / z) ** 2
 
-    def outside(x):
-        return (p - x) ** 2 - z**2 * (x * (1 - x) / n + k * person_part(x))
+    def outside(x):  # the excess at p is the part k multiplies
+        return (p - x) ** 2 - z**2 * (x * (1 - x) / n + person_part(x) + (k - 1) * person_part(p))
 
     return optimize.brentq(outside, 1e-9, p), optimize.brentq(outside, p, 1 - 1e-9), p
 
@@ -80,8 +80,9 @@ def test_no_clustering_seen_gives_wilson_at_the_number_of_trials():
 
 
 def test_one_person_carrying_every_error_keeps_a_lower_limit_above_zero():
-    # Person 0 is in all 5 errors (effective number of people below 2): the score set is
-    # unbounded (upper limit 1) and reaches 0, so the lower limit is Wilson's at N / deff.
+    # Person 0 is in all 5 errors (effective number of people below 2) and in many trials:
+    # the score set is unbounded (upper limit 1) and reaches 0, so the lower limit is Wilson's
+    # at N / deff.
     pairs = [(0, s, 1, 1) for s in range(1, 6)] + [(a, b, 0, 1) for a, b in
                                                   itertools.combinations(range(1, 12), 2)]
     counts = _dyadic(pairs)

@@ -7,7 +7,7 @@ and every fixed-pair contrast of the metrics stage is built from such limits,
 with
 
 .. math::
-   v(x) = \frac{x(1-x)}{N} + k\left(e - 2 b\,\delta + c\,\delta^2\right),
+   v(x) = \frac{x(1-x)}{N} + k\,e - 2 b\,\delta + c\,\delta^2,
    \qquad \delta = x - \hat p,
 
 the binomial variance at :math:`x` plus the part that clustering adds
@@ -25,11 +25,15 @@ vectorised over rows.
   :mod:`audit.metrics.variance` with every influence taken at :math:`x`
   (``u - \delta w``, :meth:`audit.metrics.variance.Influence.score_terms`),
   less the comparisons' own part :math:`(\hat p(1-\hat p) + \delta^2)/N`:
-  ``excess`` is what the people add beyond independent comparisons. Its
-  multiplier :math:`k = (t_{\nu} / z)^2` treats that estimated excess as
-  known to :math:`\nu` degrees of freedom, :math:`\nu` = effective number of
-  people minus 1 (:meth:`audit.metrics.variance.Influence.effective_clusters`;
-  Korn & Graubard 1998, Carter, Schnepel & Steigerwald 2017).
+  ``excess`` is what the people add beyond independent comparisons at the
+  estimate. Its multiplier :math:`k = (t_{\nu} / z)^2` treats that estimated
+  excess as known to :math:`\nu` degrees of freedom, :math:`\nu` = effective
+  number of people minus 1
+  (:meth:`audit.metrics.variance.Influence.effective_clusters`; Korn &
+  Graubard 1998, Carter, Schnepel & Steigerwald 2017). The terms in
+  :math:`\delta` (how the variance moves away from the estimate) are not
+  multiplied: with few effective people that would make the interval
+  unbounded (measured: 100% upper limits, ``benchmarks/coverage_candidates.py``).
 
 Why the dyadic rates need both: at false match rates near 1% with person
 effects on both sides of a pair, the estimated design effect is noisy and
@@ -88,12 +92,12 @@ class RateVariance:
         k = (t / z) ** 2
         z2 = z**2
         with np.errstate(invalid="ignore", divide="ignore"):
-            a = 1 + z2 / n - z2 * k * self.curvature
-            b = -z2 * ((1 - 2 * p) / n - 2 * k * self.slope)
+            a = 1 + z2 / n - z2 * self.curvature
+            b = -z2 * ((1 - 2 * p) / n - 2 * self.slope)
             c = -z2 * (p * (1 - p) / n + k * self.excess)
             root = np.sqrt(np.clip(b**2 - 4 * a * c, 0.0, None))
-            # a > 0: the interval between the roots; a <= 0 (the variance grows faster than
-            # the squared distance): unbounded, clipped to [0, 1] below.
+            # a > 0: the interval between the roots; a <= 0 (one person holds most trials, the
+            # variance grows faster than the squared distance): unbounded, clipped to [0, 1].
             lower = np.where(a > 0, (-b - root) / (2 * a), -np.inf)
             upper = np.where(a > 0, (-b + root) / (2 * a), np.inf)
         low = np.clip(p + lower, 0.0, 1.0)

@@ -33,7 +33,9 @@ together (Binder 1983; Cameron & Miller 2015, section VI).
 
 The design effect :math:`d = \max(1, \widehat V / (\hat p(1-\hat p)/N))`
 gives the effective sample size :math:`N / d` at which
-:mod:`audit.metrics.intervals` builds Wilson intervals (Korn & Graubard 1998).
+:mod:`audit.metrics.intervals` builds Wilson intervals (Korn & Graubard 1998)
+for one-way rates; dyadic rates take the variance at every candidate rate
+instead (:meth:`Influence.score_terms`, :mod:`audit.metrics.score_limits`).
 Covariances between the rows of one block (the groups at one threshold) come
 from the same sums and feed the fixed-pair contrasts of
 :mod:`audit.metrics.contrasts`.
@@ -51,9 +53,8 @@ where :math:`R` is the calibration rate (overall FMR or FPIR) and the slope
 ratio :math:`r'/R'` is the change of :math:`r` over the change of :math:`R`
 across a window of thresholds around :math:`\hat t` (:class:`Influence`
 works on such combined influences, summed per subject and per pair of
-subjects). Coverage at fixed thresholds is measured in
-``benchmarks/bench_coverage.py``; at calibrated thresholds it is not yet
-measured (``benchmarks/results_coverage.md`` says so).
+subjects). Coverage at fixed thresholds and at a calibrated threshold
+(scenario 6) is measured in ``benchmarks/bench_coverage.py``.
 """
 
 from __future__ import annotations
