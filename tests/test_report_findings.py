@@ -310,6 +310,8 @@ def test_a_named_reference_is_stated_against_each_other_group(frame):
         c = f.comparison
         rows = pair_rows(frame, "fpir", "deployment", c.high.group, c.low.group)
         assert c.ratio.value == pytest.approx(rows.loc["ratio", "value"])
+    shown = text(environment().get_template("sections/summary.html.j2").render(ctx=ctx))
+    assert "people labelled “b” (the reference group named in the audit specification)" in shown
     # Without a reference: one finding, the highest against the lowest.
     default = next(p for p in build_context(hand_made(), run_info()).summary.points
                    if p.point and p.point.label == "deployment")
