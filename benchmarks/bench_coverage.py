@@ -627,8 +627,26 @@ def main() -> None:
         output.write_text(text)
     if args.records is not None:
         frame.to_csv(args.records, index=False)
-    if output is not None and len(scenarios) == len(SCENARIOS):
-        REPORT_JSON.write_text(json.dumps(for_report(summary, scenarios, command), indent=1) + "\n")
+    if output is not None:
+        write_report_json(summary, scenarios, command)
+
+
+def write_report_json(summary: pd.DataFrame, scenarios: list, command: str) -> None:
+    """Write the report's coverage file; a run of some scenarios replaces only theirs.
+
+    The file then lists every command whose numbers it holds.
+    """
+    fresh = for_report(summary, scenarios, command)
+    if len(scenarios) != len(SCENARIOS) and REPORT_JSON.is_file():
+        kept = json.loads(REPORT_JSON.read_text())
+        settings = {row["setting"] for row in fresh["results"]}
+        commands = kept.get("commands", [kept.get("command")])
+        order = [s.title.split(". ", 1)[-1] for s in SCENARIOS]
+        rows = [r for r in kept["results"] if r["setting"] not in settings] + fresh["results"]
+        rows.sort(key=lambda r: order.index(r["setting"]) if r["setting"] in order else len(order))
+        fresh = {**fresh, "commands": [c for c in commands if c] + [command], "results": rows}
+        fresh.pop("command")
+    REPORT_JSON.write_text(json.dumps(fresh, indent=1) + "\n")
 
 
 def for_report(summary: pd.DataFrame, scenarios: list[Scenario], command: str) -> dict:
