@@ -29,6 +29,9 @@ an error scores 0.1 on a mated pair and 0.9 on a non-mated one):
    truth.
 5. ``fnmr-null`` and ``fmr-null``: scenarios 1 and 3 with equal true rates
    (6% and 1%): test size and coverage of ratio 1 / difference 0.
+6. ``calibrated``: FMR and FNMR read at a threshold calibrated on each audit's
+   own data, against the rates at the population threshold
+   (:mod:`coverage_calibrated`).
 
 Truth: with a subject effect b ~ N(0, s^2) and trials per subject drawn
 independently of b, the trial-weighted group rate is E[expit(mu + b)]; for the
@@ -50,7 +53,8 @@ tenth of that::
     .venv/bin/python benchmarks/bench_coverage.py --quick
 
 The full run writes ``benchmarks/results_coverage.md``; ``--quick`` only
-prints unless ``--output`` is given.
+prints unless ``--output`` is given. A run of some scenarios with an output
+file replaces only their rows of ``audit/report/coverage.json``.
 """
 
 from __future__ import annotations
