@@ -76,12 +76,14 @@ def test_pooled_per_face_matches_statsmodels_quasi_poisson_and_hand_formulas():
     fit = sm.GLM(COUNTS, np.ones((5, 1)), family=sm.families.Poisson(),
                  offset=np.log(FACES)).fit(scale="X2")
     q = float(np.sum((COUNTS - FACES * rate) ** 2 / (FACES * rate)))
+    assert q / 4 > 1  # over-dispersed: the floor at 1 does not apply
     se = math.sqrt(q / 4 / COUNTS.sum())  # Var(log rate) = phi / total count
+    t = stats.t.ppf(0.975, 4)
     quasi = pooled.quasi
     assert quasi.estimate.value == pytest.approx(math.exp(fit.params[0]))
     assert (quasi.pearson_chi2, quasi.dispersion) == (pytest.approx(q), pytest.approx(q / 4))
-    assert quasi.estimate.low == pytest.approx(rate * math.exp(-1.959964 * se), rel=1e-5)
-    assert quasi.estimate.high == pytest.approx(math.exp(fit.conf_int()[0][1]))
+    assert quasi.estimate.low == pytest.approx(rate * math.exp(-t * se), rel=1e-6)
+    assert quasi.estimate.high == pytest.approx(math.exp(fit.params[0] + t * fit.bse[0]), rel=1e-6)
     assert quasi.i_squared == pytest.approx(max(0.0, (q - 4) / q))
     assert quasi.p_value == pytest.approx(stats.chi2.sf(q, 4))
 
@@ -92,11 +94,19 @@ def test_pooled_share_matches_a_hand_quasi_binomial():
     quasi = pool_false_share(records, "all").quasi
     p = COUNTS.sum() / ALERTS.sum()
     q = float(np.sum((COUNTS - ALERTS * p) ** 2 / (ALERTS * p * (1 - p))))
-    se = math.sqrt(q / 4 / (ALERTS.sum() * p * (1 - p)))  # logit scale
+    se = math.sqrt(max(1.0, q / 4) / (ALERTS.sum() * p * (1 - p)))  # logit scale
     logit = math.log(p / (1 - p))
-    assert quasi.dispersion == pytest.approx(q / 4)
-    assert quasi.estimate.low == pytest.approx(1 / (1 + math.exp(-(logit - 1.959964 * se))),
-                                               rel=1e-5)
+    assert quasi.dispersion == pytest.approx(max(1.0, q / 4))
+    assert quasi.estimate.low == pytest.approx(
+        1 / (1 + math.exp(-(logit - stats.t.ppf(0.975, 4) * se))), rel=1e-6)
+
+
+def test_less_spread_than_chance_keeps_the_dispersion_at_one():
+    records = [record(i, faces_scanned=10_000, confirmed_false=5) for i in range(4)]
+    quasi = pool_per_face(records, "x").quasi
+    assert (quasi.pearson_chi2, quasi.dispersion, quasi.i_squared) == (pytest.approx(0), 1.0, 0.0)
+    half = stats.t.ppf(0.975, 3) * math.sqrt(1 / 20)
+    assert quasi.estimate.high == pytest.approx(5e-4 * math.exp(half))
 
 
 def test_one_record_or_no_event_has_no_quasi_estimate():

@@ -5,9 +5,11 @@ gives the exact interval of :mod:`audit.deployments.exact`, as if every
 deployment shared one true rate. Real deployments differ (place, light,
 watchlist, threshold), so beside it comes a quasi-likelihood estimate:
 statsmodels' GLM (Poisson with the faces as exposure for per-face rates,
-binomial for shares of alerts), intercept only, fitted with ``scale="X2"``:
-the same point estimate, its interval widened by the Pearson dispersion
-:math:`\\phi = X^2 / (n - 1)`. The heterogeneity is reported as Pearson's
+binomial for shares of alerts), intercept only: the same point estimate,
+its interval widened by the Pearson dispersion
+:math:`\\phi = \\max(1, X^2 / (n - 1))` (as ``fit(scale="X2")`` would, but
+never below 1: less spread than chance is read as chance) with Student's t on :math:`n - 1`
+degrees of freedom. The heterogeneity is reported as Pearson's
 :math:`X^2` on :math:`n - 1` degrees of freedom (its p-value tests "one
 common rate") and :math:`I^2 = \\max(0, (X^2 - df) / X^2)`, the share of the
 variation between deployments beyond chance (Higgins & Thompson 2002).
@@ -16,6 +18,7 @@ variation between deployments beyond chance (Higgins & Thompson 2002).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -49,8 +52,15 @@ class Pooled:
 
 
 def _quasi(counts: np.ndarray, bases: np.ndarray, family: str, confidence: float) -> Heterogeneity | None:
-    """Intercept-only GLM with ``scale='X2'``; None with fewer than 2 rows or no events."""
+    """Intercept-only GLM, its standard error scaled by the Pearson dispersion.
+
+    None with fewer than 2 rows, or no events (or, for shares, no non-events).
+    The dispersion is floored at 1 (less spread than chance is read as
+    chance, never as extra precision) and the interval uses Student's t on
+    the n - 1 degrees of freedom the dispersion is estimated with.
+    """
     import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
     if len(counts) < 2 or counts.sum() == 0 or (family == "binomial" and counts.sum() == bases.sum()):
         return None
@@ -60,16 +70,22 @@ def _quasi(counts: np.ndarray, bases: np.ndarray, family: str, confidence: float
         back = np.exp
     else:
         # Proportions with the alerts as var_weights: with a two-column
-        # (successes, failures) endog, statsmodels (0.15) returns a scale that is
-        # not X2 / df, so the quasi interval would be wrong.
+        # (successes, failures) endog, statsmodels (0.15) reports a Pearson
+        # scale that is not X2 / df.
         model = sm.GLM(counts / bases, exog, family=sm.families.Binomial(), var_weights=bases)
         back = _expit
-    result = model.fit(scale="X2")
-    low, high = result.conf_int(alpha=1 - confidence)[0]
+    with warnings.catch_warnings():
+        # Identical rates fit exactly; statsmodels calls that "perfect separation",
+        # which for an intercept-only model is harmless.
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        result = model.fit()
     q, df = float(result.pearson_chi2), len(counts) - 1
-    estimate = Estimate(int(counts.sum()), float(bases.sum()), float(back(result.params[0])),
-                        float(back(low)), float(back(high)))
-    return Heterogeneity(estimate, float(result.scale), q, df, float(stats.chi2.sf(q, df)),
+    dispersion = max(1.0, q / df)
+    half = stats.t.ppf((1 + confidence) / 2, df) * float(result.bse[0]) * math.sqrt(dispersion)
+    centre = float(result.params[0])
+    estimate = Estimate(int(counts.sum()), float(bases.sum()), float(back(centre)),
+                        float(back(centre - half)), float(back(centre + half)))
+    return Heterogeneity(estimate, dispersion, q, df, float(stats.chi2.sf(q, df)),
                          max(0.0, (q - df) / q) if q > 0 else 0.0)
 
 
