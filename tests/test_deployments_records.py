@@ -109,8 +109,28 @@ def test_lab_rows_from_counts_or_a_published_rate(tmp_path):
     path = write(tmp_path, "label,threshold,watchlist_size,false_alerts,probes,fpir\n"
                            "run,0.6,1000,3,1000,\npaper,0.6,10000,,,0.000166667\n", "lab.csv")
     run, paper = read_lab(path)
-    assert run.from_counts and run.fpir.value == 0.003 and run.fpir.low > 0
-    assert not paper.from_counts and math.isnan(paper.fpir.low)
+    assert run.origin == "counts" and run.fpir.value == 0.003 and run.fpir.low > 0
+    assert paper.origin == "published" and math.isnan(paper.fpir.low)
     bad = write(tmp_path, "label,false_alerts,probes,fpir,fpir_low\nx,5,2,,\ny,,,0.1,0.2\nz,,,,\n", "bad.csv")
     with pytest.raises(RecordsError, match="3 row"):
         read_lab(bad)
+
+
+def test_lab_fpir_read_from_an_lfr_audit_metrics_table(tmp_path):
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    pd.DataFrame({
+        "metric": ["fpir", "fpir", "fpir", "fnir"], "grouping": ["overall", "gender", "overall", "overall"],
+        "group": ["all", "female", "all", "all"], "threshold": [0.6, 0.6, 0.7, 0.6],
+        "value": [0.004, 0.006, 0.001, 0.2], "ci_low": [0.003, 0.004, 0.0005, 0.1],
+        "ci_high": [0.0055, 0.009, 0.002, 0.3], "n_trials": [5000, 2500, 5000, 100],
+        "n_errors": [20, 15, 5, 20], "statistic": ["rate"] * 4,
+    }).to_parquet(run / "metrics.parquet")
+    path = write(tmp_path, "label,threshold,metrics\nours,0.6,runs/r1\n", "lab.csv")
+    (entry,) = read_lab(path)
+    assert entry.origin == "lfr-audit run"
+    assert (entry.fpir.count, entry.fpir.base, entry.fpir.value, entry.fpir.low) == (20, 5000, 0.004, 0.003)
+    missing = write(tmp_path, "label,threshold,metrics\nours,0.65,runs/r1\nx,0.6,runs/none\n", "bad.csv")
+    with pytest.raises(RecordsError, match="2 row") as caught:
+        read_lab(missing)
+    assert "no overall FPIR at threshold 0.65" in str(caught.value)

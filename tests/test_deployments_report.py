@@ -39,6 +39,7 @@ def test_examples_give_the_published_figures_and_a_report(tmp_path):
     html = (tmp_path / "deployments.html").read_text()
     assert "2,297 of 2,470" in html and "59.0%" in html and "Content-Security-Policy" in html
     assert "<script" not in html and "src=\"http" not in html
+    assert 'id="trend-fig"' in html  # the figure over time, as inline SVG
     pdf = tmp_path / "deployments.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
     if shutil.which("pdftoppm") is None:

@@ -5,12 +5,14 @@
   lowest and highest plausible, e.g. census shares of the area's boroughs)
   or as an observed count (``observed`` of ``observed_of`` people counted),
   whose exact interval becomes the range; ``source`` says where it comes from.
-* A **lab file** gives FPIR measured in a lab audit (an lfr-audit run or a
-  publication) at a threshold and watchlist size: from counts
-  (``false_alerts`` of ``probes``, exact interval) or as a published rate
-  with its interval if the publication gives one (``fpir``, ``fpir_low``,
-  ``fpir_high``); ``deployment_id`` names the record to set it beside and
-  ``conditions`` how the two differ.
+* A **lab file** gives FPIR measured in a lab audit at a threshold and
+  watchlist size: read from an lfr-audit run (``metrics``: a run folder or
+  metrics table, relative to the lab file; the overall FPIR at ``threshold``
+  with the run's own interval), from counts (``false_alerts`` of ``probes``,
+  exact interval) or as a published rate with its interval if the
+  publication gives one (``fpir``, ``fpir_low``, ``fpir_high``);
+  ``deployment_id`` names the record to set it beside and ``conditions`` how
+  the two differ.
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from audit.deployments.exact import CONFIDENCE, Estimate, binomial_share
 from audit.deployments.overrep import share_from_count
 from audit.deployments.records import RecordsError, read_frame, refuse_rows, cell_text
 
 CROWD_COLUMNS = ("group", "share_low", "share_high", "observed", "observed_of", "deployment_id",
                  "source")
-LAB_COLUMNS = ("label", "deployment_id", "threshold", "watchlist_size", "false_alerts", "probes",
-               "fpir", "fpir_low", "fpir_high", "system", "conditions", "source")
+LAB_COLUMNS = ("label", "deployment_id", "threshold", "watchlist_size", "metrics", "false_alerts",
+               "probes", "fpir", "fpir_low", "fpir_high", "system", "conditions", "source")
+#: Where a lab FPIR came from.
+FROM_RUN, FROM_COUNTS, PUBLISHED = "lfr-audit run", "counts", "published"
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class LabFPIR:
     threshold: float | None
     watchlist_size: int | None
     fpir: Estimate
-    from_counts: bool
+    origin: str
     system: str
     conditions: str
     source: str
@@ -113,23 +119,50 @@ def read_crowd(path: Path, *, confidence: float = CONFIDENCE) -> tuple[CrowdShar
     return tuple(shares)
 
 
-def _lab_estimate(cells: dict[str, str], problems: list[str], confidence: float) -> tuple[Estimate, bool] | None:
+def _from_run(place: Path, threshold: float | None, problems: list[str]) -> Estimate | None:
+    """The overall FPIR at ``threshold`` from an lfr-audit metrics table (or run folder)."""
+    from audit.runs import METRICS_FILE
+    from audit.tables import read_table
+
+    path = place / METRICS_FILE if place.is_dir() else place
+    if not path.is_file() or threshold is None:
+        problems.append(f"metrics {place} is not a run folder or metrics table" if threshold is not None
+                        else "a metrics table needs the threshold to read FPIR at")
+        return None
+    frame = read_table(path).to_pandas()
+    rows = frame[(frame["metric"] == "fpir") & (frame["grouping"] == "overall")
+                 & np.isclose(frame["threshold"].astype(float), threshold, rtol=0, atol=1e-9)]
+    if "statistic" in rows.columns:
+        rows = rows[rows["statistic"] == "rate"]
+    if rows.empty:
+        problems.append(f"{path} has no overall FPIR at threshold {threshold:g}")
+        return None
+    row = rows.iloc[0]
+    return Estimate(int(row["n_errors"]), float(row["n_trials"]), float(row["value"]),
+                    float(row["ci_low"]), float(row["ci_high"]))
+
+
+def _lab_estimate(cells: dict[str, str], base: Path, threshold: float | None, problems: list[str],
+                  confidence: float) -> tuple[Estimate, str] | None:
+    if cells.get("metrics"):
+        found = _from_run(base / cells["metrics"], threshold, problems)
+        return None if found is None else (found, FROM_RUN)
     errors, probes = (_number(cells.get(c, ""), c, problems) for c in ("false_alerts", "probes"))
     if errors is not None and probes:
         if errors > probes:
             problems.append(f"false_alerts ({errors:g}) > probes ({probes:g})")
             return None
-        return binomial_share(int(errors), int(probes), confidence=confidence), True
+        return binomial_share(int(errors), int(probes), confidence=confidence), FROM_COUNTS
     fpir, low, high = (_number(cells.get(c, ""), c, problems) for c in ("fpir", "fpir_low", "fpir_high"))
     if fpir is None:
-        problems.append("give false_alerts and probes, or fpir")
+        problems.append("give metrics, false_alerts and probes, or fpir")
         return None
     low = math.nan if low is None else low
     high = math.nan if high is None else high
     if fpir > 1 or not (math.isnan(low) or low <= fpir) or not (math.isnan(high) or fpir <= high):
         problems.append(f"fpir {fpir:g} is not a rate within its interval")
         return None
-    return Estimate(-1, math.nan, fpir, low, high), False
+    return Estimate(-1, math.nan, fpir, low, high), PUBLISHED
 
 
 def read_lab(path: Path, *, confidence: float = CONFIDENCE) -> tuple[LabFPIR, ...]:
@@ -137,8 +170,8 @@ def read_lab(path: Path, *, confidence: float = CONFIDENCE) -> tuple[LabFPIR, ..
     entries, refusals = [], []
     for row, cells in _rows(path, ("label",)):
         problems: list[str] = []
-        found = _lab_estimate(cells, problems, confidence)
         threshold = _number(cells.get("threshold", ""), "threshold", problems)
+        found = _lab_estimate(cells, Path(path).parent, threshold, problems, confidence)
         watchlist = _number(cells.get("watchlist_size", ""), "watchlist_size", problems)
         if problems:
             refusals.append(f"row {row} ({cells['label'] or 'no label'}): " + "; ".join(problems))

@@ -52,7 +52,18 @@ def write_deployments_report(audit: DeploymentsAudit, out_dir: Path, *, records_
                              title: str = "Live facial recognition in use: what the records show",
                              formats: Iterable[str] = ("html", "pdf")) -> dict[str, Path]:
     """Write ``deployments.html`` and/or ``deployments.pdf`` into ``out_dir``."""
+    from audit.deployments.figure import trend
     from audit.report.render import write_document
 
+    drawn = {}
+
+    def trend_figure(**words):
+        """The trend figure with the template's words, drawn once for HTML and PDF."""
+        key = tuple(sorted(words.items()))
+        if key not in drawn:
+            drawn[key] = trend(audit, **words)
+        return drawn[key]
+
     return write_document(TEMPLATE, STEM, out_dir, formats, identifier=STEM, audit=audit,
-                          view=report_view(audit), title=title, records_file=records_file)
+                          view=report_view(audit), title=title, records_file=records_file,
+                          trend=trend_figure)
