@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from audit.deployments.exact import CONFIDENCE, Estimate, binomial_share, poisson_rate
 from audit.deployments.records import Deployment
@@ -73,7 +73,7 @@ def _quasi(counts: np.ndarray, bases: np.ndarray, family: str, confidence: float
         # (successes, failures) endog, statsmodels (0.15) reports a Pearson
         # scale that is not X2 / df.
         model = sm.GLM(counts / bases, exog, family=sm.families.Binomial(), var_weights=bases)
-        back = _expit
+        back = special.expit
     with warnings.catch_warnings():
         # Identical rates fit exactly; statsmodels calls that "perfect separation",
         # which for an intercept-only model is harmless.
@@ -87,10 +87,6 @@ def _quasi(counts: np.ndarray, bases: np.ndarray, family: str, confidence: float
                         float(back(centre - half)), float(back(centre + half)))
     return Heterogeneity(estimate, dispersion, q, df, float(stats.chi2.sf(q, df)),
                          max(0.0, (q - df) / q) if q > 0 else 0.0)
-
-
-def _expit(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
 
 
 def pool_per_face(records: Sequence[Deployment], label: str, *, confidence: float = CONFIDENCE,
