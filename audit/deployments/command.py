@@ -34,7 +34,7 @@ def _print(audit) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="deployment records: false alerts (exact 95% intervals)")
+    table = Table(title=f"deployment records: false alerts (exact {audit.confidence * 100:g}% intervals)")
     for column in ("record", "dates", "threshold", "faces", "alerts", "false per 1,000 faces",
                    "share of alerts false", "upper bound (no-outcome false)"):
         table.add_column(column, overflow="fold")

@@ -155,7 +155,10 @@ def cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def _count(text: str, column: str, problems: list[str]) -> int | None:
+def number_cell(text: str, column: str, problems: list[str], *,
+                minimum: float | None = 0.0) -> float | None:
+    """A finite number (thousands separators allowed) at or above ``minimum``;
+    None for an empty cell, or after noting the problem."""
     if not text:
         return None
     try:
@@ -163,10 +166,18 @@ def _count(text: str, column: str, problems: list[str]) -> int | None:
     except ValueError:
         problems.append(f"{column} {text!r} is not a number")
         return None
-    if value < 0 or value != int(value):
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        problems.append(f"{column} {text!r} is not a number" + (f" >= {minimum:g}" if minimum is not None else ""))
+        return None
+    return value
+
+
+def _count(text: str, column: str, problems: list[str]) -> int | None:
+    value = number_cell(text, column, [])
+    if text and (value is None or value != int(value)):
         problems.append(f"{column} {text!r} is not a count (a whole number >= 0)")
         return None
-    return int(value)
+    return None if value is None else int(value)
 
 
 def _date(text: str, column: str, problems: list[str]) -> date | None:
@@ -181,20 +192,6 @@ def _date(text: str, column: str, problems: list[str]) -> date | None:
     except ValueError:
         problems.append(f"{column} {text!r} is not a date (YYYY-MM-DD, YYYY-MM or YYYY)")
         return None
-
-
-def _threshold(text: str, problems: list[str]) -> float | None:
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        problems.append(f"threshold {text!r} is not a number")
-        return None
-    if not math.isfinite(value):
-        problems.append(f"threshold {text!r} is not finite")
-        return None
-    return value
 
 
 def impossible_counts(d: Deployment) -> list[str]:
@@ -226,7 +223,7 @@ def _record(cells: Mapping[str, str], row: int, problems: list[str]) -> Deployme
     values["date"] = _date(cells.get("date", ""), "date", problems)
     values["end_date"] = _date(cells.get("end_date", ""), "end_date", problems)
     values["period"] = " to ".join(t for t in (cells.get("date", ""), cells.get("end_date", "")) if t)
-    values["threshold"] = _threshold(cells.get("threshold", ""), problems)
+    values["threshold"] = number_cell(cells.get("threshold", ""), "threshold", problems, minimum=None)
     values.update({c: _count(cells.get(c, ""), c, problems) for c in COUNTS})
     values.update({c: cells.get(c, "") for c in TEXTS})
     return Deployment(**values)

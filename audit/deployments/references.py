@@ -25,7 +25,7 @@ import numpy as np
 
 from audit.deployments.exact import CONFIDENCE, Estimate, binomial_share
 from audit.deployments.overrep import share_from_count
-from audit.deployments.records import RecordsError, read_frame, refuse_rows, cell_text
+from audit.deployments.records import RecordsError, cell_text, number_cell, read_frame, refuse_rows
 
 CROWD_COLUMNS = ("group", "share_low", "share_high", "observed", "observed_of", "deployment_id",
                  "source")
@@ -61,20 +61,6 @@ class LabFPIR:
     source: str
 
 
-def _number(text: str, column: str, problems: list[str]) -> float | None:
-    if not text:
-        return None
-    try:
-        value = float(text.replace(",", ""))
-    except ValueError:
-        problems.append(f"{column} {text!r} is not a number")
-        return None
-    if not math.isfinite(value) or value < 0:
-        problems.append(f"{column} {text!r} is not a number >= 0")
-        return None
-    return value
-
-
 def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
     frame, first = read_frame(path, {})
     missing = [c for c in required if c not in frame.columns]
@@ -85,8 +71,8 @@ def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, st
 
 
 def _crowd_row(cells: dict[str, str], problems: list[str], confidence: float) -> tuple[float, float] | None:
-    low, high = (_number(cells.get(c, ""), c, problems) for c in ("share_low", "share_high"))
-    observed, of = (_number(cells.get(c, ""), c, problems) for c in ("observed", "observed_of"))
+    low, high = (number_cell(cells.get(c, ""), c, problems) for c in ("share_low", "share_high"))
+    observed, of = (number_cell(cells.get(c, ""), c, problems) for c in ("observed", "observed_of"))
     if observed is not None and of is not None:
         if observed > of or of == 0 or observed != int(observed) or of != int(of):
             problems.append(f"observed {observed:g} of {of:g} is not a count out of a total")
@@ -147,13 +133,13 @@ def _lab_estimate(cells: dict[str, str], base: Path, threshold: float | None, pr
     if cells.get("metrics"):
         found = _from_run(base / cells["metrics"], threshold, problems)
         return None if found is None else (found, FROM_RUN)
-    errors, probes = (_number(cells.get(c, ""), c, problems) for c in ("false_alerts", "probes"))
+    errors, probes = (number_cell(cells.get(c, ""), c, problems) for c in ("false_alerts", "probes"))
     if errors is not None and probes:
         if errors > probes:
             problems.append(f"false_alerts ({errors:g}) > probes ({probes:g})")
             return None
         return binomial_share(int(errors), int(probes), confidence=confidence), FROM_COUNTS
-    fpir, low, high = (_number(cells.get(c, ""), c, problems) for c in ("fpir", "fpir_low", "fpir_high"))
+    fpir, low, high = (number_cell(cells.get(c, ""), c, problems) for c in ("fpir", "fpir_low", "fpir_high"))
     if fpir is None:
         problems.append("give metrics, false_alerts and probes, or fpir")
         return None
@@ -170,9 +156,9 @@ def read_lab(path: Path, *, confidence: float = CONFIDENCE) -> tuple[LabFPIR, ..
     entries, refusals = [], []
     for row, cells in _rows(path, ("label",)):
         problems: list[str] = []
-        threshold = _number(cells.get("threshold", ""), "threshold", problems)
+        threshold = number_cell(cells.get("threshold", ""), "threshold", problems)
         found = _lab_estimate(cells, Path(path).parent, threshold, problems, confidence)
-        watchlist = _number(cells.get("watchlist_size", ""), "watchlist_size", problems)
+        watchlist = number_cell(cells.get("watchlist_size", ""), "watchlist_size", problems)
         if problems:
             refusals.append(f"row {row} ({cells['label'] or 'no label'}): " + "; ".join(problems))
         elif found is not None:
