@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import os
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,6 +23,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .choices import (
+    DETECTOR_NAMES,
+    DISTANCES,
+    INTERVALS,
+    MODELS,
+    PREPROCESS,
+    REPORT_FORMATS,
+    as_enum,
+)
 from .progress import stderr, track
 
 if TYPE_CHECKING:
@@ -97,14 +105,16 @@ CacheDir = Annotated[
 ]
 
 
-class PreprocessChoice(str, Enum):
-    deepface = "deepface"
-    no_border = "no-border"
-    dlib_chip = "dlib-chip"
+PreprocessChoice = as_enum("PreprocessChoice", PREPROCESS)
+Model = as_enum("Model", MODELS)
+Detector = as_enum("Detector", DETECTOR_NAMES)
+Distance = as_enum("Distance", DISTANCES)
+Interval = as_enum("Interval", INTERVALS)
+ReportFormat = as_enum("ReportFormat", REPORT_FORMATS)
 
-
-ModelOption = Annotated[str, typer.Option("--model", help="deepface recognition model.")]
-DetectorOption = Annotated[str, typer.Option("--detector", help="deepface detector backend.")]
+ModelOption = Annotated[Model, typer.Option("--model", help="deepface recognition model.")]
+DetectorOption = Annotated[Detector, typer.Option("--detector",
+                                                  help="deepface detector backend.")]
 AlignOption = Annotated[bool, typer.Option("--align/--no-align",
                                            help="Rotate faces level on the eyes.")]
 PreprocessOption = Annotated[PreprocessChoice, typer.Option(
@@ -113,18 +123,6 @@ WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Worker pro
 ExecutorOption = Annotated[str, typer.Option(
     "--executor", envvar="LFR_AUDIT_EXECUTOR",
     help="Where batches run: local, dask-local, or a Dask scheduler address (tcp://host:8786).")]
-
-
-class Distance(str, Enum):
-    cosine = "cosine"
-    euclidean = "euclidean"
-    euclidean_l2 = "euclidean_l2"
-    angular = "angular"
-
-
-class Interval(str, Enum):
-    clustered = "wilson-clustered"
-    wilson = "wilson"
 
 
 def _cache_dir(option: Path | None) -> Path:
@@ -143,13 +141,13 @@ def _dataset_root(dataset: str, data_dir: Path | None, root: Path | None) -> Pat
     return data_dir / dataset
 
 
-def _pipeline_config(model: str, detector: str, align: bool, preprocess: PreprocessChoice):
+def _pipeline_config(model: Model, detector: Detector, align: bool, preprocess: PreprocessChoice):
     """The configuration, after checking that it can run here (before any other work)."""
     from .pipeline.config import PipelineConfig
     from .pipeline.weights import require
 
     try:
-        config = PipelineConfig(model=model, detector=detector, align=align,
+        config = PipelineConfig(model=model.value, detector=detector.value, align=align,
                                 preprocess=preprocess.value)
     except ValueError as error:
         raise UserError(str(error)) from None
@@ -254,10 +252,10 @@ def embed(
     out: Annotated[Path, typer.Option(help="Where to write the faces table (Parquet).")],
     data_dir: DataDir = None,
     root: Annotated[Path | None, typer.Option(help="Dataset root folder.")] = None,
-    model: ModelOption = "Dlib",
-    detector: DetectorOption = "dlib",
+    model: ModelOption = Model.Dlib,
+    detector: DetectorOption = Detector.dlib,
     align: AlignOption = True,
-    preprocess: PreprocessOption = PreprocessChoice.deepface,
+    preprocess: PreprocessOption = PreprocessChoice["deepface"],
     subjects: Annotated[int | None, typer.Option(
         min=1, help="Only N subjects drawn at random (seed 0), for quick runs.")] = None,
     workers: WorkersOption = 1,
@@ -298,10 +296,10 @@ def _embed_tracked(manifest, root: Path, config, workers: int, executor: str,
 def lfw_view2(
     data_dir: DataDir = None,
     root: Annotated[Path | None, typer.Option(help="LFW root folder.")] = None,
-    model: ModelOption = "Dlib",
-    detector: DetectorOption = "dlib",
+    model: ModelOption = Model.Dlib,
+    detector: DetectorOption = Detector.dlib,
     align: AlignOption = True,
-    preprocess: PreprocessOption = PreprocessChoice.deepface,
+    preprocess: PreprocessOption = PreprocessChoice["deepface"],
     distance: Annotated[Distance, typer.Option()] = Distance.cosine,
     folds: Annotated[int, typer.Option(min=2, max=10,
                                        help="Use only the first N folds (quick runs).")] = 10,
@@ -468,11 +466,6 @@ def compare(
     gate_policy(PolicyOutcome.from_json(recorded))
 
 
-class ReportFormat(str, Enum):
-    html = "html"
-    pdf = "pdf"
-
-
 @app.command()
 @reports_user_errors
 def report(
@@ -563,7 +556,7 @@ def metrics(
         help="Grouping, e.g. gender or 'gender x ethnicity' (repeatable).")] = None,
     interval: Annotated[Interval, typer.Option(
         help="Rates' intervals: Wilson at the cluster-robust effective size, or assuming "
-             "independent trials.")] = Interval.clustered,
+             "independent trials.")] = Interval["wilson-clustered"],
     min_subjects: Annotated[int, typer.Option(min=1)] = 20,
     min_trials: Annotated[int, typer.Option(min=1)] = 100,
 ) -> None:

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import runs
+from .choices import DEEPFACE_DEFAULT
 from .config import AuditSpec
 from .policy import PolicyOutcome, check_policy
 from .tables import write_table
@@ -28,9 +29,6 @@ SWEEP_POINTS = 200
 #: evenly on a log scale, so the grid is dense where decisions are made.
 CONTRAST_SWEEP_POINTS = 41
 CONTRAST_SWEEP_RATES = (1e-1, 1e-5)
-#: Operating-point label of deepface's shipped threshold: audited beside the
-#: deployment's own thresholds, never mistaken for one (nor gated by policy).
-DEEPFACE_POINT = "deepface-default"
 
 
 @dataclass(frozen=True)
@@ -77,8 +75,8 @@ def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, trac
     config = PipelineConfig(model=p.model, detector=p.detector, align=p.align,
                             preprocess=p.preprocess, normalization=p.normalization)
     faces, _ = embed_manifest(
-        manifest, root, config, cache_dir=cache_dir, workers=p.workers,
-        batch_size=p.batch_size, executor=p.executor,
+        manifest, root, config, cache_dir=cache_dir,
+        batch_size=p.batch_size, executor=p.executor_choice,
         on_start=tracker.start if tracker else None,
         on_batch=tracker.advance if tracker else None,
     )
@@ -119,7 +117,7 @@ def thresholds(spec: AuditSpec) -> dict[float, dict[str, str]]:
     if spec.thresholds.deepface_default:
         t = deepface_threshold(spec.pipeline.model, distance=spec.matching.distance)
         chosen.setdefault(round(t, 12), {
-            "source": "deepface-default",
+            "source": DEEPFACE_DEFAULT,
             "how": f"deepface's default for {spec.pipeline.model} with "
                    f"{spec.matching.distance} distance"})
     return chosen
@@ -134,8 +132,8 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
     stats, groupings = spec.statistics, spec.groupings
     images = images_with_conditions(manifest, faces, spec.bands.model_dump())
     fixed = [t for t, origin in deployment.items() if origin["source"] == "spec"]
-    labelled = [(DEEPFACE_POINT, t) for t, origin in deployment.items()
-                if origin["source"] == "deepface-default"]
+    labelled = [(DEEPFACE_DEFAULT, t) for t, origin in deployment.items()
+                if origin["source"] == DEEPFACE_DEFAULT]
     rates = compute_metrics(
         scores, images, failures_to_acquire(faces),
         thresholds=tuple(fixed), labelled_thresholds=tuple(labelled),

@@ -41,15 +41,15 @@ def test_unreachable_scheduler_is_one_line(monkeypatch):
     monkeypatch.setattr(executors, "CONNECT_TIMEOUT", 1)
     unreachable = r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9 \("
     with pytest.raises(ExecutorError, match=unreachable) as caught:
-        with executors.open_executor("tcp://127.0.0.1:9"):
+        with executors.open_executor(parse_executor("tcp://127.0.0.1:9")):
             pass
     assert "\n" not in str(caught.value)
 
 
 def test_scheduler_client_only_for_addresses():
-    with executors.scheduler_client("local") as client:
+    with executors.scheduler_client(parse_executor("local")) as client:
         assert client is None
-    with executors.scheduler_client("dask-local") as client:
+    with executors.scheduler_client(parse_executor("dask-local")) as client:
         assert client is None
 
 

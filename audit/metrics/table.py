@@ -40,6 +40,9 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
+# ``point_kind`` values (and the labels of the first two and the last), defined in
+# audit.choices and read by this stage's callers as table.DEPLOYMENT etc.
+from audit.choices import DEPLOYMENT, REFERENCE, SWEEP, TARGET_FMR, TARGET_FPIR  # noqa: F401
 from audit.schema import METRICS
 
 OPERATING_POINT = "operating_point"
@@ -51,12 +54,6 @@ TARGET = "target"
 RATE = "rate"
 #: ``statistic`` of the projected deployment figures.
 PROJECTION = "projection"
-#: ``point_kind`` values (and the labels of the first two and the last).
-DEPLOYMENT = "deployment"
-REFERENCE = "reference"
-TARGET_FMR = "target_fmr"
-TARGET_FPIR = "target_fpir"
-SWEEP = "sweep"
 #: METRICS plus the structure columns, in this order.
 SCHEMA = pa.schema(
     list(METRICS)

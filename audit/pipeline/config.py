@@ -12,30 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from enum import Enum
 from importlib import metadata
+
+from audit.choices import Preprocess
 
 #: Bump when lfr-audit's own detection/embedding code changes its output.
 PIPELINE_VERSION = "1"
-
-
-class Preprocess(str, Enum):
-    """How a detected face becomes the model's input.
-
-    - ``deepface``: exactly ``deepface.extract_faces`` + ``represent``: with
-      ``align`` the image gets a 50% black border before detection, faces are
-      rotated level on the eyes, and the detector's tight crop is resized to
-      the model input. Audits deepface as its users run it.
-    - ``no-border``: the same crop and rotation, but detection runs on the
-      original image. About twice as fast with the dlib detector, and it finds
-      slightly different faces, so it is its own configuration.
-    - ``dlib-chip``: dlib's own recipe for its ResNet (5-point landmarks, a
-      150 px chip with 25% padding). Dlib model only.
-    """
-
-    deepface = "deepface"
-    no_border = "no-border"
-    dlib_chip = "dlib-chip"
 
 
 @dataclass(frozen=True)

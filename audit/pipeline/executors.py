@@ -65,27 +65,20 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+from audit.choices import DASK, DASK_LOCAL, LOCAL
+from audit.execution.choice import ExecutorChoice, ExecutorError, parse_executor
 
 from .config import PipelineConfig, config_key, software_versions
 from .embed import FaceEmbedder, ImageTask, embed_batch, empty_row, is_url
 from .weights import WeightsError, require
 
-LOCAL = "local"
-DASK_LOCAL = "dask-local"
-DASK = "dask"  # an existing cluster, by scheduler address
-#: Address schemes of Dask's comms; anything else is not a scheduler address.
-ADDRESS_SCHEMES = ("tcp://", "tls://", "ws://", "wss://", "ucx://", "inproc://")
 #: Seconds to reach a scheduler before giving up.
 CONNECT_TIMEOUT = 30
 #: Seconds to wait for a first worker on an existing cluster (a batch queue may be slow).
 WORKER_TIMEOUT = 600
 
-_BAD_EXECUTOR = (
-    "executor {text!r} is not one of 'local', 'dask-local' or a Dask scheduler address "
-    "such as tcp://host:8786"
-)
 _UNREACHABLE = (
     "cannot reach the Dask scheduler at {address} ({error}); check the address and that "
     "the scheduler is running"
@@ -116,10 +109,6 @@ _VERSIONS_DIFFER = (
 logger = logging.getLogger(__name__)
 
 
-class ExecutorError(RuntimeError):
-    """The executor cannot start or finish the run; the message says what to do."""
-
-
 class WorkerNotReady(RuntimeError):
     """Raised on a worker that cannot compute rows identical to the client's.
 
@@ -134,36 +123,6 @@ class WorkerNotReady(RuntimeError):
 
     def __str__(self) -> str:
         return self.args[1]
-
-
-@dataclass(frozen=True)
-class ExecutorChoice:
-    """A parsed executor string."""
-
-    kind: str  # LOCAL, DASK_LOCAL or DASK
-    workers: int = 1  # worker processes (LOCAL, DASK_LOCAL); the cluster's own for DASK
-    address: str | None = None
-
-
-def parse_executor(text: str, workers: int = 1) -> ExecutorChoice:
-    """Read ``local``, ``dask-local`` or a scheduler address (``tcp://host:8786``).
-
-    ``workers`` is the number of worker processes for ``local`` and
-    ``dask-local``; an existing cluster has its own workers.
-
-    >>> parse_executor("tcp://10.0.0.5:8786")
-    ExecutorChoice(kind='dask', workers=1, address='tcp://10.0.0.5:8786')
-    """
-    if workers < 1:
-        raise ExecutorError(f"workers must be at least 1, got {workers}")
-    text = text.strip()
-    if text == LOCAL:
-        return ExecutorChoice(LOCAL, workers)
-    if text == DASK_LOCAL:
-        return ExecutorChoice(DASK_LOCAL, workers)
-    if text.startswith(ADDRESS_SCHEMES) and len(text) > text.index("://") + 3:
-        return ExecutorChoice(DASK, workers, text)
-    raise ExecutorError(_BAD_EXECUTOR.format(text=text))
 
 
 class Executor(Protocol):
@@ -535,13 +494,12 @@ def _connect(address: str) -> Any:
 
 
 @contextlib.contextmanager
-def scheduler_client(executor: str) -> Iterator[Any]:
-    """A ``distributed.Client`` when ``executor`` is a scheduler address, else None.
+def scheduler_client(choice: ExecutorChoice) -> Iterator[Any]:
+    """A ``distributed.Client`` when ``choice`` is a scheduler address, else None.
 
     For stages that can use an existing cluster but are not worth starting one
     for, such as the 1:N search (``identification_scores(..., client=...)``).
     """
-    choice = parse_executor(executor)
     if choice.kind != DASK:
         yield None
         return
@@ -554,10 +512,10 @@ def scheduler_client(executor: str) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def open_executor(executor: str | Executor | Any = LOCAL, workers: int = 1) -> Iterator[Executor]:
-    """The executor named by ``executor``, open for the duration of the ``with`` block.
+def open_executor(executor: ExecutorChoice | Executor | Any) -> Iterator[Executor]:
+    """The executor ``executor`` names, open for the duration of the ``with`` block.
 
-    ``executor`` is a string for :func:`parse_executor`, an executor already
+    ``executor`` is a parsed choice (:func:`parse_executor`), an executor already
     open (used as is), or a ``distributed.Client`` (used, not closed). For
     ``dask-local`` the LocalCluster is started here and stopped on exit; for a
     scheduler address only the connection is closed on exit.
@@ -565,10 +523,10 @@ def open_executor(executor: str | Executor | Any = LOCAL, workers: int = 1) -> I
     if hasattr(executor, "map_batches"):
         yield executor
         return
-    if not isinstance(executor, str):  # a distributed.Client the caller manages
+    if not isinstance(executor, ExecutorChoice):  # a distributed.Client the caller manages
         yield DaskExecutor(executor)
         return
-    choice = parse_executor(executor, workers)
+    choice = executor
     if choice.kind == LOCAL:
         yield LocalExecutor(choice.workers)
         return

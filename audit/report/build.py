@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 
 from audit.report.changes import build_changes
 from audit.runs import MANIFEST_FILE, METRICS_FILE
+from audit.choices import DEEPFACE_DEFAULT
 from audit.report.inputs import (
-    DEEPFACE_DEFAULT,
     FROM_SPEC,
     PERCEIVED,
     SELF_REPORTED,

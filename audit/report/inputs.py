@@ -18,13 +18,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from audit.choices import DEEPFACE_DEFAULT
+
 #: Label provenance values the templates know how to describe.
 PERCEIVED = "perceived"
 SELF_REPORTED = "self-reported"
 UNKNOWN_SOURCE = "unknown"
-#: Where a deployment threshold came from (worded in the templates).
+#: Where a deployment threshold came from (worded in the templates); deepface's own
+#: default is :data:`audit.choices.DEEPFACE_DEFAULT`.
 FROM_SPEC = "spec"
-DEEPFACE_DEFAULT = "deepface-default"
 OTHER = "other"
 
 
