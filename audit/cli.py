@@ -67,7 +67,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .config import SpecError
     from .datasets import DatasetError
     from .metrics.score_logs import ScoreLogError
-    from .pipeline.executors import ExecutorError
+    from .execution.choice import ExecutorError
     from .pipeline.weights import WeightsError
     from .runs import RunError
     from .schema import SchemaError
@@ -447,7 +447,7 @@ def compare(
     from .policy import PolicyOutcome
     from .report.build import render_changes
     from .report.changes import build_changes, text_lines
-    from .runs import write_json
+    from .tables import write_json
 
     comparison = compare_runs(before, after)
     folder = out or after
@@ -564,7 +564,7 @@ def metrics(
     import warnings
 
     from .metrics import compute_metrics, summarize_metrics
-    from .runs import write_json
+    from .tables import write_json
     from .tables import read_table, write_table
 
     fta = None

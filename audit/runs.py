@@ -28,8 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .pipeline.cache import write_parquet_atomic
-from .pipeline.config import package_versions
+from .tables import package_versions, write_table
 
 #: Packages whose versions every run records.
 RECORDED_PACKAGES = ("lfr-audit", "deepface", "dlib-bin", "tensorflow", "numpy", "pandas",
@@ -89,19 +88,13 @@ class StageCache:
         return pq.read_table(path) if path.is_file() else None
 
     def put(self, stage: str, key: str, table: pa.Table) -> None:
-        write_parquet_atomic(table, self.path(stage, key))
+        write_table(table, self.path(stage, key))
 
 
 def publish(partial: Path, final: Path) -> Path:
     """Rename a finished run folder into place (atomic on one file system)."""
     os.replace(partial, final)
     return final
-
-
-def write_json(path: Path, data: object) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    os.replace(partial, path)
 
 
 def discard(partial: Path) -> None:

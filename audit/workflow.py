@@ -20,7 +20,7 @@ from . import runs
 from .choices import DEEPFACE_DEFAULT
 from .config import AuditSpec
 from .policy import PolicyOutcome, check_policy
-from .tables import write_table
+from .tables import write_json, write_table
 
 #: Thresholds per sweep: enough for smooth curves, few enough for a small table.
 SWEEP_POINTS = 200
@@ -88,7 +88,7 @@ def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
     watchlist searches, in one scores table."""
     from .matching.identification import identification_scores
     from .matching.verification import mated_pairs, non_mated_pairs, score_pairs
-    from .pipeline.executors import scheduler_client
+    from .execution.cluster import scheduler_client
 
     m = spec.matching
     mated = mated_pairs(manifest, max_pairs_per_subject=m.mated_per_subject, seed=spec.seed)
@@ -96,7 +96,7 @@ def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
                                grouping=tuple(m.pair_grouping), seed=spec.seed)
     pairs = pd.concat([mated, nonmated], ignore_index=True)
     verification = score_pairs(pairs, faces, manifest, distance=m.distance)
-    with scheduler_client(spec.pipeline.executor) as client:  # None unless an address
+    with scheduler_client(spec.pipeline.executor_choice) as client:  # None unless an address
         try:
             identification = identification_scores(
                 faces, manifest, watchlist_size=spec.watchlist.size,
@@ -258,9 +258,9 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
     write_table(scores, folder / runs.SCORES_FILE)
     write_table(metrics, folder / runs.METRICS_FILE)
     (folder / "spec.toml").write_text(spec_text)
-    runs.write_json(folder / "summary.json", summarize_metrics(metrics))
-    runs.write_json(folder / "policy.json", policy.to_json())
-    runs.write_json(folder / "notes.json",
+    write_json(folder / "summary.json", summarize_metrics(metrics))
+    write_json(folder / "policy.json", policy.to_json())
+    write_json(folder / "notes.json",
                     sorted({f"{w.category.__name__}: {w.message}" for w in caught}))
     provenance = {
         "run_id": rid, "created_utc": now.isoformat(timespec="seconds"),
@@ -271,10 +271,10 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
         "versions": runs.versions(), "host": runs.host_info(), "seed": spec.seed,
         "reused_stages": clock.reused, "timings_s": clock.seconds,
     }
-    runs.write_json(folder / "provenance.json", provenance)
+    write_json(folder / "provenance.json", provenance)
     clock.timed("report", lambda: _report(spec, folder, previous))
     provenance["timings_s"] = clock.seconds
-    runs.write_json(folder / "provenance.json", provenance)
+    write_json(folder / "provenance.json", provenance)
     return policy, clock.reused, clock.seconds
 
 

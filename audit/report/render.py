@@ -20,7 +20,6 @@ words.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from audit.report.changes import Changes
 from audit.report.context import ReportContext
 from audit.report.formatting import FILTERS
 from audit.report.inputs import FaceImage
+from audit.tables import write_bytes
 
 FORMATS = ("html", "pdf")
 BAD_FORMAT = "report format must be one of {allowed}, got {got!r}"
@@ -186,19 +186,6 @@ def render_pdf(
     return _pdf(html, allow_images=bool(context.faces), identifier=context.run.run_id)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write beside ``path`` then rename; permissions follow the umask like any new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(temporary, "xb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(formats))
     if not chosen:
@@ -242,10 +229,10 @@ def write_report(
     if "html" in chosen:
         written["html"] = out / "report.html"
         html = render_html(context, templates=templates, drawn=drawn)
-        _write_atomic(written["html"], html.encode("utf-8"))
+        write_bytes(written["html"], html.encode("utf-8"))
     if "pdf" in chosen:
         written["pdf"] = out / "report.pdf"
-        _write_atomic(written["pdf"], render_pdf(context, templates=templates, drawn=drawn).data)
+        write_bytes(written["pdf"], render_pdf(context, templates=templates, drawn=drawn).data)
     return written
 
 
@@ -288,10 +275,10 @@ def write_changes(
         written["html"] = out / "changes.html"
         html = _render_template("changes.html.j2", None, medium="screen", templates=templates,
                                 drawn=None, changes=changes)
-        _write_atomic(written["html"], html.encode("utf-8"))
+        write_bytes(written["html"], html.encode("utf-8"))
     if "pdf" in chosen:
         written["pdf"] = out / "changes.pdf"
         html = _render_template("changes.html.j2", assets.font_face_css(None), medium="print",
                                 templates=templates, drawn=None, changes=changes)
-        _write_atomic(written["pdf"], _pdf(html, allow_images=False, identifier=changes.after).data)
+        write_bytes(written["pdf"], _pdf(html, allow_images=False, identifier=changes.after).data)
     return written
