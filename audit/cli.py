@@ -8,7 +8,7 @@ the spec does not set ``skip_unevaluable = true``
 (:data:`EXIT_POLICY_NOT_EVALUATED`); 1 anything unexpected. ``run`` and
 ``compare`` (for the later run) print each broken and each not-evaluated limit
 on a line of its own, then ``policy: <state>``: met, broken, not evaluated or
-no policy (rules in :mod:`audit.policy`).
+no policy (rules in :mod:`audit.runs.policy`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from .choices import (
 from .progress import stderr, track
 
 if TYPE_CHECKING:
-    from .policy import PolicyOutcome
+    from .report.policy_outcome import PolicyOutcome
 
 EXIT_USAGE = 2
 #: A ``[policy]`` limit is broken.
@@ -69,7 +69,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .metrics.score_logs import ScoreLogError
     from .execution.choice import ExecutorError
     from .pipeline.weights import WeightsError
-    from .runs import RunError
+    from .runs.layout import RunError
     from .schema import SchemaError
 
     return (UserError, DatasetError, WeightsError, SchemaError, SpecError, RunError,
@@ -374,7 +374,7 @@ def run(
     evaluated (no trials, too few people, an unbounded ratio on the estimate)
     and the spec does not set skip_unevaluable = true.
     """
-    from .workflow import run_audit
+    from .runs.workflow import run_audit
 
     with track("embedding") as tracker:
         outcome = run_audit(spec, runs_dir=runs_dir, data_dir=data_dir,
@@ -392,7 +392,7 @@ def run(
 
 def policy_exit_code(outcome: PolicyOutcome) -> int:
     """0, :data:`EXIT_POLICY` (broken) or :data:`EXIT_POLICY_NOT_EVALUATED`."""
-    from .policy import BROKEN, NOT_EVALUATED
+    from .report.policy_outcome import BROKEN, NOT_EVALUATED
 
     return {BROKEN: EXIT_POLICY, NOT_EVALUATED: EXIT_POLICY_NOT_EVALUATED}.get(outcome.state, 0)
 
@@ -404,7 +404,7 @@ def _plural(n: int, noun: str) -> str:
 def gate_policy(outcome: PolicyOutcome) -> None:
     """Name each broken and each not-evaluated limit on a line of its own, then
     the outcome; exit with :func:`policy_exit_code` unless it is 0."""
-    from .policy import NO_POLICY
+    from .report.policy_outcome import NO_POLICY
 
     for check in outcome.broken:
         stderr.print(f"[bold red]policy:[/] {escape(check.sentence)}", highlight=False)
@@ -443,9 +443,9 @@ def compare(
     then the other significant changes (Benjamini-Hochberg, false discovery
     rate 5%, over every change tested), then the set-up changes.
     """
-    from .compare import compare_runs
-    from .policy import PolicyOutcome
-    from .report.build import render_changes
+    from .runs.compare import compare_runs
+    from .report.policy_outcome import PolicyOutcome
+    from .runs.report import render_changes
     from .report.changes import build_changes, text_lines
     from .tables import write_json
 
@@ -483,7 +483,7 @@ def report(
     """Render the transparency report of a run (or of a bare metrics table)."""
     formats = tuple(f.value for f in (format or list(ReportFormat)))
     if source.is_dir():
-        from .report.build import render_run
+        from .runs.report import render_run
 
         if out is not None and out.resolve() != source.resolve():
             raise UserError("a run's report is written into its run folder; drop --out")
@@ -512,17 +512,16 @@ _POLICY_STYLE = {"met": "[green]{}[/]", "broken": "[bold red]{}[/]",
 def runs_list(runs_dir: RunsDir = Path("runs")) -> None:
     """Past runs: date, spec, model, thresholds, headline figures, policy state
     (met, broken, not evaluated or no policy)."""
-    from .policy import PolicyOutcome
-    from .runs import list_runs, read_run
+    from .runs.layout import list_runs, read_run
 
     table = Table(title=f"runs in {runs_dir}")
     for column in ("run", "spec", "model", "thresholds", "headline", "policy"):
         table.add_column(column)
     for folder in list_runs(runs_dir):
         record = read_run(folder)
-        prov, summary = record["provenance"], record.get("summary", {})
-        pipeline = prov["pipeline"]
-        thresholds = ", ".join(f"{float(t):.4g}" for t in prov["thresholds"]) or "-"
+        prov, summary = record.provenance, record.summary
+        pipeline = prov.pipeline
+        thresholds = ", ".join(f"{t:.4g}" for t in prov.thresholds) or "-"
         points = [p["operating_point"] for p in summary.get("operating_points", [])]
         lead = "deployment" if "deployment" in points else (points[0] if points else None)
         headline = "; ".join(
@@ -530,9 +529,8 @@ def runs_list(runs_dir: RunsDir = Path("runs")) -> None:
             if r.get("operating_point") == lead and r["metric"] in ("fmr", "fpir", "fnir")
             and r.get("value") is not None)
         headline = f"{escape(lead)}: {headline}" if headline else headline
-        policy = ("-" if "policy" not in record
-                  else escape(PolicyOutcome.from_json(record["policy"]).state))
-        table.add_row(folder.name, prov["spec"]["name"],
+        policy = "-" if record.policy is None else escape(record.policy.state)
+        table.add_row(folder.name, prov.name,
                       f"{pipeline['model']}/{pipeline['detector']}", thresholds, headline or "-",
                       _POLICY_STYLE.get(policy, "{}").format(policy))
     Console().print(table)
@@ -569,7 +567,7 @@ def metrics(
 
     fta = None
     if source.is_dir():
-        from . import runs
+        from .runs import layout as runs
         from .metrics.conditions import failures_to_acquire
 
         scores = read_table(source / runs.SCORES_FILE)

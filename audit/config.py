@@ -154,7 +154,7 @@ class ReportSpec(_Section):
 
 
 class PolicySpec(_Section):
-    """Agreed limits and what they mean (rules in :mod:`audit.policy`).
+    """Agreed limits and what they mean (rules in :mod:`audit.runs.policy`).
 
     A run exits 3 when a limit is broken and 4 when one cannot be evaluated
     (unless ``skip_unevaluable``); without limits the outcome is "no policy".

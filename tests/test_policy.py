@@ -23,7 +23,7 @@ from audit.cli import EXIT_POLICY, EXIT_POLICY_NOT_EVALUATED, app, gate_policy
 from audit.config import AuditSpec, PolicySpec
 from audit.metrics import compute_metrics
 from audit.metrics.table import COLUMNS, to_table
-from audit.policy import (
+from audit.runs.policy import (
     FEWER_THAN_TWO,
     INSUFFICIENT,
     INSUFFICIENT_PAIRS,

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from audit import workflow
 from audit.cli import EXIT_POLICY, EXIT_POLICY_NOT_EVALUATED, EXIT_USAGE, app
-from audit.runs import list_runs
+from audit.runs.layout import list_runs
 
 pytestmark = pytest.mark.integration
 

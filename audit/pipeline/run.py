@@ -23,7 +23,9 @@ from ..schema import FACES, MANIFEST, check_table
 from .cache import CACHED_STATUSES, FacesCache
 from .config import PipelineConfig, config_key, software_versions
 from .embed import ImageTask, empty_row, is_url, read_bytes
-from .executors import LOCAL, Executor, ExecutorChoice, open_executor, parse_executor
+from ..choices import LOCAL
+from ..execution.choice import ExecutorChoice, parse_executor
+from .executors import Executor, open_executor
 from .weights import require
 
 #: Images per batch. A batch takes about 2 s of one worker with the default Dlib

@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from audit.metrics.trials import Grouping
-from audit.policy import PolicyOutcome
+from audit.report.policy_outcome import PolicyOutcome
 from audit.report import appendix, curves, findings, panels
 from audit.report.appendix import Composition, FamilyBlock, KeyValue, flatten
 from audit.report.changes import Changes
@@ -122,7 +122,7 @@ class ReportContext:
     correction ran over, by rate and point), ``provenance`` and ``spec``
     (flattened key/value pairs), ``faces`` (empty unless face images were
     explicitly asked for), ``policy`` (the typed
-    :class:`audit.policy.PolicyOutcome` read back from ``policy.json``, when
+    :class:`audit.report.policy_outcome.PolicyOutcome` read back from ``policy.json``, when
     recorded), ``changes`` (since an earlier run, when given) and
     ``coverage`` (the measured coverage of the interval methods; None until
     the coverage study provides it).
@@ -206,7 +206,7 @@ def build_context(
     ----------
     metrics : pyarrow.Table or DataFrame
         Rows of :data:`audit.metrics.table.SCHEMA` (METRICS plus the structure
-        columns), as :func:`audit.workflow.measure` writes them: rates, pair
+        columns), as :func:`audit.runs.workflow.measure` writes them: rates, pair
         statistics and descriptive summaries at the audited points, sweep
         rows, projection rows. Checked against the schema.
     run : RunInfo

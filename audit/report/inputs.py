@@ -166,7 +166,7 @@ class RunInfo:
     of the metrics table that are capture conditions rather than demographic
     groups (groupings with a ``" | "`` control are conditions too).
     ``policy`` is the run's policy outcome as recorded (``policy.json``,
-    read by :meth:`audit.policy.PolicyOutcome.from_json`).
+    read by :meth:`audit.report.policy_outcome.PolicyOutcome.from_json`).
     ``previous`` is the earlier run's description,
     kept for reference; the comparison itself is passed to
     :func:`audit.report.context.build_context` as ``changes``.

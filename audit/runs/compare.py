@@ -1,7 +1,7 @@
 """What changed between two audit runs, and whether it matters.
 
 :func:`compare_runs` reads two run folders and returns a
-:class:`audit.comparison.Comparison`:
+:class:`audit.report.comparison.Comparison`:
 spec and environment differences key by key, the policy outcomes, and every
 error rate and fixed-pair contrast of the two metrics tables matched, with
 the change, its 95% interval, a p-value and a Benjamini-Hochberg adjusted
@@ -74,10 +74,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .metrics import table as mt
-from .metrics.contrasts import DIFFERENCE, P_ADJUSTED, RATIO, benjamini_hochberg
-from .runs import METRICS_FILE, RunError, read_run
-from .comparison import (
+from ..metrics import table as mt
+from ..metrics.contrasts import DIFFERENCE, P_ADJUSTED, RATIO, benjamini_hochberg
+from .layout import METRICS_FILE, RunError, read_run
+from ..report.comparison import (
     CALIBRATED,
     INFINITE,
     UNDEFINED,
@@ -153,17 +153,17 @@ def _unswept(frame: pd.DataFrame) -> pd.DataFrame:
 def compare_runs(before: Path, after: Path) -> Comparison:
     """Compare run folder ``after`` with the earlier ``before`` (see the module docstring)."""
     run_a, run_b = read_run(before), read_run(after)
-    pa_, pb = run_a["provenance"], run_b["provenance"]
-    demographic = _demographic(pa_.get("spec", {}), pb.get("spec", {}))
+    pa_, pb = run_a.provenance, run_b.provenance
+    demographic = _demographic(pa_.sensitive_groupings, pb.sensitive_groupings)
     compared = compare_metrics(read_metrics(before), read_metrics(after), demographic=demographic)
     return replace(
         compared,
-        before=RunRef(str(pa_.get("run_id", Path(before).name)), str(before)),
-        after=RunRef(str(pb.get("run_id", Path(after).name)), str(after)),
-        spec_changes=diff_dicts(pa_.get("spec", {}), pb.get("spec", {})),
-        environment_changes=diff_dicts(_environment(pa_), _environment(pb)),
-        policy_before=run_a.get("policy"),
-        policy_after=run_b.get("policy"),
+        before=RunRef(pa_.run_id, str(before)),
+        after=RunRef(pb.run_id, str(after)),
+        spec_changes=diff_dicts(pa_.spec, pb.spec),
+        environment_changes=diff_dicts(pa_.environment(), pb.environment()),
+        policy_before=run_a.policy_record,
+        policy_after=run_b.policy_record,
     )
 
 
@@ -202,14 +202,8 @@ def compare_metrics(
         pairs=pairs, headline=headline, lead_pairs=lead, others=others, demographic=chosen)
 
 
-def _environment(provenance: Mapping) -> dict:
-    return {"versions": provenance.get("versions", {}), "weights": provenance.get("weights", {}),
-            "dataset": provenance.get("dataset", {}).get("fingerprint")}
-
-
-def _demographic(*specs: Mapping) -> tuple[str, ...] | None:
+def _demographic(*recorded: tuple[str, ...] | None) -> tuple[str, ...] | None:
     """The spec's demographic groupings (either run's), or None when neither records them."""
-    recorded = [s.get("groupings", {}).get("sensitive") for s in specs]
     if all(r is None for r in recorded):
         return None
     out: list[str] = []

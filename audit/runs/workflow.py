@@ -8,7 +8,7 @@ not change, and writes the run folder (:mod:`audit.runs`).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import runs
-from .choices import DEEPFACE_DEFAULT
-from .config import AuditSpec
+from . import layout as runs
+from ..choices import DEEPFACE_DEFAULT
+from ..config import AuditSpec
 from .policy import PolicyOutcome, check_policy
-from .tables import write_json, write_table
+from .provenance import FROM_SPEC, Provenance, ThresholdOrigin
+from ..tables import write_json, write_table
 
 #: Thresholds per sweep: enough for smooth curves, few enough for a small table.
 SWEEP_POINTS = 200
@@ -52,7 +53,7 @@ def dataset_root(spec: AuditSpec, data_dir: Path | None) -> Path:
 
 
 def load_dataset(spec: AuditSpec, data_dir: Path | None):
-    from .datasets import load_manifest, select_subjects
+    from ..datasets import load_manifest, select_subjects
 
     manifest, info = load_manifest(spec.dataset.name, dataset_root(spec, data_dir))
     if spec.dataset.subjects is not None:
@@ -68,8 +69,8 @@ def load_dataset(spec: AuditSpec, data_dir: Path | None):
 
 
 def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, tracker=None):
-    from .pipeline.config import PipelineConfig
-    from .pipeline.run import embed_manifest
+    from ..pipeline.config import PipelineConfig
+    from ..pipeline.run import embed_manifest
 
     p = spec.pipeline
     config = PipelineConfig(model=p.model, detector=p.detector, align=p.align,
@@ -86,9 +87,9 @@ def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, trac
 def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
     """Verification pairs (mated, capped; non-mated within and across groups) and
     watchlist searches, in one scores table."""
-    from .matching.identification import identification_scores
-    from .matching.verification import mated_pairs, non_mated_pairs, score_pairs
-    from .execution.cluster import scheduler_client
+    from ..matching.identification import identification_scores
+    from ..matching.verification import mated_pairs, non_mated_pairs, score_pairs
+    from ..execution.cluster import scheduler_client
 
     m = spec.matching
     mated = mated_pairs(manifest, max_pairs_per_subject=m.mated_per_subject, seed=spec.seed)
@@ -107,33 +108,31 @@ def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
     return pa.concat_tables([verification, identification.cast(verification.schema)])
 
 
-def thresholds(spec: AuditSpec) -> dict[float, dict[str, str]]:
-    """Fixed thresholds, each with a source code (``spec``: the deployment's own;
+def thresholds(spec: AuditSpec) -> dict[float, ThresholdOrigin]:
+    """Fixed thresholds, each with where it came from (``spec``: the deployment's own;
     ``deepface-default``: deepface's shipped one, audited for reference) and words."""
-    from .matching.similarity import deepface_threshold
+    from ..matching.similarity import deepface_threshold
 
-    chosen = {float(t): {"source": "spec", "how": "given in the audit spec"}
+    chosen = {float(t): ThresholdOrigin(FROM_SPEC, "given in the audit spec")
               for t in spec.thresholds.deployment}
     if spec.thresholds.deepface_default:
         t = deepface_threshold(spec.pipeline.model, distance=spec.matching.distance)
-        chosen.setdefault(round(t, 12), {
-            "source": DEEPFACE_DEFAULT,
-            "how": f"deepface's default for {spec.pipeline.model} with "
-                   f"{spec.matching.distance} distance"})
+        chosen.setdefault(round(t, 12), ThresholdOrigin(
+            DEEPFACE_DEFAULT, f"deepface's default for {spec.pipeline.model} with "
+                              f"{spec.matching.distance} distance"))
     return chosen
 
 
 def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Table,
-            deployment: dict[float, dict[str, str]]) -> pa.Table:
+            deployment: dict[float, ThresholdOrigin]) -> pa.Table:
     """Rates at the operating points, per-group sweeps and the deployment projection."""
-    from .metrics import compute_metrics, project_deployment, table, threshold_sweep
-    from .metrics.conditions import failures_to_acquire, images_with_conditions
+    from ..metrics import compute_metrics, project_deployment, table, threshold_sweep
+    from ..metrics.conditions import failures_to_acquire, images_with_conditions
 
     stats, groupings = spec.statistics, spec.groupings
     images = images_with_conditions(manifest, faces, spec.bands.model_dump())
-    fixed = [t for t, origin in deployment.items() if origin["source"] == "spec"]
-    labelled = [(DEEPFACE_DEFAULT, t) for t, origin in deployment.items()
-                if origin["source"] == DEEPFACE_DEFAULT]
+    fixed = [t for t, origin in deployment.items() if origin.deployed]
+    labelled = [(DEEPFACE_DEFAULT, t) for t, origin in deployment.items() if not origin.deployed]
     rates = compute_metrics(
         scores, images, failures_to_acquire(faces),
         thresholds=tuple(fixed), labelled_thresholds=tuple(labelled),
@@ -188,7 +187,7 @@ def code_fingerprint() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
+    for path in sorted(Path(__file__).parents[1].rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -201,7 +200,7 @@ def run_audit(spec_path: Path, *, runs_dir: Path, data_dir: Path | None, cache_d
     ``executor`` overrides the spec's ``[pipeline] executor`` (it changes where
     batches run, never the results).
     """
-    from .config import load_spec
+    from ..config import load_spec
 
     spec = load_spec(spec_path)
     if executor is not None:
@@ -251,7 +250,7 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
                               lambda: measure(spec, manifest, faces, scores, deployment))
     policy = check_policy(spec.policy, metrics, tuple(spec.groupings.sensitive))
 
-    from .metrics import summarize_metrics
+    from ..metrics import summarize_metrics
 
     write_table(manifest, folder / runs.MANIFEST_FILE)
     write_table(faces, folder / runs.FACES_FILE)
@@ -262,19 +261,19 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
     write_json(folder / "policy.json", policy.to_json())
     write_json(folder / "notes.json",
                     sorted({f"{w.category.__name__}: {w.message}" for w in caught}))
-    provenance = {
-        "run_id": rid, "created_utc": now.isoformat(timespec="seconds"),
-        "spec": spec.model_dump(mode="json"), "stage_inputs": keys,
-        "dataset": info.as_dict(), "n_images": manifest.num_rows,
-        "pipeline": {**spec.pipeline.model_dump(), "config_key": _config_key(faces)},
-        "weights": _weight_hashes(spec), "thresholds": deployment,
-        "versions": runs.versions(), "host": runs.host_info(), "seed": spec.seed,
-        "reused_stages": clock.reused, "timings_s": clock.seconds,
-    }
-    write_json(folder / "provenance.json", provenance)
+    provenance = Provenance(
+        run_id=rid, created_utc=now.isoformat(timespec="seconds"),
+        spec=spec.model_dump(mode="json"), stage_inputs=keys,
+        dataset=info.as_dict(), n_images=manifest.num_rows,
+        pipeline={**spec.pipeline.model_dump(), "config_key": _config_key(faces)},
+        weights=_weight_hashes(spec), thresholds=deployment,
+        versions=runs.versions(), host=runs.host_info(), seed=spec.seed,
+        reused_stages=tuple(clock.reused), timings_s=dict(clock.seconds),
+    )
+    write_json(folder / "provenance.json", provenance.to_json())
     clock.timed("report", lambda: _report(spec, folder, previous))
-    provenance["timings_s"] = clock.seconds
-    write_json(folder / "provenance.json", provenance)
+    provenance = replace(provenance, timings_s=dict(clock.seconds))
+    write_json(folder / "provenance.json", provenance.to_json())
     return policy, clock.reused, clock.seconds
 
 
@@ -284,7 +283,7 @@ def _config_key(faces: pa.Table) -> str | None:
 
 
 def _weight_hashes(spec: AuditSpec) -> dict[str, str]:
-    from .pipeline.weights import DETECTORS, RECOGNITION_MODELS, file_sha256, weights_dir
+    from ..pipeline.weights import DETECTORS, RECOGNITION_MODELS, file_sha256, weights_dir
 
     names = RECOGNITION_MODELS[spec.pipeline.model].files + DETECTORS[spec.pipeline.detector].files
     found = {}
@@ -295,7 +294,7 @@ def _weight_hashes(spec: AuditSpec) -> dict[str, str]:
 
 
 def _report(spec: AuditSpec, folder: Path, previous: Path | None) -> None:
-    from .report.build import render_run
+    from .report import render_run
 
     render_run(folder, formats=tuple(spec.report.formats), include_faces=spec.report.include_faces,
                previous=previous)
