@@ -18,7 +18,7 @@ import typer
 from test_metrics_engine import hand_worked
 from typer.testing import CliRunner
 
-from audit import workflow
+from audit.runs import workflow
 from audit.cli import EXIT_POLICY, EXIT_POLICY_NOT_EVALUATED, app, gate_policy
 from audit.config import AuditSpec, PolicySpec
 from audit.metrics import compute_metrics
