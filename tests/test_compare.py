@@ -19,7 +19,8 @@ from statsmodels.stats.multitest import multipletests
 from typer.testing import CliRunner
 
 from audit.cli import EXIT_POLICY, app
-from audit.runs.compare import Z95, compare_metrics, compare_runs
+from audit.runs.compare import compare_metrics, compare_runs
+from audit.runs.tested_changes import Z95
 from audit.report.comparison import FDR, INFINITE
 from audit.metrics import compute_metrics
 from audit.report.changes import build_changes, rate_text, text_lines
