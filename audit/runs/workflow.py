@@ -7,7 +7,9 @@ not change, and writes the run folder (:mod:`audit.runs`).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -242,9 +244,12 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
 
     faces = clock.timed("faces", lambda: cached(
         "faces", lambda: embed(spec, manifest, info.root, cache_dir, tracker)))
-    scores = clock.timed("scores", lambda: cached("scores", lambda: match(spec, manifest, faces)))
+    step = tracker.step if tracker is not None else _quietly
+    with step("scoring"):
+        scores = clock.timed("scores",
+                             lambda: cached("scores", lambda: match(spec, manifest, faces)))
     deployment = thresholds(spec)
-    with warnings.catch_warnings(record=True) as caught:  # kept in notes.json, not printed
+    with warnings.catch_warnings(record=True) as caught, step("metrics"):  # kept in notes.json
         warnings.simplefilter("always")
         metrics = clock.timed("metrics",
                               lambda: measure(spec, manifest, faces, scores, deployment))
@@ -271,10 +276,17 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
         reused_stages=tuple(clock.reused), timings_s=dict(clock.seconds),
     )
     write_json(folder / "provenance.json", provenance.to_json())
-    clock.timed("report", lambda: _report(spec, folder, previous))
+    with step("report"):
+        clock.timed("report", lambda: _report(spec, folder, previous))
     provenance = replace(provenance, timings_s=dict(clock.seconds))
     write_json(folder / "provenance.json", provenance.to_json())
     return policy, clock.reused, clock.seconds
+
+
+@contextlib.contextmanager
+def _quietly(name: str) -> Iterator[None]:
+    """A step shown to no one (no progress callbacks were given)."""
+    yield
 
 
 def _config_key(faces: pa.Table) -> str | None:
