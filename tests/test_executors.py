@@ -116,7 +116,8 @@ def test_url_roots_keep_paths_inside_the_root():
 @pytest.fixture(scope="module")
 def small_cluster():
     """Two worker processes (spawned), one thread each, as for the pipeline."""
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     with clusters.kept_environ(), clusters.start_local_cluster(2) as cluster, \
             distributed.Client(cluster) as client:
         yield client

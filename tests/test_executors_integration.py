@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import distributed
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -30,7 +31,6 @@ from audit.execution.choice import ExecutorError
 from audit.pipeline.run import embed_manifest
 from audit.pipeline.weights import WeightsError
 
-distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.integration
 
 
