@@ -121,7 +121,7 @@ def audit_spec(**changes):
 
 
 def thresholds() -> dict:
-    """Fixed thresholds as ``audit.runs.workflow.thresholds`` records them (deepface's stands in)."""
+    """Fixed thresholds as ``audit.runs.workflow.thresholds`` gives them (deepface's stands in)."""
     from audit.runs.provenance import ThresholdOrigin
 
     return {

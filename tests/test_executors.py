@@ -8,7 +8,7 @@ import pytest
 from toy_tables import make_tables
 
 from audit.matching.identification import identification_scores, search_watchlist
-from audit.pipeline import executors
+from audit.pipeline import executors, workers
 from audit.pipeline.config import PipelineConfig, config_key, software_versions
 from audit.execution import cluster as clusters
 from audit.execution.choice import ExecutorChoice, ExecutorError, parse_executor
@@ -85,7 +85,7 @@ def test_worker_check_names_missing_weights_versions_and_unseen_data(tmp_path, m
     monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path))
     config = PipelineConfig(model="Facenet", detector="opencv")
     versions = dict(software_versions(), numpy="0.0.0-client")
-    problems = dict(executors.worker_problems(config, "not-the-key", versions,
+    problems = dict(workers.worker_problems(config, "not-the-key", versions,
                                               str(tmp_path / "nowhere.jpg")))
     assert set(problems) == {"weights", "versions", "data"}
     assert "facenet_weights.h5" in problems["weights"] and str(tmp_path) in problems["weights"]
@@ -98,7 +98,7 @@ def test_worker_check_passes_when_the_worker_matches(tmp_path, monkeypatch):
     config = PipelineConfig()
     image = tmp_path / "a.jpg"
     image.write_bytes(b"x")
-    assert executors.worker_problems(config, config_key(config), software_versions(),
+    assert workers.worker_problems(config, config_key(config), software_versions(),
                                      image.as_uri()) == []
 
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from audit.pipeline import executors
+from audit.pipeline import workers
 from audit.pipeline.cache import FacesCache
 from audit.pipeline.config import PipelineConfig, config_key
 from audit.execution import cluster as clusters
@@ -121,7 +121,7 @@ def test_dask_gives_the_local_faces_table_bit_for_bit(subset, reference, cluster
     assert stats.executor.startswith("Dask cluster at tcp://")
     # models loaded once per worker: 7 batches, one build in each worker process
     key = config_key(PipelineConfig())
-    builds = cluster.run(lambda: executors.BUILDS.get(key, 0))
+    builds = cluster.run(lambda: workers.BUILDS.get(key, 0))
     assert sorted(builds.values()) == [1, 1]
     # the same through an fsspec URL root, read by the workers
     faces, _ = embed_manifest(manifest, root.as_uri(), PipelineConfig(),

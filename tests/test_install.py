@@ -65,7 +65,7 @@ def test_the_wheel_renders_a_report_outside_the_checkout(installed, tmp_path):
     clean = {k: v for k, v in os.environ.items()
              if k not in ("PYTHONPATH", "LFR_AUDIT_TEMPLATES", "VIRTUAL_ENV")}
     where = subprocess.run(
-        [str(installed), "-c", "import audit, reports; print(audit.__file__); print(reports.__file__)"],
+        [str(installed), "-c", "import audit, reports; print(audit.__file__, reports.__file__)"],
         cwd=tmp_path, env=clean, capture_output=True, text=True, check=True)
     env_root = installed.parents[1]
     for path in where.stdout.split():

@@ -130,7 +130,8 @@ def dataset_root(dataset: str, data_dir: Path | None, root: Path | None) -> Path
     return data_dir / dataset
 
 
-def checked_pipeline_config(model: Model, detector: Detector, align: bool, preprocess: PreprocessChoice):
+def checked_pipeline_config(model: Model, detector: Detector, align: bool,
+                            preprocess: PreprocessChoice):
     """The configuration, after checking that it can run here (before any other work)."""
     from ..pipeline.config import PipelineConfig
     from ..pipeline.weights import require

@@ -15,17 +15,17 @@ yields each batch's faces rows as the batch finishes. One string chooses it
   ``distributed.Client`` is accepted too.
 
 **Same rows whichever executor.** Every executor runs the same batches,
-made by the client, through the same function (:func:`embed_batch` on a
-:class:`FaceEmbedder`), so a batch's rows do not depend on where it ran.
-Before any work is sent, every Dask worker is checked (:func:`worker_problems`):
-its weights folder must hold the files the configuration needs, its library
-versions must give the client's cache key, and it must see the images; a
-worker that fails any check stops the run in seconds, named by its address.
+made by the client, through the same function (:func:`~audit.pipeline.embed.embed_batch` on a
+:class:`~audit.pipeline.embed.FaceEmbedder`), so a batch's rows do not depend on where it ran.
+Before any work is sent, every Dask worker is checked
+(:func:`~audit.pipeline.workers.worker_problems`): its weights folder must
+hold the files the configuration needs, its library versions must give the
+client's cache key, and it must see the images; a worker that fails any check stops the run in seconds, named by its address.
 A worker that joins later is checked the same way before its first batch.
 
 **Models load once per worker**, not once per batch: each worker process
 keeps its embedders in a per-process cache keyed by configuration
-(:func:`process_embedder`), built on the first batch it runs and dropped at
+(:func:`~audit.pipeline.workers.process_embedder`), built on the first batch it runs and dropped at
 the end of the run. The local executor fills the same cache from its pool
 initializer. deepface and dlib objects are built where they are used and never
 pickled; a task carries only the configuration and image paths.
@@ -43,7 +43,7 @@ scheduler loses only batches not yet returned, and the next run computes
 exactly those.
 
 **Failures.** One image's failure is a row with a status (:mod:`.embed`), a
-whole batch's failure is ``error`` rows (:func:`embed_batch`), and a batch
+whole batch's failure is ``error`` rows (:func:`~audit.pipeline.embed.embed_batch`), and a batch
 that killed the workers running it ``distributed.scheduler.allowed-failures``
 times is ``error`` rows too; none is cached, so the next run retries them. A
 worker that cannot work (weights, versions, data, model) and a lost
@@ -59,8 +59,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
@@ -70,9 +68,15 @@ from audit.execution.choice import ExecutorChoice, ExecutorError
 from audit.execution.cluster import Cluster, open_cluster
 from audit.execution.local import describe_local, map_in_processes
 
-from .config import PipelineConfig, config_key, software_versions
-from .embed import FaceEmbedder, ImageTask, embed_batch, empty_row, is_url
-from .weights import WeightsError, require
+from .config import PipelineConfig, software_versions
+from .embed import ImageTask, embed_batch, empty_row
+from .weights import WeightsError
+from .workers import (
+    WorkerNotReady,
+    process_embedder,
+    release_embedder,
+    worker_problems,
+)
 
 #: Seconds to wait for a first worker on an existing cluster (a batch queue may be slow).
 WORKER_TIMEOUT = 600
@@ -90,33 +94,7 @@ _BATCH_LOST = (
     "batch lost: Dask workers died {times} times while running it (KilledWorker); not "
     "cached, so the next run retries it"
 )
-_NOT_VISIBLE = (
-    "cannot see {path}: put the images on a file system every worker mounts at the same "
-    "path, or give the dataset root as a URL every worker can read (fsspec: file://, or a "
-    "protocol whose fsspec package every worker has)"
-)
-_VERSIONS_DIFFER = (
-    "its software versions give another cache key than the client's ({differences}); "
-    "install the same lfr-audit and pinned stack on every worker"
-)
-
 logger = logging.getLogger(__name__)
-
-
-class WorkerNotReady(RuntimeError):
-    """Raised on a worker that cannot compute rows identical to the client's.
-
-    ``args`` are (kind, message), kind being ``weights``, ``versions``, ``data``
-    or ``model``, so the client can re-raise a weights problem as
-    :class:`~audit.pipeline.weights.WeightsError`.
-    """
-
-    @property
-    def kind(self) -> str:
-        return self.args[0]
-
-    def __str__(self) -> str:
-        return self.args[1]
 
 
 class Executor(Protocol):
@@ -126,68 +104,6 @@ class Executor(Protocol):
 
     def map_batches(self, config: PipelineConfig, key: str,
                     batches: Sequence[list[ImageTask]]) -> Iterator[list[dict]]: ...
-
-
-# -- the per-process cache of embedders (local pool workers and Dask workers) --
-
-_EMBEDDERS: dict[str, tuple[FaceEmbedder, threading.Lock]] = {}
-_EMBEDDERS_LOCK = threading.Lock()
-#: How many embedders this process has built, by configuration key (tests read it).
-BUILDS: dict[str, int] = {}
-
-
-def process_embedder(config: PipelineConfig, key: str) -> tuple[FaceEmbedder, threading.Lock]:
-    """This process's embedder for ``key`` (built on first use) and the lock that
-    serialises its use (a Dask worker may run several threads; deepface and dlib
-    objects are not documented as thread-safe)."""
-    with _EMBEDDERS_LOCK:
-        entry = _EMBEDDERS.get(key)
-        if entry is None:
-            entry = _EMBEDDERS[key] = (FaceEmbedder(config, key), threading.Lock())
-            BUILDS[key] = BUILDS.get(key, 0) + 1
-    return entry
-
-
-def release_embedder(key: str) -> bool:
-    """Drop this process's embedder for ``key``; True if there was one."""
-    with _EMBEDDERS_LOCK:
-        return _EMBEDDERS.pop(key, None) is not None
-
-
-def _exists(location: str) -> bool:
-    if is_url(location):
-        from fsspec.core import url_to_fs
-
-        fs, path = url_to_fs(location)
-        return fs.exists(path)
-    return os.path.exists(location)
-
-
-def worker_problems(config: PipelineConfig, key: str, versions: dict[str, str],
-                    sample: str | None) -> list[tuple[str, str]]:
-    """What stops this process from computing the client's rows, as (kind, message) pairs.
-
-    Checks, without importing deepface: the weights and packages the
-    configuration needs (:func:`~audit.pipeline.weights.require`, which also
-    seeds the Dlib files from their PyPI package here), that this process's
-    library versions give the client's cache key ``key``, and that it can see
-    ``sample`` (one image of the run).
-    """
-    problems = []
-    try:
-        require(config.model, config.detector, needs_landmarks=config.detector != "skip")
-    except WeightsError as error:
-        problems.append(("weights", str(error)))
-    if config_key(config) != key:
-        mine = software_versions()
-        differences = ", ".join(
-            f"{name} {mine.get(name, 'absent')} here, {theirs} on the client"
-            for name, theirs in sorted(versions.items()) if mine.get(name) != theirs
-        ) or "versions agree, so lfr-audit itself differs"
-        problems.append(("versions", _VERSIONS_DIFFER.format(differences=differences)))
-    if sample is not None and not _exists(sample):
-        problems.append(("data", _NOT_VISIBLE.format(path=sample)))
-    return problems
 
 
 # -- local: a spawn process pool, or this process ---------------------------------

@@ -1,4 +1,4 @@
-"""The changes between two runs' metrics, each tested: what :func:`~audit.runs.compare.compare_metrics` lists.
+"""The changes between two runs' metrics, each tested (for :mod:`audit.runs.compare`).
 
 Operating points are matched by kind, target and threshold value; a rate
 change is tested on its two intervals (a log-scale MOVER interval for the
