@@ -9,8 +9,6 @@ into the trials each rate counts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -18,13 +16,12 @@ import pyarrow.compute as pc
 
 from audit.schema import SCORES, UNKNOWN, SchemaError, coerce_table
 
-from .trials import IDENTIFICATION, VERIFICATION, Grouping, natural_groups
+from .trials import IDENTIFICATION, VERIFICATION, Grouping, ImageTable
 
 MISSING_COLUMN = "images table lacks column {column!r} used by grouping {grouping!r}"
 MISSING_IMAGE_COLUMN = "images table lacks required column {column!r}"
 DUPLICATE_IMAGE = "images table lists image_id {image_id!r} more than once"
 #: Separators inside group labels: intersections, controls, cross-group cells.
-UNKNOWN_IMAGES = "{table} refers to {count} image id(s) absent from the images table, e.g. {ids}"
 BAD_KIND = "scores row {row}: trial_kind {kind!r} is neither 'verification' nor 'identification'"
 NULL_VALUE = "scores row {row}: column {column!r} is null"
 INFINITE = "scores row {row}: score is infinite; scores must be finite or null (FTA)"
@@ -33,31 +30,6 @@ NO_TRUE_ENTRY_FLAG = (
 )
 BAD_TYPE = "scores table has a column that cannot be cast to its SCORES type: {error}"
 FTA_COLUMNS = "fta table needs columns 'image_id' and 'fta'"
-
-
-@dataclass(frozen=True)
-class ImageTable:
-    """The images table, checked: one row per image, labels as strings."""
-
-    ids: pd.Index
-    subject_ids: np.ndarray
-    labels: pd.DataFrame
-
-    def cells(self, columns: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
-        """Cell code of each image and the cell table (one row per observed combination),
-        in :func:`natural_order` so that bands read ``<60 px, 60-120 px, >=120 px``."""
-        if not columns:
-            return np.zeros(len(self.ids), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
-        return natural_groups(self.labels, columns)
-
-    def positions(self, ids: pa.ChunkedArray | pa.Array, *, table: str) -> np.ndarray:
-        """Row of each id in the images table; unknown ids raise."""
-        found = pc.index_in(ids, value_set=pa.array(self.ids.to_numpy(dtype=object), pa.string()))
-        missing = pc.is_null(found)
-        if pc.any(missing).as_py():
-            absent = pc.unique(pc.filter(ids, missing)).to_pylist()
-            raise ValueError(UNKNOWN_IMAGES.format(table=table, count=len(absent), ids=absent[:5]))
-        return found.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def check_images(images: pd.DataFrame | pa.Table, columns: tuple[str, ...]) -> ImageTable:

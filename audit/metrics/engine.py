@@ -340,7 +340,7 @@ def _cross_groupings(
 
 def _rate_units(
     scores: pa.Table,
-    images: checked.ImageTable,
+    images: trials.ImageTable,
     points: OperatingPoints,
     *,
     subjects: pd.Index,

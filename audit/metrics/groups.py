@@ -38,7 +38,6 @@ from fairlearn.metrics import MetricFrame
 from scipy import sparse
 
 from audit.metrics import table, trials
-from audit.metrics.checked import ImageTable
 from audit.metrics.intervals import clustered_wilson_interval, zero_error_upper_bound
 from audit.metrics.rates import warn_empty_groups
 from audit.metrics.sweep import count_at_thresholds, distinct_subjects
@@ -112,7 +111,7 @@ def unit_counts(
 
 
 def fta_unit_counts(
-    fta: pd.DataFrame, images: ImageTable, *, subjects: pd.Index, columns: tuple[str, ...]
+    fta: pd.DataFrame, images: trials.ImageTable, *, subjects: pd.Index, columns: tuple[str, ...]
 ) -> UnitCounts:
     """Failure-to-acquire counts per (subject, cell): one trial per image, no threshold.
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -42,9 +41,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.schema import UNKNOWN
-
-if TYPE_CHECKING:
-    from .checked import ImageTable
 
 VERIFICATION = "verification"
 IDENTIFICATION = "identification"
@@ -218,6 +214,34 @@ def _split(part: str, text: str) -> tuple[str, ...]:
     if any(not c for c in columns):
         raise ValueError(BAD_GROUPING.format(text=text, why="an empty column name"))
     return columns
+
+
+UNKNOWN_IMAGES = "{table} refers to {count} image id(s) absent from the images table, e.g. {ids}"
+
+
+@dataclass(frozen=True)
+class ImageTable:
+    """The images table, checked: one row per image, labels as strings."""
+
+    ids: pd.Index
+    subject_ids: np.ndarray
+    labels: pd.DataFrame
+
+    def cells(self, columns: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
+        """Cell code of each image and the cell table (one row per observed combination),
+        in :func:`natural_order` so that bands read ``<60 px, 60-120 px, >=120 px``."""
+        if not columns:
+            return np.zeros(len(self.ids), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+        return natural_groups(self.labels, columns)
+
+    def positions(self, ids: pa.ChunkedArray | pa.Array, *, table: str) -> np.ndarray:
+        """Row of each id in the images table; unknown ids raise."""
+        found = pc.index_in(ids, value_set=pa.array(self.ids.to_numpy(dtype=object), pa.string()))
+        missing = pc.is_null(found)
+        if pc.any(missing).as_py():
+            absent = pc.unique(pc.filter(ids, missing)).to_pylist()
+            raise ValueError(UNKNOWN_IMAGES.format(table=table, count=len(absent), ids=absent[:5]))
+        return found.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 @dataclass(frozen=True)
