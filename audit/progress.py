@@ -39,7 +39,7 @@ class RateColumn(ProgressColumn):
     """Items per second, from rich's own moving estimate."""
 
     def render(self, task: Task) -> Text:
-        if task.total is None:  # a step without a count
+        if task.fields.get("uncounted"):  # a step without a count
             return Text("")
         speed = task.finished_speed or task.speed
         return Text("  -  img/s" if speed is None else f"{speed:5.1f} img/s", style="cyan")
@@ -65,7 +65,7 @@ class Tracker:
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         """A step without a count: a pulsing bar and its elapsed time while it runs."""
-        task = self.progress.add_task(name, total=None)
+        task = self.progress.add_task(name, total=None, uncounted=True)
         try:
             yield
         finally:
