@@ -30,3 +30,17 @@ def test_a_bad_score_log_is_one_line_and_exit_2_without_opencv(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("error:"), done.stderr
+
+
+def test_a_bad_executor_override_is_one_line_and_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from audit.cli import EXIT_USAGE, app
+
+    spec = tmp_path / "audit.toml"
+    spec.write_text('[dataset]\nname = "lfw"\n')
+    result = CliRunner().invoke(app, ["run", str(spec), "--runs-dir", str(tmp_path / "runs"),
+                                      "--executor", "slurm"])
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "executor 'slurm' is not one of" in result.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

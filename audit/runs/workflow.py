@@ -203,11 +203,11 @@ def run_audit(spec_path: Path, *, runs_dir: Path, data_dir: Path | None, cache_d
     batches run, never the results).
     """
     from ..config import load_spec
+    from ..execution.choice import parse_executor
 
     spec = load_spec(spec_path)
-    if executor is not None:
-        pipeline = spec.pipeline.model_validate({**spec.pipeline.model_dump(),
-                                                 "executor": executor})
+    if executor is not None:  # a typo is a user error (ExecutorError), before any work
+        pipeline = spec.pipeline.model_copy(update={"executor": parse_executor(executor)})
         spec = spec.model_copy(update={"pipeline": pipeline})
     spec_text = Path(spec_path).read_text()
     now = datetime.now(UTC)
