@@ -12,8 +12,8 @@ no policy (rules in :mod:`audit.runs.policy`).
 
 One module per command group: :mod:`.install` (``doctor``, ``init``,
 ``models``), :mod:`.datasets`, :mod:`.embedding` (``embed``, ``lfw-view2``),
-:mod:`.audits` (``run``, ``compare``), :mod:`.reports` (``report``, ``runs``)
-and :mod:`.metrics`; what they share (apps, options, user errors) is in
+:mod:`.audits` (``run``, ``compare``), :mod:`.reports` (``report``, ``runs``),
+:mod:`.metrics` and :mod:`.deployments`; what they share (apps, options, user errors) is in
 :mod:`.common`. A new command goes into the module of its group, or a new one
 imported below.
 """
@@ -22,7 +22,15 @@ from __future__ import annotations
 
 import os
 
-from . import audits, datasets, embedding, install, metrics, reports  # noqa: F401  (registers)
+from . import (  # noqa: F401  (each module registers its commands)
+    audits,
+    datasets,
+    deployments,
+    embedding,
+    install,
+    metrics,
+    reports,
+)
 from .audits import gate_policy, policy_exit_code
 from .common import EXIT_POLICY, EXIT_POLICY_NOT_EVALUATED, EXIT_USAGE, UserError, app
 
