@@ -190,3 +190,49 @@ def test_size_grid_spans_one_to_the_gallery_and_keeps_requested_sizes():
     grid = size_grid(5000, points=10, include=(100, 1000, 10_000))
     assert grid[0] == 1 and grid[-1] == 4999 and {100, 1000} <= set(grid.tolist())
     assert 10_000 not in grid
+
+
+def curve_frame(values_by_size, metric="fpir", group="all"):
+    """Curve rows of one series with hand-chosen values (ci = value -/+ 10%)."""
+    sizes = np.array(sorted(values_by_size))
+    v = np.array([values_by_size[w] for w in sizes])
+    return pd.DataFrame({
+        "metric": metric, "grouping": "overall", "group": group, "threshold": 0.6,
+        "value": v, "ci_low": 0.9 * v, "ci_high": 1.1 * v, "ci_method": "wilson-clustered",
+        "n_trials": 1000, "n_subjects": 100, "n_errors": np.round(1000 * v).astype(int),
+        "sufficient": True, "operating_point": "deployment", "statistic": "watchlist_curve",
+        "group_b": None, "point_kind": "deployment", "target": np.nan, "watchlist_size": sizes})
+
+
+def test_projection_reads_the_curve_by_hand_arithmetic_and_labels_extrapolation():
+    from audit.metrics.size_projection import (EXTRAPOLATED, INTERPOLATED, MODEL_ERROR,
+                                               project_from_curve)
+
+    fpir = {1: 0.001, 10: 0.01, 100: 0.05}
+    fnir = {1: 0.10, 10: 0.12, 100: 0.20}
+    curve = pd.concat([curve_frame(fpir), curve_frame(fnir, "fnir")], ignore_index=True)
+    at = {}
+    for w in (10, 31, 400):
+        out = project_from_curve(curve, crowd_size=100_000, watchlist_share=0.0,
+                                 watchlist_size=w).to_pandas()
+        at[w] = out.set_index(["statistic", "metric"])
+    # Measured size: the curve's row as it is; false alerts = N * FPIR.
+    assert at[10].loc[("rate_at_size", "fpir"), "value"] == 0.01
+    assert at[10].loc[("projection", "projected_false_alerts"), "value"] == pytest.approx(1000)
+    # Inside the range: linear in log W between 10 and 100.
+    share = (np.log(31) - np.log(10)) / (np.log(100) - np.log(10))
+    row = at[31].loc[("rate_at_size", "fpir")]
+    assert row["value"] == pytest.approx(0.01 + share * 0.04)
+    assert row["ci_method"] == INTERPOLATED
+    # Beyond: 1 - (1 - 0.05)^(400/100), labelled, with the model's error on the measured range.
+    row = at[400].loc[("rate_at_size", "fpir")]
+    assert row["value"] == pytest.approx(1 - 0.95**4)
+    assert row["ci_high"] == pytest.approx(1 - (1 - 0.055) ** 4)
+    assert row["ci_method"] == EXTRAPOLATED
+    fitted = [1 - 0.95 ** (w / 100) for w in (1, 10)]
+    gap = max(abs(fitted[0] - 0.001) / 0.001, abs(fitted[1] - 0.01) / 0.01)
+    assert at[400].loc[(MODEL_ERROR, "fpir"), "value"] == pytest.approx(gap)
+    hit = 0.9 * (0.8 / 0.9) ** (399 / 99)
+    assert at[400].loc[("rate_at_size", "fnir"), "value"] == pytest.approx(1 - hit)
+    assert at[400].loc[("projection", "projected_false_alerts"), "value"] == pytest.approx(
+        100_000 * (1 - 0.95**4))
