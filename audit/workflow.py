@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import runs
 from .config import AuditSpec
@@ -128,7 +129,7 @@ def thresholds(spec: AuditSpec) -> dict[float, dict[str, str]]:
 def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Table,
             deployment: dict[float, dict[str, str]]) -> pa.Table:
     """Rates at the operating points, per-group sweeps and the deployment projection."""
-    from .metrics import compute_metrics, table, threshold_sweep
+    from .metrics import compute_metrics, project_deployment, table, threshold_sweep
     from .metrics.size_projection import project_from_curve
     from .metrics.conditions import failures_to_acquire, images_with_conditions
 
@@ -161,14 +162,26 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
         confidence=stats.confidence, interval=stats.interval,
     ).to_pandas()
     pairs = table.to_table(swept[swept[table.STATISTIC] != table.RATE])
-    curve = size_curve(spec, manifest, faces, rates, images)
-    projection = project_from_curve(
-        curve, crowd_size=spec.projection.crowd,
-        watchlist_share=spec.projection.share_on_watchlist,
-        watchlist_size=spec.projection.watchlist)
-    return pa.concat_tables(
-        [rates, sweep.cast(rates.schema), pairs.cast(rates.schema), curve, projection],
-        promote_options="default")
+    parts = [rates, sweep.cast(rates.schema), pairs.cast(rates.schema)]
+    if _has_embeddings(faces):
+        curve = size_curve(spec, manifest, faces, rates, images)
+        parts += [curve, project_from_curve(
+            curve, crowd_size=spec.projection.crowd,
+            watchlist_share=spec.projection.share_on_watchlist,
+            watchlist_size=spec.projection.watchlist)]
+    else:  # scores without embeddings (e.g. simulated): the rates as measured, with a warning
+        parts.append(project_deployment(
+            rates, crowd_size=spec.projection.crowd,
+            watchlist_share=spec.projection.share_on_watchlist,
+            watchlist_size=spec.projection.watchlist, audit_watchlist_size=spec.watchlist.size
+        ).cast(rates.schema))
+    return pa.concat_tables(parts, promote_options="default")
+
+
+def _has_embeddings(faces: pa.Table) -> bool:
+    """True when every ``ok`` face has an embedding (the whole-gallery search needs them)."""
+    ok = faces.filter(pc.equal(faces.column("status"), "ok"))
+    return ok.num_rows > 0 and ok.column("embedding").null_count == 0
 
 
 def size_curve(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, rates: pa.Table,

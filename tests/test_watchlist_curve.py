@@ -215,7 +215,9 @@ def test_projection_reads_the_curve_by_hand_arithmetic_and_labels_extrapolation(
     for w in (10, 31, 400):
         out = project_from_curve(curve, crowd_size=100_000, watchlist_share=0.0,
                                  watchlist_size=w).to_pandas()
-        at[w] = out.set_index(["statistic", "metric"])
+        at[w] = out[out["watchlist_size"] == w].set_index(["statistic", "metric"])
+        tenfold = out[(out["watchlist_size"] == 10 * w) & (out["statistic"] == "rate_at_size")]
+        assert set(tenfold["metric"]) == {"fpir", "fnir"}
     # Measured size: the curve's row as it is; false alerts = N * FPIR.
     assert at[10].loc[("rate_at_size", "fpir"), "value"] == 0.01
     assert at[10].loc[("projection", "projected_false_alerts"), "value"] == pytest.approx(1000)

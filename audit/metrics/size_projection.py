@@ -28,9 +28,10 @@ figures by :func:`audit.metrics.projection.project_deployment`:
   (``statistic="model_error"``).
 
 Rows written: ``statistic="rate_at_size"`` (metric ``fpir``/``fnir``, with
-``watchlist_size`` = W and ``ci_method`` naming the basis when it is not
-measured), ``statistic="model_error"`` when extrapolating, and the
-projection rows of :func:`audit.metrics.projection.project_deployment`.
+``watchlist_size`` = W, and again at 10 W for the summary's "at ten times the
+watchlist", ``ci_method`` naming the basis when it is not measured),
+``statistic="model_error"`` beside each extrapolated one, and the crowd
+projection rows (at W only) of :func:`audit.metrics.projection.project_deployment`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ MODEL_ERROR = "model_error"
 INTERPOLATED = "interpolated-log-w"
 EXTRAPOLATED = "extrapolated-independent-comparisons"
 MODEL = "independent comparisons, fitted at the largest measured watchlist"
+#: The rates are also read at this multiple of the deployment's W, for "how it would change".
+SCALE_UP = 10
 SERIES = ["metric", "grouping", "group", "threshold", table.OPERATING_POINT]
 
 
@@ -86,6 +89,7 @@ def rates_at_size(curve: pd.DataFrame, size: int) -> tuple[pd.DataFrame, pd.Data
             for c, v in ends.items():
                 row[c] = float(extrapolate(metric, v[-1], sizes[-1], size, first))
             row["ci_method"] = EXTRAPOLATED
+            row[SIZE] = size
             fitted = extrapolate(metric, ends["value"][-1], sizes[-1], sizes, first)
             errors.append(row.copy().to_frame().T.assign(
                 value=_relative_gap(fitted[:-1], ends["value"][:-1]),
@@ -110,12 +114,13 @@ def project_from_curve(curve: pa.Table | pd.DataFrame, *, crowd_size: int,
                        watchlist_share: float, watchlist_size: int) -> pa.Table:
     """Rates at the deployment's watchlist size and the crowd figures, in one table.
 
-    Returns :data:`audit.metrics.table.CURVE_SCHEMA` rows: ``rate_at_size``,
-    ``model_error`` (extrapolations only) and ``projection`` rows (the latter
-    with ``watchlist_size`` = W).
+    Returns :data:`audit.metrics.table.CURVE_SCHEMA` rows: ``rate_at_size`` at
+    W and at :data:`SCALE_UP` x W, ``model_error`` (extrapolations only) and
+    ``projection`` rows at W (``watchlist_size`` = W).
     """
     frame = curve.to_pandas() if isinstance(curve, pa.Table) else curve
     read, gaps = rates_at_size(frame, int(watchlist_size))
+    scaled, scaled_gaps = rates_at_size(frame, SCALE_UP * int(watchlist_size))
     as_rates = read.assign(**{table.STATISTIC: table.RATE})
     for column in ("value", "ci_low", "ci_high", "threshold", table.TARGET):
         as_rates[column] = as_rates[column].astype(np.float64)
@@ -123,7 +128,7 @@ def project_from_curve(curve: pa.Table | pd.DataFrame, *, crowd_size: int,
                                    watchlist_share=watchlist_share, watchlist_size=watchlist_size,
                                    audit_watchlist_size=watchlist_size).to_pandas()
     projected[SIZE] = watchlist_size
-    out = pd.concat([read, gaps, projected], ignore_index=True)
+    out = pd.concat([read, gaps, scaled, scaled_gaps, projected], ignore_index=True)
     for column in ("n_trials", "n_subjects", "n_errors", SIZE):
         out[column] = out[column].astype(np.int64)
     out["sufficient"] = out["sufficient"].astype(bool)

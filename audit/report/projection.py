@@ -3,10 +3,11 @@
 :func:`audit.metrics.projection.project_deployment` turns the measured FPIR
 and FNIR into expected alerts for a crowd (``statistic == "projection"``
 rows: ``projected_alerts``, ``projected_false_alerts``, ...). The report shows
-those rows and computes nothing: the rates are applied as measured, so the
-figures hold for the watchlist size the audit measured them at, whatever the
-deployment's own watchlist size (a larger watchlist gives more false alerts;
-projecting to another size is the metrics stage's job, not the report's).
+those rows and computes nothing. The metrics stage reads the rates at the
+deployment's watchlist size from the curve it measured against watchlist size
+(:mod:`audit.metrics.size_projection`), so the figures hold for the size in the
+rows' ``watchlist_size`` column; a metrics table written before that column
+existed holds figures at the audit's own watchlist size.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ class Projection:
     """The projection at one operating point, overall and by demographic grouping.
 
     ``inputs`` is the crowd and share the rows were computed for (None: not
-    recorded with the run); ``audit_watchlist`` the watchlist size the rates
-    were measured at, for which the figures hold.
+    recorded with the run); ``audit_watchlist`` the watchlist size the
+    figures hold for.
     """
 
     inputs: ProjectionInputs | None
@@ -117,4 +118,6 @@ def projection(index: MetricsIndex, run: RunInfo, point: OperatingPoint | None,
                       for (g, group), figures in by_group.items() if g == grouping)
         if found:
             out.append((grouping, found))
-    return Projection(run.projection, point, run.watchlist.size, overall, tuple(out))
+    sizes = rows["watchlist_size"].dropna() if "watchlist_size" in rows.columns else ()
+    size = int(sizes.iloc[0]) if len(sizes) else run.watchlist.size
+    return Projection(run.projection, point, size, overall, tuple(out))
