@@ -238,3 +238,25 @@ def test_projection_reads_the_curve_by_hand_arithmetic_and_labels_extrapolation(
     assert at[400].loc[("rate_at_size", "fnir"), "value"] == pytest.approx(1 - hit)
     assert at[400].loc[("projection", "projected_false_alerts"), "value"] == pytest.approx(
         100_000 * (1 - 0.95**4))
+
+
+def test_streaming_histogram_gives_the_same_fpir_curve():
+    from audit.matching.gallery import exceedance_histogram
+    from audit.metrics.watchlist_curve import fpir_from_histogram
+
+    manifest, faces, subjects, emb, ok = toy_gallery(30, [1, 2, 3], 6)
+    thresholds = np.array([0.2, 0.5, 0.8])
+    counts = gallery_counts(faces, manifest, thresholds=thresholds)
+    points = pd.DataFrame({"threshold": thresholds, "operating_point": ["a", "b", "c"],
+                           "point_kind": "deployment", "target": np.nan})
+    sizes = np.array([1, 4, 12, 29])
+    rows = curve_rows(counts, points, sizes=sizes, images=manifest.to_pandas(), groupings=(),
+                      confidence=0.95, interval="wilson-clustered", min_subjects=1, min_trials=1)
+    entry = entries_of(counts)
+    gallery = np.array([entry[s] for s in sorted(entry)])
+    own = np.array([sorted(entry).index(s) for s in subjects])
+    hist = exceedance_histogram(emb, emb[gallery], thresholds, own_column=own, chunk_size=7)
+    assert hist.sum() == len(subjects) * len(thresholds)
+    got = fpir_from_histogram(hist, 29, sizes)
+    want = rows[rows["metric"] == "fpir"].sort_values(["threshold", "watchlist_size"])["value"]
+    np.testing.assert_allclose(got.ravel(), want.to_numpy(), rtol=1e-12)

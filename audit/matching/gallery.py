@@ -169,3 +169,59 @@ def _draw_entries(subject_id: np.ndarray, ok: np.ndarray, rng: np.random.Generat
     counts = np.bincount(pd.factorize(subject_id[ok_position])[0])
     starts = np.cumsum(counts) - counts
     return ok_position[starts + rng.integers(0, counts)]
+
+
+def exceedance_histogram(
+    probes: np.ndarray,
+    gallery: np.ndarray,
+    thresholds: object,
+    *,
+    own_column: np.ndarray | None = None,
+    distance: str = "cosine",
+    chunk_size: int | None = None,
+) -> np.ndarray:
+    """How many probes have exactly ``k`` other gallery entries ``>= t``, per threshold.
+
+    The streaming form of :func:`gallery_counts` for large searches: a point
+    estimate of FPIR(W) needs only this histogram
+    (:func:`audit.metrics.watchlist_curve.fpir_from_histogram`), so memory is
+    the chunk's score block plus the (T + 1, G + 1) histogram, whatever the
+    number of probes. ``own_column`` (one gallery column per probe, or None
+    when no probe has an entry) is left out of each probe's count.
+
+    A probe's count k(t) is a staircase in t: with its m scores at or above
+    the lowest threshold ranked from the highest, k = i between the
+    thresholds reached by its (i+1)-th and its i-th score. Each score adds
+    the two ends of its steps to a difference array (a cumulative sum over
+    thresholds at the end), so the work grows with the scores above the
+    lowest threshold, not with probes x thresholds.
+
+    Returns
+    -------
+    ndarray of int64, shape (len(thresholds), G + 1)
+        Row ``j`` counts the probes by ``k`` at the ``j``-th sorted threshold.
+    """
+    check_distance(distance)
+    grid = np.unique(np.asarray(thresholds, dtype=np.float64))
+    if grid.size == 0 or not np.all(np.isfinite(grid)):
+        raise ValueError(BAD_THRESHOLDS)
+    gallery = np.asarray(gallery, dtype=np.float32)
+    n, size = len(probes), len(gallery)
+    step = chunk_size or max(1, BLOCK_BYTES // (4 * max(size, 1)))
+    width = size + 1
+    diff = np.zeros((grid.size + 1) * width, dtype=np.int64)
+    for begin in range(0, n, step):
+        scores = similarity_matrix(probes[begin: begin + step], gallery, distance=distance)
+        if own_column is not None:
+            scores[np.arange(len(scores)), own_column[begin: begin + step]] = -np.inf
+        row, col = np.nonzero(scores >= grid[0])
+        reached = np.searchsorted(grid, scores[row, col].astype(np.float64), side="right")
+        order = np.lexsort((-reached, row))  # by row, highest score first
+        row, reached = row[order], reached[order]
+        m = np.bincount(row, minlength=len(scores))
+        rank = np.arange(row.size) - np.repeat(np.cumsum(m) - m, m)  # 0 for the highest
+        start = reached * width + rank  # k = rank starts here, k = rank + 1 ends here
+        np.add.at(diff, start, 1)
+        np.add.at(diff, start + 1, -1)
+        np.add.at(diff, m, 1)  # below every score: k = m
+    return np.cumsum(diff.reshape(grid.size + 1, width), axis=0)[: grid.size]

@@ -92,6 +92,24 @@ def no_alert_probability(k: np.ndarray, others: int, sizes: np.ndarray) -> np.nd
     return table_[inverse.reshape(np.shape(k))]
 
 
+def fpir_from_histogram(histogram: np.ndarray, others: int, sizes: np.ndarray) -> np.ndarray:
+    """FPIR at every (threshold, W) from the count of probes by ``k`` at each threshold.
+
+    ``histogram[j, k]`` probes have ``k`` of the ``others`` candidate entries
+    at or above threshold ``j`` (:func:`audit.matching.gallery.exceedance_histogram`);
+    the mean of ``1 - P(no alert)`` is then one matrix product, shape
+    ``(T, len(sizes))``. A point estimate: intervals need the per-subject sums
+    of :func:`curve_rows`.
+
+    >>> fpir_from_histogram(np.array([[1, 1, 0, 0]]), 3, np.array([1, 3])).round(4).tolist()
+    [[0.1667, 0.5]]
+    """
+    p = no_alert_probability(np.arange(others + 1), others, np.asarray(sizes))
+    n = histogram.sum(axis=1, keepdims=True).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1.0 - (histogram[:, : others + 1] @ p) / n
+
+
 def expected_errors(counts, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                          np.ndarray]:
     """Per-probe expected false alerts and misses at every (threshold, size).
