@@ -260,3 +260,33 @@ def test_streaming_histogram_gives_the_same_fpir_curve():
     got = fpir_from_histogram(hist, 29, sizes)
     want = rows[rows["metric"] == "fpir"].sort_values(["threshold", "watchlist_size"])["value"]
     np.testing.assert_allclose(got.ravel(), want.to_numpy(), rtol=1e-12)
+
+
+def test_report_reads_the_curve_rows_and_draws_them():
+    from audit.metrics.size_projection import project_from_curve
+    from audit.report.reading import OperatingPoint
+    from audit.report.watchlist_size import size_curves, watchlist_size
+
+    manifest, faces, subjects, emb, ok = toy_gallery(40, [2, 3], 9)
+    counts = gallery_counts(faces, manifest, thresholds=[0.5])
+    points = pd.DataFrame({"threshold": [0.5], "operating_point": ["deployment"],
+                           "point_kind": "deployment", "target": np.nan})
+    curve = curve_rows(counts, points, sizes=np.array([1, 5, 20, 39]),
+                       images=manifest.to_pandas(), groupings=("gender",), confidence=0.95,
+                       interval="wilson-clustered", min_subjects=1, min_trials=1)
+    projected = project_from_curve(curve, crowd_size=1000, watchlist_share=0.01,
+                                   watchlist_size=100).to_pandas()
+    metrics = pd.concat([curve, projected], ignore_index=True)
+    point = OperatingPoint("p", "deployment", 0.5, "deployment")
+    overall, by_gender = size_curves(metrics, point, ("gender",))
+    assert overall.grouping == "overall" and by_gender.grouping == "gender"
+    assert overall.largest == 39 and overall.deployment_size == 100 and overall.extrapolated
+    read = overall.at("fpir")
+    want = projected[(projected["statistic"] == "rate_at_size") & (projected["metric"] == "fpir")
+                     & (projected["grouping"] == "overall") & (projected["watchlist_size"] == 100)]
+    assert read.rate.value == pytest.approx(want["value"].item())
+    assert read.model_error is not None and overall.at("fpir", "all", 1000) is not None
+    assert [s.group for s in by_gender.series["fpir"]] == ["all", "f", "m"]
+    svg = watchlist_size(by_gender, figure_id="w", titles={"fpir": "FPIR", "fnir": "FNIR"},
+                         xlabel="W", overall_label="All", deployment_label="deployment W")
+    assert "<svg" in svg.markup and "deployment W" in svg.markup
