@@ -168,7 +168,8 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
         parts += [curve, project_from_curve(
             curve, crowd_size=spec.projection.crowd,
             watchlist_share=spec.projection.share_on_watchlist,
-            watchlist_size=spec.projection.watchlist)]
+            watchlist_size=spec.projection.watchlist,
+            per_person=spec.projection.captures_per_person > 1)]
     else:  # scores without embeddings (e.g. simulated): the rates as measured, with a warning
         parts.append(project_deployment(
             rates, crowd_size=spec.projection.crowd,
@@ -198,7 +199,8 @@ def size_curve(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, rates: pa.T
     points = points[["threshold", table.OPERATING_POINT, table.POINT_KIND, table.TARGET]]
     points = points.drop_duplicates().reset_index(drop=True)
     counts = gallery_counts(faces, manifest, thresholds=points["threshold"].to_numpy(),
-                            distance=spec.matching.distance, seed=spec.seed)
+                            distance=spec.matching.distance, seed=spec.seed,
+                            captures=spec.projection.captures_per_person)
     if counts.gallery_size < 2:
         raise runs.RunError("the watchlist-size curve needs at least 2 subjects with a usable face")
     sizes = size_grid(counts.gallery_size, include=(spec.watchlist.size, spec.projection.watchlist))

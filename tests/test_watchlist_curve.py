@@ -290,3 +290,35 @@ def test_report_reads_the_curve_rows_and_draws_them():
     svg = watchlist_size(by_gender, figure_id="w", titles={"fpir": "FPIR", "fnir": "FNIR"},
                          xlabel="W", overall_label="All", deployment_label="deployment W")
     assert "<svg" in svg.markup and "deployment W" in svg.markup
+
+
+def test_k_captures_alert_when_any_capture_alerts_by_enumeration():
+    manifest, faces, subjects, emb, ok = toy_gallery(7, [3, 1, 2], 13)
+    thresholds = np.array([0.2, 0.5])
+    counts = gallery_counts(faces, manifest, thresholds=thresholds, captures=2)
+    # People with 2 usable images: their first two, in image order.
+    firsts = {}
+    for i, s in enumerate(counts.probe_subject):
+        firsts.setdefault(s, []).append(i)
+    people = [s for s, rows in firsts.items() if len(rows) >= 2]
+    assert counts.person_subject.tolist() == people
+    scores = oracle_scores(emb)
+    entry = entries_of(counts)
+    points = pd.DataFrame({"threshold": thresholds, "operating_point": ["a", "b"],
+                           "point_kind": "deployment", "target": np.nan})
+    rows = curve_rows(counts, points, sizes=np.array([1, 3, 6]), images=manifest.to_pandas(),
+                      groupings=(), confidence=0.95, interval="wilson-clustered",
+                      min_subjects=1, min_trials=1)
+    for t, w in itertools.product(thresholds, (1, 3, 6)):
+        alerts = trials = 0
+        for chosen in itertools.combinations(sorted(entry), w):
+            for person in people:
+                if person in chosen:
+                    continue
+                captured = scores[np.ix_(firsts[person][:2], [entry[s] for s in chosen])]
+                trials += 1
+                alerts += bool(np.any(captured >= t))
+        got = rows[(rows["metric"] == "fpir_per_person") & (rows["threshold"] == t)
+                   & (rows["watchlist_size"] == w)]
+        assert got["value"].item() == pytest.approx(alerts / trials, abs=1e-12)
+        assert got["n_trials"].item() == len(people)

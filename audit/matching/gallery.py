@@ -44,7 +44,11 @@ class GalleryCounts:
     Arrays over probes (``n``) and thresholds (``T``, ascending). ``entry``
     marks the probes that are their subject's gallery entry (never mated
     probes); ``has_entry`` the probes whose subject has one. ``gallery_size``
-    is ``G``, the number of entries (subjects with a usable face).
+    is ``G``, the number of entries (subjects with a usable face). With
+    ``captures`` k > 1, ``person_at_least[p, j]`` counts the other entries
+    that reach threshold ``j`` with *any* of person ``p``'s first k usable
+    images (their ``image_id`` order): a passer-by seen k times alerts on a
+    watchlist holding any of them. Only people with k usable images are kept.
     """
 
     thresholds: np.ndarray  # (T,) float64, ascending
@@ -57,6 +61,9 @@ class GalleryCounts:
     own_score: np.ndarray  # (n,) float64, NaN without an own entry
     beaten_by: np.ndarray  # (n,) int64, 0 without an own entry
     gallery_size: int
+    captures: int = 1
+    person_subject: np.ndarray | None = None  # (P,) people with ``captures`` usable images
+    person_at_least: np.ndarray | None = None  # (P, T): others reached by any of their captures
 
 
 def gallery_counts(
@@ -67,6 +74,7 @@ def gallery_counts(
     distance: str = "cosine",
     seed: int = 0,
     chunk_size: int | None = None,
+    captures: int = 1,
 ) -> GalleryCounts:
     """Search every image against a gallery of every subject, counting exceedances.
 
@@ -82,12 +90,18 @@ def gallery_counts(
         Probes per matrix product; by default the float32 score block stays
         within :data:`BLOCK_BYTES`. Memory beyond inputs and outputs is about
         ``6 x chunk_size x G`` bytes (the block, a mask and the kept scores).
+    captures : int
+        Captures per passer-by, k: also count, per person with k usable
+        images, the entries reached by any of the first k (see
+        :class:`GalleryCounts`).
 
     Returns
     -------
     GalleryCounts
     """
     check_distance(distance)
+    if captures < 1:
+        raise ValueError(f"captures must be at least 1, got {captures}")
     grid = np.unique(np.asarray(thresholds, dtype=np.float64))
     if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)):
         raise ValueError(BAD_THRESHOLDS)
@@ -114,8 +128,35 @@ def gallery_counts(
         own[rows], beaten[rows] = own_entry_rank(scores, own_col)
         scores[np.arange(rows.size), own_column[rows]] = -np.inf  # only *other* subjects count
         k[rows] = exceedance_counts(scores, grid)
+    people, reached = (None, None) if captures == 1 else _people_counts(
+        images, gallery, own_column, grid, captures, step, distance)
     return GalleryCounts(grid, images.image_id, images.subject_id, images.ok, is_entry,
-                         own_column >= 0, k, own, beaten, int(size))
+                         own_column >= 0, k, own, beaten, int(size), captures, people, reached)
+
+
+def _people_counts(images, gallery: np.ndarray, own_column: np.ndarray, grid: np.ndarray,
+                   captures: int, step: int, distance: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per person with ``captures`` usable images: the other entries any of them reaches.
+
+    Each person's first ``captures`` usable images are consecutive rows of one
+    block, so the per-person best score against each entry is a reshape and a
+    ``max``; then :func:`exceedance_counts` as for single images.
+    """
+    ok_position = np.flatnonzero(images.ok)
+    code = pd.factorize(images.subject_id[ok_position])[0]
+    seen = np.arange(code.size) - np.searchsorted(code, code)  # 0, 1, ... within a person
+    enough = np.bincount(code) >= captures
+    rows = ok_position[(seen < captures) & enough[code]]
+    people = images.subject_id[rows[::captures]]
+    reached = np.zeros((people.size, grid.size), dtype=np.int64)
+    per_block = max(1, step // captures)
+    for begin in range(0, people.size, per_block):
+        block = rows[begin * captures: (begin + per_block) * captures]
+        scores = similarity_matrix(images.embedding[block], gallery, distance=distance)
+        scores[np.arange(block.size), own_column[block]] = -np.inf
+        best = scores.reshape(-1, captures, scores.shape[1]).max(axis=1)
+        reached[begin: begin + per_block] = exceedance_counts(best, grid)
+    return people, reached
 
 
 def exceedance_counts(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

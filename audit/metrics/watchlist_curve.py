@@ -31,6 +31,12 @@ arrays over (probes, thresholds, sizes), with no loop over probes or
 thresholds. Probes that failed to acquire count as trials without an alert
 (a miss when mated), as in :mod:`audit.metrics.rates`.
 
+**Repeated captures.** A passer-by seen k times (k distinct images of one
+person, where the data has them) alerts when any capture does, that is when
+the watchlist holds any of the people that at least one capture reaches; with
+:math:`u` such people the same formula gives the per-person rate
+``fpir_per_person`` (people with k usable images only; one trial each).
+
 **Intervals.** A rate is a mean of per-probe expected errors; probes of one
 person are correlated, so the variance is the one-way cluster-robust
 (sandwich) variance by probe subject of :mod:`audit.metrics.variance`, with
@@ -54,6 +60,8 @@ from audit.metrics.variance import ClusterCounts, design_effects, rate_variance
 
 #: ``statistic`` of the rows of the watchlist-size curve.
 CURVE = "watchlist_curve"
+#: Metric of a passer-by seen ``captures`` times: alerted if any capture alerts.
+FPIR_PER_PERSON = "fpir_per_person"
 #: Column of the watchlist size W (null on rows not tied to one).
 SIZE = table.WATCHLIST_SIZE
 #: ``ci_method`` suffix is the interval's; the estimator is named here for the report.
@@ -147,17 +155,24 @@ def curve_rows(counts, points: pd.DataFrame, *, sizes: np.ndarray, images: pd.Da
     where = np.searchsorted(counts.thresholds, points["threshold"].to_numpy(np.float64))
     nonmated, alert, mated, miss = expected_errors(counts, sizes)
     labels = images.set_index("image_id").reindex(counts.probe_id)
+    parts = [("fpir", counts.probe_subject[nonmated], labels[nonmated], alert),
+             ("fnir", counts.probe_subject[mated], labels[mated], miss)]
+    if counts.person_at_least is not None:  # passers-by seen ``captures`` times
+        person_labels = labels.set_axis(counts.probe_subject).groupby(level=0).first()
+        parts.append((FPIR_PER_PERSON, counts.person_subject,
+                      person_labels.reindex(counts.person_subject),
+                      1.0 - no_alert_probability(counts.person_at_least,
+                                                 counts.gallery_size - 1, sizes)))
     frames = []
-    for metric, mask, errors in (("fpir", nonmated, alert), ("fnir", mated, miss)):
+    for metric, subjects, labelled, errors in parts:
         errors = errors[:, where, :]
         for grouping in ("overall", *groupings):
-            group = (np.full(mask.sum(), "all", dtype=object) if grouping == "overall"
-                     else labels[grouping].to_numpy(object)[mask])
+            group = (np.full(len(subjects), "all", dtype=object) if grouping == "overall"
+                     else labelled[grouping].to_numpy(object))
             for value in sorted(pd.unique(group), key=trials.natural_order):
                 chosen = group == value
-                frames.append(_group_rows(
-                    metric, grouping, str(value), errors[chosen],
-                    counts.probe_subject[mask][chosen], points, sizes))
+                frames.append(_group_rows(metric, grouping, str(value), errors[chosen],
+                                          subjects[chosen], points, sizes))
     rows = pd.concat(frames, ignore_index=True)
     return _finish(rows, confidence=confidence, interval=interval,
                    min_subjects=min_subjects, min_trials=min_trials)

@@ -37,6 +37,8 @@ from audit.report.svg import SafeSvg, plain
 CURVE, AT_SIZE, MODEL_ERROR = "watchlist_curve", "rate_at_size", "model_error"
 EXTRAPOLATED = "extrapolated-independent-comparisons"
 METRICS = ("fpir", "fnir")
+#: Rates read at the deployment's W: also a passer-by's seen several times, when measured.
+READ = (*METRICS, "fpir_per_person")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class AtSize:
     rate: Interval
     extrapolated: bool
     model_error: float | None
+    n_trials: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def size_curves(metrics: pa.Table | pd.DataFrame, point: OperatingPoint | None,
             id=f"size-{point.id}-{grouping}".replace(" ", "-"), grouping=grouping,
             operating_point=point,
             series={m: _series(rows[rows["metric"] == m]) for m in METRICS},
-            at_size={m: _at_size(read[read["metric"] == m]) for m in METRICS},
+            at_size={m: _at_size(read[read["metric"] == m]) for m in READ},
             largest=int(rows.loc[rows["metric"] == "fpir", "watchlist_size"].max()),
             deployment_size=int(sizes.min()) if len(sizes) else None,
         ))
@@ -142,7 +145,7 @@ def _at_size(rows: pd.DataFrame) -> tuple[AtSize, ...]:
         AtSize(str(r["group"]), int(r["watchlist_size"]), bool(r["sufficient"]), interval(r),
                r["ci_method"] == EXTRAPOLATED,
                float(gaps[key]) if (key := (r["group"], r["watchlist_size"])) in gaps.index
-               else None)
+               else None, int(r["n_trials"]))
         for r in rates.to_dict(orient="records"))
 
 
