@@ -240,8 +240,12 @@ def test_projection_reads_the_curve_by_hand_arithmetic_and_labels_extrapolation(
         100_000 * (1 - 0.95**4))
 
 
-def test_streaming_histogram_gives_the_same_fpir_curve():
+@pytest.mark.parametrize("flush", [1, 4_000_000])
+def test_streaming_histogram_gives_the_same_fpir_curve(flush, monkeypatch):
+    from audit.matching import gallery as module
     from audit.matching.gallery import exceedance_histogram
+
+    monkeypatch.setattr(module, "FLUSH", flush)  # 1: updates added after every chunk
     from audit.metrics.watchlist_curve import fpir_from_histogram
 
     manifest, faces, subjects, emb, ok = toy_gallery(30, [1, 2, 3], 6)
