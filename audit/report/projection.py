@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.report.inputs import ProjectionInputs, RunInfo
+from audit.metrics.size_projection import RATE_AT_SIZE
+from audit.metrics.watchlist_curve import FPIR_PER_PERSON as PER_PERSON
 from audit.report.reading import (
     ALL,
     OVERALL,
@@ -22,6 +24,7 @@ from audit.report.reading import (
     Interval,
     MetricsIndex,
     OperatingPoint,
+    group_rate,
     interval,
 )
 
@@ -101,16 +104,28 @@ def projection(index: MetricsIndex, run: RunInfo, point: OperatingPoint | None,
     if rows is None or not len(rows):
         return None
     by_group: dict[tuple[str, str], list[dict]] = {}
-    for row in rows.to_dict(orient="records"):
+    for row in rows[rows["statistic"] != RATE_AT_SIZE].to_dict(orient="records"):
         by_group.setdefault((str(row["grouping"]), str(row["group"])), []).append(row)
 
+    sizes = rows["watchlist_size"].dropna() if "watchlist_size" in rows.columns else ()
+    size = int(sizes.min()) if len(sizes) else run.watchlist.size
+    read = rows[rows["statistic"] == RATE_AT_SIZE] if len(sizes) else rows.iloc[:0]
+    read = read[read["watchlist_size"] == size] if len(read) else read
+
     def rates(metric: str, grouping: str) -> dict[str, GroupRate]:
+        """The rates the figures were computed from: read at W when the rows say so
+        (a passer-by's seen several times when measured: the projection used those)."""
+        if metric == "fpir" and (read["metric"] == PER_PERSON).any():
+            metric = PER_PERSON
+        chosen = read[(read["metric"] == metric) & (read["grouping"] == grouping)]
+        if len(chosen):
+            return {str(r["group"]): group_rate(r) for r in chosen.to_dict(orient="records")}
         return {r.group: r for r in index.rates(metric, grouping, point)}
 
     if (OVERALL, ALL) not in by_group:
         return None
-    overall = _row(by_group[(OVERALL, ALL)], index.overall("fpir", point),
-                   index.overall("fnir", point))
+    overall = _row(by_group[(OVERALL, ALL)], rates("fpir", OVERALL).get(ALL),
+                   rates("fnir", OVERALL).get(ALL))
     out = []
     for grouping in groupings:
         fpir, fnir = rates("fpir", grouping), rates("fnir", grouping)
@@ -118,6 +133,4 @@ def projection(index: MetricsIndex, run: RunInfo, point: OperatingPoint | None,
                       for (g, group), figures in by_group.items() if g == grouping)
         if found:
             out.append((grouping, found))
-    sizes = rows["watchlist_size"].dropna() if "watchlist_size" in rows.columns else ()
-    size = int(sizes.iloc[0]) if len(sizes) else run.watchlist.size
     return Projection(run.projection, point, size, overall, tuple(out))

@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from audit.report import formatting
 from audit.report.figures import (
     MUTED,
     OVERALL_COLOUR,
@@ -185,6 +187,8 @@ def watchlist_size(data: SizeCurve, *, figure_id: str, titles: Mapping[str, str]
                             xycoords=("data", "axes fraction"), xytext=(3, -3),
                             textcoords="offset points", va="top", fontsize=7, color=MUTED)
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: formatting.count(x)))
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_yscale("log")
             _log_ticks(ax.yaxis, np.concatenate(drawn) if drawn else np.array([]))
             _percent_axis(ax.yaxis)
