@@ -28,7 +28,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from audit.report import assets, figures, threshold_figures
+from audit.report import assets, figures, threshold_figures, watchlist_size
 from audit.report.changes import Changes
 from audit.report.context import ReportContext
 from audit.report.formatting import FILTERS
@@ -54,7 +54,8 @@ class Figures:
 
     palette = figures.PALETTE
     _modules = {"forest": figures, "heatmap": figures, "sweep": threshold_figures,
-                "det": threshold_figures, "disparity": threshold_figures}
+                "det": threshold_figures, "disparity": threshold_figures,
+                "watchlist_size": watchlist_size}
 
     def __init__(self) -> None:
         self._drawn: dict[tuple, object] = {}
@@ -80,6 +81,9 @@ class Figures:
 
     def disparity(self, data, **words):
         return self._draw("disparity", data, **words)
+
+    def watchlist_size(self, data, **words):
+        return self._draw("watchlist_size", data, **words)
 
 
 def environment(templates: Path | None = None, drawn: Figures | None = None) -> jinja2.Environment:
