@@ -2,4 +2,5 @@
 
 from audit.cli import main
 
-main()
+if __name__ == "__main__":  # not when imported (doctest collection)
+    main()

@@ -16,12 +16,39 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from audit.reference_groups import reference_groupings_problem
+from .choices import DETECTOR_NAMES, DISTANCES, INTERVALS, MODELS, POLICY_MODES, PREPROCESS
+from .choices import REPORT_FORMATS as FORMATS
+from .execution.choice import ExecutorChoice, ExecutorError, parse_executor
+from .reference_groups import reference_groupings_problem
 
 Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+def _read_executor(value: object) -> ExecutorChoice:
+    """The spec's executor string, parsed once (:func:`~audit.execution.choice.parse_executor`)."""
+    if isinstance(value, ExecutorChoice):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("executor must be a string such as 'local'")
+    try:
+        return parse_executor(value)
+    except ExecutorError as error:
+        raise ValueError(str(error)) from None
+
+
+#: The executor: read from its string, written back as it (provenance, hashes).
+Executor = Annotated[ExecutorChoice, PlainValidator(_read_executor), PlainSerializer(str)]
 
 
 class _Section(BaseModel):
@@ -39,32 +66,27 @@ class DatasetSpec(_Section):
 
 
 class PipelineSpec(_Section):
-    model: str = "Dlib"
-    detector: str = "dlib"
+    model: Literal[MODELS] = "Dlib"
+    detector: Literal[DETECTOR_NAMES] = "dlib"
     align: bool = True
-    preprocess: Literal["deepface", "no-border", "dlib-chip"] = "deepface"
+    preprocess: Literal[PREPROCESS] = "deepface"
     normalization: str = "base"
     workers: int = Field(1, ge=1)
     batch_size: int = Field(16, ge=1)
-    executor: str = Field(
-        "local", description="where batches run: 'local' (`workers` processes), 'dask-local' "
-                             "(a LocalCluster of `workers` processes) or a Dask scheduler "
-                             "address such as 'tcp://host:8786'")
+    executor: Executor = Field(
+        "local", validate_default=True,
+        description="where batches run: 'local' (`workers` processes), 'dask-local' "
+                    "(a LocalCluster of `workers` processes) or a Dask scheduler "
+                    "address such as 'tcp://host:8786'")
 
-    @field_validator("executor")
-    @classmethod
-    def _executor(cls, value: str) -> str:
-        from .pipeline.executors import ExecutorError, parse_executor
-
-        try:
-            parse_executor(value)
-        except ExecutorError as error:
-            raise ValueError(str(error)) from None
-        return value.strip()
+    @property
+    def executor_choice(self) -> ExecutorChoice:
+        """Where batches run, with this section's worker count."""
+        return self.executor.with_workers(self.workers)
 
 
 class MatchingSpec(_Section):
-    distance: Literal["cosine", "euclidean", "euclidean_l2"] = "cosine"
+    distance: Literal[DISTANCES] = "cosine"
     mated_per_subject: int = Field(10, ge=1, description="cap on mated pairs per subject")
     nonmated_per_cell: int = Field(20000, ge=1,
                                    description="non-mated pairs per (group, group) cell")
@@ -111,7 +133,7 @@ class ConditionBands(_Section):
 
 
 class StatisticsSpec(_Section):
-    interval: Literal["wilson-clustered", "wilson"] = Field(
+    interval: Literal[INTERVALS] = Field(
         "wilson-clustered",
         description="rates' intervals: Wilson at the cluster-robust effective sample size, "
                     "or 'wilson' assuming independent trials")
@@ -129,22 +151,24 @@ class ProjectionSpec(_Section):
     watchlist: int = Field(10_000, ge=1, description="watchlist size of the deployment")
     share_on_watchlist: Fraction = Field(1e-4,
                                          description="share of passers-by on the watchlist")
+    captures_per_person: int = Field(
+        1, ge=1, description="captures of each passer-by (k): alerted if any capture alerts")
 
 
 class ReportSpec(_Section):
-    formats: list[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"])
+    formats: list[Literal[FORMATS]] = Field(default_factory=lambda: list(FORMATS))
     include_faces: bool = False
     title: str = "Face recognition audit"
 
 
 class PolicySpec(_Section):
-    """Agreed limits and what they mean (rules in :mod:`audit.policy`).
+    """Agreed limits and what they mean (rules in :mod:`audit.runs.policy`).
 
     A run exits 3 when a limit is broken and 4 when one cannot be evaluated
     (unless ``skip_unevaluable``); without limits the outcome is "no policy".
     """
 
-    evaluate: Literal["estimate", "evidence", "precaution"] = Field(
+    evaluate: Literal[POLICY_MODES] = Field(
         "estimate",
         description="estimate: broken when the value exceeds a limit; evidence: broken only "
                     "when the whole interval lies beyond it; precaution: broken unless the "

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from audit.pipeline import executors
+from audit.execution import cluster as clusters
 from audit.pipeline.config import PipelineConfig
 from audit.pipeline.embed import empty_row
 from audit.pipeline.run import DEFAULT_BATCH_SIZE, embed_manifest
@@ -90,8 +90,8 @@ def dask_overhead(n_tasks: int = 200, rows: int = DEFAULT_BATCH_SIZE) -> tuple[f
     (2 tasks in flight per worker, as the executor submits), on dask-local with 2 workers."""
     from distributed import Client, as_completed
 
-    with executors.kept_environ():
-        cluster = executors.start_local_cluster(2)
+    with clusters.kept_environ():
+        cluster = clusters.start_local_cluster(2)
     with Client(cluster) as client:
         client.submit(_noop_batch, rows, pure=False).result()  # warm the workers
         start = time.perf_counter()
@@ -125,8 +125,8 @@ def identification(n_probes: int, size: int) -> tuple[float, float, bool]:
     start = time.perf_counter()
     here = search_watchlist(probes, watchlist, true_entry=true_entry)
     alone = time.perf_counter() - start
-    with executors.kept_environ():
-        cluster = executors.start_local_cluster(2)
+    with clusters.kept_environ():
+        cluster = clusters.start_local_cluster(2)
     with Client(cluster) as client:
         start = time.perf_counter()
         there = search_watchlist(probes, watchlist, true_entry=true_entry, client=client)

@@ -5,7 +5,7 @@ labelled by gender and ethnicity in which women's non-mated scores run higher
 (more false alerts and false matches) and one ethnicity group ("other") is
 too small to report. Subjects carry their own score offsets, so trials of one
 person are correlated, as in real data. :func:`audit_metrics` passes the
-tables through :func:`audit.workflow.measure`, exactly as ``lfr-audit run``
+tables through :func:`audit.runs.workflow.measure`, exactly as ``lfr-audit run``
 does: rates at the deployment threshold, at deepface's default and at
 calibrated thresholds, pair contrasts, descriptive summaries, the 200-point
 sweep, the 41-point contrast sweep and the deployment projection.
@@ -120,11 +120,13 @@ def audit_spec(**changes):
     return AuditSpec(**fields)
 
 
-def thresholds() -> dict[float, dict[str, str]]:
-    """Fixed thresholds as ``audit.workflow.thresholds`` records them (deepface's stands in)."""
+def thresholds() -> dict:
+    """Fixed thresholds as ``audit.runs.workflow.thresholds`` gives them (deepface's stands in)."""
+    from audit.runs.provenance import ThresholdOrigin
+
     return {
-        DEPLOYMENT: {"source": "spec", "how": "given in the audit spec"},
-        DEEPFACE: {"source": "deepface-default", "how": "deepface's default (simulated)"},
+        DEPLOYMENT: ThresholdOrigin("spec", "given in the audit spec"),
+        DEEPFACE: ThresholdOrigin("deepface-default", "deepface's default (simulated)"),
     }
 
 
@@ -134,7 +136,7 @@ SENSITIVE = ("gender", "ethnicity", "gender x ethnicity")
 @functools.cache
 def audit_metrics(seed: int = 3, sensitive: tuple[str, ...] = SENSITIVE) -> pa.Table:
     """The metrics table ``lfr-audit run`` would write for the simulated audit."""
-    from audit.workflow import measure
+    from audit.runs.workflow import measure
 
     manifest, faces, scores = simulate(seed)
     spec = audit_spec(groupings={"sensitive": list(sensitive), "conditions": ["face_height_band"]})

@@ -19,11 +19,12 @@ from statsmodels.stats.multitest import multipletests
 from typer.testing import CliRunner
 
 from audit.cli import EXIT_POLICY, app
-from audit.compare import Z95, compare_metrics, compare_runs
-from audit.comparison import FDR, INFINITE
+from audit.runs.compare import compare_metrics, compare_runs
+from audit.runs.tested_changes import Z95
+from audit.report.comparison import FDR, INFINITE
 from audit.metrics import compute_metrics
 from audit.report.changes import build_changes, rate_text, text_lines
-from audit.runs import METRICS_FILE
+from audit.runs.layout import METRICS_FILE
 
 pytestmark = pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
 runner = CliRunner()
@@ -312,7 +313,7 @@ def test_cli_exit_code_3_when_the_later_run_breaks_a_limit(tables, tmp_path):
 
 
 def test_changes_report_in_the_same_order(runs, tmp_path):
-    from audit.report.build import render_changes
+    from audit.runs.report import render_changes
 
     written = render_changes(compare_runs(*runs), tmp_path, formats=("html",))
     html = written["html"].read_text(encoding="utf-8")

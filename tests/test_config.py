@@ -34,6 +34,9 @@ def test_examples_are_valid():
     ('[dataset]\nname="lfw"\n[thresholds]\ntarget_fmr=[2]', "thresholds.target_fmr.0"),
     ('[dataset]\nname="lfw"\n[bands]\nyaw_deg=[30, 15]', "strictly increasing"),
     ('[dataset]\nname="lfw"\n[pipeline]\nexecutor="slurm"', "pipeline.executor"),
+    ('[dataset]\nname="lfw"\n[pipeline]\nmodel="dlib"', "pipeline.model: Input should be 'Dlib'"),
+    ('[dataset]\nname="lfw"\n[pipeline]\ndetector="Dlib"', "pipeline.detector: Input should be"),
+    ('[dataset]\nname="lfw"\n[matching]\ndistance="manhattan"', "'euclidean_l2' or 'angular'"),
     ('name = "x"', "dataset: Field required"),
     ("name = ", "not valid TOML"),
 ])
@@ -78,3 +81,46 @@ def test_a_reference_group_of_a_sensitive_grouping_is_kept(tmp_path):
                                       ' "gender x ethnicity"]\n[statistics]\nreference_groups='
                                       '{"gender x ethnicity"="male x white"}'))
     assert spec.statistics.reference_groups == {"gender x ethnicity": "male x white"}
+
+
+def test_every_listed_choice_is_accepted_by_the_spec():
+    """The spec's lists are the ones in audit.choices, which the CLI and stages read."""
+    from audit import choices
+
+    for model in choices.MODELS:
+        assert AuditSpec(dataset={"name": "x"}, pipeline={"model": model}).pipeline.model == model
+    for detector in choices.DETECTOR_NAMES:
+        assert AuditSpec(dataset={"name": "x"}, pipeline={"detector": detector})
+    for distance in choices.DISTANCES:  # 'angular' was once rejected here, accepted elsewhere
+        assert AuditSpec(dataset={"name": "x"}, matching={"distance": distance})
+    for preprocess in choices.PREPROCESS:
+        assert AuditSpec(dataset={"name": "x"}, pipeline={"preprocess": preprocess})
+
+
+def test_executor_is_parsed_once_into_a_typed_choice():
+    spec = AuditSpec(dataset={"name": "lfw"},
+                     pipeline={"workers": 3, "executor": " tcp://10.0.0.5:8786 "})
+    choice = spec.pipeline.executor_choice
+    assert (choice.kind, choice.workers, choice.address) == ("dask", 3, "tcp://10.0.0.5:8786")
+    assert spec.model_dump(mode="json")["pipeline"]["executor"] == "tcp://10.0.0.5:8786"
+    assert spec.pipeline.model_dump()["executor"] == "tcp://10.0.0.5:8786"
+
+
+def test_validating_a_spec_loads_neither_opencv_nor_deepface():
+    """A fresh interpreter: importing audit.config and loading every example spec
+    must not import cv2, deepface, TensorFlow or Dask (spec checks stay instant)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    code = (
+        "import sys; from pathlib import Path; import audit.config as c\n"
+        "for p in sorted(Path('examples').glob('*.toml')): c.load_spec(p)\n"
+        "c.AuditSpec(dataset={'name': 'lfw'}, pipeline={'executor': 'dask-local'})\n"
+        "print(sorted(m for m in ('cv2', 'deepface', 'tensorflow', 'distributed', 'dask')"
+        " if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -8,9 +8,10 @@ import pytest
 from toy_tables import make_tables
 
 from audit.matching.identification import identification_scores, search_watchlist
-from audit.pipeline import executors
+from audit.pipeline import executors, workers
 from audit.pipeline.config import PipelineConfig, config_key, software_versions
-from audit.pipeline.executors import ExecutorChoice, ExecutorError, parse_executor
+from audit.execution import cluster as clusters
+from audit.execution.choice import ExecutorChoice, ExecutorError, parse_executor
 from audit.pipeline.run import image_locations
 from audit.schema import FACES
 
@@ -38,18 +39,18 @@ def test_workers_must_be_positive():
 
 
 def test_unreachable_scheduler_is_one_line(monkeypatch):
-    monkeypatch.setattr(executors, "CONNECT_TIMEOUT", 1)
+    monkeypatch.setattr(clusters, "CONNECT_TIMEOUT", 1)
     unreachable = r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9 \("
     with pytest.raises(ExecutorError, match=unreachable) as caught:
-        with executors.open_executor("tcp://127.0.0.1:9"):
+        with executors.open_executor(parse_executor("tcp://127.0.0.1:9")):
             pass
     assert "\n" not in str(caught.value)
 
 
 def test_scheduler_client_only_for_addresses():
-    with executors.scheduler_client("local") as client:
+    with clusters.scheduler_client(parse_executor("local")) as client:
         assert client is None
-    with executors.scheduler_client("dask-local") as client:
+    with clusters.scheduler_client(parse_executor("dask-local")) as client:
         assert client is None
 
 
@@ -84,7 +85,7 @@ def test_worker_check_names_missing_weights_versions_and_unseen_data(tmp_path, m
     monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path))
     config = PipelineConfig(model="Facenet", detector="opencv")
     versions = dict(software_versions(), numpy="0.0.0-client")
-    problems = dict(executors.worker_problems(config, "not-the-key", versions,
+    problems = dict(workers.worker_problems(config, "not-the-key", versions,
                                               str(tmp_path / "nowhere.jpg")))
     assert set(problems) == {"weights", "versions", "data"}
     assert "facenet_weights.h5" in problems["weights"] and str(tmp_path) in problems["weights"]
@@ -97,7 +98,7 @@ def test_worker_check_passes_when_the_worker_matches(tmp_path, monkeypatch):
     config = PipelineConfig()
     image = tmp_path / "a.jpg"
     image.write_bytes(b"x")
-    assert executors.worker_problems(config, config_key(config), software_versions(),
+    assert workers.worker_problems(config, config_key(config), software_versions(),
                                      image.as_uri()) == []
 
 
@@ -115,8 +116,9 @@ def test_url_roots_keep_paths_inside_the_root():
 @pytest.fixture(scope="module")
 def small_cluster():
     """Two worker processes (spawned), one thread each, as for the pipeline."""
-    distributed = pytest.importorskip("distributed")
-    with executors.kept_environ(), executors.start_local_cluster(2) as cluster, \
+    import distributed
+
+    with clusters.kept_environ(), clusters.start_local_cluster(2) as cluster, \
             distributed.Client(cluster) as client:
         yield client
 

@@ -18,18 +18,19 @@ import sys
 import time
 from pathlib import Path
 
+import distributed
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from audit.pipeline import executors
+from audit.pipeline import workers
 from audit.pipeline.cache import FacesCache
 from audit.pipeline.config import PipelineConfig, config_key
-from audit.pipeline.executors import ExecutorError
+from audit.execution import cluster as clusters
+from audit.execution.choice import ExecutorError
 from audit.pipeline.run import embed_manifest
 from audit.pipeline.weights import WeightsError
 
-distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.integration
 
 
@@ -62,7 +63,7 @@ def reference(subset, weights_home, tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster(weights_home):
     """A LocalCluster of 2 spawned worker processes, 1 thread each, shared by tests."""
-    with executors.kept_environ(), executors.start_local_cluster(2) as local, \
+    with clusters.kept_environ(), clusters.start_local_cluster(2) as local, \
             distributed.Client(local) as client:
         yield client
 
@@ -83,8 +84,8 @@ def test_killed_worker_loses_nothing_and_doubles_nothing(subset, reference, weig
     manifest, root = subset
     started, counts, killed = [], [], []
     omp = os.environ.get("OMP_NUM_THREADS")
-    start = executors.start_local_cluster
-    monkeypatch.setattr(executors, "start_local_cluster",
+    start = clusters.start_local_cluster
+    monkeypatch.setattr(clusters, "start_local_cluster",
                         lambda n: started.append(start(n)) or started[-1])
 
     def on_batch(n):
@@ -120,7 +121,7 @@ def test_dask_gives_the_local_faces_table_bit_for_bit(subset, reference, cluster
     assert stats.executor.startswith("Dask cluster at tcp://")
     # models loaded once per worker: 7 batches, one build in each worker process
     key = config_key(PipelineConfig())
-    builds = cluster.run(lambda: executors.BUILDS.get(key, 0))
+    builds = cluster.run(lambda: workers.BUILDS.get(key, 0))
     assert sorted(builds.values()) == [1, 1]
     # the same through an fsspec URL root, read by the workers
     faces, _ = embed_manifest(manifest, root.as_uri(), PipelineConfig(),
@@ -178,7 +179,7 @@ def test_worker_without_weights_stops_the_run_in_seconds(weights_home, tmp_path,
                                                       "env": {"DEEPFACE_HOME": str(bad)}}},
     }
     scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": None}}
-    with executors.kept_environ(), \
+    with clusters.kept_environ(), \
             distributed.SpecCluster(workers=workers, scheduler=scheduler) as spec, \
             distributed.Client(spec) as client:
         client.wait_for_workers(2)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from fairlearn.metrics import MetricFrame, count, false_negative_rate, false_positive_rate
 
-from audit.metrics import groups, trials
+from audit.metrics import checked, groups, trials
 from audit.metrics.engine import compute_metrics
 
 pytestmark = pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
@@ -154,9 +154,9 @@ def test_missing_labels_become_unknown(audit):
 def test_subject_matrices_add_up_to_the_counts():
     scores, images = _audit_tables(seed=9, n_subjects=20)
     columns = ("gender",)
-    table = trials.check_scores_table(scores)
-    image_table = trials.check_images(images, columns)
-    subjects = trials.subject_index(table, image_table)
+    table = checked.check_scores_table(scores)
+    image_table = checked.check_images(images, columns)
+    subjects = checked.subject_index(table, image_table)
     trial_set = trials.trial_set(
         table, image_table, trials.FNMR, subjects=subjects, columns=columns
     )
@@ -178,9 +178,9 @@ def test_subject_matrices_add_up_to_the_counts():
 
 def test_fmr_cluster_counts_hold_both_subjects_of_every_pair():
     scores, images = _audit_tables(seed=9, n_subjects=20)
-    table = trials.check_scores_table(scores)
-    image_table = trials.check_images(images, ("gender",))
-    subjects = trials.subject_index(table, image_table)
+    table = checked.check_scores_table(scores)
+    image_table = checked.check_images(images, ("gender",))
+    subjects = checked.subject_index(table, image_table)
     trial_set = trials.trial_set(
         table, image_table, trials.FMR, subjects=subjects, columns=("gender",)
     )

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import doctest
 import re
 
 import numpy as np
 import pytest
 
-from audit.metrics import (
-    disparity,
-    engine,
-    groups,
-    intervals,
-    projection,
-    rates,
-    score_logs,
-    sweep,
-    table,
-    trials,
-)
 from audit.metrics.rates import (
     EMPTY_DENOMINATOR,
     INFINITE_SCORE,
@@ -35,15 +22,6 @@ from audit.metrics.rates import (
 )
 
 NAN = float("nan")
-
-
-@pytest.mark.parametrize(
-    "module",
-    [rates, sweep, trials, groups, intervals, disparity, projection, score_logs, engine, table],
-)
-def test_docstring_examples(module):
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0
 
 
 @pytest.mark.parametrize(

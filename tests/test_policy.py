@@ -18,12 +18,12 @@ import typer
 from test_metrics_engine import hand_worked
 from typer.testing import CliRunner
 
-from audit import workflow
+from audit.runs import workflow
 from audit.cli import EXIT_POLICY, EXIT_POLICY_NOT_EVALUATED, app, gate_policy
 from audit.config import AuditSpec, PolicySpec
 from audit.metrics import compute_metrics
 from audit.metrics.table import COLUMNS, to_table
-from audit.policy import (
+from audit.runs.policy import (
     FEWER_THAN_TWO,
     INSUFFICIENT,
     INSUFFICIENT_PAIRS,
@@ -35,7 +35,7 @@ from audit.policy import (
     PolicyOutcome,
     check_policy,
 )
-from audit.runs import write_json
+from audit.tables import write_json
 
 pytestmark = pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
 INF = math.inf

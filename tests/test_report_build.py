@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_report_render import small_metrics
 
-from audit.report.build import render_changes, render_run, run_info_from_folder
+from audit.runs.report import render_changes, render_run, run_info_from_folder
 
 
 def _png(path):
@@ -106,7 +106,7 @@ def test_render_run_with_previous(runs):
 
 
 def test_render_changes(runs, tmp_path):
-    from audit.compare import compare_runs
+    from audit.runs.compare import compare_runs
 
     before, after = runs
     written = render_changes(compare_runs(before, after), tmp_path, formats=("html",))

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from audit import workflow
+from audit.runs import workflow
 from audit.cli import EXIT_POLICY, EXIT_POLICY_NOT_EVALUATED, EXIT_USAGE, app
-from audit.runs import list_runs
+from audit.runs.layout import list_runs
 
 pytestmark = pytest.mark.integration
 

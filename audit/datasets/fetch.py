@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from audit.datasets.errors import DatasetError, FetchError
 from audit.datasets.lfw import FEMALE_FILE, IMAGES_DIR, MALE_FILE, PAIRS_FILE
 from audit.datasets.paths import resolve_inside
+from audit.tables import atomic_path
 
 #: Seconds to wait for a connection or for the next block of data.
 TIMEOUT = 10.0
@@ -170,29 +171,19 @@ def download(
     target.parent.mkdir(parents=True, exist_ok=True)
     reasons = []
     for url in remote.urls:
-        handle, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-        )
         try:
-            with os.fdopen(handle, "wb") as out:
-                digests = _copy(url, out, timeout)
+            with atomic_path(target) as partial:  # renamed into place only once verified
+                with open(partial, "xb") as out:
+                    digests = _copy(url, out, timeout)
+                problem = _mismatch(remote, digests)
+                if problem:
+                    algorithm, got, expected = problem
+                    raise FetchError(MISMATCH.format(name=remote.name, url=url,
+                                                     algorithm=algorithm, got=got,
+                                                     expected=expected))
         except (OSError, http.client.HTTPException) as error:  # URLError, timeouts, resets
-            os.unlink(temporary)
             reasons.append(_reason(error))
             continue
-        except BaseException:
-            os.unlink(temporary)
-            raise
-        problem = _mismatch(remote, digests)
-        if problem:
-            os.unlink(temporary)
-            algorithm, got, expected = problem
-            raise FetchError(
-                MISMATCH.format(
-                    name=remote.name, url=url, algorithm=algorithm, got=got, expected=expected
-                )
-            )
-        os.replace(temporary, target)
         return digests["sha256"]
     raise FetchError(
         UNREACHABLE.format(name=remote.name, urls=", ".join(remote.urls), reason="; ".join(reasons))

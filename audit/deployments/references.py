@@ -107,7 +107,7 @@ def read_crowd(path: Path, *, confidence: float = CONFIDENCE) -> tuple[CrowdShar
 
 def _from_run(place: Path, threshold: float | None, problems: list[str]) -> Estimate | None:
     """The overall FPIR at ``threshold`` from an lfr-audit metrics table (or run folder)."""
-    from audit.runs import METRICS_FILE
+    from audit.runs.layout import METRICS_FILE
     from audit.tables import read_table
 
     path = place / METRICS_FILE if place.is_dir() else place

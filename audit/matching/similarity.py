@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Distances understood by this module, named as deepface names them.
-DISTANCES = ("cosine", "euclidean", "euclidean_l2", "angular")
+from audit.choices import DISTANCES  # named as deepface names them
 
 #: Plain-language name of the similarity each distance gives, for reports.
 SIMILARITY_NAMES = {

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from audit.metrics import contrasts, disparity, groups, score_limits, table, trials, variance
+from audit.metrics import (checked, contrasts, disparity, groups, score_limits, table, trials,
+                           variance)
 from audit.metrics.points import (
     WINDOW,
     OperatingPoints,
@@ -128,13 +129,13 @@ def compute_metrics(
     )
     parsed = _groupings(groupings)
     crossed = _cross_groupings(parsed, cross_groupings)
-    trials.check_grouping_columns(parsed + crossed, images)
+    checked.check_grouping_columns(parsed + crossed, images)
     columns = tuple(dict.fromkeys(c for g in parsed for c in g.sensitive + g.control))
-    scores_table = trials.check_scores_table(scores)
+    scores_table = checked.check_scores_table(scores)
     labels = tuple(dict.fromkeys(columns + tuple(c for g in crossed for c in g.sensitive)))
-    image_table = trials.check_images(images, labels)
-    fta_frame = None if fta is None else trials.check_fta(fta)
-    subjects = trials.subject_index(scores_table, image_table)
+    image_table = checked.check_images(images, labels)
+    fta_frame = None if fta is None else checked.check_fta(fta)
+    subjects = checked.subject_index(scores_table, image_table)
     points = operating_points(
         scores_table, thresholds=thresholds, labelled=labelled_thresholds,
         target_fmr=target_fmr, target_fpir=target_fpir, sweep=sweep,
@@ -355,7 +356,7 @@ def _rate_units(
     columns: tuple[str, ...],
 ) -> list[groups.UnitCounts]:
     """Unit counts of every rate whose trial kind occurs in the scores table."""
-    kinds = trials.present_kinds(scores)
+    kinds = checked.present_kinds(scores)
     return [
         groups.unit_counts(
             trials.trial_set(scores, images, spec, subjects=subjects, columns=columns),

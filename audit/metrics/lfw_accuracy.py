@@ -174,11 +174,12 @@ def lfw_accuracy(
 def format_lfw_accuracy(result: LfwAccuracy) -> str:
     """A plain-text table: accuracy mean +/- std per group, both FTA handlings.
 
-    >>> print(format_lfw_accuracy(result))  # doctest: +SKIP
-    LFW 10-fold accuracy by gender (mean +/- std over folds)
-    score: cosine similarity (1 - cosine distance); each fold's threshold chosen on the other folds
-    group    pairs  FTA pairs  FTA excluded       FTA as different
-    overall  6000   12         99.13% +/- 0.31%   98.95% +/- 0.35%
+    It reads like this (the full-LFW Dlib figures; run ``lfr-audit lfw-view2``)::
+
+        LFW 10-fold accuracy by gender (mean +/- std over folds)
+        score: cosine similarity (1 - cosine distance); each fold's threshold chosen on the other folds
+        group    pairs  FTA pairs  FTA excluded       FTA as different
+        overall  6000   12         99.13% +/- 0.31%   98.95% +/- 0.35%
     """
     summary = result.summary.set_index(["group", "fta_handling"])
     header = ("group", "pairs", "FTA pairs", "FTA excluded", "FTA as different")

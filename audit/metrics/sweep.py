@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from audit.metrics import table, trials
+from audit.metrics import checked, table, trials
 from audit.metrics.rates import (
     EMPTY_DENOMINATOR,
     UndefinedRateWarning,
@@ -312,14 +312,14 @@ def threshold_sweep(
         rows.
     """
     parsed = tuple(trials.Grouping.parse(g) for g in groupings)
-    trials.check_grouping_columns(parsed, images)
+    checked.check_grouping_columns(parsed, images)
     columns = tuple(dict.fromkeys(c for g in parsed for c in g.sensitive + g.control))
-    table_ = trials.check_scores_table(scores)
-    image_table = trials.check_images(images, columns)
-    subjects = trials.subject_index(table_, image_table)
+    table_ = checked.check_scores_table(scores)
+    image_table = checked.check_images(images, columns)
+    subjects = checked.subject_index(table_, image_table)
     grid = np.asarray(thresholds, dtype=np.float64).ravel()
     frames = []
-    kinds = trials.present_kinds(table_)
+    kinds = checked.present_kinds(table_)
     for rate in (r for r in rates if trials.RATES[r].kind in kinds):
         trial_set = trials.trial_set(
             table_, image_table, trials.RATES[rate], subjects=subjects, columns=columns

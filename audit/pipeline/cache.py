@@ -14,8 +14,6 @@ copy reuses its embedding, an edited file never does. Rows with status
 
 from __future__ import annotations
 
-import json
-import os
 import time
 import uuid
 from pathlib import Path
@@ -24,20 +22,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..schema import FACES
+from ..tables import write_json, write_table
 
 CACHED_STATUSES = ("ok", "no_face", "unreadable")
 _PART_GLOB = "part-*.parquet"
-
-
-def write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to ``path`` so that readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-    try:
-        pq.write_table(table, partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 class FacesCache:
@@ -49,9 +37,7 @@ class FacesCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = self.folder / "config.json"
         if description is not None and not meta.exists():
-            partial = meta.with_suffix(".partial")
-            partial.write_text(json.dumps(description, indent=2, sort_keys=True))
-            os.replace(partial, meta)
+            write_json(meta, description)
 
     def parts(self) -> list[Path]:
         return sorted(self.folder.glob(_PART_GLOB))
@@ -73,7 +59,7 @@ class FacesCache:
         rows = [r for r in rows if r["status"] in CACHED_STATUSES]
         if rows:
             table = pa.Table.from_pylist(rows, schema=FACES)
-            write_parquet_atomic(table, self._new_part())
+            write_table(table, self._new_part())
         return len(rows)
 
     def _new_part(self) -> Path:
@@ -85,6 +71,6 @@ class FacesCache:
         parts = self.parts()
         if len(parts) <= 1:
             return
-        write_parquet_atomic(self.load(), self._new_part())
+        write_table(self.load(), self._new_part())
         for part in parts:
             part.unlink()

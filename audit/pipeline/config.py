@@ -12,30 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from enum import Enum
-from importlib import metadata
+from audit.choices import Preprocess
+from audit.tables import package_versions
 
 #: Bump when lfr-audit's own detection/embedding code changes its output.
 PIPELINE_VERSION = "1"
-
-
-class Preprocess(str, Enum):
-    """How a detected face becomes the model's input.
-
-    - ``deepface``: exactly ``deepface.extract_faces`` + ``represent``: with
-      ``align`` the image gets a 50% black border before detection, faces are
-      rotated level on the eyes, and the detector's tight crop is resized to
-      the model input. Audits deepface as its users run it.
-    - ``no-border``: the same crop and rotation, but detection runs on the
-      original image. About twice as fast with the dlib detector, and it finds
-      slightly different faces, so it is its own configuration.
-    - ``dlib-chip``: dlib's own recipe for its ResNet (5-point landmarks, a
-      150 px chip with 25% padding). Dlib model only.
-    """
-
-    deepface = "deepface"
-    no_border = "no-border"
-    dlib_chip = "dlib-chip"
 
 
 @dataclass(frozen=True)
@@ -68,17 +49,6 @@ class PipelineConfig:
             f"{self.model} + {self.detector} detector, align={self.align}, "
             f"preprocess={self.preprocess.value}, normalization={self.normalization}"
         )
-
-
-def package_versions(names: tuple[str, ...]) -> dict[str, str]:
-    """Installed version of each distribution, ``absent`` when not installed."""
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "absent"
-    return versions
 
 
 def software_versions() -> dict[str, str]:

@@ -15,17 +15,17 @@ yields each batch's faces rows as the batch finishes. One string chooses it
   ``distributed.Client`` is accepted too.
 
 **Same rows whichever executor.** Every executor runs the same batches,
-made by the client, through the same function (:func:`embed_batch` on a
-:class:`FaceEmbedder`), so a batch's rows do not depend on where it ran.
-Before any work is sent, every Dask worker is checked (:func:`worker_problems`):
-its weights folder must hold the files the configuration needs, its library
-versions must give the client's cache key, and it must see the images; a
-worker that fails any check stops the run in seconds, named by its address.
+made by the client, through the same function (:func:`~audit.pipeline.embed.embed_batch` on a
+:class:`~audit.pipeline.embed.FaceEmbedder`), so a batch's rows do not depend on where it ran.
+Before any work is sent, every Dask worker is checked
+(:func:`~audit.pipeline.workers.worker_problems`): its weights folder must
+hold the files the configuration needs, its library versions must give the
+client's cache key, and it must see the images; a worker that fails any check stops the run in seconds, named by its address.
 A worker that joins later is checked the same way before its first batch.
 
 **Models load once per worker**, not once per batch: each worker process
 keeps its embedders in a per-process cache keyed by configuration
-(:func:`process_embedder`), built on the first batch it runs and dropped at
+(:func:`~audit.pipeline.workers.process_embedder`), built on the first batch it runs and dropped at
 the end of the run. The local executor fills the same cache from its pool
 initializer. deepface and dlib objects are built where they are used and never
 pickled; a task carries only the configuration and image paths.
@@ -43,7 +43,7 @@ scheduler loses only batches not yet returned, and the next run computes
 exactly those.
 
 **Failures.** One image's failure is a row with a status (:mod:`.embed`), a
-whole batch's failure is ``error`` rows (:func:`embed_batch`), and a batch
+whole batch's failure is ``error`` rows (:func:`~audit.pipeline.embed.embed_batch`), and a batch
 that killed the workers running it ``distributed.scheduler.allowed-failures``
 times is ``error`` rows too; none is cached, so the next run retries them. A
 worker that cannot work (weights, versions, data, model) and a lost
@@ -59,37 +59,28 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import multiprocessing
-import os
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .config import PipelineConfig, config_key, software_versions
-from .embed import FaceEmbedder, ImageTask, embed_batch, empty_row, is_url
-from .weights import WeightsError, require
+from audit.choices import LOCAL
+from audit.execution.choice import ExecutorChoice, ExecutorError
+from audit.execution.cluster import Cluster, open_cluster
+from audit.execution.local import describe_local, map_in_processes
 
-LOCAL = "local"
-DASK_LOCAL = "dask-local"
-DASK = "dask"  # an existing cluster, by scheduler address
-#: Address schemes of Dask's comms; anything else is not a scheduler address.
-ADDRESS_SCHEMES = ("tcp://", "tls://", "ws://", "wss://", "ucx://", "inproc://")
-#: Seconds to reach a scheduler before giving up.
-CONNECT_TIMEOUT = 30
+from .config import PipelineConfig, software_versions
+from .embed import ImageTask, embed_batch, empty_row
+from .weights import WeightsError
+from .workers import (
+    WorkerNotReady,
+    process_embedder,
+    release_embedder,
+    worker_problems,
+)
+
 #: Seconds to wait for a first worker on an existing cluster (a batch queue may be slow).
 WORKER_TIMEOUT = 600
 
-_BAD_EXECUTOR = (
-    "executor {text!r} is not one of 'local', 'dask-local' or a Dask scheduler address "
-    "such as tcp://host:8786"
-)
-_UNREACHABLE = (
-    "cannot reach the Dask scheduler at {address} ({error}); check the address and that "
-    "the scheduler is running"
-)
 _NO_WORKERS = (
     "no Dask worker joined the scheduler at {address} within {timeout} s; start workers "
     "(README, 'Running on a cluster')"
@@ -103,67 +94,7 @@ _BATCH_LOST = (
     "batch lost: Dask workers died {times} times while running it (KilledWorker); not "
     "cached, so the next run retries it"
 )
-_NOT_VISIBLE = (
-    "cannot see {path}: put the images on a file system every worker mounts at the same "
-    "path, or give the dataset root as a URL every worker can read (fsspec: file://, or a "
-    "protocol whose fsspec package every worker has)"
-)
-_VERSIONS_DIFFER = (
-    "its software versions give another cache key than the client's ({differences}); "
-    "install the same lfr-audit and pinned stack on every worker"
-)
-
 logger = logging.getLogger(__name__)
-
-
-class ExecutorError(RuntimeError):
-    """The executor cannot start or finish the run; the message says what to do."""
-
-
-class WorkerNotReady(RuntimeError):
-    """Raised on a worker that cannot compute rows identical to the client's.
-
-    ``args`` are (kind, message), kind being ``weights``, ``versions``, ``data``
-    or ``model``, so the client can re-raise a weights problem as
-    :class:`~audit.pipeline.weights.WeightsError`.
-    """
-
-    @property
-    def kind(self) -> str:
-        return self.args[0]
-
-    def __str__(self) -> str:
-        return self.args[1]
-
-
-@dataclass(frozen=True)
-class ExecutorChoice:
-    """A parsed executor string."""
-
-    kind: str  # LOCAL, DASK_LOCAL or DASK
-    workers: int = 1  # worker processes (LOCAL, DASK_LOCAL); the cluster's own for DASK
-    address: str | None = None
-
-
-def parse_executor(text: str, workers: int = 1) -> ExecutorChoice:
-    """Read ``local``, ``dask-local`` or a scheduler address (``tcp://host:8786``).
-
-    ``workers`` is the number of worker processes for ``local`` and
-    ``dask-local``; an existing cluster has its own workers.
-
-    >>> parse_executor("tcp://10.0.0.5:8786")
-    ExecutorChoice(kind='dask', workers=1, address='tcp://10.0.0.5:8786')
-    """
-    if workers < 1:
-        raise ExecutorError(f"workers must be at least 1, got {workers}")
-    text = text.strip()
-    if text == LOCAL:
-        return ExecutorChoice(LOCAL, workers)
-    if text == DASK_LOCAL:
-        return ExecutorChoice(DASK_LOCAL, workers)
-    if text.startswith(ADDRESS_SCHEMES) and len(text) > text.index("://") + 3:
-        return ExecutorChoice(DASK, workers, text)
-    raise ExecutorError(_BAD_EXECUTOR.format(text=text))
 
 
 class Executor(Protocol):
@@ -173,68 +104,6 @@ class Executor(Protocol):
 
     def map_batches(self, config: PipelineConfig, key: str,
                     batches: Sequence[list[ImageTask]]) -> Iterator[list[dict]]: ...
-
-
-# -- the per-process cache of embedders (local pool workers and Dask workers) --
-
-_EMBEDDERS: dict[str, tuple[FaceEmbedder, threading.Lock]] = {}
-_EMBEDDERS_LOCK = threading.Lock()
-#: How many embedders this process has built, by configuration key (tests read it).
-BUILDS: dict[str, int] = {}
-
-
-def process_embedder(config: PipelineConfig, key: str) -> tuple[FaceEmbedder, threading.Lock]:
-    """This process's embedder for ``key`` (built on first use) and the lock that
-    serialises its use (a Dask worker may run several threads; deepface and dlib
-    objects are not documented as thread-safe)."""
-    with _EMBEDDERS_LOCK:
-        entry = _EMBEDDERS.get(key)
-        if entry is None:
-            entry = _EMBEDDERS[key] = (FaceEmbedder(config, key), threading.Lock())
-            BUILDS[key] = BUILDS.get(key, 0) + 1
-    return entry
-
-
-def release_embedder(key: str) -> bool:
-    """Drop this process's embedder for ``key``; True if there was one."""
-    with _EMBEDDERS_LOCK:
-        return _EMBEDDERS.pop(key, None) is not None
-
-
-def _exists(location: str) -> bool:
-    if is_url(location):
-        from fsspec.core import url_to_fs
-
-        fs, path = url_to_fs(location)
-        return fs.exists(path)
-    return os.path.exists(location)
-
-
-def worker_problems(config: PipelineConfig, key: str, versions: dict[str, str],
-                    sample: str | None) -> list[tuple[str, str]]:
-    """What stops this process from computing the client's rows, as (kind, message) pairs.
-
-    Checks, without importing deepface: the weights and packages the
-    configuration needs (:func:`~audit.pipeline.weights.require`, which also
-    seeds the Dlib files from their PyPI package here), that this process's
-    library versions give the client's cache key ``key``, and that it can see
-    ``sample`` (one image of the run).
-    """
-    problems = []
-    try:
-        require(config.model, config.detector, needs_landmarks=config.detector != "skip")
-    except WeightsError as error:
-        problems.append(("weights", str(error)))
-    if config_key(config) != key:
-        mine = software_versions()
-        differences = ", ".join(
-            f"{name} {mine.get(name, 'absent')} here, {theirs} on the client"
-            for name, theirs in sorted(versions.items()) if mine.get(name) != theirs
-        ) or "versions agree, so lfr-audit itself differs"
-        problems.append(("versions", _VERSIONS_DIFFER.format(differences=differences)))
-    if sample is not None and not _exists(sample):
-        problems.append(("data", _NOT_VISIBLE.format(path=sample)))
-    return problems
 
 
 # -- local: a spawn process pool, or this process ---------------------------------
@@ -254,28 +123,14 @@ class LocalExecutor:
 
     def __init__(self, workers: int = 1) -> None:
         self.workers = workers
-        self.description = (f"local ({workers} worker processes)" if workers > 1
-                            else "local (in this process)")
+        self.description = describe_local(workers)
 
     def map_batches(self, config: PipelineConfig, key: str,
                     batches: Sequence[list[ImageTask]]) -> Iterator[list[dict]]:
+        yield from map_in_processes(_process_batch, batches, self.workers, args=(config, key),
+                                    initializer=_init_process)
         if self.workers <= 1:
-            for batch in batches:
-                yield _process_batch(config, key, batch)
             release_embedder(key)
-            return
-        context = multiprocessing.get_context("spawn")  # no state inherited from the CLI
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                 initializer=_init_process, initargs=(config, key)) as pool:
-            pending = set()
-            for batch in batches:  # at most 2 batches queued per worker
-                pending.add(pool.submit(_process_batch, config, key, batch))
-                if len(pending) >= 2 * self.workers:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    yield from (future.result() for future in done)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from (future.result() for future in done)
 
 
 # -- Dask -----------------------------------------------------------------------
@@ -330,15 +185,13 @@ def _task_key(key: str, batch: list[ImageTask]) -> str:
 
 
 class DaskExecutor:
-    """Batches as tasks on a Dask cluster, through ``client``."""
+    """Batches as tasks on an open Dask cluster (:class:`~audit.execution.cluster.Cluster`)."""
 
-    def __init__(self, client: Any, description: str | None = None,
-                 owns_cluster: bool = False) -> None:
-        self.client = client
-        self.address = client.scheduler.address
-        self.description = description or f"Dask cluster at {self.address}"
-        self.owns_cluster = owns_cluster
-        self.scheduler_lost = False
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.client = cluster.client
+        self.address = cluster.client.scheduler.address
+        self.description = cluster.description
         self._slots = (0.0, 1)  # (when counted, worker threads)
 
     def _worker_threads(self) -> int:
@@ -373,7 +226,7 @@ class DaskExecutor:
             raise ExecutorError("; ".join(other))
 
     def _lost(self, reason: str, done: int, total: int) -> None:
-        self.scheduler_lost = True
+        self.cluster.lost = True
         raise ExecutorError(_SCHEDULER_LOST.format(address=self.address, reason=reason,
                                                    done=done, total=total))
 
@@ -421,10 +274,10 @@ class DaskExecutor:
                 yield rows
                 top_up()
         finally:
-            if not self.scheduler_lost:
+            if not self.cluster.lost:
                 for future in list(running.futures):
                     future.cancel()
-                if not self.owns_cluster:  # a shared cluster: free the workers' memory
+                if not self.cluster.owned:  # a shared cluster: free the workers' memory
                     with contextlib.suppress(Exception):
                         client.run(_release_on_worker, key, on_error="ignore")
 
@@ -451,141 +304,22 @@ def _allowed_failures() -> int:
 
 
 @contextlib.contextmanager
-def _quiet_distributed() -> Iterator[None]:
-    """Silence distributed's own loggers while tearing down after a lost scheduler
-    (they print reconnection tracebacks; the one-line error says it all)."""
-    loggers = [logging.getLogger(name) for name in ("distributed", "tornado")]
-    levels = [log.level for log in loggers]
-    for log in loggers:
-        log.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        for log, level in zip(loggers, levels, strict=True):
-            log.setLevel(level)
+def open_executor(executor: ExecutorChoice | Executor | Any) -> Iterator[Executor]:
+    """The executor ``executor`` names, open for the duration of the ``with`` block.
 
-
-def _close(executor: DaskExecutor, cluster: Any = None) -> None:
-    quiet = _quiet_distributed() if executor.scheduler_lost else contextlib.nullcontext()
-    with quiet:
-        with contextlib.suppress(Exception):
-            executor.client.close(timeout=5 if executor.scheduler_lost else 30)
-        if cluster is not None:
-            with contextlib.suppress(Exception):
-                cluster.close(timeout=5 if executor.scheduler_lost else 30)
-
-
-#: LocalCluster options: no dashboard, and the scheduler's HTTP server on any free
-#: port (it still starts one, by default on 8787, which another cluster may hold).
-LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
-    "threads_per_worker": 1, "processes": True, "dashboard_address": None,
-    "scheduler_kwargs": {"dashboard": False, "dashboard_address": ":0"},
-}
-
-
-def start_local_cluster(workers: int) -> Any:
-    """A Dask LocalCluster of ``workers`` processes (spawned), one thread each.
-
-    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which
-    makes glibc hand memory back after every decoded image: 6% more CPU per
-    image here (``benchmarks/results_executors.md``). These workers start
-    without it, as local worker processes do. Call inside
-    :func:`kept_environ`: the nanny sets its worker variables in the process
-    that starts it.
-    """
-    import dask
-    from distributed import LocalCluster
-
-    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
-    environ["MALLOC_TRIM_THRESHOLD_"] = None  # None: not set (distributed's convention)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-        return LocalCluster(n_workers=workers, **LOCAL_CLUSTER_OPTIONS)
-
-
-@contextlib.contextmanager
-def kept_environ() -> Iterator[None]:
-    """Restore, on exit, the environment variables Dask's nanny sets.
-
-    The nanny writes its worker variables (``OMP_NUM_THREADS=1``,
-    ``PYTHONHASHSEED``...) into the environment of the process that runs it,
-    the client's for a LocalCluster, where every process started later would
-    inherit them.
-    """
-    import dask
-
-    names = {*dask.config.get("distributed.nanny.pre-spawn-environ"), "PYTHONHASHSEED"}
-    saved = {name: os.environ.get(name) for name in names}
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _connect(address: str) -> Any:
-    from distributed import Client
-
-    try:
-        return Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as error:
-        raise ExecutorError(_UNREACHABLE.format(address=address, error=error)) from None
-
-
-@contextlib.contextmanager
-def scheduler_client(executor: str) -> Iterator[Any]:
-    """A ``distributed.Client`` when ``executor`` is a scheduler address, else None.
-
-    For stages that can use an existing cluster but are not worth starting one
-    for, such as the 1:N search (``identification_scores(..., client=...)``).
-    """
-    choice = parse_executor(executor)
-    if choice.kind != DASK:
-        yield None
-        return
-    client = _connect(choice.address)
-    try:
-        yield client
-    finally:
-        with contextlib.suppress(Exception):
-            client.close(timeout=CONNECT_TIMEOUT)
-
-
-@contextlib.contextmanager
-def open_executor(executor: str | Executor | Any = LOCAL, workers: int = 1) -> Iterator[Executor]:
-    """The executor named by ``executor``, open for the duration of the ``with`` block.
-
-    ``executor`` is a string for :func:`parse_executor`, an executor already
-    open (used as is), or a ``distributed.Client`` (used, not closed). For
-    ``dask-local`` the LocalCluster is started here and stopped on exit; for a
-    scheduler address only the connection is closed on exit.
+    ``executor`` is a parsed choice (:func:`~audit.execution.choice.parse_executor`),
+    an executor already open (used as is), or a ``distributed.Client`` (used,
+    not closed). A Dask cluster is opened and closed by
+    :func:`~audit.execution.cluster.open_cluster`.
     """
     if hasattr(executor, "map_batches"):
         yield executor
         return
-    if not isinstance(executor, str):  # a distributed.Client the caller manages
-        yield DaskExecutor(executor)
+    if not isinstance(executor, ExecutorChoice):  # a distributed.Client the caller manages
+        yield DaskExecutor(Cluster(executor, f"Dask cluster at {executor.scheduler.address}"))
         return
-    choice = parse_executor(executor, workers)
-    if choice.kind == LOCAL:
-        yield LocalExecutor(choice.workers)
+    if executor.kind == LOCAL:
+        yield LocalExecutor(executor.workers)
         return
-    from distributed import Client
-
-    if choice.kind == DASK_LOCAL:
-        with kept_environ():
-            cluster = start_local_cluster(choice.workers)
-            runner = DaskExecutor(Client(cluster), owns_cluster=True,
-                                  description=f"dask-local ({choice.workers} worker processes)")
-            try:
-                yield runner
-            finally:
-                _close(runner, cluster)
-        return
-    runner = DaskExecutor(_connect(choice.address))
-    try:
-        yield runner
-    finally:
-        _close(runner)
+    with open_cluster(executor) as cluster:
+        yield DaskExecutor(cluster)

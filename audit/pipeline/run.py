@@ -23,7 +23,9 @@ from ..schema import FACES, MANIFEST, check_table
 from .cache import CACHED_STATUSES, FacesCache
 from .config import PipelineConfig, config_key, software_versions
 from .embed import ImageTask, empty_row, is_url, read_bytes
-from .executors import LOCAL, Executor, open_executor, parse_executor
+from ..choices import LOCAL
+from ..execution.choice import ExecutorChoice, parse_executor
+from .executors import Executor, open_executor
 from .weights import require
 
 #: Images per batch. A batch takes about 2 s of one worker with the default Dlib
@@ -88,12 +90,14 @@ def embed_manifest(
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
-    executor: str | Executor | Any = LOCAL,
+    executor: str | ExecutorChoice | Executor | Any = LOCAL,
 ) -> tuple[pa.Table, EmbedStats]:
     """Faces rows for every manifest row, computing only what the cache lacks.
 
     ``root`` is the dataset folder or an fsspec URL (:func:`image_locations`).
-    ``executor`` chooses where batches run (:func:`~audit.pipeline.executors.parse_executor`):
+    ``executor`` chooses where batches run: a parsed
+    :class:`~audit.execution.choice.ExecutorChoice` (its own worker count), or a
+    string read here with ``workers`` (:func:`~audit.execution.choice.parse_executor`):
     ``"local"`` with ``workers`` processes (1 = this process), ``"dask-local"``
     (a LocalCluster of ``workers`` processes, started and stopped here), a
     Dask scheduler address such as ``"tcp://host:8786"``, or an open
@@ -108,8 +112,8 @@ def embed_manifest(
     cluster cannot be reached or is lost (what finished stays cached).
     """
     manifest = check_table(manifest, MANIFEST, "manifest")
-    if isinstance(executor, str):
-        parse_executor(executor, workers)  # a typo fails now, even when all is cached
+    if isinstance(executor, str):  # a typo fails now, even when all is cached
+        executor = parse_executor(executor, workers)
     require(config.model, config.detector,
             needs_landmarks=config.detector != "skip")
     key = config_key(config)
@@ -133,7 +137,7 @@ def embed_manifest(
     not_cached: dict[str, dict] = {}  # this run's rows the cache does not keep (errors)
     ran_on = "none (all cached)"
     if batches:
-        with open_executor(executor, workers) as runner:
+        with open_executor(executor) as runner:
             ran_on = runner.description
             for rows in runner.map_batches(config, key, batches):
                 cache.write_batch(rows)  # the client is the only writer (executors.py)

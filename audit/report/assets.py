@@ -1,9 +1,8 @@
 """Files the report ships with: its templates and its fonts.
 
-* Templates live in ``reports/templates/`` at the repository root (found
-  relative to this package, which covers a source checkout and an editable
-  install), or wherever ``$LFR_AUDIT_TEMPLATES`` points, or in
-  ``audit/report/templates/`` if the packaging copies them there.
+* Templates live in ``reports/templates/`` at the repository root, installed
+  as package data of the ``reports`` package (a wheel carries them), or
+  wherever ``$LFR_AUDIT_TEMPLATES`` points.
 * Fonts are the DejaVu Sans TTFs that ship inside matplotlib
   (``matplotlib/mpl-data/fonts/ttf/``), a dependency of the install: no system
   font and no download. The HTML embeds them as ``data:`` URLs, subset to the
@@ -24,7 +23,7 @@ TEMPLATES_ENV = "LFR_AUDIT_TEMPLATES"
 ENTRY_TEMPLATE = "report.html.j2"
 NO_TEMPLATES = (
     "report templates not found: looked in {places}. Set ${env} to the folder "
-    "holding {entry}, or reinstall lfr-audit from a checkout (pip install -e .)"
+    "holding {entry}, or reinstall lfr-audit"
 )
 #: The report's font family name in CSS, SVG and matplotlib.
 FAMILY = "DejaVu Sans"
@@ -41,11 +40,11 @@ class FontFace:
 
 def templates_dir() -> Path:
     """The folder holding the report templates (see module notes for the search order)."""
-    here = Path(__file__).resolve().parent
     candidates = []
     if os.environ.get(TEMPLATES_ENV):
         candidates.append(Path(os.environ[TEMPLATES_ENV]))
-    candidates += [here.parents[1] / "reports" / "templates", here / "templates"]
+    # beside the audit package: the checkout's root, or site-packages for a wheel
+    candidates.append(Path(__file__).resolve().parents[2] / "reports" / "templates")
     for place in candidates:
         if (place / ENTRY_TEMPLATE).is_file():
             return place

@@ -1,6 +1,6 @@
 """What changed since an earlier run, in the order a reader needs it.
 
-:func:`build_changes` takes the :class:`audit.comparison.Comparison` of two runs
+:func:`build_changes` takes the :class:`audit.report.comparison.Comparison` of two runs
 and keeps its typed changes as they are, arranged for the templates and the
 terminal: the headline (overall rates at each operating point), the fixed
 pairs of the demographic groupings at each operating point present in both
@@ -17,11 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from audit.policy import PolicyOutcome
+from audit.report.policy_outcome import PolicyOutcome
 from audit.report.formatting import percent, points, pvalue, ratio, threshold
 
-if TYPE_CHECKING:  # importing audit.compare loads the metrics stage: only when comparing
-    from audit.comparison import Comparison, PairChange, PairEstimate, Point, RateChange
+if TYPE_CHECKING:
+    from audit.report.comparison import Comparison, PairChange, PairEstimate, Point, RateChange
 
 #: Other significant changes shown (the rest are in compare.json).
 MAX_OTHERS = 20
@@ -69,7 +69,7 @@ class Changes:
     ``correction`` at false discovery rate ``fdr``; ``n_unbounded``,
     ``n_insufficient`` and ``n_one_run`` count what was not tested, and why.
     ``policy_before`` / ``policy_after`` are None when not recorded, else
-    the run's policy state (:data:`audit.policy.STATES`: met, broken, not
+    the run's policy state (:data:`audit.report.policy_outcome.STATES`: met, broken, not
     evaluated, no policy); ``violations`` are the recorded sentences of the
     limits ``after`` broke or could not evaluate.
     """
@@ -109,7 +109,7 @@ def _by_point(changes: tuple[RateChange | PairChange, ...]) -> tuple[AtPoint, ..
 
 
 def build_changes(comparison: Comparison, *, max_others: int = MAX_OTHERS) -> Changes:
-    """The changes of :func:`audit.compare.compare_runs`, arranged for reading."""
+    """The changes of :func:`audit.runs.compare.compare_runs`, arranged for reading."""
 
     def state(record: Any) -> str | None:
         return None if not record else PolicyOutcome.from_json(record).state

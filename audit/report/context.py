@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from audit.metrics.trials import Grouping
-from audit.policy import PolicyOutcome
+from audit.report.policy_outcome import PolicyOutcome
 from audit.report import appendix, curves, findings, panels
 from audit.report.appendix import Composition, FamilyBlock, KeyValue, flatten
 from audit.report.changes import Changes
@@ -48,6 +48,7 @@ from audit.report.inputs import (
 from audit.report.panels import CrossMatrix, Panel
 from audit.report.projection import Projection, projection
 from audit.report.reading import GroupRate, MetricsIndex, OperatingPoint
+from audit.report.watchlist_size import SizeCurve, size_curves
 
 
 @dataclass(frozen=True)
@@ -122,10 +123,12 @@ class ReportContext:
     correction ran over, by rate and point), ``provenance`` and ``spec``
     (flattened key/value pairs), ``faces`` (empty unless face images were
     explicitly asked for), ``policy`` (the typed
-    :class:`audit.policy.PolicyOutcome` read back from ``policy.json``, when
+    :class:`audit.report.policy_outcome.PolicyOutcome` read back from ``policy.json``, when
     recorded), ``changes`` (since an earlier run, when given) and
     ``coverage`` (the measured coverage of the interval methods; None until
-    the coverage study provides it).
+    the coverage study provides it); ``size_curves`` the false alert and
+    miss rates against watchlist size at the primary point, overall first
+    (:mod:`audit.report.watchlist_size`).
     """
 
     run: RunInfo
@@ -146,6 +149,7 @@ class ReportContext:
     policy: PolicyOutcome | None = None
     changes: Changes | None = None
     coverage: tuple[CoverageResult, ...] | None = None
+    size_curves: tuple[SizeCurve, ...] = ()
 
 
 def _policy(record: Mapping[str, Any]) -> PolicyOutcome | None:
@@ -206,7 +210,7 @@ def build_context(
     ----------
     metrics : pyarrow.Table or DataFrame
         Rows of :data:`audit.metrics.table.SCHEMA` (METRICS plus the structure
-        columns), as :func:`audit.workflow.measure` writes them: rates, pair
+        columns), as :func:`audit.runs.workflow.measure` writes them: rates, pair
         statistics and descriptive summaries at the audited points, sweep
         rows, projection rows. Checked against the schema.
     run : RunInfo
@@ -260,6 +264,7 @@ def build_context(
         policy=_policy(run.policy),
         changes=changes,
         coverage=coverage,
+        size_curves=size_curves(metrics, primary, _single(groupings)),
     )
 
 

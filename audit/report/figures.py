@@ -199,12 +199,8 @@ def heatmap(
     insufficient or empty cells are hatched grey and labelled.
     """
     xlabel, ylabel, insufficient, colorbar_label = map(plain, (xlabel, ylabel, insufficient, colorbar_label))
-    n_rows, n_cols = len(matrix.probe_groups), len(matrix.reference_groups)
-    values = np.full((n_rows, n_cols), np.nan)
-    for i, row in enumerate(matrix.cells):
-        for j, cell in enumerate(row):
-            if cell is not None and cell.shown:
-                values[i, j] = cell.value
+    values = _shown_values(matrix)
+    n_rows, n_cols = values.shape
     positive = values[np.isfinite(values) & (values > 0)]
     vmin = float(positive.min()) if positive.size else 1e-6
     vmax = float(positive.max()) if positive.size else 1e-5
@@ -224,23 +220,7 @@ def heatmap(
         )
         ax.set_xlim(-0.5, n_cols - 0.5)
         ax.set_ylim(n_rows - 0.5, -0.5)
-        for i in range(n_rows):
-            for j in range(n_cols):
-                value = values[i, j]
-                if not np.isfinite(value):
-                    ax.add_patch(
-                        matplotlib.patches.Rectangle(
-                            (j - 0.5, i - 0.5), 1, 1, facecolor="#eeeeee", hatch="///", edgecolor="#999999",
-                            linewidth=0.0,
-                        )
-                    )
-                    ax.text(j, i, insufficient, ha="center", va="center", color="#333333", style="italic",
-                            fontsize=6.5)
-                    continue
-                r, g, b, _ = cmap(norm(max(value, vmin)))
-                dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5
-                ax.text(j, i, formatting.percent(value), ha="center", va="center",
-                        color="#ffffff" if dark else "#000000", fontsize=7.5)
+        _label_cells(ax, values, cmap, norm, insufficient)
         ax.set_xticks(range(n_cols))
         ax.set_xticklabels([short(g, 20) for g in matrix.reference_groups], rotation=30 if n_cols > 3 else 0,
                            ha="right" if n_cols > 3 else "center")
@@ -250,12 +230,49 @@ def heatmap(
         ax.set_ylabel(ylabel)
         for spine in ax.spines.values():
             spine.set_visible(False)
-        bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03)
-        bar.solids.set_rasterized(False)  # vector, no embedded raster image
-        bar.solids.set_edgecolor("face")  # no hairline seams between the colour steps
-        bar.set_label(colorbar_label)
-        bar.set_ticks([vmin, math.sqrt(vmin * vmax), vmax])
-        bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: formatting.percent(x)))
-        bar.ax.yaxis.set_minor_formatter(NullFormatter())
-        bar.ax.yaxis.set_minor_locator(NullLocator())
+        _colorbar(fig, image, ax, colorbar_label, vmin, vmax)
         return _draw(fig, figure_id)
+
+
+def _shown_values(matrix: CrossMatrix) -> np.ndarray:
+    """The matrix's shown values (probe rows by reference columns), NaN where not shown."""
+    values = np.full((len(matrix.probe_groups), len(matrix.reference_groups)), np.nan)
+    for i, row in enumerate(matrix.cells):
+        for j, cell in enumerate(row):
+            if cell is not None and cell.shown:
+                values[i, j] = cell.value
+    return values
+
+
+def _label_cells(ax, values: np.ndarray, cmap, norm: LogNorm, insufficient: str) -> None:
+    """Each cell's figure, dark or light against its colour; hatched grey where not shown."""
+    n_rows, n_cols = values.shape
+    for i in range(n_rows):
+        for j in range(n_cols):
+            value = values[i, j]
+            if not np.isfinite(value):
+                ax.add_patch(
+                    matplotlib.patches.Rectangle(
+                        (j - 0.5, i - 0.5), 1, 1, facecolor="#eeeeee", hatch="///", edgecolor="#999999",
+                        linewidth=0.0,
+                    )
+                )
+                ax.text(j, i, insufficient, ha="center", va="center", color="#333333", style="italic",
+                        fontsize=6.5)
+                continue
+            r, g, b, _ = cmap(norm(max(value, norm.vmin)))
+            dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5
+            ax.text(j, i, formatting.percent(value), ha="center", va="center",
+                    color="#ffffff" if dark else "#000000", fontsize=7.5)
+
+
+def _colorbar(fig, image, ax, label: str, vmin: float, vmax: float) -> None:
+    """A vector colour bar with three percentage ticks (low, geometric middle, high)."""
+    bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03)
+    bar.solids.set_rasterized(False)  # vector, no embedded raster image
+    bar.solids.set_edgecolor("face")  # no hairline seams between the colour steps
+    bar.set_label(label)
+    bar.set_ticks([vmin, math.sqrt(vmin * vmax), vmax])
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: formatting.percent(x)))
+    bar.ax.yaxis.set_minor_formatter(NullFormatter())
+    bar.ax.yaxis.set_minor_locator(NullLocator())

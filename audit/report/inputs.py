@@ -18,13 +18,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from audit.choices import DEEPFACE_DEFAULT
+
 #: Label provenance values the templates know how to describe.
 PERCEIVED = "perceived"
 SELF_REPORTED = "self-reported"
 UNKNOWN_SOURCE = "unknown"
-#: Where a deployment threshold came from (worded in the templates).
+#: Where a deployment threshold came from (worded in the templates); deepface's own
+#: default is :data:`audit.choices.DEEPFACE_DEFAULT`.
 FROM_SPEC = "spec"
-DEEPFACE_DEFAULT = "deepface-default"
 OTHER = "other"
 
 
@@ -166,7 +168,7 @@ class RunInfo:
     of the metrics table that are capture conditions rather than demographic
     groups (groupings with a ``" | "`` control are conditions too).
     ``policy`` is the run's policy outcome as recorded (``policy.json``,
-    read by :meth:`audit.policy.PolicyOutcome.from_json`).
+    read by :meth:`audit.report.policy_outcome.PolicyOutcome.from_json`).
     ``previous`` is the earlier run's description,
     kept for reference; the comparison itself is passed to
     :func:`audit.report.context.build_context` as ``changes``.

@@ -20,7 +20,6 @@ words.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,11 +28,12 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from audit.report import assets, figures, threshold_figures
+from audit.report import assets, figures, threshold_figures, watchlist_size
 from audit.report.changes import Changes
 from audit.report.context import ReportContext
 from audit.report.formatting import FILTERS
 from audit.report.inputs import FaceImage
+from audit.tables import write_bytes
 
 FORMATS = ("html", "pdf")
 BAD_FORMAT = "report format must be one of {allowed}, got {got!r}"
@@ -54,7 +54,8 @@ class Figures:
 
     palette = figures.PALETTE
     _modules = {"forest": figures, "heatmap": figures, "sweep": threshold_figures,
-                "det": threshold_figures, "disparity": threshold_figures}
+                "det": threshold_figures, "disparity": threshold_figures,
+                "watchlist_size": watchlist_size}
 
     def __init__(self) -> None:
         self._drawn: dict[tuple, object] = {}
@@ -80,6 +81,9 @@ class Figures:
 
     def disparity(self, data, **words):
         return self._draw("disparity", data, **words)
+
+    def watchlist_size(self, data, **words):
+        return self._draw("watchlist_size", data, **words)
 
 
 def environment(templates: Path | None = None, drawn: Figures | None = None) -> jinja2.Environment:
@@ -186,19 +190,6 @@ def render_pdf(
     return _pdf(html, allow_images=bool(context.faces), identifier=context.run.run_id)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write beside ``path`` then rename; permissions follow the umask like any new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(temporary, "xb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(formats))
     if not chosen:
@@ -242,10 +233,10 @@ def write_report(
     if "html" in chosen:
         written["html"] = out / "report.html"
         html = render_html(context, templates=templates, drawn=drawn)
-        _write_atomic(written["html"], html.encode("utf-8"))
+        write_bytes(written["html"], html.encode("utf-8"))
     if "pdf" in chosen:
         written["pdf"] = out / "report.pdf"
-        _write_atomic(written["pdf"], render_pdf(context, templates=templates, drawn=drawn).data)
+        write_bytes(written["pdf"], render_pdf(context, templates=templates, drawn=drawn).data)
     return written
 
 
@@ -302,7 +293,7 @@ def write_document(
         data = html.encode("utf-8") if name == "html" else _pdf(
             html, allow_images=False, identifier=identifier).data
         written[name] = out / f"{stem}.{name}"
-        _write_atomic(written[name], data)
+        write_bytes(written[name], data)
     return written
 
 

@@ -1,21 +1,17 @@
 """``lfr-audit deployments FILE``: figures from deployment records, and their report.
 
-Registered in :mod:`audit.cli` with one line; heavy imports (scipy,
-statsmodels, WeasyPrint) happen inside the command.
+The analysis is :mod:`audit.deployments`; heavy imports (scipy, statsmodels,
+WeasyPrint) happen inside the command.
 """
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-
-class Format(str, Enum):
-    html = "html"
-    pdf = "pdf"
+from .common import ReportFormat, app, reports_user_errors
 
 
 def _per_1000(e) -> str:
@@ -66,6 +62,8 @@ def _print(audit) -> None:
                    f"p={r.low_end.p_value:.2g}, at {r.share_high:.1%} p={r.high_end.p_value:.2g}")
 
 
+@app.command("deployments")
+@reports_user_errors
 def deployments(
     records: Annotated[Path, typer.Argument(help="Deployment records (CSV or Parquet).",
                                             dir_okay=False)],
@@ -83,7 +81,7 @@ def deployments(
     out: Annotated[Path | None, typer.Option(
         help="Report folder \\[default: <RECORDS stem>-report beside RECORDS].",
         file_okay=False)] = None,
-    format: Annotated[list[Format] | None, typer.Option(
+    format: Annotated[list[ReportFormat] | None, typer.Option(
         "--format", help="html and/or pdf (repeatable) \\[default: both].")] = None,
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999)] = 0.95,
 ) -> None:
@@ -104,6 +102,6 @@ def deployments(
     folder = out or records.with_name(f"{records.stem}-report")
     written = write_deployments_report(
         audit, folder, records_file=records.name,
-        formats=tuple(f.value for f in (format or list(Format))))
+        formats=tuple(f.value for f in (format or list(ReportFormat))))
     for path in written.values():
         typer.echo(f"report: {path}")

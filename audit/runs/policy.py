@@ -72,42 +72,33 @@ command line exits 3 on ``"broken"`` and 4 on ``"not evaluated"``
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from .config import PolicySpec
-from .schema import json_value
+from ..config import PolicySpec
+from ..report.policy_outcome import (
+    BROKEN,
+    ESTIMATE,
+    EVIDENCE,
+    LIMITS,
+    MET,
+    NO_POLICY,
+    NOT_EVALUATED,
+    OVERALL,
+    RATE,
+    RATIO,
+    PolicyCheck,
+    PolicyOutcome,
+    sentence,
+)
 
 # audit.metrics (and its engine's imports) is loaded by check_policy only: reading a
 # recorded outcome (`runs list`, the report) stays light.
 
-#: policy key -> (rate, kind of limit); kinds: "rate" or "ratio".
-LIMITS = {
-    "max_fpir_ratio": ("fpir", "ratio"),
-    "max_fmr_ratio": ("fmr", "ratio"),
-    "max_fnir": ("fnir", "rate"),
-    "max_fnmr": ("fnmr", "rate"),
-    "max_fpir": ("fpir", "rate"),
-    "max_fta": ("fta", "rate"),
-}
-#: Modes of ``[policy] evaluate``.
-ESTIMATE, EVIDENCE, PRECAUTION = "estimate", "evidence", "precaution"
-MODES = (ESTIMATE, EVIDENCE, PRECAUTION)
-#: States of a check, and of the outcome (which adds :data:`NO_POLICY`).
-MET, BROKEN, NOT_EVALUATED, NO_POLICY = "met", "broken", "not evaluated", "no policy"
-CHECK_STATES = (MET, BROKEN, NOT_EVALUATED)
-STATES = (*CHECK_STATES, NO_POLICY)
-#: Version of the ``policy.json`` layout written by :meth:`PolicyOutcome.to_json`
-#: (files without it are the earlier ``{"limits", "passed", "violations"}`` layout).
-FORMAT = 2
-
-OVERALL = "overall"
-#: ``statistic`` values judged (:mod:`audit.metrics.table`).
-RATE, RATIO = "rate", "ratio"
 #: The descriptive summary whose ``sufficient`` flag says whether a grouping (stratum)
 #: had two sufficient groups at a point (:mod:`audit.metrics.disparity`).
 SUMMARY = "max_min_ratio"
@@ -128,139 +119,6 @@ UNDEFINED_OTHER = "ratio undefined"
 NO_BOUND = "no interval {bound} to judge on"
 
 
-@dataclass(frozen=True)
-class PolicyCheck:
-    """One limit judged on one row of the metrics table (or not evaluated, and why).
-
-    ``limit`` and ``allowed`` come from the spec, ``mode`` is ``[policy]
-    evaluate``, ``state`` one of :data:`CHECK_STATES`. The row: ``metric``
-    (the rate), ``statistic`` (``"rate"`` or ``"ratio"``: what ``value`` is;
-    None when the check has no row), ``grouping``, ``group`` (``"all"``
-    overall; the higher-rate group of a ratio, or the stratum of a
-    grouping-level check; None when the check is about a whole grouping),
-    ``group_b`` (the lower-rate group of a ratio), ``operating_point`` and
-    ``threshold`` (None for FTA), ``value``,
-    ``ci_low``, ``ci_high`` (None when absent; ``inf`` for an unbounded
-    ratio). ``reason`` says why a check is not evaluated; ``sentence`` states
-    the check in one line with its numbers.
-    """
-
-    limit: str
-    allowed: float
-    mode: str
-    state: str
-    metric: str
-    statistic: str | None = None
-    grouping: str | None = None
-    group: str | None = None
-    group_b: str | None = None
-    operating_point: str | None = None
-    threshold: float | None = None
-    value: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    reason: str | None = None
-    sentence: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {name: json_value(getattr(self, name)) for name in _CHECK_FIELDS}
-
-    @classmethod
-    def from_json(cls, record: Mapping[str, Any]) -> PolicyCheck:
-        values = {name: record.get(name) for name in _CHECK_FIELDS}
-        for name in _NUMBERS:
-            values[name] = _decode(values[name])
-        values["allowed"] = float(values["allowed"])
-        values["sentence"] = str(values["sentence"] or "")
-        return cls(**values)
-
-
-_CHECK_FIELDS = tuple(PolicyCheck.__dataclass_fields__)
-_NUMBERS = ("allowed", "threshold", "value", "ci_low", "ci_high")
-
-
-@dataclass(frozen=True)
-class PolicyOutcome:
-    """The run's policy: ``state`` (one of :data:`STATES`), ``mode``, the
-    ``skip_unevaluable`` flag, the ``limits`` set (``(key, allowed)`` in
-    :data:`LIMITS` order) and every check."""
-
-    state: str
-    mode: str = ESTIMATE
-    skip_unevaluable: bool = False
-    limits: tuple[tuple[str, float], ...] = ()
-    checks: tuple[PolicyCheck, ...] = ()
-
-    @property
-    def broken(self) -> tuple[PolicyCheck, ...]:
-        return tuple(c for c in self.checks if c.state == BROKEN)
-
-    @property
-    def not_evaluated(self) -> tuple[PolicyCheck, ...]:
-        return tuple(c for c in self.checks if c.state == NOT_EVALUATED)
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``policy.json`` record: strict JSON (infinite bounds as ``"inf"``)."""
-        return {
-            "format": FORMAT,
-            "state": self.state,
-            "mode": self.mode,
-            "skip_unevaluable": self.skip_unevaluable,
-            "limits": [{"limit": key, "allowed": allowed} for key, allowed in self.limits],
-            "checks": [check.to_json() for check in self.checks],
-        }
-
-    @classmethod
-    def from_json(cls, record: Mapping[str, Any]) -> PolicyOutcome:
-        """Read :meth:`to_json`'s record back, or an earlier ``policy.json``.
-
-        Runs written before stated meanings (``{"limits", "passed",
-        "violations"}``) read as ``"broken"`` when they recorded a violation
-        (each becomes a broken check carrying its recorded sentence), else
-        ``"met"``, or ``"no policy"`` when they set no limit; their mode was
-        the estimate.
-        """
-        if "state" not in record:
-            return _legacy(record)
-        state = str(record["state"])
-        if state not in STATES:
-            raise ValueError(f"policy.json: unknown state {state!r}; expected one of {STATES}")
-        return cls(
-            state=state,
-            mode=str(record.get("mode", ESTIMATE)),
-            skip_unevaluable=bool(record.get("skip_unevaluable", False)),
-            limits=tuple((str(item["limit"]), float(item["allowed"]))
-                         for item in record.get("limits", [])),
-            checks=tuple(PolicyCheck.from_json(c) for c in record.get("checks", [])),
-        )
-
-
-def _legacy(record: Mapping[str, Any]) -> PolicyOutcome:
-    recorded = record.get("limits") or {}
-    limits = tuple((key, float(recorded[key])) for key in LIMITS if recorded.get(key) is not None)
-    checks = tuple(
-        PolicyCheck(
-            limit=str(v.get("limit", "")), allowed=float(v.get("allowed", math.nan)),
-            mode=ESTIMATE, state=BROKEN,
-            metric=LIMITS.get(str(v.get("limit")), ("", ""))[0],
-            value=_decode(v.get("observed")),
-            sentence=str(v.get("sentence") or f"{v.get('limit')} broken for {v.get('where')}"),
-        )
-        for v in record.get("violations") or [])
-    if checks or record.get("passed") is False:
-        state = BROKEN
-    else:
-        state = MET if limits else NO_POLICY
-    return PolicyOutcome(state, ESTIMATE, False, limits, checks)
-
-
-def _decode(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)  # also reads "inf"
-    return None if math.isnan(number) else number
-
-
 def _number(value: Any) -> float | None:
     """A table cell as a float, None when missing or NaN."""
     if value is None or pd.isna(value):
@@ -270,9 +128,6 @@ def _number(value: Any) -> float | None:
 
 def _text(value: Any) -> str | None:
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-
-
-# -- judging ---------------------------------------------------------------------
 
 
 def check_policy(policy: PolicySpec, metrics: pa.Table | pd.DataFrame,
@@ -300,7 +155,7 @@ def check_policy(policy: PolicySpec, metrics: pa.Table | pd.DataFrame,
     mode, skip = policy.evaluate, policy.skip_unevaluable
     if not limits:
         return PolicyOutcome(NO_POLICY, mode, skip, (), ())
-    from .metrics import table
+    from ..metrics import table
 
     frame = metrics.to_pandas() if isinstance(metrics, pa.Table) else metrics
     if groupings is None:
@@ -344,7 +199,7 @@ def _overall_state(checks: list[PolicyCheck], skip: bool) -> str:
 
 def _gated_points(frame: pd.DataFrame) -> list[tuple[str | None, float | None]]:
     """(operating_point, threshold) of the gated rate rows: deployment, else calibrated."""
-    from .metrics import table
+    from ..metrics import table
 
     rates = frame[(frame[table.STATISTIC] == RATE) & frame[table.POINT_KIND].notna()]
     for kinds in GATED_KINDS:
@@ -356,7 +211,7 @@ def _gated_points(frame: pd.DataFrame) -> list[tuple[str | None, float | None]]:
 
 
 def _at(rows: pd.DataFrame, point: tuple[str | None, float | None]) -> pd.DataFrame:
-    from .metrics import table
+    from ..metrics import table
 
     label, threshold = point
     return rows[(rows[table.OPERATING_POINT] == label) & (rows["threshold"] == threshold)]
@@ -364,7 +219,7 @@ def _at(rows: pd.DataFrame, point: tuple[str | None, float | None]) -> pd.DataFr
 
 def _rate_checks(judge: _Judge, rates: pd.DataFrame) -> Iterator[PolicyCheck]:
     """Overall first, then every named group: judged if sufficient, else not evaluated."""
-    from .metrics.trials import has_unknown_label
+    from ..metrics.trials import has_unknown_label
 
     ordered = pd.concat([rates[rates["grouping"] == OVERALL], rates[rates["grouping"] != OVERALL]])
     named = ordered[~has_unknown_label(ordered["group"])]
@@ -391,8 +246,8 @@ def _flag(column: pd.Series) -> pd.Series:
 def _ratio_checks(judge: _Judge, rows: pd.DataFrame, groupings: tuple[str, ...],
                   point: tuple[str | None, float | None]) -> Iterator[PolicyCheck]:
     """Every pair of sufficient groups of each gated grouping, and what was left out."""
-    from .metrics import table
-    from .metrics.trials import has_unknown_label
+    from ..metrics import table
+    from ..metrics.trials import has_unknown_label
 
     if not groupings:
         yield judge.not_evaluated(NO_GROUPING, point=point)
@@ -458,7 +313,7 @@ class _Judge:
         return (MET if high <= self.allowed else BROKEN), None
 
     def _check(self, state, reason, row, value, low, high) -> PolicyCheck:
-        from .metrics import table
+        from ..metrics import table
 
         return self.make(state, reason, statistic=getattr(row, table.STATISTIC),
                          grouping=row.grouping, group=row.group,
@@ -483,31 +338,3 @@ class _Judge:
         return replace(check, sentence=sentence(check))
 
 
-def _figure(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4g}"
-
-
-def sentence(check: PolicyCheck) -> str:
-    """One line with the numbers, e.g. ``max_fnir = 0.1 broken (evidence): FNIR of
-    gender = female 0.25 [0.15, 0.38] at threshold 0.94 (deployment)``."""
-    rate = check.metric.upper()
-    if check.statistic == RATIO:
-        what = f"{rate} ratio of {check.grouping}: {check.group} over {check.group_b}"
-    elif check.grouping not in (None, OVERALL) and check.statistic == RATE:
-        what = f"{rate} of {check.grouping} = {check.group}"
-    elif check.grouping not in (None, OVERALL):  # a whole grouping (or a stratum of it)
-        what = f"{rate} ratio of {check.grouping}" + (f" in {check.group}" if check.group else "")
-    elif LIMITS.get(check.limit, ("", ""))[1] == RATIO and check.grouping is None:
-        what = f"{rate} ratio"
-    else:
-        what = f"{rate} overall"
-    if check.value is not None:
-        what += f" {_figure(check.value)}"
-        if check.ci_low is not None or check.ci_high is not None:
-            what += f" [{_figure(check.ci_low)}, {_figure(check.ci_high)}]"
-    if check.threshold is not None:
-        what += f" at threshold {check.threshold:.4g} ({check.operating_point})"
-    elif check.operating_point is not None:
-        what += f" at {check.operating_point}"
-    because = f": {check.reason}" if check.reason else ""
-    return f"{check.limit} = {check.allowed:g} {check.state} ({check.mode}): {what}{because}"

@@ -6,7 +6,7 @@ they were chosen, versions, weight hashes, seed, timings), ``policy.json``
 and ``manifest.parquet``. :func:`run_info_from_folder` turns them into a
 :class:`~audit.report.inputs.RunInfo`; :func:`render_run` writes
 ``report.html`` / ``report.pdf`` into the folder; :func:`render_changes`
-writes ``changes.html`` / ``changes.pdf`` from :func:`audit.compare.compare_runs`.
+writes ``changes.html`` / ``changes.pdf`` from :func:`audit.runs.compare.compare_runs`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 import pyarrow.parquet as pq
 
 from audit.report.changes import build_changes
-from audit.runs import MANIFEST_FILE, METRICS_FILE
+from audit.runs.layout import MANIFEST_FILE, METRICS_FILE
+from audit.runs.provenance import Provenance, ThresholdOrigin
+from audit.choices import DEEPFACE_DEFAULT
 from audit.report.inputs import (
-    DEEPFACE_DEFAULT,
     FROM_SPEC,
     PERCEIVED,
     SELF_REPORTED,
@@ -36,7 +37,7 @@ from audit.report.inputs import (
 )
 
 if TYPE_CHECKING:
-    from audit.comparison import Comparison
+    from audit.report.comparison import Comparison
 
 NOT_A_RUN = "{folder} is not a finished lfr-audit run folder (no {name})"
 #: Example face images shown when explicitly asked for: at most this many.
@@ -52,15 +53,14 @@ def _read_json(folder: Path, name: str, *, required: bool = False) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _thresholds(recorded: Mapping[str, Mapping[str, str]]) -> tuple[ThresholdInfo, ...]:
-    """provenance.json "thresholds": {value: {"source": code, "how": words}}."""
+def _thresholds(recorded: Mapping[float, ThresholdOrigin]) -> tuple[ThresholdInfo, ...]:
+    """The recorded fixed thresholds, as the report describes them."""
     out = []
     for value, origin in recorded.items():
-        if origin.get("source") == DEEPFACE_DEFAULT:  # audited for reference, not deployed
-            out.append(ThresholdInfo(float(value), DEEPFACE_DEFAULT, DEEPFACE_DEFAULT,
-                                     origin.get("how", "")))
-        else:
-            out.append(ThresholdInfo(float(value), "deployment", FROM_SPEC, origin.get("how", "")))
+        if origin.deployed:
+            out.append(ThresholdInfo(value, "deployment", FROM_SPEC, origin.how))
+        else:  # deepface's default: audited for reference, not deployed
+            out.append(ThresholdInfo(value, DEEPFACE_DEFAULT, DEEPFACE_DEFAULT, origin.how))
     return tuple(out)
 
 
@@ -113,9 +113,9 @@ def run_info_from_folder(folder: Path, *, include_faces: bool = False) -> RunInf
     images when ``include_faces``).
     """
     folder = Path(folder)
-    provenance = _read_json(folder, "provenance.json", required=True)
-    spec = provenance.get("spec", {})
-    dataset = provenance.get("dataset", {})
+    provenance = Provenance.from_json(_read_json(folder, "provenance.json", required=True),
+                                      run_id=folder.name)
+    spec, dataset = provenance.spec, provenance.dataset
     manifest_path = folder / MANIFEST_FILE
     manifest = pq.read_table(manifest_path) if manifest_path.is_file() else None
     groupings = tuple(spec.get("groupings", {}).get("sensitive", ()))
@@ -123,23 +123,23 @@ def run_info_from_folder(folder: Path, *, include_faces: bool = False) -> RunInf
         name=str(dataset.get("name", spec.get("dataset", {}).get("name", ""))),
         label_source=_label_source(dataset.get("label_provenance")),
         subjects=len(manifest.column("subject_id").unique()) if manifest is not None else None,
-        images=manifest.num_rows if manifest is not None else provenance.get("n_images"),
+        images=manifest.num_rows if manifest is not None else provenance.n_images,
         composition=_composition(manifest, groupings) if manifest is not None else (),
         notes=tuple(str(n) for n in dataset.get("notes", ())),
         fingerprint=str(dataset.get("fingerprint", "")),
         quirks={str(k): int(v) for k, v in dataset.get("quirks", {}).items()},
     )
-    kept = {k: v for k, v in provenance.items() if k not in ("spec",)}
+    kept = {k: v for k, v in provenance.to_json().items() if k != "spec"}
     run = run_info_from_spec(
         spec,
-        run_id=str(provenance.get("run_id", folder.name)),
-        date=str(provenance.get("created_utc", "")),
+        run_id=provenance.run_id,
+        date=provenance.created_utc,
         provenance=kept,
         datasets=(info,),
     )
     system = run.system
-    if provenance.get("thresholds"):
-        system = replace(system, thresholds=_thresholds(provenance["thresholds"]))
+    if provenance.thresholds:
+        system = replace(system, thresholds=_thresholds(provenance.thresholds))
     faces = ()
     if include_faces and manifest is not None and dataset.get("root"):
         faces = _faces(manifest, Path(dataset["root"]), groupings[0] if groupings else None)
@@ -161,7 +161,7 @@ def render_run(
     """Write the report of a run folder into it (``report.html`` / ``report.pdf``).
 
     ``previous``: an earlier run folder; the report gains a "changes since"
-    subsection built by :func:`audit.compare.compare_runs`. ``include_faces``
+    subsection built by :func:`audit.runs.compare.compare_runs`. ``include_faces``
     is the explicit option without which no face image is embedded.
     """
     from audit.report.context import build_context
@@ -175,7 +175,7 @@ def render_run(
     run = run_info_from_folder(folder, include_faces=include_faces)
     changes = None
     if previous is not None:
-        from audit.compare import compare_runs
+        from audit.runs.compare import compare_runs
 
         changes = build_changes(compare_runs(Path(previous), folder))
     context = build_context(pq.read_table(metrics_path), run, include_faces=include_faces,
@@ -186,7 +186,7 @@ def render_run(
 def render_changes(
     comparison: Comparison, folder: Path, formats: Iterable[str] = ("html", "pdf")
 ) -> dict[str, Path]:
-    """Write ``changes.html`` / ``changes.pdf`` for :func:`audit.compare.compare_runs`."""
+    """Write ``changes.html`` / ``changes.pdf`` for :func:`audit.runs.compare.compare_runs`."""
     from audit.report.render import write_changes
 
     return write_changes(build_changes(comparison), Path(folder), formats)

@@ -1,8 +1,8 @@
 """The typed result of comparing two audit runs, and its ``compare.json``.
 
-:func:`audit.compare.compare_runs` builds a :class:`Comparison`; the report
+:func:`audit.runs.compare.compare_runs` builds a :class:`Comparison`; the report
 (:mod:`audit.report.changes`) and the command line read it. How figures are
-matched and tested is :mod:`audit.compare`'s docstring.
+matched and tested is :mod:`audit.runs.compare`'s docstring.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import ClassVar
 
-from .metrics import table as mt
-from .schema import json_value
+from audit.metrics import table as mt
+from audit.schema import json_value
 
 #: False discovery rate at which changes are called significant.
 FDR = 0.05

@@ -20,16 +20,18 @@ import os
 import platform
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .pipeline.cache import write_parquet_atomic
-from .pipeline.config import package_versions
+from ..report.policy_outcome import PolicyOutcome
+from ..tables import package_versions, write_table
+from .provenance import Provenance
 
 #: Packages whose versions every run records.
 RECORDED_PACKAGES = ("lfr-audit", "deepface", "dlib-bin", "tensorflow", "numpy", "pandas",
@@ -89,19 +91,13 @@ class StageCache:
         return pq.read_table(path) if path.is_file() else None
 
     def put(self, stage: str, key: str, table: pa.Table) -> None:
-        write_parquet_atomic(table, self.path(stage, key))
+        write_table(table, self.path(stage, key))
 
 
 def publish(partial: Path, final: Path) -> Path:
     """Rename a finished run folder into place (atomic on one file system)."""
     os.replace(partial, final)
     return final
-
-
-def write_json(path: Path, data: object) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    os.replace(partial, path)
 
 
 def discard(partial: Path) -> None:
@@ -120,11 +116,26 @@ def list_runs(runs_dir: Path) -> list[Path]:
     return sorted(p for p in Path(runs_dir).iterdir() if is_run_folder(p))
 
 
-def read_run(folder: Path) -> dict:
-    """A finished run's JSON records: provenance, summary and policy outcome."""
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run's JSON records, typed: provenance, metrics digest, policy outcome."""
+
+    provenance: Provenance
+    summary: Mapping[str, Any]  # audit.metrics.summarize_metrics (a digest for listings)
+    policy_record: Mapping[str, Any] | None  # policy.json as written; None: not recorded
+
+    @property
+    def policy(self) -> PolicyOutcome | None:
+        return None if self.policy_record is None else PolicyOutcome.from_json(self.policy_record)
+
+
+def read_run(folder: Path) -> RunRecord:
+    """A finished run's records (``provenance.json`` required, the others optional)."""
     folder = Path(folder)
     if not (folder / "provenance.json").is_file():  # a run being written counts too
         raise RunError(f"{folder} is not a finished lfr-audit run folder (no provenance.json)")
-    return {name: json.loads((folder / f"{name}.json").read_text())
-            for name in ("provenance", "summary", "policy")
-            if (folder / f"{name}.json").is_file()}
+    found = {name: json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+             for name in ("provenance", "summary", "policy")
+             if (folder / f"{name}.json").is_file()}
+    return RunRecord(Provenance.from_json(found["provenance"], run_id=folder.name),
+                     found.get("summary", {}), found.get("policy"))

@@ -7,20 +7,25 @@ not change, and writes the run folder (:mod:`audit.runs`).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from . import runs
-from .config import AuditSpec
+from . import layout as runs
+from ..choices import DEEPFACE_DEFAULT
+from ..config import AuditSpec
 from .policy import PolicyOutcome, check_policy
-from .reference_groups import ReferenceGroupError, check_reference_groups
-from .tables import write_table
+from .provenance import FROM_SPEC, Provenance, ThresholdOrigin
+from ..tables import write_json, write_table
+from ..reference_groups import ReferenceGroupError, check_reference_groups
 
 #: Thresholds per sweep: enough for smooth curves, few enough for a small table.
 SWEEP_POINTS = 200
@@ -29,9 +34,6 @@ SWEEP_POINTS = 200
 #: evenly on a log scale, so the grid is dense where decisions are made.
 CONTRAST_SWEEP_POINTS = 41
 CONTRAST_SWEEP_RATES = (1e-1, 1e-5)
-#: Operating-point label of deepface's shipped threshold: audited beside the
-#: deployment's own thresholds, never mistaken for one (nor gated by policy).
-DEEPFACE_POINT = "deepface-default"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def dataset_root(spec: AuditSpec, data_dir: Path | None) -> Path:
 
 
 def load_dataset(spec: AuditSpec, data_dir: Path | None):
-    from .datasets import load_manifest, select_subjects
+    from ..datasets import load_manifest, select_subjects
 
     manifest, info = load_manifest(spec.dataset.name, dataset_root(spec, data_dir))
     if spec.dataset.subjects is not None:
@@ -75,15 +77,15 @@ def load_dataset(spec: AuditSpec, data_dir: Path | None):
 
 
 def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, tracker=None):
-    from .pipeline.config import PipelineConfig
-    from .pipeline.run import embed_manifest
+    from ..pipeline.config import PipelineConfig
+    from ..pipeline.run import embed_manifest
 
     p = spec.pipeline
     config = PipelineConfig(model=p.model, detector=p.detector, align=p.align,
                             preprocess=p.preprocess, normalization=p.normalization)
     faces, _ = embed_manifest(
-        manifest, root, config, cache_dir=cache_dir, workers=p.workers,
-        batch_size=p.batch_size, executor=p.executor,
+        manifest, root, config, cache_dir=cache_dir,
+        batch_size=p.batch_size, executor=p.executor_choice,
         on_start=tracker.start if tracker else None,
         on_batch=tracker.advance if tracker else None,
     )
@@ -93,9 +95,9 @@ def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, trac
 def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
     """Verification pairs (mated, capped; non-mated within and across groups) and
     watchlist searches, in one scores table."""
-    from .matching.identification import identification_scores
-    from .matching.verification import mated_pairs, non_mated_pairs, score_pairs
-    from .pipeline.executors import scheduler_client
+    from ..matching.identification import identification_scores
+    from ..matching.verification import mated_pairs, non_mated_pairs, score_pairs
+    from ..execution.cluster import scheduler_client
 
     m = spec.matching
     mated = mated_pairs(manifest, max_pairs_per_subject=m.mated_per_subject, seed=spec.seed)
@@ -103,7 +105,7 @@ def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
                                grouping=tuple(m.pair_grouping), seed=spec.seed)
     pairs = pd.concat([mated, nonmated], ignore_index=True)
     verification = score_pairs(pairs, faces, manifest, distance=m.distance)
-    with scheduler_client(spec.pipeline.executor) as client:  # None unless an address
+    with scheduler_client(spec.pipeline.executor_choice) as client:  # None unless an address
         try:
             identification = identification_scores(
                 faces, manifest, watchlist_size=spec.watchlist.size,
@@ -114,33 +116,32 @@ def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
     return pa.concat_tables([verification, identification.cast(verification.schema)])
 
 
-def thresholds(spec: AuditSpec) -> dict[float, dict[str, str]]:
-    """Fixed thresholds, each with a source code (``spec``: the deployment's own;
+def thresholds(spec: AuditSpec) -> dict[float, ThresholdOrigin]:
+    """Fixed thresholds, each with where it came from (``spec``: the deployment's own;
     ``deepface-default``: deepface's shipped one, audited for reference) and words."""
-    from .matching.similarity import deepface_threshold
+    from ..matching.similarity import deepface_threshold
 
-    chosen = {float(t): {"source": "spec", "how": "given in the audit spec"}
+    chosen = {float(t): ThresholdOrigin(FROM_SPEC, "given in the audit spec")
               for t in spec.thresholds.deployment}
     if spec.thresholds.deepface_default:
         t = deepface_threshold(spec.pipeline.model, distance=spec.matching.distance)
-        chosen.setdefault(round(t, 12), {
-            "source": "deepface-default",
-            "how": f"deepface's default for {spec.pipeline.model} with "
-                   f"{spec.matching.distance} distance"})
+        chosen.setdefault(round(t, 12), ThresholdOrigin(
+            DEEPFACE_DEFAULT, f"deepface's default for {spec.pipeline.model} with "
+                              f"{spec.matching.distance} distance"))
     return chosen
 
 
 def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Table,
-            deployment: dict[float, dict[str, str]]) -> pa.Table:
+            deployment: dict[float, ThresholdOrigin]) -> pa.Table:
     """Rates at the operating points, per-group sweeps and the deployment projection."""
-    from .metrics import compute_metrics, project_deployment, table, threshold_sweep
-    from .metrics.conditions import failures_to_acquire, images_with_conditions
+    from ..metrics import compute_metrics, project_deployment, table, threshold_sweep
+    from ..metrics.conditions import failures_to_acquire, images_with_conditions
+    from ..metrics.size_projection import project_from_curve
 
     stats, groupings = spec.statistics, spec.groupings
     images = images_with_conditions(manifest, faces, spec.bands.model_dump())
-    fixed = [t for t, origin in deployment.items() if origin["source"] == "spec"]
-    labelled = [(DEEPFACE_POINT, t) for t, origin in deployment.items()
-                if origin["source"] == "deepface-default"]
+    fixed = [t for t, origin in deployment.items() if origin.deployed]
+    labelled = [(DEEPFACE_DEFAULT, t) for t, origin in deployment.items() if not origin.deployed]
     rates = compute_metrics(
         scores, images, failures_to_acquire(faces),
         thresholds=tuple(fixed), labelled_thresholds=tuple(labelled),
@@ -165,11 +166,54 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
         confidence=stats.confidence, interval=stats.interval,
     ).to_pandas()
     pairs = table.to_table(swept[swept[table.STATISTIC] != table.RATE])
-    projection = project_deployment(
-        rates, crowd_size=spec.projection.crowd, watchlist_share=spec.projection.share_on_watchlist,
-        watchlist_size=spec.projection.watchlist, audit_watchlist_size=spec.watchlist.size)
-    return pa.concat_tables(
-        [rates, sweep.cast(rates.schema), pairs.cast(rates.schema), projection.cast(rates.schema)])
+    parts = [rates, sweep.cast(rates.schema), pairs.cast(rates.schema)]
+    if _has_embeddings(faces):
+        curve = size_curve(spec, manifest, faces, rates, images)
+        parts += [curve, project_from_curve(
+            curve, crowd_size=spec.projection.crowd,
+            watchlist_share=spec.projection.share_on_watchlist,
+            watchlist_size=spec.projection.watchlist,
+            per_person=spec.projection.captures_per_person > 1)]
+    else:  # scores without embeddings (e.g. simulated): the rates as measured, with a warning
+        parts.append(project_deployment(
+            rates, crowd_size=spec.projection.crowd,
+            watchlist_share=spec.projection.share_on_watchlist,
+            watchlist_size=spec.projection.watchlist, audit_watchlist_size=spec.watchlist.size
+        ).cast(rates.schema))
+    return pa.concat_tables(parts, promote_options="default")
+
+
+def _has_embeddings(faces: pa.Table) -> bool:
+    """True when every ``ok`` face has an embedding (the whole-gallery search needs them)."""
+    ok = faces.filter(pc.equal(faces.column("status"), "ok"))
+    return ok.num_rows > 0 and ok.column("embedding").null_count == 0
+
+
+def size_curve(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, rates: pa.Table,
+               images: pd.DataFrame) -> pa.Table:
+    """FPIR and FNIR against watchlist size at every audited point, from the whole gallery
+    (:mod:`audit.matching.gallery`, :mod:`audit.metrics.watchlist_curve`)."""
+    from ..matching.gallery import gallery_counts
+    from ..metrics import table
+    from ..metrics.watchlist_curve import curve_rows, size_grid
+
+    frame = rates.to_pandas()
+    points = frame[(frame["metric"] == "fpir") & (frame[table.STATISTIC] == table.RATE)
+                   & (frame[table.POINT_KIND] != table.SWEEP)]
+    points = points[["threshold", table.OPERATING_POINT, table.POINT_KIND, table.TARGET]]
+    points = points.drop_duplicates().reset_index(drop=True)
+    counts = gallery_counts(faces, manifest, thresholds=points["threshold"].to_numpy(),
+                            distance=spec.matching.distance, seed=spec.seed,
+                            captures=spec.projection.captures_per_person)
+    if counts.gallery_size < 2:
+        raise runs.RunError("the watchlist-size curve needs at least 2 subjects with a usable face")
+    sizes = size_grid(counts.gallery_size, include=(spec.watchlist.size, spec.projection.watchlist))
+    single = tuple(g for g in spec.groupings.sensitive if " x " not in g and "|" not in g)
+    stats = spec.statistics
+    rows = curve_rows(counts, points, sizes=sizes, images=images, groupings=single,
+                      confidence=stats.confidence, interval=stats.interval,
+                      min_subjects=stats.min_subjects, min_trials=stats.min_trials)
+    return table.to_table(rows, table.CURVE_SCHEMA)
 
 
 def contrast_thresholds(scores: pa.Table) -> np.ndarray:
@@ -195,7 +239,7 @@ def code_fingerprint() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
+    for path in sorted(Path(__file__).parents[1].rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -208,12 +252,12 @@ def run_audit(spec_path: Path, *, runs_dir: Path, data_dir: Path | None, cache_d
     ``executor`` overrides the spec's ``[pipeline] executor`` (it changes where
     batches run, never the results).
     """
-    from .config import load_spec
+    from ..config import load_spec
+    from ..execution.choice import parse_executor
 
     spec = load_spec(spec_path)
-    if executor is not None:
-        pipeline = spec.pipeline.model_validate({**spec.pipeline.model_dump(),
-                                                 "executor": executor})
+    if executor is not None:  # a typo is a user error (ExecutorError), before any work
+        pipeline = spec.pipeline.model_copy(update={"executor": parse_executor(executor)})
         spec = spec.model_copy(update={"pipeline": pipeline})
     spec_text = Path(spec_path).read_text()
     now = datetime.now(UTC)
@@ -250,40 +294,50 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
 
     faces = clock.timed("faces", lambda: cached(
         "faces", lambda: embed(spec, manifest, info.root, cache_dir, tracker)))
-    scores = clock.timed("scores", lambda: cached("scores", lambda: match(spec, manifest, faces)))
+    step = tracker.step if tracker is not None else _quietly
+    with step("scoring"):
+        scores = clock.timed("scores",
+                             lambda: cached("scores", lambda: match(spec, manifest, faces)))
     deployment = thresholds(spec)
-    with warnings.catch_warnings(record=True) as caught:  # kept in notes.json, not printed
+    with warnings.catch_warnings(record=True) as caught, step("metrics"):  # kept in notes.json
         warnings.simplefilter("always")
         metrics = clock.timed("metrics",
                               lambda: measure(spec, manifest, faces, scores, deployment))
     policy = check_policy(spec.policy, metrics, tuple(spec.groupings.sensitive))
 
-    from .metrics import summarize_metrics
+    from ..metrics import summarize_metrics
 
     write_table(manifest, folder / runs.MANIFEST_FILE)
     write_table(faces, folder / runs.FACES_FILE)
     write_table(scores, folder / runs.SCORES_FILE)
     write_table(metrics, folder / runs.METRICS_FILE)
     (folder / "spec.toml").write_text(spec_text)
-    runs.write_json(folder / "summary.json",
-                    summarize_metrics(metrics, spec.statistics.reference_groups))
-    runs.write_json(folder / "policy.json", policy.to_json())
-    runs.write_json(folder / "notes.json",
-                    sorted({f"{w.category.__name__}: {w.message}" for w in caught}))
-    provenance = {
-        "run_id": rid, "created_utc": now.isoformat(timespec="seconds"),
-        "spec": spec.model_dump(mode="json"), "stage_inputs": keys,
-        "dataset": info.as_dict(), "n_images": manifest.num_rows,
-        "pipeline": {**spec.pipeline.model_dump(), "config_key": _config_key(faces)},
-        "weights": _weight_hashes(spec), "thresholds": deployment,
-        "versions": runs.versions(), "host": runs.host_info(), "seed": spec.seed,
-        "reused_stages": clock.reused, "timings_s": clock.seconds,
-    }
-    runs.write_json(folder / "provenance.json", provenance)
-    clock.timed("report", lambda: _report(spec, folder, previous))
-    provenance["timings_s"] = clock.seconds
-    runs.write_json(folder / "provenance.json", provenance)
+    write_json(folder / "summary.json",
+               summarize_metrics(metrics, spec.statistics.reference_groups))
+    write_json(folder / "policy.json", policy.to_json())
+    write_json(folder / "notes.json",
+               sorted({f"{w.category.__name__}: {w.message}" for w in caught}))
+    provenance = Provenance(
+        run_id=rid, created_utc=now.isoformat(timespec="seconds"),
+        spec=spec.model_dump(mode="json"), stage_inputs=keys,
+        dataset=info.as_dict(), n_images=manifest.num_rows,
+        pipeline={**spec.pipeline.model_dump(), "config_key": _config_key(faces)},
+        weights=_weight_hashes(spec), thresholds=deployment,
+        versions=runs.versions(), host=runs.host_info(), seed=spec.seed,
+        reused_stages=tuple(clock.reused), timings_s=dict(clock.seconds),
+    )
+    write_json(folder / "provenance.json", provenance.to_json())
+    with step("report"):
+        clock.timed("report", lambda: _report(spec, folder, previous))
+    provenance = replace(provenance, timings_s=dict(clock.seconds))
+    write_json(folder / "provenance.json", provenance.to_json())
     return policy, clock.reused, clock.seconds
+
+
+@contextlib.contextmanager
+def _quietly(name: str) -> Iterator[None]:
+    """A step shown to no one (no progress callbacks were given)."""
+    yield
 
 
 def _config_key(faces: pa.Table) -> str | None:
@@ -292,7 +346,7 @@ def _config_key(faces: pa.Table) -> str | None:
 
 
 def _weight_hashes(spec: AuditSpec) -> dict[str, str]:
-    from .pipeline.weights import DETECTORS, RECOGNITION_MODELS, file_sha256, weights_dir
+    from ..pipeline.weights import DETECTORS, RECOGNITION_MODELS, file_sha256, weights_dir
 
     names = RECOGNITION_MODELS[spec.pipeline.model].files + DETECTORS[spec.pipeline.detector].files
     found = {}
@@ -303,7 +357,7 @@ def _weight_hashes(spec: AuditSpec) -> dict[str, str]:
 
 
 def _report(spec: AuditSpec, folder: Path, previous: Path | None) -> None:
-    from .report.build import render_run
+    from .report import render_run
 
     render_run(folder, formats=tuple(spec.report.formats), include_faces=spec.report.include_faces,
                previous=previous)

@@ -1,0 +1,136 @@
+"""Audits and their policy gate: ``run`` and ``compare``, with the exit codes of a broken
+or unevaluable ``[policy]`` limit (:func:`gate_policy`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from ..progress import stderr, track
+from .common import (
+    EXIT_POLICY,
+    EXIT_POLICY_NOT_EVALUATED,
+    CacheDir,
+    DataDir,
+    RunsDir,
+    app,
+    default_cache_dir,
+    reports_user_errors,
+)
+
+if TYPE_CHECKING:
+    from ..report.policy_outcome import PolicyOutcome
+
+@app.command()
+@reports_user_errors
+def run(
+    spec: Annotated[Path, typer.Argument(help="Audit spec (TOML).", dir_okay=False)],
+    runs_dir: RunsDir = Path("runs"),
+    data_dir: DataDir = None,
+    cache_dir: CacheDir = None,
+    previous: Annotated[Path | None, typer.Option(
+        help="A previous run folder: the report gains a 'changes since' section.")] = None,
+    executor: Annotated[str | None, typer.Option(
+        "--executor", envvar="LFR_AUDIT_EXECUTOR",
+        help="Override \\[pipeline] executor: local, dask-local or tcp://host:8786.")] = None,
+) -> None:
+    """Run an audit: dataset, faces, scores, metrics, report, policy gate.
+
+    Exit code 3 when a \\[policy] limit is broken, 4 when one cannot be
+    evaluated (no trials, too few people, an unbounded ratio on the estimate)
+    and the spec does not set skip_unevaluable = true.
+    """
+    from ..runs.workflow import run_audit
+
+    with track("embedding") as tracker:
+        outcome = run_audit(spec, runs_dir=runs_dir, data_dir=data_dir,
+                            cache_dir=default_cache_dir(cache_dir), previous=previous,
+                            executor=executor, tracker=tracker)
+    reused = ", ".join(outcome.reused) or "none"
+    stderr.print(f"stages reused from cache: {reused}; seconds {outcome.seconds}",
+                 highlight=False)
+    typer.echo(f"run folder: {outcome.folder}")
+    for name in ("report.html", "report.pdf"):
+        if (outcome.folder / name).is_file():
+            typer.echo(f"report: {outcome.folder / name}")
+    gate_policy(outcome.policy)
+
+
+def policy_exit_code(outcome: PolicyOutcome) -> int:
+    """0, :data:`EXIT_POLICY` (broken) or :data:`EXIT_POLICY_NOT_EVALUATED`."""
+    from ..report.policy_outcome import BROKEN, NOT_EVALUATED
+
+    return {BROKEN: EXIT_POLICY, NOT_EVALUATED: EXIT_POLICY_NOT_EVALUATED}.get(outcome.state, 0)
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def gate_policy(outcome: PolicyOutcome) -> None:
+    """Name each broken and each not-evaluated limit on a line of its own, then
+    the outcome; exit with :func:`policy_exit_code` unless it is 0."""
+    from ..report.policy_outcome import NO_POLICY
+
+    for check in outcome.broken:
+        stderr.print(f"[bold red]policy:[/] {escape(check.sentence)}", highlight=False)
+    skipped = " (skipped: skip_unevaluable = true)" if outcome.skip_unevaluable else ""
+    for check in outcome.not_evaluated:
+        stderr.print(f"[bold yellow]policy:[/] {escape(check.sentence)}{skipped}",
+                     highlight=False)
+    if outcome.state == NO_POLICY:
+        typer.echo(f"policy: {NO_POLICY}")
+    else:
+        counts = [_plural(len(outcome.limits), "limit"), _plural(len(outcome.checks), "check")]
+        if outcome.broken:
+            counts.append(f"{len(outcome.broken)} broken")
+        if outcome.not_evaluated:
+            counts.append(f"{len(outcome.not_evaluated)} not evaluated"
+                          + (", skipped as the spec allows" if skipped else ""))
+        typer.echo(f"policy: {outcome.state} ({'; '.join(counts)}; "
+                   f'evaluate = "{outcome.mode}")')
+    code = policy_exit_code(outcome)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+@reports_user_errors
+def compare(
+    before: Annotated[Path, typer.Argument(help="Earlier run folder.", file_okay=False)],
+    after: Annotated[Path, typer.Argument(help="Later run folder.", file_okay=False)],
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for compare.json and the changes report \\[default: AFTER].")] = None,
+) -> None:
+    """What changed between two runs; exit code 3 if AFTER broke a policy limit,
+    4 if AFTER has a limit that could not be evaluated (as `run` exits).
+
+    Headline rates first, then the fixed pairs of the demographic groupings,
+    then the other significant changes (Benjamini-Hochberg, false discovery
+    rate 5%, over every change tested), then the set-up changes.
+    """
+    from ..runs.compare import compare_runs
+    from ..report.policy_outcome import PolicyOutcome
+    from ..runs.report import render_changes
+    from ..report.changes import build_changes, text_lines
+    from ..tables import write_json
+
+    comparison = compare_runs(before, after)
+    folder = out or after
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "compare.json", comparison.to_json())
+    render_changes(comparison, folder)
+    for line in text_lines(build_changes(comparison)):
+        typer.echo(line)
+    for change in comparison.spec_changes + comparison.environment_changes:
+        typer.echo(f"changed {change.key}: {change.before} -> {change.after}")
+    typer.echo(f"comparison: {folder / 'compare.json'}")
+    recorded = comparison.policy_after
+    if recorded is None:
+        typer.echo(f"policy: not recorded in {after}")
+        return
+    gate_policy(PolicyOutcome.from_json(recorded))
+

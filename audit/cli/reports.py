@@ -1,0 +1,83 @@
+"""Reading past work: ``report`` (render a run or a metrics table) and ``runs list``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .common import ReportFormat, RunsDir, UserError, app, reports_user_errors, runs_app
+
+@app.command()
+@reports_user_errors
+def report(
+    source: Annotated[Path, typer.Argument(
+        help="A run folder, or a metrics table (Parquet) from `lfr-audit metrics`.")],
+    format: Annotated[list[ReportFormat] | None, typer.Option(
+        "--format", help="html and/or pdf (repeatable) \\[default: both].")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Output folder \\[default: the run folder, or beside the metrics table].")] = None,
+    previous: Annotated[Path | None, typer.Option(
+        help="An earlier run folder: adds a 'changes since' section.")] = None,
+    include_faces: Annotated[bool, typer.Option(
+        help="Embed example face images (off unless asked).")] = False,
+) -> None:
+    """Render the transparency report of a run (or of a bare metrics table)."""
+    formats = tuple(f.value for f in (format or list(ReportFormat)))
+    if source.is_dir():
+        from ..runs.report import render_run
+
+        if out is not None and out.resolve() != source.resolve():
+            raise UserError("a run's report is written into its run folder; drop --out")
+        written = render_run(source, formats=formats, include_faces=include_faces,
+                             previous=previous)
+    else:
+        from ..report.inputs import RunInfo
+        from ..report.render import render_report
+        from ..tables import read_table
+
+        if previous is not None or include_faces:
+            raise UserError("--previous and --include-faces need a run folder, not a metrics table")
+        written = render_report(read_table(source), RunInfo(run_id=source.stem),
+                                out or source.parent, formats)
+    for path in written.values():
+        typer.echo(f"report: {path}")
+
+
+#: How ``runs list`` shows each policy state.
+_POLICY_STYLE = {"met": "[green]{}[/]", "broken": "[bold red]{}[/]",
+                 "not evaluated": "[yellow]{}[/]"}
+
+
+@runs_app.command("list")
+@reports_user_errors
+def runs_list(runs_dir: RunsDir = Path("runs")) -> None:
+    """Past runs: date, spec, model, thresholds, headline figures, policy state
+    (met, broken, not evaluated or no policy)."""
+    from ..runs.layout import list_runs, read_run
+
+    table = Table(title=f"runs in {runs_dir}")
+    for column in ("run", "spec", "model", "thresholds", "headline", "policy"):
+        table.add_column(column)
+    for folder in list_runs(runs_dir):
+        record = read_run(folder)
+        prov, summary = record.provenance, record.summary
+        pipeline = prov.pipeline
+        thresholds = ", ".join(f"{t:.4g}" for t in prov.thresholds) or "-"
+        points = [p["operating_point"] for p in summary.get("operating_points", [])]
+        lead = "deployment" if "deployment" in points else (points[0] if points else None)
+        headline = "; ".join(
+            f"{r['metric']} {r['value']:.2%}" for r in summary.get("overall", [])
+            if r.get("operating_point") == lead and r["metric"] in ("fmr", "fpir", "fnir")
+            and r.get("value") is not None)
+        headline = f"{escape(lead)}: {headline}" if headline else headline
+        policy = "-" if record.policy is None else escape(record.policy.state)
+        table.add_row(folder.name, prov.name,
+                      f"{pipeline['model']}/{pipeline['detector']}", thresholds, headline or "-",
+                      _POLICY_STYLE.get(policy, "{}").format(policy))
+    Console().print(table)
+

@@ -1,0 +1,46 @@
+"""Commands that need no deepface stay light: a bad score log is a user error
+(one line, exit 2) even where OpenCV and deepface cannot be imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+#: Runs the CLI with cv2, deepface and TensorFlow made unimportable.
+BLOCKED = (
+    "import sys\n"
+    "for name in ('cv2', 'deepface', 'tensorflow'):\n"
+    "    sys.modules[name] = None\n"
+    "from audit.cli import app\n"
+    "app(sys.argv[1:])\n"
+)
+
+
+def test_a_bad_score_log_is_one_line_and_exit_2_without_opencv(tmp_path):
+    trials = tmp_path / "trials.csv"
+    trials.write_text("this is,not a score log\n1,2\n")
+    attributes = tmp_path / "attributes.csv"
+    attributes.write_text("image_id,subject_id,gender\na,s1,female\n")
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED, "metrics", str(trials), "--attributes", str(attributes),
+         "--out", str(tmp_path / "metrics.parquet")],
+        cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error:"), done.stderr
+
+
+def test_a_bad_executor_override_is_one_line_and_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from audit.cli import EXIT_USAGE, app
+
+    spec = tmp_path / "audit.toml"
+    spec.write_text('[dataset]\nname = "lfw"\n')
+    result = CliRunner().invoke(app, ["run", str(spec), "--runs-dir", str(tmp_path / "runs"),
+                                      "--executor", "slurm"])
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "executor 'slurm' is not one of" in result.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
