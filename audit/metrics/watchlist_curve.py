@@ -56,6 +56,7 @@ from scipy.special import gammaln
 
 from audit.metrics import table, trials
 from audit.metrics.groups import set_intervals
+from audit.metrics.score_limits import from_design_effects
 from audit.metrics.variance import ClusterCounts, design_effects, rate_variance
 
 #: ``statistic`` of the rows of the watchlist-size curve.
@@ -206,7 +207,8 @@ def _finish(rows: pd.DataFrame, *, confidence: float, interval: str, min_subject
     deff = design_effects(rows["value"].to_numpy(), rows["_variance"].to_numpy(), n)
     # Expected errors are not whole numbers: the interval uses them as they are.
     rows["n_errors"] = rows["_errors"].to_numpy()
-    rows = set_intervals(rows, deff, interval=interval, confidence=confidence)
+    variance = from_design_effects(rows["value"].to_numpy(), n, deff)
+    rows = set_intervals(rows, variance, interval=interval, confidence=confidence)
     rows["n_errors"] = np.round(rows["_errors"]).astype(np.int64)
     rows["sufficient"] = ((rows["n_subjects"] >= min_subjects) & (rows["n_trials"] >= min_trials)
                           & ~trials.has_unknown_label(rows["group"]))
