@@ -322,7 +322,9 @@ def test_pdf_numbers_and_reference_figures(pdf_text, context):
     assert f"{formatting.percent(fpir.value)} (95% CI {formatting.percent(fpir.ci_low)} to" in text
     assert f"{formatting.count(fpir.n_errors)} of {formatting.count(fpir.n_trials)} searches" in text
     assert f"threshold {formatting.threshold(DEPLOYMENT)}" in text
-    for reference in ("about 1 in 6,000 faces scanned", "8 of 42 correct", "2,297 of 2,470 alerts false"):
+    for reference in ("about 1 in 6,000 (watchlist of 10,000", "8 of 42 alerts verified correct (19%)",
+                      "2,297 of 2,470 alerts false (93.0%; reported in the press as 92%)",
+                      "Equitability Study", "National Physical Laboratory"):
         assert reference in text
     assert "come from other systems, other thresholds and other settings" in text
     assert "insufficient data" in text and "not shown to differ" in text

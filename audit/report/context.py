@@ -47,7 +47,7 @@ from audit.report.inputs import (
 )
 from audit.report.panels import CrossMatrix, Panel
 from audit.report.projection import Projection, projection
-from audit.report.reading import GroupRate, MetricsIndex, OperatingPoint
+from audit.report.reading import ALL, GroupRate, MetricsIndex, OperatingPoint
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,26 @@ class Results:
     sweeps: tuple[Sweep, ...]
     dets: tuple[Det, ...]
     disparity: tuple[DisparityCurve, ...]
+
+    @property
+    def cross_scale(self) -> float:
+        """Top of the one colour scale the cross-group heatmaps share (from 0)."""
+        from audit.report.figures import heatmap_scale
+
+        return heatmap_scale(self.cross)
+
+    def group_labels(self, groupings: tuple[str, ...]) -> tuple[str, ...]:
+        """Every group label the results show, grouping by grouping in the order
+        given (then any other), each once: the order figure styles are assigned in."""
+        panels_ = self.fta + self.identification + self.verification + self.conditions
+        found: dict[str, list[str]] = {}
+        for p in panels_:
+            found.setdefault(p.grouping, []).extend(r.group for r in p.rows)
+        for s in self.sweeps:
+            found.setdefault(s.grouping, []).extend(x.group for line in s.series for x in line)
+        order = list(groupings) + [g for g in found if g not in groupings]
+        labels = (label for g in order for label in found.get(g, ()))
+        return tuple(dict.fromkeys(label for label in labels if label != ALL))
 
 
 @dataclass(frozen=True)
@@ -147,6 +167,15 @@ class ReportContext:
     changes: Changes | None = None
     coverage: tuple[CoverageResult, ...] | None = None
 
+    @property
+    def group_labels(self) -> tuple[str, ...]:
+        """Every group label of the report, one-label groupings first, then
+        intersections, then capture conditions: each group's figure style is
+        assigned once in this order (:class:`audit.report.styles.GroupStyles`)."""
+        order = self.single_groupings + tuple(
+            g for g in self.groupings if g not in self.single_groupings) + self.conditions
+        return self.results.group_labels(order)
+
 
 def _policy(record: Mapping[str, Any]) -> PolicyOutcome | None:
     return PolicyOutcome.from_json(record) if record else None
@@ -172,8 +201,7 @@ def _results(index: MetricsIndex, groupings: tuple[str, ...],
         p for family in ("identification", "verification")
         for p in panels.panels(index, family, conditions, primary, True)
     )
-    marked = tuple(p for p in points if p.kind == "deployment") or primary
-    sweeps, dets = curves.sweeps(index, groupings, marked)
+    sweeps, dets = curves.sweeps(index, groupings, points)
     return Results(
         fta=panels.panels(index, "fta", groupings, (None,), False),
         identification=panels.panels(index, "identification", groupings, points, False),
