@@ -45,7 +45,7 @@ def test_npl_is_a_live_operations_study_with_its_tpir_and_imbalance(references):
 
 
 def test_a_reference_without_its_source_is_refused():
-    entry = {"id": "x", "title": "t", "publisher": "", "date": "d", "url": "https://x",
+    entry = {"id": "x", "label": "l", "title": "t", "publisher": "", "date": "d", "url": "https://x",
              "system": "s", "setting": "s", "threshold": "t", "watchlist": "w",
              "findings": ["f"], "per_face": "p", "authors": ""}
     with pytest.raises(ValueError, match="'x' lacks \\['publisher'\\]"):

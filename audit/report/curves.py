@@ -44,6 +44,8 @@ class Series:
 #: FOCUS_NONMATED and the overall mated rate at most FOCUS_MATED (and every audited point).
 FOCUS_NONMATED = 0.10
 FOCUS_MATED = 0.50
+#: Margin on each side of the focused range, as a share of its width.
+FOCUS_PAD = 0.04
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class Sweep:
         (first metric) has fallen to :data:`FOCUS_NONMATED` or less, up to where the
         overall mated rate (second) passes :data:`FOCUS_MATED` -- or, without a
         mated rate, where the non-mated rate reaches 0 -- widened to every audited
-        point. None without an overall line."""
+        point, with a margin of :data:`FOCUS_PAD` each side (within the grid).
+        None without an overall line."""
         overall = [next((s for s in series if s.group == ALL), None) for series in self.series]
         if overall[0] is None:
             return None
@@ -86,7 +89,10 @@ class Sweep:
             right = max((t for t, v in points if v), default=points[-1][0])
         marks = [m.threshold for m in self.marks]
         low, high = min([left, *marks]), max([right, *marks])
-        return (low, high) if low < high else (points[0][0], points[-1][0])
+        if low >= high:
+            return points[0][0], points[-1][0]
+        pad = FOCUS_PAD * (high - low)  # a mark at an end stays visible
+        return max(low - pad, points[0][0]), min(high + pad, points[-1][0])
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class Reference:
     """
 
     id: str
+    label: str  # the short name the table shows
     title: str
     authors: str
     publisher: str
