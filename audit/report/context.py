@@ -94,16 +94,19 @@ class Results:
 
         return heatmap_scale(self.cross)
 
-    def group_labels(self, groupings: tuple[str, ...]) -> tuple[str, ...]:
-        """Every group label the results show, grouping by grouping in the order
-        given (then any other), each once: the order figure styles are assigned in."""
+    def group_labels(self, groupings: tuple[str, ...], first: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """Every group label the results show, each once, grouping by grouping:
+        ``first`` from the one with fewest groups up (so gender's few groups get
+        the strongest colours), then ``groupings`` in order, then any other. The
+        order figure styles are assigned in."""
         panels_ = self.fta + self.identification + self.verification + self.conditions
         found: dict[str, list[str]] = {}
         for p in panels_:
             found.setdefault(p.grouping, []).extend(r.group for r in p.rows)
         for s in self.sweeps:
             found.setdefault(s.grouping, []).extend(x.group for line in s.series for x in line)
-        order = list(groupings) + [g for g in found if g not in groupings]
+        ranked = sorted(first, key=lambda g: len(set(found.get(g, ()))))
+        order = ranked + [g for g in (*groupings, *found) if g not in ranked]
         labels = (label for g in order for label in found.get(g, ()))
         return tuple(dict.fromkeys(label for label in labels if label != ALL))
 
@@ -169,12 +172,12 @@ class ReportContext:
 
     @property
     def group_labels(self) -> tuple[str, ...]:
-        """Every group label of the report, one-label groupings first, then
-        intersections, then capture conditions: each group's figure style is
-        assigned once in this order (:class:`audit.report.styles.GroupStyles`)."""
-        order = self.single_groupings + tuple(
-            g for g in self.groupings if g not in self.single_groupings) + self.conditions
-        return self.results.group_labels(order)
+        """Every group label of the report, one-label groupings first (fewest
+        groups first), then intersections, then capture conditions: each group's
+        figure style is assigned once in this order
+        (:class:`audit.report.styles.GroupStyles`)."""
+        return self.results.group_labels(self.groupings + self.conditions,
+                                          first=self.single_groupings)
 
 
 def _policy(record: Mapping[str, Any]) -> PolicyOutcome | None:

@@ -8,9 +8,10 @@ ordered list of group labels (:attr:`ReportContext.group_labels`), never
 restarted per panel.
 
 Colours are the Okabe & Ito (2008) colour-blind-safe palette without black,
-which is kept for the overall rate; each group also gets a marker and a dash,
-so the figures read in grey. Up to 49 groups get distinct (colour, dash)
-pairs and 77 distinct (colour, marker) pairs.
+which is kept for the overall rate, and without yellow, too faint on white;
+each group also gets a marker and a dash, so the figures read in grey. Up to
+42 groups get distinct (colour, dash) pairs and 66 distinct (colour, marker)
+pairs.
 
 Number style lives in :mod:`audit.report.formatting` (the templates' filters,
 also used for figure tick labels): use both modules for any new figure.
@@ -24,8 +25,8 @@ from types import MappingProxyType
 
 from audit.metrics.trials import ALL
 
-#: Okabe & Ito palette without black (the overall line), darkest first; yellow last (weak on white).
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442")
+#: Okabe & Ito palette without black (the overall line) and yellow (too faint on white).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)))
 #: The overall rate: black, thick, solid, diamond markers.
@@ -52,9 +53,9 @@ OVERALL_STYLE = GroupStyle(OVERALL_COLOUR, "D", "-", overall=True)
 
 
 def nth_style(i: int) -> GroupStyle:
-    """The i-th group's look: colour cycles fastest, the dash changes every 7 groups.
+    """The i-th group's look: colour cycles fastest, the dash changes every 6 groups.
 
-    >>> nth_style(0), nth_style(7).dash
+    >>> nth_style(0), nth_style(6).dash
     (GroupStyle(colour='#0072B2', marker='o', dash='-', overall=False), '--')
     """
     return GroupStyle(PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)],
