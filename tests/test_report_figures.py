@@ -13,6 +13,7 @@ from report_audit import audit_metrics, audit_spec
 from audit.report import figures, run_info_from_spec, threshold_figures
 from audit.report.context import build_context
 from audit.report.curves import Series, Sweep
+from audit.report.panels import heatmap_scale
 from audit.report.reading import ALL, GroupRate
 from audit.report.styles import OVERALL_STYLE, GroupStyles, nth_style
 
@@ -115,7 +116,7 @@ def test_no_panel_without_data():
 
 def test_heatmaps_share_one_scale_from_zero(context):
     matrix = context.results.cross[0]
-    scale = figures.heatmap_scale(context.results.cross)
+    scale = heatmap_scale(context.results.cross)
     shown = [c.value for m in context.results.cross for row in m.cells for c in row if c and c.shown]
     assert scale == max(shown)
     fig = figures.heatmap_figure(matrix, vmax=scale, xlabel="x", ylabel="y", insufficient="-",
@@ -154,7 +155,7 @@ def test_no_figure_of_the_report_has_overlapping_labels(context, styles):
                                   overall_label="All (overall)", insufficient="insufficient data",
                                   no_trials="no trials", styles=styles)
             for p in context.results.fta + context.results.identification + context.results.verification]
-    made += [figures.heatmap_figure(m, vmax=figures.heatmap_scale(context.results.cross), xlabel="x",
+    made += [figures.heatmap_figure(m, vmax=heatmap_scale(context.results.cross), xlabel="x",
                                     ylabel="y", insufficient="insufficient", colorbar_label="FMR")
              for m in context.results.cross]
     made += [threshold_figures.sweep_figure(s, xlabel="t", mark_labels=["m"] * len(s.marks), **WORDS)

@@ -90,9 +90,7 @@ class Results:
     @property
     def cross_scale(self) -> float:
         """Top of the one colour scale the cross-group heatmaps share (from 0)."""
-        from audit.report.figures import heatmap_scale
-
-        return heatmap_scale(self.cross)
+        return panels.heatmap_scale(self.cross)
 
     def group_labels(self, groupings: tuple[str, ...], first: tuple[str, ...] = ()) -> tuple[str, ...]:
         """Every group label the results show, each once, grouping by grouping:

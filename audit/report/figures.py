@@ -257,14 +257,6 @@ def forest(panel: Panel, *, figure_id: str, titles: Mapping[str, str], overall_l
         return _draw(fig, figure_id)
 
 
-def heatmap_scale(matrices) -> float:
-    """The top of the one colour scale all heatmaps of a rate share: the largest
-    rate shown in any of their cells (a small positive number when none is)."""
-    shown = [c.value for m in matrices for row in m.cells for c in row
-             if c is not None and c.shown]
-    return max([v for v in shown if v > 0], default=1e-4)
-
-
 def _cell_text(cell, value: float, insufficient: str) -> str:
     """Rate over its counts; an insufficient cell gives its size, never its errors."""
     if not np.isfinite(value):
@@ -334,7 +326,7 @@ def heatmap(matrix: CrossMatrix, *, figure_id: str, vmax: float, xlabel: str, yl
     """Cross-group FMR matrix: probe group (rows) by reference group (columns).
 
     Colour (cividis, linear from 0 to ``vmax``, the one scale every heatmap of
-    the rate shares: :func:`heatmap_scale`) repeats the rate printed in each
+    the rate shares: :func:`audit.report.panels.heatmap_scale`) repeats the rate printed in each
     cell above its counts (false matches / comparisons); insufficient or empty
     cells are hatched grey and give only their number of comparisons.
     """
