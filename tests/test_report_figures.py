@@ -173,3 +173,12 @@ def test_insufficient_heatmap_cells_give_their_size_never_their_errors():
     cell = GroupRate("x", 0.01, None, None, None, n_trials=1234, n_subjects=3, n_errors=12,
                      sufficient=False)
     assert figures._cell_text(cell, float("nan"), "insufficient") == "insufficient\nn = 1,234"
+
+
+def test_a_heatmap_without_a_rate_to_show_is_not_drawn(context):
+    matrix = context.results.cross[0]
+    hidden = replace(matrix, cells=tuple(tuple(c and replace(c, sufficient=False) for c in row)
+                                         for row in matrix.cells))
+    words = dict(figure_id="h", vmax=0.01, xlabel="x", ylabel="y", insufficient="-", colorbar_label="c")
+    assert figures.heatmap(hidden, **words) is None
+    assert figures.heatmap(matrix, **words) is not None

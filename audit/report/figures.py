@@ -322,14 +322,17 @@ def heatmap_figure(matrix: CrossMatrix, *, vmax: float, xlabel: str, ylabel: str
 
 
 def heatmap(matrix: CrossMatrix, *, figure_id: str, vmax: float, xlabel: str, ylabel: str,
-            insufficient: str, colorbar_label: str) -> SafeSvg:
+            insufficient: str, colorbar_label: str) -> SafeSvg | None:
     """Cross-group FMR matrix: probe group (rows) by reference group (columns).
 
     Colour (cividis, linear from 0 to ``vmax``, the one scale every heatmap of
     the rate shares: :func:`audit.report.panels.heatmap_scale`) repeats the rate printed in each
     cell above its counts (false matches / comparisons); insufficient or empty
-    cells are hatched grey and give only their number of comparisons.
+    cells are hatched grey and give only their number of comparisons. None when
+    no cell has a rate to show (the template words it).
     """
+    if not any(c is not None and c.shown for row in matrix.cells for c in row):
+        return None
     fig = heatmap_figure(matrix, vmax=vmax, xlabel=xlabel, ylabel=ylabel,
                          insufficient=insufficient, colorbar_label=colorbar_label,
                          figure_id=figure_id)
