@@ -23,7 +23,8 @@ def _glossary() -> str:
 
 
 def _report_words() -> str:
-    files = list(templates_dir().rglob("*.j2"))
+    """The transparency report's templates (the deployments report is its own document)."""
+    files = [f for f in templates_dir().rglob("*.j2") if not f.name.startswith("deployments")]
     files.append(Path(__file__).parents[1] / "audit" / "report" / REFERENCES_FILE)
     return " ".join(re.sub(r"\{#.*?#\}", "", f.read_text(), flags=re.S) for f in files)
 
