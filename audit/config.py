@@ -63,6 +63,14 @@ class DatasetSpec(_Section):
     subjects: int | None = Field(None, ge=2,
                                  description="use only N subjects drawn at random (seeded)")
     min_images: int = Field(1, ge=1, description="draw only subjects with this many images")
+    # How the report describes the data to a lay reader (built-in datasets have
+    # their own card, audit/datasets/cards.py; these keys override it).
+    description: str = Field("", description="what the images are (and are not), for the report")
+    citation: str = Field("", description="how to cite the dataset")
+    licence: str = Field("", description="the dataset's licence or terms of use")
+    label_provenance: Literal["perceived", "self-reported", "unspecified"] | None = Field(
+        None, description="custom manifests: how the group labels were obtained")
+    label_origin: str = Field("", description="who or what assigned the group labels")
 
 
 class PipelineSpec(_Section):

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_report_render import small_metrics
 
+from audit.datasets.cards import described
 from audit.runs.report import render_changes, render_run, run_info_from_folder
 
 
@@ -51,7 +52,8 @@ def make_run(folder, root, *, run_id, metrics, fpir_scale=1.0, threshold_reason=
     provenance = {
         "run_id": run_id, "created_utc": "2024-06-01T10:00:00+00:00", "spec": spec,
         "dataset": {"name": "lfw", "root": str(root), "supports_mated": True, "label_provenance": "perceived",
-                    "fingerprint": "sha256:abc", "quirks": {"conflicting": 3}, "notes": ["3 images listed as both male and female"]},
+                    "fingerprint": "sha256:abc", "quirks": {"conflicting": 3}, "notes": ["3 images listed as both male and female"],
+                    **described("lfw")},
         "n_images": 8,
         "thresholds": {"0.6": threshold_reason or {"source": "spec", "how": "given in the audit spec"}},
         "versions": {"lfr-audit": "0.1.0", "deepface": "0.0.103"}, "weights": {"model.dat": "sha256:1"},
@@ -87,6 +89,9 @@ def test_run_info_from_folder(runs):
     assert data.label_source == "perceived" and data.subjects == 4 and data.images == 8
     assert {(c.group, c.subjects, c.images) for c in data.composition} == {("female", 4, 4), ("male", 4, 4)}
     assert data.quirks == {"conflicting": 3} and run.policy["passed"] is False
+    assert "news photographs" in data.description and "Huang" in data.citation
+    assert "no licence stated" in data.licence and "AFIF4" in data.label_origin
+    assert "root" not in run.provenance["dataset"]  # a local path, never in a report
     assert run.face_images == ()
     faces = run_info_from_folder(after, include_faces=True).face_images
     assert [f.caption for f in faces] == ["female", "male"]
@@ -118,3 +123,17 @@ def test_render_changes(runs, tmp_path):
 def test_render_run_needs_metrics(tmp_path):
     with pytest.raises(FileNotFoundError, match="metrics.parquet"):
         render_run(tmp_path)
+
+
+def test_dataset_described_from_its_card_or_the_spec():
+    from audit.config import AuditSpec
+    from audit.runs.workflow import _described
+
+    builtin = _described(AuditSpec(dataset={"name": "utkface"}))
+    assert "no identity labels" in builtin["description"] and "non-commercial" in builtin["licence"]
+    custom = _described(AuditSpec(dataset={
+        "name": "captures.csv", "description": "Entrance camera, 2025.", "citation": "Our own",
+        "licence": "internal", "label_provenance": "self-reported", "label_origin": "asked"}))
+    assert custom == {"description": "Entrance camera, 2025.", "citation": "Our own",
+                      "licence": "internal", "label_origin": "asked"}
+    assert _described(AuditSpec(dataset={"name": "captures.csv"})) == dict.fromkeys(custom, "")

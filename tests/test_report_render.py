@@ -322,7 +322,9 @@ def test_pdf_numbers_and_reference_figures(pdf_text, context):
     assert f"{formatting.percent(fpir.value)} (95% CI {formatting.percent(fpir.ci_low)} to" in text
     assert f"{formatting.count(fpir.n_errors)} of {formatting.count(fpir.n_trials)} searches" in text
     assert f"threshold {formatting.threshold(DEPLOYMENT)}" in text
-    for reference in ("about 1 in 6,000 faces scanned", "8 of 42 correct", "2,297 of 2,470 alerts false"):
+    for reference in ("about 1 in 6,000 (watchlist of 10,000", "8 of 42 alerts verified correct (19%)",
+                      "2,297 of 2,470 alerts false (93.0%; reported in the press as 92%)",
+                      "Equitability Study", "National Physical Laboratory"):
         assert reference in text
     assert "come from other systems, other thresholds and other settings" in text
     assert "insufficient data" in text and "not shown to differ" in text
@@ -423,3 +425,48 @@ def test_partial_tables_render(keep):
     titles = [text for _, text in outline.headings]
     assert all(any(t.startswith(s) for t in titles) for s in SECTIONS)
     assert "not recorded" in html
+
+
+# -- page flow ----------------------------------------------------------------
+
+#: Headings of the sections that start a major part (report.css: ``section.part``).
+PART_STARTS = ("1 Summary", "3 System under test", "5 Results", "6 Method and statistics",
+               "Appendix: every comparison between groups", "Appendix: provenance")
+
+
+def _headings(html: str) -> list[str]:
+    found = re.findall(r"<h([2-5])[^>]*>(.*?)</h\1>", html, re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text)).strip() for _, text in found]
+
+
+def test_pages_flow_parts_start_pages_and_no_page_is_nearly_empty(pdf):
+    from pdf_layout import pages
+
+    laid = pages(pdf[0], tool("pdftotext"))
+    starts = [p.number for p in laid if p.lines and p.lines[0].text in PART_STARTS]
+    assert [laid[n - 1].lines[0].text for n in starts] == list(PART_STARTS)  # each on a new page
+    for page, following in zip(laid, laid[1:]):
+        if following.number not in starts:  # a part's last page may be short
+            assert page.fill >= 0.25, (page.number, page.fill)
+
+
+def test_no_page_ends_with_a_heading(pdf, html):
+    from pdf_layout import pages
+
+    headings = [h for h in _headings(html) if len(h) > 3]
+    for page in pages(pdf[0], tool("pdftotext"))[1:-1]:  # after the contents page
+        last = page.lines[-1].text
+        stranded = [h for h in headings if h == last or (len(last) > 8 and h.endswith(last))]
+        assert stranded == [], (page.number, last)
+
+
+def test_no_local_path_or_user_name_in_a_report(small):
+    from dataclasses import replace
+
+    private = {"dataset": {"root": "/home/alice/data/lfw", "name": "lfw"},
+               "manifest": "C:/Users/alice/manifest.csv", "seed": 1}
+    run = replace(run_info(), provenance=private,
+                  spec={"data_dir": "/home/alice/data", "dataset": {"name": "/home/alice/m.csv"}})
+    html = render_html(build_context(small_metrics(), run))
+    assert "alice" not in html and "/home" not in html
+    assert "manifest.csv" in html and "m.csv" in html  # the file names stay

@@ -22,7 +22,8 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from audit.deployments.analysis import DeploymentsAudit
 from audit.deployments.exact import Estimate
 from audit.report import formatting
-from audit.report.figures import PALETTE, STYLE, WIDTH
+from audit.report.figures import STYLE, WIDTH
+from audit.report.styles import PALETTE
 from audit.report.svg import SafeSvg, plain, sanitize
 
 

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,11 +55,26 @@ def compositions(run: RunInfo, index: MetricsIndex,
     return tuple(out)
 
 
-def flatten(mapping: Mapping[str, Any], prefix: str = "") -> tuple[KeyValue, ...]:
-    """Nested mappings as dotted keys with string values (lists joined by ", ").
+#: An absolute path (POSIX or Windows) standing alone or after a space; group 1 is its last part.
+_ABSOLUTE = re.compile(r"(?:(?<=\s)|^)(?:[A-Za-z]:[\\/]|/)(?:[^\s\\/,;]+[\\/])*([^\s\\/,;]+)[\\/]?")
 
-    >>> flatten({"a": {"b": 1, "c": [1, 2]}, "d": None})
-    (KeyValue(key='a.b', value='1'), KeyValue(key='a.c', value='1, 2'), KeyValue(key='d', value=''))
+
+def public(text: str) -> str:
+    """Text fit for a public report: every absolute path cut to its last part, so
+    no machine's folder names (which often hold a user name) are published.
+
+    >>> public("/home/alice/data/lfw"), public("C:/Users/bob/m.csv; https://x.org/a")
+    ('lfw', 'm.csv; https://x.org/a')
+    """
+    return _ABSOLUTE.sub(r"\1", text)
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> tuple[KeyValue, ...]:
+    """Nested mappings as dotted keys with string values (lists joined by ", "),
+    absolute paths cut to their last part (:func:`public`).
+
+    >>> flatten({"a": {"b": 1, "c": [1, 2]}, "d": None, "root": "/home/alice/lfw"})[-2:]
+    (KeyValue(key='d', value=''), KeyValue(key='root', value='lfw'))
     """
     out: list[KeyValue] = []
     for key, value in mapping.items():
@@ -69,9 +86,9 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> tuple[KeyValue, ...
                 for i, item in enumerate(value):
                     out.extend(flatten(item, f"{name}[{i}]."))
             else:
-                out.append(KeyValue(name, ", ".join(str(v) for v in value)))
+                out.append(KeyValue(name, public(", ".join(str(v) for v in value))))
         else:
-            out.append(KeyValue(name, "" if value is None else str(value)))
+            out.append(KeyValue(name, "" if value is None else public(str(value))))
     return tuple(out)
 
 

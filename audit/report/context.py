@@ -47,7 +47,7 @@ from audit.report.inputs import (
 )
 from audit.report.panels import CrossMatrix, Panel
 from audit.report.projection import Projection, projection
-from audit.report.reading import GroupRate, MetricsIndex, OperatingPoint
+from audit.report.reading import ALL, GroupRate, MetricsIndex, OperatingPoint
 from audit.report.watchlist_size import SizeCurve, size_curves
 
 
@@ -87,6 +87,27 @@ class Results:
     sweeps: tuple[Sweep, ...]
     dets: tuple[Det, ...]
     disparity: tuple[DisparityCurve, ...]
+
+    @property
+    def cross_scale(self) -> float:
+        """Top of the one colour scale the cross-group heatmaps share (from 0)."""
+        return panels.heatmap_scale(self.cross)
+
+    def group_labels(self, groupings: tuple[str, ...], first: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """Every group label the results show, each once, grouping by grouping:
+        ``first`` from the one with fewest groups up (so gender's few groups get
+        the strongest colours), then ``groupings`` in order, then any other. The
+        order figure styles are assigned in."""
+        panels_ = self.fta + self.identification + self.verification + self.conditions
+        found: dict[str, list[str]] = {}
+        for p in panels_:
+            found.setdefault(p.grouping, []).extend(r.group for r in p.rows)
+        for s in self.sweeps:
+            found.setdefault(s.grouping, []).extend(x.group for line in s.series for x in line)
+        ranked = sorted(first, key=lambda g: len(set(found.get(g, ()))))
+        order = ranked + [g for g in (*groupings, *found) if g not in ranked]
+        labels = (label for g in order for label in found.get(g, ()))
+        return tuple(dict.fromkeys(label for label in labels if label != ALL))
 
 
 @dataclass(frozen=True)
@@ -151,6 +172,15 @@ class ReportContext:
     coverage: tuple[CoverageResult, ...] | None = None
     size_curves: tuple[SizeCurve, ...] = ()
 
+    @property
+    def group_labels(self) -> tuple[str, ...]:
+        """Every group label of the report, one-label groupings first (fewest
+        groups first), then intersections, then capture conditions: each group's
+        figure style is assigned once in this order
+        (:class:`audit.report.styles.GroupStyles`)."""
+        return self.results.group_labels(self.groupings + self.conditions,
+                                          first=self.single_groupings)
+
 
 def _policy(record: Mapping[str, Any]) -> PolicyOutcome | None:
     return PolicyOutcome.from_json(record) if record else None
@@ -176,8 +206,7 @@ def _results(index: MetricsIndex, groupings: tuple[str, ...],
         p for family in ("identification", "verification")
         for p in panels.panels(index, family, conditions, primary, True)
     )
-    marked = tuple(p for p in points if p.kind == "deployment") or primary
-    sweeps, dets = curves.sweeps(index, groupings, marked)
+    sweeps, dets = curves.sweeps(index, groupings, points)
     return Results(
         fta=panels.panels(index, "fta", groupings, (None,), False),
         identification=panels.panels(index, "identification", groupings, points, False),

@@ -40,9 +40,20 @@ class Series:
     sufficient: bool
 
 
+#: A rate sweep's axis shows thresholds where the overall non-mated rate is at most
+#: FOCUS_NONMATED and the overall mated rate at most FOCUS_MATED (and every audited point).
+FOCUS_NONMATED = 0.10
+FOCUS_MATED = 0.50
+#: Margin on each side of the focused range, as a share of its width.
+FOCUS_PAD = 0.04
+
+
 @dataclass(frozen=True)
 class Sweep:
-    """Rates of a family by one grouping against threshold, one series per group."""
+    """Rates of a family by one grouping against threshold, one series per group.
+
+    ``marks`` are every audited operating point, each drawn and named.
+    """
 
     id: str
     family: str
@@ -50,6 +61,38 @@ class Sweep:
     metrics: tuple[str, ...]
     series: tuple[tuple[Series, ...], ...]  # per metric, per group (overall first)
     marks: tuple[OperatingPoint, ...]
+
+    @property
+    def drawable(self) -> tuple[str, ...]:
+        """The rates with at least one sufficient group with a positive rate to draw."""
+        return tuple(m for m, series in zip(self.metrics, self.series, strict=True)
+                     if any(s.sufficient and any(v for v in s.values) for s in series))
+
+    @property
+    def focus(self) -> tuple[float, float] | None:
+        """The threshold range worth reading: where the overall non-mated rate
+        (first metric) has fallen to :data:`FOCUS_NONMATED` or less, up to where the
+        overall mated rate (second) passes :data:`FOCUS_MATED` -- or, without a
+        mated rate, where the non-mated rate reaches 0 -- widened to every audited
+        point, with a margin of :data:`FOCUS_PAD` each side (within the grid).
+        None without an overall line."""
+        overall = [next((s for s in series if s.group == ALL), None) for series in self.series]
+        if overall[0] is None:
+            return None
+        points = list(zip(overall[0].thresholds, overall[0].values, strict=True))
+        left = next((t for t, v in points if v is not None and v <= FOCUS_NONMATED), points[0][0])
+        mated = overall[1] if len(overall) > 1 else None
+        if mated is not None and any(v for v in mated.values):
+            right = next((t for t, v in zip(mated.thresholds, mated.values, strict=True)
+                          if v is not None and v > FOCUS_MATED), mated.thresholds[-1])
+        else:
+            right = max((t for t, v in points if v), default=points[-1][0])
+        marks = [m.threshold for m in self.marks]
+        low, high = min([left, *marks]), max([right, *marks])
+        if low >= high:
+            return points[0][0], points[-1][0]
+        pad = FOCUS_PAD * (high - low)  # a mark at an end stays visible
+        return max(low - pad, points[0][0]), min(high + pad, points[-1][0])
 
 
 @dataclass(frozen=True)

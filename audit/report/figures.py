@@ -16,9 +16,14 @@ Conventions:
   text (``svg.fonttype = "none"``, so the embedded DejaVu Sans renders it and
   it stays selectable), mathtext off (a ``$`` in a label is just a ``$``), a
   fixed ``svg.hashsalt`` and no date: the same context gives the same bytes.
-* Colour-blind safe and readable without colour: the Okabe-Ito palette, and
-  each group also gets its own marker and line style; heatmap cells carry
-  their value as text and insufficient cells are hatched and labelled.
+* One look per group across the report: colours, markers and dashes come
+  from one :class:`~audit.report.styles.GroupStyles` assigned once from the
+  report's group list (colour-blind safe, readable in grey); heatmaps share one
+  zero-anchored scale per rate and their cells carry the rate and its counts;
+  insufficient cells are hatched and labelled.
+* Tick labels never overlap: :func:`thin_ticks` drops every other tick of an
+  axis until its labels clear each other (measured from matplotlib's text
+  extents), and :func:`overlapping_labels` is what the tests check.
 * Insufficient groups never get a plotted rate: forest plots print the
   template's "insufficient data" in their row; sweeps and DET curves leave
   them out (the caption lists them).
@@ -27,26 +32,27 @@ Conventions:
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Mapping
 
 import matplotlib
 import numpy as np
-from matplotlib.colors import LogNorm
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
+from matplotlib.ticker import (
+    FixedLocator,
+    FuncFormatter,
+    LogLocator,
+    MaxNLocator,
+    NullFormatter,
+    NullLocator,
+)
 
 from audit.report import formatting
 from audit.report.panels import CrossMatrix, Panel
 from audit.report.reading import ALL
+from audit.report.styles import MUTED, GroupStyles
 from audit.report.svg import SafeSvg, plain, sanitize
 
-#: Okabe & Ito (2008) colour-blind-safe palette, darkest first; yellow last (weak on white).
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
-DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)))
-OVERALL_COLOUR = "#000000"
-MUTED = "#555555"
 #: Text width of the A4 page (170 mm) in inches: figures are drawn at print size.
 WIDTH = 6.7
 STYLE = {
@@ -76,21 +82,14 @@ MAX_LABEL = 36
 
 
 def short(label: str, limit: int = MAX_LABEL) -> str:
-    """A label cut to ``limit`` characters for axes and legends.
+    """A group label as the report words it (:func:`formatting.group`), cut to
+    ``limit`` characters for axes and legends.
 
-    >>> short("female x black"), short("x" * 40, 10)
-    ('female x black', 'xxxxxxxxx…')
+    >>> short("female x black"), short("x" * 40, 10), short(">=120 px")
+    ('female x black', 'xxxxxxxxx…', '120 px or more')
     """
+    label = formatting.group(label)
     return label if len(label) <= limit else label[: limit - 1] + "…"
-
-
-def style(i: int) -> dict:
-    """Colour, marker and line style of the i-th group: three cues, not colour alone."""
-    return {
-        "color": PALETTE[i % len(PALETTE)],
-        "marker": MARKERS[i % len(MARKERS)],
-        "linestyle": DASHES[i % len(DASHES)],
-    }
 
 
 def _percent_axis(axis) -> None:
@@ -105,7 +104,65 @@ def _log_ticks(axis, values: np.ndarray) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def _tick_boxes(axis, renderer) -> list:
+    """Window extents of the axis' visible, non-empty major tick labels, in tick order."""
+    boxes = []
+    for tick in axis.get_major_ticks():
+        for label in (tick.label1, tick.label2):
+            if label.get_visible() and label.get_text():
+                boxes.append(label.get_window_extent(renderer))
+    return boxes
+
+
+def _overlap(boxes: list, pad: float) -> bool:
+    return any(a.padded(pad / 2).overlaps(b.padded(pad / 2))
+               for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def overlapping_labels(fig: Figure, pad: float = 2.0) -> list[str]:
+    """Names of the axes whose tick labels overlap (each other, within ``pad`` points),
+    and of subplot titles that overlap each other. Empty when the figure is clean."""
+    renderer = fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else None
+    if renderer is None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    found = []
+    for n, ax in enumerate(fig.axes):
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            if _overlap(_tick_boxes(axis, renderer), pad):
+                found.append(f"axes {n} {name} tick labels")
+    titles = [t.get_window_extent(renderer) for ax in fig.axes
+              for t in (ax.title, ax._left_title, ax._right_title) if t.get_text()]
+    if _overlap(titles, pad):
+        found.append("subplot titles")
+    return found
+
+
+def thin_ticks(fig: Figure, pad: float = 2.0) -> None:
+    """Keep every other tick of any axis whose labels overlap, until none do.
+
+    Long percentages ("0.020%") on a narrow panel run together; measured
+    from the text extents, not guessed from the tick count.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    for _ in range(6):
+        fig.draw(renderer)
+        crowded = [axis for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+                   if _overlap(_tick_boxes(axis, renderer), pad)]
+        if not crowded:
+            return
+        for axis in crowded:
+            low, high = sorted(axis.get_view_interval())
+            kept = [t for t in axis.get_majorticklocs() if low <= t <= high][::2]
+            axis.set_major_locator(FixedLocator(kept))
+
+
 def _draw(fig: Figure, figure_id: str) -> SafeSvg:
+    thin_ticks(fig)
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.04)
     return sanitize(buffer.getvalue(), prefix=figure_id)
@@ -115,164 +172,170 @@ def _rc(figure_id: str) -> dict:
     return {**STYLE, "svg.hashsalt": figure_id}
 
 
-def forest(
-    panel: Panel,
-    *,
-    figure_id: str,
-    titles: Mapping[str, str],
-    overall_label: str,
-    insufficient: str,
-    no_trials: str,
-) -> SafeSvg:
-    """Forest plot: each group's rate and interval, one column per rate of the panel.
+def _wrapped(title: str, panels: int) -> str:
+    """A panel title wrapped to the width of one of ``panels`` side-by-side panels."""
+    import textwrap
 
-    The overall rate is the first row (a diamond) and a dotted vertical line.
-    A group flagged insufficient shows ``insufficient`` in its row instead of
-    a point; a group without trials shows ``no_trials``. ``titles`` maps a
-    metric name to its panel title.
-    """
-    overall_label, insufficient, no_trials = plain(overall_label), plain(insufficient), plain(no_trials)
+    return "\n".join(textwrap.wrap(title, width=max(18, 84 // max(panels, 1))))
+
+
+def _forest_row(ax, y: int, rate, style, words: Mapping[str, str]) -> None:
+    """One row of a forest plot: the rate and its interval, or the reason there is none."""
+    if rate is None or not rate.available or not rate.sufficient:
+        text = words["no_trials"] if rate is None or not rate.available else words["insufficient"]
+        ax.text(0.02, y, text, transform=ax.get_yaxis_transform(), va="center",
+                color=MUTED, style="italic")
+        return
+    low = rate.ci_low if rate.ci_low is not None else rate.value
+    high = rate.ci_high if rate.ci_high is not None else rate.value
+    ax.errorbar([rate.value], [y], xerr=[[max(rate.value - low, 0.0)], [max(high - rate.value, 0.0)]],
+                fmt=style.marker, color=style.colour, markersize=4.5 if style.overall else 4,
+                capsize=2.5, elinewidth=1.1)
+
+
+def _forest_axis(ax, shown: list, k: int) -> None:
+    """x axis of one forest column: log when the intervals span over 50x, else from 0."""
+    if not shown:  # nothing to place: no scale to read, so no ticks
+        ax.set_xticks([])
+        ax.set_xlim(0, 1)
+        return
+    highs = [s.ci_high if s.ci_high is not None else s.value for s in shown]
+    lows = [s.ci_low if s.ci_low is not None else s.value for s in shown]
+    positive = [x for x in lows if x and x > 0]
+    if len(positive) == len(lows) and max(highs) / min(positive) > 50:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.set_xlim(left=0, right=max(highs) * 1.08 if max(highs) > 0 else 1e-3)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=3 if k > 2 else 4))
+    _percent_axis(ax.xaxis)
+
+
+def forest_figure(panel: Panel, *, titles: Mapping[str, str], overall_label: str,
+                  insufficient: str, no_trials: str, styles: GroupStyles | None = None,
+                  figure_id: str = "forest") -> Figure:
+    """The forest plot as a matplotlib Figure (see :func:`forest`)."""
+    styles = styles or GroupStyles()
+    words = {"insufficient": plain(insufficient), "no_trials": plain(no_trials)}
     rows = ([panel.overall] if panel.overall else []) + list(panel.rows)
-    labels = [overall_label if r.group == ALL else short(r.group) for r in rows]
+    labels = [plain(overall_label) if r.group == ALL else short(r.group) for r in rows]
     n, k = len(rows), len(panel.blocks)
     with matplotlib.rc_context(_rc(figure_id)):
-        fig = Figure(figsize=(WIDTH, 0.75 + 0.22 * n))
+        fig = Figure(figsize=(WIDTH, 0.85 + 0.22 * n))
         axes = np.atleast_1d(fig.subplots(1, k, sharey=True, squeeze=False)[0])
         for j, ax in enumerate(axes):
-            shown = [r.rates[j] for r in rows if r.rates[j] is not None and r.rates[j].shown]
-            highs = [s.ci_high if s.ci_high is not None else s.value for s in shown]
-            lows = [s.ci_low if s.ci_low is not None else s.value for s in shown]
-            positive = [x for x in lows if x and x > 0]
-            log = bool(shown) and len(positive) == len(lows) and max(highs) / min(positive) > 50
             for i, row in enumerate(rows):
-                y = n - 1 - i
-                rate = row.rates[j]
-                if rate is None or not rate.available:
-                    ax.text(0.02, y, no_trials, transform=ax.get_yaxis_transform(), va="center",
-                            color=MUTED, style="italic")
-                elif not rate.sufficient:
-                    ax.text(0.02, y, insufficient, transform=ax.get_yaxis_transform(), va="center",
-                            color=MUTED, style="italic")
-                else:
-                    low = rate.ci_low if rate.ci_low is not None else rate.value
-                    high = rate.ci_high if rate.ci_high is not None else rate.value
-                    is_overall = row.group == ALL
-                    ax.errorbar(
-                        [rate.value], [y],
-                        xerr=[[max(rate.value - low, 0.0)], [max(high - rate.value, 0.0)]],
-                        fmt="D" if is_overall else "o",
-                        color=OVERALL_COLOUR if is_overall else PALETTE[0],
-                        markersize=4.5 if is_overall else 4,
-                        capsize=2.5, elinewidth=1.1,
-                    )
+                _forest_row(ax, n - 1 - i, row.rates[j], styles[row.group], words)
             overall = panel.overall.rates[j] if panel.overall else None
             if overall is not None and overall.shown:
                 ax.axvline(overall.value, color=MUTED, linestyle=":", linewidth=0.9)
-            if log:
-                ax.set_xscale("log")
-                ax.xaxis.set_minor_formatter(NullFormatter())
-            elif shown:
-                ax.set_xlim(left=0, right=max(highs) * 1.08 if max(highs) > 0 else 1e-3)
-                ax.xaxis.set_major_locator(MaxNLocator(nbins=4 if k > 2 else 5))
-            _percent_axis(ax.xaxis)
-            ax.set_title(plain(titles.get(panel.blocks[j].metric, panel.blocks[j].metric)), loc="left")
+            _forest_axis(ax, [r.rates[j] for r in rows if r.rates[j] is not None and r.rates[j].shown], k)
+            metric = panel.blocks[j].metric
+            ax.set_title(_wrapped(plain(titles.get(metric, metric)), k), loc="left")
             ax.grid(axis="y", visible=False)
             ax.set_ylim(-0.6, n - 0.4)
         axes[0].set_yticks(range(n))
         axes[0].set_yticklabels(list(reversed(labels)))
-        fig.subplots_adjust(wspace=0.12)
+        fig.subplots_adjust(wspace=0.3)
+    return fig
+
+
+def forest(panel: Panel, *, figure_id: str, titles: Mapping[str, str], overall_label: str,
+           insufficient: str, no_trials: str, styles: GroupStyles | None = None) -> SafeSvg:
+    """Forest plot: each group's rate and interval, one column per rate of the panel.
+
+    The overall rate is the first row (a black diamond) and a dotted vertical
+    line; each group is drawn in its report-wide style (``styles``). A group
+    flagged insufficient shows ``insufficient`` in its row instead of a point;
+    a group without trials shows ``no_trials``; a column with no rate to place
+    has no tick labels. ``titles`` maps a metric name to its panel title.
+    """
+    fig = forest_figure(panel, titles=titles, overall_label=overall_label,
+                        insufficient=insufficient, no_trials=no_trials, styles=styles,
+                        figure_id=figure_id)
+    with matplotlib.rc_context(_rc(figure_id)):
         return _draw(fig, figure_id)
 
 
-def heatmap(
-    matrix: CrossMatrix,
-    *,
-    figure_id: str,
-    xlabel: str,
-    ylabel: str,
-    insufficient: str,
-    colorbar_label: str,
-) -> SafeSvg:
-    """Cross-group FMR matrix: probe group (rows) by reference group (columns).
+def _cell_text(cell, value: float, insufficient: str) -> str:
+    """Rate over its counts; an insufficient cell gives its size, never its errors."""
+    if not np.isfinite(value):
+        size = f"\nn = {formatting.count(cell.n_trials)}" if cell is not None and cell.n_trials else ""
+        return insufficient + size
+    return (f"{formatting.percent(value)}\n"
+            f"{formatting.count(cell.n_errors)} / {formatting.count(cell.n_trials)}")
 
-    Colour (cividis, log scale) repeats the number printed in each cell;
-    insufficient or empty cells are hatched grey and labelled.
-    """
+
+def heatmap_figure(matrix: CrossMatrix, *, vmax: float, xlabel: str, ylabel: str,
+                   insufficient: str, colorbar_label: str, figure_id: str = "heatmap") -> Figure:
+    """The heatmap as a matplotlib Figure (see :func:`heatmap`)."""
     xlabel, ylabel, insufficient, colorbar_label = map(plain, (xlabel, ylabel, insufficient, colorbar_label))
-    values = _shown_values(matrix)
-    n_rows, n_cols = values.shape
-    positive = values[np.isfinite(values) & (values > 0)]
-    vmin = float(positive.min()) if positive.size else 1e-6
-    vmax = float(positive.max()) if positive.size else 1e-5
-    if vmax <= vmin:
-        vmax = vmin * 10
-    norm = LogNorm(vmin=vmin, vmax=vmax)
+    n_rows, n_cols = len(matrix.probe_groups), len(matrix.reference_groups)
+    values = np.full((n_rows, n_cols), np.nan)
+    for i, row in enumerate(matrix.cells):
+        for j, cell in enumerate(row):
+            if cell is not None and cell.shown:
+                values[i, j] = cell.value
+    norm = Normalize(vmin=0.0, vmax=max(vmax, float(np.nanmax(values, initial=0.0))))
     cmap = matplotlib.colormaps["cividis"]
-    size = min(WIDTH, 1.6 + 0.75 * n_cols)
     with matplotlib.rc_context(_rc(figure_id)):
-        fig = Figure(figsize=(size, 0.9 + 0.5 * n_rows))
+        fig = Figure(figsize=(min(WIDTH, 2.0 + 0.95 * n_cols), 1.0 + 0.55 * n_rows))
         ax = fig.add_subplot()
         ax.grid(False)
-        shown = np.where(np.isfinite(values), np.maximum(values, vmin), np.nan)
-        image = ax.pcolormesh(
-            np.arange(n_cols + 1) - 0.5, np.arange(n_rows + 1) - 0.5, np.ma.masked_invalid(shown),
-            cmap=cmap, norm=norm, edgecolors="#ffffff", linewidth=1.0,
-        )
+        image = ax.pcolormesh(np.arange(n_cols + 1) - 0.5, np.arange(n_rows + 1) - 0.5,
+                              np.ma.masked_invalid(values), cmap=cmap, norm=norm,
+                              edgecolors="#ffffff", linewidth=1.0)
         ax.set_xlim(-0.5, n_cols - 0.5)
         ax.set_ylim(n_rows - 0.5, -0.5)
-        _label_cells(ax, values, cmap, norm, insufficient)
+        for i in range(n_rows):
+            for j in range(n_cols):
+                value = values[i, j]
+                text = _cell_text(matrix.cells[i][j], value, insufficient)
+                if not np.isfinite(value):
+                    ax.add_patch(matplotlib.patches.Rectangle(
+                        (j - 0.5, i - 0.5), 1, 1, facecolor="#eeeeee", hatch="///",
+                        edgecolor="#999999", linewidth=0.0))
+                    ax.text(j, i, text, ha="center", va="center", color="#333333",
+                            style="italic", fontsize=6.5)
+                    continue
+                r, g, b, _ = cmap(norm(value))
+                dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="#ffffff" if dark else "#000000", linespacing=1.3)
         ax.set_xticks(range(n_cols))
-        ax.set_xticklabels([short(g, 20) for g in matrix.reference_groups], rotation=30 if n_cols > 3 else 0,
-                           ha="right" if n_cols > 3 else "center")
+        ax.set_xticklabels([short(g, 20) for g in matrix.reference_groups],
+                           rotation=30 if n_cols > 3 else 0, ha="right" if n_cols > 3 else "center")
         ax.set_yticks(range(n_rows))
         ax.set_yticklabels([short(g, 20) for g in matrix.probe_groups])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         for spine in ax.spines.values():
             spine.set_visible(False)
-        _colorbar(fig, image, ax, colorbar_label, vmin, vmax)
+        bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03)
+        bar.solids.set_rasterized(False)  # vector, no embedded raster image
+        bar.solids.set_edgecolor("face")  # no hairline seams between the colour steps
+        bar.set_label(colorbar_label)
+        bar.ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+        bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: formatting.percent(x)))
+        bar.ax.yaxis.set_minor_locator(NullLocator())
+    return fig
+
+
+def heatmap(matrix: CrossMatrix, *, figure_id: str, vmax: float, xlabel: str, ylabel: str,
+            insufficient: str, colorbar_label: str) -> SafeSvg | None:
+    """Cross-group FMR matrix: probe group (rows) by reference group (columns).
+
+    Colour (cividis, linear from 0 to ``vmax``, the one scale every heatmap of
+    the rate shares: :func:`audit.report.panels.heatmap_scale`) repeats the rate printed in each
+    cell above its counts (false matches / comparisons); insufficient or empty
+    cells are hatched grey and give only their number of comparisons. None when
+    no cell has a rate to show (the template words it).
+    """
+    if not any(c is not None and c.shown for row in matrix.cells for c in row):
+        return None
+    fig = heatmap_figure(matrix, vmax=vmax, xlabel=xlabel, ylabel=ylabel,
+                         insufficient=insufficient, colorbar_label=colorbar_label,
+                         figure_id=figure_id)
+    with matplotlib.rc_context(_rc(figure_id)):
         return _draw(fig, figure_id)
 
-
-def _shown_values(matrix: CrossMatrix) -> np.ndarray:
-    """The matrix's shown values (probe rows by reference columns), NaN where not shown."""
-    values = np.full((len(matrix.probe_groups), len(matrix.reference_groups)), np.nan)
-    for i, row in enumerate(matrix.cells):
-        for j, cell in enumerate(row):
-            if cell is not None and cell.shown:
-                values[i, j] = cell.value
-    return values
-
-
-def _label_cells(ax, values: np.ndarray, cmap, norm: LogNorm, insufficient: str) -> None:
-    """Each cell's figure, dark or light against its colour; hatched grey where not shown."""
-    n_rows, n_cols = values.shape
-    for i in range(n_rows):
-        for j in range(n_cols):
-            value = values[i, j]
-            if not np.isfinite(value):
-                ax.add_patch(
-                    matplotlib.patches.Rectangle(
-                        (j - 0.5, i - 0.5), 1, 1, facecolor="#eeeeee", hatch="///", edgecolor="#999999",
-                        linewidth=0.0,
-                    )
-                )
-                ax.text(j, i, insufficient, ha="center", va="center", color="#333333", style="italic",
-                        fontsize=6.5)
-                continue
-            r, g, b, _ = cmap(norm(max(value, norm.vmin)))
-            dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5
-            ax.text(j, i, formatting.percent(value), ha="center", va="center",
-                    color="#ffffff" if dark else "#000000", fontsize=7.5)
-
-
-def _colorbar(fig, image, ax, label: str, vmin: float, vmax: float) -> None:
-    """A vector colour bar with three percentage ticks (low, geometric middle, high)."""
-    bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03)
-    bar.solids.set_rasterized(False)  # vector, no embedded raster image
-    bar.solids.set_edgecolor("face")  # no hairline seams between the colour steps
-    bar.set_label(label)
-    bar.set_ticks([vmin, math.sqrt(vmin * vmax), vmax])
-    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: formatting.percent(x)))
-    bar.ax.yaxis.set_minor_formatter(NullFormatter())
-    bar.ax.yaxis.set_minor_locator(NullLocator())

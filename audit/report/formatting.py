@@ -8,6 +8,7 @@ NaN) so a template can test ``value is none`` first and word the gap itself.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 
 #: Significant digits of rates and ratios in prose and tables.
@@ -203,6 +204,66 @@ def exact_percent(x: float | None) -> str:
     return f"{float(x) * 100:.6g}%"
 
 
+def plural(n: float | int | None, noun: str, many: str | None = None) -> str:
+    """A count and its noun, singular for exactly one: "1 subject", "1,200 subjects".
+
+    >>> plural(1, "subject"), plural(1200, "subject"), plural(2, "person", "people")
+    ('1 subject', '1,200 subjects', '2 people')
+    """
+    if _missing(n):
+        return ""
+    word = noun if int(round(float(n))) == 1 else (many or noun + "s")
+    return f"{count(n)} {word}"
+
+
+def interval(low: float | None, high: float | None, kind: str = "percent") -> str:
+    """An interval in the report's one notation, "low to high" (a dash would read as
+    a minus beside negative differences); ``kind`` names the filter of the ends:
+    ``percent``, ``points``, ``ratio_end``, ``threshold``, ``rounded``.
+
+    >>> interval(0.003, 0.0058), interval(-0.0012, 0.003, "points"), interval(1.026, 3.1, "ratio_end")
+    ('0.30% to 0.58%', '-0.12 to 0.30', '1.03 to 3.1')
+    """
+    if _missing(low) or _missing(high):
+        return ""
+    end = FILTERS[kind]
+    return f"{end(low)} to {end(high)}"
+
+
+_BAND = (
+    (re.compile(r"^<\s*(\d[\d.]*)\s*(.*)$"), r"under \1 \2"),
+    (re.compile(r"^>=\s*(\d[\d.]*)\s*(.*)$"), r"\1 \2 or more"),
+    (re.compile(r"^(\d[\d.]*)\s*-\s*(\d[\d.]*)\s*(.*)$"), r"\1 to \2 \3"),
+)
+
+
+def group(label: object) -> str:
+    """A group label as the report prints it: band labels in words, the rest as given.
+
+    Condition bands are written ``<60 px``, ``60-120 px``, ``>=120 px`` in the
+    metrics table; the report says "under 60 px", "60 to 120 px", "120 px or
+    more", so no symbol needs explaining and no dash reads as a minus.
+
+    >>> group("<60 px"), group("60-120 px"), group(">=120 px"), group("female x black")
+    ('under 60 px', '60 to 120 px', '120 px or more', 'female x black')
+    """
+    text = str(label)
+    for pattern, words in _BAND:
+        if pattern.match(text):
+            return re.sub(r"\s+", " ", pattern.sub(words, text)).strip()
+    return text
+
+
+def capitalize_first(text: object) -> str:
+    """The text with its first letter upper case and the rest left alone.
+
+    >>> capitalize_first("about 170,000 people in Cardiff")
+    'About 170,000 people in Cardiff'
+    """
+    text = str(text)
+    return text[:1].upper() + text[1:]
+
+
 FILTERS: dict[str, Callable[..., str]] = {
     "percent": percent,
     "points": points,
@@ -215,5 +276,9 @@ FILTERS: dict[str, Callable[..., str]] = {
     "pvalue": pvalue,
     "confidence": confidence,
     "exact_percent": exact_percent,
+    "plural": plural,
+    "interval": interval,
+    "group": group,
+    "capitalize_first": capitalize_first,
 }
 """The filters registered on the report's Jinja2 environment."""

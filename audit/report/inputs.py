@@ -92,10 +92,12 @@ class DatasetInfo:
 
     ``label_source`` is :data:`PERCEIVED` (labels assigned by annotators or
     a model from the image), :data:`SELF_REPORTED`, or :data:`UNKNOWN_SOURCE`;
-    ``label_origin`` says who or what assigned them.
+    ``label_origin`` says who or what assigned them; ``description`` what the
+    images are, for a lay reader (the dataset card's, or the spec's own words).
     """
 
     name: str
+    description: str = ""
     label_source: str = PERCEIVED
     label_origin: str = ""
     subjects: int | None = None

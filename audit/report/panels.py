@@ -209,3 +209,11 @@ def cross_matrices(index: MetricsIndex, groupings: tuple[str, ...]) -> tuple[Cro
     chosen = [g for g in index.cross_groupings() if g in groupings]
     made = (cross_matrix(index, g, p) for p in index.points for g in chosen)
     return tuple(m for m in made if m is not None)
+
+
+def heatmap_scale(matrices: tuple[CrossMatrix, ...]) -> float:
+    """The top of the one colour scale all heatmaps of a rate share (from 0): the
+    largest rate shown in any of their cells (a small positive number when none is)."""
+    shown = [c.value for m in matrices for row in m.cells for c in row
+             if c is not None and c.shown]
+    return max([v for v in shown if v > 0], default=1e-4)

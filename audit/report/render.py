@@ -34,6 +34,8 @@ from audit.report.context import ReportContext
 from audit.report.formatting import FILTERS
 from audit.report.inputs import FaceImage
 from audit.tables import write_bytes
+from audit.report.references import public_references
+from audit.report.styles import GroupStyles
 
 FORMATS = ("html", "pdf")
 BAD_FORMAT = "report format must be one of {allowed}, got {got!r}"
@@ -52,18 +54,21 @@ class Figures:
     of one report draws each figure once (pass the same instance to both).
     """
 
-    palette = figures.PALETTE
     _modules = {"forest": figures, "heatmap": figures, "sweep": threshold_figures,
                 "det": threshold_figures, "disparity": threshold_figures,
                 "watchlist_size": watchlist_size}
+    #: Figures that draw groups, in the report-wide styles.
+    _styled = ("forest", "sweep", "det", "watchlist_size")
 
-    def __init__(self) -> None:
+    def __init__(self, styles: GroupStyles | None = None) -> None:
         self._drawn: dict[tuple, object] = {}
+        self.styles = styles if styles is not None else GroupStyles()
 
     def _draw(self, name: str, data: object, **words: object):
         key = (name, id(data), tuple(sorted((k, repr(v)) for k, v in words.items())))
         if key not in self._drawn:
-            drawn = getattr(self._modules[name], name)(data, **words)
+            extra = {"styles": self.styles} if name in self._styled else {}
+            drawn = getattr(self._modules[name], name)(data, **words, **extra)
             self._drawn[key] = (data, drawn)  # keep data alive
         return self._drawn[key][1]
 
@@ -98,6 +103,7 @@ def environment(templates: Path | None = None, drawn: Figures | None = None) -> 
     )
     env.filters.update(FILTERS)
     env.globals["inf"] = float("inf")
+    env.globals["references"] = public_references()
     env.globals["figures"] = drawn if drawn is not None else Figures()
     return env
 
@@ -135,7 +141,7 @@ def _render(
         font_css,
         medium=medium,
         templates=templates,
-        drawn=drawn,
+        drawn=drawn if drawn is not None else Figures(GroupStyles(context.group_labels)),
         ctx=context,
         face_images=tuple((face, _face_data_url(face)) for face in context.faces),
     )
@@ -228,7 +234,7 @@ def write_report(
     """
     chosen = _check_formats(formats)
     out = Path(out_dir)
-    drawn = Figures()
+    drawn = Figures(GroupStyles(context.group_labels))
     written = {}
     if "html" in chosen:
         written["html"] = out / "report.html"

@@ -22,18 +22,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from audit.report import formatting
-from audit.report.figures import (
-    MUTED,
-    OVERALL_COLOUR,
-    WIDTH,
-    _draw,
-    _log_ticks,
-    _percent_axis,
-    _rc,
-    short,
-    style,
-)
+from audit.report.figures import WIDTH, _draw, _log_ticks, _percent_axis, _rc, short
 from audit.report.reading import ALL, OVERALL, Interval, OperatingPoint, interval
+from audit.report.styles import MUTED, OVERALL_COLOUR, GroupStyles
 from audit.report.svg import SafeSvg, plain
 
 CURVE, AT_SIZE, MODEL_ERROR = "watchlist_curve", "rate_at_size", "model_error"
@@ -152,22 +143,25 @@ def _at_size(rows: pd.DataFrame) -> tuple[AtSize, ...]:
 
 
 def watchlist_size(data: SizeCurve, *, figure_id: str, titles: Mapping[str, str], xlabel: str,
-                   overall_label: str, deployment_label: str) -> SafeSvg:
-    """FPIR and FNIR against W (log-log), one line and interval band per sufficient group.
+                   overall_label: str, deployment_label: str,
+                   styles: GroupStyles | None = None) -> SafeSvg:
+    """FPIR and FNIR against W (log-log), one line and interval band per sufficient group,
+    each group in its report-wide look (``styles``).
 
     The deployment's W is a dashed vertical line labelled ``deployment_label``;
     its read rates are filled markers, or open ones when extrapolated.
     """
     xlabel, overall_label = plain(xlabel), plain(overall_label)
+    styles = styles if styles is not None else GroupStyles()
     with matplotlib.rc_context(_rc(figure_id)):
         fig = Figure(figsize=(WIDTH, 2.9))
         axes = fig.subplots(1, len(METRICS), squeeze=False)[0]
         handles, names = [], []
         for ax, metric in zip(axes, METRICS):
             drawn = []
-            for i, s in enumerate(x for x in data.series[metric] if x.sufficient):
+            for s in (x for x in data.series[metric] if x.sufficient):
                 kwargs = ({"color": OVERALL_COLOUR, "linewidth": 2.0, "linestyle": "-",
-                           "marker": None} if s.group == ALL else style(i - 1))
+                           "marker": None} if s.group == ALL else styles[s.group].line())
                 y = _positive(s.values)
                 (line,) = ax.plot(s.sizes, y, markersize=3.0, **kwargs)
                 ax.fill_between(s.sizes, _positive(s.lows), _positive(s.highs),

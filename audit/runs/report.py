@@ -126,10 +126,17 @@ def run_info_from_folder(folder: Path, *, include_faces: bool = False) -> RunInf
         images=manifest.num_rows if manifest is not None else provenance.n_images,
         composition=_composition(manifest, groupings) if manifest is not None else (),
         notes=tuple(str(n) for n in dataset.get("notes", ())),
+        description=str(dataset.get("description", "")),
+        label_origin=str(dataset.get("label_origin", "")),
+        citation=str(dataset.get("citation", "")),
+        licence=str(dataset.get("licence", "")),
         fingerprint=str(dataset.get("fingerprint", "")),
         quirks={str(k): int(v) for k, v in dataset.get("quirks", {}).items()},
     )
+    # The dataset record is shown in the data section; its root (a local path) nowhere.
     kept = {k: v for k, v in provenance.to_json().items() if k != "spec"}
+    kept["dataset"] = {k: v for k, v in dataset.items()
+                       if k not in ("root", "description", "citation", "licence", "label_origin")}
     run = run_info_from_spec(
         spec,
         run_id=provenance.run_id,

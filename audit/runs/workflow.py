@@ -59,7 +59,8 @@ def dataset_root(spec: AuditSpec, data_dir: Path | None) -> Path:
 def load_dataset(spec: AuditSpec, data_dir: Path | None):
     from ..datasets import load_manifest, select_subjects
 
-    manifest, info = load_manifest(spec.dataset.name, dataset_root(spec, data_dir))
+    manifest, info = load_manifest(spec.dataset.name, dataset_root(spec, data_dir),
+                                   label_provenance=spec.dataset.label_provenance)
     if spec.dataset.subjects is not None:
         manifest = select_subjects(manifest, spec.dataset.subjects, seed=spec.seed,
                                    min_images=spec.dataset.min_images)
@@ -320,7 +321,7 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
     provenance = Provenance(
         run_id=rid, created_utc=now.isoformat(timespec="seconds"),
         spec=spec.model_dump(mode="json"), stage_inputs=keys,
-        dataset=info.as_dict(), n_images=manifest.num_rows,
+        dataset={**info.as_dict(), **_described(spec)}, n_images=manifest.num_rows,
         pipeline={**spec.pipeline.model_dump(), "config_key": _config_key(faces)},
         weights=_weight_hashes(spec), thresholds=deployment,
         versions=runs.versions(), host=runs.host_info(), seed=spec.seed,
@@ -343,6 +344,15 @@ def _quietly(name: str) -> Iterator[None]:
 def _config_key(faces: pa.Table) -> str | None:
     keys = faces.column("config_key").unique().to_pylist()
     return keys[0] if len(keys) == 1 else None
+
+
+def _described(spec: AuditSpec) -> dict[str, str]:
+    """The data as the report describes it: the built-in card, or the spec's own words."""
+    from ..datasets.cards import described
+
+    d = spec.dataset
+    return described(d.name, description=d.description, citation=d.citation,
+                     licence=d.licence, label_origin=d.label_origin)
 
 
 def _weight_hashes(spec: AuditSpec) -> dict[str, str]:

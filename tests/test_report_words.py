@@ -1,0 +1,42 @@
+"""The report's words: every abbreviation its templates and reference figures
+print is explained in the glossary; every statistic it names is there too."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from audit.report.assets import templates_dir
+from audit.report.references import REFERENCES_FILE
+
+#: Capitals that are words, not abbreviations a reader needs explained.
+PLAIN = {"UK", "US", "DOCTYPE", "V4"}
+STATISTICS = ("p-value", "Adjusted p-value", "Gini", "Holm", "Geometric mean", "GARBE",
+              "FDR (false discovery rate)", "FDR (fairness discrepancy rate)", "Benjamini-Hochberg",
+              "Bonferroni", "Detectable ratio", "MOVER", "Wilson", "Percentage points",
+              "Effective sample size", "CI", "Power", "Ratio")
+
+
+def _glossary() -> str:
+    text = (templates_dir() / "sections" / "glossary.html.j2").read_text()
+    return " ".join(re.findall(r"<dt>(.*?)</dt>", text))
+
+
+def _report_words() -> str:
+    """The transparency report's templates (the deployments report is its own document)."""
+    files = [f for f in templates_dir().rglob("*.j2") if not f.name.startswith("deployments")]
+    files.append(Path(__file__).parents[1] / "audit" / "report" / REFERENCES_FILE)
+    return " ".join(re.sub(r"\{#.*?#\}", "", f.read_text(), flags=re.S) for f in files)
+
+
+def test_every_abbreviation_is_in_the_glossary():
+    found = set(re.findall(r"(?<![\w/.#-])[A-Z][A-Z0-9]{1,}(?![\w-])", _report_words())) - PLAIN
+    assert {"FMR", "FPIR", "GARBE", "NPL", "TPIR"} <= found  # the scan finds them
+    terms = _glossary()
+    missing = sorted(a for a in found if not re.search(rf"\b{a}\b", terms))
+    assert missing == []
+
+
+def test_every_statistic_named_is_in_the_glossary():
+    terms = _glossary()
+    assert [s for s in STATISTICS if s.lower() not in terms.lower()] == []
