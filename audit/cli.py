@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .pipeline.config import FaceSelection
 from .progress import stderr, track
 
 if TYPE_CHECKING:
@@ -109,6 +110,9 @@ AlignOption = Annotated[bool, typer.Option("--align/--no-align",
                                            help="Rotate faces level on the eyes.")]
 PreprocessOption = Annotated[PreprocessChoice, typer.Option(
     "--preprocess", help="How a detected face becomes the model input (see README).")]
+FaceSelectionOption = Annotated[FaceSelection, typer.Option(
+    "--face-selection", help="Which face is the subject when several are found: the one "
+                             "nearest the image centre, or the largest.")]
 WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")]
 ExecutorOption = Annotated[str, typer.Option(
     "--executor", envvar="LFR_AUDIT_EXECUTOR",
@@ -143,14 +147,15 @@ def _dataset_root(dataset: str, data_dir: Path | None, root: Path | None) -> Pat
     return data_dir / dataset
 
 
-def _pipeline_config(model: str, detector: str, align: bool, preprocess: PreprocessChoice):
+def _pipeline_config(model: str, detector: str, align: bool, preprocess: PreprocessChoice,
+                     face_selection: FaceSelection = FaceSelection.centre):
     """The configuration, after checking that it can run here (before any other work)."""
     from .pipeline.config import PipelineConfig
     from .pipeline.weights import require
 
     try:
         config = PipelineConfig(model=model, detector=detector, align=align,
-                                preprocess=preprocess.value)
+                                preprocess=preprocess.value, face_selection=face_selection)
     except ValueError as error:
         raise UserError(str(error)) from None
     require(config.model, config.detector, needs_landmarks=config.detector != "skip")
@@ -258,6 +263,7 @@ def embed(
     detector: DetectorOption = "dlib",
     align: AlignOption = True,
     preprocess: PreprocessOption = PreprocessChoice.deepface,
+    face_selection: FaceSelectionOption = FaceSelection.centre,
     subjects: Annotated[int | None, typer.Option(
         min=1, help="Only N subjects drawn at random (seed 0), for quick runs.")] = None,
     workers: WorkersOption = 1,
@@ -268,7 +274,7 @@ def embed(
     from .datasets import load_manifest, select_subjects
     from .tables import write_table
 
-    config = _pipeline_config(model, detector, align, preprocess)
+    config = _pipeline_config(model, detector, align, preprocess, face_selection)
     manifest, info = load_manifest(dataset, _dataset_root(Path(dataset).stem, data_dir, root))
     if subjects is not None:
         manifest = select_subjects(manifest, subjects)
@@ -302,6 +308,7 @@ def lfw_view2(
     detector: DetectorOption = "dlib",
     align: AlignOption = True,
     preprocess: PreprocessOption = PreprocessChoice.deepface,
+    face_selection: FaceSelectionOption = FaceSelection.centre,
     distance: Annotated[Distance, typer.Option()] = Distance.cosine,
     folds: Annotated[int, typer.Option(min=2, max=10,
                                        help="Use only the first N folds (quick runs).")] = 10,
@@ -319,7 +326,7 @@ def lfw_view2(
     from .metrics.lfw_accuracy import format_lfw_accuracy, lfw_accuracy
     from .tables import write_table
 
-    config = _pipeline_config(model, detector, align, preprocess)
+    config = _pipeline_config(model, detector, align, preprocess, face_selection)
     lfw_root = _dataset_root("lfw", data_dir, root)
     manifest, info = load_manifest("lfw", lfw_root)
     pairs = read_view2_pairs(lfw_root)

@@ -40,6 +40,10 @@ class PipelineSpec(_Section):
     detector: str = "dlib"
     align: bool = True
     preprocess: Literal["deepface", "no-border", "dlib-chip"] = "deepface"
+    face_selection: Literal["centre", "largest"] | None = Field(
+        None, description="which face is the subject when several are found; default: "
+                          "'centre' for lfw and utkface (centred on the subject), 'largest' "
+                          "for a custom manifest")
     normalization: str = "base"
     workers: int = Field(1, ge=1)
     batch_size: int = Field(16, ge=1)

@@ -69,13 +69,24 @@ def load_dataset(spec: AuditSpec, data_dir: Path | None):
     return manifest, info
 
 
-def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, tracker=None):
+def pipeline_config(spec: AuditSpec):
+    """The pipeline configuration the spec asks for, its face selection resolved:
+    ``centre`` for the built-in datasets (centred on their subject), ``largest``
+    for an evaluator's manifest, unless the spec says."""
+    from .datasets import DATASETS
     from .pipeline.config import PipelineConfig
-    from .pipeline.run import embed_manifest
 
     p = spec.pipeline
-    config = PipelineConfig(model=p.model, detector=p.detector, align=p.align,
-                            preprocess=p.preprocess, normalization=p.normalization)
+    selection = p.face_selection or ("centre" if spec.dataset.name in DATASETS else "largest")
+    return PipelineConfig(model=p.model, detector=p.detector, align=p.align,
+                          preprocess=p.preprocess, normalization=p.normalization,
+                          face_selection=selection)
+
+
+def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, tracker=None):
+    from .pipeline.run import embed_manifest
+
+    config, p = pipeline_config(spec), spec.pipeline
     faces, _ = embed_manifest(
         manifest, root, config, cache_dir=cache_dir, workers=p.workers,
         batch_size=p.batch_size, executor=p.executor,
@@ -268,7 +279,8 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
         "run_id": rid, "created_utc": now.isoformat(timespec="seconds"),
         "spec": spec.model_dump(mode="json"), "stage_inputs": keys,
         "dataset": info.as_dict(), "n_images": manifest.num_rows,
-        "pipeline": {**spec.pipeline.model_dump(), "config_key": _config_key(faces)},
+        "pipeline": {**spec.pipeline.model_dump(), "config_key": _config_key(faces),
+                     "face_selection": pipeline_config(spec).face_selection.value},
         "weights": _weight_hashes(spec), "thresholds": deployment,
         "versions": runs.versions(), "host": runs.host_info(), "seed": spec.seed,
         "reused_stages": clock.reused, "timings_s": clock.seconds,

@@ -16,7 +16,7 @@ from enum import Enum
 from importlib import metadata
 
 #: Bump when lfr-audit's own detection/embedding code changes its output.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: decoding by content, every face's box, RGB detection for dlib-chip
 
 
 class Preprocess(str, Enum):
@@ -38,6 +38,21 @@ class Preprocess(str, Enum):
     dlib_chip = "dlib-chip"
 
 
+class FaceSelection(str, Enum):
+    """Which face is the subject when the detector finds several.
+
+    - ``centre``: the face whose box centre is nearest the image centre (ties:
+      the larger box). Right for datasets centred on their subject (LFW,
+      UTKFace), where the largest box is sometimes a background face: dlib's
+      boxes come in a few fixed sizes, so an edge face often ties or wins.
+    - ``largest``: the largest box (ties: the first found), for captures where
+      the subject is nearest the camera but not centred.
+    """
+
+    centre = "centre"
+    largest = "largest"
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """Detection + embedding settings; every field can change an embedding."""
@@ -47,9 +62,11 @@ class PipelineConfig:
     align: bool = True
     preprocess: Preprocess = Preprocess.deepface
     normalization: str = "base"
+    face_selection: FaceSelection = FaceSelection.centre
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "preprocess", Preprocess(self.preprocess))
+        object.__setattr__(self, "face_selection", FaceSelection(self.face_selection))
         if self.preprocess is Preprocess.dlib_chip and self.model != "Dlib":
             raise ValueError(
                 f"preprocess 'dlib-chip' is dlib's recipe for the Dlib model, not {self.model!r}; "
@@ -61,12 +78,14 @@ class PipelineConfig:
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["preprocess"] = self.preprocess.value
+        data["face_selection"] = self.face_selection.value
         return data
 
     def describe(self) -> str:
         return (
             f"{self.model} + {self.detector} detector, align={self.align}, "
-            f"preprocess={self.preprocess.value}, normalization={self.normalization}"
+            f"preprocess={self.preprocess.value}, normalization={self.normalization}, "
+            f"face selection={self.face_selection.value}"
         )
 
 

@@ -59,6 +59,7 @@ class SystemUnderTest:
     detector: str = ""
     alignment: str = ""
     preprocessing: str = ""
+    face_selection: str = ""  # centre | largest: the subject when several faces are found
     normalization: str = ""
     distance: str = ""
     score_note: str = ""  # e.g. "similarity = 1 - cosine distance"
@@ -232,6 +233,8 @@ def run_info_from_spec(
             detector=str(pipeline.get("detector", "")),
             alignment="" if align is None else ("aligned" if align else "not aligned"),
             preprocessing=str(pipeline.get("preprocess", "")),
+            face_selection=str((provenance or {}).get("pipeline", {}).get("face_selection")
+                               or pipeline.get("face_selection") or ""),
             normalization=str(pipeline.get("normalization", "")),
             distance=str(spec.get("matching", {}).get("distance", "")),
             thresholds=tuple(chosen),
