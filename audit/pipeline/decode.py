@@ -128,8 +128,10 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Decoded | ImagePr
                     image = _pillow(header)
     except UnidentifiedImageError:
         return ImageProblem("unreadable", "not an image format that can be read")
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
-            cv2.error) as error:
+    except Image.DecompressionBombError:  # Pillow's own check, above 178.9 megapixels
+        return ImageProblem("unreadable", "over 178 million pixels, above the "
+                            f"{max_pixels / 1e6:g}-megapixel limit")
+    except (OSError, ValueError, SyntaxError, EOFError, cv2.error) as error:
         return ImageProblem("unreadable", f"does not decode ({type(error).__name__}: {error})")
     if image is None or image.size == 0:
         return ImageProblem("unreadable", "does not decode as an image")
