@@ -16,13 +16,22 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Strict: no string where a number or a boolean belongs, no NaN or infinity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DatasetSpec(_Section):
@@ -33,6 +42,11 @@ class DatasetSpec(_Section):
     subjects: int | None = Field(None, ge=2,
                                  description="use only N subjects drawn at random (seeded)")
     min_images: int = Field(1, ge=1, description="draw only subjects with this many images")
+    skip_bad_rows: bool = Field(False, description="leave out manifest rows with problems "
+                                                   "(listed in the run folder) instead of stopping")
+    check_extensions: bool = Field(True, description="refuse manifest paths without an image "
+                                                     "extension (images are decoded by content)")
+    fold_labels: bool = Field(True, description="fold case and spaces of manifest label values")
 
 
 class PipelineSpec(_Section):
@@ -129,7 +143,8 @@ class ProjectionSpec(_Section):
 
 
 class ReportSpec(_Section):
-    formats: list[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"])
+    formats: list[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"],
+                                                  min_length=1)
     include_faces: bool = False
     title: str = "Face recognition audit"
 
@@ -177,6 +192,20 @@ class AuditSpec(_Section):
     report: ReportSpec = ReportSpec()
     policy: PolicySpec = PolicySpec()
 
+    @model_validator(mode="after")
+    def _thresholds_on_the_scale(self) -> AuditSpec:
+        """A deployment threshold outside the chosen similarity's range decides
+        every comparison the same way: an error, naming the range."""
+        from .matching.similarity import SIMILARITY_RANGES
+
+        distance = self.matching.distance
+        low, high = SIMILARITY_RANGES[distance]
+        outside = [t for t in self.thresholds.deployment if not low <= t <= high]
+        if outside:
+            raise ValueError(OFF_SCALE.format(values=outside, distance=distance,
+                                              low=low, high=high))
+        return self
+
     def stage_inputs(self) -> dict[str, str]:
         """A hash per stage of the spec parts it depends on (and earlier stages').
 
@@ -201,6 +230,17 @@ class AuditSpec(_Section):
         return hashes
 
 
+OFF_SCALE = (
+    "thresholds.deployment {values} lies outside the range [{low}, {high}] of similarity "
+    "scores with distance = {distance!r} (similarity = -distance for Euclidean distances); "
+    "give thresholds on that scale"
+)
+
+
+#: File suffixes that make ``dataset.name`` a manifest path rather than a dataset name.
+MANIFEST_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
 class SpecError(ValueError):
     """The spec file is missing, not TOML, or breaks the schema."""
 
@@ -209,7 +249,23 @@ def _describe(error: dict) -> str:
     where = ".".join(str(p) for p in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"unknown key {where!r}"
-    return f"{where}: {error['msg']}"
+    message = error["msg"].removeprefix("Value error, ")
+    return message if where == "(top level)" else f"{where}: {message}"
+
+
+def _relative_to_spec(data: dict, folder: Path) -> dict:
+    """``data_dir`` and a manifest path (``dataset.name`` ending .csv/.parquet/.pq),
+    when relative, are relative to the spec's folder, not to where the command
+    runs: the same spec finds the same files from anywhere."""
+    data = dict(data)
+    if isinstance(data.get("data_dir"), str) and not Path(data["data_dir"]).is_absolute():
+        data["data_dir"] = str(folder / data["data_dir"])
+    dataset = data.get("dataset")
+    if isinstance(dataset, dict) and isinstance(dataset.get("name"), str):
+        name = Path(dataset["name"])
+        if name.suffix.lower() in MANIFEST_SUFFIXES and not name.is_absolute():
+            data["dataset"] = {**dataset, "name": str(folder / name)}
+    return data
 
 
 def load_spec(path: Path) -> AuditSpec:
@@ -221,7 +277,7 @@ def load_spec(path: Path) -> AuditSpec:
     except tomllib.TOMLDecodeError as error:
         raise SpecError(f"{path} is not valid TOML: {error}") from None
     try:
-        return AuditSpec.model_validate(data)
+        return AuditSpec.model_validate(_relative_to_spec(data, Path(path).parent))
     except ValidationError as error:
         problems = "; ".join(_describe(e) for e in error.errors())
         raise SpecError(f"{path}: {problems}") from None

@@ -19,6 +19,7 @@ import pyarrow as pa
 from . import runs
 from .config import AuditSpec
 from .policy import PolicyOutcome, check_policy
+from .preflight import check_groupings, check_writable
 from .tables import write_table
 
 #: Thresholds per sweep: enough for smooth curves, few enough for a small table.
@@ -54,9 +55,13 @@ def dataset_root(spec: AuditSpec, data_dir: Path | None) -> Path:
 
 
 def load_dataset(spec: AuditSpec, data_dir: Path | None):
-    from .datasets import load_manifest, select_subjects
+    from .datasets import ManifestRows, load_manifest, select_subjects
 
-    manifest, info = load_manifest(spec.dataset.name, dataset_root(spec, data_dir))
+    d = spec.dataset
+    rows = ManifestRows(skip_bad_rows=d.skip_bad_rows, check_extensions=d.check_extensions,
+                        fold_labels=d.fold_labels)
+    manifest, info = load_manifest(d.name, dataset_root(spec, data_dir), rows=rows)
+    check_groupings(spec, manifest, info.name)
     if spec.dataset.subjects is not None:
         manifest = select_subjects(manifest, spec.dataset.subjects, seed=spec.seed,
                                    min_images=spec.dataset.min_images)
@@ -208,11 +213,12 @@ def code_fingerprint() -> str:
 
 def run_audit(spec_path: Path, *, runs_dir: Path, data_dir: Path | None, cache_dir: Path,
               previous: Path | None = None, executor: str | None = None,
-              tracker=None) -> RunOutcome:
+              skip_bad_rows: bool = False, tracker=None) -> RunOutcome:
     """Run the audit that ``spec_path`` describes and publish its run folder.
 
     ``executor`` overrides the spec's ``[pipeline] executor`` (it changes where
-    batches run, never the results).
+    batches run, never the results); ``skip_bad_rows`` sets ``[dataset]
+    skip_bad_rows``.
     """
     from .config import load_spec
 
@@ -221,6 +227,11 @@ def run_audit(spec_path: Path, *, runs_dir: Path, data_dir: Path | None, cache_d
         pipeline = spec.pipeline.model_validate({**spec.pipeline.model_dump(),
                                                  "executor": executor})
         spec = spec.model_copy(update={"pipeline": pipeline})
+    if skip_bad_rows:
+        dataset = spec.dataset.model_copy(update={"skip_bad_rows": True})
+        spec = spec.model_copy(update={"dataset": dataset})
+    check_writable(Path(runs_dir), "runs", "--runs-dir or LFR_AUDIT_RUNS")
+    check_writable(Path(cache_dir), "cache", "--cache-dir or LFR_AUDIT_CACHE")
     spec_text = Path(spec_path).read_text()
     now = datetime.now(UTC)
     rid = runs.run_id(spec_text, now)
@@ -275,6 +286,10 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
     runs.write_json(folder / "policy.json", policy.to_json())
     runs.write_json(folder / "notes.json",
                     sorted({f"{w.category.__name__}: {w.message}" for w in caught}))
+    if info.skipped_rows:
+        from .datasets import SKIPPED_ROWS_FILE
+
+        runs.write_json(folder / SKIPPED_ROWS_FILE, list(info.skipped_rows))
     provenance = {
         "run_id": rid, "created_utc": now.isoformat(timespec="seconds"),
         "spec": spec.model_dump(mode="json"), "stage_inputs": keys,

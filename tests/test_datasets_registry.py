@@ -38,7 +38,8 @@ def test_custom_manifest(custom):
         True,
         "self-reported",
     )
-    assert info.quirks == {"n_images": 3, "n_subjects": 2, "missing_files": 0}
+    assert info.quirks == {"n_images": 3, "n_subjects": 2, "missing_files": 0,
+                           "skipped_rows": 0, "labels_changed": 0}
     assert info.fingerprint.startswith("sha256:")
     json.dumps(info.as_dict())
 

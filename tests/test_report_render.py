@@ -423,3 +423,16 @@ def test_partial_tables_render(keep):
     titles = [text for _, text in outline.headings]
     assert all(any(t.startswith(s) for t in titles) for s in SECTIONS)
     assert "not recorded" in html
+
+
+def test_det_with_no_point_where_both_rates_are_above_zero_still_draws():
+    """A small audit: every threshold has FPIR 0 or FNIR 0, so no point of the curve
+    has a place on log axes; the figure is drawn (empty), not a crash."""
+    from audit.report.curves import Det, DetCurve
+
+    curve = DetCurve("all", x=(1.0, 0.5, 0.0, 0.0), y=(0.0, 0.0, 0.25, 1.0), sufficient=True,
+                     marks=((0.5, 0.0, "op"),))
+    data = Det("det-x", "identification", "gender", "fpir", "fnir", (curve,))
+    svg = threshold_figures.det(data, figure_id="det-x-plot", xlabel="FPIR", ylabel="FNIR",
+                                overall_label="all")
+    assert "<svg" in str(svg)

@@ -128,11 +128,15 @@ def det(
                 if mx > 0 and my > 0:
                     ax.plot([mx], [my], marker=kwargs["marker"] or "D", color=kwargs["color"],
                             markersize=7, markeredgecolor="#000000", markeredgewidth=0.8, linestyle="none")
+        shown = [c for c in data.curves if c.sufficient]
+        points = [np.concatenate([_masked(v) for v in values]) if values else np.array([])
+                  for values in ([c.x for c in shown], [c.y for c in shown])]
+        if not (np.isfinite(points[0]) & np.isfinite(points[1])).any():
+            ax.update_datalim([(1e-3, 1e-3), (1.0, 1.0)])  # no point with both rates above 0
         ax.set_xscale("log")
         ax.set_yscale("log")
-        shown = [c for c in data.curves if c.sufficient]
-        for axis, values in ((ax.xaxis, [c.x for c in shown]), (ax.yaxis, [c.y for c in shown])):
-            _log_ticks(axis, np.concatenate([_masked(v) for v in values]) if values else np.array([]))
+        for axis, values in zip((ax.xaxis, ax.yaxis), points, strict=True):
+            _log_ticks(axis, values)
             _percent_axis(axis)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
