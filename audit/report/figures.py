@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Mapping
 
 import matplotlib
@@ -37,6 +38,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
 from audit.report import formatting
+from audit.report.labels import MAX_LABEL_CHARS
 from audit.report.panels import CrossMatrix, Panel
 from audit.report.reading import ALL
 from audit.report.svg import SafeSvg, plain, sanitize
@@ -71,16 +73,20 @@ STYLE = {
 }
 
 
-#: Longest group label drawn on a figure; longer ones are cut with "…" (tables keep them whole).
-MAX_LABEL = 36
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Longest group label drawn on a figure (labels over it are shortened before any
+#: figure is drawn, :mod:`audit.report.labels`; this cut is a last guard).
+MAX_LABEL = MAX_LABEL_CHARS
 
 
 def short(label: str, limit: int = MAX_LABEL) -> str:
-    """A label cut to ``limit`` characters for axes and legends.
+    """A label cut to ``limit`` characters for axes and legends, control characters
+    (which XML cannot carry) replaced by U+FFFD.
 
-    >>> short("female x black"), short("x" * 40, 10)
-    ('female x black', 'xxxxxxxxx…')
+    >>> short("female x black"), short("x" * 40, 10), short("a\\x00b")
+    ('female x black', 'xxxxxxxxx…', 'a\ufffdb')
     """
+    label = _CONTROL.sub("\ufffd", label)
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 

@@ -101,6 +101,7 @@ class DatasetInfo:
     images: int | None = None
     composition: tuple[GroupCount, ...] = ()
     notes: tuple[str, ...] = ()  # quirks, e.g. "gender labels conflict for 12 subjects"
+    full_labels: tuple[str, ...] = ()  # group labels shortened in the report, in full, by [k]
     citation: str = ""
     licence: str = ""
     fingerprint: str = ""
