@@ -68,12 +68,12 @@ def render(metrics: pa.Table, shorten: bool, formats: tuple[str, ...]) -> dict[s
 
 
 def main() -> None:
-    print("| label length | shortened | HTML s | HTML kB | PDF s | PDF kB |")
+    print("| label length | shortened | HTML s | HTML kB | PDF s | PDF kB |", flush=True)
     print("|---:|---|---:|---:|---:|---:|")
     for length in LENGTHS:
         metrics = metrics_for(length)
         for shorten in (True, False):
-            formats = ("html", "pdf") if shorten or length <= 10 else ("html",)
+            formats = ("html", "pdf") if shorten else ("html",)
             result = render(metrics, shorten, formats)
             html_s, html_b = result["html"]
             pdf = (f"{result['pdf'][0]:.1f} | {result['pdf'][1] / 1e3:,.0f}" if "pdf" in result
