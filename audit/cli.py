@@ -377,8 +377,9 @@ def run(
         "--executor", envvar="LFR_AUDIT_EXECUTOR",
         help="Override \\[pipeline] executor: local, dask-local or tcp://host:8786.")] = None,
     skip_bad_rows: Annotated[bool, typer.Option(
-        "--skip-bad-rows", help="Leave out manifest rows with problems (listed in the run "
-                                "folder) instead of stopping; as \\[dataset] skip_bad_rows.")] = False,
+        "--skip-bad-rows", help="Leave out manifest rows with problems (listed in the "
+                                "run folder) instead of stopping; as \\[dataset] skip_bad_rows.",
+    )] = False,
 ) -> None:
     """Run an audit: dataset, faces, scores, metrics, report, policy gate.
 

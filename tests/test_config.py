@@ -45,7 +45,7 @@ def test_examples_are_valid():
     ('[dataset]\nname="lfw"\n[policy]\nmax_fnmr=nan', "policy.max_fnmr: Input should be a finite"),
     ('[dataset]\nname="lfw"\n[report]\nformats=[]', "report.formats: List should have at least 1"),
     ('[dataset]\nname="lfw"\n[report]\ninclude_faces="yes"', "report.include_faces: Input should"),
-    ('[dataset]\nname="lfw"\n[watchlist]\nsize=100.0', "watchlist.size: Input should be a valid int"),
+    ('[dataset]\nname="lfw"\n[watchlist]\nsize=100.0', "watchlist.size: Input should be a valid"),
     ('seed="1"\n[dataset]\nname="lfw"', "seed: Input should be a valid integer"),
     # a threshold on another distance's scale
     ('[dataset]\nname="lfw"\n[matching]\ndistance="euclidean"\n[thresholds]\ndeployment=[0.6]',

@@ -67,7 +67,8 @@ def test_sixteen_bit_grey_is_scaled_to_eight_bits():
 
 
 @pytest.mark.parametrize(("orientation", "transpose"), [
-    (6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270), (3, Image.Transpose.ROTATE_180)])
+    (6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270),
+    (3, Image.Transpose.ROTATE_180)])
 def test_exif_orientation_is_applied(orientation, transpose):
     upright = _picture()
     exif = Image.Exif()

@@ -66,7 +66,8 @@ def read_location(location: str | os.PathLike) -> bytes | ImageProblem:
     except OSError as error:
         return ImageProblem("unreadable", f"cannot read the file: {type(error).__name__}: {error}")
     if len(data) > MAX_FILE_BYTES:
-        return ImageProblem("unreadable", f"file larger than the {MAX_FILE_BYTES // 2**20} MB limit")
+        return ImageProblem("unreadable",
+                            f"file larger than the {MAX_FILE_BYTES // 2**20} MB limit")
     return data
 
 

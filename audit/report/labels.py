@@ -5,8 +5,9 @@ value, and a report prints each group's label in many tables, sentences and
 figures (hundreds of times with several groupings and operating points). So
 before a report is built every label longer than :data:`MAX_LABEL_CHARS` is
 replaced by its first characters and a reference, ``"…[k]"``, unique by
-construction, and the full value is written once, in the data section. Every label the report prints is then at most ``MAX_LABEL_CHARS``
-characters long (plus its reference), so the report's size and render time
+construction, and the full value is written once, in the data section.
+Every other label the report prints is then at most ``MAX_LABEL_CHARS``
+characters long, reference included, so the report's size and render time
 grow with the number of groups, not with the length of their labels
 (``benchmarks/bench_long_labels.py``).
 """
