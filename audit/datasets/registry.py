@@ -207,8 +207,8 @@ def fingerprint(root: str | Path, paths: Iterable[str], metadata: Iterable[str |
     just to name the copy (about 100 MB for LFW, far more for an evaluator's
     captures) would make every load slow, and the pipeline already hashes the
     content of each image it embeds (``faces.content_hash``). A re-encoded
-    image of the same size would go unnoticed here but not there. A missing
-    image counts with size -1. ``paths`` come from a manifest whose adapter has
+    image of the same size would go unnoticed here but not there. An image
+    that cannot be stat'ed (missing, a symlink loop) counts with size -1. ``paths`` come from a manifest whose adapter has
     already checked them against symlink escapes, so only their text is checked
     here (resolving 13k paths again would cost half a second a load).
     ``metadata`` paths are relative to ``root`` or absolute (a custom manifest
@@ -220,7 +220,7 @@ def fingerprint(root: str | Path, paths: Iterable[str], metadata: Iterable[str |
     for path in sorted(paths):
         try:
             size = (root / normalise_relative(path)).stat().st_size
-        except FileNotFoundError:
+        except OSError:  # missing, a symlink loop, a name too long: the pipeline's row says
             size = -1
         digest.update(json.dumps([path, size]).encode() + b"\n")
     for item in metadata:
