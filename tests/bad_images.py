@@ -86,6 +86,8 @@ CASES: dict[str, tuple[Callable[[Path, bytes], str], str, str | None]] = {
     "zero_bytes": (lambda d, j: _write(d, "zero.jpg", b""), "unreadable", "empty file"),
     "truncated_header": (lambda d, j: _write(d, "truncated.jpg", j[:120]), "unreadable",
                          "does not decode"),
+    "truncated_half": (lambda d, j: _write(d, "half.jpg", j[: len(j) // 2]), "unreadable",
+                       "truncated"),
     "text_as_jpg": (lambda d, j: _write(d, "text.jpg", b"GIF89a? no, just text\n" * 20),
                     "unreadable", None),
     "html_as_jpg": (lambda d, j: _write(d, "page.jpg", b"<html><body>hi</body></html>"),

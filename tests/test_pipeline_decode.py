@@ -96,8 +96,11 @@ def test_what_does_not_decode_is_a_problem_not_an_exception(data, fragment):
     assert fragment in problem.message and "\n" not in problem.message
 
 
-def test_a_truncated_file_is_a_problem():
-    problem = decode_image(_encoded(_picture(), "PNG")[:60])
+@pytest.mark.parametrize(("fmt", "keep"), [("PNG", 60), ("PNG", 0.5), ("JPEG", 0.6)])
+def test_a_truncated_file_is_a_problem(fmt, keep):
+    data = _encoded(_picture(), fmt)
+    cut = data[:keep] if isinstance(keep, int) else data[: int(len(data) * keep)]
+    problem = decode_image(cut)
     assert isinstance(problem, ImageProblem) and problem.status == "unreadable"
 
 

@@ -12,8 +12,10 @@ the image's row status), never an exception that reaches another image.
   read), and refuses files above :data:`MAX_FILE_BYTES`. Folders, FIFOs and
   devices are never opened.
 - **Decoding** (:func:`decode_image`) goes by content, never by extension:
-  Pillow reads the header only (format, size, frame count) and the pixel limit
-  :data:`MAX_PIXELS` is checked before any pixel is decoded. OpenCV decodes
+  Pillow reads the header (format, size, frame count) and the pixel limit
+  :data:`MAX_PIXELS` is checked before any pixel is decoded; Pillow then
+  decodes the first frame in full, so that a truncated file is refused
+  (OpenCV would fill the missing part with grey or black). OpenCV decodes
   the formats it reads (JPEG, PNG, BMP, WebP, TIFF, PNM), with the EXIF
   orientation applied, as the pipeline always did, so embeddings of those
   files do not change; anything else Pillow reads (GIF: first frame) goes
@@ -123,6 +125,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Decoded | ImagePr
                 if width * height > max_pixels:
                     return ImageProblem("unreadable", f"{width} x {height} pixels, above the "
                                         f"{max_pixels / 1e6:g}-megapixel limit")
+                header.load()  # a truncated file raises here, whatever OpenCV would make of it
                 image = (_opencv(data) if kind in OPENCV_FORMATS else None)
                 if image is None:
                     image = _pillow(header)
