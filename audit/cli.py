@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .deployments.command import deployments as _deployments
 from .pipeline.config import FaceSelection
 from .progress import stderr, track
 
@@ -623,6 +624,9 @@ def metrics(
                    f"{row.grouping}={row.group}: {figure} n={row.n_trials} "
                    f"errors={row.n_errors}{flag}")
     typer.echo(f"metrics: {out} and {out.with_suffix('.json')}")
+
+
+app.command("deployments")(reports_user_errors(_deployments))
 
 
 def _stop_on_sigterm(signum, frame) -> None:

@@ -140,6 +140,8 @@ class ProjectionSpec(_Section):
     watchlist: int = Field(10_000, ge=1, description="watchlist size of the deployment")
     share_on_watchlist: Fraction = Field(1e-4,
                                          description="share of passers-by on the watchlist")
+    captures_per_person: int = Field(
+        1, ge=1, description="captures of each passer-by (k): alerted if any capture alerts")
 
 
 class ReportSpec(_Section):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import runs
 from .config import AuditSpec
@@ -145,6 +146,7 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
             deployment: dict[float, dict[str, str]]) -> pa.Table:
     """Rates at the operating points, per-group sweeps and the deployment projection."""
     from .metrics import compute_metrics, project_deployment, table, threshold_sweep
+    from .metrics.size_projection import project_from_curve
     from .metrics.conditions import failures_to_acquire, images_with_conditions
 
     stats, groupings = spec.statistics, spec.groupings
@@ -176,11 +178,54 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
         confidence=stats.confidence, interval=stats.interval,
     ).to_pandas()
     pairs = table.to_table(swept[swept[table.STATISTIC] != table.RATE])
-    projection = project_deployment(
-        rates, crowd_size=spec.projection.crowd, watchlist_share=spec.projection.share_on_watchlist,
-        watchlist_size=spec.projection.watchlist, audit_watchlist_size=spec.watchlist.size)
-    return pa.concat_tables(
-        [rates, sweep.cast(rates.schema), pairs.cast(rates.schema), projection.cast(rates.schema)])
+    parts = [rates, sweep.cast(rates.schema), pairs.cast(rates.schema)]
+    if _has_embeddings(faces):
+        curve = size_curve(spec, manifest, faces, rates, images)
+        parts += [curve, project_from_curve(
+            curve, crowd_size=spec.projection.crowd,
+            watchlist_share=spec.projection.share_on_watchlist,
+            watchlist_size=spec.projection.watchlist,
+            per_person=spec.projection.captures_per_person > 1)]
+    else:  # scores without embeddings (e.g. simulated): the rates as measured, with a warning
+        parts.append(project_deployment(
+            rates, crowd_size=spec.projection.crowd,
+            watchlist_share=spec.projection.share_on_watchlist,
+            watchlist_size=spec.projection.watchlist, audit_watchlist_size=spec.watchlist.size
+        ).cast(rates.schema))
+    return pa.concat_tables(parts, promote_options="default")
+
+
+def _has_embeddings(faces: pa.Table) -> bool:
+    """True when every ``ok`` face has an embedding (the whole-gallery search needs them)."""
+    ok = faces.filter(pc.equal(faces.column("status"), "ok"))
+    return ok.num_rows > 0 and ok.column("embedding").null_count == 0
+
+
+def size_curve(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, rates: pa.Table,
+               images: pd.DataFrame) -> pa.Table:
+    """FPIR and FNIR against watchlist size at every audited point, from the whole gallery
+    (:mod:`audit.matching.gallery`, :mod:`audit.metrics.watchlist_curve`)."""
+    from .matching.gallery import gallery_counts
+    from .metrics import table
+    from .metrics.watchlist_curve import curve_rows, size_grid
+
+    frame = rates.to_pandas()
+    points = frame[(frame["metric"] == "fpir") & (frame[table.STATISTIC] == table.RATE)
+                   & (frame[table.POINT_KIND] != table.SWEEP)]
+    points = points[["threshold", table.OPERATING_POINT, table.POINT_KIND, table.TARGET]]
+    points = points.drop_duplicates().reset_index(drop=True)
+    counts = gallery_counts(faces, manifest, thresholds=points["threshold"].to_numpy(),
+                            distance=spec.matching.distance, seed=spec.seed,
+                            captures=spec.projection.captures_per_person)
+    if counts.gallery_size < 2:
+        raise runs.RunError("the watchlist-size curve needs at least 2 subjects with a usable face")
+    sizes = size_grid(counts.gallery_size, include=(spec.watchlist.size, spec.projection.watchlist))
+    single = tuple(g for g in spec.groupings.sensitive if " x " not in g and "|" not in g)
+    stats = spec.statistics
+    rows = curve_rows(counts, points, sizes=sizes, images=images, groupings=single,
+                      confidence=stats.confidence, interval=stats.interval,
+                      min_subjects=stats.min_subjects, min_trials=stats.min_trials)
+    return table.to_table(rows, table.CURVE_SCHEMA)
 
 
 def contrast_thresholds(scores: pa.Table) -> np.ndarray:

@@ -69,6 +69,11 @@ SCHEMA = pa.schema(
     ]
 )
 COLUMNS = SCHEMA.names
+#: Watchlist size W of the rows of the watchlist-size curve and of the rates a
+#: projection reads from it (:mod:`audit.metrics.watchlist_curve`); those rows
+#: use :data:`CURVE_SCHEMA`, and tables that mix both kinds hold it null elsewhere.
+WATCHLIST_SIZE = "watchlist_size"
+CURVE_SCHEMA = SCHEMA.append(pa.field(WATCHLIST_SIZE, pa.int64()))
 
 
 def target_label(rate: str, target: float) -> str:
@@ -76,9 +81,9 @@ def target_label(rate: str, target: float) -> str:
     return f"target_{rate}={target:g}"
 
 
-def to_table(frame: pd.DataFrame) -> pa.Table:
-    """Arrow table with :data:`SCHEMA` from a frame holding :data:`COLUMNS`."""
-    table = pa.Table.from_pandas(frame.loc[:, COLUMNS], schema=SCHEMA, preserve_index=False)
+def to_table(frame: pd.DataFrame, schema: pa.Schema = SCHEMA) -> pa.Table:
+    """Arrow table with ``schema`` (:data:`SCHEMA` by default) from a frame holding its columns."""
+    table = pa.Table.from_pandas(frame.loc[:, schema.names], schema=schema, preserve_index=False)
     return table.replace_schema_metadata(None)
 
 

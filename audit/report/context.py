@@ -48,6 +48,7 @@ from audit.report.inputs import (
 from audit.report.panels import CrossMatrix, Panel
 from audit.report.projection import Projection, projection
 from audit.report.reading import GroupRate, MetricsIndex, OperatingPoint
+from audit.report.watchlist_size import SizeCurve, size_curves
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,9 @@ class ReportContext:
     :class:`audit.policy.PolicyOutcome` read back from ``policy.json``, when
     recorded), ``changes`` (since an earlier run, when given) and
     ``coverage`` (the measured coverage of the interval methods; None until
-    the coverage study provides it).
+    the coverage study provides it); ``size_curves`` the false alert and
+    miss rates against watchlist size at the primary point, overall first
+    (:mod:`audit.report.watchlist_size`).
     """
 
     run: RunInfo
@@ -146,6 +149,7 @@ class ReportContext:
     policy: PolicyOutcome | None = None
     changes: Changes | None = None
     coverage: tuple[CoverageResult, ...] | None = None
+    size_curves: tuple[SizeCurve, ...] = ()
 
 
 def _policy(record: Mapping[str, Any]) -> PolicyOutcome | None:
@@ -260,6 +264,7 @@ def build_context(
         policy=_policy(run.policy),
         changes=changes,
         coverage=coverage,
+        size_curves=size_curves(metrics, primary, _single(groupings)),
     )
 
 

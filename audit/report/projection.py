@@ -3,10 +3,11 @@
 :func:`audit.metrics.projection.project_deployment` turns the measured FPIR
 and FNIR into expected alerts for a crowd (``statistic == "projection"``
 rows: ``projected_alerts``, ``projected_false_alerts``, ...). The report shows
-those rows and computes nothing: the rates are applied as measured, so the
-figures hold for the watchlist size the audit measured them at, whatever the
-deployment's own watchlist size (a larger watchlist gives more false alerts;
-projecting to another size is the metrics stage's job, not the report's).
+those rows and computes nothing. The metrics stage reads the rates at the
+deployment's watchlist size from the curve it measured against watchlist size
+(:mod:`audit.metrics.size_projection`), so the figures hold for the size in the
+rows' ``watchlist_size`` column; a metrics table written before that column
+existed holds figures at the audit's own watchlist size.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.report.inputs import ProjectionInputs, RunInfo
+from audit.metrics.size_projection import RATE_AT_SIZE
+from audit.metrics.watchlist_curve import FPIR_PER_PERSON as PER_PERSON
 from audit.report.reading import (
     ALL,
     OVERALL,
@@ -21,6 +24,7 @@ from audit.report.reading import (
     Interval,
     MetricsIndex,
     OperatingPoint,
+    group_rate,
     interval,
 )
 
@@ -66,8 +70,8 @@ class Projection:
     """The projection at one operating point, overall and by demographic grouping.
 
     ``inputs`` is the crowd and share the rows were computed for (None: not
-    recorded with the run); ``audit_watchlist`` the watchlist size the rates
-    were measured at, for which the figures hold.
+    recorded with the run); ``audit_watchlist`` the watchlist size the
+    figures hold for.
     """
 
     inputs: ProjectionInputs | None
@@ -100,16 +104,28 @@ def projection(index: MetricsIndex, run: RunInfo, point: OperatingPoint | None,
     if rows is None or not len(rows):
         return None
     by_group: dict[tuple[str, str], list[dict]] = {}
-    for row in rows.to_dict(orient="records"):
+    for row in rows[rows["statistic"] != RATE_AT_SIZE].to_dict(orient="records"):
         by_group.setdefault((str(row["grouping"]), str(row["group"])), []).append(row)
 
+    sizes = rows["watchlist_size"].dropna() if "watchlist_size" in rows.columns else ()
+    size = int(sizes.min()) if len(sizes) else run.watchlist.size
+    read = rows[rows["statistic"] == RATE_AT_SIZE] if len(sizes) else rows.iloc[:0]
+    read = read[read["watchlist_size"] == size] if len(read) else read
+
     def rates(metric: str, grouping: str) -> dict[str, GroupRate]:
+        """The rates the figures were computed from: read at W when the rows say so
+        (a passer-by's seen several times when measured: the projection used those)."""
+        if metric == "fpir" and (read["metric"] == PER_PERSON).any():
+            metric = PER_PERSON
+        chosen = read[(read["metric"] == metric) & (read["grouping"] == grouping)]
+        if len(chosen):
+            return {str(r["group"]): group_rate(r) for r in chosen.to_dict(orient="records")}
         return {r.group: r for r in index.rates(metric, grouping, point)}
 
     if (OVERALL, ALL) not in by_group:
         return None
-    overall = _row(by_group[(OVERALL, ALL)], index.overall("fpir", point),
-                   index.overall("fnir", point))
+    overall = _row(by_group[(OVERALL, ALL)], rates("fpir", OVERALL).get(ALL),
+                   rates("fnir", OVERALL).get(ALL))
     out = []
     for grouping in groupings:
         fpir, fnir = rates("fpir", grouping), rates("fnir", grouping)
@@ -117,4 +133,4 @@ def projection(index: MetricsIndex, run: RunInfo, point: OperatingPoint | None,
                       for (g, group), figures in by_group.items() if g == grouping)
         if found:
             out.append((grouping, found))
-    return Projection(run.projection, point, run.watchlist.size, overall, tuple(out))
+    return Projection(run.projection, point, size, overall, tuple(out))

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from audit.metrics import contrasts, disparity
 from audit.metrics import table as columns
+from audit.metrics.size_projection import RATE_AT_SIZE
 from audit.metrics.trials import ALL, FMR_CROSS, OVERALL
 from audit.report.inputs import RunInfo, ThresholdInfo
 from audit.schema import coerce_table
@@ -230,8 +231,11 @@ class MetricsIndex:
         self._summaries = _grouped(
             audited[audited[columns.STATISTIC].isin(SUMMARY_STATISTICS)],
             ["metric", "grouping", "operating_point", "threshold"])
-        self._projected = _grouped(audited[audited[columns.STATISTIC] == columns.PROJECTION],
-                                   ["operating_point", "threshold"])
+        # The projection rows, and the rates they were computed from when the metrics
+        # stage read them off the watchlist-size curve (``rate_at_size``).
+        self._projected = _grouped(
+            audited[audited[columns.STATISTIC].isin([columns.PROJECTION, RATE_AT_SIZE])],
+            ["operating_point", "threshold"])
         self.sweep_rates = sweep[sweep[columns.STATISTIC] == columns.RATE]
         self.sweep_pairs = sweep[sweep[columns.STATISTIC].isin(PAIR_STATISTICS)]
         self.n_tests = int((audited[columns.STATISTIC] == contrasts.P_ADJUSTED).sum())
@@ -324,7 +328,7 @@ class MetricsIndex:
         return tuple(dict.fromkeys(key[0] for key in self._cross))
 
     def projected(self, point: OperatingPoint) -> pd.DataFrame | None:
-        """The ``projection`` rows at one point."""
+        """The ``projection`` rows at one point, with their ``rate_at_size`` rows if any."""
         return self._projected.get(point.key)
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from audit.report import assets, figures, threshold_figures
+from audit.report import assets, figures, threshold_figures, watchlist_size
 from audit.report.changes import Changes
 from audit.report.context import ReportContext
 from audit.report.formatting import FILTERS
@@ -54,7 +54,8 @@ class Figures:
 
     palette = figures.PALETTE
     _modules = {"forest": figures, "heatmap": figures, "sweep": threshold_figures,
-                "det": threshold_figures, "disparity": threshold_figures}
+                "det": threshold_figures, "disparity": threshold_figures,
+                "watchlist_size": watchlist_size}
 
     def __init__(self) -> None:
         self._drawn: dict[tuple, object] = {}
@@ -80,6 +81,9 @@ class Figures:
 
     def disparity(self, data, **words):
         return self._draw("disparity", data, **words)
+
+    def watchlist_size(self, data, **words):
+        return self._draw("watchlist_size", data, **words)
 
 
 def environment(templates: Path | None = None, drawn: Figures | None = None) -> jinja2.Environment:
@@ -273,6 +277,39 @@ def render_report(
     return write_report(context, out_dir, formats, templates=templates)
 
 
+def write_document(
+    template: str,
+    stem: str,
+    out_dir: Path,
+    formats: Iterable[str] = FORMATS,
+    *,
+    identifier: str,
+    templates: Path | None = None,
+    **variables: object,
+) -> dict[str, Path]:
+    """Write ``<stem>.html`` and/or ``<stem>.pdf`` from a standalone ``template``.
+
+    The same environment, escaping, fonts, Content-Security-Policy and
+    asset-only PDF fetcher as the audit report; no face images. ``variables``
+    are passed to the template.
+    """
+    chosen = _check_formats(formats)
+    out = Path(out_dir)
+    written = {}
+    for name in ("html", "pdf"):
+        if name not in chosen:
+            continue
+        # HTML: fonts subset and embedded; PDF: font files through the fetcher.
+        font_css, medium = (None, "screen") if name == "html" else (assets.font_face_css(None), "print")
+        html = _render_template(template, font_css, medium=medium, templates=templates,
+                                drawn=None, **variables)
+        data = html.encode("utf-8") if name == "html" else _pdf(
+            html, allow_images=False, identifier=identifier).data
+        written[name] = out / f"{stem}.{name}"
+        _write_atomic(written[name], data)
+    return written
+
+
 def write_changes(
     changes: Changes,
     out_dir: Path,
@@ -281,17 +318,5 @@ def write_changes(
     templates: Path | None = None,
 ) -> dict[str, Path]:
     """Write ``changes.html`` and/or ``changes.pdf``: what changed between two runs."""
-    chosen = _check_formats(formats)
-    out = Path(out_dir)
-    written = {}
-    if "html" in chosen:
-        written["html"] = out / "changes.html"
-        html = _render_template("changes.html.j2", None, medium="screen", templates=templates,
-                                drawn=None, changes=changes)
-        _write_atomic(written["html"], html.encode("utf-8"))
-    if "pdf" in chosen:
-        written["pdf"] = out / "changes.pdf"
-        html = _render_template("changes.html.j2", assets.font_face_css(None), medium="print",
-                                templates=templates, drawn=None, changes=changes)
-        _write_atomic(written["pdf"], _pdf(html, allow_images=False, identifier=changes.after).data)
-    return written
+    return write_document("changes.html.j2", "changes", out_dir, formats,
+                          identifier=changes.after, templates=templates, changes=changes)

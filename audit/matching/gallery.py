@@ -1,0 +1,302 @@
+"""Every probe against the whole gallery: the counts behind the watchlist-size curve.
+
+A deployment's false-alert rate depends on how many people are on its
+watchlist. Instead of drawing watchlists, the gallery holds *every* subject
+with a usable face once (one ``ok`` image each, drawn with the seed), and for
+each probe image and each threshold ``t`` this module counts what an exact
+average over all watchlists needs (:mod:`audit.metrics.watchlist_curve`):
+
+- ``others_at_least[i, j]``: how many gallery entries of subjects *other* than
+  the probe's score ``>= thresholds[j]`` with probe ``i`` (a score equal to the
+  threshold alerts, as everywhere in lfr-audit);
+- ``own_score[i]``: the score against the probe's own entry (NaN when the
+  subject has no entry, the probe is that entry, or the probe failed to
+  acquire);
+- ``beaten_by[i]``: how many other entries score strictly higher than the own
+  entry (the own entry is top-ranked, rank 1, when none of them is on the
+  watchlist; ties go to the own entry).
+
+Every image is a probe: as a passer-by (non-mated, its subject off the list)
+and, unless it is its subject's entry, as a wanted person (mated). Probes
+that failed to acquire keep their row with zero counts: no alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from audit.matching._images import load_images
+from audit.matching.similarity import check_distance, similarity_matrix
+
+#: Bound on one chunk's float32 score block (bytes): memory does not grow with the probes.
+BLOCK_BYTES = 32 * 2**20
+BAD_THRESHOLDS = "thresholds must be a non-empty 1-D array of finite numbers"
+#: Buffered histogram updates before they are added (bounds the buffer at 16 x FLUSH bytes).
+FLUSH = 4_000_000
+
+
+@dataclass(frozen=True)
+class GalleryCounts:
+    """Per probe image: exceedance counts against the whole gallery (see module docstring).
+
+    Arrays over probes (``n``) and thresholds (``T``, ascending). ``entry``
+    marks the probes that are their subject's gallery entry (never mated
+    probes); ``has_entry`` the probes whose subject has one. ``gallery_size``
+    is ``G``, the number of entries (subjects with a usable face). With
+    ``captures`` k > 1, ``person_at_least[p, j]`` counts the other entries
+    that reach threshold ``j`` with *any* of person ``p``'s first k usable
+    images (their ``image_id`` order): a passer-by seen k times alerts on a
+    watchlist holding any of them. Only people with k usable images are kept.
+    """
+
+    thresholds: np.ndarray  # (T,) float64, ascending
+    probe_id: np.ndarray  # (n,) object
+    probe_subject: np.ndarray  # (n,) object
+    acquired: np.ndarray  # (n,) bool
+    entry: np.ndarray  # (n,) bool
+    has_entry: np.ndarray  # (n,) bool
+    others_at_least: np.ndarray  # (n, T) int64
+    own_score: np.ndarray  # (n,) float64, NaN without an own entry
+    beaten_by: np.ndarray  # (n,) int64, 0 without an own entry
+    gallery_size: int
+    captures: int = 1
+    person_subject: np.ndarray | None = None  # (P,) people with ``captures`` usable images
+    person_at_least: np.ndarray | None = None  # (P, T): others reached by any of their captures
+
+
+def gallery_counts(
+    faces: pa.Table | pd.DataFrame,
+    manifest: pa.Table | pd.DataFrame,
+    *,
+    thresholds: object,
+    distance: str = "cosine",
+    seed: int = 0,
+    chunk_size: int | None = None,
+    captures: int = 1,
+) -> GalleryCounts:
+    """Search every image against a gallery of every subject, counting exceedances.
+
+    Parameters
+    ----------
+    faces, manifest : tables with :data:`audit.schema.FACES` / ``MANIFEST`` columns
+    thresholds : array-like of float
+        Similarity thresholds; sorted and de-duplicated.
+    distance : {"cosine", "euclidean", "euclidean_l2", "angular"}
+    seed : int
+        Seed of the draw of each subject's entry among its ``ok`` images.
+    chunk_size : int, optional
+        Probes per matrix product; by default the float32 score block stays
+        within :data:`BLOCK_BYTES`. Memory beyond inputs and outputs is about
+        ``6 x chunk_size x G`` bytes (the block, a mask and the kept scores).
+    captures : int
+        Captures per passer-by, k: also count, per person with k usable
+        images, the entries reached by any of the first k (see
+        :class:`GalleryCounts`).
+
+    Returns
+    -------
+    GalleryCounts
+    """
+    check_distance(distance)
+    if captures < 1:
+        raise ValueError(f"captures must be at least 1, got {captures}")
+    grid = np.unique(np.asarray(thresholds, dtype=np.float64))
+    if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)):
+        raise ValueError(BAD_THRESHOLDS)
+    images = load_images(faces, manifest)
+    entries = _draw_entries(images.subject_id, images.ok, np.random.default_rng(seed))
+    subject_code, _ = pd.factorize(images.subject_id)
+    entry_of_subject = np.full(subject_code.max(initial=-1) + 1, -1, dtype=np.int64)
+    entry_of_subject[subject_code[entries]] = np.arange(entries.size)
+    own_column = entry_of_subject[subject_code]
+    is_entry = np.zeros(len(subject_code), dtype=bool)
+    is_entry[entries] = True
+
+    n, size = len(subject_code), entries.size
+    k = np.zeros((n, grid.size), dtype=np.int64)
+    own = np.full(n, np.nan)
+    beaten = np.zeros(n, dtype=np.int64)
+    searched = np.flatnonzero(images.ok)
+    step = chunk_size or max(1, BLOCK_BYTES // (4 * max(size, 1)))
+    gallery = images.embedding[entries]
+    for begin in range(0, searched.size, step):
+        rows = searched[begin: begin + step]
+        scores = similarity_matrix(images.embedding[rows], gallery, distance=distance)
+        own_col = np.where(is_entry[rows], -1, own_column[rows])
+        own[rows], beaten[rows] = own_entry_rank(scores, own_col)
+        scores[np.arange(rows.size), own_column[rows]] = -np.inf  # only *other* subjects count
+        k[rows] = exceedance_counts(scores, grid)
+    people, reached = (None, None) if captures == 1 else _people_counts(
+        images, gallery, own_column, grid, captures, step, distance)
+    return GalleryCounts(grid, images.image_id, images.subject_id, images.ok, is_entry,
+                         own_column >= 0, k, own, beaten, int(size), captures, people, reached)
+
+
+def _people_counts(images, gallery: np.ndarray, own_column: np.ndarray, grid: np.ndarray,
+                   captures: int, step: int, distance: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per person with ``captures`` usable images: the other entries any of them reaches.
+
+    Each person's first ``captures`` usable images are consecutive rows of one
+    block, so the per-person best score against each entry is a reshape and a
+    ``max``; then :func:`exceedance_counts` as for single images.
+    """
+    ok_position = np.flatnonzero(images.ok)
+    code = pd.factorize(images.subject_id[ok_position])[0]
+    seen = np.arange(code.size) - np.searchsorted(code, code)  # 0, 1, ... within a person
+    enough = np.bincount(code) >= captures
+    rows = ok_position[(seen < captures) & enough[code]]
+    people = images.subject_id[rows[::captures]]
+    reached = np.zeros((people.size, grid.size), dtype=np.int64)
+    per_block = max(1, step // captures)
+    for begin in range(0, people.size, per_block):
+        block = rows[begin * captures: (begin + per_block) * captures]
+        scores = similarity_matrix(images.embedding[block], gallery, distance=distance)
+        scores[np.arange(block.size), own_column[block]] = -np.inf
+        best = scores.reshape(-1, captures, scores.shape[1]).max(axis=1)
+        reached[begin: begin + per_block] = exceedance_counts(best, grid)
+    return people, reached
+
+
+def exceedance_counts(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Per row, how many scores are ``>= thresholds[j]``, for every ``j`` at once.
+
+    One ``searchsorted`` of the scores at or above the lowest threshold (a
+    score's bin is the number of thresholds it reaches), one ``bincount`` per
+    (row, bin), then a reversed cumulative sum over bins. No loop over rows or
+    thresholds.
+
+    Examples
+    --------
+    >>> exceedance_counts(np.array([[0.1, 0.5, 0.9], [0.5, 0.5, -1.0]]), np.array([0.5, 0.8]))
+    array([[2, 1],
+           [2, 0]])
+    """
+    rows, n_t = scores.shape[0], thresholds.size
+    r, c = np.nonzero(scores >= thresholds[0])
+    bins = np.searchsorted(thresholds, scores[r, c].astype(np.float64), side="right")
+    hist = np.bincount(r * (n_t + 1) + bins, minlength=rows * (n_t + 1)).reshape(rows, n_t + 1)
+    return np.cumsum(hist[:, ::-1], axis=1)[:, ::-1][:, 1:]
+
+
+def own_entry_rank(scores: np.ndarray, own_column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's score against its own column and how many columns score strictly higher.
+
+    ``own_column`` -1 gives (NaN, 0).
+
+    Examples
+    --------
+    >>> own_entry_rank(np.array([[0.2, 0.9, 0.4], [0.3, 0.1, 0.3]]), np.array([2, 0]))
+    (array([0.4, 0.3]), array([1, 0]))
+    """
+    has = own_column >= 0
+    own = np.full(len(own_column), np.nan)
+    own[has] = scores[np.flatnonzero(has), own_column[has]]
+    with np.errstate(invalid="ignore"):
+        beaten = np.count_nonzero(scores > own[:, None], axis=1)
+    return own, np.where(has, beaten, 0).astype(np.int64)
+
+
+def _draw_entries(subject_id: np.ndarray, ok: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One ``ok`` image per subject that has one, uniformly; positions in subject order.
+
+    Images are sorted by subject (:func:`audit.matching._images.load_images`),
+    so a subject's ``ok`` images are consecutive among the ``ok`` positions.
+    """
+    ok_position = np.flatnonzero(ok)
+    if ok_position.size == 0:
+        return ok_position
+    counts = np.bincount(pd.factorize(subject_id[ok_position])[0])
+    starts = np.cumsum(counts) - counts
+    return ok_position[starts + rng.integers(0, counts)]
+
+
+def exceedance_histogram(
+    probes: np.ndarray,
+    gallery: np.ndarray,
+    thresholds: object,
+    *,
+    own_column: np.ndarray | None = None,
+    distance: str = "cosine",
+    chunk_size: int | None = None,
+) -> np.ndarray:
+    """How many probes have exactly ``k`` other gallery entries ``>= t``, per threshold.
+
+    The streaming form of :func:`gallery_counts` for large searches: a point
+    estimate of FPIR(W) needs only this histogram
+    (:func:`audit.metrics.watchlist_curve.fpir_from_histogram`), so memory is
+    the chunk's score block plus the (T + 1, G + 1) histogram, whatever the
+    number of probes. ``own_column`` (one gallery column per probe, or None
+    when no probe has an entry) is left out of each probe's count.
+
+    A probe's count k(t) is a staircase in t. Its scores at or above the
+    lowest threshold are binned by how many thresholds they reach; a bin
+    holding ``c`` of them with ``g`` scores in higher bins means k runs from
+    g to g + c as t crosses that bin, which adds +1 at (bin, g) and -1 at
+    (bin, g + c) to a difference array over (thresholds, k). A cumulative
+    sum over thresholds at the end gives the histogram. No sort, and the work
+    grows with the scores above the lowest threshold, not with probes x
+    thresholds. Updates are buffered (at most :data:`FLUSH` of them, 16 bytes
+    each) and added with one ``bincount`` per flush.
+
+    Returns
+    -------
+    ndarray of int64, shape (len(thresholds), G + 1)
+        Row ``j`` counts the probes by ``k`` at the ``j``-th sorted threshold.
+    """
+    check_distance(distance)
+    grid = np.unique(np.asarray(thresholds, dtype=np.float64))
+    if grid.size == 0 or not np.all(np.isfinite(grid)):
+        raise ValueError(BAD_THRESHOLDS)
+    gallery = np.asarray(gallery, dtype=np.float32)
+    n, size = len(probes), len(gallery)
+    step = chunk_size or max(1, BLOCK_BYTES // (4 * max(size, 1)))
+    width, bins = size + 1, grid.size + 1
+    ceiling = float32_ceiling(grid)
+    diff = np.zeros(bins * width, dtype=np.int64)
+    keys: list[np.ndarray] = []
+    buffered = 0
+    for begin in range(0, n, step):
+        scores = similarity_matrix(probes[begin: begin + step], gallery, distance=distance)
+        rows = len(scores)
+        if own_column is not None:
+            scores[np.arange(rows), own_column[begin: begin + step]] = -np.inf
+        flat = np.flatnonzero(scores >= ceiling[0])
+        reached = np.searchsorted(ceiling, scores.reshape(-1)[flat], side="right")
+        per_bin = np.bincount(flat // size * bins + reached,
+                              minlength=rows * bins).reshape(rows, bins)
+        higher = per_bin.sum(axis=1, keepdims=True) - np.cumsum(per_bin, axis=1)
+        row, b = np.nonzero(per_bin)
+        start = b * width + higher[row, b]
+        keys += [start, start + per_bin[row, b], higher[:, 0] + per_bin[:, 0]]
+        buffered += 2 * start.size + rows
+        if buffered > FLUSH:
+            _flush(diff, keys)
+            buffered = 0
+    _flush(diff, keys)
+    return np.cumsum(diff.reshape(grid.size + 1, width), axis=0)[: grid.size]
+
+
+def _flush(diff: np.ndarray, keys: list[np.ndarray]) -> None:
+    """Add the buffered updates: +1 at starts and at the per-probe k = m cells, -1 at ends."""
+    if not keys:
+        return
+    starts, ends = keys[0::3] + keys[2::3], keys[1::3]
+    sign = np.repeat([1.0, -1.0], [sum(map(len, starts)), sum(map(len, ends))])
+    diff += np.bincount(np.concatenate(starts + ends), weights=sign,
+                        minlength=diff.size).astype(np.int64)
+    keys.clear()
+
+
+def float32_ceiling(thresholds: np.ndarray) -> np.ndarray:
+    """The smallest float32 at or above each threshold: for float32 scores,
+    ``score >= t`` exactly when ``score >= ceiling``, so comparisons stay in float32.
+
+    >>> float(float32_ceiling(np.array([0.1]))[0]) >= 0.1
+    True
+    """
+    rounded = thresholds.astype(np.float32)
+    return np.where(rounded < thresholds, np.nextafter(rounded, np.float32(np.inf)), rounded)
