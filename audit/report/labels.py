@@ -7,9 +7,9 @@ before a report is built every label longer than :data:`MAX_LABEL_CHARS` is
 replaced by its first characters and a reference, ``"…[k]"``, unique by
 construction, and the full value is written once, in the data section.
 Every other label the report prints is then at most ``MAX_LABEL_CHARS``
-characters long, reference included, so the report's size and render time
-grow with the number of groups, not with the length of their labels
-(``benchmarks/bench_long_labels.py``).
+characters long, reference included, so the report's size grows with the
+number of groups, not with the length of their labels
+(``benchmarks/results_long_labels.md``).
 """
 
 from __future__ import annotations
