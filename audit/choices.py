@@ -8,7 +8,7 @@ heavy: validating a spec must not load OpenCV or deepface.
 - recognition models and detectors (:data:`MODELS`, :data:`DETECTOR_NAMES`),
   with what each needs before it can run (:data:`RECOGNITION_MODELS`,
   :data:`DETECTORS`, read by :mod:`audit.pipeline.weights`);
-- preprocessing recipes (:class:`Preprocess`), distances (:data:`DISTANCES`);
+- preprocessing recipes (:class:`Preprocess`), face selection (:class:`FaceSelection`), distances (:data:`DISTANCES`);
 - executors (:data:`EXECUTORS`, plus Dask scheduler addresses);
 - operating-point kinds of the metrics table (:data:`POINT_KINDS`);
 - interval methods, report formats and policy evaluation modes.
@@ -160,6 +160,24 @@ class Preprocess(str, Enum):
 
 
 PREPROCESS: tuple[str, ...] = tuple(p.value for p in Preprocess)
+
+
+class FaceSelection(str, Enum):
+    """Which face is the subject when the detector finds several.
+
+    - ``centre``: the face whose box centre is nearest the image centre (ties:
+      the larger box). Right for datasets centred on their subject (LFW,
+      UTKFace), where the largest box is sometimes a background face: dlib's
+      boxes come in a few fixed sizes, so an edge face often ties or wins.
+    - ``largest``: the largest box (ties: the first found), for captures where
+      the subject is nearest the camera but not centred.
+    """
+
+    centre = "centre"
+    largest = "largest"
+
+
+FACE_SELECTIONS: tuple[str, ...] = tuple(f.value for f in FaceSelection)
 
 #: Distances between embeddings, each turned into a similarity by :mod:`audit.matching.similarity`.
 DISTANCES: tuple[str, ...] = ("cosine", "euclidean", "euclidean_l2", "angular")

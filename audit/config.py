@@ -27,7 +27,8 @@ from pydantic import (
     model_validator,
 )
 
-from .choices import DETECTOR_NAMES, DISTANCES, INTERVALS, MODELS, POLICY_MODES, PREPROCESS
+from .choices import (DETECTOR_NAMES, DISTANCES, FACE_SELECTIONS, INTERVALS, MODELS,
+                      POLICY_MODES, PREPROCESS)
 from .choices import REPORT_FORMATS as FORMATS
 from .execution.choice import ExecutorChoice, ExecutorError, parse_executor
 from .reference_groups import reference_groupings_problem
@@ -52,7 +53,9 @@ Executor = Annotated[ExecutorChoice, PlainValidator(_read_executor), PlainSerial
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Strict: no string where a number or a boolean belongs, no NaN or infinity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DatasetSpec(_Section):
@@ -71,6 +74,11 @@ class DatasetSpec(_Section):
     label_provenance: Literal["perceived", "self-reported", "unspecified"] | None = Field(
         None, description="custom manifests: how the group labels were obtained")
     label_origin: str = Field("", description="who or what assigned the group labels")
+    skip_bad_rows: bool = Field(False, description="leave out manifest rows with problems "
+                                                   "(listed in the run folder) instead of stopping")
+    check_extensions: bool = Field(True, description="refuse manifest paths without an image "
+                                                     "extension (images are decoded by content)")
+    fold_labels: bool = Field(True, description="fold case and spaces of manifest label values")
 
 
 class PipelineSpec(_Section):
@@ -78,6 +86,10 @@ class PipelineSpec(_Section):
     detector: Literal[DETECTOR_NAMES] = "dlib"
     align: bool = True
     preprocess: Literal[PREPROCESS] = "deepface"
+    face_selection: Literal[FACE_SELECTIONS] | None = Field(
+        None, description="which face is the subject when several are found; default: "
+                          "'centre' for lfw and utkface (centred on the subject), 'largest' "
+                          "for a custom manifest")
     normalization: str = "base"
     workers: int = Field(1, ge=1)
     batch_size: int = Field(16, ge=1)
@@ -164,7 +176,8 @@ class ProjectionSpec(_Section):
 
 
 class ReportSpec(_Section):
-    formats: list[Literal[FORMATS]] = Field(default_factory=lambda: list(FORMATS))
+    formats: list[Literal[FORMATS]] = Field(default_factory=lambda: list(FORMATS),
+                                           min_length=1)
     include_faces: bool = False
     title: str = "Face recognition audit"
 
@@ -221,6 +234,20 @@ class AuditSpec(_Section):
             raise ValueError(problem)
         return self
 
+    @model_validator(mode="after")
+    def _thresholds_on_the_scale(self) -> AuditSpec:
+        """A deployment threshold outside the chosen similarity's range decides
+        every comparison the same way: an error, naming the range."""
+        from .matching.similarity import SIMILARITY_RANGES
+
+        distance = self.matching.distance
+        low, high = SIMILARITY_RANGES[distance]
+        outside = [t for t in self.thresholds.deployment if not low <= t <= high]
+        if outside:
+            raise ValueError(OFF_SCALE.format(values=outside, distance=distance,
+                                              low=low, high=high))
+        return self
+
     def stage_inputs(self) -> dict[str, str]:
         """A hash per stage of the spec parts it depends on (and earlier stages').
 
@@ -245,6 +272,17 @@ class AuditSpec(_Section):
         return hashes
 
 
+OFF_SCALE = (
+    "thresholds.deployment {values} lies outside the range [{low}, {high}] of similarity "
+    "scores with distance = {distance!r} (similarity = -distance for Euclidean distances); "
+    "give thresholds on that scale"
+)
+
+
+#: File suffixes that make ``dataset.name`` a manifest path rather than a dataset name.
+MANIFEST_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
 class SpecError(ValueError):
     """The spec file is missing, not TOML, or breaks the schema."""
 
@@ -253,7 +291,23 @@ def _describe(error: dict) -> str:
     where = ".".join(str(p) for p in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"unknown key {where!r}"
-    return f"{where}: {error['msg']}"
+    message = error["msg"].removeprefix("Value error, ")
+    return message if where == "(top level)" else f"{where}: {message}"
+
+
+def _relative_to_spec(data: dict, folder: Path) -> dict:
+    """``data_dir`` and a manifest path (``dataset.name`` ending .csv/.parquet/.pq),
+    when relative, are relative to the spec's folder, not to where the command
+    runs: the same spec finds the same files from anywhere."""
+    data = dict(data)
+    if isinstance(data.get("data_dir"), str) and not Path(data["data_dir"]).is_absolute():
+        data["data_dir"] = str(folder / data["data_dir"])
+    dataset = data.get("dataset")
+    if isinstance(dataset, dict) and isinstance(dataset.get("name"), str):
+        name = Path(dataset["name"])
+        if name.suffix.lower() in MANIFEST_SUFFIXES and not name.is_absolute():
+            data["dataset"] = {**dataset, "name": str(folder / name)}
+    return data
 
 
 def load_spec(path: Path) -> AuditSpec:
@@ -265,7 +319,7 @@ def load_spec(path: Path) -> AuditSpec:
     except tomllib.TOMLDecodeError as error:
         raise SpecError(f"{path} is not valid TOML: {error}") from None
     try:
-        return AuditSpec.model_validate(data)
+        return AuditSpec.model_validate(_relative_to_spec(data, Path(path).parent))
     except ValidationError as error:
         problems = "; ".join(_describe(e) for e in error.errors())
         raise SpecError(f"{path}: {problems}") from None

@@ -34,6 +34,11 @@ MANIFEST = pa.schema(
 demographic label (``gender``, ``ethnicity``, ``age_band``...), a capture
 condition, or a ``split``/``fold``; missing values are :data:`UNKNOWN`."""
 
+#: One detected face's box (image pixels) and detector confidence.
+FACE_BOX = pa.struct([pa.field("x", pa.int32()), pa.field("y", pa.int32()),
+                      pa.field("w", pa.int32()), pa.field("h", pa.int32()),
+                      pa.field("confidence", pa.float32())])
+
 FACES = pa.schema(
     [
         pa.field("image_id", pa.string(), nullable=False),
@@ -53,10 +58,16 @@ FACES = pa.schema(
         pa.field("sharpness", pa.float32()),
         pa.field("yaw_deg", pa.float32()),
         pa.field("embedding", pa.list_(pa.float32())),
+        pa.field("n_frames", pa.int32()),  # frames in the file (animated GIF, MPO); 1st used
+        pa.field("face_boxes", pa.list_(FACE_BOX)),  # every face found, in detector order
+        pa.field("face_index", pa.int32()),  # which of face_boxes is the box_* face
     ]
 )
 """One row per image and pipeline configuration. ``embedding`` is null unless
-``status == "ok"``; quality features are null when no face was found."""
+``status == "ok"``; quality features are null when no face was found.
+``face_boxes`` keeps every face the detector found and ``face_index`` the one
+the configuration's face selection used, so another choice can be judged
+from the table."""
 
 SCORES = pa.schema(
     [

@@ -39,6 +39,24 @@ def test_examples_are_valid():
     ('[dataset]\nname="lfw"\n[matching]\ndistance="manhattan"', "'euclidean_l2' or 'angular'"),
     ('name = "x"', "dataset: Field required"),
     ("name = ", "not valid TOML"),
+    # strict values, checked before any work
+    ('[dataset]\nname="lfw"\n[thresholds]\ndeployment=["0.6"]',
+     "thresholds.deployment.0: Input should be a valid number"),
+    ('[dataset]\nname="lfw"\n[thresholds]\ndeployment=[nan]',
+     "thresholds.deployment.0: Input should be a finite number"),
+    ('[dataset]\nname="lfw"\n[thresholds]\ndeployment=[inf]', "finite number"),
+    ('[dataset]\nname="lfw"\n[policy]\nmax_fnmr=nan', "policy.max_fnmr: Input should be a finite"),
+    ('[dataset]\nname="lfw"\n[report]\nformats=[]', "report.formats: List should have at least 1"),
+    ('[dataset]\nname="lfw"\n[report]\ninclude_faces="yes"', "report.include_faces: Input should"),
+    ('[dataset]\nname="lfw"\n[watchlist]\nsize=100.0', "watchlist.size: Input should be a valid"),
+    ('seed="1"\n[dataset]\nname="lfw"', "seed: Input should be a valid integer"),
+    # a threshold on another distance's scale
+    ('[dataset]\nname="lfw"\n[matching]\ndistance="euclidean"\n[thresholds]\ndeployment=[0.6]',
+     r"thresholds.deployment \[0.6\] lies outside the range \[-inf, 0.0\] of similarity scores "
+     "with distance = 'euclidean'"),
+    ('[dataset]\nname="lfw"\n[matching]\ndistance="euclidean_l2"\n[thresholds]\n'
+     'deployment=[-0.5, -2.5]', r"\[-2.5\] lies outside the range \[-2.0, 0.0\]"),
+    ('[dataset]\nname="lfw"\n[thresholds]\ndeployment=[1.5]', r"range \[-1.0, 1.0\]"),
 ])
 def test_bad_specs_name_the_key(tmp_path, text, match):
     with pytest.raises(SpecError, match=match):
@@ -124,3 +142,21 @@ def test_validating_a_spec_loads_neither_opencv_nor_deepface():
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
                           text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_integers_are_accepted_where_numbers_belong(tmp_path):
+    spec = load_spec(_write(tmp_path, '[dataset]\nname="lfw"\n[thresholds]\ndeployment=[1]'))
+    assert spec.thresholds.deployment == [1.0]
+
+
+def test_paths_are_relative_to_the_spec_file(tmp_path, monkeypatch):
+    folder = tmp_path / "audits"
+    folder.mkdir()
+    path = folder / "spec.toml"
+    path.write_text('data_dir = "data"\n[dataset]\nname = "lists/captures.csv"\n')
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(path.relative_to(tmp_path))
+    assert spec.data_dir == "audits/data"
+    assert spec.dataset.name == "audits/lists/captures.csv"
+    builtin = load_spec(_write(tmp_path, '[dataset]\nname = "lfw"\n'))
+    assert builtin.dataset.name == "lfw"

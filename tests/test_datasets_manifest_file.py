@@ -23,6 +23,7 @@ from audit.datasets.manifest_file import (
     UNSUPPORTED_FORMAT,
     load_manifest_file,
 )
+from audit.datasets.rows import CONFLICTING, NAME_TOO_LONG, shown
 from audit.schema import MANIFEST
 
 
@@ -62,7 +63,8 @@ def test_good_csv(tmp_path, root):
         {"image_id": "cam1/c.png", "path": "cam1/c.png", "subject_id": "s2",
          "dataset": "captures", "gender": "male", "lighting": "unknown"},
     ]  # fmt: skip
-    assert report.counts() == {"n_images": 3, "n_subjects": 2, "missing_files": 0}
+    assert report.counts() == {"n_images": 3, "n_subjects": 2, "missing_files": 0,
+                               "skipped_rows": 0, "labels_changed": 0}
 
 
 def test_image_id_and_dataset_columns(tmp_path, root):
@@ -120,12 +122,12 @@ def test_every_row_problem_is_reported_at_once(tmp_path, root):
     assert problems[4].startswith(
         "row 6 (line 7 of the CSV): path 'cam1/link.jpg' resolves through"
     )
-    assert problems[5] == "row 7 (line 8 of the CSV): " + BACKSLASH.format(value="cam1\\d.jpg")
+    assert problems[5] == "row 7 (line 8 of the CSV): " + BACKSLASH.format(value=repr("cam1\\d.jpg"))
     assert problems[6].startswith(
-        "row 8 (line 9 of the CSV): " + NOT_IMAGE.split("(")[0].format(value="cam1/notes.txt")
+        "row 8 (line 9 of the CSV): " + NOT_IMAGE.split("(")[0].format(value="'cam1/notes.txt'")
     )
-    assert problems[7] == "row 9 (line 10 of the CSV): " + REPEATED.format(
-        column="path", value="cam1/a.jpg", first=1
+    assert problems[7] == "row 9 (line 10 of the CSV): " + CONFLICTING.format(
+        value="'cam1/a.jpg'", first=1, differences="subject_id: 's1' vs 's4'; gender: 'f' vs 'm'"
     )
     assert problems[8] == "row 10 (line 11 of the CSV): " + RAGGED.format(got=2, want=3)
 
@@ -218,7 +220,78 @@ def test_unreadable_files_say_how_to_fix_them(tmp_path, root, name, data, kind):
 def test_repeated_explicit_image_id_is_reported(tmp_path, root):
     manifest = write_csv(tmp_path, "image_id,path,subject_id\nX,cam1/a.jpg,s1\nX,cam1/b.jpg,s2\n")
     expected = "row 2 (line 3 of the CSV): " + REPEATED.format(
-        column="image_id", value="X", first=1
+        column="image_id", value="'X'", first=1
     )
     with pytest.raises(ManifestError, match=re.escape(expected)):
         load_manifest_file(manifest, root)
+
+
+def _hostile_manifest(tmp_path):
+    """Good rows 1, 3, 6; every other row has one problem a file system call would
+    choke on, or a duplicate."""
+    long_name = "x" * 300 + ".jpg"
+    return write_csv(
+        tmp_path,
+        "path,subject_id,gender\n"
+        "cam1/a.jpg,s1,f\n"  # row 1
+        "cam1/n\0ul.jpg,s1,f\n"  # row 2: NUL in the path
+        "cam1/b.jpg,s2,m\n"  # row 3
+        f"cam1/{long_name},s2,m\n"  # row 4: name too long
+        "cam1/c.png,s3,\x1b[31mred\n"  # row 5: escape sequence in a label
+        "cam1/d.jpg,s3,m\n"  # row 6
+        "cam1/d.jpg,s3,m\n",  # row 7: duplicate of row 6
+    ), long_name
+
+
+def test_hostile_values_are_row_problems_reported_together(tmp_path, root):
+    manifest, long_name = _hostile_manifest(tmp_path)
+    with pytest.raises(ManifestError, match=r"4 problem\(s\)") as caught:
+        load_manifest_file(manifest, root)
+    assert caught.value.problems == [
+        "row 2 (line 3 of the CSV): path 'cam1/n\\x00ul.jpg' holds a control character (NUL); "
+        "remove it from the manifest",
+        "row 4 (line 5 of the CSV): " + NAME_TOO_LONG.format(
+            value=shown(f"cam1/{long_name}"), size=304, limit=255),
+        "row 5 (line 6 of the CSV): gender '\\x1b[31mred' holds a control character (U+001B); "
+        "remove it from the manifest",
+        "row 7 (line 8 of the CSV): " + REPEATED.format(column="path", value="'cam1/d.jpg'",
+                                                        first=6),
+    ]
+
+
+def test_skip_bad_rows_keeps_the_good_ones_and_lists_the_rest(tmp_path, root):
+    manifest, _ = _hostile_manifest(tmp_path)
+    table, report = load_manifest_file(manifest, root, skip_bad_rows=True)
+    assert table["path"].to_pylist() == ["cam1/a.jpg", "cam1/b.jpg", "cam1/d.jpg"]
+    assert [line.split(":")[0] for line in report.skipped_rows] == [
+        "row 2 (line 3 of the CSV)", "row 4 (line 5 of the CSV)", "row 5 (line 6 of the CSV)",
+        "row 7 (line 8 of the CSV)"]
+    assert report.counts()["skipped_rows"] == 4
+
+
+def test_skip_bad_rows_with_no_good_row_stops(tmp_path, root):
+    manifest = write_csv(tmp_path, "path,subject_id\n,s1\n../x.jpg,s2\n")
+    with pytest.raises(DatasetError, match="all 2 row"):
+        load_manifest_file(manifest, root, skip_bad_rows=True)
+
+
+def test_long_values_are_shown_shortened_with_their_length(tmp_path, root):
+    label = "\0" + "y" * 10_000
+    manifest = write_csv(tmp_path, f"path,subject_id,gender\ncam1/a.jpg,s1,{label}\n")
+    with pytest.raises(ManifestError) as caught:
+        load_manifest_file(manifest, root)
+    (line,) = caught.value.problems
+    assert "(10,001 characters)" in line and len(line) < 200
+
+
+def test_labels_are_folded_and_unknowns_unified_on_the_record(tmp_path, root):
+    manifest = write_csv(
+        tmp_path,
+        "path,subject_id,gender\ncam1/a.jpg,s1,Female\ncam1/b.jpg,s2,female  \n"
+        "cam1/c.png,s3,UNKNOWN\ncam1/d.jpg,s4,n/a\n")
+    table, report = load_manifest_file(manifest, root)
+    assert table["gender"].to_pylist() == ["female", "female", "unknown", "unknown"]
+    assert [(c.column, c.rule, c.n_values) for c in report.label_changes] == [
+        ("gender", "folded", 1), ("gender", "unknown", 2)]
+    kept, _ = load_manifest_file(manifest, root, fold_labels=False)
+    assert kept["gender"].to_pylist() == ["Female", "female", "unknown", "unknown"]

@@ -38,7 +38,8 @@ def test_custom_manifest(custom):
         True,
         "self-reported",
     )
-    assert info.quirks == {"n_images": 3, "n_subjects": 2, "missing_files": 0}
+    assert info.quirks == {"n_images": 3, "n_subjects": 2, "missing_files": 0,
+                           "skipped_rows": 0, "labels_changed": 0}
     assert info.fingerprint.startswith("sha256:")
     json.dumps(info.as_dict())
 
@@ -51,6 +52,19 @@ def test_custom_manifest_without_pairs_of_images_cannot_be_mated(tmp_path):
     assert not info.supports_mated
     assert info.label_provenance == "unspecified"
     assert any("mated figures are impossible" in note for note in info.notes)
+
+
+def test_a_symlink_loop_listed_in_a_manifest_is_loaded_for_the_pipeline_to_judge(tmp_path):
+    import os
+
+    write_images(tmp_path / "r", ["x.jpg", "y.jpg"])
+    os.symlink("loop2.jpg", tmp_path / "r" / "loop1.jpg")
+    os.symlink("loop1.jpg", tmp_path / "r" / "loop2.jpg")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,subject_id\nx.jpg,1\ny.jpg,1\nloop1.jpg,2\n")
+    table, info = load_manifest(manifest, tmp_path / "r")
+    assert table.column("path").to_pylist() == ["x.jpg", "y.jpg", "loop1.jpg"]
+    assert info.quirks["missing_files"] == 1 and info.fingerprint.startswith("sha256:")
 
 
 def test_unknown_name_lists_the_choices(tmp_path):

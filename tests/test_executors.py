@@ -171,6 +171,7 @@ def test_identification_table_on_dask_is_identical(small_cluster):
 def test_faces_table_is_taken_from_the_cache_in_manifest_order(tmp_path):
     """Rows come from the cache's Arrow table, plus the rows it does not keep."""
     from audit.pipeline.cache import FacesCache
+    from audit.pipeline.decode import ImageProblem
     from audit.pipeline.embed import empty_row
     from audit.pipeline.run import _faces_table
 
@@ -179,8 +180,9 @@ def test_faces_table_is_taken_from_the_cache_in_manifest_order(tmp_path):
     ok.update(n_faces=1, embedding=[1.0, 2.0])
     cache.write_batch([ok])
     errors = {"h2": empty_row("other-name", "h2", "k", "error", "boom")}
-    table = _faces_table(["a", "b", "c", "d"], ["h1", None, "h2", "h1"], cache.load(), errors,
-                         "k")
+    problems = {1: ImageProblem("missing", "file not found")}
+    table = _faces_table(["a", "b", "c", "d"], ["h1", None, "h2", "h1"], problems, cache.load(),
+                         errors, "k")
     assert table.schema.equals(FACES, check_metadata=True)
     rows = table.select(["image_id", "content_hash", "status", "message", "embedding"])
     assert rows.to_pylist() == [

@@ -95,6 +95,10 @@ def test_hand_worked_two_folds():
     as_different = summary_of(result, "as_different")
     assert as_different.mean_accuracy == pytest.approx(0.55)
     assert (as_different.n_pairs, as_different.n_fta_pairs) == (9, 1)
+    # AUC, pooled: mated 0.9 0.4 0.8 0.6 vs non-mated 0.5 0.1 0.7 0.3 win 4+2+4+3 = 13 of 16;
+    # with the FTA pair as a mated -inf, 13 of 20. EER (excluded): at 0.6, FMR 1/4 = FNMR 1/4.
+    assert (excluded.auc, excluded.eer) == (13 / 16, 0.25)
+    assert as_different.auc == 13 / 20
 
 
 def brute_force(score, mated, fold, member):

@@ -470,3 +470,16 @@ def test_no_local_path_or_user_name_in_a_report(small):
     html = render_html(build_context(small_metrics(), run))
     assert "alice" not in html and "/home" not in html
     assert "manifest.csv" in html and "m.csv" in html  # the file names stay
+
+
+def test_det_with_no_point_where_both_rates_are_above_zero_is_not_drawn():
+    """A small audit: every threshold has FPIR 0 or FNIR 0, so no point of the curve
+    has a place on log axes; the figure gives way to a sentence (None), not a crash."""
+    from audit.report.curves import Det, DetCurve
+
+    curve = DetCurve("all", x=(1.0, 0.5, 0.0, 0.0), y=(0.0, 0.0, 0.25, 1.0), sufficient=True,
+                     marks=((0.5, 0.0, "op"),))
+    data = Det("det-x", "identification", "gender", "fpir", "fnir", (curve,))
+    svg = threshold_figures.det(data, figure_id="det-x-plot", xlabel="FPIR", ylabel="FNIR",
+                                overall_label="all")
+    assert svg is None

@@ -36,6 +36,10 @@ def run(
     executor: Annotated[str | None, typer.Option(
         "--executor", envvar="LFR_AUDIT_EXECUTOR",
         help="Override \\[pipeline] executor: local, dask-local or tcp://host:8786.")] = None,
+    skip_bad_rows: Annotated[bool, typer.Option(
+        "--skip-bad-rows", help="Leave out manifest rows with problems (listed in the "
+                                "run folder) instead of stopping; as \\[dataset] skip_bad_rows.",
+    )] = False,
 ) -> None:
     """Run an audit: dataset, faces, scores, metrics, report, policy gate.
 
@@ -48,7 +52,8 @@ def run(
     with track("embedding") as tracker:
         outcome = run_audit(spec, runs_dir=runs_dir, data_dir=data_dir,
                             cache_dir=default_cache_dir(cache_dir), previous=previous,
-                            executor=executor, tracker=tracker)
+                            executor=executor, skip_bad_rows=skip_bad_rows,
+                            tracker=tracker)
     reused = ", ".join(outcome.reused) or "none"
     stderr.print(f"stages reused from cache: {reused}; seconds {outcome.seconds}",
                  highlight=False)

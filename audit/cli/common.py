@@ -18,6 +18,7 @@ from rich.markup import escape
 from ..choices import (
     DETECTOR_NAMES,
     DISTANCES,
+    FACE_SELECTIONS,
     INTERVALS,
     MODELS,
     PREPROCESS,
@@ -95,6 +96,7 @@ CacheDir = Annotated[
 
 
 PreprocessChoice = as_enum("PreprocessChoice", PREPROCESS)
+FaceSelectionChoice = as_enum("FaceSelectionChoice", FACE_SELECTIONS)
 Model = as_enum("Model", MODELS)
 Detector = as_enum("Detector", DETECTOR_NAMES)
 Distance = as_enum("Distance", DISTANCES)
@@ -108,6 +110,9 @@ AlignOption = Annotated[bool, typer.Option("--align/--no-align",
                                            help="Rotate faces level on the eyes.")]
 PreprocessOption = Annotated[PreprocessChoice, typer.Option(
     "--preprocess", help="How a detected face becomes the model input (see README).")]
+FaceSelectionOption = Annotated[FaceSelectionChoice, typer.Option(
+    "--face-selection", help="Which face is the subject when several are found: the one "
+                             "nearest the image centre, or the largest.")]
 WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")]
 ExecutorOption = Annotated[str, typer.Option(
     "--executor", envvar="LFR_AUDIT_EXECUTOR",
@@ -131,14 +136,16 @@ def dataset_root(dataset: str, data_dir: Path | None, root: Path | None) -> Path
 
 
 def checked_pipeline_config(model: Model, detector: Detector, align: bool,
-                            preprocess: PreprocessChoice):
+                            preprocess: PreprocessChoice,
+                            face_selection: FaceSelectionChoice = FaceSelectionChoice["centre"]):
     """The configuration, after checking that it can run here (before any other work)."""
     from ..pipeline.config import PipelineConfig
     from ..pipeline.weights import require
 
     try:
         config = PipelineConfig(model=model.value, detector=detector.value, align=align,
-                                preprocess=preprocess.value)
+                                preprocess=preprocess.value,
+                                face_selection=face_selection.value)
     except ValueError as error:
         raise UserError(str(error)) from None
     require(config.model, config.detector, needs_landmarks=config.detector != "skip")

@@ -19,6 +19,8 @@ from .common import (
     Model,
     ModelOption,
     PreprocessChoice,
+    FaceSelectionChoice,
+    FaceSelectionOption,
     PreprocessOption,
     WorkersOption,
     app,
@@ -39,6 +41,7 @@ def embed(
     detector: DetectorOption = Detector.dlib,
     align: AlignOption = True,
     preprocess: PreprocessOption = PreprocessChoice["deepface"],
+    face_selection: FaceSelectionOption = FaceSelectionChoice["centre"],
     subjects: Annotated[int | None, typer.Option(
         min=1, help="Only N subjects drawn at random (seed 0), for quick runs.")] = None,
     workers: WorkersOption = 1,
@@ -49,7 +52,7 @@ def embed(
     from ..datasets import load_manifest, select_subjects
     from ..tables import write_table
 
-    config = checked_pipeline_config(model, detector, align, preprocess)
+    config = checked_pipeline_config(model, detector, align, preprocess, face_selection)
     manifest, info = load_manifest(dataset, dataset_root(Path(dataset).stem, data_dir, root))
     if subjects is not None:
         manifest = select_subjects(manifest, subjects)
@@ -83,6 +86,7 @@ def lfw_view2(
     detector: DetectorOption = Detector.dlib,
     align: AlignOption = True,
     preprocess: PreprocessOption = PreprocessChoice["deepface"],
+    face_selection: FaceSelectionOption = FaceSelectionChoice["centre"],
     distance: Annotated[Distance, typer.Option()] = Distance.cosine,
     folds: Annotated[int, typer.Option(min=2, max=10,
                                        help="Use only the first N folds (quick runs).")] = 10,
@@ -100,7 +104,7 @@ def lfw_view2(
     from ..metrics.lfw_accuracy import format_lfw_accuracy, lfw_accuracy
     from ..tables import write_table
 
-    config = checked_pipeline_config(model, detector, align, preprocess)
+    config = checked_pipeline_config(model, detector, align, preprocess, face_selection)
     lfw_root = dataset_root("lfw", data_dir, root)
     manifest, info = load_manifest("lfw", lfw_root)
     pairs = read_view2_pairs(lfw_root)

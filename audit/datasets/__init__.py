@@ -9,7 +9,14 @@ separate, explicit :func:`audit.datasets.fetch.fetch_lfw`.
 from audit.datasets.errors import DatasetError, FetchError, ManifestError
 from audit.datasets.paths import UnsafePathError, resolve_inside
 from audit.datasets.lfw import read_view2_pairs
-from audit.datasets.registry import DATASETS, DatasetInfo, fingerprint, load_manifest
+from audit.datasets.registry import (
+    DATASETS,
+    SKIPPED_ROWS_FILE,
+    DatasetInfo,
+    ManifestRows,
+    fingerprint,
+    load_manifest,
+)
 from audit.datasets.table import select_subjects
 
 __all__ = [
@@ -18,6 +25,8 @@ __all__ = [
     "DatasetInfo",
     "FetchError",
     "ManifestError",
+    "ManifestRows",
+    "SKIPPED_ROWS_FILE",
     "UnsafePathError",
     "fingerprint",
     "load_manifest",

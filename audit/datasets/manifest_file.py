@@ -31,14 +31,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from audit.datasets import rows
 from audit.datasets.errors import DatasetError, ManifestError
+from audit.datasets.labels import LabelChange, normalise_labels
 from audit.datasets.paths import normalise_relative, resolve_inside
 from audit.datasets.table import build_manifest
 from audit.schema import UNKNOWN
 
 REQUIRED = ("path", "subject_id")
 OPTIONAL = ("image_id", "dataset")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+#: Extensions accepted when ``check_extensions`` is on (the default; images are decoded
+#: by content, so switching it off only lets a file that is no image become an
+#: ``unreadable`` row instead of a manifest problem).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm",
+                    ".pgm")
 MAX_ERRORS = 20
 
 # File-level problems: raised at once as DatasetError.
@@ -66,27 +72,36 @@ NO_FILES = (
 )
 
 # Row-level problems: collected, then raised together as ManifestError.
-SUMMARY = "manifest {file}: {count} problem(s){shown}; fix them and run again:"
+SUMMARY = (
+    "manifest {file}: {count} problem(s){shown}; fix them and run again, or leave those rows "
+    "out with --skip-bad-rows ([dataset] skip_bad_rows = true):"
+)
+NO_GOOD_ROWS = "manifest {file}: all {count} row(s) have problems; nothing is left to audit"
 RAGGED = "has {got} field(s) but the header has {want}; quote fields that contain commas"
 EMPTY_VALUE = "{column} is empty; every row needs a {column}"
-BACKSLASH = "path {value!r} uses backslashes; write it with forward slashes, like a/b.jpg"
-NOT_IMAGE = "path {value!r} does not end in an image extension ({allowed}); fix the path"
-REPEATED = "{column} {value!r} repeats row {first}; list each image once, with its own {column}"
+BACKSLASH = "path {value} uses backslashes; write it with forward slashes, like a/b.jpg"
+NOT_IMAGE = "path {value} does not end in an image extension ({allowed}); fix the path"
+REPEATED = "{column} {value} repeats row {first}; list each image once, with its own {column}"
 
 
 @dataclass(frozen=True)
 class ManifestReport:
-    """Counts for the report, and the listed files that do not exist."""
+    """Counts for the report, the listed files that do not exist, the rows left
+    out (``skip_bad_rows``: one problem line each) and the label changes made."""
 
     n_images: int
     n_subjects: int
     missing_paths: tuple[str, ...]
+    skipped_rows: tuple[str, ...] = ()
+    label_changes: tuple[LabelChange, ...] = ()
 
     def counts(self) -> dict[str, int]:
         return {
             "n_images": self.n_images,
             "n_subjects": self.n_subjects,
             "missing_files": len(self.missing_paths),
+            "skipped_rows": len(self.skipped_rows),
+            "labels_changed": sum(change.n_values for change in self.label_changes),
         }
 
 
@@ -95,57 +110,92 @@ def load_manifest_file(
     root: str | Path,
     *,
     check_extensions: bool = True,
+    skip_bad_rows: bool = False,
+    fold_labels: bool = True,
     max_errors: int = MAX_ERRORS,
 ) -> tuple[pa.Table, ManifestReport]:
     """Read, check and return an evaluator's manifest, with what was found.
 
-    Raises :class:`ManifestError` listing row-numbered problems (wrong number
-    of CSV fields, empty path or subject, a path outside ``root``, backslashes,
-    a non-image extension when ``check_extensions``, a repeated ``image_id`` or
-    ``path``), and :class:`DatasetError` for file-level ones (format, missing
-    or repeated columns, no rows). Files that do not exist are not an error
-    (the pipeline records them as ``missing``) but are reported, unless none
-    exists at all, which means the root is wrong.
+    Every row is checked (wrong number of CSV fields, empty path or subject,
+    control characters in any value, a path too long for file systems or
+    outside ``root``, backslashes, a non-image extension when
+    ``check_extensions``, a repeated ``image_id`` or ``path``, a repeated path
+    with other labels). By default any problem raises :class:`ManifestError`
+    listing them with their row numbers; with ``skip_bad_rows`` those rows are
+    left out and listed in :attr:`ManifestReport.skipped_rows`. File-level
+    problems (format, missing or repeated columns, no rows) raise
+    :class:`DatasetError`. Label values are normalised (:func:`normalise_labels`,
+    ``fold_labels``). Files that do not exist are not an error (the pipeline
+    records them as ``missing``) but are reported, unless none exists at all,
+    which means the root is wrong.
     """
     manifest, root = Path(manifest), Path(root)
     frame, where, errors = _read(manifest)
     frame = frame.apply(lambda column: column.str.strip())
+    labels = [c for c in frame if c not in REQUIRED + OPTIONAL]
+    checked, path, image_id = _check_rows(frame, root, labels, check_extensions, errors)
+    skipped: tuple[str, ...] = ()
+    if errors:
+        errors.sort()
+        lines = [f"{where(row)}: {text}" for row, text in errors]
+        if not skip_bad_rows:
+            shown = f", first {max_errors} shown" if len(errors) > max_errors else ""
+            summary = SUMMARY.format(file=manifest, count=len(errors), shown=shown)
+            raise ManifestError(summary, lines[:max_errors])
+        bad = {row for row, _ in errors}
+        if len(bad) == len(frame):
+            raise DatasetError(NO_GOOD_ROWS.format(file=manifest, count=len(bad)))
+        keep = ~frame.index.isin(list(bad))
+        frame, path, image_id = frame[keep], path[keep], image_id[keep]
+        checked = [c for c, k in zip(checked, keep, strict=True) if k]
+        skipped = tuple(lines)
 
+    exists = pd.Series([os.path.exists(real) for _, _, real in checked], index=frame.index)
+    if not exists.any():
+        raise DatasetError(NO_FILES.format(count=len(frame), file=manifest, root=root))
+    frame = frame.assign(**{c: frame[c].where(frame[c] != "", UNKNOWN) for c in labels})
+    frame, changes = normalise_labels(frame, labels, fold=fold_labels)
+    columns = {"image_id": image_id, "path": path, "subject_id": frame["subject_id"]}
+    if "dataset" in frame:
+        columns["dataset"] = frame["dataset"].where(frame["dataset"] != "", manifest.stem)
+    columns |= {c: frame[c] for c in labels}
+    report = ManifestReport(
+        n_images=len(frame),
+        n_subjects=frame["subject_id"].nunique(),
+        missing_paths=tuple(path[~exists]),
+        skipped_rows=skipped,
+        label_changes=tuple(changes),
+    )
+    return build_manifest(manifest.stem, columns), report
+
+
+def _check_rows(frame: pd.DataFrame, root: Path, labels: list[str], check_extensions: bool,
+                errors: list[tuple[int, str]]):
+    """Add every row problem to ``errors``; return the checked paths, the
+    normalised paths and the image ids (the path where none is given)."""
     for column in REQUIRED:
         errors += [
             (row, EMPTY_VALUE.format(column=column)) for row in frame.index[frame[column] == ""]
         ]
-    checked = [_check_path(root, value, check_extensions) for value in frame["path"]]
+    errors += rows.control_characters(frame)
+    unsafe = {row for row, _ in errors}  # no file system call may see these paths
+    errors += rows.long_paths(frame["path"][~frame.index.isin(list(unsafe))])
+    unsafe = {row for row, _ in errors}
+    checked = [_check_path(root, value, check_extensions) if row not in unsafe
+               else (None, "", "") for row, value in frame["path"].items()]
     errors += [
         (row, problem) for row, (problem, _, _) in zip(frame.index, checked, strict=True) if problem
     ]
     path = pd.Series([p for _, p, _ in checked], index=frame.index, dtype="str")
     image_id = frame.get("image_id", path)
     image_id = image_id.where(image_id != "", path)
-    repeated_paths = list(_repeats("path", path))
-    reported = {row for row, _ in repeated_paths}  # a repeated path repeats its default id too
-    errors += repeated_paths
+    conflicts = list(rows.conflicting_labels(frame, path, labels))
+    reported = {row for row, _ in conflicts}
+    repeated_paths = [(row, text) for row, text in _repeats("path", path) if row not in reported]
+    reported |= {row for row, _ in repeated_paths}  # a repeated path repeats its default id too
+    errors += conflicts + repeated_paths
     errors += [(row, text) for row, text in _repeats("image_id", image_id) if row not in reported]
-    if errors:
-        errors.sort()
-        shown = f", first {max_errors} shown" if len(errors) > max_errors else ""
-        summary = SUMMARY.format(file=manifest, count=len(errors), shown=shown)
-        raise ManifestError(summary, [f"{where(row)}: {text}" for row, text in errors[:max_errors]])
-
-    exists = pd.Series([os.path.exists(real) for _, _, real in checked], index=frame.index)
-    if not exists.any():
-        raise DatasetError(NO_FILES.format(count=len(frame), file=manifest, root=root))
-    columns = {"image_id": image_id, "path": path, "subject_id": frame["subject_id"]}
-    if "dataset" in frame:
-        columns["dataset"] = frame["dataset"].where(frame["dataset"] != "", manifest.stem)
-    labels = [c for c in frame if c not in REQUIRED + OPTIONAL]
-    columns |= {c: frame[c].where(frame[c] != "", UNKNOWN) for c in labels}
-    report = ManifestReport(
-        n_images=len(frame),
-        n_subjects=frame["subject_id"].nunique(),
-        missing_paths=tuple(path[~exists]),
-    )
-    return build_manifest(manifest.stem, columns), report
+    return checked, path, image_id
 
 
 def _read(manifest: Path) -> tuple[pd.DataFrame, Callable[[int], str], list[tuple[int, str]]]:
@@ -245,9 +295,9 @@ def _check_path(root: Path, value: str, check_extensions: bool) -> tuple[str | N
     if not value:
         return None, "", ""  # reported as an empty path already
     if "\\" in value:
-        return BACKSLASH.format(value=value), "", ""
+        return BACKSLASH.format(value=rows.shown(value)), "", ""
     if check_extensions and not value.lower().endswith(IMAGE_EXTENSIONS):
-        return NOT_IMAGE.format(value=value, allowed=" ".join(IMAGE_EXTENSIONS)), "", ""
+        return NOT_IMAGE.format(value=rows.shown(value), allowed=" ".join(IMAGE_EXTENSIONS)), "", ""
     try:
         real = resolve_inside(root, value)
     except DatasetError as error:
@@ -260,4 +310,4 @@ def _repeats(column: str, values: pd.Series) -> Iterator[tuple[int, str]]:
     present = values[values != ""]
     first = pd.Series(present.index, index=present.index).groupby(present).transform("first")
     for row in present.index[present.duplicated()]:
-        yield row, REPEATED.format(column=column, value=present[row], first=first[row])
+        yield row, REPEATED.format(column=column, value=rows.shown(present[row]), first=first[row])

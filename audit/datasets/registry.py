@@ -22,6 +22,18 @@ from audit.datasets.errors import DatasetError
 from audit.datasets.paths import normalise_relative, resolve_inside
 
 PROVENANCES = ("perceived", "self-reported", "unspecified")
+#: The run folder's file listing manifest rows left out (one problem line each).
+SKIPPED_ROWS_FILE = "skipped_rows.json"
+
+
+@dataclass(frozen=True)
+class ManifestRows:
+    """How an evaluator's manifest rows are checked and its labels normalised
+    (:func:`~audit.datasets.manifest_file.load_manifest_file`)."""
+
+    skip_bad_rows: bool = False
+    check_extensions: bool = True
+    fold_labels: bool = True
 
 UNKNOWN_DATASET = (
     "unknown dataset {name!r}: use one of {names}, or the path of a .csv or .parquet manifest"
@@ -48,6 +60,7 @@ class DatasetInfo:
     fingerprint: str
     quirks: Mapping[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    skipped_rows: tuple[str, ...] = ()  # manifest rows left out, one problem line each
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready values, for the run's provenance file."""
@@ -131,6 +144,7 @@ def load_manifest(
     root: str | Path,
     *,
     label_provenance: str | None = None,
+    rows: ManifestRows | None = None,
 ) -> tuple[pa.Table, DatasetInfo]:
     """Return the manifest table and :class:`DatasetInfo` for a dataset.
 
@@ -138,7 +152,8 @@ def load_manifest(
     local copy is at ``root``, or the path of an evaluator's CSV/Parquet
     manifest, whose image paths are relative to ``root``. For a custom
     manifest, ``label_provenance`` says how its labels were obtained
-    (default ``unspecified``); built-in datasets fix it themselves.
+    (default ``unspecified``) and ``rows`` how its rows are checked and its
+    labels normalised; built-in datasets fix both themselves.
     """
     root = Path(root)
     if label_provenance is not None and label_provenance not in PROVENANCES:
@@ -153,10 +168,17 @@ def load_manifest(
         raise DatasetError(
             UNKNOWN_DATASET.format(name=str(name_or_path), names=", ".join(DATASETS))
         )
-    table, report = manifest_file.load_manifest_file(path, root)
+    rows = rows or ManifestRows()
+    table, report = manifest_file.load_manifest_file(
+        path, root, check_extensions=rows.check_extensions, skip_bad_rows=rows.skip_bad_rows,
+        fold_labels=rows.fold_labels)
     subjects = table.column("subject_id").to_pandas()
     supports_mated = bool(subjects.duplicated().any())
     notes = [] if supports_mated else ["no subject has two images: mated figures are impossible"]
+    if report.skipped_rows:
+        notes.append(f"{len(report.skipped_rows)} manifest row(s) with problems were left out "
+                     f"(skip_bad_rows), listed in {SKIPPED_ROWS_FILE}")
+    notes += [change.note() for change in report.label_changes]
     if report.missing_paths:
         notes.append(
             f"{len(report.missing_paths)} listed file(s) do not exist under the root "
@@ -172,6 +194,7 @@ def load_manifest(
         quirks=report.counts(),
         notes=notes,
         extra_files=(path,),
+        skipped_rows=report.skipped_rows,
     )
     return table, info
 
@@ -184,8 +207,8 @@ def fingerprint(root: str | Path, paths: Iterable[str], metadata: Iterable[str |
     just to name the copy (about 100 MB for LFW, far more for an evaluator's
     captures) would make every load slow, and the pipeline already hashes the
     content of each image it embeds (``faces.content_hash``). A re-encoded
-    image of the same size would go unnoticed here but not there. A missing
-    image counts with size -1. ``paths`` come from a manifest whose adapter has
+    image of the same size would go unnoticed here but not there. An image
+    that cannot be stat'ed (missing, a symlink loop) counts with size -1. ``paths`` come from a manifest whose adapter has
     already checked them against symlink escapes, so only their text is checked
     here (resolving 13k paths again would cost half a second a load).
     ``metadata`` paths are relative to ``root`` or absolute (a custom manifest
@@ -197,7 +220,7 @@ def fingerprint(root: str | Path, paths: Iterable[str], metadata: Iterable[str |
     for path in sorted(paths):
         try:
             size = (root / normalise_relative(path)).stat().st_size
-        except FileNotFoundError:
+        except OSError:  # missing, a symlink loop, a name too long: the pipeline's row says
             size = -1
         digest.update(json.dumps([path, size]).encode() + b"\n")
     for item in metadata:
@@ -221,6 +244,7 @@ def _info(
     quirks: Mapping[str, int],
     notes: list[str],
     extra_files: tuple[Path, ...] = (),
+    skipped_rows: tuple[str, ...] = (),
 ) -> DatasetInfo:
     paths = table.column("path").to_pylist()
     return DatasetInfo(
@@ -231,6 +255,7 @@ def _info(
         fingerprint=fingerprint(root, paths, (*metadata, *(p.resolve() for p in extra_files))),
         quirks=dict(quirks),
         notes=tuple(notes),
+        skipped_rows=skipped_rows,
     )
 
 

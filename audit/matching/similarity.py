@@ -28,6 +28,14 @@ import numpy as np
 
 from audit.choices import DISTANCES  # named as deepface names them
 
+#: Closed range of the similarity each distance gives (the table above).
+SIMILARITY_RANGES = {
+    "cosine": (-1.0, 1.0),
+    "euclidean": (-float("inf"), 0.0),
+    "euclidean_l2": (-2.0, 0.0),
+    "angular": (-1.0, 0.0),
+}
+
 #: Plain-language name of the similarity each distance gives, for reports.
 SIMILARITY_NAMES = {
     "cosine": "cosine similarity (1 - cosine distance)",

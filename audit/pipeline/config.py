@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from audit.choices import Preprocess
+from audit.choices import FaceSelection, Preprocess
 from audit.tables import package_versions
 
 #: Bump when lfr-audit's own detection/embedding code changes its output.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: decoding by content, every face's box, RGB detection for dlib-chip
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,11 @@ class PipelineConfig:
     align: bool = True
     preprocess: Preprocess = Preprocess.deepface
     normalization: str = "base"
+    face_selection: FaceSelection = FaceSelection.centre
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "preprocess", Preprocess(self.preprocess))
+        object.__setattr__(self, "face_selection", FaceSelection(self.face_selection))
         if self.preprocess is Preprocess.dlib_chip and self.model != "Dlib":
             raise ValueError(
                 f"preprocess 'dlib-chip' is dlib's recipe for the Dlib model, not {self.model!r}; "
@@ -42,12 +44,14 @@ class PipelineConfig:
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["preprocess"] = self.preprocess.value
+        data["face_selection"] = self.face_selection.value
         return data
 
     def describe(self) -> str:
         return (
             f"{self.model} + {self.detector} detector, align={self.align}, "
-            f"preprocess={self.preprocess.value}, normalization={self.normalization}"
+            f"preprocess={self.preprocess.value}, normalization={self.normalization}, "
+            f"face selection={self.face_selection.value}"
         )
 
 

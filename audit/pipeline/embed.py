@@ -5,11 +5,16 @@ a batch of (image_id, content_hash, absolute path) into faces rows (one dict
 per image, keys of :data:`audit.schema.FACES`). It is a pure function of the
 images and the configuration, so any worker can run any batch.
 
-A failure on one image is a row with a status, never an exception that stops
-the run: ``unreadable`` (the bytes do not decode as an image), ``no_face``
-(deepface's ``FaceNotDetected``), ``error`` (anything else raised for that
-image, with its message). ``missing`` rows are made before any work, by the
-caller, for files that do not exist.
+Each image is read, decoded, detected and embedded inside its own error
+boundary: a failure is that image's row with a status and a one-line message,
+and the rest of its batch is unaffected. ``unreadable``: not a regular file,
+over a size or pixel limit, or the bytes do not decode (:mod:`.decode`);
+``no_face``: deepface's ``FaceNotDetected`` or no box; ``error``: anything
+else raised for that image, including its embedding. ``missing`` and the
+unreadable rows of files that cannot even be hashed are made before any work,
+by the caller. When the detector finds several faces, the configuration's
+``face_selection`` picks the subject (:func:`choose_face`); every face's box
+is kept in the row.
 
 deepface is imported here, lazily, and only its modules (never
 ``deepface.DeepFace``, which silences warnings process-wide and creates
@@ -20,12 +25,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
-import cv2
 import numpy as np
 
-from .config import PipelineConfig, Preprocess
+from .config import FaceSelection, PipelineConfig, Preprocess
+from .decode import MAX_FILE_BYTES, ImageProblem, decode_image, read_image_bytes
 from .quality import measure
 from .weights import weights_dir
 
@@ -46,17 +50,25 @@ def is_url(location: str | os.PathLike) -> bool:
     return isinstance(location, str) and "://" in location
 
 
-def read_bytes(location: str | os.PathLike) -> bytes:
-    """The bytes of a local file or of an fsspec URL (``s3://`` needs s3fs installed).
+def read_location(location: str | os.PathLike) -> bytes | ImageProblem:
+    """The bytes of a local file (:func:`~.decode.read_image_bytes`: regular files
+    only, size-limited, never blocking) or of an fsspec URL (``s3://`` needs
+    s3fs installed), or the problem that prevents reading them."""
+    if not is_url(location):
+        return read_image_bytes(location)
+    import fsspec
 
-    Raises ``FileNotFoundError`` when there is no such file, as for a local path.
-    """
-    if is_url(location):
-        import fsspec
-
+    try:
         with fsspec.open(location, "rb") as handle:
-            return handle.read()
-    return Path(location).read_bytes()
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        return ImageProblem("missing", "file not found")
+    except OSError as error:
+        return ImageProblem("unreadable", f"cannot read the file: {type(error).__name__}: {error}")
+    if len(data) > MAX_FILE_BYTES:
+        return ImageProblem("unreadable",
+                            f"file larger than the {MAX_FILE_BYTES // 2**20} MB limit")
+    return data
 
 
 def _quiet_deepface() -> None:
@@ -73,7 +85,8 @@ def empty_row(image_id: str, content_hash: str | None, key: str, status: str,
         "status": status, "message": message, "n_faces": 0 if status == "no_face" else None,
         "box_x": None, "box_y": None, "box_w": None, "box_h": None, "confidence": None,
         "face_height_px": None, "brightness": None, "contrast": None, "sharpness": None,
-        "yaw_deg": None, "embedding": None,
+        "yaw_deg": None, "embedding": None, "n_frames": None, "face_boxes": None,
+        "face_index": None,
     }
 
 
@@ -113,12 +126,15 @@ class FaceEmbedder:
             return self._detection.detect_faces(
                 detector_backend=config.detector, img=image, align=config.align
             )
+        # dlib's recipe detects on RGB (deepface's own path hands the detector BGR)
+        seen = (np.ascontiguousarray(image[:, :, ::-1])
+                if config.preprocess is Preprocess.dlib_chip else image)
         return [
             self._detection.extract_face(
                 facial_area=area, img=image, align=config.align, expand_percentage=0,
                 width_border=0, height_border=0, detector_backend=config.detector,
             )
-            for area in self._detector.detect_faces(image)
+            for area in self._detector.detect_faces(seen)
         ]
 
     def _model_input(self, image: np.ndarray, face, landmarks) -> np.ndarray:
@@ -144,7 +160,11 @@ class FaceEmbedder:
 
     # -- one batch ---------------------------------------------------------
     def run(self, tasks: list[ImageTask]) -> list[dict]:
-        """Faces rows for ``tasks``, in order; the model runs once on the batch."""
+        """Faces rows for ``tasks``, in order; the model runs once on the batch.
+
+        Should the batched model call fail, each image is embedded alone, so
+        that only the image that fails gets an ``error`` row.
+        """
         rows: list[dict] = []
         inputs: list[np.ndarray] = []
         waiting: list[dict] = []  # ok rows whose embedding comes from the batched call
@@ -154,48 +174,95 @@ class FaceEmbedder:
             if model_input is not None:
                 inputs.append(model_input)
                 waiting.append(row)
-        if inputs:
-            for row, vector in zip(waiting, self._embed(inputs), strict=True):
+        if not inputs:
+            return rows
+        try:
+            vectors = list(self._embed(inputs))
+        except Exception:  # some input breaks the model: find it, image by image
+            vectors = [self._embed_alone(model_input, row)
+                       for model_input, row in zip(inputs, waiting, strict=True)]
+        for row, vector in zip(waiting, vectors, strict=True):
+            if vector is not None:
                 row["embedding"] = vector.tolist()
         return rows
 
-    def _one(self, task: ImageTask) -> tuple[dict, np.ndarray | None]:
-        def failed(status: str, message: str | None = None) -> tuple[dict, None]:
-            return empty_row(task.image_id, task.content_hash, self.key, status, message), None
-
+    def _embed_alone(self, model_input: np.ndarray, row: dict) -> np.ndarray | None:
+        """One image's embedding; on failure its row becomes ``error`` (and None)."""
         try:
-            data = read_bytes(task.path)
-        except OSError as error:  # seen by the client, not by this worker: not cached, retried
-            return failed("error", f"cannot read {task.path}: {type(error).__name__}: {error}")
-        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-        if image is None:
-            return failed("unreadable", f"{Path(task.path).name} does not decode as an image")
+            return self._embed([model_input])[0]
+        except Exception as error:  # this image only
+            row.update(empty_row(row["image_id"], row["content_hash"], self.key, "error",
+                                 f"embedding failed: {type(error).__name__}: {error}"))
+            return None
+
+    def _one(self, task: ImageTask) -> tuple[dict, np.ndarray | None]:
+        """One image's row, and its model input when a face was found; never raises."""
+        def failed(status: str, message: str | None = None, **extra) -> tuple[dict, None]:
+            row = empty_row(task.image_id, task.content_hash, self.key, status, message)
+            return {**row, **extra}, None
+
+        data = read_location(task.path)
+        decoded = data if isinstance(data, ImageProblem) else decode_image(data)
+        if isinstance(decoded, ImageProblem):
+            status = "error" if decoded.status == "missing" else decoded.status  # gone since hashed
+            return failed(status, decoded.message)
+        image = decoded.image
         try:
             faces = [f for f in self._faces(image) if f.img.shape[0] and f.img.shape[1]]
+            boxes = [_box(face) for face in faces]
             if not faces:
-                return failed("no_face")
-            face = max(faces, key=lambda f: f.facial_area.w * f.facial_area.h)
-            area = face.facial_area
-            box = (int(area.x), int(area.y), int(area.w), int(area.h))
+                return failed("no_face", n_frames=decoded.n_frames, face_boxes=[])
+            index = choose_face(boxes, image.shape[1], image.shape[0],
+                                self.config.face_selection)
+            face, box = faces[index], boxes[index]
             landmarks = self._landmarks(
                 np.ascontiguousarray(image[:, :, ::-1]),
-                self._dlib.rectangle(box[0], box[1], box[0] + box[2], box[1] + box[3]),
+                self._dlib.rectangle(box["x"], box["y"], box["x"] + box["w"],
+                                     box["y"] + box["h"]),
             )
             points = np.array([(p.x, p.y) for p in landmarks.parts()], dtype=np.float64)
             model_input = self._model_input(image, face, landmarks)
+            quality = measure(image, (box["x"], box["y"], box["w"], box["h"]), points)
         except self._face_not_detected:
-            return failed("no_face")
+            return failed("no_face", n_frames=decoded.n_frames, face_boxes=[])
         except Exception as error:  # one image's failure must not stop the run
-            return failed("error", f"{type(error).__name__}: {error}")
-        quality = measure(image, box, points)
+            return failed("error", f"{type(error).__name__}: {error}", n_frames=decoded.n_frames)
         row = empty_row(task.image_id, task.content_hash, self.key, "ok")
         row.update(
-            n_faces=len(faces), box_x=box[0], box_y=box[1], box_w=box[2], box_h=box[3],
-            confidence=float(area.confidence or 0.0), face_height_px=quality.face_height_px,
-            brightness=quality.brightness, contrast=quality.contrast,
-            sharpness=quality.sharpness, yaw_deg=quality.yaw_deg,
+            n_faces=len(faces), box_x=box["x"], box_y=box["y"], box_w=box["w"],
+            box_h=box["h"], confidence=box["confidence"],
+            face_height_px=quality.face_height_px, brightness=quality.brightness,
+            contrast=quality.contrast, sharpness=quality.sharpness, yaw_deg=quality.yaw_deg,
+            n_frames=decoded.n_frames, face_boxes=boxes, face_index=index,
         )
         return row, model_input
+
+
+def _box(face) -> dict:
+    """A detected face's box and confidence, as a :data:`audit.schema.FACE_BOX` value."""
+    area = face.facial_area
+    return {"x": int(area.x), "y": int(area.y), "w": int(area.w), "h": int(area.h),
+            "confidence": float(area.confidence or 0.0)}
+
+
+def choose_face(boxes: list[dict], width: int, height: int,
+                selection: FaceSelection) -> int:
+    """Index of the subject's face among ``boxes`` (see :class:`FaceSelection`).
+
+    ``centre``: smallest distance from the box centre to the image centre,
+    ties to the larger box, then to the first; ``largest``: largest area, ties
+    to the first.
+
+    >>> boxes = [{"x": 0, "y": 0, "w": 50, "h": 50}, {"x": 40, "y": 40, "w": 20, "h": 20}]
+    >>> choose_face(boxes, 100, 100, FaceSelection.centre), choose_face(boxes, 100, 100, "largest")
+    (1, 0)
+    """
+    areas = np.array([b["w"] * b["h"] for b in boxes], dtype=np.float64)
+    if FaceSelection(selection) is FaceSelection.largest:
+        return int(np.argmax(areas))
+    centres = np.array([(b["x"] + b["w"] / 2, b["y"] + b["h"] / 2) for b in boxes])
+    distance = np.hypot(centres[:, 0] - width / 2, centres[:, 1] - height / 2)
+    return int(np.lexsort((-areas, distance))[0])
 
 
 def embed_batch(embedder: FaceEmbedder, tasks: list[ImageTask]) -> list[dict]:

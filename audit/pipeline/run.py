@@ -22,7 +22,8 @@ import pyarrow as pa
 from ..schema import FACES, MANIFEST, check_table
 from .cache import CACHED_STATUSES, FacesCache
 from .config import PipelineConfig, config_key, software_versions
-from .embed import ImageTask, empty_row, is_url, read_bytes
+from .decode import ImageProblem
+from .embed import ImageTask, empty_row, is_url, read_location
 from ..choices import LOCAL
 from ..execution.choice import ExecutorChoice, parse_executor
 from .executors import Executor, open_executor
@@ -49,12 +50,12 @@ class EmbedStats:
     executor: str = "local (in this process)"  # what computed the rows (none if all cached)
 
 
-def content_hash(path: Path | str) -> str | None:
-    """SHA-256 of the file's bytes (a path or an fsspec URL), or None when it does not exist."""
-    try:
-        return hashlib.sha256(read_bytes(path)).hexdigest()
-    except FileNotFoundError:
-        return None
+def content_hash(path: Path | str) -> str | ImageProblem:
+    """SHA-256 of the file's bytes (a path or an fsspec URL), or why it cannot be read
+    (:func:`~audit.pipeline.embed.read_location`: missing, not a regular file,
+    too large; never blocks on a FIFO)."""
+    data = read_location(path)
+    return data if isinstance(data, ImageProblem) else hashlib.sha256(data).hexdigest()
 
 
 def image_locations(root: Path | str, paths: list[str]) -> list[Path | str]:
@@ -124,7 +125,9 @@ def embed_manifest(
     ids = manifest.column("image_id").to_pylist()
     paths = image_locations(root, manifest.column("path").to_pylist())
     with ThreadPoolExecutor(HASH_THREADS) as pool:
-        hashes = list(pool.map(content_hash, paths))
+        hashed = list(pool.map(content_hash, paths))
+    problems = {i: h for i, h in enumerate(hashed) if isinstance(h, ImageProblem)}
+    hashes = [None if i in problems else h for i, h in enumerate(hashed)]
 
     todo: dict[str, ImageTask] = {}
     for image_id, path, digest in zip(ids, paths, hashes, strict=True):
@@ -151,26 +154,28 @@ def embed_manifest(
         n_images=len(ids),
         n_cached=sum(1 for d in hashes if d is not None and d in cached),
         n_computed=len(todo),
-        n_missing=sum(1 for d in hashes if d is None),
+        n_missing=sum(1 for p in problems.values() if p.status == "missing"),
         executor=ran_on,
     )
-    return _faces_table(ids, hashes, cache.load(), not_cached, key), stats
+    return _faces_table(ids, hashes, problems, cache.load(), not_cached, key), stats
 
 
-def _faces_table(ids: list[str], hashes: list[str | None], stored: pa.Table,
-                 not_cached: dict[str, dict], key: str) -> pa.Table:
+def _faces_table(ids: list[str], hashes: list[str | None], problems: dict[int, ImageProblem],
+                 stored: pa.Table, not_cached: dict[str, dict], key: str) -> pa.Table:
     """One faces row per manifest row, in manifest order, taken from the cache's
     Arrow table (no Python object per embedding value, so a million rows fit)
-    plus the rows the cache does not keep (``missing``, ``error``)."""
+    plus the rows the cache does not keep (``missing``, ``error``, and files
+    that could not be read to hash them)."""
     position = {h: i for i, h in enumerate(stored.column("content_hash").to_pylist())}
     others: list[dict] = []
     take = []
-    for image_id, digest in zip(ids, hashes, strict=True):
+    for number, (image_id, digest) in enumerate(zip(ids, hashes, strict=True)):
         if digest in position:
             take.append(position[digest])
             continue
-        row = (dict(not_cached[digest]) if digest is not None
-               else empty_row(image_id, None, key, "missing", "file not found"))
+        problem = problems.get(number)
+        row = (dict(not_cached[digest]) if problem is None
+               else empty_row(image_id, None, key, problem.status, problem.message))
         take.append(stored.num_rows + len(others))
         others.append(row)
     table = pa.concat_tables([stored, pa.Table.from_pylist(others, schema=FACES)])

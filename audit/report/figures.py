@@ -32,6 +32,7 @@ Conventions:
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping
 
 import matplotlib
@@ -48,6 +49,7 @@ from matplotlib.ticker import (
 )
 
 from audit.report import formatting
+from audit.report.labels import MAX_LABEL_CHARS
 from audit.report.panels import CrossMatrix, Panel
 from audit.report.reading import ALL
 from audit.report.styles import MUTED, GroupStyles
@@ -77,18 +79,21 @@ STYLE = {
 }
 
 
-#: Longest group label drawn on a figure; longer ones are cut with "…" (tables keep them whole).
-MAX_LABEL = 36
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Longest group label drawn on a figure (labels over it are shortened before any
+#: figure is drawn, :mod:`audit.report.labels`; this cut is a last guard).
+MAX_LABEL = MAX_LABEL_CHARS
 
 
 def short(label: str, limit: int = MAX_LABEL) -> str:
     """A group label as the report words it (:func:`formatting.group`), cut to
-    ``limit`` characters for axes and legends.
+    ``limit`` characters for axes and legends, control characters (which XML
+    cannot carry) replaced by U+FFFD.
 
-    >>> short("female x black"), short("x" * 40, 10), short(">=120 px")
-    ('female x black', 'xxxxxxxxx…', '120 px or more')
+    >>> short("female x black"), short("x" * 40, 10), short(">=120 px"), short("a\\x00b")
+    ('female x black', 'xxxxxxxxx…', '120 px or more', 'a\ufffdb')
     """
-    label = formatting.group(label)
+    label = formatting.group(_CONTROL.sub("\ufffd", label))
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 

@@ -61,6 +61,7 @@ class SystemUnderTest:
     detector: str = ""
     alignment: str = ""
     preprocessing: str = ""
+    face_selection: str = ""  # centre | largest: the subject when several faces are found
     normalization: str = ""
     distance: str = ""
     score_note: str = ""  # e.g. "similarity = 1 - cosine distance"
@@ -104,6 +105,7 @@ class DatasetInfo:
     images: int | None = None
     composition: tuple[GroupCount, ...] = ()
     notes: tuple[str, ...] = ()  # quirks, e.g. "gender labels conflict for 12 subjects"
+    full_labels: tuple[str, ...] = ()  # group labels shortened in the report, in full, by [k]
     citation: str = ""
     licence: str = ""
     fingerprint: str = ""
@@ -238,6 +240,8 @@ def run_info_from_spec(
             detector=str(pipeline.get("detector", "")),
             alignment="" if align is None else ("aligned" if align else "not aligned"),
             preprocessing=str(pipeline.get("preprocess", "")),
+            face_selection=str((provenance or {}).get("pipeline", {}).get("face_selection")
+                               or pipeline.get("face_selection") or ""),
             normalization=str(pipeline.get("normalization", "")),
             distance=str(spec.get("matching", {}).get("distance", "")),
             thresholds=tuple(chosen),

@@ -26,6 +26,7 @@ from .policy import PolicyOutcome, check_policy
 from .provenance import FROM_SPEC, Provenance, ThresholdOrigin
 from ..tables import write_json, write_table
 from ..reference_groups import ReferenceGroupError, check_reference_groups
+from .preflight import check_groupings, check_writable
 
 #: Thresholds per sweep: enough for smooth curves, few enough for a small table.
 SWEEP_POINTS = 200
@@ -57,10 +58,14 @@ def dataset_root(spec: AuditSpec, data_dir: Path | None) -> Path:
 
 
 def load_dataset(spec: AuditSpec, data_dir: Path | None):
-    from ..datasets import load_manifest, select_subjects
+    from ..datasets import ManifestRows, load_manifest, select_subjects
 
-    manifest, info = load_manifest(spec.dataset.name, dataset_root(spec, data_dir),
-                                   label_provenance=spec.dataset.label_provenance)
+    d = spec.dataset
+    rows = ManifestRows(skip_bad_rows=d.skip_bad_rows, check_extensions=d.check_extensions,
+                        fold_labels=d.fold_labels)
+    manifest, info = load_manifest(d.name, dataset_root(spec, data_dir), rows=rows,
+                                   label_provenance=d.label_provenance)
+    check_groupings(spec, manifest, info.name)
     if spec.dataset.subjects is not None:
         manifest = select_subjects(manifest, spec.dataset.subjects, seed=spec.seed,
                                    min_images=spec.dataset.min_images)
@@ -77,13 +82,24 @@ def load_dataset(spec: AuditSpec, data_dir: Path | None):
     return manifest, info
 
 
-def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, tracker=None):
+def pipeline_config(spec: AuditSpec):
+    """The pipeline configuration the spec asks for, its face selection resolved:
+    ``centre`` for the built-in datasets (centred on their subject), ``largest``
+    for an evaluator's manifest, unless the spec says."""
+    from ..datasets import DATASETS
     from ..pipeline.config import PipelineConfig
-    from ..pipeline.run import embed_manifest
 
     p = spec.pipeline
-    config = PipelineConfig(model=p.model, detector=p.detector, align=p.align,
-                            preprocess=p.preprocess, normalization=p.normalization)
+    selection = p.face_selection or ("centre" if spec.dataset.name in DATASETS else "largest")
+    return PipelineConfig(model=p.model, detector=p.detector, align=p.align,
+                          preprocess=p.preprocess, normalization=p.normalization,
+                          face_selection=selection)
+
+
+def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, tracker=None):
+    from ..pipeline.run import embed_manifest
+
+    config, p = pipeline_config(spec), spec.pipeline
     faces, _ = embed_manifest(
         manifest, root, config, cache_dir=cache_dir,
         batch_size=p.batch_size, executor=p.executor_choice,
@@ -247,11 +263,12 @@ def code_fingerprint() -> str:
 
 def run_audit(spec_path: Path, *, runs_dir: Path, data_dir: Path | None, cache_dir: Path,
               previous: Path | None = None, executor: str | None = None,
-              tracker=None) -> RunOutcome:
+              skip_bad_rows: bool = False, tracker=None) -> RunOutcome:
     """Run the audit that ``spec_path`` describes and publish its run folder.
 
     ``executor`` overrides the spec's ``[pipeline] executor`` (it changes where
-    batches run, never the results).
+    batches run, never the results); ``skip_bad_rows`` sets ``[dataset]
+    skip_bad_rows``.
     """
     from ..config import load_spec
     from ..execution.choice import parse_executor
@@ -260,6 +277,11 @@ def run_audit(spec_path: Path, *, runs_dir: Path, data_dir: Path | None, cache_d
     if executor is not None:  # a typo is a user error (ExecutorError), before any work
         pipeline = spec.pipeline.model_copy(update={"executor": parse_executor(executor)})
         spec = spec.model_copy(update={"pipeline": pipeline})
+    if skip_bad_rows:
+        dataset = spec.dataset.model_copy(update={"skip_bad_rows": True})
+        spec = spec.model_copy(update={"dataset": dataset})
+    check_writable(Path(runs_dir), "runs", "--runs-dir or LFR_AUDIT_RUNS")
+    check_writable(Path(cache_dir), "cache", "--cache-dir or LFR_AUDIT_CACHE")
     spec_text = Path(spec_path).read_text()
     now = datetime.now(UTC)
     rid = runs.run_id(spec_text, now)
@@ -318,11 +340,16 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
     write_json(folder / "policy.json", policy.to_json())
     write_json(folder / "notes.json",
                sorted({f"{w.category.__name__}: {w.message}" for w in caught}))
+    if info.skipped_rows:
+        from ..datasets import SKIPPED_ROWS_FILE
+
+        write_json(folder / SKIPPED_ROWS_FILE, list(info.skipped_rows))
     provenance = Provenance(
         run_id=rid, created_utc=now.isoformat(timespec="seconds"),
         spec=spec.model_dump(mode="json"), stage_inputs=keys,
         dataset={**info.as_dict(), **_described(spec)}, n_images=manifest.num_rows,
-        pipeline={**spec.pipeline.model_dump(), "config_key": _config_key(faces)},
+        pipeline={**spec.pipeline.model_dump(), "config_key": _config_key(faces),
+                  "face_selection": pipeline_config(spec).face_selection.value},
         weights=_weight_hashes(spec), thresholds=deployment,
         versions=runs.versions(), host=runs.host_info(), seed=spec.seed,
         reused_stages=tuple(clock.reused), timings_s=dict(clock.seconds),

@@ -1,0 +1,54 @@
+"""AUC and EER against brute-force oracles over every threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audit.metrics.separation import auc_and_eer
+
+
+def _oracle(scores: np.ndarray, mated: np.ndarray) -> tuple[float, float]:
+    """AUC by counting pairs (ties half); EER by walking every distinct threshold,
+    lowest first, to the first where FMR <= FNMR, interpolating from the one before."""
+    genuine, impostor = scores[mated], scores[~mated]
+    wins = (genuine[:, None] > impostor[None, :]).sum() + 0.5 * (
+        genuine[:, None] == impostor[None, :]).sum()
+    auc = wins / (genuine.size * impostor.size)
+    points = []
+    for t in np.unique(scores):
+        points.append(((impostor >= t).mean(), (genuine < t).mean()))
+    for i, (fmr, fnmr) in enumerate(points):
+        if fmr - fnmr <= 0:
+            if i == 0 or fmr == fnmr:
+                return auc, (fmr + fnmr) / 2
+            before = points[i - 1]
+            g0, g1 = before[0] - before[1], fmr - fnmr
+            return auc, before[0] + g0 / (g0 - g1) * (fmr - before[0])
+    raise AssertionError("no crossing")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_auc_and_eer_match_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    mated = rng.random(300) < 0.4
+    scores = np.round(rng.normal(mated * 1.2, 1.0), 1)  # rounded: many ties
+    auc, eer = auc_and_eer(scores, mated)
+    want_auc, want_eer = _oracle(scores, mated)
+    assert auc == pytest.approx(want_auc, abs=1e-12)
+    assert eer == pytest.approx(want_eer, abs=1e-12)
+
+
+def test_failure_to_acquire_ranks_below_every_score():
+    scores = np.array([0.9, -np.inf, 0.7, 0.2, -np.inf])
+    mated = np.array([True, True, False, False, False])
+    auc, eer = auc_and_eer(scores, mated)
+    # pairs: 0.9 beats all 3 non-mated; -inf beats none, ties one -inf (half)
+    assert auc == pytest.approx((3 + 0.5) / 6)
+    assert eer == pytest.approx(_oracle(np.where(np.isinf(scores), -9.0, scores), mated)[1])
+
+
+def test_perfect_separation_and_one_class():
+    assert auc_and_eer(np.array([0.9, 0.8, 0.1]), np.array([True, True, False])) == (1.0, 0.0)
+    auc, eer = auc_and_eer(np.array([0.9, 0.8]), np.array([True, True]))
+    assert np.isnan(auc) and np.isnan(eer)
