@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from report_tables import hand_made, run_info
 
-from audit.report.build import with_short_labels
+from audit.runs.report import with_short_labels
 from audit.report.context import build_context
 from audit.report.labels import MAX_LABEL_CHARS, long_labels, shorten_metrics
 from audit.report.render import render_html

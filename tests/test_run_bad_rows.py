@@ -13,7 +13,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from audit import workflow
+from audit.runs import workflow
 from audit.cli import EXIT_USAGE, app
 from audit.datasets import SKIPPED_ROWS_FILE
 from audit.runs.layout import list_runs
