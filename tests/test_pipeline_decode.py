@@ -104,6 +104,19 @@ def test_a_truncated_file_is_a_problem(fmt, keep):
     assert isinstance(problem, ImageProblem) and problem.status == "unreadable"
 
 
+def test_a_truncated_file_is_a_problem_after_weasyprint_is_imported(monkeypatch):
+    """WeasyPrint turns on Pillow's process-wide LOAD_TRUNCATED_IMAGES when imported
+    (the report stage runs in the same process as embedding); decoding still refuses a
+    cut-off file, and leaves the flag as it found it."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    data = _encoded(_picture(), "PNG")
+    problem = decode_image(data[: len(data) // 2])
+    assert isinstance(problem, ImageProblem) and problem.status == "unreadable"
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+
+
 @pytest.mark.parametrize(("side", "message"), [
     (7_000, "7000 x 7000 pixels, above the 40-megapixel limit"),
     (20_000, "over 178 million pixels, above the 40-megapixel limit"),  # Pillow's check first

@@ -112,7 +112,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Decoded | ImagePr
     """8-bit BGR pixels of the image in ``data``, judged by content, or the problem."""
     import io
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageFile, UnidentifiedImageError
 
     if not data:
         return ImageProblem("unreadable", "empty file (0 bytes)")
@@ -125,7 +125,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Decoded | ImagePr
                 if width * height > max_pixels:
                     return ImageProblem("unreadable", f"{width} x {height} pixels, above the "
                                         f"{max_pixels / 1e6:g}-megapixel limit")
-                header.load()  # a truncated file raises here, whatever OpenCV would make of it
+                _load_strictly(header, ImageFile)
                 image = (_opencv(data) if kind in OPENCV_FORMATS else None)
                 if image is None:
                     image = _pillow(header)
@@ -139,6 +139,19 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Decoded | ImagePr
     if image is None or image.size == 0:
         return ImageProblem("unreadable", "does not decode as an image")
     return Decoded(image=image, format=kind, n_frames=int(frames))
+
+
+def _load_strictly(image, image_file) -> None:
+    """Decode ``image`` in full, so that a truncated file raises, whatever OpenCV would
+    make of it. WeasyPrint sets Pillow's process-wide ``LOAD_TRUNCATED_IMAGES`` when it
+    is imported (as the report stage does), which would let a cut-off file through as
+    grey or black pixels: the flag is off for this load and restored after."""
+    lenient = image_file.LOAD_TRUNCATED_IMAGES
+    image_file.LOAD_TRUNCATED_IMAGES = False
+    try:
+        image.load()
+    finally:
+        image_file.LOAD_TRUNCATED_IMAGES = lenient
 
 
 def _opencv(data: bytes) -> np.ndarray | None:
