@@ -551,6 +551,11 @@ def metrics(
     source: Annotated[Path, typer.Argument(help="A run folder, or a score-log trials file.")],
     attributes: Annotated[Path | None, typer.Option(
         help="Attribute table for a score-log file (per image or per subject).")] = None,
+    map_: Annotated[list[str] | None, typer.Option("--map", help=(
+        "Your column name for a score-log key, KEY=COLUMN, e.g. score=similarity "
+        "(repeatable; keys in docs/score-logs.md)."))] = None,
+    columns: Annotated[Path | None, typer.Option(
+        help="TOML file whose [columns] table maps keys to your column names.")] = None,
     out: Annotated[Path, typer.Option(
         help="Metrics table to write (Parquet); a JSON summary goes beside it.")] = Path(
         "metrics.parquet"),
@@ -564,17 +569,39 @@ def metrics(
     interval: Annotated[Interval, typer.Option(
         help="Rates' intervals: Wilson at the cluster-robust effective size, or assuming "
              "independent trials.")] = Interval.clustered,
-    min_subjects: Annotated[int, typer.Option(min=1)] = 20,
+    min_subjects: Annotated[int, typer.Option(min=1)] = 30,
     min_trials: Annotated[int, typer.Option(min=1)] = 100,
 ) -> None:
-    """Error rates by group for a run's scores or an exported score log (no deepface)."""
+    """Error rates by group for a run's scores or an exported score log (no deepface).
+
+    Score logs (CSV or Parquet, one row per 1:1 comparison or 1:N search, with
+    an attribute file of group labels) are described column by column, with
+    worked examples, in docs/score-logs.md.
+    """
     import warnings
 
+    if not (threshold or target_fmr or target_fpir):
+        raise UserError("no operating point: give --threshold, --target-fmr or --target-fpir")
+    fta = None
+    if not source.is_dir():
+        from .metrics.log_format import parse_mapping
+        from .metrics.score_logs import read_score_logs
+
+        if attributes is None:
+            raise UserError("a score-log file needs --attributes FILE (group labels); "
+                            "see docs/score-logs.md")
+        try:
+            mapping = parse_mapping(map_ or (), columns_file=columns)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        logs = read_score_logs(source, attributes, columns=mapping)
+        scores, images, fta = logs.scores, logs.images, logs.fta
+        for note in logs.notes:
+            stderr.print(escape(f"note: {note}"), highlight=False)
     from .metrics import compute_metrics, summarize_metrics
     from .runs import write_json
     from .tables import read_table, write_table
 
-    fta = None
     if source.is_dir():
         from . import runs
         from .metrics.conditions import failures_to_acquire
@@ -582,13 +609,6 @@ def metrics(
         scores = read_table(source / runs.SCORES_FILE)
         images = read_table(source / runs.MANIFEST_FILE)
         fta = failures_to_acquire(read_table(source / runs.FACES_FILE))
-    else:
-        from .metrics.score_logs import read_score_logs
-
-        if attributes is None:
-            raise UserError("a score-log file needs --attributes FILE (group labels)")
-        logs = read_score_logs(source, attributes)
-        scores, images = logs.scores, logs.images
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = compute_metrics(
