@@ -203,3 +203,16 @@ def test_unknown_file_type_and_missing_file(files):
         read_score_logs(files / "trials.txt", files / "subjects.csv")
     with pytest.raises(ScoreLogError, match="no such file"):
         read_score_logs(files / "nope.csv", files / "subjects.csv")
+
+
+def test_the_format_page_shows_the_format_tables_and_the_help_points_to_it():
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from audit.cli import app
+    from audit.metrics.log_format import ATTRIBUTES, FORMAT_PAGE, TRIALS, markdown_table
+
+    page = (Path(__file__).parents[1] / FORMAT_PAGE).read_text()
+    assert markdown_table(TRIALS) in page and markdown_table(ATTRIBUTES) in page
+    assert FORMAT_PAGE in " ".join(CliRunner().invoke(app, ["metrics", "--help"]).output.split())
