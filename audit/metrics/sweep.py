@@ -260,19 +260,25 @@ def threshold_for_target(
     """
     if not 0.0 <= float(target) <= 1.0:
         raise ValueError(BAD_TARGET.format(target=target))
-    counts = count_at_thresholds(nonmated)
-    if counts.thresholds.size == 0:
+    values = check_scores(nonmated, name="nonmated")
+    scored = values[~np.isnan(values)]
+    if scored.size == 0:
         warnings.warn(
             EMPTY_DENOMINATOR.format(rate="threshold_for_target", trials="non-NaN scores"),
             UndefinedRateWarning,
             stacklevel=2,
         )
         return float("nan")
-    n = counts.scored[0] + (counts.missing[0] if fta_in_denominator else 0)
-    within = counts.at_or_above[0] <= allowed_errors(target, int(n))
-    if within.any():
-        return float(counts.thresholds[np.argmax(within)])
-    return float(np.nextafter(counts.thresholds[-1], np.inf))
+    n = values.size if fta_in_denominator else scored.size
+    allowed = allowed_errors(target, int(n))
+    if allowed >= scored.size:
+        return float(scored.min())
+    # The (allowed + 1)-th largest score v fails (allowed + 1 scores are >= v) and so does
+    # every t <= v; at most `allowed` scores are > v, so the answer is the smallest score
+    # above v. Two linear passes (np.partition), no sort of all scores.
+    v = np.partition(scored, scored.size - allowed - 1)[scored.size - allowed - 1]
+    above = scored[scored > v]
+    return float(above.min()) if above.size else float(np.nextafter(scored.max(), np.inf))
 
 
 def threshold_sweep(
