@@ -94,6 +94,18 @@ class ClusterCounts:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A calibrated threshold's share of the influence: ``- reference @ pick``.
+
+    ``reference`` holds the calibration rate's influence at the source points
+    only; ``pick`` (sources x rows) gives each row its slope on its source.
+    """
+
+    reference: Influence
+    pick: np.ndarray
+
+
+@dataclass(frozen=True)
 class Influence:
     """Each cluster's influence on a set of estimates, summed per subject and per pair.
 
@@ -102,25 +114,48 @@ class Influence:
     by each row's number of trials, so that the variance of row *k* is
     ``G/(G-1) * (sum subjects[:, k]**2 - sum pairs[:, k]**2)`` with ``G`` =
     ``clusters[k]``, the number of subjects with a trial in the row.
+
+    ``corrections`` (from :meth:`minus`) subtract slopes times another
+    estimate's influence. They are kept apart, not added into the matrices:
+    the other estimate (overall FMR) touches every pair of subjects, so the
+    sum would be as large as the number of pairs times the number of rows
+    (billions of entries at 10 million comparisons), while the variance only
+    needs a few cross-products: :math:`\\sum (u_k - s u_R)^2 = \\sum u_k^2 -
+    2 s \\sum u_k u_R + s^2 \\sum u_R^2`.
     """
 
     subjects: sparse.csr_matrix
     pairs: sparse.csr_matrix | None
     pair_keys: np.ndarray | None
     clusters: np.ndarray
+    corrections: tuple[Correction, ...] = ()
 
     def variance(self) -> np.ndarray:
         """Cluster-robust variance of every row (dyadic ones may come out negative)."""
         squares = _column_sums(self.subjects.multiply(self.subjects))
         if self.pairs is not None:
             squares = squares - _column_sums(self.pairs.multiply(self.pairs))
+        corrected = np.flatnonzero(np.any([c.pick.any(axis=0) for c in self.corrections],
+                                          axis=0)) if self.corrections else np.array([], int)
+        if corrected.size:
+            squares[corrected] = np.diag(self.columns(corrected).products())
         return _small_sample_factor(self.clusters) * squares
+
+    def products(self) -> np.ndarray:
+        """Sums of influence products between the rows (rows x rows), corrections included."""
+        plain = Influence(self.subjects, self.pairs, self.pair_keys, self.clusters)
+        out = _cross(plain, plain)
+        for c in self.corrections:
+            shared = _cross(plain, c.reference) @ c.pick
+            out -= shared + shared.T
+        for c in self.corrections:
+            for d in self.corrections:
+                out += c.pick.T @ _cross(c.reference, d.reference) @ d.pick
+        return out
 
     def correlation(self) -> np.ndarray:
         """Correlation between the rows (rows x rows); 0 where a variance is not positive."""
-        products = (self.subjects.T @ self.subjects).toarray()
-        if self.pairs is not None:
-            products -= (self.pairs.T @ self.pairs).toarray()
+        products = self.products()
         scale = np.sqrt(np.clip(np.diag(products), 0.0, None))
         with np.errstate(invalid="ignore", divide="ignore"):
             rho = products / np.outer(scale, scale)
@@ -130,41 +165,37 @@ class Influence:
 
     def columns(self, index: np.ndarray) -> Influence:
         pairs = None if self.pairs is None else self.pairs[:, index]
-        return Influence(self.subjects[:, index], pairs, self.pair_keys, self.clusters[index])
+        corrections = tuple(Correction(c.reference, c.pick[:, index]) for c in self.corrections)
+        return Influence(self.subjects[:, index], pairs, self.pair_keys, self.clusters[index],
+                         corrections)
 
     def minus(self, other: Influence, source: np.ndarray, slopes: np.ndarray) -> Influence:
         """Influence of ``self[:, k] - slopes[k] * other[:, source[k]]`` for every row *k*.
 
-        The pair rows of both are aligned on their subject-pair keys.
+        ``other`` has no corrections of its own; the pair rows of both are
+        matched on their subject-pair keys.
         """
-        pick = sparse.csr_matrix(
-            (np.asarray(slopes, dtype=np.float64), (np.asarray(source), np.arange(len(source)))),
-            shape=(other.subjects.shape[1], self.subjects.shape[1]),
-        )
-        subjects = (self.subjects - other.subjects @ pick).tocsr()
-        keys, mine, theirs = _aligned_pairs(self, other)
-        pairs = None if keys is None else (mine - theirs @ pick).tocsr()
-        return Influence(subjects, pairs, keys, self.clusters)
+        slopes = np.asarray(slopes, dtype=np.float64)
+        used, row = np.unique(np.asarray(source)[slopes != 0], return_inverse=True)
+        pick = np.zeros((used.size, slopes.size))
+        pick[row, np.flatnonzero(slopes != 0)] = slopes[slopes != 0]
+        correction = Correction(other.columns(used), pick)
+        return Influence(self.subjects, self.pairs, self.pair_keys, self.clusters,
+                         self.corrections + (correction,))
 
 
-def _aligned_pairs(
-    a: Influence, b: Influence
-) -> tuple[np.ndarray | None, sparse.csr_matrix | None, sparse.csr_matrix | None]:
-    """Both pair matrices re-indexed on the union of their pair keys."""
-    present = [x.pair_keys for x in (a, b) if x.pairs is not None]
-    if not present:
-        return None, None, None
-    keys = np.union1d(present[0], present[-1])
-
-    def onto(influence: Influence, width: int) -> sparse.csr_matrix:
-        if influence.pairs is None:
-            return sparse.csr_matrix((keys.size, width))
-        rows = np.searchsorted(keys, influence.pair_keys)
-        moved = influence.pairs.tocoo()
-        return sparse.csr_matrix((moved.data, (rows[moved.row], moved.col)),
-                                 shape=(keys.size, width))
-
-    return keys, onto(a, a.subjects.shape[1]), onto(b, b.subjects.shape[1])
+def _cross(a: Influence, b: Influence) -> np.ndarray:
+    """Subject products minus pair products of two uncorrected influences (a rows x b rows)."""
+    out = (a.subjects.T @ b.subjects).toarray()
+    if a.pairs is not None and b.pairs is not None:
+        if a.pair_keys is b.pair_keys or np.array_equal(a.pair_keys, b.pair_keys):
+            mine, theirs = a.pairs, b.pairs
+        else:
+            at = np.minimum(np.searchsorted(b.pair_keys, a.pair_keys), b.pair_keys.size - 1)
+            shared = b.pair_keys[at] == a.pair_keys
+            mine, theirs = a.pairs[np.flatnonzero(shared)], b.pairs[at[shared]]
+        out -= (mine.T @ theirs).toarray()
+    return out
 
 
 def _column_sums(matrix: sparse.spmatrix) -> np.ndarray:
