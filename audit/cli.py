@@ -557,7 +557,8 @@ def metrics(
     columns: Annotated[Path | None, typer.Option(
         help="TOML file whose [columns] table maps keys to your column names.")] = None,
     out: Annotated[Path, typer.Option(
-        help="Metrics table to write (Parquet); a JSON summary goes beside it.")] = Path(
+        help="Metrics table to write (Parquet); the same as CSV and a JSON digest go "
+             "beside it.")] = Path(
         "metrics.parquet"),
     threshold: Annotated[list[float] | None, typer.Option(
         help="Deployment threshold (repeatable).")] = None,
@@ -571,6 +572,8 @@ def metrics(
              "independent trials.")] = Interval.clustered,
     min_subjects: Annotated[int, typer.Option(min=1)] = 30,
     min_trials: Annotated[int, typer.Option(min=1)] = 100,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print the JSON digest to stdout instead of the tables.")] = False,
 ) -> None:
     """Error rates by group for a run's scores or an exported score log (no deepface).
 
@@ -619,19 +622,21 @@ def metrics(
     for warning in caught:
         stderr.print(escape(f"note: {warning.message}"), highlight=False)
     write_table(table, out)
-    write_json(out.with_suffix(".json"), summarize_metrics(table))
+    digest = summarize_metrics(table)
+    write_json(out.with_suffix(".json"), digest)
     frame = table.to_pandas()
-    rates = frame[(frame["statistic"] == "rate") & (frame["metric"] != "fmr_cross")]
-    for row in rates.itertuples():
-        figure = ("n/a" if row.value != row.value else
-                  f"{row.value:.4%} [{row.ci_low:.4%}, {row.ci_high:.4%}]")
-        flag = "" if row.sufficient else "  (insufficient)"
-        threshold = "" if row.threshold != row.threshold else f"t={row.threshold:.6g}"
-        point = row.operating_point if isinstance(row.operating_point, str) else "-"
-        typer.echo(f"{row.metric:14} {point:18} {threshold:12} "
-                   f"{row.grouping}={row.group}: {figure} n={row.n_trials} "
-                   f"errors={row.n_errors}{flag}")
-    typer.echo(f"metrics: {out} and {out.with_suffix('.json')}")
+    frame.to_csv(out.with_suffix(".csv"), index=False)
+    if json_output:
+        import json
+
+        typer.echo(json.dumps(digest, indent=2))
+        return
+    from .answers import tables
+
+    console = Console()
+    for answer in tables(frame):
+        console.print(answer)
+    typer.echo(f"metrics: {out}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
 
 
 def _stop_on_sigterm(signum, frame) -> None:

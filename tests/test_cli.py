@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pyarrow.parquet as pq
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -108,11 +109,24 @@ def test_metrics_from_vendor_score_logs(tmp_path):
     assert frame.loc[("fmr", "overall", "all"), "n_errors"] == 2
     assert frame.loc[("fnmr", "overall", "all"), "value"] == pytest.approx(4 / 40)
     assert json.loads(out.with_suffix(".json").read_text())["operating_points"]
+    csv = pd.read_csv(out.with_suffix(".csv"))
+    assert csv.set_index(["metric", "grouping", "group"]).loc[
+        ("fnmr", "overall", "all"), "n_errors"] == 4
+    assert "Overall rates" in result.output and "Largest fixed-pair ratios" in result.output
+    fnmr = next(line for line in result.output.splitlines() if line.startswith("│ fnmr "))
+    assert "│ 10%" in fnmr and "│ 40 " in fnmr
+    as_json = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people),
+                                  "--threshold", "0.5", "--min-subjects", "5", "--json",
+                                  "--out", str(out)])
+    assert json.loads(as_json.stdout)["overall"][0]["metric"] == "fmr"
 
     trials.write_text(rows[0] + "\nverification,p1,s1,p2,s2,high,false\n")
     result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people),
                                  "--threshold", "0.5", "--out", str(out)])
-    assert result.exit_code == EXIT_USAGE and "row 1" in result.output
+    assert result.exit_code == EXIT_USAGE and "row 1: score 'high' is not a number" in (
+        result.output)
+    result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people)])
+    assert result.exit_code == EXIT_USAGE and "no operating point" in result.output
 
 
 def test_init_states_the_policy_default_and_one_line_per_mode(tmp_path):
