@@ -3,20 +3,21 @@
 Generates (once, in ``--data``) a verification log of ``--trials`` 1:1
 comparisons of ``--subjects`` people in 10 groups and an identification log of
 ``--searches`` searches (``benchmarks/score_log_data.py``), then measures in
-one run, each in its own process (wall time and peak resident memory from
-``/usr/bin/time``):
+one run, each in its own process (CPU and wall time, peak resident memory
+polled with psutil):
 
 * the baseline: pyarrow reads the CSV and the attribute file, numpy places a
   threshold for the target FMR (``np.partition``) and counts FMR and FNMR by
   group (``bincount``);
-* the whole CLI on the same files at the same target;
+* the whole CLI on the same files at the same target, stopped (and said so)
+  above ``--cap-mib`` of resident memory;
 * the CLI answering a user mistake (no operating point);
 * the reader alone (:func:`audit.metrics.score_logs.read_score_logs`);
 * calibration of the target threshold (:func:`audit.metrics.sweep.threshold_for_target`)
   against bob.measure's ``far_threshold`` when ``--bob-python`` names a
   Python that has it;
 
-and a profile of the CLI (cProfile, top functions by cumulative time).
+and a profile of ``compute_metrics`` on the first ``--profile-rows`` trials.
 Writes ``benchmarks/results_score_logs.md``.
 
     .venv/bin/python benchmarks/bench_score_logs.py --data /tmp/logs
@@ -25,12 +26,15 @@ Writes ``benchmarks/results_score_logs.md``.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import io
 import platform
 import pstats
 import subprocess
 import sys
 import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,21 +63,47 @@ print(threshold, fmr.round(5), fnmr.round(4))
 '''
 
 
-def measured(command: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak resident MiB and stdout of a command run under /usr/bin/time."""
-    done = subprocess.run(["/usr/bin/time", "-f", "%e %M", *command], capture_output=True,
-                          text=True, check=False)
-    wall, peak_kib = done.stderr.strip().splitlines()[-1].split()
-    return float(wall), int(peak_kib) / 1024, done.stdout + done.stderr
+@dataclass
+class Measured:
+    """CPU seconds (user + system), wall seconds, peak resident MiB, output; capped if stopped."""
+
+    cpu: float
+    wall: float
+    peak_mib: float
+    output: str
+    capped: bool = False
 
 
-def profile(command: list[str], out: Path, top: int = 14) -> str:
-    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), *command],
-                   capture_output=True, check=False)
+def measured(command: list[str], cap_mib: float = float("inf")) -> Measured:
+    """Run a command, polling its resident memory; stop it (and say so) above ``cap_mib``."""
+    import psutil
+
+    start = time.perf_counter()
+    process = psutil.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak, cpu, capped = 0.0, 0.0, False
+    while process.poll() is None:
+        try:
+            peak = max(peak, process.memory_info().rss / 2**20)
+            times = process.cpu_times()
+            cpu = times.user + times.system
+        except psutil.NoSuchProcess:
+            break
+        if peak > cap_mib:
+            process.kill()
+            capped = True
+        time.sleep(0.2)
+    output = process.stdout.read()
+    return Measured(cpu, time.perf_counter() - start, peak, output, capped)
+
+
+def profile(function, top: int = 16) -> str:
+    """Top functions of the audit package by cumulative time, for one call."""
+    profiler = cProfile.Profile()
+    profiler.runcall(function)
     buffer = io.StringIO()
-    pstats.Stats(str(out), stream=buffer).sort_stats("cumulative").print_stats(top)
-    lines = [line for line in buffer.getvalue().splitlines() if "/" in line or "{" in line]
-    return "\n".join(line.replace(str(Path.cwd()) + "/", "") for line in lines[-top:])
+    pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats("audit/", top)
+    lines = [line for line in buffer.getvalue().splitlines() if "audit/" in line]
+    return "\n".join(line.replace(str(HERE.parent) + "/", "") for line in lines)
 
 
 def timed(function, *args, **kwargs):
@@ -105,6 +135,9 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=100_000)
     parser.add_argument("--target-fmr", type=float, default=1e-3)
     parser.add_argument("--bob-python", default=None)
+    parser.add_argument("--cap-mib", type=float, default=8192,
+                        help="stop the CLI above this resident memory (a shared machine)")
+    parser.add_argument("--profile-rows", type=int, default=1_000_000)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -122,22 +155,19 @@ def main() -> None:
            "group", "--target-fmr", str(args.target_fmr), "--out",
            str(args.data / "metrics.parquet")]
     rows = []
-    base_wall, base_mem, base_out = measured([python, "-c", BASELINE, log, attributes,
-                                              str(args.target_fmr)])
-    rows.append(("baseline: pyarrow read + numpy threshold + bincount by group", base_wall,
-                 base_mem))
-    cli_wall, cli_mem, cli_out = measured(cli)
-    rows.append(("`lfr-audit metrics` (read, check, calibrate, intervals, contrasts)", cli_wall,
-                 cli_mem))
+    base = measured([python, "-c", BASELINE, log, attributes, str(args.target_fmr)])
+    rows.append(("baseline: pyarrow read + numpy threshold + bincount by group", base))
+    full = measured(cli, cap_mib=args.cap_mib)
+    rows.append(("`lfr-audit metrics` on the verification log", full))
     ident = [python, "-m", "audit", "metrics", str(paths["identification"]), "--attributes",
-             attributes, "--grouping", "group", "--target-fmr", str(args.target_fmr),
-             "--target-fpir", "0.01", "--out", str(args.data / "metrics-1n.parquet")]
-    ident_wall, ident_mem, _ = measured(ident)
-    rows.append((f"`lfr-audit metrics` on {args.searches:,} identification searches",
-                 ident_wall, ident_mem))
-    mistake_wall, mistake_mem, mistake_out = measured(cli[:-4])
-    rows.append(("a user mistake answered (no operating point)", mistake_wall, mistake_mem))
+             attributes, "--grouping", "group", "--target-fpir", "0.01", "--out",
+             str(args.data / "metrics-1n.parquet")]
+    rows.append((f"`lfr-audit metrics` on the {args.searches:,} identification searches",
+                 measured(ident, cap_mib=args.cap_mib)))
+    mistake = measured(cli[:-4])
+    rows.append(("`lfr-audit metrics` answering a mistake (no operating point)", mistake))
 
+    from audit.metrics.engine import compute_metrics
     from audit.metrics.score_logs import read_score_logs
     from audit.metrics.sweep import threshold_for_target
 
@@ -149,34 +179,54 @@ def main() -> None:
     sort_seconds, _ = timed(np.sort, nonmated)
     bob = bob_far_threshold(args.bob_python, nonmated, args.target_fmr, args.data) if (
         args.bob_python) else None
-    profile_text = profile(["-m", "audit", *cli[3:]], args.data / "cli.prof")
+    prefix = scores.slice(0, args.profile_rows)
+
+    def engine() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compute_metrics(prefix, logs.images, target_fmr=(args.target_fmr,),
+                            groupings=("group",))
+
+    engine_seconds, _ = timed(engine)
+    profile_text = profile(engine)
 
     n = len(scores)
-    table = "\n".join(f"| {name} | {wall:.1f} s | {mem:,.0f} MiB |" for name, wall, mem in rows)
-    bob_line = (f"| bob.measure `far_threshold` (same array) | {bob[0]:.2f} s | threshold {bob[1]:.6f} |"
-                if bob else "| bob.measure `far_threshold` | not measured | see below |")
+
+    def row(name: str, m: Measured) -> str:
+        stopped = f" (stopped above {args.cap_mib:,.0f} MiB)" if m.capped else ""
+        return (f"| {name} | {m.cpu:.1f} s | {m.wall:.1f} s | {m.peak_mib:,.0f} MiB{stopped} |")
+
+    table = "\n".join(row(name, m) for name, m in rows)
+    ratio = ("not comparable: the CLI was stopped at the memory cap" if full.capped else
+             f"**{full.cpu / base.cpu:.1f}x** the CPU time, **{full.peak_mib / base.peak_mib:.1f}x**"
+             " the peak memory")
+    bob_line = (f"| bob.measure `far_threshold` (same array) | {bob[0]:.2f} s | threshold "
+                f"{bob[1]:.6f} |" if bob else "| bob.measure `far_threshold` | not measured | |")
     report = f"""# Score-log benchmark: `lfr-audit metrics` against a plain pyarrow + numpy script
 
 Reproduce from the repository root (not part of the test suite; the data,
-about 1 GiB of CSV, is generated into `--data` on the first run):
+about 0.9 GiB of CSV at the default size, is generated into `--data` on the
+first run; bob.measure lives in its own venv, `python3.11 -m venv BOB &&
+BOB/bin/pip install bob.measure`):
 
 ```
-.venv/bin/python benchmarks/bench_score_logs.py --data DATA --trials {args.trials} --searches {args.searches} --subjects {args.subjects} --target-fmr {args.target_fmr}{' --bob-python BOB_PYTHON' if args.bob_python else ''}
+.venv/bin/python benchmarks/bench_score_logs.py --data DATA --trials {args.trials} --searches {args.searches} --subjects {args.subjects} --target-fmr {args.target_fmr} --cap-mib {args.cap_mib:.0f} --profile-rows {args.profile_rows}{' --bob-python BOB/bin/python' if args.bob_python else ''}
 ```
 
 Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()},
-numpy {np.__version__}; a 2-core host shared with other work, so times vary by tens of percent.
+numpy {np.__version__}; a 2-core host shared with other work, so wall times vary
+widely; CPU time (user + system of the process) is the steadier figure.
 Data: {n:,} verification trials of {args.subjects:,} people in 10 groups ({args.subjects:,} mated),
-{args.searches:,} identification searches; target FMR {args.target_fmr}.
+{args.searches:,} identification searches; target FMR {args.target_fmr}, grouping `group`.
 
-## Whole commands (each its own process; wall time, peak resident memory)
+## Whole commands (each its own process)
 
-| command | wall | peak memory |
-|---|---|---|
+| command | CPU | wall | peak resident memory |
+|---|---|---|---|
 {table}
 
-CLI / baseline: **{cli_wall / base_wall:.1f}x** the time, **{cli_mem / base_mem:.1f}x** the memory.
-The mistake's answer: `{mistake_out.strip().splitlines()[0] if mistake_out.strip() else ''}`
+CLI against the baseline: {ratio}.
+The mistake's answer: `{mistake.output.strip().splitlines()[-1] if mistake.output.strip() else ''}`
 
 ## Parts, in one process on the same arrays
 
@@ -186,8 +236,9 @@ The mistake's answer: `{mistake_out.strip().splitlines()[0] if mistake_out.strip
 | calibration: `threshold_for_target` | {calibrate_seconds:.3f} s | threshold {threshold:.6f} |
 | for scale: one `np.sort` of the same {nonmated.size:,} scores | {sort_seconds:.3f} s | |
 {bob_line}
+| `compute_metrics` on the first {len(prefix):,} trials (target FMR, grouping `group`) | {engine_seconds:.1f} s | profiled below |
 
-## Profile of the CLI (cProfile, cumulative time, top functions)
+## Profile of `compute_metrics` on the first {len(prefix):,} trials (cumulative time)
 
 ```
 {profile_text}
