@@ -94,3 +94,53 @@ def tables(frame: pd.DataFrame) -> list[Table]:
     """The terminal's answer for one metrics table."""
     found = [overall_table(frame), disparity_table(frame)]
     return [t for t in found if t is not None]
+
+
+#: Rates a run's headline quotes, in order (1:N first: LFR is a 1:N system).
+HEADLINE_RATES = ("fpir", "fnir", "fmr", "fnmr")
+
+
+def lead_point(summary: dict) -> str | None:
+    """The operating point a run's line leads with: the deployment's, else the first."""
+    points = [p["operating_point"] for p in summary.get("operating_points", [])]
+    return "deployment" if "deployment" in points else (points[0] if points else None)
+
+
+def headline(summary: dict, point: str | None) -> str:
+    """Overall rates at ``point`` with intervals; a rate without enough data is marked."""
+    parts = []
+    for metric in HEADLINE_RATES:
+        for row in summary.get("overall", []):
+            if row["metric"] != metric or row.get("operating_point") != point:
+                continue
+            if row.get("value") is None:
+                parts.append(f"{metric} n/a")
+                continue
+            low, high = row.get("ci_low"), row.get("ci_high")
+            interval = "" if low is None or high is None else (
+                f" ({_percent(low)}-{_percent(high)})")
+            small = "" if row.get("sufficient", True) else " [too few]"
+            parts.append(f"{metric} {_percent(row['value'])}%{interval}{small}")
+    return "; ".join(parts)
+
+
+def largest_disparity(summary: dict, point: str | None) -> str:
+    """The largest highest-vs-lowest ratio at ``point`` over every grouping, and if it was shown."""
+    best = None
+    for grouping, digests in summary.get("groupings", {}).items():
+        for digest in digests:
+            if digest.get("operating_point") != point:
+                continue
+            for row in digest.get("highest_vs_lowest", []):
+                if row.get("statistic") == contrasts.RATIO and isinstance(row.get("value"),
+                                                                         float):
+                    if best is None or row["value"] > best[1]["value"]:
+                        best = (grouping, row, digest)
+    if best is None:
+        return "-"
+    grouping, row, digest = best
+    adjusted = next((r["value"] for r in digest["highest_vs_lowest"]
+                     if r.get("statistic") == contrasts.P_ADJUSTED), None)
+    shown = "shown" if adjusted is not None and adjusted < SHOWN_LEVEL else "not shown"
+    return (f"{row['metric']} {row['group']} / {row['group_b']} {row['value']:.3g} "
+            f"({row['ci_low']:.3g}-{row['ci_high']:.3g}), {shown}")

@@ -522,25 +522,28 @@ def runs_list(runs_dir: RunsDir = Path("runs")) -> None:
     from .policy import PolicyOutcome
     from .runs import list_runs, read_run
 
+    from .answers import headline, largest_disparity, lead_point
+
+    folders = list_runs(runs_dir)
     table = Table(title=f"runs in {runs_dir}")
-    for column in ("run", "spec", "model", "thresholds", "headline", "policy"):
-        table.add_column(column)
-    for folder in list_runs(runs_dir):
+    table.add_column("run", no_wrap=True, min_width=max((len(f.name) for f in folders),
+                                                        default=3))
+    for column in ("spec", "model", "thresholds", "headline (95% interval)",
+                   "largest disparity", "policy"):
+        table.add_column(column, overflow="fold")
+    for folder in folders:
         record = read_run(folder)
         prov, summary = record["provenance"], record.get("summary", {})
         pipeline = prov["pipeline"]
         thresholds = ", ".join(f"{float(t):.4g}" for t in prov["thresholds"]) or "-"
-        points = [p["operating_point"] for p in summary.get("operating_points", [])]
-        lead = "deployment" if "deployment" in points else (points[0] if points else None)
-        headline = "; ".join(
-            f"{r['metric']} {r['value']:.2%}" for r in summary.get("overall", [])
-            if r.get("operating_point") == lead and r["metric"] in ("fmr", "fpir", "fnir")
-            and r.get("value") is not None)
-        headline = f"{escape(lead)}: {headline}" if headline else headline
+        lead = lead_point(summary)
+        figures = headline(summary, lead)
+        figures = f"{escape(lead)}: {escape(figures)}" if figures else "-"
         policy = ("-" if "policy" not in record
                   else escape(PolicyOutcome.from_json(record["policy"]).state))
-        table.add_row(folder.name, prov["spec"]["name"],
-                      f"{pipeline['model']}/{pipeline['detector']}", thresholds, headline or "-",
+        table.add_row(folder.name, escape(prov["spec"]["name"]),
+                      f"{pipeline['model']}/{pipeline['detector']}", thresholds, figures,
+                      escape(largest_disparity(summary, lead)),
                       _POLICY_STYLE.get(policy, "{}").format(policy))
     Console().print(table)
 
