@@ -90,9 +90,36 @@ def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS) -> Table | None:
     return out
 
 
+#: Projected figures the terminal quotes, with their labels.
+PROJECTED = (("projected_false_alerts", "false alerts"), ("projected_true_alerts", "true alerts"),
+             ("projected_precision", "share of alerts correct"))
+
+
+def projection_table(frame: pd.DataFrame) -> Table | None:
+    """Overall projected alerts for the crowd at each operating point, with intervals."""
+    rows = frame[(frame[table.STATISTIC] == table.PROJECTION)
+                 & (frame["grouping"] == trials.OVERALL)]
+    if rows.empty:
+        return None
+    out = _table("Deployment projection (overall; intervals propagated from FPIR and FNIR)",
+                 "threshold", *(label for _, label in PROJECTED))
+    for _, block in rows.groupby(["threshold", table.OPERATING_POINT], sort=False):
+        figures = block.set_index("metric")
+        cells = []
+        for metric, _ in PROJECTED:
+            row = figures.loc[metric]
+            if metric == "projected_precision":
+                cells.append(f"{_percent(row['value'])}% ({_percent(row['ci_low'])}-"
+                             f"{_percent(row['ci_high'])})")
+            else:
+                cells.append(f"{row['value']:,.0f} ({row['ci_low']:,.0f}-{row['ci_high']:,.0f})")
+        out.add_row(_point(next(block.itertuples())), *cells)
+    return out
+
+
 def tables(frame: pd.DataFrame) -> list[Table]:
     """The terminal's answer for one metrics table."""
-    found = [overall_table(frame), disparity_table(frame)]
+    found = [overall_table(frame), disparity_table(frame), projection_table(frame)]
     return [t for t in found if t is not None]
 
 

@@ -577,6 +577,15 @@ def metrics(
     min_trials: Annotated[int, typer.Option(min=1)] = 100,
     json_output: Annotated[bool, typer.Option(
         "--json", help="Print the JSON digest to stdout instead of the tables.")] = False,
+    crowd: Annotated[int | None, typer.Option(min=1, help=(
+        "Project the 1:N rates onto a crowd of this many faces (needs --audit-watchlist)."))
+    ] = None,
+    audit_watchlist: Annotated[int | None, typer.Option(min=1, help=(
+        "Watchlist size the searches were made against (the rates hold for it)."))] = None,
+    watchlist: Annotated[int | None, typer.Option(min=1, help=(
+        "Watchlist size of the projected deployment (default: --audit-watchlist)."))] = None,
+    share_on_watchlist: Annotated[float, typer.Option(min=0.0, max=1.0, help=(
+        "Share of the crowd on the watchlist."))] = 1e-4,
 ) -> None:
     """Error rates by group for a run's scores or an exported score log (no deepface).
 
@@ -588,6 +597,9 @@ def metrics(
 
     if not (threshold or target_fmr or target_fpir):
         raise UserError("no operating point: give --threshold, --target-fmr or --target-fpir")
+    if crowd is not None and audit_watchlist is None:
+        raise UserError("--crowd needs --audit-watchlist N: the watchlist size the searches "
+                        "were made against")
     fta = None
     if not source.is_dir():
         from .metrics.log_format import parse_mapping
@@ -622,6 +634,10 @@ def metrics(
             target_fmr=tuple(target_fmr or ()), target_fpir=tuple(target_fpir or ()),
             groupings=tuple(grouping or ()), min_subjects=min_subjects, min_trials=min_trials,
             interval=interval.value)
+        if crowd is not None:
+            table = _with_projection(table, crowd=crowd, share=share_on_watchlist,
+                                     watchlist=watchlist or audit_watchlist,
+                                     audit_watchlist=audit_watchlist)
     for warning in caught:
         stderr.print(escape(f"note: {warning.message}"), highlight=False)
     write_table(table, out)
@@ -640,6 +656,21 @@ def metrics(
     for answer in tables(frame):
         console.print(answer)
     typer.echo(f"metrics: {out}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
+
+
+def _with_projection(table, *, crowd: int, share: float, watchlist: int, audit_watchlist: int):
+    """The metrics table with the deployment projection rows, as ``run`` computes them."""
+    import pyarrow as pa
+
+    from .metrics import project_deployment
+
+    try:
+        projection = project_deployment(table, crowd_size=crowd, watchlist_share=share,
+                                        watchlist_size=watchlist,
+                                        audit_watchlist_size=audit_watchlist)
+    except ValueError as error:
+        raise UserError(f"--crowd: {error}") from None
+    return pa.concat_tables([table, projection.cast(table.schema)])
 
 
 def _stop_on_sigterm(signum, frame) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pyarrow.parquet as pq
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -139,3 +140,40 @@ def test_init_states_the_policy_default_and_one_line_per_mode(tmp_path):
         'evaluate = "estimate"', "skip_unevaluable = false"]
     for mode in ("estimate", "evidence", "precaution"):
         assert sum(f"# {mode}: " in line for line in lines) == 1, mode
+
+
+@pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
+def test_metrics_projects_a_score_log_as_the_run_path_does(tmp_path):
+    """The log's projection rows equal project_deployment on the same metrics table."""
+    from audit.metrics import compute_metrics, project_deployment
+    from audit.metrics.score_logs import read_score_logs
+
+    rng = np.random.default_rng(3)
+    lines = ["trial_kind,probe_id,probe_subject,score,mated,best_is_true_entry"]
+    for i in range(400):
+        mated = i % 2 == 0
+        lines.append(f"identification,c{i},s{i % 80},{rng.random():.4f},"
+                     f"{str(mated).lower()},{'true' if mated and i % 6 else ('false' if mated else '')}")
+    log = tmp_path / "searches.csv"
+    log.write_text("\n".join(lines) + "\n")
+    people = tmp_path / "people.csv"
+    people.write_text("subject_id,gender\n" + "\n".join(
+        f"s{i},{'female' if i % 2 else 'male'}" for i in range(80)) + "\n")
+    out = tmp_path / "m.parquet"
+    options = ["--threshold", "0.7", "--grouping", "gender", "--min-subjects", "5"]
+    result = runner.invoke(app, ["metrics", str(log), "--attributes", str(people), *options,
+                                 "--crowd", "50000", "--audit-watchlist", "80",
+                                 "--share-on-watchlist", "0.001", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Deployment projection" in result.output
+    written = pq.read_table(out).to_pandas()
+    projected = written[written["statistic"] == "projection"].reset_index(drop=True)
+    logs = read_score_logs(log, people)
+    rates = compute_metrics(logs.scores, logs.images, thresholds=(0.7,), groupings=("gender",),
+                            min_subjects=5)
+    expected = project_deployment(rates, crowd_size=50000, watchlist_share=0.001,
+                                  watchlist_size=80, audit_watchlist_size=80).to_pandas()
+    pd.testing.assert_frame_equal(projected, expected, check_dtype=False)
+    missing = runner.invoke(app, ["metrics", str(log), "--attributes", str(people), *options,
+                                  "--crowd", "50000"])
+    assert missing.exit_code == EXIT_USAGE and "--audit-watchlist" in missing.output
