@@ -586,6 +586,9 @@ def metrics(
         "Watchlist size of the projected deployment (default: --audit-watchlist)."))] = None,
     share_on_watchlist: Annotated[float, typer.Option(min=0.0, max=1.0, help=(
         "Share of the crowd on the watchlist."))] = 1e-4,
+    kfold: Annotated[str | None, typer.Option(help=(
+        "LFW-style k-fold accuracy of a score log's verification rows by their fold, "
+        "broken down by this label column (e.g. gender)."))] = None,
 ) -> None:
     """Error rates by group for a run's scores or an exported score log (no deepface).
 
@@ -595,8 +598,10 @@ def metrics(
     """
     import warnings
 
-    if not (threshold or target_fmr or target_fpir):
+    if not (threshold or target_fmr or target_fpir or kfold):
         raise UserError("no operating point: give --threshold, --target-fmr or --target-fpir")
+    if kfold and source.is_dir():
+        raise UserError("--kfold reads a score log; for a run folder use lfr-audit lfw-view2")
     if crowd is not None and audit_watchlist is None:
         raise UserError("--crowd needs --audit-watchlist N: the watchlist size the searches "
                         "were made against")
@@ -616,6 +621,10 @@ def metrics(
         scores, images, fta = logs.scores, logs.images, logs.fta
         for note in logs.notes:
             stderr.print(escape(f"note: {note}"), highlight=False)
+        if kfold:
+            _print_kfold(logs, kfold)
+            if not (threshold or target_fmr or target_fpir):
+                return
     from .metrics import compute_metrics, summarize_metrics
     from .runs import write_json
     from .tables import read_table, write_table
@@ -656,6 +665,16 @@ def metrics(
     for answer in tables(frame):
         console.print(answer)
     typer.echo(f"metrics: {out}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
+
+
+def _print_kfold(logs, column: str) -> None:
+    from .metrics.lfw_accuracy import format_lfw_accuracy
+    from .metrics.log_kfold import log_kfold_accuracy
+
+    try:
+        typer.echo(format_lfw_accuracy(log_kfold_accuracy(logs, column)))
+    except ValueError as error:
+        raise UserError(f"--kfold: {error}") from None
 
 
 def _with_projection(table, *, crowd: int, share: float, watchlist: int, audit_watchlist: int):

@@ -177,3 +177,35 @@ def test_metrics_projects_a_score_log_as_the_run_path_does(tmp_path):
     missing = runner.invoke(app, ["metrics", str(log), "--attributes", str(people), *options,
                                   "--crowd", "50000"])
     assert missing.exit_code == EXIT_USAGE and "--audit-watchlist" in missing.output
+
+
+def test_metrics_kfold_accuracy_from_a_pairs_score_file_equals_lfw_accuracy(tmp_path):
+    """A pairs score file with folds gives lfw_accuracy's table, and needs a fold."""
+    from audit.metrics.lfw_accuracy import format_lfw_accuracy, lfw_accuracy
+
+    rng = np.random.default_rng(5)
+    lines = ["trial_kind,probe_id,probe_subject,reference_id,reference_subject,score,mated,fold"]
+    for i in range(200):
+        mated = i % 2 == 0
+        a, b = f"s{i % 20}", f"s{i % 20}" if mated else f"s{(i + 7) % 20}"
+        score = "" if i % 37 == 0 else f"{rng.normal(0.7 if mated else 0.4, 0.12):.4f}"
+        lines.append(f"verification,{a}_{i}a,{a},{b}_{i}b,{b},{score},{str(mated).lower()},"
+                     f"{i % 4}")
+    log = tmp_path / "pairs.csv"
+    log.write_text("\n".join(lines) + "\n")
+    people = tmp_path / "people.csv"
+    people.write_text("subject_id,gender\n" + "\n".join(
+        f"s{i},{'female' if i % 2 else 'male'}" for i in range(20)) + "\n")
+    result = runner.invoke(app, ["metrics", str(log), "--attributes", str(people),
+                                 "--kfold", "gender"])
+    assert result.exit_code == 0, result.output
+    from audit.metrics.score_logs import read_score_logs
+
+    logs = read_score_logs(log, people)
+    manifest = logs.images.assign(path="", dataset="score-log")
+    expected = format_lfw_accuracy(lfw_accuracy(logs.scores, manifest, group_column="gender"))
+    assert expected in result.output
+    log.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n")
+    result = runner.invoke(app, ["metrics", str(log), "--attributes", str(people),
+                                 "--kfold", "gender"])
+    assert result.exit_code == EXIT_USAGE and "--kfold:" in result.output
