@@ -618,6 +618,7 @@ def metrics(
         except ValueError as error:
             raise UserError(str(error)) from None
         logs = read_score_logs(source, attributes, columns=mapping)
+        _check_label_columns(tuple(grouping or ()), logs.images, attributes.name)
         scores, images, fta = logs.scores, logs.images, logs.fta
         for note in logs.notes:
             stderr.print(escape(f"note: {note}"), highlight=False)
@@ -665,6 +666,23 @@ def metrics(
     for answer in tables(frame):
         console.print(answer)
     typer.echo(f"metrics: {out}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
+
+
+def _check_label_columns(groupings: tuple[str, ...], images, file: str) -> None:
+    """Every --grouping column is a label column of the attribute file, named if not."""
+    from .metrics.trials import Grouping
+
+    try:
+        parsed = [Grouping.parse(g) for g in groupings]
+    except ValueError as error:
+        raise UserError(f"--grouping: {error}") from None
+    labels = [c for c in images.columns if c not in ("image_id", "subject_id")]
+    for grouping in parsed:
+        for column in grouping.sensitive + grouping.control:
+            if column not in labels:
+                raise UserError(
+                    f"{file}: no label column {column!r} for --grouping {grouping.name!r}; "
+                    f"its label columns are {', '.join(labels) or 'none'}")
 
 
 def _print_kfold(logs, column: str) -> None:

@@ -86,6 +86,14 @@ def test_embed_a_custom_manifest(tmp_path, lfw_root, monkeypatch):
     assert len(faces) == 4 and set(faces.status) == {"ok"}
 
 
+def _people(tmp_path, n: int):
+    """A per-subject attribute file: s0..s{n-1}, alternately male and female."""
+    people = tmp_path / "people.csv"
+    people.write_text("subject_id,gender\n" + "\n".join(
+        f"s{i},{'female' if i % 2 else 'male'}" for i in range(n)) + "\n")
+    return people
+
+
 def test_metrics_from_vendor_score_logs(tmp_path):
     """A score export goes straight to the metrics stage; bad rows are numbered."""
     import json
@@ -97,9 +105,7 @@ def test_metrics_from_vendor_score_logs(tmp_path):
                     f"{0.7 if i % 20 == 0 else 0.2},false")
     trials = tmp_path / "trials.csv"
     trials.write_text("\n".join(rows) + "\n")
-    people = tmp_path / "people.csv"
-    people.write_text("subject_id,gender\n" + "\n".join(
-        f"s{i},{'female' if i % 2 else 'male'}" for i in range(40)) + "\n")
+    people = _people(tmp_path, 40)
     out = tmp_path / "m.parquet"
     result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people),
                                  "--threshold", "0.5", "--grouping", "gender",
@@ -128,6 +134,12 @@ def test_metrics_from_vendor_score_logs(tmp_path):
         result.output)
     result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people)])
     assert result.exit_code == EXIT_USAGE and "no operating point" in result.output
+    trials.write_text("\n".join(rows) + "\n")
+    result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people),
+                                 "--threshold", "0.5", "--grouping", "gender x age"])
+    assert result.exit_code == EXIT_USAGE
+    assert ("people.csv: no label column 'age' for --grouping 'gender x age'; its label "
+            "columns are gender") in " ".join(result.output.split())
 
 
 def test_init_states_the_policy_default_and_one_line_per_mode(tmp_path):
@@ -156,9 +168,7 @@ def test_metrics_projects_a_score_log_as_the_run_path_does(tmp_path):
                      f"{str(mated).lower()},{'true' if mated and i % 6 else ('false' if mated else '')}")
     log = tmp_path / "searches.csv"
     log.write_text("\n".join(lines) + "\n")
-    people = tmp_path / "people.csv"
-    people.write_text("subject_id,gender\n" + "\n".join(
-        f"s{i},{'female' if i % 2 else 'male'}" for i in range(80)) + "\n")
+    people = _people(tmp_path, 80)
     out = tmp_path / "m.parquet"
     options = ["--threshold", "0.7", "--grouping", "gender", "--min-subjects", "5"]
     result = runner.invoke(app, ["metrics", str(log), "--attributes", str(people), *options,
@@ -193,9 +203,7 @@ def test_metrics_kfold_accuracy_from_a_pairs_score_file_equals_lfw_accuracy(tmp_
                      f"{i % 4}")
     log = tmp_path / "pairs.csv"
     log.write_text("\n".join(lines) + "\n")
-    people = tmp_path / "people.csv"
-    people.write_text("subject_id,gender\n" + "\n".join(
-        f"s{i},{'female' if i % 2 else 'male'}" for i in range(20)) + "\n")
+    people = _people(tmp_path, 20)
     result = runner.invoke(app, ["metrics", str(log), "--attributes", str(people),
                                  "--kfold", "gender"])
     assert result.exit_code == 0, result.output
