@@ -111,7 +111,7 @@ def test_a_nan_score_in_a_clean_numeric_column_is_reported(files):
 
 def test_missing_column_names_the_file_and_lists_its_columns(files):
     message = _bad(files, "trial_kind,probe_id,probe_subject,score\n")
-    assert message == ("bad.csv: no column 'mated' (mated); its columns are trial_kind, "
+    assert message == ("bad.csv: no column 'mated'; its columns are trial_kind, "
                        "probe_id, probe_subject, score (name yours with --map mated=COLUMN)")
 
 

@@ -36,7 +36,7 @@ FALSE_WORDS = frozenset({"false", "0", "no", "f", "n"})
 VERIFICATION, IDENTIFICATION = "verification", "identification"
 REQUIRED = ("trial_kind", "probe_subject", "score", "mated")
 ROW = "{file} row {row}: {problem}"
-MISSING_COLUMN = ("{file}: no column {column!r} ({key}); its columns are {columns} "
+MISSING_COLUMN = ("{file}: no column {column!r}{mapped}; its columns are {columns} "
                   "(name yours with --map {key}=COLUMN)")
 IDS_APART = "{file}: reference_id is given without probe_id; give both or neither"
 MIXED_IDS = "trials: some files give probe_id and some do not; give it in all or none"
@@ -149,8 +149,9 @@ def _read_trials(path: Path, mapping: ColumnMap, problems: list[str]) -> _Trials
     names = log_reading.column_names(path)
     present = {k: mapping.column(k) for k in TRIAL_KEYS if mapping.column(k) in names}
     missing = [k for k in REQUIRED if k not in present]
-    problems.extend(MISSING_COLUMN.format(file=path.name, column=mapping.column(k), key=k,
-                                          columns=", ".join(names)) for k in missing)
+    problems.extend(MISSING_COLUMN.format(
+        file=path.name, column=mapping.column(k), key=k, columns=", ".join(names),
+        mapped="" if mapping.column(k) == k else f" (mapped to {k})") for k in missing)
     if "reference_id" in present and "probe_id" not in present:
         problems.append(IDS_APART.format(file=path.name))
     if missing or "reference_id" in present and "probe_id" not in present:
