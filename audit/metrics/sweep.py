@@ -389,8 +389,21 @@ def _sweep_rows(
     )
 
 
+#: Largest (groups x subjects) table :func:`distinct_subjects` marks directly, in bytes.
+DIRECT_MARKS = 200_000_000
+
+
 def distinct_subjects(subjects: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """Number of distinct subjects with at least one trial in each group."""
+    """Number of distinct subjects with at least one trial in each group.
+
+    Marks (group, subject) in a boolean table, one linear pass, when the table
+    is at most :data:`DIRECT_MARKS` bytes; otherwise sorts the codes.
+    """
     base = int(subjects.max(initial=0)) + 1
-    pairs = np.unique(groups.astype(np.int64) * base + subjects)
+    codes = groups.astype(np.int64) * base + subjects
+    if n_groups * base <= DIRECT_MARKS:
+        seen = np.zeros(n_groups * base, dtype=bool)
+        seen[codes] = True
+        return seen.reshape(n_groups, base).sum(axis=1).astype(np.int64)
+    pairs = np.unique(codes)
     return np.bincount(pairs // base, minlength=n_groups).astype(np.int64)
