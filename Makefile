@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LFR_AUDIT_DATA ?= $(abspath ../shared/datasets)
 export LFR_AUDIT_DATA
 
-.PHONY: install demo test bench clean
+.PHONY: install demo demo-deployments test bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/lfr-audit run examples/lfw-demo.toml
+
+# The published deployment records and the worked examples of the README.
+demo-deployments: $(STAMP)
+	$(BIN)/lfr-audit deployments examples/deployments/records.csv \
+	  --alerts examples/deployments/alerts.csv --crowd examples/deployments/crowd.csv \
+	  --lab examples/deployments/lab.csv --out deployments-report
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

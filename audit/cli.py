@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .deployments.command import deployments as _deployments
 from .progress import stderr, track
 
 if TYPE_CHECKING:
@@ -708,6 +709,9 @@ def _with_projection(table, *, crowd: int, share: float, watchlist: int, audit_w
     except ValueError as error:
         raise UserError(f"--crowd: {error}") from None
     return pa.concat_tables([table, projection.cast(table.schema)])
+
+
+app.command("deployments")(reports_user_errors(_deployments))
 
 
 def _stop_on_sigterm(signum, frame) -> None:

@@ -273,6 +273,39 @@ def render_report(
     return write_report(context, out_dir, formats, templates=templates)
 
 
+def write_document(
+    template: str,
+    stem: str,
+    out_dir: Path,
+    formats: Iterable[str] = FORMATS,
+    *,
+    identifier: str,
+    templates: Path | None = None,
+    **variables: object,
+) -> dict[str, Path]:
+    """Write ``<stem>.html`` and/or ``<stem>.pdf`` from a standalone ``template``.
+
+    The same environment, escaping, fonts, Content-Security-Policy and
+    asset-only PDF fetcher as the audit report; no face images. ``variables``
+    are passed to the template.
+    """
+    chosen = _check_formats(formats)
+    out = Path(out_dir)
+    written = {}
+    for name in ("html", "pdf"):
+        if name not in chosen:
+            continue
+        # HTML: fonts subset and embedded; PDF: font files through the fetcher.
+        font_css, medium = (None, "screen") if name == "html" else (assets.font_face_css(None), "print")
+        html = _render_template(template, font_css, medium=medium, templates=templates,
+                                drawn=None, **variables)
+        data = html.encode("utf-8") if name == "html" else _pdf(
+            html, allow_images=False, identifier=identifier).data
+        written[name] = out / f"{stem}.{name}"
+        _write_atomic(written[name], data)
+    return written
+
+
 def write_changes(
     changes: Changes,
     out_dir: Path,
@@ -281,17 +314,5 @@ def write_changes(
     templates: Path | None = None,
 ) -> dict[str, Path]:
     """Write ``changes.html`` and/or ``changes.pdf``: what changed between two runs."""
-    chosen = _check_formats(formats)
-    out = Path(out_dir)
-    written = {}
-    if "html" in chosen:
-        written["html"] = out / "changes.html"
-        html = _render_template("changes.html.j2", None, medium="screen", templates=templates,
-                                drawn=None, changes=changes)
-        _write_atomic(written["html"], html.encode("utf-8"))
-    if "pdf" in chosen:
-        written["pdf"] = out / "changes.pdf"
-        html = _render_template("changes.html.j2", assets.font_face_css(None), medium="print",
-                                templates=templates, drawn=None, changes=changes)
-        _write_atomic(written["pdf"], _pdf(html, allow_images=False, identifier=changes.after).data)
-    return written
+    return write_document("changes.html.j2", "changes", out_dir, formats,
+                          identifier=changes.after, templates=templates, changes=changes)
