@@ -106,15 +106,19 @@ def test_design_effect_floor_and_undefined():
 
 
 def test_minus_subtracts_a_scaled_column_per_subject_and_per_pair():
+    """Against the explicit combined influence, pairs matched on their keys by hand."""
     pairs = [(0, 1, 1, 2), (1, 2, 0, 2), (2, 3, 1, 2), (0, 3, 0, 2)]
     rates, spread = influence(_dyadic(pairs, subjects=6))
-    other_counts = _dyadic([(0, 1, 2, 3), (4, 5, 0, 3)], subjects=6)
-    _, other = influence(other_counts)
+    _, other = influence(_dyadic([(0, 1, 2, 3), (4, 5, 0, 3)], subjects=6))
     combined = spread.minus(other, np.array([0]), np.array([0.5]))
-    dense = combined.subjects.toarray()[:, 0]
-    mine = spread.subjects.toarray()[:, 0]
-    theirs = other.subjects.toarray()[:, 0]
-    np.testing.assert_allclose(dense, mine - 0.5 * theirs)
-    # Pairs {0,1} occur in both: their influences are combined on one row.
-    assert combined.pairs.shape[0] == 5
+    subjects = spread.subjects.toarray()[:, 0] - 0.5 * other.subjects.toarray()[:, 0]
+    mine = dict(zip(spread.pair_keys.tolist(), spread.pairs.toarray()[:, 0], strict=True))
+    theirs = dict(zip(other.pair_keys.tolist(), other.pairs.toarray()[:, 0], strict=True))
+    pair = np.array([mine.get(k, 0.0) - 0.5 * theirs.get(k, 0.0)
+                     for k in sorted(set(mine) | set(theirs))])
+    assert len(pair) == 5  # pair {0,1} occurs in both: one combined row
+    g = spread.clusters[0]
+    expected = g / (g - 1) * (np.sum(subjects**2) - np.sum(pair**2))
+    np.testing.assert_allclose(combined.variance()[0], expected, rtol=1e-12)
     assert combined.variance()[0] != spread.variance()[0]
+
