@@ -122,3 +122,28 @@ def test_minus_subtracts_a_scaled_column_per_subject_and_per_pair():
     np.testing.assert_allclose(combined.variance()[0], expected, rtol=1e-12)
     assert combined.variance()[0] != spread.variance()[0]
 
+
+
+def test_minus_score_terms_and_effective_clusters_use_the_corrected_influence():
+    """The kept-apart correction gives the quadratic and effective clusters of the sums."""
+    pairs = [(0, 1, 1, 2), (1, 2, 0, 2), (2, 3, 1, 2), (0, 3, 0, 2)]
+    _, spread = influence(_dyadic(pairs, subjects=6))
+    _, other = influence(_dyadic([(0, 1, 2, 3), (4, 5, 0, 3)], subjects=6))
+    combined = spread.minus(other, np.array([0]), np.array([0.5]))
+    subjects = spread.subjects.toarray()[:, 0] - 0.5 * other.subjects.toarray()[:, 0]
+    mine = dict(zip(spread.pair_keys.tolist(), spread.pairs.toarray()[:, 0], strict=True))
+    theirs = dict(zip(other.pair_keys.tolist(), other.pairs.toarray()[:, 0], strict=True))
+    weights = dict(zip(spread.pair_keys.tolist(), spread.pair_shares.toarray()[:, 0],
+                       strict=True))
+    keys = sorted(set(mine) | set(theirs))
+    pair = np.array([mine.get(k, 0.0) - 0.5 * theirs.get(k, 0.0) for k in keys])
+    pair_w = np.array([weights.get(k, 0.0) for k in keys])
+    w = spread.shares.toarray()[:, 0]
+    g = spread.clusters[0]
+    a, b, c = combined.score_terms()
+    np.testing.assert_allclose(a[0], g / (g - 1) * (subjects @ subjects - pair @ pair),
+                               rtol=1e-12)
+    np.testing.assert_allclose(b[0], g / (g - 1) * (subjects @ w - pair @ pair_w), rtol=1e-12)
+    np.testing.assert_allclose(c[0], g / (g - 1) * (w @ w - pair_w @ pair_w), rtol=1e-12)
+    np.testing.assert_allclose(combined.effective_clusters()[0],
+                               np.sum(subjects**2) ** 2 / np.sum(subjects**4), rtol=1e-12)
