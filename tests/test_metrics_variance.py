@@ -105,17 +105,32 @@ def test_design_effect_floor_and_undefined():
         pytest.approx(4.0))
 
 
-def test_minus_subtracts_a_scaled_column_per_subject_and_per_pair():
-    """Against the explicit combined influence, pairs matched on their keys by hand."""
+def _corrected_example():
+    """A dyadic rate minus half another's, and the combined influence built by hand.
+
+    Returns the corrected influence, its own influence, and the hand-built
+    subject sums, pair sums and pair shares, pairs matched on their keys.
+    """
     pairs = [(0, 1, 1, 2), (1, 2, 0, 2), (2, 3, 1, 2), (0, 3, 0, 2)]
-    rates, spread = influence(_dyadic(pairs, subjects=6))
+    _, spread = influence(_dyadic(pairs, subjects=6))
     _, other = influence(_dyadic([(0, 1, 2, 3), (4, 5, 0, 3)], subjects=6))
     combined = spread.minus(other, np.array([0]), np.array([0.5]))
     subjects = spread.subjects.toarray()[:, 0] - 0.5 * other.subjects.toarray()[:, 0]
-    mine = dict(zip(spread.pair_keys.tolist(), spread.pairs.toarray()[:, 0], strict=True))
-    theirs = dict(zip(other.pair_keys.tolist(), other.pairs.toarray()[:, 0], strict=True))
-    pair = np.array([mine.get(k, 0.0) - 0.5 * theirs.get(k, 0.0)
-                     for k in sorted(set(mine) | set(theirs))])
+
+    def by_key(keys, matrix):
+        return dict(zip(keys.tolist(), matrix.toarray()[:, 0], strict=True))
+
+    mine, theirs = by_key(spread.pair_keys, spread.pairs), by_key(other.pair_keys, other.pairs)
+    weights = by_key(spread.pair_keys, spread.pair_shares)
+    keys = sorted(set(mine) | set(theirs))
+    pair = np.array([mine.get(k, 0.0) - 0.5 * theirs.get(k, 0.0) for k in keys])
+    pair_w = np.array([weights.get(k, 0.0) for k in keys])
+    return combined, spread, subjects, pair, pair_w
+
+
+def test_minus_subtracts_a_scaled_column_per_subject_and_per_pair():
+    """Against the explicit combined influence, pairs matched on their keys by hand."""
+    combined, spread, subjects, pair, _ = _corrected_example()
     assert len(pair) == 5  # pair {0,1} occurs in both: one combined row
     g = spread.clusters[0]
     expected = g / (g - 1) * (np.sum(subjects**2) - np.sum(pair**2))
@@ -123,21 +138,9 @@ def test_minus_subtracts_a_scaled_column_per_subject_and_per_pair():
     assert combined.variance()[0] != spread.variance()[0]
 
 
-
 def test_minus_score_terms_and_effective_clusters_use_the_corrected_influence():
     """The kept-apart correction gives the quadratic and effective clusters of the sums."""
-    pairs = [(0, 1, 1, 2), (1, 2, 0, 2), (2, 3, 1, 2), (0, 3, 0, 2)]
-    _, spread = influence(_dyadic(pairs, subjects=6))
-    _, other = influence(_dyadic([(0, 1, 2, 3), (4, 5, 0, 3)], subjects=6))
-    combined = spread.minus(other, np.array([0]), np.array([0.5]))
-    subjects = spread.subjects.toarray()[:, 0] - 0.5 * other.subjects.toarray()[:, 0]
-    mine = dict(zip(spread.pair_keys.tolist(), spread.pairs.toarray()[:, 0], strict=True))
-    theirs = dict(zip(other.pair_keys.tolist(), other.pairs.toarray()[:, 0], strict=True))
-    weights = dict(zip(spread.pair_keys.tolist(), spread.pair_shares.toarray()[:, 0],
-                       strict=True))
-    keys = sorted(set(mine) | set(theirs))
-    pair = np.array([mine.get(k, 0.0) - 0.5 * theirs.get(k, 0.0) for k in keys])
-    pair_w = np.array([weights.get(k, 0.0) for k in keys])
+    combined, spread, subjects, pair, pair_w = _corrected_example()
     w = spread.shares.toarray()[:, 0]
     g = spread.clusters[0]
     a, b, c = combined.score_terms()
