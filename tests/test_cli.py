@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pyarrow.parquet as pq
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -84,6 +86,14 @@ def test_embed_a_custom_manifest(tmp_path, lfw_root, monkeypatch):
     assert len(faces) == 4 and set(faces.status) == {"ok"}
 
 
+def _people(tmp_path, n: int):
+    """A per-subject attribute file: s0..s{n-1}, alternately male and female."""
+    people = tmp_path / "people.csv"
+    people.write_text("subject_id,gender\n" + "\n".join(
+        f"s{i},{'female' if i % 2 else 'male'}" for i in range(n)) + "\n")
+    return people
+
+
 def test_metrics_from_vendor_score_logs(tmp_path):
     """A score export goes straight to the metrics stage; bad rows are numbered."""
     import json
@@ -95,9 +105,7 @@ def test_metrics_from_vendor_score_logs(tmp_path):
                     f"{0.7 if i % 20 == 0 else 0.2},false")
     trials = tmp_path / "trials.csv"
     trials.write_text("\n".join(rows) + "\n")
-    people = tmp_path / "people.csv"
-    people.write_text("subject_id,gender\n" + "\n".join(
-        f"s{i},{'female' if i % 2 else 'male'}" for i in range(40)) + "\n")
+    people = _people(tmp_path, 40)
     out = tmp_path / "m.parquet"
     result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people),
                                  "--threshold", "0.5", "--grouping", "gender",
@@ -108,11 +116,30 @@ def test_metrics_from_vendor_score_logs(tmp_path):
     assert frame.loc[("fmr", "overall", "all"), "n_errors"] == 2
     assert frame.loc[("fnmr", "overall", "all"), "value"] == pytest.approx(4 / 40)
     assert json.loads(out.with_suffix(".json").read_text())["operating_points"]
+    csv = pd.read_csv(out.with_suffix(".csv"))
+    assert csv.set_index(["metric", "grouping", "group"]).loc[
+        ("fnmr", "overall", "all"), "n_errors"] == 4
+    assert "Overall rates" in result.output and "Largest fixed-pair ratios" in result.output
+    fnmr = next(line for line in result.output.splitlines() if line.startswith("│ fnmr "))
+    assert "│ 10%" in fnmr and "│ 40 " in fnmr
+    as_json = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people),
+                                  "--threshold", "0.5", "--min-subjects", "5", "--json",
+                                  "--out", str(out)])
+    assert json.loads(as_json.stdout)["overall"][0]["metric"] == "fmr"
 
     trials.write_text(rows[0] + "\nverification,p1,s1,p2,s2,high,false\n")
     result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people),
                                  "--threshold", "0.5", "--out", str(out)])
-    assert result.exit_code == EXIT_USAGE and "row 1" in result.output
+    assert result.exit_code == EXIT_USAGE and "row 1: score 'high' is not a number" in (
+        result.output)
+    result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people)])
+    assert result.exit_code == EXIT_USAGE and "no operating point" in result.output
+    trials.write_text("\n".join(rows) + "\n")
+    result = runner.invoke(app, ["metrics", str(trials), "--attributes", str(people),
+                                 "--threshold", "0.5", "--grouping", "gender x age"])
+    assert result.exit_code == EXIT_USAGE
+    assert ("people.csv: no label column 'age' for --grouping 'gender x age'; its label "
+            "columns are gender") in " ".join(result.output.split())
 
 
 def test_init_states_the_policy_default_and_one_line_per_mode(tmp_path):
@@ -125,3 +152,68 @@ def test_init_states_the_policy_default_and_one_line_per_mode(tmp_path):
         'evaluate = "estimate"', "skip_unevaluable = false"]
     for mode in ("estimate", "evidence", "precaution"):
         assert sum(f"# {mode}: " in line for line in lines) == 1, mode
+
+
+@pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
+def test_metrics_projects_a_score_log_as_the_run_path_does(tmp_path):
+    """The log's projection rows equal project_deployment on the same metrics table."""
+    from audit.metrics import compute_metrics, project_deployment
+    from audit.metrics.score_logs import read_score_logs
+
+    rng = np.random.default_rng(3)
+    lines = ["trial_kind,probe_id,probe_subject,score,mated,best_is_true_entry"]
+    for i in range(400):
+        mated = i % 2 == 0
+        lines.append(f"identification,c{i},s{i % 80},{rng.random():.4f},"
+                     f"{str(mated).lower()},{'true' if mated and i % 6 else ('false' if mated else '')}")
+    log = tmp_path / "searches.csv"
+    log.write_text("\n".join(lines) + "\n")
+    people = _people(tmp_path, 80)
+    out = tmp_path / "m.parquet"
+    options = ["--threshold", "0.7", "--grouping", "gender", "--min-subjects", "5"]
+    result = runner.invoke(app, ["metrics", str(log), "--attributes", str(people), *options,
+                                 "--crowd", "50000", "--audit-watchlist", "80",
+                                 "--share-on-watchlist", "0.001", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Deployment projection" in result.output
+    written = pq.read_table(out).to_pandas()
+    projected = written[written["statistic"] == "projection"].reset_index(drop=True)
+    logs = read_score_logs(log, people)
+    rates = compute_metrics(logs.scores, logs.images, thresholds=(0.7,), groupings=("gender",),
+                            min_subjects=5)
+    expected = project_deployment(rates, crowd_size=50000, watchlist_share=0.001,
+                                  watchlist_size=80, audit_watchlist_size=80).to_pandas()
+    pd.testing.assert_frame_equal(projected, expected, check_dtype=False)
+    missing = runner.invoke(app, ["metrics", str(log), "--attributes", str(people), *options,
+                                  "--crowd", "50000"])
+    assert missing.exit_code == EXIT_USAGE and "--audit-watchlist" in missing.output
+
+
+def test_metrics_kfold_accuracy_from_a_pairs_score_file_equals_lfw_accuracy(tmp_path):
+    """A pairs score file with folds gives lfw_accuracy's table, and needs a fold."""
+    from audit.metrics.lfw_accuracy import format_lfw_accuracy, lfw_accuracy
+
+    rng = np.random.default_rng(5)
+    lines = ["trial_kind,probe_id,probe_subject,reference_id,reference_subject,score,mated,fold"]
+    for i in range(200):
+        mated = i % 2 == 0
+        a, b = f"s{i % 20}", f"s{i % 20}" if mated else f"s{(i + 7) % 20}"
+        score = "" if i % 37 == 0 else f"{rng.normal(0.7 if mated else 0.4, 0.12):.4f}"
+        lines.append(f"verification,{a}_{i}a,{a},{b}_{i}b,{b},{score},{str(mated).lower()},"
+                     f"{i % 4}")
+    log = tmp_path / "pairs.csv"
+    log.write_text("\n".join(lines) + "\n")
+    people = _people(tmp_path, 20)
+    result = runner.invoke(app, ["metrics", str(log), "--attributes", str(people),
+                                 "--kfold", "gender"])
+    assert result.exit_code == 0, result.output
+    from audit.metrics.score_logs import read_score_logs
+
+    logs = read_score_logs(log, people)
+    manifest = logs.images.assign(path="", dataset="score-log")
+    expected = format_lfw_accuracy(lfw_accuracy(logs.scores, manifest, group_column="gender"))
+    assert expected in result.output
+    log.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n")
+    result = runner.invoke(app, ["metrics", str(log), "--attributes", str(people),
+                                 "--kfold", "gender"])
+    assert result.exit_code == EXIT_USAGE and "--kfold:" in result.output

@@ -306,3 +306,15 @@ def test_sweep_invariances():
     rescaled = _sweep_values(rescaled_scores, images, np.exp(3 * grid))
     np.testing.assert_array_equal(rescaled["value"], base["value"])
     np.testing.assert_array_equal(rescaled["n_errors"], base["n_errors"])
+
+
+@pytest.mark.parametrize("direct_marks", [0, 10**9])
+def test_distinct_subjects_counts_each_subject_once_per_group(monkeypatch, direct_marks):
+    """Both the marking table and the sorting path agree with a set per group."""
+    from audit.metrics import sweep
+
+    monkeypatch.setattr(sweep, "DIRECT_MARKS", direct_marks)
+    rng = np.random.default_rng(2)
+    subjects, groups = rng.integers(0, 50, 2000), rng.integers(0, 7, 2000)
+    expected = [len(set(subjects[groups == g].tolist())) for g in range(8)]
+    assert sweep.distinct_subjects(subjects, groups, 8).tolist() == expected

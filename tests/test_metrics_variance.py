@@ -105,16 +105,48 @@ def test_design_effect_floor_and_undefined():
         pytest.approx(4.0))
 
 
-def test_minus_subtracts_a_scaled_column_per_subject_and_per_pair():
+def _corrected_example():
+    """A dyadic rate minus half another's, and the combined influence built by hand.
+
+    Returns the corrected influence, its own influence, and the hand-built
+    subject sums, pair sums and pair shares, pairs matched on their keys.
+    """
     pairs = [(0, 1, 1, 2), (1, 2, 0, 2), (2, 3, 1, 2), (0, 3, 0, 2)]
-    rates, spread = influence(_dyadic(pairs, subjects=6))
-    other_counts = _dyadic([(0, 1, 2, 3), (4, 5, 0, 3)], subjects=6)
-    _, other = influence(other_counts)
+    _, spread = influence(_dyadic(pairs, subjects=6))
+    _, other = influence(_dyadic([(0, 1, 2, 3), (4, 5, 0, 3)], subjects=6))
     combined = spread.minus(other, np.array([0]), np.array([0.5]))
-    dense = combined.subjects.toarray()[:, 0]
-    mine = spread.subjects.toarray()[:, 0]
-    theirs = other.subjects.toarray()[:, 0]
-    np.testing.assert_allclose(dense, mine - 0.5 * theirs)
-    # Pairs {0,1} occur in both: their influences are combined on one row.
-    assert combined.pairs.shape[0] == 5
+    subjects = spread.subjects.toarray()[:, 0] - 0.5 * other.subjects.toarray()[:, 0]
+
+    def by_key(keys, matrix):
+        return dict(zip(keys.tolist(), matrix.toarray()[:, 0], strict=True))
+
+    mine, theirs = by_key(spread.pair_keys, spread.pairs), by_key(other.pair_keys, other.pairs)
+    weights = by_key(spread.pair_keys, spread.pair_shares)
+    keys = sorted(set(mine) | set(theirs))
+    pair = np.array([mine.get(k, 0.0) - 0.5 * theirs.get(k, 0.0) for k in keys])
+    pair_w = np.array([weights.get(k, 0.0) for k in keys])
+    return combined, spread, subjects, pair, pair_w
+
+
+def test_minus_subtracts_a_scaled_column_per_subject_and_per_pair():
+    """Against the explicit combined influence, pairs matched on their keys by hand."""
+    combined, spread, subjects, pair, _ = _corrected_example()
+    assert len(pair) == 5  # pair {0,1} occurs in both: one combined row
+    g = spread.clusters[0]
+    expected = g / (g - 1) * (np.sum(subjects**2) - np.sum(pair**2))
+    np.testing.assert_allclose(combined.variance()[0], expected, rtol=1e-12)
     assert combined.variance()[0] != spread.variance()[0]
+
+
+def test_minus_score_terms_and_effective_clusters_use_the_corrected_influence():
+    """The kept-apart correction gives the quadratic and effective clusters of the sums."""
+    combined, spread, subjects, pair, pair_w = _corrected_example()
+    w = spread.shares.toarray()[:, 0]
+    g = spread.clusters[0]
+    a, b, c = combined.score_terms()
+    np.testing.assert_allclose(a[0], g / (g - 1) * (subjects @ subjects - pair @ pair),
+                               rtol=1e-12)
+    np.testing.assert_allclose(b[0], g / (g - 1) * (subjects @ w - pair @ pair_w), rtol=1e-12)
+    np.testing.assert_allclose(c[0], g / (g - 1) * (w @ w - pair_w @ pair_w), rtol=1e-12)
+    np.testing.assert_allclose(combined.effective_clusters()[0],
+                               np.sum(subjects**2) ** 2 / np.sum(subjects**4), rtol=1e-12)

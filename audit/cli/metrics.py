@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 
 from ..progress import stderr
 from .common import Interval, UserError, app, reports_user_errors
+
 
 @app.command()
 @reports_user_errors
@@ -17,9 +19,14 @@ def metrics(
     source: Annotated[Path, typer.Argument(help="A run folder, or a score-log trials file.")],
     attributes: Annotated[Path | None, typer.Option(
         help="Attribute table for a score-log file (per image or per subject).")] = None,
+    map_: Annotated[list[str] | None, typer.Option("--map", help=(
+        "Your column name for a score-log key, KEY=COLUMN, e.g. score=similarity "
+        "(repeatable; keys in docs/score-logs.md)."))] = None,
+    columns: Annotated[Path | None, typer.Option(
+        help="TOML file whose [columns] table maps keys to your column names.")] = None,
     out: Annotated[Path, typer.Option(
-        help="Metrics table to write (Parquet); a JSON summary goes beside it.")] = Path(
-        "metrics.parquet"),
+        help="Metrics table to write (Parquet); the same as CSV and a JSON digest go "
+             "beside it.")] = Path("metrics.parquet"),
     threshold: Annotated[list[float] | None, typer.Option(
         help="Deployment threshold (repeatable).")] = None,
     target_fmr: Annotated[list[float] | None, typer.Option(help="Target FMR (repeatable).")] = None,
@@ -30,16 +37,45 @@ def metrics(
     interval: Annotated[Interval, typer.Option(
         help="Rates' intervals: Wilson at the cluster-robust effective size, or assuming "
              "independent trials.")] = Interval["wilson-clustered"],
-    min_subjects: Annotated[int, typer.Option(min=1)] = 20,
+    min_subjects: Annotated[int, typer.Option(min=1)] = 30,
     min_trials: Annotated[int, typer.Option(min=1)] = 100,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print the JSON digest to stdout instead of the tables.")] = False,
+    crowd: Annotated[int | None, typer.Option(min=1, help=(
+        "Project the 1:N rates onto a crowd of this many faces (needs --audit-watchlist)."))
+    ] = None,
+    audit_watchlist: Annotated[int | None, typer.Option(min=1, help=(
+        "Watchlist size the searches were made against (the rates hold for it)."))] = None,
+    watchlist: Annotated[int | None, typer.Option(min=1, help=(
+        "Watchlist size of the projected deployment (default: --audit-watchlist)."))] = None,
+    share_on_watchlist: Annotated[float, typer.Option(min=0.0, max=1.0, help=(
+        "Share of the crowd on the watchlist."))] = 1e-4,
+    kfold: Annotated[str | None, typer.Option(help=(
+        "LFW-style k-fold accuracy of a score log's verification rows by their fold, "
+        "broken down by this label column (e.g. gender)."))] = None,
 ) -> None:
-    """Error rates by group for a run's scores or an exported score log (no deepface)."""
+    """Error rates by group for a run's scores or an exported score log (no deepface).
+
+    Score logs (CSV or Parquet, one row per 1:1 comparison or 1:N search, with
+    an attribute file of group labels) are described column by column, with
+    worked examples, in docs/score-logs.md.
+    """
     import warnings
 
-    from ..metrics import compute_metrics, summarize_metrics
-    from ..tables import write_json, write_table
+    from ..metrics import compute_metrics
 
-    scores, images, fta = _read_trials(source, attributes)
+    has_point = bool(threshold or target_fmr or target_fpir)
+    _check_options(source, has_point=has_point, kfold=kfold, crowd=crowd,
+                   audit_watchlist=audit_watchlist)
+    if source.is_dir():
+        scores, images, fta = _read_run(source)
+    else:
+        logs = _read_score_log(source, attributes, map_ or (), columns, tuple(grouping or ()))
+        scores, images, fta = logs.scores, logs.images, logs.fta
+        if kfold:
+            _print_kfold(logs, kfold)
+            if not has_point:
+                return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = compute_metrics(
@@ -47,42 +83,116 @@ def metrics(
             target_fmr=tuple(target_fmr or ()), target_fpir=tuple(target_fpir or ()),
             groupings=tuple(grouping or ()), min_subjects=min_subjects, min_trials=min_trials,
             interval=interval.value)
+        if crowd is not None:
+            table = _with_projection(table, crowd=crowd, share=share_on_watchlist,
+                                     watchlist=watchlist or audit_watchlist,
+                                     audit_watchlist=audit_watchlist)
     for warning in caught:
         stderr.print(escape(f"note: {warning.message}"), highlight=False)
-    write_table(table, out)
-    write_json(out.with_suffix(".json"), summarize_metrics(table))
-    _print_rates(table)
-    typer.echo(f"metrics: {out} and {out.with_suffix('.json')}")
+    _write_and_show(table, out, json_output=json_output)
 
 
-def _read_trials(source: Path, attributes: Path | None):
-    """Scores, image labels and failures to acquire (None for a score log) to measure."""
+def _check_options(source: Path, *, has_point: bool, kfold: str | None, crowd: int | None,
+                   audit_watchlist: int | None) -> None:
+    """Option mistakes, caught before any file is read."""
+    if not (has_point or kfold):
+        raise UserError("no operating point: give --threshold, --target-fmr or --target-fpir")
+    if kfold and source.is_dir():
+        raise UserError("--kfold reads a score log; for a run folder use lfr-audit lfw-view2")
+    if crowd is not None and audit_watchlist is None:
+        raise UserError("--crowd needs --audit-watchlist N: the watchlist size the searches "
+                        "were made against")
+
+
+def _read_run(source: Path):
+    """A run folder's scores, image labels and failures to acquire."""
+    from ..metrics.conditions import failures_to_acquire
+    from ..runs import layout
     from ..tables import read_table
 
-    if source.is_dir():
-        from ..metrics.conditions import failures_to_acquire
-        from ..runs import layout
+    return (read_table(source / layout.SCORES_FILE), read_table(source / layout.MANIFEST_FILE),
+            failures_to_acquire(read_table(source / layout.FACES_FILE)))
 
-        return (read_table(source / layout.SCORES_FILE), read_table(source / layout.MANIFEST_FILE),
-                failures_to_acquire(read_table(source / layout.FACES_FILE)))
+
+def _read_score_log(source: Path, attributes: Path | None, mapped: list[str] | tuple,
+                    columns: Path | None, groupings: tuple[str, ...]):
+    """A checked score log (its notes printed), columns named as the user mapped them."""
+    from ..metrics.log_format import parse_mapping
     from ..metrics.score_logs import read_score_logs
 
     if attributes is None:
-        raise UserError("a score-log file needs --attributes FILE (group labels)")
-    logs = read_score_logs(source, attributes)
-    return logs.scores, logs.images, None
+        raise UserError("a score-log file needs --attributes FILE (group labels); "
+                        "see docs/score-logs.md")
+    try:
+        mapping = parse_mapping(mapped, columns_file=columns)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    logs = read_score_logs(source, attributes, columns=mapping)
+    _check_label_columns(groupings, logs.images, attributes.name)
+    for note in logs.notes:
+        stderr.print(escape(f"note: {note}"), highlight=False)
+    return logs
 
 
-def _print_rates(table) -> None:
-    """One line per rate row (cross-group cells left to the table)."""
+def _check_label_columns(groupings: tuple[str, ...], images, file: str) -> None:
+    """Every --grouping column is a label column of the attribute file, named if not."""
+    from ..metrics.trials import Grouping
+
+    try:
+        parsed = [Grouping.parse(g) for g in groupings]
+    except ValueError as error:
+        raise UserError(f"--grouping: {error}") from None
+    labels = [c for c in images.columns if c not in ("image_id", "subject_id")]
+    for grouping in parsed:
+        for column in grouping.sensitive + grouping.control:
+            if column not in labels:
+                raise UserError(
+                    f"{file}: no label column {column!r} for --grouping {grouping.name!r}; "
+                    f"its label columns are {', '.join(labels) or 'none'}")
+
+
+def _print_kfold(logs, column: str) -> None:
+    from ..metrics.lfw_accuracy import format_lfw_accuracy
+    from ..metrics.log_kfold import log_kfold_accuracy
+
+    try:
+        typer.echo(format_lfw_accuracy(log_kfold_accuracy(logs, column)))
+    except ValueError as error:
+        raise UserError(f"--kfold: {error}") from None
+
+
+def _with_projection(table, *, crowd: int, share: float, watchlist: int, audit_watchlist: int):
+    """The metrics table with the deployment projection rows, as ``run`` computes them."""
+    import pyarrow as pa
+
+    from ..metrics import project_deployment
+
+    try:
+        projection = project_deployment(table, crowd_size=crowd, watchlist_share=share,
+                                        watchlist_size=watchlist,
+                                        audit_watchlist_size=audit_watchlist)
+    except ValueError as error:
+        raise UserError(f"--crowd: {error}") from None
+    return pa.concat_tables([table, projection.cast(table.schema)])
+
+
+def _write_and_show(table, out: Path, *, json_output: bool) -> None:
+    """The table as Parquet and CSV with its JSON digest; the digest or short tables shown."""
+    from ..metrics import summarize_metrics
+    from ..tables import write_json, write_table
+    from .answers import tables
+
+    write_table(table, out)
+    digest = summarize_metrics(table)
+    write_json(out.with_suffix(".json"), digest)
     frame = table.to_pandas()
-    rates = frame[(frame["statistic"] == "rate") & (frame["metric"] != "fmr_cross")]
-    for row in rates.itertuples():
-        figure = ("n/a" if row.value != row.value else
-                  f"{row.value:.4%} [{row.ci_low:.4%}, {row.ci_high:.4%}]")
-        flag = "" if row.sufficient else "  (insufficient)"
-        threshold = "" if row.threshold != row.threshold else f"t={row.threshold:.6g}"
-        point = row.operating_point if isinstance(row.operating_point, str) else "-"
-        typer.echo(f"{row.metric:14} {point:18} {threshold:12} "
-                   f"{row.grouping}={row.group}: {figure} n={row.n_trials} "
-                   f"errors={row.n_errors}{flag}")
+    frame.to_csv(out.with_suffix(".csv"), index=False)
+    if json_output:
+        import json
+
+        typer.echo(json.dumps(digest, indent=2))
+        return
+    console = Console()
+    for answer in tables(frame):
+        console.print(answer)
+    typer.echo(f"metrics: {out}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")

@@ -56,28 +56,31 @@ _POLICY_STYLE = {"met": "[green]{}[/]", "broken": "[bold red]{}[/]",
 @runs_app.command("list")
 @reports_user_errors
 def runs_list(runs_dir: RunsDir = Path("runs")) -> None:
-    """Past runs: date, spec, model, thresholds, headline figures, policy state
-    (met, broken, not evaluated or no policy)."""
+    """Past runs: spec, model, thresholds, headline figures with intervals, the largest
+    disparity, policy state (met, broken, not evaluated or no policy)."""
     from ..runs.layout import list_runs, read_run
 
+    from .answers import headline, largest_disparity, lead_point
+
+    folders = list_runs(runs_dir)
     table = Table(title=f"runs in {runs_dir}")
-    for column in ("run", "spec", "model", "thresholds", "headline", "policy"):
-        table.add_column(column)
-    for folder in list_runs(runs_dir):
+    table.add_column("run", no_wrap=True, min_width=max((len(f.name) for f in folders),
+                                                        default=3))
+    for column in ("spec", "model", "thresholds", "headline (95% interval)",
+                   "largest disparity", "policy"):
+        table.add_column(column, overflow="fold")
+    for folder in folders:
         record = read_run(folder)
         prov, summary = record.provenance, record.summary
         pipeline = prov.pipeline
         thresholds = ", ".join(f"{t:.4g}" for t in prov.thresholds) or "-"
-        points = [p["operating_point"] for p in summary.get("operating_points", [])]
-        lead = "deployment" if "deployment" in points else (points[0] if points else None)
-        headline = "; ".join(
-            f"{r['metric']} {r['value']:.2%}" for r in summary.get("overall", [])
-            if r.get("operating_point") == lead and r["metric"] in ("fmr", "fpir", "fnir")
-            and r.get("value") is not None)
-        headline = f"{escape(lead)}: {headline}" if headline else headline
+        lead = lead_point(summary)
+        figures = headline(summary, lead)
+        figures = f"{escape(lead)}: {escape(figures)}" if figures else "-"
         policy = "-" if record.policy is None else escape(record.policy.state)
-        table.add_row(folder.name, prov.name,
-                      f"{pipeline['model']}/{pipeline['detector']}", thresholds, headline or "-",
+        table.add_row(folder.name, escape(prov.name),
+                      f"{pipeline['model']}/{pipeline['detector']}", thresholds, figures,
+                      escape(largest_disparity(summary, lead)),
                       _POLICY_STYLE.get(policy, "{}").format(policy))
     Console().print(table)
 

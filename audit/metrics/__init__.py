@@ -19,18 +19,23 @@ Scores (and images, and per-image FTA) in, rows of the METRICS table out.
 * :mod:`~audit.metrics.table`: the METRICS rows and the ``operating_point`` column.
 """
 
-from audit.metrics.engine import compute_metrics
-from audit.metrics.projection import project_deployment
-from audit.metrics.score_logs import read_score_logs
-from audit.metrics.summary import summarize_metrics
-from audit.metrics.sweep import det_curve, threshold_for_target, threshold_sweep
+import importlib
 
-__all__ = [
-    "compute_metrics",
-    "det_curve",
-    "project_deployment",
-    "read_score_logs",
-    "summarize_metrics",
-    "threshold_for_target",
-    "threshold_sweep",
-]
+#: Public names and the module that holds each, imported on first use so that
+#: ``import audit.metrics.score_logs`` (and a user mistake) costs no scipy or Fairlearn.
+_EXPORTS = {
+    "compute_metrics": "engine",
+    "det_curve": "sweep",
+    "project_deployment": "projection",
+    "read_score_logs": "score_logs",
+    "summarize_metrics": "summary",
+    "threshold_for_target": "sweep",
+    "threshold_sweep": "sweep",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"audit.metrics.{_EXPORTS[name]}"), name)

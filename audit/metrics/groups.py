@@ -379,23 +379,31 @@ def _cluster_counts(
     n = np.repeat(units.trials, n_thresholds).astype(np.float64)
     shape = (n_subjects_total, n_thresholds * n_groups)
 
-    def matrix(owner: np.ndarray, values: np.ndarray, n_owners: int) -> sparse.csr_matrix:
-        rows = np.repeat(owner, n_thresholds)
-        return sparse.coo_matrix((values, (rows, columns)), (n_owners, shape[1])).tocsr()
+    def matrix(owners: tuple[np.ndarray, ...], values: np.ndarray, n_owners: int
+               ) -> sparse.csr_matrix:
+        """Sum of ``values`` per (owner, column), each unit counted once per owner.
+
+        Zero counts are left out (most units have no error at low error rates).
+        """
+        kept = np.flatnonzero(values)
+        rows = np.concatenate([np.repeat(owner, n_thresholds)[kept] for owner in owners])
+        return sparse.csr_matrix(
+            (np.tile(values[kept], len(owners)), (rows, np.tile(columns[kept], len(owners)))),
+            shape=(n_owners, shape[1]))
 
     if units.reference_subjects is None:
-        return ClusterCounts(matrix(units.subjects, errors, shape[0]),
-                             matrix(units.subjects, n, shape[0]))
+        return ClusterCounts(matrix((units.subjects,), errors, shape[0]),
+                             matrix((units.subjects,), n, shape[0]))
     a, b = units.subjects, units.reference_subjects
     pair_keys, pair = np.unique(
         np.minimum(a, b).astype(np.int64) * n_subjects_total + np.maximum(a, b),
         return_inverse=True,
     )
     return ClusterCounts(
-        matrix(a, errors, shape[0]) + matrix(b, errors, shape[0]),
-        matrix(a, n, shape[0]) + matrix(b, n, shape[0]),
-        matrix(pair, errors, pair_keys.size),
-        matrix(pair, n, pair_keys.size),
+        matrix((a, b), errors, shape[0]),
+        matrix((a, b), n, shape[0]),
+        matrix((pair,), errors, pair_keys.size),
+        matrix((pair,), n, pair_keys.size),
         pair_keys,
     )
 

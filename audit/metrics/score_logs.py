@@ -1,44 +1,17 @@
-"""Read a vendor system's exported scores or alert logs into the metrics stage.
+"""Read a vendor system's exported scores into the metrics stage, checking every row.
 
-An evaluator often has no images, only a system's score export. Two kinds of
-file, CSV (``.csv``) or Parquet (``.parquet``, ``.pq``), feed
-:func:`audit.metrics.engine.compute_metrics` directly.
+An evaluator often has no images, only a system's score export: one or more
+trials files and an attribute file, CSV (``.csv``) or Parquet (``.parquet``,
+``.pq``). The format (every column, its type and meaning, worked examples) is
+``docs/score-logs.md``; the columns themselves are listed once, in
+:mod:`audit.metrics.log_format`, and the user's own column names are mapped
+onto them with a :class:`~audit.metrics.log_format.ColumnMap`.
 
-**Trials file** (one or several), one row per trial:
-
-=====================  ===============================  =========================================
-column                 required                         meaning
-=====================  ===============================  =========================================
-``trial_kind``         always                           ``verification`` (1:1 comparison) or
-                                                        ``identification`` (one 1:N search)
-``probe_id``           always                           id of the probe image or capture
-``probe_subject``      always                           subject of the probe
-``reference_id``       verification                     id of the compared image (1:N: optional,
-                                                        the top candidate's id)
-``reference_subject``  verification                     subject of the reference
-``score``              column always; empty = FTA       similarity, higher = more alike; 1:N: the
-                                                        best watchlist score
-``mated``              always                           1:1: same subject (must agree with the
-                                                        subject columns); 1:N: the probe's
-                                                        subject is on the watchlist
-``best_is_true_entry``  1:N mated rows with a score      the top candidate is the probe's own entry
-``rank``               optional                         1:N rank of the true entry
-``fold``               optional                         protocol fold or watchlist draw
-=====================  ===============================  =========================================
-
-Booleans are ``true``/``false``, ``1``/``0``, ``yes``/``no`` (any case);
-an empty cell is missing. Scores must be finite numbers.
-
-**Attribute file**, one row per image (with an ``image_id`` column; an
-optional ``subject_id`` must agree with the trials) or one row per subject
-(``subject_id`` and no ``image_id``). Every other column is a group label:
-demographics (``gender``, ``ethnicity``, ``age_band``...) or capture
-conditions (``lighting``...). Labels are read as strings; empty cells, and
-images or subjects the file does not list, get ``"unknown"``.
-
-**Errors** are collected (up to :data:`MAX_REPORTED`) and raised together as a
-:class:`ScoreLogError` naming file and row: "row 1" is the first data row
-after the header (for CSV, file line 2).
+Columns are read lazily with pyarrow (:mod:`audit.metrics.log_reading`): ids
+become integer codes, so checks, duplicate searches and joins run on
+integers. Every problem is collected (up to :data:`MAX_REPORTED` a check) and
+raised together as a :class:`ScoreLogError` naming file, row and value: "row 1"
+is the first data row after the header (for CSV, file line 2).
 """
 
 from __future__ import annotations
@@ -49,38 +22,76 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from audit.metrics.trials import IDENTIFICATION, VERIFICATION
-from audit.schema import SCORES, UNKNOWN
+from audit.metrics import log_reading
+from audit.metrics.log_attributes import Labelled, Mentioned, attach_labels
+from audit.metrics.log_format import TRIAL_KEYS, ColumnMap
+from audit.metrics.log_reading import Codes, LogReadError
+from audit.schema import SCORES
 
 MAX_REPORTED = 20
 TRUE_WORDS = frozenset({"true", "1", "yes", "t", "y"})
 FALSE_WORDS = frozenset({"false", "0", "no", "f", "n"})
-REQUIRED_TRIAL_COLUMNS = ("trial_kind", "probe_id", "probe_subject", "score", "mated")
+VERIFICATION, IDENTIFICATION = "verification", "identification"
+REQUIRED = ("trial_kind", "probe_subject", "score", "mated")
 ROW = "{file} row {row}: {problem}"
-MISSING_COLUMN = "{file}: missing required column {column!r}"
-UNKNOWN_FORMAT = "{file}: unknown file type; use .csv, .parquet or .pq"
-NOT_FOUND = "{file}: no such file"
-NO_KEY = "{file}: an attribute file needs an 'image_id' or a 'subject_id' column"
+MISSING_COLUMN = ("{file}: no column {column!r}{mapped}; its columns are {columns} "
+                  "(name yours with --map {key}=COLUMN)")
+IDS_APART = "{file}: reference_id is given without probe_id; give both or neither"
+MIXED_IDS = "trials: some files give probe_id and some do not; give it in all or none"
+DUPLICATE = "{file} row {row}: repeats the trial of {first_file} row {first_row} ({what})"
+CONFLICT = ("trials: image {image!r} belongs to subject {a!r} ({where_a}) and to "
+            "{b!r} ({where_b})")
+FTA_NOTE = ("{count:,} trial(s) have an empty score: counted as failures to acquire "
+            "(FNMR with FTA, FPIR, FNIR), left out of FMR and FNMR")
 MORE = "... and {count} more problem(s)"
 
 
 class ScoreLogError(ValueError):
-    """A score log or attribute file is malformed; the message lists file and rows."""
+    """A score log or attribute file is malformed; the message lists file, rows and values."""
 
 
 @dataclass(frozen=True)
 class ScoreLogs:
-    """What the metrics stage needs: the scores table and the images table."""
+    """What the metrics stage needs, and what the reader wants the user to know.
+
+    ``scores`` has :data:`audit.schema.SCORES` columns; ``images`` one row per
+    image the trials mention (``image_id``, ``subject_id``, labels); ``fta``
+    per-image ``image_id``, ``fta`` from a ``status`` column, else None;
+    ``notes`` one line each (empty scores, a few unlisted images).
+    """
 
     scores: pa.Table
     images: pd.DataFrame
+    fta: pd.DataFrame | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Trials:
+    """One trials file, checked, its ids and subjects as codes."""
+
+    name: str
+    kind: np.ndarray  # bool: verification (else identification)
+    probe_subject: Codes
+    reference_subject: Codes
+    probe_id: Codes | None
+    reference_id: Codes | None
+    score: np.ndarray
+    mated: np.ndarray
+    best: np.ndarray  # int8: 1 true, 0 false, -1 empty
+    rank: np.ndarray  # float, NaN when empty
+    fold: np.ndarray
 
 
 def read_score_logs(
-    trial_files: Path | str | list[Path | str], attribute_file: Path | str
+    trial_files: Path | str | list[Path | str],
+    attribute_file: Path | str,
+    *,
+    columns: ColumnMap | None = None,
 ) -> ScoreLogs:
-    """Read trials and attributes into a SCORES table and an images table.
+    """Read trials and attributes into a SCORES table, an images table and FTA flags.
 
     Parameters
     ----------
@@ -88,179 +99,247 @@ def read_score_logs(
         Trials files (CSV or Parquet), concatenated in order.
     attribute_file : path
         Per-image or per-subject attribute table.
-
-    Returns
-    -------
-    ScoreLogs
-        ``scores`` with :data:`audit.schema.SCORES` columns and types;
-        ``images`` with ``image_id``, ``subject_id`` and the label columns,
-        one row per image id the trials mention.
+    columns : ColumnMap, default=None
+        The user's column names (:func:`audit.metrics.log_format.parse_mapping`).
 
     Raises
     ------
     ScoreLogError
-        Listing every problem found (up to :data:`MAX_REPORTED`) by file and row.
+        Listing every problem found by file, row and value.
     """
-    paths = [trial_files] if isinstance(trial_files, (str, Path)) else list(trial_files)
+    mapping = columns or ColumnMap({})
+    paths = [Path(trial_files)] if isinstance(trial_files, (str, Path)) else [
+        Path(p) for p in trial_files]
     problems: list[str] = []
-    parts = [_read_trials(Path(p), problems) for p in paths]
-    attributes = _read_table(Path(attribute_file))
-    if problems:
+    try:
+        parts = [_read_trials(p, mapping, problems) for p in paths]
+        log_reading.column_names(Path(attribute_file))
+    except LogReadError as error:
+        raise ScoreLogError(str(error)) from None
+    _raise(problems)
+    parts = [p for p in parts if p is not None]
+    if len({p.probe_id is None for p in parts}) > 1:
+        problems.append(MIXED_IDS)
         _raise(problems)
-    scores = pd.concat(parts, ignore_index=True)
-    images = _images(scores, attributes, Path(attribute_file).name, problems)
-    if problems:
-        _raise(problems)
-    return ScoreLogs(scores=_to_arrow(scores), images=images)
+    trials = _Combined(parts)
+    _duplicates(trials, problems)
+    mentioned = trials.mentioned(problems)
+    _raise(problems)
+    labelled = attach_labels(Path(attribute_file), mapping, mentioned, problems, MAX_REPORTED)
+    _raise(problems)
+    return ScoreLogs(scores=trials.table(), images=labelled.images, fta=labelled.fta,
+                     notes=tuple(_notes(trials, labelled)))
 
 
 def _raise(problems: list[str]) -> None:
+    if not problems:
+        return
     shown = problems[:MAX_REPORTED]
     if len(problems) > MAX_REPORTED:
         shown.append(MORE.format(count=len(problems) - MAX_REPORTED))
     raise ScoreLogError("\n".join(shown))
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    """Every cell as a stripped string, empty for missing."""
-    if not path.is_file():
-        raise ScoreLogError(NOT_FOUND.format(file=path))
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    elif suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-        frame = frame.astype(object).where(frame.notna(), "")
-    else:
-        raise ScoreLogError(UNKNOWN_FORMAT.format(file=path))
-    return frame.astype(str).apply(lambda column: column.str.strip())
+def _notes(trials: _Combined, labelled: Labelled) -> list[str]:
+    empty = int(np.isnan(trials.score).sum())
+    return ([FTA_NOTE.format(count=empty)] if empty else []) + labelled.notes
 
 
-def _read_trials(path: Path, problems: list[str]) -> pd.DataFrame:
-    raw = _read_table(path)
-    name = path.name
-    missing = [c for c in REQUIRED_TRIAL_COLUMNS if c not in raw.columns]
-    if missing:
-        problems.extend(MISSING_COLUMN.format(file=name, column=c) for c in missing)
-        return pd.DataFrame()
-    n = len(raw)
+def _read_trials(path: Path, mapping: ColumnMap, problems: list[str]) -> _Trials | None:
+    names = log_reading.column_names(path)
+    present = {k: mapping.column(k) for k in TRIAL_KEYS if mapping.column(k) in names}
+    missing = [k for k in REQUIRED if k not in present]
+    problems.extend(MISSING_COLUMN.format(
+        file=path.name, column=mapping.column(k), key=k, columns=", ".join(names),
+        mapped="" if mapping.column(k) == k else f" (mapped to {k})") for k in missing)
+    if "reference_id" in present and "probe_id" not in present:
+        problems.append(IDS_APART.format(file=path.name))
+    if missing or "reference_id" in present and "probe_id" not in present:
+        return None
+    numeric = [k for k in ("score", "rank", "fold") if k in present]
+    read = log_reading.read_columns(
+        path, [present[k] for k in present if k not in numeric], [present[k] for k in numeric])
+    checks = _RowChecks(path.name, problems)
+    return checks.trials(read, present)
 
-    def column(key: str) -> pd.Series:
-        return raw[key] if key in raw.columns else pd.Series([""] * n, index=raw.index)
 
-    def report(mask: np.ndarray, problem: str) -> None:
-        rows = np.flatnonzero(mask)[:MAX_REPORTED] + 1
-        problems.extend(ROW.format(file=name, row=r, problem=problem) for r in rows)
+class _RowChecks:
+    """Row checks of one file; each problem names the row and shows the value."""
 
-    kind = column("trial_kind").str.lower()
-    known = kind.isin([VERIFICATION, IDENTIFICATION]).to_numpy()
-    report(~known, "trial_kind must be 'verification' or 'identification'")
-    verification = (kind == VERIFICATION).to_numpy()
-    identification = (kind == IDENTIFICATION).to_numpy()
-    for key in ("probe_id", "probe_subject"):
-        report((column(key) == "").to_numpy(), f"{key} is empty")
-    for key in ("reference_id", "reference_subject"):
-        empty = (column(key) == "").to_numpy()
-        report(verification & empty, f"{key} is empty in a verification row")
-    score_text = column("score")
-    score = pd.to_numeric(score_text, errors="coerce").to_numpy(np.float64)
-    report(((score_text != "") & np.isnan(score)).to_numpy(), "score is not a number")
-    report(np.isinf(score), "score is infinite")
-    mated, bad = _booleans(column("mated"))
-    report(bad | (column("mated") == "").to_numpy(), "mated must be true or false")
-    best, bad_best = _booleans(column("best_is_true_entry"))
-    report(bad_best, "best_is_true_entry must be true, false or empty")
-    needs_flag = identification & (mated == 1) & ~np.isnan(score) & (best < 0)
-    report(needs_flag, "best_is_true_entry is empty in a mated identification row with a score")
-    same = (column("probe_subject") == column("reference_subject")).to_numpy()
-    disagree = verification & (mated >= 0) & (same != (mated == 1))
-    report(disagree, "mated disagrees with probe_subject/reference_subject")
-    rank, bad_rank = _integers(column("rank"))
-    report(bad_rank, "rank must be an integer or empty")
-    fold, bad_fold = _integers(column("fold"))
-    report(bad_fold, "fold must be an integer or empty")
-    return pd.DataFrame(
-        {
-            "trial_kind": kind,
-            "probe_id": column("probe_id"),
-            "reference_id": column("reference_id").replace("", None),
-            "probe_subject": column("probe_subject"),
-            "reference_subject": column("reference_subject").replace("", None),
-            "score": score,
-            "mated": mated == 1,
-            "fold": fold,
-            "rank": rank,
-            "best_is_true_entry": pd.array(np.where(best < 0, None, best == 1), dtype="boolean"),
+    def __init__(self, name: str, problems: list[str]) -> None:
+        self.name, self.problems = name, problems
+
+    def report(self, mask: np.ndarray, problem) -> None:
+        rows = np.flatnonzero(mask)[:MAX_REPORTED]
+        self.problems.extend(ROW.format(file=self.name, row=r + 1, problem=problem(r))
+                             for r in rows)
+
+    def trials(self, read: log_reading.Columns, present: dict[str, str]) -> _Trials:
+        n = read.n_rows
+        blank = Codes(np.zeros(n, dtype=np.int64), pa.array([""], pa.string()))
+
+        def text(key: str) -> Codes:
+            return read.text[present[key]] if key in present else blank
+
+        kind = text("trial_kind").lowered()
+        verification, identification = kind.equal(VERIFICATION), kind.equal(IDENTIFICATION)
+        raw_kind = text("trial_kind")
+        self.report(~(verification | identification), lambda r: (
+            f"trial_kind {raw_kind.text(r)!r} is not 'verification' or 'identification'"))
+        subjects = log_reading.split(log_reading.concat(
+            [text("probe_subject"), text("reference_subject")]), [n, n])
+        self.report(subjects[0].equal(""), lambda r: "probe_subject is empty")
+        self.report(verification & subjects[1].equal(""),
+                    lambda r: "reference_subject is empty in a verification row")
+        ids = None
+        if "probe_id" in present:
+            ids = log_reading.split(log_reading.concat([text("probe_id"), text("reference_id")]),
+                                    [n, n])
+            self.report(ids[0].equal(""), lambda r: "probe_id is empty")
+            self.report(verification & ids[1].equal(""),
+                        lambda r: "reference_id is empty in a verification row")
+        score = self.number(read, present["score"], "score", integer=False)
+        self.report(np.isinf(score), lambda r: f"score {score[r]} is infinite")
+        mated = self.boolean(text("mated"), "mated", allow_empty=False)
+        best = self.boolean(text("best_is_true_entry"), "best_is_true_entry", allow_empty=True)
+        self.report(identification & (mated == 1) & ~np.isnan(score) & (best < 0), lambda r: (
+            "best_is_true_entry is empty in a mated identification row with a score"))
+        same = subjects[0].codes == subjects[1].codes
+        self.report(verification & (mated >= 0) & (same != (mated == 1)), lambda r: (
+            f"mated is {text('mated').text(r)!r} but probe_subject is "
+            f"{subjects[0].text(r)!r} and reference_subject {subjects[1].text(r)!r}"))
+        rank, fold = (self.number(read, present[k], k, integer=True) if k in present
+                      else np.full(n, np.nan) for k in ("rank", "fold"))
+        return _Trials(self.name, verification, subjects[0], subjects[1],
+                       None if ids is None else ids[0], None if ids is None else ids[1],
+                       score, mated == 1, best, rank, fold)
+
+    def number(self, read: log_reading.Columns, column: str, key: str, *, integer: bool
+               ) -> np.ndarray:
+        value = read.numbers[column]
+        shown = read.number_text.get(column)
+        bad = read.bad_numbers[column]
+        if integer:
+            bad = bad | (~np.isnan(value) & (np.mod(value, 1) != 0))
+        what = "an integer" if integer else "a number"
+        self.report(bad, lambda r: f"{key} {shown.text(r) if shown else float(value[r])!r} is not {what}")
+        return np.where(bad, np.nan, value)
+
+    def boolean(self, codes: Codes, key: str, *, allow_empty: bool) -> np.ndarray:
+        """1 true, 0 false, -1 empty, from boolean words in any case."""
+        lowered = codes.lowered()
+        value = np.where(lowered.isin(TRUE_WORDS), 1, np.where(lowered.isin(FALSE_WORDS), 0, -1))
+        bad = (value < 0) & ~(allow_empty & codes.equal(""))
+        allowed = "true, false or empty" if allow_empty else "true or false"
+        self.report(bad, lambda r: f"{key} {codes.text(r)!r} is not {allowed}")
+        return value.astype(np.int8)
+
+
+class _Combined:
+    """Every trials file together, ids and subjects on shared codes."""
+
+    def __init__(self, parts: list[_Trials]) -> None:
+        self.parts = parts
+        self.sizes = [len(p.score) for p in parts]
+        n = sum(self.sizes)
+        self.kind = np.concatenate([p.kind for p in parts])
+        subjects = log_reading.concat([p.probe_subject for p in parts]
+                                      + [p.reference_subject for p in parts])
+        self.probe_subject, self.reference_subject = log_reading.split(subjects, [n, n])
+        self.by_image = parts[0].probe_id is not None
+        if self.by_image:
+            ids = log_reading.concat([p.probe_id for p in parts] + [p.reference_id for p in parts])
+            self.probe_id, self.reference_id = log_reading.split(ids, [n, n])
+        else:  # a subject stands for its images
+            self.probe_id, self.reference_id = self.probe_subject, self.reference_subject
+        for name in ("score", "mated", "best", "rank", "fold"):
+            setattr(self, name, np.concatenate([getattr(p, name) for p in parts]))
+
+    def where(self, row: int) -> tuple[str, int]:
+        """File name and 1-based row of a combined row."""
+        part = int(np.searchsorted(np.cumsum(self.sizes), row, side="right"))
+        return self.parts[part].name, row - sum(self.sizes[:part]) + 1
+
+    def mentioned(self, problems: list[str]) -> Mentioned:
+        """Distinct images with their subject; an image with two subjects is a problem."""
+        images = np.concatenate([self.probe_id.codes, self.reference_id.codes[self.kind]])
+        subjects = np.concatenate([self.probe_subject.codes,
+                                   self.reference_subject.codes[self.kind]])
+        subject_of = np.full(len(self.probe_id.values), -1, dtype=np.int64)
+        subject_of[images] = subjects
+        conflict = np.unique(images[subject_of[images] != subjects])
+        rows = np.concatenate([np.arange(len(self.kind)), np.flatnonzero(self.kind)])
+        for image in conflict[:MAX_REPORTED]:
+            seen = np.flatnonzero(images == image)
+            seen = seen[np.argsort(rows[seen], kind="stable")]
+            other = seen[subjects[seen] != subjects[seen[0]]][0]
+            problems.append(CONFLICT.format(
+                image=self.probe_id.values[int(image)].as_py(),
+                a=self.probe_subject.values[int(subjects[seen[0]])].as_py(),
+                where_a="{} row {}".format(*self.where(rows[seen[0]])),
+                b=self.probe_subject.values[int(subjects[other])].as_py(),
+                where_b="{} row {}".format(*self.where(rows[other]))))
+        used = np.flatnonzero(subject_of >= 0)
+        position = np.full(len(subject_of), -1, dtype=np.int64)
+        position[used] = np.arange(used.size)
+        return Mentioned(
+            ids=self.probe_id.values.take(pa.array(used)),
+            subjects=self.probe_subject.values.take(pa.array(subject_of[used])),
+            probe=position[self.probe_id.codes],
+            reference=np.where(self.kind, position[self.reference_id.codes], -1),
+            by_image=self.by_image)
+
+    def table(self) -> pa.Table:
+        """The SCORES table (ids as strings, built by Arrow from the codes)."""
+
+        def strings(codes: Codes, keep: np.ndarray | None = None) -> pa.Array:
+            array = codes.values.take(pa.array(codes.codes))
+            return array if keep is None else _masked(array, keep)
+
+        identification = ~self.kind
+        columns = {
+            "trial_kind": pa.array(np.where(self.kind, VERIFICATION, IDENTIFICATION)),
+            "probe_id": strings(self.probe_id),
+            "reference_id": strings(self.reference_id, ~self.reference_id.equal("")),
+            "probe_subject": strings(self.probe_subject),
+            "reference_subject": strings(self.reference_subject, self.kind),
+            "score": pa.array(self.score, mask=np.isnan(self.score)),
+            "mated": pa.array(self.mated),
+            "fold": _integers(self.fold),
+            "rank": _integers(self.rank),
+            "best_is_true_entry": pa.array(self.best == 1, mask=~identification | (self.best < 0)),
         }
-    )
+        return pa.table(columns, schema=SCORES)
 
 
-def _booleans(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(1 true / 0 false / -1 empty, bad) from boolean words."""
-    lowered = text.str.lower()
-    value = np.where(lowered.isin(TRUE_WORDS), 1, np.where(lowered.isin(FALSE_WORDS), 0, -1))
-    return value, (value < 0) & (lowered != "").to_numpy()
+def _masked(array: pa.Array, keep: np.ndarray) -> pa.Array:
+    return pc.if_else(pa.array(keep), array, pa.scalar(None, pa.string()))
 
 
-def _integers(text: pd.Series) -> tuple[pd.array, np.ndarray]:
-    number = pd.to_numeric(text, errors="coerce")
-    bad = ((text != "") & (number.isna() | (number % 1 != 0))).to_numpy()
-    return pd.array(number.where(~bad).round(), dtype="Int32"), bad
+def _integers(values: np.ndarray) -> pa.Array:
+    missing = np.isnan(values)
+    return pa.array(np.where(missing, 0, values).astype(np.int32), mask=missing)
 
 
-def _images(
-    scores: pd.DataFrame, attributes: pd.DataFrame, name: str, problems: list[str]
-) -> pd.DataFrame:
-    """One row per image id in the trials, with its subject and labels."""
-    mentioned = pd.concat(
-        [
-            scores[["probe_id", "probe_subject"]].set_axis(["image_id", "subject_id"], axis=1),
-            scores.loc[
-                scores["trial_kind"] == VERIFICATION, ["reference_id", "reference_subject"]
-            ].set_axis(["image_id", "subject_id"], axis=1),
-        ]
-    ).drop_duplicates()
-    conflicting = mentioned["image_id"][mentioned["image_id"].duplicated()].unique()
-    problems.extend(
-        f"trials: image id {image!r} appears with more than one subject"
-        for image in conflicting[:MAX_REPORTED]
-    )
-    images = mentioned.drop_duplicates("image_id").reset_index(drop=True)
-    if "image_id" in attributes.columns:
-        return _join(images, attributes, "image_id", name, problems)
-    if "subject_id" in attributes.columns:
-        return _join(images, attributes, "subject_id", name, problems)
-    problems.append(NO_KEY.format(file=name))
-    return images
+def _duplicates(trials: _Combined, problems: list[str]) -> None:
+    """Trials given twice (same kind, probe, reference and fold), with both rows.
 
-
-def _join(
-    images: pd.DataFrame, attributes: pd.DataFrame, key: str, name: str, problems: list[str]
-) -> pd.DataFrame:
-    labels = [c for c in attributes.columns if c not in ("image_id", "subject_id")]
-    duplicated = attributes[key].duplicated(keep="first").to_numpy()
-    problems.extend(
-        ROW.format(
-            file=name, row=r, problem=f"{key} {attributes[key].iloc[r - 1]!r} is listed again"
-        )
-        for r in (np.flatnonzero(duplicated) + 1)[:MAX_REPORTED]
-    )
-    merged = images.merge(
-        attributes.drop_duplicates(key), on=key, how="left", suffixes=("", "_file")
-    )
-    if key == "image_id" and "subject_id_file" in merged.columns:
-        listed = merged["subject_id_file"].notna() & (merged["subject_id_file"] != "")
-        disagree = listed & (merged["subject_id_file"] != merged["subject_id"])
-        problems.extend(
-            f"{name}: image {image!r} has a subject_id that disagrees with the trials"
-            for image in merged.loc[disagree, "image_id"][:MAX_REPORTED]
-        )
-        merged = merged.drop(columns="subject_id_file")
-    for label in labels:
-        merged[label] = merged[label].fillna("").replace("", UNKNOWN)
-    return merged.loc[:, ["image_id", "subject_id", *labels]]
-
-
-def _to_arrow(scores: pd.DataFrame) -> pa.Table:
-    table = pa.Table.from_pandas(scores.loc[:, SCORES.names], schema=SCORES, preserve_index=False)
-    return table.replace_schema_metadata(None)
+    Only checked with image ids: without them, two trials of the same people
+    may well be two different images.
+    """
+    if not trials.by_image:
+        return
+    n_images = len(trials.probe_id.values) + 1
+    _, fold = np.unique(np.nan_to_num(trials.fold, nan=-1.0), return_inverse=True)
+    reference = np.where(trials.kind, trials.reference_id.codes, -1) + 1
+    key = ((fold.astype(np.int64) * 2 + trials.kind) * n_images + trials.probe_id.codes
+           ) * n_images + reference
+    repeated = np.flatnonzero(pd.Series(key).duplicated().to_numpy())
+    for row in repeated[:MAX_REPORTED]:
+        first = int(np.flatnonzero(key == key[row])[0])
+        file, at = trials.where(row)
+        first_file, first_at = trials.where(first)
+        what = f"probe {trials.probe_id.text(row)!r}" + (
+            f", reference {trials.reference_id.text(row)!r}" if trials.kind[row] else "")
+        problems.append(DUPLICATE.format(file=file, row=at, first_file=first_file,
+                                         first_row=first_at, what=what))

@@ -260,19 +260,25 @@ def threshold_for_target(
     """
     if not 0.0 <= float(target) <= 1.0:
         raise ValueError(BAD_TARGET.format(target=target))
-    counts = count_at_thresholds(nonmated)
-    if counts.thresholds.size == 0:
+    values = check_scores(nonmated, name="nonmated")
+    scored = values[~np.isnan(values)]
+    if scored.size == 0:
         warnings.warn(
             EMPTY_DENOMINATOR.format(rate="threshold_for_target", trials="non-NaN scores"),
             UndefinedRateWarning,
             stacklevel=2,
         )
         return float("nan")
-    n = counts.scored[0] + (counts.missing[0] if fta_in_denominator else 0)
-    within = counts.at_or_above[0] <= allowed_errors(target, int(n))
-    if within.any():
-        return float(counts.thresholds[np.argmax(within)])
-    return float(np.nextafter(counts.thresholds[-1], np.inf))
+    n = values.size if fta_in_denominator else scored.size
+    allowed = allowed_errors(target, int(n))
+    if allowed >= scored.size:
+        return float(scored.min())
+    # The (allowed + 1)-th largest score v fails (allowed + 1 scores are >= v) and so does
+    # every t <= v; at most `allowed` scores are > v, so the answer is the smallest score
+    # above v. Two linear passes (np.partition), no sort of all scores.
+    v = np.partition(scored, scored.size - allowed - 1)[scored.size - allowed - 1]
+    above = scored[scored > v]
+    return float(above.min()) if above.size else float(np.nextafter(scored.max(), np.inf))
 
 
 def threshold_sweep(
@@ -383,8 +389,21 @@ def _sweep_rows(
     )
 
 
+#: Largest (groups x subjects) table :func:`distinct_subjects` marks directly, in bytes.
+DIRECT_MARKS = 200_000_000
+
+
 def distinct_subjects(subjects: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """Number of distinct subjects with at least one trial in each group."""
+    """Number of distinct subjects with at least one trial in each group.
+
+    Marks (group, subject) in a boolean table, one linear pass, when the table
+    is at most :data:`DIRECT_MARKS` bytes; otherwise sorts the codes.
+    """
     base = int(subjects.max(initial=0)) + 1
-    pairs = np.unique(groups.astype(np.int64) * base + subjects)
+    codes = groups.astype(np.int64) * base + subjects
+    if n_groups * base <= DIRECT_MARKS:
+        seen = np.zeros(n_groups * base, dtype=bool)
+        seen[codes] = True
+        return seen.reshape(n_groups, base).sum(axis=1).astype(np.int64)
+    pairs = np.unique(codes)
     return np.bincount(pairs // base, minlength=n_groups).astype(np.int64)

@@ -95,6 +95,18 @@ class ClusterCounts:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A calibrated threshold's share of the influence: ``- reference @ pick``.
+
+    ``reference`` holds the calibration rate's influence at the source points
+    only; ``pick`` (sources x rows) gives each row its slope on its source.
+    """
+
+    reference: Influence
+    pick: np.ndarray
+
+
+@dataclass(frozen=True)
 class Influence:
     """Each cluster's influence on a set of estimates, summed per subject and per pair.
 
@@ -103,6 +115,14 @@ class Influence:
     by each row's number of trials, so that the variance of row *k* is
     ``G/(G-1) * (sum subjects[:, k]**2 - sum pairs[:, k]**2)`` with ``G`` =
     ``clusters[k]``, the number of subjects with a trial in the row.
+
+    ``corrections`` (from :meth:`minus`) subtract slopes times another
+    estimate's influence. They are kept apart, not added into the matrices:
+    the other estimate (overall FMR) touches every pair of subjects, so the
+    sum would be as large as the number of pairs times the number of rows
+    (billions of entries at 10 million comparisons), while the variance only
+    needs a few cross-products: :math:`\\sum (u_k - s u_R)^2 = \\sum u_k^2 -
+    2 s \\sum u_k u_R + s^2 \\sum u_R^2`.
     """
 
     subjects: sparse.csr_matrix
@@ -113,23 +133,37 @@ class Influence:
     #: ``pairs``: how the influence moves when the rate is taken at another value.
     shares: sparse.csr_matrix | None = None
     pair_shares: sparse.csr_matrix | None = None
+    corrections: tuple[Correction, ...] = ()
 
     def variance(self) -> np.ndarray:
         """Cluster-robust variance of every row (dyadic ones may come out negative)."""
         squares = _column_sums(self.subjects.multiply(self.subjects))
         if self.pairs is not None:
             squares = squares - _column_sums(self.pairs.multiply(self.pairs))
+        corrected = self._corrected_rows()
+        if corrected.size:
+            squares[corrected] = np.diag(self.columns(corrected).products())
         return _small_sample_factor(self.clusters) * squares
+
+    def products(self) -> np.ndarray:
+        """Sums of influence products between the rows (rows x rows), corrections included."""
+        plain = self._plain()
+        out = _cross(plain, plain)
+        for c in self.corrections:
+            shared = _cross(plain, c.reference) @ c.pick
+            out -= shared + shared.T
+        for c in self.corrections:
+            for d in self.corrections:
+                out += c.pick.T @ _cross(c.reference, d.reference) @ d.pick
+        return out
 
     def correlation(self) -> np.ndarray:
         """Correlation between the rows (rows x rows); 0 where a variance is not positive."""
-        products = (self.subjects.T @ self.subjects).toarray()
-        if self.pairs is not None:
-            products -= (self.pairs.T @ self.pairs).toarray()
+        products = self.products()
         scale = np.sqrt(np.clip(np.diag(products), 0.0, None))
         with np.errstate(invalid="ignore", divide="ignore"):
             rho = products / np.outer(scale, scale)
-        rho = np.where(np.isfinite(rho), np.clip(rho, -1.0, 1.0), 0.0)
+        rho = np.nan_to_num(rho, nan=0.0, posinf=0.0, neginf=0.0)
         np.fill_diagonal(rho, 1.0)
         return rho
 
@@ -138,19 +172,20 @@ class Influence:
 
         Evaluated at rate ``p + d`` the influence is ``u - d w`` (``w``: the
         shares), so the cluster-robust variance is ``a - 2 b d + c d**2``;
-        returns ``(a, b, c)`` (``a`` is :meth:`variance`).
+        returns ``(a, b, c)`` (``a`` is :meth:`variance`). The shares are the
+        row's own: a correction moves ``u``, not ``w``.
         """
         factor = _small_sample_factor(self.clusters)
-
-        def cross(x: sparse.csr_matrix, y: sparse.csr_matrix,
-                  px: sparse.csr_matrix | None, py: sparse.csr_matrix | None) -> np.ndarray:
-            total = _column_sums(x.multiply(y))
-            if px is not None and py is not None:  # no pair shares: a one-way row's are 0
-                total = total - _column_sums(px.multiply(py))
-            return factor * total
-
-        u, w, pu, pw = self.subjects, self.shares, self.pairs, self.pair_shares
-        return cross(u, u, pu, pu), cross(u, w, pu, pw), cross(w, w, pw, pw)
+        weights = Influence(self.shares, self.pair_shares, self.pair_keys, self.clusters)
+        linear = _column_sums(self.subjects.multiply(self.shares))
+        if self.pairs is not None and self.pair_shares is not None:
+            linear = linear - _column_sums(self.pairs.multiply(self.pair_shares))
+        for c in self.corrections:
+            linear = linear - np.sum(c.pick * _cross(c.reference, weights), axis=0)
+        quadratic = _column_sums(self.shares.multiply(self.shares))
+        if self.pair_shares is not None:
+            quadratic = quadratic - _column_sums(self.pair_shares.multiply(self.pair_shares))
+        return self.variance(), factor * linear, factor * quadratic
 
     def effective_clusters(self) -> np.ndarray:
         r"""Effective number of clusters of every row, :math:`(\sum_s u_s^2)^2 / \sum_s u_s^4`.
@@ -159,7 +194,10 @@ class Influence:
         one person carries the row (Carter, Schnepel & Steigerwald 2017). NaN
         for a row without influence.
         """
-        squares = self.subjects.multiply(self.subjects)
+        subjects = self.subjects
+        for c in self.corrections:  # subjects x rows stays small; pairs are not needed
+            subjects = subjects - c.reference.subjects @ sparse.csr_matrix(c.pick)
+        squares = sparse.csr_matrix(subjects).multiply(subjects)
         with np.errstate(invalid="ignore", divide="ignore"):
             return _column_sums(squares) ** 2 / _column_sums(squares.multiply(squares))
 
@@ -167,50 +205,47 @@ class Influence:
         def pick(matrix: sparse.csr_matrix | None) -> sparse.csr_matrix | None:
             return None if matrix is None else matrix[:, index]
 
+        corrections = tuple(Correction(c.reference, c.pick[:, index]) for c in self.corrections)
         return Influence(self.subjects[:, index], pick(self.pairs), self.pair_keys,
-                         self.clusters[index], pick(self.shares), pick(self.pair_shares))
+                         self.clusters[index], pick(self.shares), pick(self.pair_shares),
+                         corrections)
 
     def minus(self, other: Influence, source: np.ndarray, slopes: np.ndarray) -> Influence:
         """Influence of ``self[:, k] - slopes[k] * other[:, source[k]]`` for every row *k*.
 
-        The pair rows of both are aligned on their subject-pair keys.
+        ``other`` has no corrections of its own; the pair rows of both are
+        matched on their subject-pair keys when the products are taken.
         """
-        pick = sparse.csr_matrix(
-            (np.asarray(slopes, dtype=np.float64), (np.asarray(source), np.arange(len(source)))),
-            shape=(other.subjects.shape[1], self.subjects.shape[1]),
-        )
-        subjects = (self.subjects - other.subjects @ pick).tocsr()
-        keys, mine, theirs = _aligned_pairs(self, other)
-        pairs = None if keys is None else (mine - theirs @ pick).tocsr()
-        pair_shares = self.pair_shares
-        if keys is not None and pair_shares is not None:
-            pair_shares = _onto(keys, self.pair_keys, pair_shares)
-        return Influence(subjects, pairs, keys, self.clusters, self.shares, pair_shares)
+        slopes = np.asarray(slopes, dtype=np.float64)
+        used, row = np.unique(np.asarray(source)[slopes != 0], return_inverse=True)
+        pick = np.zeros((used.size, slopes.size))
+        pick[row, np.flatnonzero(slopes != 0)] = slopes[slopes != 0]
+        correction = Correction(other._plain().columns(used), pick)
+        return Influence(self.subjects, self.pairs, self.pair_keys, self.clusters,
+                         self.shares, self.pair_shares, self.corrections + (correction,))
+
+    def _plain(self) -> Influence:
+        """The influence without its corrections or shares."""
+        return Influence(self.subjects, self.pairs, self.pair_keys, self.clusters)
+
+    def _corrected_rows(self) -> np.ndarray:
+        if not self.corrections:
+            return np.array([], dtype=np.int64)
+        return np.flatnonzero(np.any([c.pick.any(axis=0) for c in self.corrections], axis=0))
 
 
-def _aligned_pairs(
-    a: Influence, b: Influence
-) -> tuple[np.ndarray | None, sparse.csr_matrix | None, sparse.csr_matrix | None]:
-    """Both pair matrices re-indexed on the union of their pair keys."""
-    present = [x.pair_keys for x in (a, b) if x.pairs is not None]
-    if not present:
-        return None, None, None
-    keys = np.union1d(present[0], present[-1])
-
-    def onto(influence: Influence, width: int) -> sparse.csr_matrix:
-        if influence.pairs is None:
-            return sparse.csr_matrix((keys.size, width))
-        return _onto(keys, influence.pair_keys, influence.pairs)
-
-    return keys, onto(a, a.subjects.shape[1]), onto(b, b.subjects.shape[1])
-
-
-def _onto(keys: np.ndarray, own_keys: np.ndarray, matrix: sparse.csr_matrix) -> sparse.csr_matrix:
-    """``matrix`` (rows: ``own_keys``) re-indexed on ``keys``, a sorted superset."""
-    rows = np.searchsorted(keys, own_keys)
-    moved = matrix.tocoo()
-    return sparse.csr_matrix((moved.data, (rows[moved.row], moved.col)),
-                             shape=(keys.size, matrix.shape[1]))
+def _cross(a: Influence, b: Influence) -> np.ndarray:
+    """Subject products minus pair products of two uncorrected influences (a rows x b rows)."""
+    out = (a.subjects.T @ b.subjects).toarray()
+    if a.pairs is not None and b.pairs is not None:
+        if a.pair_keys is b.pair_keys or np.array_equal(a.pair_keys, b.pair_keys):
+            mine, theirs = a.pairs, b.pairs
+        else:
+            at = np.minimum(np.searchsorted(b.pair_keys, a.pair_keys), b.pair_keys.size - 1)
+            shared = b.pair_keys[at] == a.pair_keys
+            mine, theirs = a.pairs[np.flatnonzero(shared)], b.pairs[at[shared]]
+        out -= (mine.T @ theirs).toarray()
+    return out
 
 
 def _column_sums(matrix: sparse.spmatrix) -> np.ndarray:

@@ -1,0 +1,173 @@
+"""Short answers in the terminal: what a metrics table says, in two small tables.
+
+``lfr-audit metrics`` (and ``run``) end with these instead of pointing at a
+long report: the overall rates with intervals at each operating point, and
+the largest fixed-pair disparities with their intervals and whether they
+were shown (Benjamini-Hochberg adjusted p < 0.05), with the groups too small
+for each rate named, never ranked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from rich.table import Table
+
+from audit.metrics import contrasts, table, trials
+
+#: How many fixed-pair disparities the terminal shows (largest ratios first).
+TOP_PAIRS = 5
+SHOWN_LEVEL = 0.05
+
+
+def _percent(value: float) -> str:
+    """Three significant digits, in percent: 0.0995, 19.4."""
+    return "n/a" if value != value else f"{100 * value:.3g}"
+
+
+def _rate(row) -> str:
+    if row.value != row.value:
+        return "n/a (no trials)"
+    return f"{_percent(row.value)}% ({_percent(row.ci_low)}-{_percent(row.ci_high)})"
+
+
+def _point(row) -> str:
+    label = row.operating_point if isinstance(row.operating_point, str) else "-"
+    return label if row.threshold != row.threshold else f"{label} {row.threshold:.6g}"
+
+
+def _p_value(p: float) -> str:
+    return "n/a" if p != p else "<1e-300" if p == 0 else f"{p:.2g}"
+
+
+def _table(title: str, *headers: str) -> Table:
+    out = Table(title=title, title_justify="left")
+    for header in headers:
+        out.add_column(header, overflow="fold")
+    return out
+
+
+def overall_table(frame: pd.DataFrame) -> Table:
+    """Overall rate of every metric at every operating point (no sweep, no cross matrix)."""
+    out = _table("Overall rates", "rate", "threshold", "rate (95% interval)", "trials",
+                 "errors", "too small")
+    rates = frame[(frame[table.STATISTIC] == table.RATE)
+                  & (frame[table.POINT_KIND].fillna("") != table.SWEEP)
+                  & (frame["metric"] != trials.FMR_CROSS)]
+    grouped = rates[rates["grouping"] != trials.OVERALL]
+    for row in rates[rates["grouping"] == trials.OVERALL].itertuples():
+        same = grouped[(grouped["metric"] == row.metric)
+                       & (grouped["threshold"].fillna(-1) == (
+                           -1 if row.threshold != row.threshold else row.threshold))]
+        small = same.loc[~same["sufficient"], "group"].tolist()
+        named = ", ".join(small[:4]) + (f" +{len(small) - 4}" if len(small) > 4 else "")
+        out.add_row(row.metric, _point(row), _rate(row), f"{row.n_trials:,}",
+                    f"{row.n_errors:,}", named or "-")
+    return out
+
+
+def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS) -> Table | None:
+    """The largest fixed-pair ratios (higher over lower group) with interval and adjusted p."""
+    pairs = frame[frame[table.GROUP_B].notna() & (frame[table.POINT_KIND].fillna("")
+                                                    != table.SWEEP)]
+    ratios = pairs[pairs[table.STATISTIC] == contrasts.RATIO]
+    if ratios.empty:
+        return None
+    keys = ["metric", "grouping", "group", table.GROUP_B, "threshold"]
+    adjusted = pairs[pairs[table.STATISTIC] == contrasts.P_ADJUSTED].set_index(keys)["value"]
+    finite = ratios[ratios["value"].map(math.isfinite)]
+    chosen = finite.sort_values("value", ascending=False, kind="stable").head(top)
+    out = _table(f"Largest fixed-pair ratios (of {len(ratios):,} pairs)", "rate", "threshold",
+                 "pair", "ratio (95% interval)", "adj. p", "shown")
+    for row in chosen.itertuples():
+        p = adjusted.get((row.metric, row.grouping, row.group, row.group_b, row.threshold),
+                         float("nan"))
+        shown = "yes" if p < SHOWN_LEVEL else "not shown"
+        out.add_row(row.metric, _point(row), f"{row.group} / {row.group_b}",
+                    f"{row.value:.3g} ({row.ci_low:.3g}-{row.ci_high:.3g})",
+                    _p_value(p), shown)
+    return out
+
+
+#: Projected figures the terminal quotes, with their labels.
+PROJECTED = (("projected_false_alerts", "false alerts"), ("projected_true_alerts", "true alerts"),
+             ("projected_precision", "share of alerts correct"))
+
+
+def projection_table(frame: pd.DataFrame) -> Table | None:
+    """Overall projected alerts for the crowd at each operating point, with intervals."""
+    rows = frame[(frame[table.STATISTIC] == table.PROJECTION)
+                 & (frame["grouping"] == trials.OVERALL)]
+    if rows.empty:
+        return None
+    out = _table("Deployment projection (overall; intervals propagated from FPIR and FNIR)",
+                 "threshold", *(label for _, label in PROJECTED))
+    for _, block in rows.groupby(["threshold", table.OPERATING_POINT], sort=False):
+        figures = block.set_index("metric")
+        cells = []
+        for metric, _ in PROJECTED:
+            row = figures.loc[metric]
+            if metric == "projected_precision":
+                cells.append(f"{_percent(row['value'])}% ({_percent(row['ci_low'])}-"
+                             f"{_percent(row['ci_high'])})")
+            else:
+                cells.append(f"{row['value']:,.0f} ({row['ci_low']:,.0f}-{row['ci_high']:,.0f})")
+        out.add_row(_point(next(block.itertuples())), *cells)
+    return out
+
+
+def tables(frame: pd.DataFrame) -> list[Table]:
+    """The terminal's answer for one metrics table."""
+    found = [overall_table(frame), disparity_table(frame), projection_table(frame)]
+    return [t for t in found if t is not None]
+
+
+#: Rates a run's headline quotes, in order (1:N first: LFR is a 1:N system).
+HEADLINE_RATES = ("fpir", "fnir", "fmr", "fnmr")
+
+
+def lead_point(summary: dict) -> str | None:
+    """The operating point a run's line leads with: the deployment's, else the first."""
+    points = [p["operating_point"] for p in summary.get("operating_points", [])]
+    return "deployment" if "deployment" in points else (points[0] if points else None)
+
+
+def headline(summary: dict, point: str | None) -> str:
+    """Overall rates at ``point`` with intervals; a rate without enough data is marked."""
+    parts = []
+    for metric in HEADLINE_RATES:
+        for row in summary.get("overall", []):
+            if row["metric"] != metric or row.get("operating_point") != point:
+                continue
+            if row.get("value") is None:
+                parts.append(f"{metric} n/a")
+                continue
+            low, high = row.get("ci_low"), row.get("ci_high")
+            interval = "" if low is None or high is None else (
+                f" ({_percent(low)}-{_percent(high)})")
+            small = "" if row.get("sufficient", True) else " [too few]"
+            parts.append(f"{metric} {_percent(row['value'])}%{interval}{small}")
+    return "; ".join(parts)
+
+
+def largest_disparity(summary: dict, point: str | None) -> str:
+    """The largest highest-vs-lowest ratio at ``point`` over every grouping, and if it was shown."""
+    best = None
+    for grouping, digests in summary.get("groupings", {}).items():
+        for digest in digests:
+            if digest.get("operating_point") != point:
+                continue
+            for row in digest.get("highest_vs_lowest", []):
+                if row.get("statistic") == contrasts.RATIO and isinstance(row.get("value"),
+                                                                         float):
+                    if best is None or row["value"] > best[1]["value"]:
+                        best = (grouping, row, digest)
+    if best is None:
+        return "-"
+    grouping, row, digest = best
+    adjusted = next((r["value"] for r in digest["highest_vs_lowest"]
+                     if r.get("statistic") == contrasts.P_ADJUSTED), None)
+    shown = "shown" if adjusted is not None and adjusted < SHOWN_LEVEL else "not shown"
+    return (f"{row['metric']} {row['group']} / {row['group_b']} {row['value']:.3g} "
+            f"({row['ci_low']:.3g}-{row['ci_high']:.3g}), {shown}")

@@ -1,0 +1,196 @@
+"""The attribute file of a score log: group labels (and FTA) for every image the trials mention.
+
+One row per image (``image_id``; an optional ``subject_id`` must agree with
+the trials, an optional ``status`` gives failures to acquire) or one row per
+subject (``subject_id`` and no ``image_id``). Every other column is a group
+label. Reported, never passed over silently: a key listed twice (both rows),
+labels spelled several ways (``Female`` and ``female``), images or subjects
+the file does not list (count, examples and the share of trials they carry;
+above :data:`MAX_UNLISTED_SHARE` an error, below it a note), and
+per-image labels asked of trials that have no image ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audit.metrics.log_format import ColumnMap
+from audit.metrics.log_reading import Codes, column_names, read_columns
+from audit.schema import FACE_STATUSES, UNKNOWN
+
+#: Largest share of trials whose images may lack labels; above it the log is refused.
+MAX_UNLISTED_SHARE = 0.01
+NO_KEY = ("{file}: an attribute file needs an {image!r} or a {subject!r} column; "
+          "its columns are {columns} (--map image_id=COLUMN or subject_id=COLUMN)")
+NEEDS_IDS = ("{file}: labels are per image ({image!r}) but the trials have no probe_id; "
+             "give one row per subject (subject_id, no image_id) or map probe_id")
+LISTED_AGAIN = "{file} row {row}: {key} {value!r} is listed again (first at row {first})"
+VARIANTS = ("{file}: column {column!r} spells one label several ways: {variants}; "
+            "use one spelling")
+UNLISTED = ("{file} lists no labels for {count:,} {what} (e.g. {examples}), which carry "
+            "{share:.2%} of the trials; {outcome}")
+UNLISTED_ERROR = f"more than {MAX_UNLISTED_SHARE:.0%} is refused: add them to the file"
+UNLISTED_NOTE = "their labels are 'unknown'"
+BAD_STATUS = "{file} row {row}: status {value!r} is not one of " + ", ".join(FACE_STATUSES)
+SUBJECT_DISAGREES = ("{file} row {row}: image {image!r} has subject_id {listed!r}, "
+                     "the trials say {trials!r}")
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Images with their subject and labels, per-image FTA flags (or None), notes."""
+
+    images: pd.DataFrame
+    fta: pd.DataFrame | None
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class Mentioned:
+    """The images the trials mention: distinct ids, each one's subject id, and their use.
+
+    ``probe`` and ``reference`` give each trial's image (index into ``ids``;
+    -1: no reference image), to weigh unlisted images by the trials they carry.
+    """
+
+    ids: pa.Array
+    subjects: pa.Array
+    probe: np.ndarray
+    reference: np.ndarray
+    by_image: bool
+
+
+def attach_labels(path: Path, mapping: ColumnMap, mentioned: Mentioned,
+                  problems: list[str], max_reported: int) -> Labelled:
+    """Join the attribute file onto the mentioned images; append every problem found."""
+    names = column_names(path)
+    image_col, subject_col = mapping.column("image_id"), mapping.column("subject_id")
+    status_col = mapping.column("status")
+    key_col = image_col if image_col in names else subject_col if subject_col in names else None
+    empty = Labelled(pd.DataFrame(), None, [])
+    if key_col is None:
+        problems.append(NO_KEY.format(file=path.name, image=image_col, subject=subject_col,
+                                      columns=", ".join(names)))
+        return empty
+    if key_col == image_col and not mentioned.by_image:
+        problems.append(NEEDS_IDS.format(file=path.name, image=image_col))
+        return empty
+    columns = read_columns(path, names, [])
+    key = columns.text[key_col]
+    first_row = _first_rows(key)
+    _listed_again(path.name, key, first_row, "image_id" if key_col == image_col else "subject_id",
+                  problems, max_reported)
+    labels = [n for n in names if n not in (image_col, subject_col, status_col)]
+    for label in labels:
+        _variants(path.name, label, columns.text[label], first_row_of=_first_rows(
+            columns.text[label]), problems=problems)
+    lookup = mentioned.ids if key_col == image_col else mentioned.subjects
+    found = pc.index_in(lookup, value_set=key.values).fill_null(-1).to_numpy(
+        zero_copy_only=False).astype(np.int64)
+    row = np.where(found >= 0, first_row[np.maximum(found, 0)], -1)
+    notes = _unlisted(path.name, mentioned, row, problems, per_image=key_col == image_col)
+    if key_col == image_col and subject_col in names:
+        _subjects_agree(path.name, columns.text[subject_col], mentioned, row, problems,
+                        max_reported)
+    frame = pd.DataFrame({"image_id": mentioned.ids.to_pandas(),
+                          "subject_id": mentioned.subjects.to_pandas()})
+    for label in labels:
+        frame[label] = _labels(columns.text[label], row)
+    fta = None
+    if status_col in names and key_col == image_col:
+        fta = _fta(path.name, columns.text[status_col], key, first_row, problems, max_reported)
+        fta = fta[fta["image_id"].isin(frame["image_id"])].reset_index(drop=True)
+    return Labelled(frame, fta, notes)
+
+
+def _first_rows(codes: Codes) -> np.ndarray:
+    """Row of the first occurrence of each value (-1 when a value never occurs)."""
+    first = np.full(len(codes.values), -1, dtype=np.int64)
+    first[codes.codes[::-1]] = np.arange(len(codes.codes))[::-1]
+    return first
+
+
+def _listed_again(name: str, key: Codes, first_row: np.ndarray, key_name: str,
+                  problems: list[str], max_reported: int) -> None:
+    again = np.flatnonzero(first_row[key.codes] != np.arange(len(key.codes)))
+    problems.extend(
+        LISTED_AGAIN.format(file=name, row=r + 1, key=key_name, value=key.text(r),
+                            first=first_row[key.codes[r]] + 1)
+        for r in again[:max_reported])
+
+
+def _variants(name: str, label: str, codes: Codes, *, first_row_of: np.ndarray,
+              problems: list[str]) -> None:
+    """Labels equal up to case and surrounding space but spelled differently."""
+    folded = pc.utf8_lower(codes.values).dictionary_encode().indices.to_numpy(
+        zero_copy_only=False)
+    used = first_row_of >= 0
+    counts = np.bincount(folded[used], minlength=folded.max(initial=-1) + 1)
+    for group in np.flatnonzero(counts > 1)[:5]:
+        members = np.flatnonzero(used & (folded == group))
+        variants = ", ".join(f"{codes.values[int(m)].as_py()!r} (row {first_row_of[m] + 1})"
+                             for m in members)
+        problems.append(VARIANTS.format(file=name, column=label, variants=variants))
+
+
+def _unlisted(name: str, mentioned: Mentioned, row: np.ndarray, problems: list[str], *,
+              per_image: bool) -> list[str]:
+    missing = row < 0
+    if not missing.any():
+        return []
+    n_trials = len(mentioned.probe)
+    reference_missing = np.zeros(n_trials, dtype=bool)
+    has_reference = mentioned.reference >= 0
+    reference_missing[has_reference] = missing[mentioned.reference[has_reference]]
+    carried = np.count_nonzero(missing[mentioned.probe] | reference_missing)
+    share = carried / n_trials if n_trials else 0.0
+    ids = pc.unique((mentioned.ids if per_image else mentioned.subjects).filter(
+        pa.array(missing)))
+    examples = ", ".join(repr(v) for v in ids[:3].to_pylist())
+    what = "images" if per_image else "subjects"
+    count = len(ids)
+    too_many = share > MAX_UNLISTED_SHARE
+    message = UNLISTED.format(file=name, count=count, what=what, examples=examples, share=share,
+                              outcome=UNLISTED_ERROR if too_many else UNLISTED_NOTE)
+    if too_many:
+        problems.append(message)
+        return []
+    return [message]
+
+
+def _subjects_agree(name: str, listed: Codes, mentioned: Mentioned, row: np.ndarray,
+                    problems: list[str], max_reported: int) -> None:
+    has = row >= 0
+    listed_text = listed.values.take(pa.array(listed.codes[row[has]]))
+    trial_text = mentioned.subjects.filter(pa.array(has))
+    disagree = pc.and_(pc.not_equal(listed_text, ""), pc.not_equal(listed_text, trial_text))
+    for i in np.flatnonzero(disagree.to_numpy(zero_copy_only=False))[:max_reported]:
+        problems.append(SUBJECT_DISAGREES.format(
+            file=name, row=row[has][i] + 1, image=mentioned.ids.filter(pa.array(has))[i].as_py(),
+            listed=listed_text[i].as_py(), trials=trial_text[i].as_py()))
+
+
+def _labels(codes: Codes, row: np.ndarray) -> pd.Series:
+    """Each image's label; empty cells and unlisted images are ``unknown``."""
+    values = pc.if_else(pc.equal(codes.values, ""), UNKNOWN, codes.values)
+    values = pa.concat_arrays([values, pa.array([UNKNOWN])])
+    picked = np.where(row >= 0, codes.codes[np.maximum(row, 0)], len(values) - 1)
+    return values.take(pa.array(picked)).to_pandas()
+
+
+def _fta(name: str, status: Codes, key: Codes, first_row: np.ndarray, problems: list[str],
+         max_reported: int) -> pd.DataFrame:
+    """Per-image FTA flags from the status column (of the images the trials mention)."""
+    lowered = status.lowered()
+    bad = ~lowered.isin(FACE_STATUSES)
+    problems.extend(BAD_STATUS.format(file=name, row=r + 1, value=status.text(r))
+                    for r in np.flatnonzero(bad)[:max_reported])
+    rows = first_row[first_row >= 0]
+    return pd.DataFrame({"image_id": key.values.take(pa.array(key.codes[rows])).to_pandas(),
+                         "fta": ~lowered.equal("ok")[rows]})

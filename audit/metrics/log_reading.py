@@ -1,0 +1,200 @@
+"""Columns of a CSV or Parquet log, read lazily with pyarrow: text as codes, numbers as floats.
+
+A text column becomes a :class:`Codes`: one integer code per row into its
+distinct stripped values, so a 10-million-row log of 100,000 people holds
+100,000 strings, not 10 million, and checks, joins and duplicate searches
+run on integers. Numbers are parsed by Arrow; only when a file holds a
+value that is not a number is the column re-read as text to find the rows.
+No Python object is made per row.
+"""
+
+from __future__ import annotations
+
+import csv as python_csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+NOT_FOUND = "{file}: no such file"
+UNKNOWN_FORMAT = "{file}: unknown file type; use .csv, .parquet or .pq"
+UNREADABLE = "{file}: cannot be read as {kind} ({error})"
+TEXT = pa.dictionary(pa.int32(), pa.string())
+NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)$"
+
+
+class LogReadError(ValueError):
+    """A file that cannot be read at all (missing, unknown type, not CSV/Parquet)."""
+
+
+@dataclass(frozen=True)
+class Codes:
+    """A text column: ``values[codes[i]]`` is row *i*'s stripped text ("" when empty)."""
+
+    codes: np.ndarray
+    values: pa.Array
+
+    def text(self, row: int) -> str:
+        """Row ``row``'s text (for messages)."""
+        return self.values[int(self.codes[row])].as_py()
+
+    def lowered(self) -> Codes:
+        """The same column with every value in lower case (merging variants)."""
+        return _recode(self.codes, pc.utf8_lower(self.values))
+
+    def equal(self, word: str) -> np.ndarray:
+        """Row mask: the text equals ``word``."""
+        return _value_mask(self.values, pc.equal(self.values, word))[self.codes]
+
+    def isin(self, words: frozenset[str] | tuple[str, ...]) -> np.ndarray:
+        """Row mask: the text is one of ``words``."""
+        hit = pc.is_in(self.values, value_set=pa.array(sorted(words), pa.string()))
+        return _value_mask(self.values, hit)[self.codes]
+
+
+def concat(columns: list[Codes]) -> Codes:
+    """One column over several (e.g. files, or probe and reference ids) with shared codes."""
+    if len(columns) == 1:
+        return columns[0]
+    merged = pa.concat_arrays([c.values for c in columns])
+    offsets = np.cumsum([0] + [len(c.values) for c in columns[:-1]])
+    shifted = np.concatenate([c.codes + o for c, o in zip(columns, offsets, strict=True)])
+    return _recode(shifted, merged)
+
+
+def split(column: Codes, sizes: list[int]) -> list[Codes]:
+    """Undo :func:`concat` on rows: the parts, sharing one value table."""
+    bounds = np.cumsum([0] + sizes)
+    return [Codes(column.codes[a:b], column.values) for a, b in zip(bounds, bounds[1:])]
+
+
+def _recode(codes: np.ndarray, values: pa.Array) -> Codes:
+    encoded = values.dictionary_encode()
+    remap = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return Codes(remap[codes] if len(remap) else codes, encoded.dictionary)
+
+
+def _value_mask(values: pa.Array, mask: pa.Array) -> np.ndarray:
+    return np.asarray(mask.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool) if len(
+        values) else np.zeros(0, dtype=bool)
+
+
+def column_names(path: Path) -> list[str]:
+    """The file's columns, without reading its rows."""
+    _check_path(path)
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return [name.strip() for name in next(python_csv.reader(handle), [])]
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise LogReadError(UNREADABLE.format(file=path.name, kind="Parquet", error=error)) from None
+
+
+def _check_path(path: Path) -> None:
+    if not path.is_file():
+        raise LogReadError(NOT_FOUND.format(file=path))
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise LogReadError(UNKNOWN_FORMAT.format(file=path.name))
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What :func:`read_columns` read: text as :class:`Codes`, numbers as float64 (NaN empty).
+
+    ``bad_numbers[name]`` marks rows whose cell was neither empty nor a number
+    (``NaN`` included); ``number_text[name]``, when the column had to be read
+    as text, holds that text, to show the values.
+    """
+
+    n_rows: int
+    text: dict[str, Codes]
+    numbers: dict[str, np.ndarray]
+    bad_numbers: dict[str, np.ndarray]
+    number_text: dict[str, Codes]
+
+
+def read_columns(path: Path, text: list[str], numbers: list[str]) -> Columns:
+    """Read the named columns (all present in the file) of one CSV or Parquet file."""
+    try:
+        table = _read(path, text, numbers, numbers_as_text=False)
+        slow = []
+    except pa.ArrowInvalid:  # a cell that is not a number: find it on the text
+        table = _read(path, text, numbers, numbers_as_text=True)
+        slow = numbers
+    parsed: dict[str, np.ndarray] = {}
+    bad: dict[str, np.ndarray] = {}
+    shown: dict[str, Codes] = {}
+    for name in (n for n in numbers if n not in slow):
+        parsed[name], bad[name] = _numbers(table[name])
+    for name in slow:
+        shown[name] = _codes(table[name])
+        parsed[name], bad[name] = _parse_numbers(shown[name])
+    return Columns(table.num_rows, {name: _codes(table[name]) for name in text}, parsed, bad,
+                   shown)
+
+
+def _read(path: Path, text: list[str], numbers: list[str], *, numbers_as_text: bool) -> pa.Table:
+    number_type = TEXT if numbers_as_text else pa.float64()
+    if path.suffix.lower() == ".csv":
+        import pyarrow.csv as csv
+
+        types = {**{n: TEXT for n in text}, **{n: number_type for n in numbers}}
+        options = csv.ConvertOptions(
+            include_columns=[*text, *numbers], column_types=types, null_values=[""],
+            strings_can_be_null=False, quoted_strings_can_be_null=False)
+        try:
+            return csv.read_csv(path, convert_options=options)
+        except pa.ArrowInvalid as error:
+            if numbers_as_text or "conversion error" not in str(error).lower():
+                raise LogReadError(UNREADABLE.format(file=path.name, kind="CSV",
+                                                     error=error)) from None
+            raise
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=[*text, *numbers])
+    if not numbers_as_text:
+        for name in numbers:
+            if not (pa.types.is_floating(table[name].type) or pa.types.is_integer(
+                    table[name].type) or pa.types.is_null(table[name].type)):
+                raise pa.ArrowInvalid(f"column {name} is not numeric")
+    return table
+
+
+def _codes(column: pa.ChunkedArray) -> Codes:
+    """Stripped text codes of any column (strings, dictionaries, booleans, numbers)."""
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_dictionary(array.type):
+        values, codes = array.dictionary, array.indices
+    else:
+        if not pa.types.is_string(array.type):
+            array = pc.cast(array, pa.string())
+        encoded = array.dictionary_encode()
+        values, codes = encoded.dictionary, encoded.indices
+    if not pa.types.is_string(values.type):
+        values = pc.cast(values, pa.string())
+    codes_np = codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    values = pa.concat_arrays([pc.utf8_trim_whitespace(values), pa.array([""], pa.string())])
+    codes_np[codes_np < 0] = len(values) - 1  # a null (Parquet) is an empty cell
+    return _recode(codes_np, values)
+
+
+def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Floats (NaN when empty) and the rows that held a NaN value rather than an empty cell."""
+    floats = pc.cast(column, pa.float64())
+    value = floats.fill_null(np.nan).to_numpy()
+    return value, np.isnan(value) & ~np.asarray(pc.is_null(floats).to_numpy(), dtype=bool)
+
+
+def _parse_numbers(text: Codes) -> tuple[np.ndarray, np.ndarray]:
+    """Float of every row (NaN when empty or bad) and the rows that are not numbers."""
+    good = pc.match_substring_regex(text.values, NUMBER, ignore_case=True)
+    empty = pc.equal(text.values, "")
+    parsed = pc.cast(pc.if_else(good, text.values, pa.scalar(None, pa.string())), pa.float64())
+    value = parsed.fill_null(np.nan).to_numpy(zero_copy_only=False)
+    bad = ~_value_mask(text.values, good) & ~_value_mask(text.values, empty)
+    return value[text.codes], bad[text.codes]

@@ -1,0 +1,71 @@
+"""Terminal answers: a run's headline, its largest disparity, and the short tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+from rich.console import Console
+
+from audit.cli.answers import headline, largest_disparity, lead_point, tables
+
+SUMMARY = {
+    "operating_points": [{"operating_point": "target_fmr=0.001"},
+                         {"operating_point": "deployment"}],
+    "overall": [
+        {"metric": "fmr", "operating_point": "deployment", "value": 0.00123,
+         "ci_low": 0.001, "ci_high": 0.0015, "sufficient": True},
+        {"metric": "fpir", "operating_point": "deployment", "value": 0.0,
+         "ci_low": 0.0, "ci_high": 0.23, "sufficient": False},
+        {"metric": "fnir", "operating_point": "deployment", "value": None},
+        {"metric": "fmr", "operating_point": "target_fmr=0.001", "value": 0.001},
+    ],
+    "groupings": {"gender": [
+        {"operating_point": "deployment", "highest_vs_lowest": [
+            {"metric": "fmr", "statistic": "ratio", "group": "female", "group_b": "male",
+             "value": 3.36, "ci_low": 2.53, "ci_high": 4.46},
+            {"metric": "fmr", "statistic": "p_adjusted", "value": 1e-16}]},
+        {"operating_point": "deployment", "highest_vs_lowest": [
+            {"metric": "fnmr", "statistic": "ratio", "group": "male", "group_b": "female",
+             "value": 1.2, "ci_low": 0.9, "ci_high": 1.6},
+            {"metric": "fnmr", "statistic": "p_adjusted", "value": 0.3}]},
+        {"operating_point": "target_fmr=0.001", "highest_vs_lowest": [
+            {"metric": "fmr", "statistic": "ratio", "group": "female", "group_b": "male",
+             "value": 9.0, "ci_low": 1.0, "ci_high": 20.0}]}]},
+}
+
+
+def test_headline_marks_small_samples_and_missing_rates_in_1n_first_order():
+    point = lead_point(SUMMARY)
+    assert point == "deployment"
+    assert headline(SUMMARY, point) == (
+        "fpir 0% (0-23) [too few]; fnir n/a; fmr 0.123% (0.1-0.15)")
+
+
+def test_largest_disparity_at_the_lead_point_says_whether_it_was_shown():
+    assert largest_disparity(SUMMARY, "deployment") == (
+        "fmr female / male 3.36 (2.53-4.46), shown")
+    assert largest_disparity({}, "deployment") == "-"
+
+
+def test_tables_quote_rates_pairs_and_small_groups():
+    rows = [
+        dict(metric="fmr", grouping="overall", group="all", group_b=None, threshold=0.5,
+             value=0.02, ci_low=0.01, ci_high=0.04, n_trials=1000, n_errors=20,
+             sufficient=True, operating_point="deployment", statistic="rate",
+             point_kind="deployment"),
+        dict(metric="fmr", grouping="gender", group="x", group_b=None, threshold=0.5,
+             value=0.5, ci_low=0.1, ci_high=0.9, n_trials=2, n_errors=1, sufficient=False,
+             operating_point="deployment", statistic="rate", point_kind="deployment"),
+        dict(metric="fmr", grouping="gender", group="female", group_b="male", threshold=0.5,
+             value=2.0, ci_low=1.5, ci_high=2.7, n_trials=900, n_errors=20, sufficient=True,
+             operating_point="deployment", statistic="ratio", point_kind="deployment"),
+        dict(metric="fmr", grouping="gender", group="female", group_b="male", threshold=0.5,
+             value=0.001, ci_low=None, ci_high=None, n_trials=900, n_errors=20,
+             sufficient=True, operating_point="deployment", statistic="p_adjusted",
+             point_kind="deployment"),
+    ]
+    console = Console(width=200, record=True)
+    for table in tables(pd.DataFrame(rows)):
+        console.print(table)
+    text = console.export_text()
+    assert "2% (1-4)" in text and "│ x " in text
+    assert "female / male │ 2 (1.5-2.7)" in text and "0.001" in text and "yes" in text
