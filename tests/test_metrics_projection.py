@@ -129,3 +129,18 @@ def test_false_alerts_need_only_a_sufficient_false_alert_rate():
     assert not out.loc["projected_true_alerts", "sufficient"]
     assert not out.loc["projected_precision", "sufficient"]
     assert out.loc["projected_precision", "n_trials"] == 2050
+
+
+def test_without_searches_of_watchlisted_people_false_alerts_still_project():
+    """A dataset without identities (UTKFace) has FPIR but no FNIR rows: the false
+    alerts project as with misses, and every figure that needs the miss rate is NaN."""
+    fpir_only = _rates().iloc[:1]
+    out = _project(fpir_only)
+    off = 100_000 * 0.999
+    false = out.loc[("overall", "all", "projected_false_alerts")]
+    assert (false["value"], false["ci_low"], false["ci_high"]) == pytest.approx(
+        (off * 0.002, off * 0.001, off * 0.004))
+    assert false["n_trials"] == 5000
+    for figure in ("projected_true_alerts", "projected_precision", "projected_alerts"):
+        assert np.isnan(out.loc[("overall", "all", figure), "value"])
+        assert not out.loc[("overall", "all", figure), "sufficient"]

@@ -135,9 +135,16 @@ def project_deployment(
                   & (frame[table.STATISTIC] == table.RATE)]
     fpir = frame[frame["metric"] == "fpir"].set_index(KEYS)
     fnir = frame[frame["metric"] == "fnir"].set_index(KEYS)
-    joined = fpir.merge(fnir, left_index=True, right_index=True, suffixes=("_fp", "_fn"))
+    joined = fpir.merge(fnir, how="left", left_index=True, right_index=True,
+                        suffixes=("_fp", "_fn"))
     if joined.empty:
         raise ValueError(NO_IDENTIFICATION)
+    # No search of a watchlisted person (a dataset without identities): misses unknown,
+    # so the figures that need them are NaN; the false alerts still project.
+    unknown = joined["n_trials_fn"].isna()
+    for column in ("n_trials_fn", "n_subjects_fn", "n_errors_fn"):
+        joined[column] = joined[column].fillna(0).astype(np.int64)
+    joined["sufficient_fn"] = joined["sufficient_fn"].where(~unknown, False).astype(bool)
     figures = _figures(joined, crowd_size, watchlist_share)
     keys = joined.index.to_frame(index=False).assign(
         **{
