@@ -326,3 +326,30 @@ def test_k_captures_alert_when_any_capture_alerts_by_enumeration():
                    & (rows["watchlist_size"] == w)]
         assert got["value"].item() == pytest.approx(alerts / trials, abs=1e-12)
         assert got["n_trials"].item() == len(people)
+
+
+def test_without_miss_rates_the_figure_draws_no_empty_miss_panel():
+    """A dataset without identities (UTKFace) has no FNIR curve: the figure keeps the
+    false alert panel only, instead of empty axes labelled 100%-1000%."""
+    from audit.metrics.size_projection import project_from_curve
+    from audit.report.reading import OperatingPoint
+    from audit.report.watchlist_size import size_curves, watchlist_size
+
+    manifest, faces, subjects, emb, ok = toy_gallery(40, [2, 3], 9)
+    counts = gallery_counts(faces, manifest, thresholds=[0.5])
+    points = pd.DataFrame({"threshold": [0.5], "operating_point": ["deployment"],
+                           "point_kind": "deployment", "target": np.nan})
+    curve = curve_rows(counts, points, sizes=np.array([1, 5, 20, 39]),
+                       images=manifest.to_pandas(), groupings=("gender",), confidence=0.95,
+                       interval="wilson-clustered", min_subjects=1, min_trials=1)
+    curve = curve[curve["metric"] != "fnir"]
+    projected = project_from_curve(curve, crowd_size=1000, watchlist_share=0.01,
+                                   watchlist_size=20).to_pandas()
+    point = OperatingPoint("p", "deployment", 0.5, "deployment")
+    both = size_curves(pd.concat([curve, projected], ignore_index=True), point, ("gender",))
+    words = {"figure_id": "w", "titles": {"fpir": "False alerts", "fnir": "Misses"},
+             "xlabel": "W", "overall_label": "All", "deployment_label": "deployment W"}
+    for drawn in both:
+        assert drawn.drawn == ("fpir",)
+        svg = watchlist_size(drawn, **words).markup
+        assert "False alerts" in svg and "Misses" not in svg

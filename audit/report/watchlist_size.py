@@ -81,6 +81,14 @@ class SizeCurve:
         """The overall rates at the deployment's W are an extrapolation beyond the gallery."""
         return any(a is not None and a.extrapolated for a in (self.at("fpir"), self.at("fnir")))
 
+    @property
+    def drawn(self) -> tuple[str, ...]:
+        """The rates with a curve to draw: a sufficient group with a measured value
+        (no miss rate where no person has a second image to search with)."""
+        return tuple(m for m in METRICS if any(
+            s.sufficient and np.isfinite(np.asarray(s.values, dtype=float)).any()
+            for s in self.series.get(m, ())))
+
     def at(self, metric: str, group: str = ALL, size: int | None = None) -> AtSize | None:
         """The rate read at ``size`` (default: the deployment's W), or None."""
         size = self.deployment_size if size is None else size
@@ -155,9 +163,10 @@ def watchlist_size(data: SizeCurve, *, figure_id: str, titles: Mapping[str, str]
     styles = styles if styles is not None else GroupStyles()
     with matplotlib.rc_context(_rc(figure_id)):
         fig = Figure(figsize=(WIDTH, 2.9))
-        axes = fig.subplots(1, len(METRICS), squeeze=False)[0]
+        rates = data.drawn or METRICS[:1]
+        axes = fig.subplots(1, len(rates), squeeze=False)[0]
         handles, names = [], []
-        for ax, metric in zip(axes, METRICS):
+        for ax, metric in zip(axes, rates):
             drawn = []
             for s in (x for x in data.series[metric] if x.sufficient):
                 kwargs = ({"color": OVERALL_COLOUR, "linewidth": 2.0, "linestyle": "-",
