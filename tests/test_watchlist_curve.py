@@ -266,11 +266,8 @@ def test_streaming_histogram_gives_the_same_fpir_curve(flush, monkeypatch):
     np.testing.assert_allclose(got.ravel(), want.to_numpy(), rtol=1e-12)
 
 
-def test_report_reads_the_curve_rows_and_draws_them():
-    from audit.metrics.size_projection import project_from_curve
-    from audit.report.reading import OperatingPoint
-    from audit.report.watchlist_size import size_curves, watchlist_size
-
+def _toy_curve() -> pd.DataFrame:
+    """The curve rows of a 40-person toy gallery at one threshold, by gender."""
     manifest, faces, subjects, emb, ok = toy_gallery(40, [2, 3], 9)
     counts = gallery_counts(faces, manifest, thresholds=[0.5])
     points = pd.DataFrame({"threshold": [0.5], "operating_point": ["deployment"],
@@ -278,6 +275,15 @@ def test_report_reads_the_curve_rows_and_draws_them():
     curve = curve_rows(counts, points, sizes=np.array([1, 5, 20, 39]),
                        images=manifest.to_pandas(), groupings=("gender",), confidence=0.95,
                        interval="wilson-clustered", min_subjects=1, min_trials=1)
+    return curve
+
+
+def test_report_reads_the_curve_rows_and_draws_them():
+    from audit.metrics.size_projection import project_from_curve
+    from audit.report.reading import OperatingPoint
+    from audit.report.watchlist_size import size_curves, watchlist_size
+
+    curve = _toy_curve()
     projected = project_from_curve(curve, crowd_size=1000, watchlist_share=0.01,
                                    watchlist_size=100).to_pandas()
     metrics = pd.concat([curve, projected], ignore_index=True)
@@ -335,13 +341,7 @@ def test_without_miss_rates_the_figure_draws_no_empty_miss_panel():
     from audit.report.reading import OperatingPoint
     from audit.report.watchlist_size import size_curves, watchlist_size
 
-    manifest, faces, subjects, emb, ok = toy_gallery(40, [2, 3], 9)
-    counts = gallery_counts(faces, manifest, thresholds=[0.5])
-    points = pd.DataFrame({"threshold": [0.5], "operating_point": ["deployment"],
-                           "point_kind": "deployment", "target": np.nan})
-    curve = curve_rows(counts, points, sizes=np.array([1, 5, 20, 39]),
-                       images=manifest.to_pandas(), groupings=("gender",), confidence=0.95,
-                       interval="wilson-clustered", min_subjects=1, min_trials=1)
+    curve = _toy_curve()
     curve = curve[curve["metric"] != "fnir"]
     projected = project_from_curve(curve, crowd_size=1000, watchlist_share=0.01,
                                    watchlist_size=20).to_pandas()
