@@ -60,7 +60,7 @@ def compute_metrics(
     min_subjects: int = 30,
     min_trials: int = 100,
     confidence: float = 0.95,
-    interval: str = groups.CLUSTERED,
+    interval: str = score_limits.CLUSTERED,
     fairness_alpha: float = 0.5,
 ) -> pa.Table:
     """Error rates, intervals and disparities at every operating point, by group.
@@ -231,7 +231,7 @@ def _measured(
         limits = score_limits.robust_score(rates[keep], n, spread, deff)
     else:
         limits = score_limits.from_design_effects(rates[keep], n, deff)
-    rows = groups.set_intervals(rows, limits, interval=interval, confidence=confidence)
+    rows = score_limits.set_intervals(rows, limits, interval=interval, confidence=confidence)
     return Measured(part, rows, deff, spread, limits)
 
 
@@ -313,7 +313,8 @@ def _check_options(**options: object) -> None:
         "min_subjects": (_non_negative_integer, "a non-negative integer"),
         "min_trials": (_non_negative_integer, "a non-negative integer"),
         "confidence": (lambda v: 0 < v < 1, "in (0, 1)"),
-        "interval": (lambda v: v in groups.INTERVALS, " or ".join(map(repr, groups.INTERVALS))),
+        "interval": (lambda v: v in score_limits.INTERVALS,
+                     " or ".join(map(repr, score_limits.INTERVALS))),
         "fairness_alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     }
     for name, value in options.items():

@@ -53,10 +53,24 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
-from audit.metrics.intervals import wilson_limits
+from audit.choices import INTERVALS
+from audit.metrics.intervals import (
+    clustered_wilson_interval,
+    wilson_limits,
+    z_value,
+    zero_error_upper_bound,
+)
 from audit.metrics.variance import Influence
+
+#: The rate intervals (:data:`audit.choices.INTERVALS`): at the cluster-robust
+#: effective size, or assuming independent trials.
+CLUSTERED, WILSON = INTERVALS
+#: ``ci_method`` of a rate with no error (or only errors).
+ONE_SIDED = "one-sided-bound"
+BAD_INTERVAL = "interval must be 'wilson-clustered' or 'wilson', got {interval!r}"
 
 
 @dataclass(frozen=True)
@@ -155,3 +169,43 @@ def robust_score(
         df=np.where(none, np.inf, influence.effective_clusters() - 1.0),
         design_effect=np.asarray(design_effects, dtype=np.float64),
     )
+
+
+def set_intervals(
+    rows: pd.DataFrame,
+    variance: RateVariance,
+    *,
+    interval: str,
+    confidence: float,
+) -> pd.DataFrame:
+    """Fill ``ci_low``, ``ci_high`` and ``ci_method`` of rate rows.
+
+    * no trial: NaN interval, no method;
+    * no error (or only errors): the exact one-sided bound of
+      :func:`audit.metrics.intervals.zero_error_upper_bound` at the same
+      confidence over ``n_trials`` (``"one-sided-bound"``): with no error
+      there is no variance to estimate a design effect from;
+    * otherwise the limits of ``variance``
+      (:class:`audit.metrics.score_limits.RateVariance`: Wilson at the
+      effective sample size, robust score limits for dyadic rates;
+      ``"wilson-clustered"``), or Wilson at ``n_trials`` (``"wilson"``,
+      independent trials).
+    """
+    if interval not in INTERVALS:
+        raise ValueError(BAD_INTERVAL.format(interval=interval))
+    out = rows.copy()
+    e = out["n_errors"].to_numpy(np.float64)
+    n = out["n_trials"].to_numpy(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if interval == CLUSTERED:
+            low, high = variance.limits(z_value(confidence))
+        else:
+            low, high = clustered_wilson_interval(e, n, np.ones_like(n), confidence=confidence)
+    method = np.where(n > 0, interval, None).astype(object)
+    bound = zero_error_upper_bound(n, confidence=confidence)
+    none, every = (n > 0) & (e == 0), (n > 0) & (e == n)
+    low = np.where(none, 0.0, np.where(every, 1.0 - bound, low))
+    high = np.where(none, bound, np.where(every, 1.0, high))
+    method[none | every] = ONE_SIDED
+    out["ci_low"], out["ci_high"], out["ci_method"] = low, high, method
+    return out

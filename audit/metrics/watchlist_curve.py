@@ -41,7 +41,7 @@ the watchlist holds any of the people that at least one capture reaches; with
 person are correlated, so the variance is the one-way cluster-robust
 (sandwich) variance by probe subject of :mod:`audit.metrics.variance`, with
 expected errors in place of counts, and the interval is the Wilson interval
-at the effective sample size (:func:`audit.metrics.groups.set_intervals`).
+at the effective sample size (:func:`audit.metrics.score_limits.set_intervals`).
 The gallery side (a person on the list who resembles many passers-by) is
 not resampled: the intervals treat the gallery as fixed. ``n_errors`` holds
 the expected number of errors rounded to a whole number; ``value`` is exact.
@@ -55,8 +55,7 @@ from scipy import sparse
 from scipy.special import gammaln
 
 from audit.metrics import table, trials
-from audit.metrics.groups import set_intervals
-from audit.metrics.score_limits import from_design_effects
+from audit.metrics.score_limits import from_design_effects, set_intervals
 from audit.metrics.variance import ClusterCounts, design_effects, rate_variance
 
 #: ``statistic`` of the rows of the watchlist-size curve.
