@@ -99,4 +99,4 @@ def test_effective_clusters_count_equal_influence_fully_and_one_person_once():
     _, spread = influence(_dyadic([(0, 1, 1, 1), (2, 3, 1, 1), (4, 5, 0, 1), (6, 7, 0, 1)]))
     assert spread.effective_clusters()[0] == pytest.approx(8.0)
     one = sparse.csr_matrix(np.array([[3.0], [0.0], [0.0]]))
-    assert type(spread)(one, None, None, np.array([3.0])).effective_clusters()[0] == 1.0
+    assert type(spread)(one, None, np.array([3.0])).effective_clusters()[0] == 1.0

@@ -118,10 +118,10 @@ def _corrected_example():
     subjects = spread.subjects.toarray()[:, 0] - 0.5 * other.subjects.toarray()[:, 0]
 
     def by_key(keys, matrix):
-        return dict(zip(keys.tolist(), matrix.toarray()[:, 0], strict=True))
+        return dict(zip(keys.tolist(), matrix.dense()[:, 0], strict=True))
 
-    mine, theirs = by_key(spread.pair_keys, spread.pairs), by_key(other.pair_keys, other.pairs)
-    weights = by_key(spread.pair_keys, spread.pair_shares)
+    mine, theirs = by_key(spread.pairs.keys, spread.pairs), by_key(other.pairs.keys, other.pairs)
+    weights = by_key(spread.pairs.keys, spread.pair_shares)
     keys = sorted(set(mine) | set(theirs))
     pair = np.array([mine.get(k, 0.0) - 0.5 * theirs.get(k, 0.0) for k in keys])
     pair_w = np.array([weights.get(k, 0.0) for k in keys])

@@ -39,7 +39,7 @@ from scipy import sparse
 
 from audit.metrics import table, trials
 from audit.metrics.rates import warn_empty_groups
-from audit.metrics.sweep import count_at_thresholds, distinct_subjects
+from audit.metrics.sweep import distinct_subjects
 from audit.metrics.variance import ClusterCounts
 
 #: Interval choices: Wilson at the cluster-robust effective size, or assuming independent trials.
@@ -51,9 +51,19 @@ DECISION = "_decision"
 WEIGHT = "_n"
 
 
+#: Subject codes are below this, so ``low * PAIR_BASE + high`` names an unordered pair.
+PAIR_BASE = 2**31
+
+
 @dataclass(frozen=True)
 class UnitCounts:
-    """Trials and errors of one rate per unit (subject, cell) and threshold."""
+    """Trials and errors of one rate per unit and threshold.
+
+    ``errors`` is sparse (units x thresholds): non-mated rates err only above
+    the lowest threshold, which at the targets audited is a small share of
+    the trials. A dyadic rate's units are its trials, with the unordered pair
+    of subjects of each (``pairs``, codes into ``pair_keys``).
+    """
 
     rate: str
     mated: bool
@@ -62,10 +72,12 @@ class UnitCounts:
     subjects: np.ndarray
     cells: np.ndarray
     trials: np.ndarray
-    errors: np.ndarray
+    errors: sparse.csr_matrix
     cell_table: pd.DataFrame
     #: The other subject of each unit's non-mated pairs (dyadic rates), else None.
     reference_subjects: np.ndarray | None = None
+    pair_keys: np.ndarray | None = None
+    pairs: np.ndarray | None = None
 
 
 def unit_counts(
@@ -73,35 +85,49 @@ def unit_counts(
 ) -> UnitCounts:
     """Count one rate's trials and errors per unit at each threshold.
 
-    A unit is (subject, cell), or (subject, reference subject, cell) for
-    trials that carry a reference subject.
+    A unit is (subject, cell); for trials that carry a reference subject it
+    is the trial itself (the same two people rarely meet twice, so collapsing
+    would cost a sort and save nothing).
     """
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    rows, columns = _error_entries(trial_set.scores, thresholds, mated=trial_set.mated)
+    base = dict(rate=trial_set.rate, mated=trial_set.mated, thresholds=thresholds,
+                operating_points=tuple(operating_points), cell_table=trial_set.cell_table)
+    if trial_set.reference_subjects is not None:
+        a, b = trial_set.subjects, trial_set.reference_subjects
+        pair_keys, pairs = np.unique(
+            np.minimum(a, b).astype(np.int64) * PAIR_BASE + np.maximum(a, b), return_inverse=True)
+        return UnitCounts(
+            **base, subjects=a, cells=trial_set.cells, trials=np.ones(a.size, dtype=np.int64),
+            errors=_sparse_counts(rows, columns, (a.size, thresholds.size)),
+            reference_subjects=b, pair_keys=pair_keys, pairs=pairs.ravel())
     n_cells = len(trial_set.cell_table)
-    dyadic = trial_set.reference_subjects is not None
-    n_subjects = int(max(trial_set.subjects.max(initial=0),
-                         trial_set.reference_subjects.max(initial=0) if dyadic else 0)) + 1
-    code = trial_set.subjects.astype(np.int64) * n_cells + trial_set.cells
-    if dyadic:
-        code = code * n_subjects + trial_set.reference_subjects
-    keys, unit = np.unique(code, return_inverse=True)
-    counts = count_at_thresholds(trial_set.scores, thresholds, codes=unit, n_codes=keys.size)
-    n = counts.scored + counts.missing
-    errors = n[:, None] - counts.at_or_above if trial_set.mated else counts.at_or_above
-    reference = None
-    if dyadic:
-        reference, keys = keys % n_subjects, keys // n_subjects
+    keys, unit = np.unique(trial_set.subjects.astype(np.int64) * n_cells + trial_set.cells,
+                           return_inverse=True)
+    unit = unit.ravel()
     return UnitCounts(
-        rate=trial_set.rate,
-        mated=trial_set.mated,
-        thresholds=np.asarray(thresholds, dtype=np.float64),
-        operating_points=tuple(operating_points),
-        subjects=keys // n_cells,
-        cells=keys % n_cells,
-        trials=n,
-        errors=errors,
-        cell_table=trial_set.cell_table,
-        reference_subjects=reference,
-    )
+        **base, subjects=keys // n_cells, cells=keys % n_cells,
+        trials=np.bincount(unit, minlength=keys.size).astype(np.int64),
+        errors=_sparse_counts(unit[rows], columns, (keys.size, thresholds.size)))
+
+
+def _error_entries(scores: np.ndarray, thresholds: np.ndarray, *, mated: bool
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(trial, threshold) of every error: a non-mated trial at ``score >= t``, a mated one
+    below it (NaN never decides). One ``searchsorted`` into the sorted thresholds."""
+    order = np.argsort(thresholds, kind="stable")
+    reached = np.searchsorted(thresholds[order], scores, side="right")
+    reached[np.isnan(scores)] = 0
+    count = thresholds.size - reached if mated else reached
+    rows = np.repeat(np.arange(scores.size), count)
+    offset = np.arange(rows.size) - np.repeat(np.cumsum(count) - count, count)
+    return rows, order[reached[rows] + offset if mated else offset]
+
+
+def _sparse_counts(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]
+                   ) -> sparse.csr_matrix:
+    """Number of (row, column) entries, as a sparse matrix."""
+    return sparse.csr_matrix((np.ones(rows.size), (rows, columns)), shape=shape)
 
 
 def fta_unit_counts(
@@ -201,11 +227,12 @@ def _group_sums(
     units: UnitCounts, unit_group: np.ndarray, n_groups: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Errors per (threshold, group) and trials per group."""
-    errors = np.zeros((units.thresholds.size, n_groups), dtype=np.int64)
-    np.add.at(errors.T, unit_group, units.errors)
-    n_trials = np.zeros(n_groups, dtype=np.int64)
-    np.add.at(n_trials, unit_group, units.trials)
-    return errors, n_trials
+    n_thresholds = units.thresholds.size
+    entries = units.errors.tocoo()
+    errors = np.bincount(entries.col * n_groups + unit_group[entries.row], weights=entries.data,
+                         minlength=n_thresholds * n_groups)
+    n_trials = np.bincount(unit_group, weights=units.trials, minlength=n_groups)
+    return errors.reshape(n_thresholds, n_groups).astype(np.int64), n_trials.astype(np.int64)
 
 
 def _breakdown(
@@ -364,39 +391,29 @@ def _cluster_counts(
     """Per-subject (and per subject pair) errors and trials, one column per canonical row.
 
     A dyadic unit counts for both of its subjects, and once for its
-    unordered pair of subjects (:mod:`audit.metrics.variance`).
+    unordered pair of subjects (:mod:`audit.metrics.variance`). Trials do not
+    depend on the threshold: they are summed per group once and spread over
+    the thresholds' columns (subjects), or kept per group (pairs).
     """
-    n_thresholds = units.thresholds.size
-    columns = (np.arange(n_thresholds)[None, :] * n_groups + unit_group[:, None]).ravel()
-    errors = units.errors.ravel().astype(np.float64)
-    n = np.repeat(units.trials, n_thresholds).astype(np.float64)
-    shape = (n_subjects_total, n_thresholds * n_groups)
+    n_rows = units.thresholds.size * n_groups
+    base = np.tile(np.arange(n_groups), units.thresholds.size)  # group of each row
+    entries = units.errors.tocoo()
+    error_rows = entries.col * n_groups + unit_group[entries.row]
 
-    def matrix(owners: tuple[np.ndarray, ...], values: np.ndarray, n_owners: int
-               ) -> sparse.csr_matrix:
-        """Sum of ``values`` per (owner, column), each unit counted once per owner.
-
-        Zero counts are left out (most units have no error at low error rates).
-        """
-        kept = np.flatnonzero(values)
-        rows = np.concatenate([np.repeat(owner, n_thresholds)[kept] for owner in owners])
-        return sparse.csr_matrix(
-            (np.tile(values[kept], len(owners)), (rows, np.tile(columns[kept], len(owners)))),
-            shape=(n_owners, shape[1]))
+    def summed(owners: tuple[np.ndarray, ...], n_owners: int) -> tuple[sparse.csr_matrix, ...]:
+        """Errors (owners x rows) and trials (owners x groups), each unit once per owner."""
+        k = len(owners)
+        errors = sparse.csr_matrix(
+            (np.tile(entries.data, k), (np.concatenate([o[entries.row] for o in owners]),
+                                        np.tile(error_rows, k))), shape=(n_owners, n_rows))
+        trials = sparse.csr_matrix(
+            (np.tile(units.trials.astype(np.float64), k),
+             (np.concatenate(owners), np.tile(unit_group, k))), shape=(n_owners, n_groups))
+        return errors, trials
 
     if units.reference_subjects is None:
-        return ClusterCounts(matrix((units.subjects,), errors, shape[0]),
-                             matrix((units.subjects,), n, shape[0]))
-    a, b = units.subjects, units.reference_subjects
-    pair_keys, pair = np.unique(
-        np.minimum(a, b).astype(np.int64) * n_subjects_total + np.maximum(a, b),
-        return_inverse=True,
-    )
-    return ClusterCounts(
-        matrix((a, b), errors, shape[0]),
-        matrix((a, b), n, shape[0]),
-        matrix((pair,), errors, pair_keys.size),
-        matrix((pair,), n, pair_keys.size),
-        pair_keys,
-    )
-
+        errors, n = summed((units.subjects,), n_subjects_total)
+        return ClusterCounts(errors, n[:, base])
+    errors, n = summed((units.subjects, units.reference_subjects), n_subjects_total)
+    pair_errors, pair_trials = summed((units.pairs,), units.pair_keys.size)
+    return ClusterCounts(errors, n[:, base], pair_errors, pair_trials, units.pair_keys, base)

@@ -64,6 +64,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from audit.metrics.pair_influence import PairInfluence
+
 
 @dataclass(frozen=True)
 class ClusterCounts:
@@ -75,6 +77,10 @@ class ClusterCounts:
     ``pair_trials`` (dyadic rates only, else None) have shape
     ``(n_subject_pairs, n_rows)``: the counts of every unordered pair of
     subjects, whose codes are ``pair_keys`` (``low * n_subjects + high``).
+    When ``pair_base`` is given, ``pair_trials`` has one column per *base*
+    (a group) instead, and row *k* reads column ``pair_base[k]``: a pair's
+    trials are the same at every threshold, so they are stored once
+    (:mod:`audit.metrics.pair_influence`).
     """
 
     errors: sparse.csr_matrix
@@ -82,6 +88,7 @@ class ClusterCounts:
     pair_errors: sparse.csr_matrix | None = None
     pair_trials: sparse.csr_matrix | None = None
     pair_keys: np.ndarray | None = None
+    pair_base: np.ndarray | None = None
 
     @property
     def dyadic(self) -> bool:
@@ -89,9 +96,11 @@ class ClusterCounts:
 
     def totals(self) -> tuple[np.ndarray, np.ndarray]:
         """Errors and trials of each row (a dyadic pair counted once, not per subject)."""
-        e, n = (self.pair_errors, self.pair_trials) if self.dyadic else (self.errors, self.trials)
-        return (np.asarray(e.sum(axis=0), dtype=np.float64).ravel(),
-                np.asarray(n.sum(axis=0), dtype=np.float64).ravel())
+        if not self.dyadic:
+            return _column_sums(self.errors), _column_sums(self.trials)
+        trials = _column_sums(self.pair_trials)
+        return _column_sums(self.pair_errors), trials if self.pair_base is None else trials[
+            self.pair_base]
 
 
 @dataclass(frozen=True)
@@ -111,8 +120,9 @@ class Influence:
     """Each cluster's influence on a set of estimates, summed per subject and per pair.
 
     ``subjects`` (n_subjects x n_rows) and, for dyadic estimates, ``pairs``
-    (n_pairs x n_rows, rows of ``pair_keys``) hold influences already divided
-    by each row's number of trials, so that the variance of row *k* is
+    (a :class:`~audit.metrics.pair_influence.PairInfluence`, pairs x rows) hold
+    influences already divided by each row's number of trials, so that the
+    variance of row *k* is
     ``G/(G-1) * (sum subjects[:, k]**2 - sum pairs[:, k]**2)`` with ``G`` =
     ``clusters[k]``, the number of subjects with a trial in the row.
 
@@ -126,20 +136,19 @@ class Influence:
     """
 
     subjects: sparse.csr_matrix
-    pairs: sparse.csr_matrix | None
-    pair_keys: np.ndarray | None
+    pairs: PairInfluence | None
     clusters: np.ndarray
     #: Each cluster's share of the row's trials (``n / N``), shaped as ``subjects`` and
     #: ``pairs``: how the influence moves when the rate is taken at another value.
     shares: sparse.csr_matrix | None = None
-    pair_shares: sparse.csr_matrix | None = None
+    pair_shares: PairInfluence | None = None
     corrections: tuple[Correction, ...] = ()
 
     def variance(self) -> np.ndarray:
         """Cluster-robust variance of every row (dyadic ones may come out negative)."""
         squares = _column_sums(self.subjects.multiply(self.subjects))
         if self.pairs is not None:
-            squares = squares - _column_sums(self.pairs.multiply(self.pairs))
+            squares = squares - self.pairs.diagonal(self.pairs)
         corrected = self._corrected_rows()
         if corrected.size:
             squares[corrected] = np.diag(self.columns(corrected).products())
@@ -176,15 +185,15 @@ class Influence:
         row's own: a correction moves ``u``, not ``w``.
         """
         factor = _small_sample_factor(self.clusters)
-        weights = Influence(self.shares, self.pair_shares, self.pair_keys, self.clusters)
+        weights = Influence(self.shares, self.pair_shares, self.clusters)
         linear = _column_sums(self.subjects.multiply(self.shares))
         if self.pairs is not None and self.pair_shares is not None:
-            linear = linear - _column_sums(self.pairs.multiply(self.pair_shares))
+            linear = linear - self.pairs.diagonal(self.pair_shares)
         for c in self.corrections:
             linear = linear - np.sum(c.pick * _cross(c.reference, weights), axis=0)
         quadratic = _column_sums(self.shares.multiply(self.shares))
         if self.pair_shares is not None:
-            quadratic = quadratic - _column_sums(self.pair_shares.multiply(self.pair_shares))
+            quadratic = quadratic - self.pair_shares.diagonal(self.pair_shares)
         return self.variance(), factor * linear, factor * quadratic
 
     def effective_clusters(self) -> np.ndarray:
@@ -202,12 +211,13 @@ class Influence:
             return _column_sums(squares) ** 2 / _column_sums(squares.multiply(squares))
 
     def columns(self, index: np.ndarray) -> Influence:
-        def pick(matrix: sparse.csr_matrix | None) -> sparse.csr_matrix | None:
-            return None if matrix is None else matrix[:, index]
+        def pick(pairs: PairInfluence | None) -> PairInfluence | None:
+            return None if pairs is None else pairs.columns(index)
 
         corrections = tuple(Correction(c.reference, c.pick[:, index]) for c in self.corrections)
-        return Influence(self.subjects[:, index], pick(self.pairs), self.pair_keys,
-                         self.clusters[index], pick(self.shares), pick(self.pair_shares),
+        return Influence(self.subjects[:, index], pick(self.pairs), self.clusters[index],
+                         self.shares[:, index] if self.shares is not None else None,
+                         pick(self.pair_shares),
                          corrections)
 
     def minus(self, other: Influence, source: np.ndarray, slopes: np.ndarray) -> Influence:
@@ -221,12 +231,12 @@ class Influence:
         pick = np.zeros((used.size, slopes.size))
         pick[row, np.flatnonzero(slopes != 0)] = slopes[slopes != 0]
         correction = Correction(other._plain().columns(used), pick)
-        return Influence(self.subjects, self.pairs, self.pair_keys, self.clusters,
+        return Influence(self.subjects, self.pairs, self.clusters,
                          self.shares, self.pair_shares, self.corrections + (correction,))
 
     def _plain(self) -> Influence:
         """The influence without its corrections or shares."""
-        return Influence(self.subjects, self.pairs, self.pair_keys, self.clusters)
+        return Influence(self.subjects, self.pairs, self.clusters)
 
     def _corrected_rows(self) -> np.ndarray:
         if not self.corrections:
@@ -238,13 +248,7 @@ def _cross(a: Influence, b: Influence) -> np.ndarray:
     """Subject products minus pair products of two uncorrected influences (a rows x b rows)."""
     out = (a.subjects.T @ b.subjects).toarray()
     if a.pairs is not None and b.pairs is not None:
-        if a.pair_keys is b.pair_keys or np.array_equal(a.pair_keys, b.pair_keys):
-            mine, theirs = a.pairs, b.pairs
-        else:
-            at = np.minimum(np.searchsorted(b.pair_keys, a.pair_keys), b.pair_keys.size - 1)
-            shared = b.pair_keys[at] == a.pair_keys
-            mine, theirs = a.pairs[np.flatnonzero(shared)], b.pairs[at[shared]]
-        out -= (mine.T @ theirs).toarray()
+        out -= a.pairs.cross(b.pairs)
     return out
 
 
@@ -277,10 +281,14 @@ def influence(counts: ClusterCounts) -> tuple[np.ndarray, Influence]:
         return (n @ sparse.diags(inverse)).tocsr()
 
     clusters = np.asarray((counts.trials > 0).sum(axis=0), dtype=np.float64).ravel()
-    pairs = scaled(counts.pair_errors, counts.pair_trials) if counts.dyadic else None
-    pair_shares = shares(counts.pair_trials) if counts.dyadic else None
-    return rates, Influence(scaled(counts.errors, counts.trials), pairs, counts.pair_keys,
-                            clusters, shares(counts.trials), pair_shares)
+    pairs = pair_shares = None
+    if counts.dyadic:
+        base = counts.pair_base if counts.pair_base is not None else np.arange(rates.size)
+        pairs = PairInfluence(counts.pair_keys, sparse.csr_matrix(counts.pair_errors),
+                              sparse.csr_matrix(counts.pair_trials), base, p, inverse)
+        pair_shares = pairs.shares()
+    return rates, Influence(scaled(counts.errors, counts.trials), pairs, clusters,
+                            shares(counts.trials), pair_shares)
 
 
 def rate_variance(counts: ClusterCounts) -> tuple[np.ndarray, np.ndarray]:
