@@ -125,6 +125,8 @@ def check_table(table: pa.Table, schema: pa.Schema, name: str) -> pa.Table:
         if field.name not in table.column_names:
             raise SchemaError(f"{name} table lacks column {field.name!r}")
         actual = table.schema.field(field.name).type
+        if pa.types.is_dictionary(actual) and actual.value_type == field.type:
+            continue  # dictionary-encoded text is text (score logs keep ids as codes)
         if actual != field.type:
             raise SchemaError(
                 f"{name} table column {field.name!r} has type {actual}, expected {field.type}"

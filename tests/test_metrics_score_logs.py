@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from audit.metrics.engine import compute_metrics
-from audit.metrics.score_logs import ScoreLogError, read_score_logs
+from audit.metrics.score_logs import SCHEMA, ScoreLogError, read_score_logs
 from audit.schema import SCORES, UNKNOWN
 
 pytestmark = pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
@@ -32,8 +32,9 @@ def files(tmp_path):
 
 def test_reads_csv_trials_and_per_subject_attributes(files):
     logs = read_score_logs(files / "trials.csv", files / "subjects.csv")
-    assert logs.scores.schema.equals(SCORES)
-    scores = logs.scores.to_pandas()
+    assert logs.scores.schema.equals(SCHEMA)  # SCORES, ids as dictionary codes
+    assert logs.scores.cast(SCORES).schema.equals(SCORES)
+    scores = logs.scores.cast(SCORES).to_pandas()
     assert scores["mated"].tolist() == [True, False, True, True, False, True]
     assert np.isnan(scores.loc[2, "score"])  # empty score = FTA
     assert scores["best_is_true_entry"].tolist()[3:5] == [True, None]

@@ -124,6 +124,6 @@ def subject_index(scores: pa.Table, images: ImageTable) -> pd.Index:
 
     Sorting makes every cluster sum independent of row order.
     """
-    probe_subjects = pc.unique(scores["probe_subject"]).to_numpy(zero_copy_only=False)
-    names = np.concatenate([probe_subjects.astype(object), images.subject_ids])
+    probe_subjects = pc.unique(scores["probe_subject"]).to_pylist()
+    names = np.concatenate([np.asarray(probe_subjects, dtype=object), images.subject_ids])
     return pd.Index(np.unique(names.astype(str)))

@@ -154,7 +154,7 @@ def fta_unit_counts(
         subjects=keys // n_cells,
         cells=keys % n_cells,
         trials=n,
-        errors=failed.astype(np.int64)[:, None],
+        errors=sparse.csr_matrix(failed[:, None]),
         cell_table=cell_table,
     )
 

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from audit.metrics.lfw_accuracy import LfwAccuracy, lfw_accuracy
 from audit.metrics.score_logs import ScoreLogs
+from audit.schema import SCORES
 
 SOURCE = "score-log"
 NO_VERIFICATION = "k-fold accuracy needs verification rows with a fold; the log has none"
@@ -24,7 +25,8 @@ def log_kfold_accuracy(logs: ScoreLogs, group_column: str) -> LfwAccuracy:
     a row has no fold, there are fewer than two folds, or the attribute file
     has no ``group_column``.
     """
-    verification = logs.scores.filter(pc.equal(logs.scores["trial_kind"], "verification"))
+    scores = logs.scores.cast(SCORES)  # ids as plain text, as the LFW path reads them
+    verification = scores.filter(pc.equal(scores["trial_kind"], "verification"))
     if verification.num_rows == 0:
         raise ValueError(NO_VERIFICATION)
     manifest = logs.images.assign(path="", dataset=SOURCE)

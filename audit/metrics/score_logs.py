@@ -46,6 +46,9 @@ CONFLICT = ("trials: image {image!r} belongs to subject {a!r} ({where_a}) and to
 FTA_NOTE = ("{count:,} trial(s) have an empty score: counted as failures to acquire "
             "(FNMR with FTA, FPIR, FNIR), left out of FMR and FNMR")
 MORE = "... and {count} more problem(s)"
+#: :data:`audit.schema.SCORES` with every text column dictionary-encoded (``cast(SCORES)`` decodes).
+SCHEMA = pa.schema([f.with_type(pa.dictionary(pa.int32(), f.type)) if f.type == pa.string()
+                    else f for f in SCORES])
 
 
 class ScoreLogError(ValueError):
@@ -56,8 +59,9 @@ class ScoreLogError(ValueError):
 class ScoreLogs:
     """What the metrics stage needs, and what the reader wants the user to know.
 
-    ``scores`` has :data:`audit.schema.SCORES` columns; ``images`` one row per
-    image the trials mention (``image_id``, ``subject_id``, labels); ``fta``
+    ``scores`` has :data:`audit.schema.SCORES` columns, text dictionary-encoded
+    (one code per row); ``images`` one row per image the trials mention
+    (``image_id``, ``subject_id``, labels); ``fta``
     per-image ``image_id``, ``fta`` from a ``status`` column, else None;
     ``notes`` one line each (empty scores, a few unlisted images).
     """
@@ -290,30 +294,31 @@ class _Combined:
             by_image=self.by_image)
 
     def table(self) -> pa.Table:
-        """The SCORES table (ids as strings, built by Arrow from the codes)."""
-
-        def strings(codes: Codes, keep: np.ndarray | None = None) -> pa.Array:
-            array = codes.values.take(pa.array(codes.codes))
-            return array if keep is None else _masked(array, keep)
-
+        """The SCORES table, its text columns dictionary-encoded: the codes, no string per row."""
         identification = ~self.kind
         columns = {
-            "trial_kind": pa.array(np.where(self.kind, VERIFICATION, IDENTIFICATION)),
-            "probe_id": strings(self.probe_id),
-            "reference_id": strings(self.reference_id, ~self.reference_id.equal("")),
-            "probe_subject": strings(self.probe_subject),
-            "reference_subject": strings(self.reference_subject, self.kind),
+            "trial_kind": _dictionary(identification.astype(np.int32),
+                                      pa.array([VERIFICATION, IDENTIFICATION])),
+            "probe_id": _dictionary(self.probe_id.codes, self.probe_id.values),
+            "reference_id": _dictionary(self.reference_id.codes, self.reference_id.values,
+                                        ~self.reference_id.equal("")),
+            "probe_subject": _dictionary(self.probe_subject.codes, self.probe_subject.values),
+            "reference_subject": _dictionary(self.reference_subject.codes,
+                                             self.reference_subject.values, self.kind),
             "score": pa.array(self.score, mask=np.isnan(self.score)),
             "mated": pa.array(self.mated),
             "fold": _integers(self.fold),
             "rank": _integers(self.rank),
             "best_is_true_entry": pa.array(self.best == 1, mask=~identification | (self.best < 0)),
         }
-        return pa.table(columns, schema=SCORES)
+        return pa.table(columns, schema=SCHEMA)
 
 
-def _masked(array: pa.Array, keep: np.ndarray) -> pa.Array:
-    return pc.if_else(pa.array(keep), array, pa.scalar(None, pa.string()))
+def _dictionary(codes: np.ndarray, values: pa.Array, keep: np.ndarray | None = None
+                ) -> pa.DictionaryArray:
+    """Text as codes into ``values``, null where ``keep`` is False."""
+    indices = pa.array(codes.astype(np.int32), mask=None if keep is None else ~keep)
+    return pa.DictionaryArray.from_arrays(indices, values)
 
 
 def _integers(values: np.ndarray) -> pa.Array:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -234,14 +235,42 @@ class ImageTable:
             return np.zeros(len(self.ids), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
         return natural_groups(self.labels, columns)
 
+    @cached_property
+    def id_values(self) -> pa.Array:
+        """The image ids as an Arrow value set (built once)."""
+        return pa.array(self.ids.to_numpy(dtype=object), pa.string())
+
     def positions(self, ids: pa.ChunkedArray | pa.Array, *, table: str) -> np.ndarray:
         """Row of each id in the images table; unknown ids raise."""
-        found = pc.index_in(ids, value_set=pa.array(self.ids.to_numpy(dtype=object), pa.string()))
-        missing = pc.is_null(found)
-        if pc.any(missing).as_py():
-            absent = pc.unique(pc.filter(ids, missing)).to_pylist()
+        found = index_in(ids, self.id_values)
+        missing = found < 0
+        if missing.any():
+            absent = pc.unique(pc.filter(ids, pa.array(missing))).to_pylist()
             raise ValueError(UNKNOWN_IMAGES.format(table=table, count=len(absent), ids=absent[:5]))
-        return found.to_numpy(zero_copy_only=False).astype(np.int64)
+        return found
+
+
+def index_in(values: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> np.ndarray:
+    """Position of each text value in ``value_set``, -1 where absent or null.
+
+    A dictionary-encoded column (as :func:`audit.metrics.score_logs.read_score_logs`
+    gives) is looked up once per distinct value and spread by its codes, so
+    ten million rows of a hundred thousand ids cost a hundred thousand look-ups.
+    """
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    parts = [np.zeros(0, dtype=np.int64)]
+    for chunk in chunks:
+        if pa.types.is_dictionary(chunk.type):
+            found = np.append(_found(pc.index_in(chunk.dictionary, value_set=value_set)), -1)
+            codes = chunk.indices.fill_null(len(found) - 1).to_numpy(zero_copy_only=False)
+            parts.append(found[codes])
+        else:
+            parts.append(_found(pc.index_in(chunk, value_set=value_set)))
+    return np.concatenate(parts)
+
+
+def _found(positions: pa.Array) -> np.ndarray:
+    return positions.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -341,5 +370,4 @@ def _rows(scores: pa.Table, spec: RateSpec) -> np.ndarray:
 
 
 def _codes(values: pa.ChunkedArray, index: pd.Index) -> np.ndarray:
-    found = pc.index_in(values, value_set=pa.array(index.to_numpy(dtype=object), pa.string()))
-    return found.to_numpy(zero_copy_only=False).astype(np.int64)
+    return index_in(values, pa.array(index.to_numpy(dtype=object), pa.string()))
