@@ -40,6 +40,9 @@ def run(
         "--skip-bad-rows", help="Leave out manifest rows with problems (listed in the "
                                 "run folder) instead of stopping; as \\[dataset] skip_bad_rows.",
     )] = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print the run's summary and policy outcome as JSON instead of the "
+                       "tables.")] = False,
 ) -> None:
     """Run an audit: dataset, faces, scores, metrics, report, policy gate.
 
@@ -57,11 +60,39 @@ def run(
     reused = ", ".join(outcome.reused) or "none"
     stderr.print(f"stages reused from cache: {reused}; seconds {outcome.seconds}",
                  highlight=False)
-    typer.echo(f"run folder: {outcome.folder}")
-    for name in ("report.html", "report.pdf"):
-        if (outcome.folder / name).is_file():
-            typer.echo(f"report: {outcome.folder / name}")
-    gate_policy(outcome.policy)
+    if json_output:
+        _print_json(outcome.folder)
+    else:
+        typer.echo(f"run folder: {outcome.folder}")
+        for name in ("report.html", "report.pdf"):
+            if (outcome.folder / name).is_file():
+                typer.echo(f"report: {outcome.folder / name}")
+        _show_answers(outcome.folder)
+    gate_policy(outcome.policy, quiet=json_output)
+
+
+def _show_answers(folder: Path) -> None:
+    """The short answer of a run: overall rates and the largest disparities, as ``metrics``."""
+    from rich.console import Console
+
+    from ..runs import layout
+    from ..tables import read_table
+    from .answers import tables
+
+    console = Console()
+    for answer in tables(read_table(folder / layout.METRICS_FILE).to_pandas()):
+        console.print(answer)
+
+
+def _print_json(folder: Path) -> None:
+    """The run folder, its summary digest and policy outcome, as one JSON object on stdout."""
+    import json
+
+    digest = {"run_folder": str(folder)}
+    for name in ("summary", "policy"):
+        path = folder / f"{name}.json"
+        digest[name] = json.loads(path.read_text()) if path.is_file() else None
+    typer.echo(json.dumps(digest, indent=2))
 
 
 def policy_exit_code(outcome: PolicyOutcome) -> int:
@@ -75,28 +106,33 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def gate_policy(outcome: PolicyOutcome) -> None:
-    """Name each broken and each not-evaluated limit on a line of its own, then
-    the outcome; exit with :func:`policy_exit_code` unless it is 0."""
+def _state_line(outcome: PolicyOutcome) -> str:
+    """``policy: met (2 limits; 6 checks; evaluate = "estimate")`` or ``policy: no policy``."""
     from ..report.policy_outcome import NO_POLICY
 
+    if outcome.state == NO_POLICY:
+        return f"policy: {NO_POLICY}"
+    counts = [_plural(len(outcome.limits), "limit"), _plural(len(outcome.checks), "check")]
+    if outcome.broken:
+        counts.append(f"{len(outcome.broken)} broken")
+    if outcome.not_evaluated:
+        counts.append(f"{len(outcome.not_evaluated)} not evaluated"
+                      + (", skipped as the spec allows" if outcome.skip_unevaluable else ""))
+    return f"policy: {outcome.state} ({'; '.join(counts)}; evaluate = \"{outcome.mode}\")"
+
+
+def gate_policy(outcome: PolicyOutcome, *, quiet: bool = False) -> None:
+    """Name each broken and each not-evaluated limit on a line of its own, then
+    the outcome (not when ``quiet``: the JSON holds it); exit with
+    :func:`policy_exit_code` unless it is 0."""
     for check in outcome.broken:
         stderr.print(f"[bold red]policy:[/] {escape(check.sentence)}", highlight=False)
     skipped = " (skipped: skip_unevaluable = true)" if outcome.skip_unevaluable else ""
     for check in outcome.not_evaluated:
         stderr.print(f"[bold yellow]policy:[/] {escape(check.sentence)}{skipped}",
                      highlight=False)
-    if outcome.state == NO_POLICY:
-        typer.echo(f"policy: {NO_POLICY}")
-    else:
-        counts = [_plural(len(outcome.limits), "limit"), _plural(len(outcome.checks), "check")]
-        if outcome.broken:
-            counts.append(f"{len(outcome.broken)} broken")
-        if outcome.not_evaluated:
-            counts.append(f"{len(outcome.not_evaluated)} not evaluated"
-                          + (", skipped as the spec allows" if skipped else ""))
-        typer.echo(f"policy: {outcome.state} ({'; '.join(counts)}; "
-                   f'evaluate = "{outcome.mode}")')
+    if not quiet:
+        typer.echo(_state_line(outcome))
     code = policy_exit_code(outcome)
     if code:
         raise typer.Exit(code)

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from audit.metrics import log_reading
 from audit.metrics.log_attributes import Labelled, Mentioned, attach_labels

@@ -334,6 +334,7 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
     write_table(faces, folder / runs.FACES_FILE)
     write_table(scores, folder / runs.SCORES_FILE)
     write_table(metrics, folder / runs.METRICS_FILE)
+    metrics.to_pandas().to_csv(folder / runs.METRICS_FILE.replace(".parquet", ".csv"), index=False)
     (folder / "spec.toml").write_text(spec_text)
     write_json(folder / "summary.json",
                summarize_metrics(metrics, spec.statistics.reference_groups))
