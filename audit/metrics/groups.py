@@ -51,6 +51,8 @@ DECISION = "_decision"
 WEIGHT = "_n"
 
 
+#: Largest owners x groups trial table built dense (by ``bincount``), in entries.
+DENSE_TRIALS = 20_000_000
 #: Subject codes are below this, so ``low * PAIR_BASE + high`` names an unordered pair.
 PAIR_BASE = 2**31
 
@@ -98,9 +100,9 @@ def unit_counts(
         pair_keys, pairs = np.unique(
             np.minimum(a, b).astype(np.int64) * PAIR_BASE + np.maximum(a, b), return_inverse=True)
         return UnitCounts(
-            **base, subjects=a, cells=trial_set.cells, trials=np.ones(a.size, dtype=np.int64),
+            **base, subjects=a, cells=trial_set.cells, trials=np.ones(a.size, dtype=np.int8),
             errors=_sparse_counts(rows, columns, (a.size, thresholds.size)),
-            reference_subjects=b, pair_keys=pair_keys, pairs=pairs.ravel())
+            reference_subjects=b, pair_keys=pair_keys, pairs=pairs.ravel().astype(np.int32))
     n_cells = len(trial_set.cell_table)
     keys, unit = np.unique(trial_set.subjects.astype(np.int64) * n_cells + trial_set.cells,
                            return_inverse=True)
@@ -400,20 +402,29 @@ def _cluster_counts(
     entries = units.errors.tocoo()
     error_rows = entries.col * n_groups + unit_group[entries.row]
 
-    def summed(owners: tuple[np.ndarray, ...], n_owners: int) -> tuple[sparse.csr_matrix, ...]:
-        """Errors (owners x rows) and trials (owners x groups), each unit once per owner."""
+    def errors_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
+        """Errors (owners x rows), each unit once per owner."""
         k = len(owners)
-        errors = sparse.csr_matrix(
+        return sparse.csr_matrix(
             (np.tile(entries.data, k), (np.concatenate([o[entries.row] for o in owners]),
                                         np.tile(error_rows, k))), shape=(n_owners, n_rows))
-        trials = sparse.csr_matrix(
-            (np.tile(units.trials.astype(np.float64), k),
-             (np.concatenate(owners), np.tile(unit_group, k))), shape=(n_owners, n_groups))
-        return errors, trials
 
+    def trials_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
+        """Trials (owners x groups), each unit once per owner."""
+        weights = units.trials.astype(np.float64)
+        if n_owners * n_groups <= DENSE_TRIALS:
+            dense = sum(np.bincount(o.astype(np.int64) * n_groups + unit_group, weights=weights,
+                                    minlength=n_owners * n_groups) for o in owners)
+            return sparse.csr_matrix(dense.reshape(n_owners, n_groups))
+        return sparse.csr_matrix((np.tile(weights, len(owners)), (
+            np.concatenate(owners), np.tile(unit_group, len(owners)))), shape=(n_owners, n_groups))
+
+    owners = (units.subjects,) if units.reference_subjects is None else (
+        units.subjects, units.reference_subjects)
+    errors = errors_of(owners, n_subjects_total)
+    n = trials_of(owners, n_subjects_total)[:, base]
     if units.reference_subjects is None:
-        errors, n = summed((units.subjects,), n_subjects_total)
-        return ClusterCounts(errors, n[:, base])
-    errors, n = summed((units.subjects, units.reference_subjects), n_subjects_total)
-    pair_errors, pair_trials = summed((units.pairs,), units.pair_keys.size)
-    return ClusterCounts(errors, n[:, base], pair_errors, pair_trials, units.pair_keys, base)
+        return ClusterCounts(errors, n)
+    pairs = (units.pairs,)
+    return ClusterCounts(errors, n, errors_of(pairs, units.pair_keys.size),
+                         trials_of(pairs, units.pair_keys.size), units.pair_keys, base)

@@ -74,10 +74,10 @@ class PairInfluence:
         mine, theirs, gram = _aligned(self, other)
         out = np.outer(self.rate, other.rate) * gram[np.ix_(self.base, other.base)]
         if other.weight:
-            shared = (mine.trials.T @ theirs.errors).toarray()  # bases x other rows
-            out -= other.weight * self.rate[:, None] * shared[self.base, :]
+            shared = _with_errors(theirs.errors, mine.trials).toarray()  # other rows x bases
+            out -= other.weight * self.rate[:, None] * shared.T[self.base, :]
         if self.weight:
-            shared = (mine.errors.T @ theirs.trials).toarray()  # rows x other bases
+            shared = _with_errors(mine.errors, theirs.trials).toarray()  # rows x other bases
             out -= self.weight * shared[:, other.base] * other.rate[None, :]
         if self.weight and other.weight:
             out += self.weight * other.weight * (mine.errors.T @ theirs.errors).toarray()
@@ -89,10 +89,10 @@ class PairInfluence:
         out = self.rate * other.rate * gram[self.base, other.base]
         rows = np.arange(self.base.size)
         if other.weight:
-            shared = sparse.csr_matrix(theirs.errors.T @ mine.trials)  # rows x bases
+            shared = _with_errors(theirs.errors, mine.trials)  # rows x bases
             out -= other.weight * self.rate * _entries(shared, rows, self.base)
         if self.weight:
-            shared = sparse.csr_matrix(mine.errors.T @ theirs.trials)
+            shared = _with_errors(mine.errors, theirs.trials)
             out -= self.weight * other.rate * _entries(shared, rows, other.base)
         if self.weight and other.weight:
             out += self.weight * other.weight * _column_sums(mine.errors.multiply(theirs.errors))
@@ -119,6 +119,12 @@ def _aligned(a: PairInfluence, b: PairInfluence) -> tuple[_Rows, _Rows, np.ndarr
     rows_a = _Rows(a.errors[mine], a.trials[mine])
     rows_b = _Rows(b.errors[theirs], b.trials[theirs])
     return rows_a, rows_b, (rows_a.trials.T @ rows_b.trials).toarray()
+
+
+def _with_errors(errors: sparse.csr_matrix, trials: sparse.csr_matrix) -> sparse.csr_matrix:
+    """``errors.T @ trials`` (rows x bases) over the few pairs with an error only."""
+    erred = np.flatnonzero(np.diff(errors.indptr))
+    return sparse.csr_matrix(errors[erred].T @ trials[erred])
 
 
 def _entries(matrix: sparse.csr_matrix, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
