@@ -154,6 +154,7 @@ def compute_metrics(
         for grouping in parsed
         for part in groups.breakdowns(units, grouping, n_subjects_total=n_total, **limits)
     ]
+    del units  # the breakdowns hold what they need; the trials' arrays can go before the matrix
     for grouping in crossed:
         trial_set = trials.cross_trial_set(scores_table, image_table, grouping, subjects=subjects)
         cross_units = [groups.unit_counts(trial_set, points.thresholds, points.labels)]

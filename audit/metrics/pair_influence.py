@@ -41,11 +41,14 @@ class PairInfluence:
     """Influence of every unordered pair of subjects on a set of rows (see the module).
 
     ``keys`` are the pairs' codes (``low * n_subjects + high``), sorted;
-    ``errors`` is pairs x rows, ``trials`` pairs x bases, ``base`` the column
-    of ``trials`` each row reads.
+    ``trials`` is pairs x bases and ``base`` the column of ``trials`` each row
+    reads; ``errors`` (erred x rows) holds the rows of the pairs ``erred``
+    (positions into ``keys``, sorted) that have an error at some row: a few
+    thousand of ten million pairs, so that selecting rows copies little.
     """
 
     keys: np.ndarray
+    erred: np.ndarray
     errors: sparse.csr_matrix
     trials: sparse.csr_matrix
     base: np.ndarray
@@ -54,6 +57,14 @@ class PairInfluence:
     weight: float = 1.0
     #: Gram matrices ``trials.T @ other.trials``, shared by every column selection.
     grams: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_counts(cls, keys: np.ndarray, errors: sparse.csr_matrix, trials: sparse.csr_matrix,
+                    base: np.ndarray, rate: np.ndarray, scale: np.ndarray) -> PairInfluence:
+        """From pairs x rows errors, keeping only the pairs that have one."""
+        errors = sparse.csr_matrix(errors)
+        erred = np.flatnonzero(np.diff(errors.indptr))
+        return cls(keys, erred, errors[erred], sparse.csr_matrix(trials), base, rate, scale)
 
     def columns(self, index: np.ndarray) -> PairInfluence:
         """The rows at ``index`` (the trials and cached Gram matrices are shared)."""
@@ -66,65 +77,68 @@ class PairInfluence:
 
     def dense(self) -> np.ndarray:
         """The influence as a pairs x rows array (for small tables and checks)."""
+        errors = np.zeros((self.keys.size, self.base.size))
+        errors[self.erred] = self.errors.toarray()
         trials = self.trials.toarray()[:, self.base]
-        return self.scale * (self.weight * self.errors.toarray() - self.rate * trials)
+        return self.scale * (self.weight * errors - self.rate * trials)
 
     def cross(self, other: PairInfluence) -> np.ndarray:
         """Sum over pairs of the product of each row's influence with each of ``other``'s."""
-        mine, theirs, gram = _aligned(self, other)
-        out = np.outer(self.rate, other.rate) * gram[np.ix_(self.base, other.base)]
+        other = other.on_keys(self.keys)
+        out = np.outer(self.rate, other.rate) * self._gram(other)[np.ix_(self.base, other.base)]
         if other.weight:
-            shared = _with_errors(theirs.errors, mine.trials).toarray()  # other rows x bases
-            out -= other.weight * self.rate[:, None] * shared.T[self.base, :]
+            shared = (self.trials[other.erred].T @ other.errors).toarray()  # bases x other rows
+            out -= other.weight * self.rate[:, None] * shared[self.base, :]
         if self.weight:
-            shared = _with_errors(mine.errors, theirs.trials).toarray()  # rows x other bases
+            shared = (self.errors.T @ other.trials[self.erred]).toarray()  # rows x other bases
             out -= self.weight * shared[:, other.base] * other.rate[None, :]
         if self.weight and other.weight:
-            out += self.weight * other.weight * (mine.errors.T @ theirs.errors).toarray()
+            mine, theirs = _common(self, other)
+            out += self.weight * other.weight * (mine.T @ theirs).toarray()
         return out * np.outer(self.scale, other.scale)
 
     def diagonal(self, other: PairInfluence) -> np.ndarray:
         """Sum over pairs of row *k*'s influence times ``other``'s row *k*, for every *k*."""
-        mine, theirs, gram = _aligned(self, other)
-        out = self.rate * other.rate * gram[self.base, other.base]
+        other = other.on_keys(self.keys)
+        out = self.rate * other.rate * self._gram(other)[self.base, other.base]
         rows = np.arange(self.base.size)
         if other.weight:
-            shared = _with_errors(theirs.errors, mine.trials)  # rows x bases
+            shared = sparse.csr_matrix(other.errors.T @ self.trials[other.erred])  # rows x bases
             out -= other.weight * self.rate * _entries(shared, rows, self.base)
         if self.weight:
-            shared = _with_errors(mine.errors, theirs.trials)
+            shared = sparse.csr_matrix(self.errors.T @ other.trials[self.erred])
             out -= self.weight * other.rate * _entries(shared, rows, other.base)
         if self.weight and other.weight:
-            out += self.weight * other.weight * _column_sums(mine.errors.multiply(theirs.errors))
+            mine, theirs = _common(self, other)
+            out += self.weight * other.weight * _column_sums(mine.multiply(theirs))
         return out * self.scale * other.scale
 
+    def on_keys(self, keys: np.ndarray) -> PairInfluence:
+        """The same influence on another list of pairs (pairs absent here get none)."""
+        if self.keys is keys or np.array_equal(self.keys, keys):
+            return self
+        at = np.minimum(np.searchsorted(self.keys, keys), max(self.keys.size - 1, 0))
+        found = (self.keys[at] == keys) if self.keys.size else np.zeros(keys.size, dtype=bool)
+        trials = sparse.diags(found.astype(np.float64)) @ self.trials[at]
+        where = np.searchsorted(keys, self.keys[self.erred])
+        where = np.minimum(where, max(keys.size - 1, 0))
+        kept = (keys[where] == self.keys[self.erred]) if keys.size else np.zeros(0, dtype=bool)
+        return replace(self, keys=keys, erred=where[kept], errors=self.errors[np.flatnonzero(kept)],
+                       trials=sparse.csr_matrix(trials), grams={})
 
-@dataclass(frozen=True)
-class _Rows:
-    errors: sparse.csr_matrix
-    trials: sparse.csr_matrix
+    def _gram(self, other: PairInfluence) -> np.ndarray:
+        """``trials.T @ other.trials`` (bases x other bases), computed once per pair of tables."""
+        cached = self.grams.get(id(other.trials))
+        if cached is None or cached[0] is not other.trials:
+            cached = (other.trials, (self.trials.T @ other.trials).toarray())
+            self.grams[id(other.trials)] = cached
+        return cached[1]
 
 
-def _aligned(a: PairInfluence, b: PairInfluence) -> tuple[_Rows, _Rows, np.ndarray]:
-    """Both sides on their shared pairs, and the Gram matrix of their trials there."""
-    if a.keys is b.keys or np.array_equal(a.keys, b.keys):
-        cached = a.grams.get(id(b.trials))
-        if cached is None or cached[0] is not b.trials:
-            cached = (b.trials, (a.trials.T @ b.trials).toarray())
-            a.grams[id(b.trials)] = cached
-        return _Rows(a.errors, a.trials), _Rows(b.errors, b.trials), cached[1]
-    at = np.minimum(np.searchsorted(b.keys, a.keys), max(b.keys.size - 1, 0))
-    shared = (b.keys[at] == a.keys) if b.keys.size else np.zeros(a.keys.size, dtype=bool)
-    mine, theirs = np.flatnonzero(shared), at[shared]
-    rows_a = _Rows(a.errors[mine], a.trials[mine])
-    rows_b = _Rows(b.errors[theirs], b.trials[theirs])
-    return rows_a, rows_b, (rows_a.trials.T @ rows_b.trials).toarray()
-
-
-def _with_errors(errors: sparse.csr_matrix, trials: sparse.csr_matrix) -> sparse.csr_matrix:
-    """``errors.T @ trials`` (rows x bases) over the few pairs with an error only."""
-    erred = np.flatnonzero(np.diff(errors.indptr))
-    return sparse.csr_matrix(errors[erred].T @ trials[erred])
+def _common(a: PairInfluence, b: PairInfluence) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Both sides' error rows on the pairs that have an error on both sides."""
+    _, mine, theirs = np.intersect1d(a.erred, b.erred, assume_unique=True, return_indices=True)
+    return a.errors[mine], b.errors[theirs]
 
 
 def _entries(matrix: sparse.csr_matrix, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:

@@ -96,7 +96,7 @@ def natural_groups(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.nd
     grouped = frame.groupby(list(columns), sort=False)
     table = grouped.size().index.to_frame(index=False)
     order = sorted(range(len(table)), key=lambda i: tuple(natural_order(v) for v in table.iloc[i]))
-    rank = np.empty(len(order), dtype=np.int64)
+    rank = np.empty(len(order), dtype=np.int32)  # codes, four bytes a row
     rank[order] = np.arange(len(order))
     return rank[grouped.ngroup().to_numpy(np.int64)], table.iloc[order].reset_index(drop=True)
 
@@ -251,14 +251,14 @@ class ImageTable:
 
 
 def index_in(values: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> np.ndarray:
-    """Position of each text value in ``value_set``, -1 where absent or null.
+    """Position of each text value in ``value_set`` (int32), -1 where absent or null.
 
     A dictionary-encoded column (as :func:`audit.metrics.score_logs.read_score_logs`
     gives) is looked up once per distinct value and spread by its codes, so
     ten million rows of a hundred thousand ids cost a hundred thousand look-ups.
     """
     chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    parts = [np.zeros(0, dtype=np.int64)]
+    parts = [np.zeros(0, dtype=np.int32)]
     for chunk in chunks:
         if pa.types.is_dictionary(chunk.type):
             found = np.append(_found(pc.index_in(chunk.dictionary, value_set=value_set)), -1)
@@ -270,7 +270,7 @@ def index_in(values: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> np.ndar
 
 
 def _found(positions: pa.Array) -> np.ndarray:
-    return positions.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return positions.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
 
 
 @dataclass(frozen=True)

@@ -284,8 +284,8 @@ def influence(counts: ClusterCounts) -> tuple[np.ndarray, Influence]:
     pairs = pair_shares = None
     if counts.dyadic:
         base = counts.pair_base if counts.pair_base is not None else np.arange(rates.size)
-        pairs = PairInfluence(counts.pair_keys, sparse.csr_matrix(counts.pair_errors),
-                              sparse.csr_matrix(counts.pair_trials), base, p, inverse)
+        pairs = PairInfluence.from_counts(counts.pair_keys, counts.pair_errors,
+                                          counts.pair_trials, base, p, inverse)
         pair_shares = pairs.shares()
     return rates, Influence(scaled(counts.errors, counts.trials), pairs, clusters,
                             shares(counts.trials), pair_shares)
