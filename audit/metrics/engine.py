@@ -154,9 +154,11 @@ def compute_metrics(
         for grouping in parsed
         for part in groups.breakdowns(units, grouping, n_subjects_total=n_total, **limits)
     ]
+    fmr_pairs = next(((u.pair_keys, u.pairs) for u in units if u.rate == trials.FMR.name), None)
     del units  # the breakdowns hold what they need; the trials' arrays can go before the matrix
     for grouping in crossed:
-        trial_set = trials.cross_trial_set(scores_table, image_table, grouping, subjects=subjects)
+        trial_set = trials.cross_trial_set(scores_table, image_table, grouping, subjects=subjects,
+                                           fmr_pairs=fmr_pairs)
         cross_units = [groups.unit_counts(trial_set, points.thresholds, points.labels)]
         cross = trials.Grouping(grouping.sensitive, cross=True)
         parts.extend(groups.breakdowns(cross_units, cross, n_subjects_total=n_total, **limits))

@@ -97,7 +97,7 @@ def unit_counts(
                 operating_points=tuple(operating_points), cell_table=trial_set.cell_table)
     if trial_set.reference_subjects is not None:
         a, b = trial_set.subjects, trial_set.reference_subjects
-        pair_keys, pairs = np.unique(
+        pair_keys, pairs = trial_set.pairs or np.unique(
             np.minimum(a, b).astype(np.int64) * PAIR_BASE + np.maximum(a, b), return_inverse=True)
         return UnitCounts(
             **base, subjects=a, cells=trial_set.cells, trials=np.ones(a.size, dtype=np.int8),

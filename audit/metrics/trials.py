@@ -292,6 +292,8 @@ class TrialSet:
     #: Subject of the other image of a non-mated 1:1 pair (FMR), else None: such
     #: trials are clustered on both subjects (:mod:`audit.metrics.variance`).
     reference_subjects: np.ndarray | None = None
+    #: Sorted unordered-pair codes and each trial's position among them, when already known.
+    pairs: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def trial_set(
@@ -304,7 +306,8 @@ def trial_set(
 ) -> TrialSet:
     """The trials of one rate in :data:`RATES`, grouped by the probe image's labels."""
     keep = _rows(scores, spec)
-    rows = scores.filter(pa.array(keep))
+    rows = scores.select(["score", "best_is_true_entry", "probe_id", "probe_subject",
+                          "reference_subject"]).filter(pa.array(keep))
     decision = rows["score"].to_numpy()
     if spec is FNIR:
         correct = rows["best_is_true_entry"].fill_null(False).to_numpy(zero_copy_only=False)
@@ -323,7 +326,8 @@ def trial_set(
 
 
 def cross_trial_set(
-    scores: pa.Table, images: ImageTable, grouping: Grouping, *, subjects: pd.Index
+    scores: pa.Table, images: ImageTable, grouping: Grouping, *, subjects: pd.Index,
+    fmr_pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrialSet:
     """Non-mated verification trials, cells = (probe group, reference group) pairs.
 
@@ -333,9 +337,12 @@ def cross_trial_set(
     the matrix is symmetric whatever orientation the pairs were drawn in, and
     each cell holds every comparison between its two groups. The cell table is
     the full product of the grouping's observed groups, so pairs with no
-    comparison appear (and are reported as NaN, never 0).
+    comparison appear (and are reported as NaN, never 0). ``fmr_pairs``, the
+    pairs of the FMR trials (:attr:`audit.metrics.groups.UnitCounts.pairs`, same
+    rows), spares sorting the mirrored pairs again.
     """
-    rows = scores.filter(pa.array(_rows(scores, FMR)))
+    rows = scores.select(["score", "probe_id", "reference_id", "probe_subject",
+                          "reference_subject"]).filter(pa.array(_rows(scores, FMR)))
     image_cells, groups = images.cells(grouping.sensitive)
     probe = image_cells[images.positions(rows["probe_id"], table="scores probe_id")]
     reference = image_cells[images.positions(rows["reference_id"], table="scores reference_id")]
@@ -357,6 +364,8 @@ def cross_trial_set(
         cells=np.concatenate([probe * n + reference, reference[across] * n + probe[across]]),
         cell_table=cell_table,
         reference_subjects=np.concatenate([reference_subject, probe_subject[across]]),
+        pairs=None if fmr_pairs is None else (
+            fmr_pairs[0], np.concatenate([fmr_pairs[1], fmr_pairs[1][across]])),
     )
 
 
