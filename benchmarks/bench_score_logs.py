@@ -112,6 +112,46 @@ def timed(function, *args, **kwargs):
     return time.perf_counter() - start, result
 
 
+def cpu_timed(function, *args, **kwargs):
+    """CPU seconds of this process (all threads) for one call, and its result."""
+    start = time.process_time()
+    result = function(*args, **kwargs)
+    return time.process_time() - start, result
+
+
+def engine_parts(scores, images, threshold: float) -> dict[str, float]:
+    """CPU seconds of the engine's parts at one threshold against a bare bincount, on the
+    same arrays: FMR by ``group`` (unit counts + breakdown with its cluster counts) and the
+    cross-group FMR matrix (trial set, unit counts, breakdown, influence)."""
+    from audit.metrics import checked, groups, trials, variance
+
+    table = checked.check_scores_table(scores)
+    image_table = checked.check_images(images, ("group",))
+    subjects = checked.subject_index(table, image_table)
+    fmr = trials.trial_set(table, image_table, trials.FMR, subjects=subjects, columns=("group",))
+    grouping = trials.Grouping(("group",))
+    group_of_cell, _ = grouping.groups(fmr.cell_table)
+    codes = group_of_cell[fmr.cells]
+    bare, _ = cpu_timed(lambda: (np.bincount(codes, weights=fmr.scores >= threshold),
+                                 np.bincount(codes)))
+    limits = {"n_subjects_total": len(subjects), "min_subjects": 30, "min_trials": 100}
+
+    def breakdown():
+        units = groups.unit_counts(fmr, np.array([threshold]), ("point",))
+        return groups.breakdowns([units], grouping, **limits)
+
+    by_group, _ = cpu_timed(breakdown)
+
+    def cross():
+        trial_set = trials.cross_trial_set(table, image_table, grouping, subjects=subjects)
+        units = groups.unit_counts(trial_set, np.array([threshold]), ("point",))
+        (part,) = groups.breakdowns([units], trials.Grouping(("group",), cross=True), **limits)
+        return variance.rate_variance(part.clusters)
+
+    matrix, _ = cpu_timed(cross)
+    return {"bare": bare, "by_group": by_group, "cross": matrix}
+
+
 def bob_far_threshold(python: str, nonmated: np.ndarray, target: float, scratch: Path
                       ) -> tuple[float, float] | None:
     path = scratch / "nonmated.npy"
@@ -187,6 +227,9 @@ def main() -> None:
             compute_metrics(prefix, logs.images, target_fmr=(args.target_fmr,),
                             groupings=("group",))
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parts = engine_parts(scores, logs.images, threshold)
     engine_seconds, _ = timed(engine)
     profile_text = profile(engine)
 
@@ -237,6 +280,14 @@ The mistake's answer: `{mistake.output.strip().splitlines()[-1] if mistake.outpu
 | for scale: one `np.sort` of the same {nonmated.size:,} scores | {sort_seconds:.3f} s | |
 {bob_line}
 | `compute_metrics` on the first {len(prefix):,} trials (target FMR, grouping `group`) | {engine_seconds:.1f} s | profiled below |
+
+## Engine parts on all {n:,} trials at the calibrated threshold (CPU seconds, one process)
+
+| part | CPU | against the bare bincount |
+|---|---|---|
+| bare `np.bincount` of errors and trials by group (same arrays) | {parts['bare']:.3f} s | 1x |
+| FMR by `group`: unit counts and breakdown (MetricFrame, subject and pair counts) | {parts['by_group']:.2f} s | {parts['by_group'] / parts['bare']:.0f}x |
+| cross-group FMR matrix: trial set, unit counts, breakdown, dyadic variance | {parts['cross']:.2f} s | |
 
 ## Profile of `compute_metrics` on the first {len(prefix):,} trials (cumulative time)
 
