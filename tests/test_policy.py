@@ -424,6 +424,10 @@ def test_runs_list_shows_the_policy_outcome(tmp_path, monkeypatch):
         "20230103-000000-unrecorded": "-", "20240101-000000-met": "met",
         "20240102-000000-broken": "broken", "20240103-000000-noteval": "not evaluated",
         "20240104-000000-nopolicy": "no policy"}
+    listed = runner.invoke(app, ["runs", "list", "--runs-dir", str(tmp_path), "--json"])
+    assert listed.exit_code == 0, listed.output
+    by_run = {r["run"]: r["policy"] for r in json.loads(listed.output)}
+    assert by_run == {name: (None if state == "-" else state) for name, state in shown.items()}
 
 
 # -- the report ------------------------------------------------------------------------------

@@ -55,7 +55,9 @@ _POLICY_STYLE = {"met": "[green]{}[/]", "broken": "[bold red]{}[/]",
 
 @runs_app.command("list")
 @reports_user_errors
-def runs_list(runs_dir: RunsDir = Path("runs")) -> None:
+def runs_list(runs_dir: RunsDir = Path("runs"), json_output: Annotated[bool, typer.Option(
+        "--json", help="One JSON object per run, in a list, instead of the table.")] = False,
+) -> None:
     """Past runs: spec, model, thresholds, headline figures with intervals, the largest
     disparity, policy state (met, broken, not evaluated or no policy)."""
     from ..runs.layout import list_runs, read_run
@@ -63,6 +65,9 @@ def runs_list(runs_dir: RunsDir = Path("runs")) -> None:
     from .answers import headline, largest_disparity, lead_point
 
     folders = list_runs(runs_dir)
+    if json_output:
+        _print_runs_json(runs_dir, folders)
+        return
     table = Table(title=f"runs in {runs_dir}")
     table.add_column("run", no_wrap=True, min_width=max((len(f.name) for f in folders),
                                                         default=3))
@@ -84,3 +89,26 @@ def runs_list(runs_dir: RunsDir = Path("runs")) -> None:
                       _POLICY_STYLE.get(policy, "{}").format(policy))
     Console().print(table)
 
+
+
+def _print_runs_json(runs_dir: Path, folders: list[Path]) -> None:
+    """``runs list --json``: what the table shows, unshortened, for scripts."""
+    import json
+
+    from ..runs.layout import read_run
+    from .answers import headline, largest_disparity, lead_point
+
+    out = []
+    for folder in folders:
+        record = read_run(folder)
+        lead = lead_point(record.summary)
+        out.append({
+            "run": folder.name, "folder": str(folder), "spec": record.provenance.name,
+            "model": record.provenance.pipeline.get("model"),
+            "detector": record.provenance.pipeline.get("detector"),
+            "thresholds": list(record.provenance.thresholds), "operating_point": lead,
+            "headline": headline(record.summary, lead),
+            "largest_disparity": largest_disparity(record.summary, lead),
+            "policy": None if record.policy is None else record.policy.state,
+        })
+    typer.echo(json.dumps(out, indent=2))
