@@ -35,7 +35,7 @@ from audit.runs.policy import (
     PolicyOutcome,
     check_policy,
 )
-from audit.tables import write_json
+from audit.tables import write_json, write_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
 INF = math.inf
@@ -358,12 +358,18 @@ def test_run_exits_by_policy_outcome_and_names_each_limit(spec, code, last, tmp_
 
     monkeypatch.setattr(workflow, "run_audit", audited)
     monkeypatch.setenv("COLUMNS", "300")
+    write_table(_impostor_only_metrics(), tmp_path / "metrics.parquet")
     spec_file = tmp_path / "audit.toml"
     spec_file.write_text('[dataset]\nname = "lfw"\n')
     result = runner.invoke(app, ["run", str(spec_file)])
     assert result.exit_code == code, result.output
     lines = result.output.strip().splitlines()
     assert lines[-1] == last
+    # The short answer comes before the policy: overall rates with intervals, too-small groups.
+    assert "Overall rates" in result.output and "fpir" in result.output
+    answered = runner.invoke(app, ["run", str(spec_file), "--json"])
+    assert answered.exit_code == code
+    assert json.loads(answered.stdout)["run_folder"] == str(tmp_path)
     named = [line for line in lines if line.startswith("policy: max_")]
     assert len(named) == len(outcome.broken) + len(outcome.not_evaluated)
     assert "all limits met" not in result.output
