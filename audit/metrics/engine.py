@@ -162,6 +162,7 @@ def compute_metrics(
         cross_units = [groups.unit_counts(trial_set, points.thresholds, points.labels)]
         cross = trials.Grouping(grouping.sensitive, cross=True)
         parts.extend(groups.breakdowns(cross_units, cross, n_subjects_total=n_total, **limits))
+        del trial_set, cross_units  # twice the FMR trials: not kept through the variances
     influences = [variance.influence(part.clusters) for part in parts]
     references = _references(parts, influences)
     measured = [

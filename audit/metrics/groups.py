@@ -416,6 +416,8 @@ def _cluster_counts(
             dense = sum(np.bincount(o.astype(np.int64) * n_groups + unit_group, weights=weights,
                                     minlength=n_owners * n_groups) for o in owners)
             return sparse.csr_matrix(dense.reshape(n_owners, n_groups))
+        if len(owners) == 1:  # no copies of ten-million-entry arrays
+            return sparse.csr_matrix((weights, (owners[0], unit_group)), shape=(n_owners, n_groups))
         return sparse.csr_matrix((np.tile(weights, len(owners)), (
             np.concatenate(owners), np.tile(unit_group, len(owners)))), shape=(n_owners, n_groups))
 

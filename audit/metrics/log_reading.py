@@ -31,7 +31,9 @@ class LogReadError(ValueError):
 
 @dataclass(frozen=True)
 class Codes:
-    """A text column: ``values[codes[i]]`` is row *i*'s stripped text ("" when empty)."""
+    """A text column: ``values[codes[i]]`` is row *i*'s stripped text ("" when empty).
+
+    Codes are int32 (four bytes a row; Arrow's own dictionary indices are int32 too)."""
 
     codes: np.ndarray
     values: pa.Array
@@ -60,7 +62,8 @@ def concat(columns: list[Codes]) -> Codes:
         return columns[0]
     merged = pa.concat_arrays([c.values for c in columns])
     offsets = np.cumsum([0] + [len(c.values) for c in columns[:-1]])
-    shifted = np.concatenate([c.codes + o for c, o in zip(columns, offsets, strict=True)])
+    shifted = np.concatenate([c.codes + np.int32(o) for c, o in zip(columns, offsets,
+                                                                     strict=True)])
     return _recode(shifted, merged)
 
 
@@ -72,7 +75,7 @@ def split(column: Codes, sizes: list[int]) -> list[Codes]:
 
 def _recode(codes: np.ndarray, values: pa.Array) -> Codes:
     encoded = values.dictionary_encode()
-    remap = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    remap = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
     return Codes(remap[codes] if len(remap) else codes, encoded.dictionary)
 
 
@@ -177,7 +180,7 @@ def _codes(column: pa.ChunkedArray) -> Codes:
         values, codes = encoded.dictionary, encoded.indices
     if not pa.types.is_string(values.type):
         values = pc.cast(values, pa.string())
-    codes_np = codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes_np = codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
     values = pa.concat_arrays([pc.utf8_trim_whitespace(values), pa.array([""], pa.string())])
     codes_np[codes_np < 0] = len(values) - 1  # a null (Parquet) is an empty cell
     return _recode(codes_np, values)

@@ -179,7 +179,7 @@ class _RowChecks:
 
     def trials(self, read: log_reading.Columns, present: dict[str, str]) -> _Trials:
         n = read.n_rows
-        blank = Codes(np.zeros(n, dtype=np.int64), pa.array([""], pa.string()))
+        blank = Codes(np.zeros(n, dtype=np.int32), pa.array([""], pa.string()))
 
         def text(key: str) -> Codes:
             return read.text[present[key]] if key in present else blank
