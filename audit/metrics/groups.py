@@ -121,7 +121,9 @@ def _error_entries(scores: np.ndarray, thresholds: np.ndarray, *, mated: bool
     reached = np.searchsorted(thresholds[order], scores, side="right")
     reached[np.isnan(scores)] = 0
     count = thresholds.size - reached if mated else reached
-    rows = np.repeat(np.arange(scores.size), count)
+    erring = np.flatnonzero(count)  # few, for non-mated rates at the thresholds audited
+    count = count[erring]
+    rows = np.repeat(erring, count)
     offset = np.arange(rows.size) - np.repeat(np.cumsum(count) - count, count)
     return rows, order[reached[rows] + offset if mated else offset]
 
@@ -413,7 +415,7 @@ def _cluster_counts(
         """Trials (owners x groups), each unit once per owner."""
         weights = units.trials.astype(np.float64)
         if n_owners * n_groups <= DENSE_TRIALS:
-            dense = sum(np.bincount(o.astype(np.int64) * n_groups + unit_group, weights=weights,
+            dense = sum(np.bincount(o * np.int32(n_groups) + unit_group, weights=weights,
                                     minlength=n_owners * n_groups) for o in owners)
             return sparse.csr_matrix(dense.reshape(n_owners, n_groups))
         if len(owners) == 1:  # no copies of ten-million-entry arrays

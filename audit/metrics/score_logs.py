@@ -322,6 +322,8 @@ def _dictionary(codes: np.ndarray, values: pa.Array, keep: np.ndarray | None = N
 
 def _integers(values: np.ndarray) -> pa.Array:
     missing = np.isnan(values)
+    if missing.all():  # an absent column: no data buffer
+        return pa.nulls(values.size, pa.int32())
     return pa.array(np.where(missing, 0, values).astype(np.int32), mask=missing)
 
 
