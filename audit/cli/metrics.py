@@ -62,8 +62,6 @@ def metrics(
     """
     import warnings
 
-    from ..metrics import compute_metrics
-
     has_point = bool(threshold or target_fmr or target_fpir)
     _check_options(source, has_point=has_point, kfold=kfold, crowd=crowd,
                    audit_watchlist=audit_watchlist)
@@ -76,6 +74,8 @@ def metrics(
             _print_kfold(logs, kfold)
             if not has_point:
                 return
+    from ..metrics import compute_metrics  # heavy (scipy.stats, Fairlearn): after the checks
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = compute_metrics(

@@ -24,14 +24,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..report.policy_outcome import PolicyOutcome
 from ..tables import package_versions, write_table
 from .provenance import Provenance
+
+if TYPE_CHECKING:  # the report package is heavy; a user mistake must not wait for it
+    from ..report.policy_outcome import PolicyOutcome
 
 #: Packages whose versions every run records.
 RECORDED_PACKAGES = ("lfr-audit", "deepface", "dlib-bin", "tensorflow", "numpy", "pandas",
@@ -126,6 +128,8 @@ class RunRecord:
 
     @property
     def policy(self) -> PolicyOutcome | None:
+        from ..report.policy_outcome import PolicyOutcome
+
         return None if self.policy_record is None else PolicyOutcome.from_json(self.policy_record)
 
 
