@@ -81,7 +81,7 @@ def compute_metrics(
     target_fmr, target_fpir : tuple of float
         Targets for overall FMR / FPIR; each gives one calibrated threshold
         (``operating_point="target_fmr=0.001"``), see
-        :func:`audit.metrics.sweep.threshold_for_target`.
+        :func:`audit.metrics.calibration.threshold_for_target`.
     sweep : tuple of float
         A threshold grid (``point_kind="sweep"``): rates and fixed-pair
         contrasts at each, for disparity-by-threshold figures. Their intervals
