@@ -218,8 +218,24 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
                               lambda: measure(spec, manifest, faces, scores, deployment))
     policy = check_policy(spec.policy, metrics, tuple(spec.groupings.sensitive))
 
+    _write_tables(folder, spec, spec_text, info, tables=(manifest, faces, scores, metrics),
+                  policy=policy, caught=caught)
+    provenance = _provenance(spec, rid, now, keys, info, manifest, faces, deployment, clock)
+    write_json(folder / "provenance.json", provenance.to_json())
+    with step("report"):
+        clock.timed("report", lambda: _report(spec, folder, previous))
+    provenance = replace(provenance, timings_s=dict(clock.seconds))
+    write_json(folder / "provenance.json", provenance.to_json())
+    return policy, clock.reused, clock.seconds
+
+
+def _write_tables(folder, spec, spec_text, info, *, tables, policy, caught) -> None:
+    """The stage tables, the spec as run, the summary, the policy outcome and the
+    warnings (notes.json), written before the report so that a failed rendering
+    loses none of the measured work."""
     from ..metrics import summarize_metrics
 
+    manifest, faces, scores, metrics = tables
     write_table(manifest, folder / runs.MANIFEST_FILE)
     write_table(faces, folder / runs.FACES_FILE)
     write_table(scores, folder / runs.SCORES_FILE)
@@ -234,7 +250,12 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
         from ..datasets import SKIPPED_ROWS_FILE
 
         write_json(folder / SKIPPED_ROWS_FILE, list(info.skipped_rows))
-    provenance = Provenance(
+
+
+def _provenance(spec, rid, now, keys, info, manifest, faces, deployment, clock) -> Provenance:
+    """What the run was made from (spec, data, code, weights, versions, host), with the
+    timings so far; the report step's time is added after it renders."""
+    return Provenance(
         run_id=rid, created_utc=now.isoformat(timespec="seconds"),
         spec=spec.model_dump(mode="json"), stage_inputs=keys,
         dataset={**info.as_dict(), **_described(spec)}, n_images=manifest.num_rows,
@@ -244,12 +265,6 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
         versions=runs.versions(), host=runs.host_info(), seed=spec.seed,
         reused_stages=tuple(clock.reused), timings_s=dict(clock.seconds),
     )
-    write_json(folder / "provenance.json", provenance.to_json())
-    with step("report"):
-        clock.timed("report", lambda: _report(spec, folder, previous))
-    provenance = replace(provenance, timings_s=dict(clock.seconds))
-    write_json(folder / "provenance.json", provenance.to_json())
-    return policy, clock.reused, clock.seconds
 
 
 @contextlib.contextmanager
