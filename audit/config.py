@@ -91,6 +91,10 @@ class PipelineSpec(_Section):
                           "'centre' for lfw and utkface (centred on the subject), 'largest' "
                           "for a custom manifest")
     normalization: str = "base"
+    image_timeout: float = Field(
+        300.0, gt=0,
+        description="seconds one image may take (read, decode, detect, embed) before its "
+                    "row is 'timeout' and the batch goes on")
     workers: int = Field(1, ge=1)
     batch_size: int = Field(16, ge=1)
     executor: Executor = Field(

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 #: Statuses a faces row can take. ``ok`` is the only one with an embedding.
-FACE_STATUSES = ("ok", "no_face", "unreadable", "missing", "error")
+FACE_STATUSES = ("ok", "no_face", "unreadable", "missing", "error", "timeout")
 
 #: Value used for a demographic or condition label that is missing or conflicting.
 UNKNOWN = "unknown"

@@ -31,6 +31,7 @@ import numpy as np
 from .config import FaceSelection, PipelineConfig, Preprocess
 from .decode import MAX_FILE_BYTES, ImageProblem, decode_image, read_image_bytes
 from .quality import measure
+from .time_limit import ImageTimeout, time_limit
 from .weights import weights_dir
 
 #: dlib's recipe for its ResNet: a 150 px chip with 25% padding around 5 landmarks.
@@ -169,7 +170,7 @@ class FaceEmbedder:
         inputs: list[np.ndarray] = []
         waiting: list[dict] = []  # ok rows whose embedding comes from the batched call
         for task in tasks:
-            row, model_input = self._one(task)
+            row, model_input = self._limited(task)
             rows.append(row)
             if model_input is not None:
                 inputs.append(model_input)
@@ -177,8 +178,9 @@ class FaceEmbedder:
         if not inputs:
             return rows
         try:
-            vectors = list(self._embed(inputs))
-        except Exception:  # some input breaks the model: find it, image by image
+            with time_limit(self._limit(len(inputs))):
+                vectors = list(self._embed(inputs))
+        except (Exception, ImageTimeout):  # some input breaks or stalls the model: find it
             vectors = [self._embed_alone(model_input, row)
                        for model_input, row in zip(inputs, waiting, strict=True)]
         for row, vector in zip(waiting, vectors, strict=True):
@@ -186,14 +188,38 @@ class FaceEmbedder:
                 row["embedding"] = vector.tolist()
         return rows
 
-    def _embed_alone(self, model_input: np.ndarray, row: dict) -> np.ndarray | None:
-        """One image's embedding; on failure its row becomes ``error`` (and None)."""
+    def _limit(self, n_images: int = 1) -> float | None:
+        """Seconds ``n_images`` may take together (None: no limit)."""
+        seconds = self.config.image_timeout
+        return seconds * n_images if seconds else None
+
+    def _timed_out(self, row: dict, step: str) -> dict:
+        """``row`` turned into a ``timeout`` row, keeping what was learnt before the step."""
+        message = f"{step} took longer than the {self.config.image_timeout:g} s limit per image"
+        timed = empty_row(row["image_id"], row["content_hash"], self.key, "timeout", message)
+        return {**timed, "n_frames": row.get("n_frames")}
+
+    def _limited(self, task: ImageTask) -> tuple[dict, np.ndarray | None]:
+        """:meth:`_one` within the per-image time limit; past it, a ``timeout`` row."""
         try:
-            return self._embed([model_input])[0]
+            with time_limit(self._limit()):
+                return self._one(task)
+        except ImageTimeout:
+            row = empty_row(task.image_id, task.content_hash, self.key, "timeout")
+            return self._timed_out(row, "reading, decoding and detection"), None
+
+    def _embed_alone(self, model_input: np.ndarray, row: dict) -> np.ndarray | None:
+        """One image's embedding; on failure its row becomes ``error`` (``timeout``
+        past the limit), and None."""
+        try:
+            with time_limit(self._limit()):
+                return self._embed([model_input])[0]
+        except ImageTimeout:
+            row.update(self._timed_out(row, "embedding"))
         except Exception as error:  # this image only
             row.update(empty_row(row["image_id"], row["content_hash"], self.key, "error",
                                  f"embedding failed: {type(error).__name__}: {error}"))
-            return None
+        return None
 
     def _one(self, task: ImageTask) -> tuple[dict, np.ndarray | None]:
         """One image's row, and its model input when a face was found; never raises."""

@@ -93,7 +93,7 @@ def pipeline_config(spec: AuditSpec):
     selection = p.face_selection or ("centre" if spec.dataset.name in DATASETS else "largest")
     return PipelineConfig(model=p.model, detector=p.detector, align=p.align,
                           preprocess=p.preprocess, normalization=p.normalization,
-                          face_selection=selection)
+                          face_selection=selection, image_timeout=p.image_timeout)
 
 
 def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, tracker=None):
