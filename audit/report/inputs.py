@@ -105,7 +105,6 @@ class DatasetInfo:
     images: int | None = None
     composition: tuple[GroupCount, ...] = ()
     notes: tuple[str, ...] = ()  # quirks, e.g. "gender labels conflict for 12 subjects"
-    full_labels: tuple[str, ...] = ()  # group labels shortened in the report, in full, by [k]
     citation: str = ""
     licence: str = ""
     fingerprint: str = ""
@@ -190,6 +189,7 @@ class RunInfo:
     statistics: StatisticsInfo = StatisticsInfo()
     condition_groupings: tuple[str, ...] = ()
     face_images: tuple[FaceImage, ...] = ()
+    full_labels: tuple[str, ...] = ()  # group labels shortened in the report, in full, by [k]
     policy: Mapping[str, Any] = field(default_factory=dict)
     previous: RunInfo | None = None
 

@@ -257,14 +257,17 @@ def render_report(
 ) -> dict[str, Path]:
     """Build the context from a metrics table and a RunInfo, then write the report.
 
-    The one call behind ``lfr-audit report``: see
+    The one call behind ``lfr-audit report`` on a metrics table: long group
+    labels shortened (:func:`audit.report.labels.with_short_labels`), then
     :func:`audit.report.context.build_context` and :func:`write_report`.
     ``include_faces`` is the explicit option without which no face image is
     embedded.
     """
     from audit.report.context import build_context
     from audit.report.coverage import measured_coverage
+    from audit.report.labels import with_short_labels
 
+    metrics, run = with_short_labels(metrics, run)
     context = build_context(metrics, run, include_faces=include_faces,
                             coverage=measured_coverage())
     return write_report(context, out_dir, formats, templates=templates)
