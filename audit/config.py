@@ -87,9 +87,9 @@ class PipelineSpec(_Section):
     align: bool = True
     preprocess: Literal[PREPROCESS] = "deepface"
     face_selection: Literal[FACE_SELECTIONS] | None = Field(
-        None, description="which face is the subject when several are found; default: "
-                          "'centre' for lfw and utkface (centred on the subject), 'largest' "
-                          "for a custom manifest")
+        None, description="which face is the subject when several are found ('all': each "
+                          "face its own probe); default: 'centre' for lfw and utkface (centred "
+                          "on the subject), 'largest' for a custom manifest")
     normalization: str = "base"
     image_timeout: float = Field(
         300.0, gt=0,

@@ -61,7 +61,7 @@ class SystemUnderTest:
     detector: str = ""
     alignment: str = ""
     preprocessing: str = ""
-    face_selection: str = ""  # centre | largest: the subject when several faces are found
+    face_selection: str = ""  # centre | largest | all: the face(s) used when several are found
     normalization: str = ""
     distance: str = ""
     score_note: str = ""  # e.g. "similarity = 1 - cosine distance"

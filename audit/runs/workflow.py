@@ -96,6 +96,17 @@ def pipeline_config(spec: AuditSpec):
                           face_selection=selection, image_timeout=p.image_timeout)
 
 
+def as_probes(spec: AuditSpec, faces: pa.Table, manifest: pa.Table):
+    """(faces, manifest) as matching and metrics take them: unchanged, or with face
+    selection ``all`` one row per face (:mod:`audit.matching.face_probes`)."""
+    from ..choices import FaceSelection
+    from ..matching.face_probes import face_probes
+
+    if pipeline_config(spec).face_selection is not FaceSelection.all:
+        return faces, manifest
+    return face_probes(faces, manifest)
+
+
 def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, tracker=None):
     from ..pipeline.run import embed_manifest
 
@@ -317,15 +328,16 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
 
     faces = clock.timed("faces", lambda: cached(
         "faces", lambda: embed(spec, manifest, info.root, cache_dir, tracker)))
+    probe_faces, probes = as_probes(spec, faces, manifest)
     step = tracker.step if tracker is not None else _quietly
     with step("scoring"):
-        scores = clock.timed("scores",
-                             lambda: cached("scores", lambda: match(spec, manifest, faces)))
+        scores = clock.timed("scores", lambda: cached(
+            "scores", lambda: match(spec, probes, probe_faces)))
     deployment = thresholds(spec)
     with warnings.catch_warnings(record=True) as caught, step("metrics"):  # kept in notes.json
         warnings.simplefilter("always")
-        metrics = clock.timed("metrics",
-                              lambda: measure(spec, manifest, faces, scores, deployment))
+        metrics = clock.timed("metrics", lambda: measure(spec, probes, probe_faces, scores,
+                                                         deployment))
     policy = check_policy(spec.policy, metrics, tuple(spec.groupings.sensitive))
 
     from ..metrics import summarize_metrics
