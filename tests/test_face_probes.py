@@ -66,9 +66,7 @@ def test_other_face_selections_pass_through(tables):
     single = faces.filter(pa.compute.not_equal(faces.column("image_id"), "a2"))
     kept = manifest.filter(pa.compute.not_equal(manifest.column("image_id"), "a2"))
     out_faces, out_manifest = face_probes(single, kept)
-    assert out_faces.equals(single)
-    assert out_manifest.select(kept.column_names).equals(kept)
-    assert set(out_manifest.column(SUBJECT_FACE).to_pylist()) == {YES}
+    assert out_faces.equals(single) and out_manifest.equals(kept)
 
 
 def _subjects(manifest) -> dict[str, str]:

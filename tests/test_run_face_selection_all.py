@@ -43,9 +43,6 @@ target_fpir = [0.2]
 [groupings]
 sensitive = ["gender"]
 conditions = []
-[statistics]
-min_subjects = 3
-min_trials = 10
 [report]
 formats = ["html"]
 """
@@ -89,3 +86,6 @@ def test_every_face_of_a_frame_is_a_non_mated_probe(tmp_path, lfw_root, lfw_rows
     assert "unknown" in set(metrics.loc[metrics["grouping"] == "gender", "group"])
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "every face, each its own probe" in html
+    again = CliRunner().invoke(app, ["metrics", str(run), "--threshold", "0.9", "--grouping",
+                                     "gender", "--out", str(tmp_path / "m.parquet")])
+    assert again.exit_code == 0, again.output  # the run folder's probes are found again

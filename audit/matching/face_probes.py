@@ -47,10 +47,11 @@ SOURCE_IMAGE = "source_image_id"
 def face_probes(faces: pa.Table, manifest: pa.Table) -> tuple[pa.Table, pa.Table]:
     """The (faces, manifest) pair of probes: one row each per probe, ids matching.
 
-    ``faces`` may hold several rows per image (face selection ``all``); any
-    other faces table comes back unchanged, and the manifest unchanged but
-    for the two added columns (every probe :data:`YES`). Rows keep the
-    manifest's order, a multi-face image's faces in the faces table's order.
+    ``faces`` may hold several rows per image (face selection ``all``); a faces
+    table with one row per image comes back unchanged, with its manifest, so
+    this can be applied to any faces table (a run folder's, for instance).
+    Rows keep the manifest's order, a multi-face image's faces in the faces
+    table's order.
     """
     faces = coerce_table(faces, FACES, "faces")
     manifest = coerce_table(manifest, MANIFEST, "manifest")
@@ -59,6 +60,8 @@ def face_probes(faces: pa.Table, manifest: pa.Table) -> tuple[pa.Table, pa.Table
     rows_of: dict[str, list[int]] = {}
     for row, image_id in enumerate(face_image):
         rows_of.setdefault(image_id, []).append(row)
+    if len(rows_of) == len(face_image):
+        return faces, manifest
 
     probe_id = list(face_image)
     entries: list[tuple[int, str, str]] = []  # (manifest row, probe id, mark)

@@ -96,17 +96,6 @@ def pipeline_config(spec: AuditSpec):
                           face_selection=selection, image_timeout=p.image_timeout)
 
 
-def as_probes(spec: AuditSpec, faces: pa.Table, manifest: pa.Table):
-    """(faces, manifest) as matching and metrics take them: unchanged, or with face
-    selection ``all`` one row per face (:mod:`audit.matching.face_probes`)."""
-    from ..choices import FaceSelection
-    from ..matching.face_probes import face_probes
-
-    if pipeline_config(spec).face_selection is not FaceSelection.all:
-        return faces, manifest
-    return face_probes(faces, manifest)
-
-
 def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, tracker=None):
     from ..pipeline.run import embed_manifest
 
@@ -328,7 +317,9 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
 
     faces = clock.timed("faces", lambda: cached(
         "faces", lambda: embed(spec, manifest, info.root, cache_dir, tracker)))
-    probe_faces, probes = as_probes(spec, faces, manifest)
+    from ..matching.face_probes import face_probes
+
+    probe_faces, probes = face_probes(faces, manifest)  # one row per face with "all"
     step = tracker.step if tracker is not None else _quietly
     with step("scoring"):
         scores = clock.timed("scores", lambda: cached(
