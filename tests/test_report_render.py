@@ -390,10 +390,13 @@ def test_chromium_opens_the_report(html, tmp_path):
 
 def test_write_report_html_alone(small, tmp_path):
     written = write_report(small, tmp_path / "out", formats=("html",))
-    assert set(written) == {"html"} and written["html"].name == "report.html"
+    assert set(written) == {"html", "short_html"} and written["html"].name == "report.html"
     assert not (tmp_path / "out" / "report.pdf").exists()
     assert written["html"].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["report.html"]  # no temporary left
+    short = written["short_html"].read_text(encoding="utf-8")
+    assert short.startswith("<!DOCTYPE html>") and "report.pdf" in short  # points to the full one
+    # the short report beside the long one, no temporary left
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "short-report.html"]
 
 
 @pytest.mark.parametrize("formats", [(), ("docx",)])
