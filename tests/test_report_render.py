@@ -463,6 +463,29 @@ def test_no_page_ends_with_a_heading(pdf, html):
         assert stranded == [], (page.number, last)
 
 
+def _captions(html: str, tag: str) -> list[str]:
+    from html import unescape
+
+    found = re.findall(rf"<{tag}>(.*?)</{tag}>", html, re.S)
+    return [unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text)).strip()) for text in found]
+
+
+def test_no_caption_is_stranded_from_its_table_or_figure(pdf, html):
+    """A table caption never ends a page (its table on the next), and a figure caption
+    never starts one (its figure on the page before)."""
+    from pdf_layout import pages
+
+    tables, figures_ = _captions(html, "caption"), _captions(html, "figcaption")
+    laid = pages(pdf[0], tool("pdftotext"))
+    for page in laid[:-1]:
+        last = page.lines[-1].text
+        assert not [c for c in tables if len(last) > 12 and c.endswith(last)], \
+            (page.number, last)
+    for page in laid[1:]:
+        first = page.lines[0].text
+        assert not [c for c in figures_ if len(first) > 12 and c.startswith(first)], (page.number, first)
+
+
 def test_no_local_path_or_user_name_in_a_report(small):
     from dataclasses import replace
 

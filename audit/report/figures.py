@@ -305,7 +305,7 @@ def heatmap_figure(matrix: CrossMatrix, *, vmax: float, xlabel: str, ylabel: str
         ax.grid(False)
         image = ax.pcolormesh(np.arange(n_cols + 1) - 0.5, np.arange(n_rows + 1) - 0.5,
                               np.ma.masked_invalid(values), cmap=cmap, norm=norm,
-                              edgecolors="#ffffff", linewidth=1.0)
+                              edgecolors="#c8c8c8", linewidth=0.6)  # white cells need a rule
         ax.set_xlim(-0.5, n_cols - 0.5)
         ax.set_ylim(n_rows - 0.5, -0.5)
         for i in range(n_rows):

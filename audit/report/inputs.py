@@ -232,7 +232,7 @@ def run_info_from_spec(
     return RunInfo(
         run_id=run_id,
         date=date,
-        title=str(spec.get("report", {}).get("title", "")),
+        title=str(spec.get("report", {}).get("title") or spec.get("name") or ""),
         spec=spec,
         provenance=provenance or {},
         system=SystemUnderTest(
