@@ -6,7 +6,8 @@ column. These tests look every one of them up in the table the report was built
 from, check the printed text is that exact value in one of the report's number
 formats, check that no other digit is printed (outside the quoted dataset
 description and the run's identity), that "shown to differ" appears exactly where
-the pair's adjusted p-value row is below the audit's alpha, that a dataset
+the pair's adjusted p-value row is below the audit's alpha and its ratio interval
+excludes 1 (and "unclear" where only the test shows a difference), that a dataset
 without identities gets one line instead of any miss rate, and that the PDF has
 at most two pages.
 """
@@ -178,8 +179,11 @@ def test_shown_to_differ_exactly_where_the_adjusted_p_is_below_alpha(quoted, tab
             continue
         parts = keyed[0]["data-row"].split("|")
         adjusted, _ = _row(frame, "|".join([*parts[:5], "p_adjusted", "value"]))
-        shown = not math.isnan(adjusted["value"]) and adjusted["value"] < alpha
-        assert ("shown to differ" in quoted.result[n]) == shown, (parts, quoted.result[n])
+        ratio, _ = _row(frame, "|".join([*parts[:5], "ratio", "value"]))
+        tested = not math.isnan(adjusted["value"]) and adjusted["value"] < alpha
+        excludes_one = ratio["ci_low"] > 1 or ratio["ci_high"] < 1
+        assert ("shown to differ" in quoted.result[n]) == (tested and excludes_one), parts
+        assert ("unclear" in quoted.result[n]) == (tested and not excludes_one), parts
         judged += 1
     assert judged >= 3
 
