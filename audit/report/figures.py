@@ -315,7 +315,7 @@ def heatmap_figure(matrix: CrossMatrix, *, vmax: float, xlabel: str, ylabel: str
                 if not np.isfinite(value):
                     ax.add_patch(matplotlib.patches.Rectangle(
                         (j - 0.5, i - 0.5), 1, 1, facecolor="#eeeeee", hatch="///",
-                        edgecolor="#999999", linewidth=0.0))
+                        edgecolor="#c0c0c0", linewidth=0.0))  # a light hatch: no data, not a rate
                     ax.text(j, i, text, ha="center", va="center", color="#333333",
                             style="italic", fontsize=6.5)
                     continue
