@@ -183,7 +183,7 @@ class ReportSpec(_Section):
     formats: list[Literal[FORMATS]] = Field(default_factory=lambda: list(FORMATS),
                                            min_length=1)
     include_faces: bool = False
-    title: str = "Face recognition audit"
+    title: str = Field("", description="report title; empty: the spec's name")
 
 
 class PolicySpec(_Section):

@@ -58,9 +58,10 @@ def run(
     stderr.print(f"stages reused from cache: {reused}; seconds {outcome.seconds}",
                  highlight=False)
     typer.echo(f"run folder: {outcome.folder}")
-    for name in ("report.html", "report.pdf"):
+    for name in ("report.html", "report.pdf", "short-report.html", "short-report.pdf"):
         if (outcome.folder / name).is_file():
-            typer.echo(f"report: {outcome.folder / name}")
+            typer.echo(f"{'short report' if name.startswith('short') else 'report'}: "
+                       f"{outcome.folder / name}")
     gate_policy(outcome.policy)
 
 

@@ -72,6 +72,16 @@ class Summary:
         return tuple(f for p in self.points for r in p.rates for f in r.findings)
 
     @property
+    def measured_misses(self) -> bool | None:
+        """Whether the data allowed a miss rate (an overall FNIR or FNMR with trials at the
+        primary point): False for data without a second image of anyone (UTKFace),
+        None without a primary point to tell."""
+        if self.primary is None:
+            return None
+        return any(r is not None and r.available
+                   for m, r in zip(self.metrics, self.overall, strict=True) if m in ("fnir", "fnmr"))
+
+    @property
     def unlabelled(self) -> bool:
         """True when a grouping has a group with an unknown label (shown, never compared)."""
         return any(f.unlabelled for f in self.findings)

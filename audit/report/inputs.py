@@ -224,7 +224,7 @@ def run_info_from_spec(
     return RunInfo(
         run_id=run_id,
         date=date,
-        title=str(spec.get("report", {}).get("title", "")),
+        title=str(spec.get("report", {}).get("title") or spec.get("name") or ""),
         spec=spec,
         provenance=provenance or {},
         system=_system_under_test(spec, provenance, deepface_threshold),
