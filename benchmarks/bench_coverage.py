@@ -424,6 +424,8 @@ def _summary_row(scenario, quantity, method, subset, block) -> dict:
         "rms_se": math.sqrt(block["estimated_variance"].mean()),
         "mean_design_effect": block["design_effect"].mean(),
         "n_wilson": int(block["design_effect"].notna().sum()),
+        "ci_method": block["ci_method"].dropna().mode().iloc[0] if block["ci_method"].notna().any()
+        else None,
     }
 
 
@@ -661,7 +663,7 @@ def for_report(summary: pd.DataFrame, scenarios: list[Scenario], command: str) -
         "command": command,
         "nominal": 0.95,
         "results": [
-            {"setting": titles[row.scenario], "interval": row.quantity,
+            {"setting": titles[row.scenario], "interval": row.quantity, "method": row.ci_method,
              "measured": round(float(row.coverage), 4), "simulations": int(row.R)}
             for row in chosen.itertuples()
         ],
