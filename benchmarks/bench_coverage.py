@@ -650,7 +650,8 @@ def write_report_json(summary: pd.DataFrame, scenarios: list, command: str) -> N
         order = [s.title.split(". ", 1)[-1] for s in SCENARIOS]
         rows = [r for r in kept["results"] if r["setting"] not in settings] + fresh["results"]
         rows.sort(key=lambda r: order.index(r["setting"]) if r["setting"] in order else len(order))
-        fresh = {**fresh, "commands": [c for c in commands if c] + [command], "results": rows}
+        listed = list(dict.fromkeys([c for c in commands if c] + [command]))  # each once
+        fresh = {**fresh, "commands": listed, "results": rows}
         fresh.pop("command")
     REPORT_JSON.write_text(json.dumps(fresh, indent=1) + "\n")
 
