@@ -9,16 +9,21 @@ sufficient groups of a grouping, at one operating point and stratum, gets:
 * ``ratio`` of the higher over the lower rate (ordered by the estimates), with a
   MOVER interval on the log scale (Zou & Donner 2008; Newcombe 2013, ch. 10):
   it combines the two groups' own limits (Wilson at the effective sample size,
-  or for FMR the robust score limits of :mod:`audit.metrics.score_limits`,
   the same limits as the groups' rate intervals) and their cluster-robust
-  correlation (:mod:`audit.metrics.variance`: FMR groups share reference
-  subjects). When the lower group has no error the ratio is unbounded: the
+  correlation (:mod:`audit.metrics.variance`). When the lower group has no error the ratio is unbounded: the
   value is ``inf`` and the interval is a lower bound, ``l_a / u_b`` from the
   two Wilson limits (Bonferroni: each side holds with 1 - alpha/2, so the
   bound holds with 1 - alpha), reported as "at least ...". When neither group
   has an error the ratio is undefined (NaN).
 * ``difference`` (higher minus lower) with the MOVER interval of Newcombe's
   method 10, corrected for correlation (Zou & Donner 2008).
+* **FMR pairs** (dyadic groups, both with errors) instead get Hall's
+  skewness-corrected t (:func:`audit.metrics.score_limits.hall_limits`) for
+  the difference and the log ratio, from the pair's own combined influence
+  (``hall-t``, ``hall-t-log``): the people both groups were compared against
+  enter once, with their covariance and co-skewness. MOVER from the groups'
+  skewed limits was measured conservative for equal rates (test size 1.8%
+  where 5% is due, ``benchmarks/coverage_candidates.py``).
 * ``p_value`` of equal rates, by inverting the ratio interval: the largest
   confidence level whose interval still excludes 1 (so p < 0.05 exactly when
   the 95% ratio interval excludes 1); 1 when the estimates are equal or both 0.

@@ -1,13 +1,14 @@
-r"""Limits of a clustered rate from its variance at every candidate rate.
+r"""Limits of a clustered rate: Wilson at the effective size, or Hall's skewness-corrected t.
+
+Every rate interval and every fixed-pair contrast of the metrics stage is
+built from the limits of :class:`RateVariance`, in one of two forms.
 
 A Wilson interval is the set of rates :math:`x` that a score test would not
 reject: :math:`(\hat p - x)^2 \le z^2\, v(x)`, with the variance :math:`v`
-taken *at the candidate* :math:`x`, not at the estimate. Every rate interval
-and every fixed-pair contrast of the metrics stage is built from such limits,
-with
+taken *at the candidate* :math:`x`, not at the estimate:
 
 .. math::
-   v(x) = \frac{x(1-x)}{N} + k\,e - 2 b\,\delta + c\,\delta^2,
+   v(x) = \frac{x(1-x)}{N} + e - 2 b\,\delta + c\,\delta^2,
    \qquad \delta = x - \hat p,
 
 the binomial variance at :math:`x` plus the part that clustering adds
@@ -19,7 +20,7 @@ vectorised over rows.
   effective sample size :math:`N / d` (Korn & Graubard 1998):
   :math:`v(x) = d\, x(1-x)/N`, which is the form above with
   :math:`e = (d-1)\hat p(1-\hat p)/N`, :math:`b = -(d-1)(1-2\hat p)/2N`,
-  :math:`c = -(d-1)/N` and :math:`k = 1` (:func:`from_design_effects`).
+  :math:`c = -(d-1)/N` (:func:`from_design_effects`).
 * **Dyadic rates** (FMR and its cross-group matrix) use a skewness-corrected
   t interval (:func:`skew_corrected`; Hall 1992): with :math:`v` the
   dyadic-robust variance at the estimate (not below the binomial one),
@@ -82,7 +83,7 @@ class RateVariance:
     excess: np.ndarray
     slope: np.ndarray
     curvature: np.ndarray
-    #: Degrees of freedom of the excess; inf where it is treated as known.
+    #: Degrees of freedom of Hall's t (dyadic rates); inf where the variance is taken as known.
     df: np.ndarray
     #: The design effect of each rate: the Wilson fallback of a lower limit at 0.
     design_effect: np.ndarray
@@ -106,18 +107,15 @@ class RateVariance:
         p, n = self.rate, self.trials
         z = np.broadcast_to(np.asarray(z, dtype=np.float64), np.shape(p))
         t = t_quantile(z, self.df)
-        k = (t / z) ** 2
         z2 = z**2
         with np.errstate(invalid="ignore", divide="ignore"):
             skewed_low, skewed_high = hall_limits(p, p * (1 - p) / n + self.excess, self.skew(), t)
             a = 1 + z2 / n - z2 * self.curvature
             b = -z2 * ((1 - 2 * p) / n - 2 * self.slope)
-            c = -z2 * (p * (1 - p) / n + k * self.excess)
+            c = -z2 * (p * (1 - p) / n + self.excess)
             root = np.sqrt(np.clip(b**2 - 4 * a * c, 0.0, None))
-            # a > 0: the interval between the roots; a <= 0 (one person holds most trials, the
-            # variance grows faster than the squared distance): unbounded, clipped to [0, 1].
-            lower = np.where(a > 0, (-b - root) / (2 * a), -np.inf)
-            upper = np.where(a > 0, (-b + root) / (2 * a), np.inf)
+            # a > 0 in the Wilson form (curvature -(d-1)/N or 0): between the roots.
+            lower, upper = (-b - root) / (2 * a), (-b + root) / (2 * a)
         hall = np.isfinite(self.skew())
         low = np.clip(np.where(hall, skewed_low, p + lower), 0.0, 1.0)
         high = np.clip(np.where(hall, skewed_high, p + upper), 0.0, 1.0)
