@@ -229,3 +229,39 @@ def test_dyadic_pair_gets_hall_t_on_its_own_influence_against_loops():
     # The p-value inverts that ratio interval: below 0.05 exactly when it excludes 1.
     assert (rows.loc["p_value", "value"] < 0.05) == (rows.loc["ratio", "ci_low"] > 1)
     assert rows.loc["p_value", "ci_method"] == "inverted-hall-t-log"
+
+
+@pytest.mark.filterwarnings("ignore:.*no trials in group|.*fewer than two sufficient")
+@pytest.mark.parametrize("seed", range(12))
+def test_dyadic_p_value_agrees_with_the_printed_interval_when_few_people_err(seed):
+    """Rare errors carried by a few people (the demo's FMR at a strict threshold): p < 0.05
+    exactly when the 95% ratio interval excludes 1, for every pair and operating point.
+
+    An earlier lower limit switched to a narrower fallback as the confidence grew, so the
+    inverted p-value said "shown" (p = 1e-6) beside an interval from 0.87 to 14.
+    """
+    rng = np.random.default_rng(seed)
+    people, pairs = 60, 3000
+    a = rng.integers(0, people, pairs)
+    b = (a + rng.integers(1, people, pairs)) % people
+    effect = rng.normal(0, 1.6, people)
+    score = rng.normal(effect[a] + effect[b] + np.where(a < people // 2, 0.8, 0.0), 1.0)
+    scores = pd.DataFrame({
+        "trial_kind": "verification", "probe_id": [f"p{i}/0" for i in a],
+        "reference_id": [f"p{j}/0" for j in b], "probe_subject": [f"p{i}" for i in a],
+        "reference_subject": [f"p{j}" for j in b], "score": score,
+        "mated": False, "fold": None, "rank": None, "best_is_true_entry": None})
+    images = pd.DataFrame({"image_id": [f"p{i}/0" for i in range(people)],
+                           "subject_id": [f"p{i}" for i in range(people)],
+                           "group": ["g0"] * (people // 2) + ["g1"] * (people // 2)})
+    thresholds = tuple(np.quantile(score, [0.95, 0.99, 0.997]))
+    frame = compute_metrics(scores, images, thresholds=thresholds, groupings=("group",),
+                            cross_groupings=(), min_subjects=5, min_trials=20).to_pandas()
+    rows = frame[(frame["metric"] == "fmr") & (frame["point_kind"] == "deployment")]
+    ratio = rows[rows["statistic"] == "ratio"].set_index("threshold")
+    p_value = rows[rows["statistic"] == "p_value"].set_index("threshold")["value"]
+    bounded = ratio[np.isfinite(ratio["value"])]
+    assert len(bounded) >= 2
+    for threshold, row in bounded.iterrows():
+        assert (p_value[threshold] < 0.05) == (row["ci_low"] > 1), (threshold, row.to_dict(),
+                                                                    p_value[threshold])

@@ -27,6 +27,8 @@ sufficient groups of a grouping, at one operating point and stratum, gets:
 * ``p_value`` of equal rates, by inverting the ratio interval: the largest
   confidence level whose interval still excludes 1 (so p < 0.05 exactly when
   the 95% ratio interval excludes 1); 1 when the estimates are equal or both 0.
+  Every printed ratio and difference interval is that of a nested family
+  (:mod:`audit.metrics.inversion`), so that this holds for every pair.
 * ``min_detectable_ratio``: the smallest ratio over the pair's pooled rate that
   a two-sided test at the same level detects with 80% power at the pair's
   effective sample sizes (Cohen's arcsine approximation).
@@ -53,6 +55,7 @@ import numpy as np
 from scipy import stats
 
 from audit.metrics.intervals import z_value
+from audit.metrics.inversion import inverted_p_values, nested_limits
 from audit.metrics.score_limits import RateVariance, from_design_effects, hall_limits, t_quantile
 from audit.metrics.variance import Influence
 
@@ -72,8 +75,6 @@ INVERTED = "inverted-mover-log"
 INVERTED_HALL = "inverted-hall-t-log"
 ARCSINE = "arcsine-power"
 BENJAMINI_HOCHBERG = "benjamini-hochberg"
-#: Largest z searched when inverting an interval (p below 1e-300 is reported as 0).
-Z_MAX = 40.0
 POWER = 0.8
 
 
@@ -149,17 +150,19 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
     a = np.array([i for i, _ in ordered])
     b = np.array([j for _, j in ordered])
     p, n = groups.rates, groups.effective_trials
-    rho = groups.correlation[a, b]
+    # An estimated correlation can leave [-1, 1] in small samples; MOVER needs it inside.
+    rho = np.clip(groups.correlation[a, b], -1.0, 1.0)
     z = z_value(confidence)
     va, vb = groups.limits().take(a), groups.limits().take(b)
     pair = _PairLimits(va, vb, rho, _PairSpread.of(groups, a, b))
-    ratio_low, ratio_high = pair.ratio(z)
-    diff_low, diff_high = pair.difference(z)
+    ratio_low, ratio_high = nested_limits(pair.ratio, z)
+    diff_low, diff_high = nested_limits(pair.difference, z)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(p[b] > 0, p[a] / p[b], np.where(p[a] > 0, np.inf, np.nan))
     method = np.where(p[b] > 0, np.where(pair.skewed, HALL_LOG, MOVER_LOG),
                       np.where(p[a] > 0, BOUND, None))
-    p_values = _inverted_p_values(pair)
+    p_values = inverted_p_values(lambda level: pair.ratio(level)[0], z,
+                                 testable=pair.va.rate > pair.vb.rate)
     pooled = (groups.errors[a] + groups.errors[b]) / (groups.trials[a] + groups.trials[b])
     detectable = [
         min_detectable_ratio(float(q), float(n[i]), float(n[j]), alpha=1 - confidence)
@@ -219,24 +222,6 @@ def _ratio_limits(
     low = np.where(both, low, np.where(only_a, bound, np.nan))
     high = np.where(both, high, np.where(only_a, np.inf, np.nan))
     return low, high
-
-
-def _inverted_p_values(pair: _PairLimits) -> np.ndarray:
-    """Two-sided p-values: 2 * sf(z*) for the largest z* whose ratio interval excludes 1.
-
-    The lower limit falls as z grows, so z* is found by bisection, all pairs
-    at once. Equal estimates, or no error in either group, give p = 1.
-    """
-    testable = pair.va.rate > pair.vb.rate
-    low_z = np.zeros_like(pair.va.rate, dtype=np.float64)
-    high_z = np.full_like(low_z, Z_MAX)
-    for _ in range(60):
-        middle = (low_z + high_z) / 2
-        lower_limit, _ = pair.ratio(middle)
-        excludes = lower_limit > 1.0
-        low_z = np.where(excludes, middle, low_z)
-        high_z = np.where(excludes, high_z, middle)
-    return np.where(testable, 2 * stats.norm.sf(low_z), 1.0)
 
 
 @dataclass(frozen=True)
