@@ -171,10 +171,14 @@ class FaceSelection(str, Enum):
       boxes come in a few fixed sizes, so an edge face often ties or wins.
     - ``largest``: the largest box (ties: the first found), for captures where
       the subject is nearest the camera but not centred.
+    - ``all``: every face is its own probe (crowd frames), one faces row per
+      face; which of them carries the image's labels is decided in matching
+      (:mod:`audit.matching.face_probes`).
     """
 
     centre = "centre"
     largest = "largest"
+    all = "all"
 
 
 FACE_SELECTIONS: tuple[str, ...] = tuple(f.value for f in FaceSelection)

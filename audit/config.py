@@ -87,10 +87,14 @@ class PipelineSpec(_Section):
     align: bool = True
     preprocess: Literal[PREPROCESS] = "deepface"
     face_selection: Literal[FACE_SELECTIONS] | None = Field(
-        None, description="which face is the subject when several are found; default: "
-                          "'centre' for lfw and utkface (centred on the subject), 'largest' "
-                          "for a custom manifest")
+        None, description="which face is the subject when several are found ('all': each "
+                          "face its own probe); default: 'centre' for lfw and utkface (centred "
+                          "on the subject), 'largest' for a custom manifest")
     normalization: str = "base"
+    image_timeout: float = Field(
+        300.0, gt=0,
+        description="seconds one image may take (read, decode, detect, embed) before its "
+                    "row is 'timeout' and the batch goes on")
     workers: int = Field(1, ge=1)
     batch_size: int = Field(16, ge=1)
     executor: Executor = Field(
@@ -179,7 +183,7 @@ class ReportSpec(_Section):
     formats: list[Literal[FORMATS]] = Field(default_factory=lambda: list(FORMATS),
                                            min_length=1)
     include_faces: bool = False
-    title: str = "Face recognition audit"
+    title: str = Field("", description="report title; empty: the spec's name")
 
 
 class PolicySpec(_Section):

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 #: Statuses a faces row can take. ``ok`` is the only one with an embedding.
-FACE_STATUSES = ("ok", "no_face", "unreadable", "missing", "error")
+FACE_STATUSES = ("ok", "no_face", "unreadable", "missing", "error", "timeout")
 
 #: Value used for a demographic or condition label that is missing or conflicting.
 UNKNOWN = "unknown"
@@ -63,7 +63,8 @@ FACES = pa.schema(
         pa.field("face_index", pa.int32()),  # which of face_boxes is the box_* face
     ]
 )
-"""One row per image and pipeline configuration. ``embedding`` is null unless
+"""One row per image and pipeline configuration (per face with face selection
+``all``, keyed by ``image_id`` and ``face_index``). ``embedding`` is null unless
 ``status == "ok"``; quality features are null when no face was found.
 ``face_boxes`` keeps every face the detector found and ``face_index`` the one
 the configuration's face selection used, so another choice can be judged

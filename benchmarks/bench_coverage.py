@@ -424,6 +424,8 @@ def _summary_row(scenario, quantity, method, subset, block) -> dict:
         "rms_se": math.sqrt(block["estimated_variance"].mean()),
         "mean_design_effect": block["design_effect"].mean(),
         "n_wilson": int(block["design_effect"].notna().sum()),
+        "ci_method": block["ci_method"].dropna().mode().iloc[0] if block["ci_method"].notna().any()
+        else None,
     }
 
 
@@ -648,7 +650,8 @@ def write_report_json(summary: pd.DataFrame, scenarios: list, command: str) -> N
         order = [s.title.split(". ", 1)[-1] for s in SCENARIOS]
         rows = [r for r in kept["results"] if r["setting"] not in settings] + fresh["results"]
         rows.sort(key=lambda r: order.index(r["setting"]) if r["setting"] in order else len(order))
-        fresh = {**fresh, "commands": [c for c in commands if c] + [command], "results": rows}
+        listed = list(dict.fromkeys([c for c in commands if c] + [command]))  # each once
+        fresh = {**fresh, "commands": listed, "results": rows}
         fresh.pop("command")
     REPORT_JSON.write_text(json.dumps(fresh, indent=1) + "\n")
 
@@ -661,7 +664,7 @@ def for_report(summary: pd.DataFrame, scenarios: list[Scenario], command: str) -
         "command": command,
         "nominal": 0.95,
         "results": [
-            {"setting": titles[row.scenario], "interval": row.quantity,
+            {"setting": titles[row.scenario], "interval": row.quantity, "method": row.ci_method,
              "measured": round(float(row.coverage), 4), "simulations": int(row.R)}
             for row in chosen.itertuples()
         ],

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from report_audit import audit_spec, simulate, thresholds  # noqa: E402
 from report_tables import run_info  # noqa: E402
 
-from audit.runs.report import with_short_labels  # noqa: E402
+from audit.report.labels import with_short_labels  # noqa: E402
 from audit.report.context import build_context  # noqa: E402
 from audit.report.inputs import DatasetInfo  # noqa: E402
 from audit.report.render import write_report  # noqa: E402

@@ -18,9 +18,23 @@ computed directly from the comparisons with numpy (independent of
 * ``score``: the variance at each candidate rate (the influence taken there),
   binomial part at the candidate.
 * ``score-t``: ``score`` with its excess times (t / z)^2 on the effective
-  number of people: the method adopted (``audit.metrics.score_limits``).
+  number of people (the library's method before Hall-t).
+* ``hall-t``: Hall's (1992) skewness-corrected t: the dyadic variance v, the
+  third cumulant k3 = G/(G-1) (sum_s S_s^3 - sum_pairs Q^3) of the same
+  influence sums, skewness k3 / v^1.5, t on the effective number of people
+  - 1: the method adopted (``audit.metrics.score_limits``).
 
-Run from the repository root; 400 audits per scenario take about a minute::
+And the fixed pair's difference and ratio (higher estimate first), each with
+its coverage and, in the null scenario, how often p < 0.05 would follow:
+
+* ``mover (hall-t limits)``: MOVER from the two groups' ``hall-t`` limits and
+  their dyadic correlation;
+* ``hall-t (pair)``: Hall's t on the pair's own influence (``u_a - u_b``;
+  log ratio ``u_a / p_a - u_b / p_b``): the method adopted
+  (``audit.metrics.contrasts``);
+* ``fieller hall-t``: the ratios r whose ``p_a - r p_b`` Hall's t accepts.
+
+Run from the repository root; 400 audits per scenario take a few minutes::
 
     .venv/bin/python benchmarks/coverage_candidates.py
 """
@@ -39,7 +53,8 @@ import bench_coverage as study  # noqa: E402
 
 Z = stats.norm.ppf(0.975)
 CANDIDATES = ("wilson-deff", "jackknife", "cr3", "t-df", "korn-graubard", "neg-binomial", "score",
-              "score-t")
+              "score-t", "hall-t")
+PAIR_CANDIDATES = ("mover (hall-t limits)", "hall-t (pair)", "fieller hall-t")
 
 
 def quadratic_limits(p, n, excess, slope, curvature, k, fallback_deff):
@@ -59,6 +74,31 @@ def wilson(p, n, z=Z):
     centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
     return max(centre - half, 0.0), min(centre + half, 1.0)
+
+
+def hall_t(estimate, variance, third, effective, z=Z):
+    """Hall (1992) limits: estimate - sqrt(v) g^-1(+-t), g(T) = T + aT^2 + a^2T^3/3 + a/2."""
+    a = third / variance**1.5 / 3
+    t = stats.t.isf(stats.norm.sf(z), max(effective - 1, 1.0))
+
+    def inverse(x):
+        return x if abs(a) < 1e-12 else (np.cbrt(1 + 3 * a * (x - a / 2)) - 1) / a
+
+    spread = np.sqrt(max(variance, 0.0))
+    return estimate - spread * inverse(t), estimate - spread * inverse(-t)
+
+
+def sums(u, probe, reference, pair, n_people):
+    """Per-person and per-pair influence sums (a pair counts for both of its people)."""
+    return (np.bincount(probe, u, n_people) + np.bincount(reference, u, n_people),
+            np.bincount(pair, u))
+
+
+def moments(person, pair, factor):
+    """Dyadic variance, third cumulant and effective number of people of one influence."""
+    return (factor * (np.sum(person**2) - np.sum(pair**2)),
+            factor * (np.sum(person**3) - np.sum(pair**3)),
+            np.sum(person**2) ** 2 / np.sum(person**4))
 
 
 def intervals(error, probe, reference, n_people):
@@ -99,14 +139,63 @@ def intervals(error, probe, reference, n_people):
     if excess > 0:
         out["score"] = quadratic_limits(p, n, excess, slope, curvature - 1 / n, 1.0, deff)
         out["score-t"] = quadratic_limits(p, n, excess, slope, curvature - 1 / n, k, deff)
+        low, high = hall_t(p, *moments(per_person / n, per_pair / n, factor))
+        out["hall-t"] = (wilson(p, n / deff)[0] if low <= 0 else low, min(high, 1.0))
     else:
-        out["score"] = out["score-t"] = wilson(p, n)
+        out["score"] = out["score-t"] = out["hall-t"] = wilson(p, n)
     return out
+
+
+def pair_intervals(error, probe, reference, probe_group, n_people, limits):
+    """Every pair candidate's (difference, ratio) interval; ``limits``: each group's hall-t."""
+    e = error.astype(np.float64)
+    _, pair = np.unique(np.minimum(probe, reference) * n_people + np.maximum(probe, reference),
+                        return_inverse=True)
+    p = [e[probe_group == g].mean() for g in (0, 1)]
+    hi, lo = (0, 1) if p[0] >= p[1] else (1, 0)
+    u = [np.where(probe_group == g, (e - p[g]) / np.sum(probe_group == g), 0.0) for g in (0, 1)]
+    (sa, qa), (sb, qb) = (sums(u[g], probe, reference, pair, n_people) for g in (hi, lo))
+    factor = n_people / (n_people - 1)
+    rho = (sa @ sb - qa @ qb) / np.sqrt((sa @ sa - qa @ qa) * (sb @ sb - qb @ qb))
+    (la, ua), (lb, ub) = limits[hi], limits[lo]
+    pa, pb = p[hi], p[lo]
+    d, r = pa - pb, np.log(pa / pb)
+    below = (pa - la) ** 2 + (ub - pb) ** 2 - 2 * rho * (pa - la) * (ub - pb)
+    above = (ua - pa) ** 2 + (pb - lb) ** 2 - 2 * rho * (ua - pa) * (pb - lb)
+    da, ua_, db, ub_ = np.log(pa / la), np.log(ua / pa), np.log(pb / lb), np.log(ub / pb)
+    log_below = da**2 + ub_**2 - 2 * rho * da * ub_
+    log_above = ua_**2 + db**2 - 2 * rho * ua_ * db
+    out = {"mover (hall-t limits)": (
+        (d - np.sqrt(max(below, 0)), d + np.sqrt(max(above, 0))),
+        (np.exp(r - np.sqrt(max(log_below, 0))), np.exp(r + np.sqrt(max(log_above, 0)))))}
+    diff = hall_t(d, *moments(sa - sb, qa - qb, factor))
+    log_ratio = hall_t(r, *moments(sa / pa - sb / pb, qa / pa - qb / pb, factor))
+    out["hall-t (pair)"] = (diff, tuple(np.exp(log_ratio)))
+    out["fieller hall-t"] = (diff, fieller(sa, qa, sb, qb, pa, pb, factor))
+    return out, (hi, lo)
+
+
+def fieller(sa, qa, sb, qb, pa, pb, factor):
+    """The ratios r at which Hall's t of ``p_a - r p_b`` (its own influence) does not reject."""
+    def accepted_side(r):  # -1: r too small, +1: r too large, 0: inside
+        low, high = hall_t(pa - r * pb, *moments(sa - r * sb, qa - r * qb, factor))
+        return -1 if low > 0 else (1 if high < 0 else 0)
+
+    def edge(side):
+        inside, outside = np.log(pa / pb), np.log(pa / pb) + side * 8.0
+        for _ in range(50):
+            middle = (inside + outside) / 2
+            inside, outside = (middle, outside) if accepted_side(np.exp(middle)) == 0 else (
+                inside, middle)
+        return float(np.exp(inside))
+
+    return edge(-1), edge(1)
 
 
 def run(scenario, audits):
     truth = study.truth_of(scenario)
     hits = {(g, c): [] for g in (0, 1) for c in CANDIDATES}
+    pair_hits = {(q, c): [] for q in ("difference", "ratio") for c in PAIR_CANDIDATES}
     for audit in range(audits):
         rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, audit]))
         scores, _, (probe_group, _, error) = study.simulate_fmr(scenario, truth.mu, rng)
@@ -114,13 +203,22 @@ def run(scenario, audits):
                                                  scores["reference_subject"].to_numpy()]),
                                  return_inverse=True)
         probe, reference = codes[: len(scores)], codes[len(scores):]
+        limits = []
         for g in (0, 1):
             chosen = probe_group == g
             found = intervals(error[chosen], probe[chosen], reference[chosen], names.size)
+            limits.append(found["hall-t"])
             for c, (low, high) in found.items():
                 t = truth.rates[g]
                 hits[(g, c)].append((low <= t <= high, t < low, t > high, high - low))
-    return hits
+        found, (hi, lo) = pair_intervals(error, probe, reference, probe_group, names.size, limits)
+        true = {"difference": truth.rates[hi] - truth.rates[lo],
+                "ratio": truth.rates[hi] / truth.rates[lo]}
+        for c, intervals_of in found.items():
+            for q, (low, high) in zip(("difference", "ratio"), intervals_of, strict=True):
+                t = true[q]
+                pair_hits[(q, c)].append((low <= t <= high, t < low, t > high, high - low))
+    return hits, pair_hits
 
 
 def main() -> None:
@@ -130,9 +228,11 @@ def main() -> None:
     print("| scenario | candidate | rate g1: coverage (truth below / above) | rate g2 | "
           "mean width g1, g2 (pp) |")
     print("|---|---|---|---|---|")
+    pairs = {}
     for key in ("fmr-dyadic", "fmr-null"):
         scenario = next(s for s in study.SCENARIOS if s.key == key)
-        hits = run(scenario, args.audits)
+        hits, pair_hits = run(scenario, args.audits)
+        pairs[scenario.title.split(".")[0]] = pair_hits
         for c in CANDIDATES:
             cells, widths = [], []
             for g in (0, 1):
@@ -141,6 +241,16 @@ def main() -> None:
                 widths.append(f"{h[:, 3].mean() * 100:.3g}")
             print(f"| {scenario.title.split('.')[0]} | {c} | {cells[0]} | {cells[1]} | "
                   f"{', '.join(widths)} |")
+
+    print("\n| scenario | pair candidate | difference: coverage (truth below / above) | ratio |")
+    print("|---|---|---|---|")
+    for name, pair_hits in pairs.items():
+        for c in PAIR_CANDIDATES:
+            cells = []
+            for q in ("difference", "ratio"):
+                h = np.array(pair_hits[(q, c)], dtype=np.float64)
+                cells.append(f"{h[:, 0].mean():.1%} ({h[:, 1].mean():.1%} / {h[:, 2].mean():.1%})")
+            print(f"| {name} | {c} | {cells[0]} | {cells[1]} |")
 
 
 if __name__ == "__main__":

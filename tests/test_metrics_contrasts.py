@@ -19,7 +19,7 @@ from audit.metrics.contrasts import (
     contrasts,
     min_detectable_ratio,
 )
-from scipy import stats
+from scipy import optimize, stats
 
 Z95 = stats.norm.ppf(0.975)
 
@@ -163,3 +163,105 @@ def test_end_to_end_pair_on_six_subjects_against_an_independent_computation():
     assert ratio["ci_low"] < 1  # 6 people cannot show a difference
     p_row = fnmr[fnmr["statistic"] == "p_value"].iloc[0]
     assert p_row["value"] > 0.05
+
+
+def _dyadic_two_groups(seed=3, people=40, pairs=800):
+    """FMR-like pairs between people of two groups; a pair's group is its probe's."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, people, pairs)
+    b = (a + rng.integers(1, people, pairs)) % people
+    effect = rng.normal(0, 0.8, people)
+    e = (rng.random(pairs) < 1 / (1 + np.exp(2.5 - effect[a] - effect[b]))).astype(float)
+    return a, b, e, (a >= people // 2).astype(int)
+
+
+def _hall_by_loops(a, b, e, group, weights, estimate, z):
+    """Hall's t limits of a linear combination of the two groups' rates, from loops."""
+    u = np.zeros_like(e)
+    for g in (0, 1):
+        chosen = group == g
+        u[chosen] = weights[g] * (e[chosen] - e[chosen].mean()) / chosen.sum()
+    people = np.unique(np.concatenate([a, b]))
+    sums = np.array([u[(a == s) | (b == s)].sum() for s in people])
+    lows, highs = np.minimum(a, b), np.maximum(a, b)
+    pairs = np.array([u[(lows == lo) & (highs == hi)].sum()
+                      for lo, hi in set(zip(lows.tolist(), highs.tolist(), strict=True))])
+    factor = people.size / (people.size - 1)
+    variance = factor * (np.sum(sums**2) - np.sum(pairs**2))
+    c = factor * (np.sum(sums**3) - np.sum(pairs**3)) / variance**1.5 / 3
+    t = stats.t.isf(stats.norm.sf(z), np.sum(sums**2) ** 2 / np.sum(sums**4) - 1)
+    hall = lambda x: x + c * x**2 + c**2 * x**3 / 3 + c / 2  # noqa: E731 (Hall 1992)
+    upper_t = optimize.brentq(lambda x: hall(x) - t, -60, 60)
+    lower_t = optimize.brentq(lambda x: hall(x) + t, -60, 60)
+    return estimate - math.sqrt(variance) * upper_t, estimate - math.sqrt(variance) * lower_t
+
+
+@pytest.mark.filterwarnings("ignore:.*no trials in group|.*fewer than two sufficient")
+def test_dyadic_pair_gets_hall_t_on_its_own_influence_against_loops():
+    """FMR pairs: difference and log ratio from the pair's combined influence, by brute force."""
+    a, b, e, group = _dyadic_two_groups()
+    scores = pd.DataFrame({
+        "trial_kind": "verification", "probe_id": [f"p{i}/0" for i in a],
+        "reference_id": [f"p{j}/0" for j in b], "probe_subject": [f"p{i}" for i in a],
+        "reference_subject": [f"p{j}" for j in b], "score": np.where(e > 0, 0.9, 0.1),
+        "mated": False, "fold": None, "rank": None, "best_is_true_entry": None})
+    images = pd.DataFrame({"image_id": [f"p{i}/0" for i in range(40)],
+                           "subject_id": [f"p{i}" for i in range(40)],
+                           "group": ["g0"] * 20 + ["g1"] * 20})
+    frame = compute_metrics(scores, images, thresholds=(0.5,), groupings=("group",),
+                            cross_groupings=(), min_subjects=5, min_trials=20).to_pandas()
+    rows = frame[(frame["metric"] == "fmr") & (frame["grouping"] == "group")
+                 & (frame["point_kind"] == "deployment")].set_index("statistic")
+    p = {g: e[group == k].mean() for k, g in enumerate(("g0", "g1"))}
+    high = rows.loc["ratio", "group"]
+    sign = {"g0": (1.0, -1.0), "g1": (-1.0, 1.0)}[high]
+    want = _hall_by_loops(a, b, e, group, sign, abs(p["g0"] - p["g1"]), Z95)
+    assert rows.loc["difference", "ci_method"] == "hall-t"
+    assert (rows.loc["difference", "ci_low"], rows.loc["difference", "ci_high"]) == pytest.approx(
+        want, rel=1e-9)
+    low_group = "g1" if high == "g0" else "g0"
+    log_weights = tuple(s / p[g] for s, g in zip(sign, ("g0", "g1"), strict=True))
+    log_low, log_high = _hall_by_loops(a, b, e, group, log_weights,
+                                       math.log(p[high] / p[low_group]), Z95)
+    assert rows.loc["ratio", "ci_method"] == "hall-t-log"
+    assert (rows.loc["ratio", "ci_low"], rows.loc["ratio", "ci_high"]) == pytest.approx(
+        (math.exp(log_low), math.exp(log_high)), rel=1e-9)
+    # The p-value inverts that ratio interval: below 0.05 exactly when it excludes 1.
+    assert (rows.loc["p_value", "value"] < 0.05) == (rows.loc["ratio", "ci_low"] > 1)
+    assert rows.loc["p_value", "ci_method"] == "inverted-hall-t-log"
+
+
+@pytest.mark.filterwarnings("ignore:.*no trials in group|.*fewer than two sufficient")
+@pytest.mark.parametrize("seed", range(12))
+def test_dyadic_p_value_agrees_with_the_printed_interval_when_few_people_err(seed):
+    """Rare errors carried by a few people (the demo's FMR at a strict threshold): p < 0.05
+    exactly when the 95% ratio interval excludes 1, for every pair and operating point.
+
+    An earlier lower limit switched to a narrower fallback as the confidence grew, so the
+    inverted p-value said "shown" (p = 1e-6) beside an interval from 0.87 to 14.
+    """
+    rng = np.random.default_rng(seed)
+    people, pairs = 60, 3000
+    a = rng.integers(0, people, pairs)
+    b = (a + rng.integers(1, people, pairs)) % people
+    effect = rng.normal(0, 1.6, people)
+    score = rng.normal(effect[a] + effect[b] + np.where(a < people // 2, 0.8, 0.0), 1.0)
+    scores = pd.DataFrame({
+        "trial_kind": "verification", "probe_id": [f"p{i}/0" for i in a],
+        "reference_id": [f"p{j}/0" for j in b], "probe_subject": [f"p{i}" for i in a],
+        "reference_subject": [f"p{j}" for j in b], "score": score,
+        "mated": False, "fold": None, "rank": None, "best_is_true_entry": None})
+    images = pd.DataFrame({"image_id": [f"p{i}/0" for i in range(people)],
+                           "subject_id": [f"p{i}" for i in range(people)],
+                           "group": ["g0"] * (people // 2) + ["g1"] * (people // 2)})
+    thresholds = tuple(np.quantile(score, [0.95, 0.99, 0.997]))
+    frame = compute_metrics(scores, images, thresholds=thresholds, groupings=("group",),
+                            cross_groupings=(), min_subjects=5, min_trials=20).to_pandas()
+    rows = frame[(frame["metric"] == "fmr") & (frame["point_kind"] == "deployment")]
+    ratio = rows[rows["statistic"] == "ratio"].set_index("threshold")
+    p_value = rows[rows["statistic"] == "p_value"].set_index("threshold")["value"]
+    bounded = ratio[np.isfinite(ratio["value"])]
+    assert len(bounded) >= 2
+    for threshold, row in bounded.iterrows():
+        assert (p_value[threshold] < 0.05) == (row["ci_low"] > 1), (threshold, row.to_dict(),
+                                                                    p_value[threshold])

@@ -1,4 +1,4 @@
-"""Limits from the variance at each candidate rate: Wilson a special case, dyadic by brute force."""
+"""Rate limits: Wilson at the effective size a special case; dyadic (Hall) by brute force."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from scipy import optimize, sparse, stats
 from test_metrics_variance import _dyadic
 
 from audit.metrics.intervals import clustered_wilson_interval
-from audit.metrics.score_limits import from_design_effects, robust_score
+from audit.metrics.score_limits import from_design_effects, skew_corrected
 from audit.metrics.variance import design_effects, influence
 
 Z = stats.norm.ppf(0.975)
@@ -29,26 +29,29 @@ def test_design_effect_form_is_the_clustered_wilson_interval(errors, trials, def
 
 
 def _brute_force_limits(trials, z):
-    """The ends of {x : (p - x)^2 <= z^2 v(x)}, v from the matrix of trials sharing a person."""
+    """Hall's limits from loops over people and pairs, g(T) = +-t solved numerically."""
     a, b, e = (np.array(c, dtype=float) for c in zip(*trials, strict=True))
     n = e.size
     p = e.mean()
-    shares = (a[:, None] == a[None, :]) | (a[:, None] == b[None, :]) | (
-        b[:, None] == a[None, :]) | (b[:, None] == b[None, :])
-    g = np.unique(np.concatenate([a, b])).size
+    u = (e - p) / n
+    people = np.unique(np.concatenate([a, b]))
+    g = people.size
+    sums = np.array([u[(a == s) | (b == s)].sum() for s in people])
+    keys = {tuple(sorted(k)) for k in zip(a, b, strict=True)}
+    pairs = np.array([u[(np.minimum(a, b) == lo) & (np.maximum(a, b) == hi)].sum()
+                      for lo, hi in keys])
+    variance = g / (g - 1) * (np.sum(sums**2) - np.sum(pairs**2))
+    third = g / (g - 1) * (np.sum(sums**3) - np.sum(pairs**3))
+    c = third / variance**1.5 / 3
+    t = stats.t.ppf(stats.norm.cdf(z), np.sum(sums**2) ** 2 / np.sum(sums**4) - 1)
 
-    def person_part(x):
-        u = e - x
-        return (g / (g - 1) * u @ shares @ u - u @ u) / n**2  # less the comparisons' own part
+    def hall(x):  # Hall (1992): g(T) = T + c T^2 + c^2 T^3 / 3 + c / 2
+        return x + c * x**2 + c**2 * x**3 / 3 + c / 2
 
-    u = e - p
-    sums = np.array([u[(a == s) | (b == s)].sum() for s in np.unique(np.concatenate([a, b]))])
-    k = (stats.t.ppf(stats.norm.cdf(z), np.sum(sums**2) ** 2 / np.sum(sums**4) - 1) / z) ** 2
-
-    def outside(x):  # the excess at p is the part k multiplies
-        return (p - x) ** 2 - z**2 * (x * (1 - x) / n + person_part(x) + (k - 1) * person_part(p))
-
-    return optimize.brentq(outside, 1e-9, p), optimize.brentq(outside, p, 1 - 1e-9), p
+    spread = np.sqrt(variance)
+    upper_t = optimize.brentq(lambda x: hall(x) - t, -50, 50)
+    lower_t = optimize.brentq(lambda x: hall(x) + t, -50, 50)
+    return p - spread * upper_t, p - spread * lower_t, p
 
 
 def test_dyadic_limits_equal_a_brute_force_search():
@@ -62,9 +65,11 @@ def test_dyadic_limits_equal_a_brute_force_search():
     rates, spread = influence(counts)
     n = np.array([400.0])
     deff = design_effects(rates, spread.variance(), n)
-    low, high = robust_score(rates, n, spread, deff).limits(Z)
+    limits = skew_corrected(rates, n, spread, deff)
+    low, high = limits.limits(Z)
     want_low, want_high, p = _brute_force_limits(trials, Z)
-    assert 0 < low[0] < p < high[0]
+    assert limits.skewness[0] > 0.05  # right-skewed: the upper side is the longer one
+    assert 0 < low[0] < p < high[0] and high[0] - p > p - low[0]
     assert (low[0], high[0]) == pytest.approx((want_low, want_high), rel=1e-9)
 
 
@@ -74,25 +79,24 @@ def test_no_clustering_seen_gives_wilson_at_the_number_of_trials():
     rates, spread = influence(counts)
     n = np.array([float(len(TRIALS))])
     assert spread.variance()[0] < rates[0] * (1 - rates[0]) / n[0]
-    low, high = robust_score(rates, n, spread, np.ones(1)).limits(Z)
+    low, high = skew_corrected(rates, n, spread, np.ones(1)).limits(Z)
     want = clustered_wilson_interval(5, 14, 1.0)
     assert (low[0], high[0]) == pytest.approx((float(want[0]), float(want[1])), abs=1e-12)
 
 
 def test_one_person_carrying_every_error_keeps_a_lower_limit_above_zero():
-    # Person 0 is in all 5 errors (effective number of people below 2) and in many trials:
-    # the score set is unbounded (upper limit 1) and reaches 0, so the lower limit is Wilson's
-    # at N / deff.
+    # Person 0 is in all 5 errors (effective number of people below 2): the t quantile on
+    # under one degree of freedom sends the lower limit below 0, so it is Wilson's at N / deff.
     pairs = [(0, s, 1, 1) for s in range(1, 6)] + [(a, b, 0, 1) for a, b in
                                                   itertools.combinations(range(1, 12), 2)]
     counts = _dyadic(pairs)
     rates, spread = influence(counts)
     n = np.array([float(len(pairs))])
     deff = design_effects(rates, spread.variance(), n)
-    low, high = robust_score(rates, n, spread, deff).limits(Z)
+    low, high = skew_corrected(rates, n, spread, deff).limits(Z)
     assert spread.effective_clusters()[0] < 2
     assert low[0] == pytest.approx(float(clustered_wilson_interval(5, 60, deff[0])[0]), abs=1e-12)
-    assert 0 < low[0] < rates[0] and high[0] == 1.0
+    assert 0 < low[0] < rates[0] < high[0] <= 1.0
 
 
 def test_effective_clusters_count_equal_influence_fully_and_one_person_once():

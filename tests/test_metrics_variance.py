@@ -109,7 +109,7 @@ def _corrected_example():
     """A dyadic rate minus half another's, and the combined influence built by hand.
 
     Returns the corrected influence, its own influence, and the hand-built
-    subject sums, pair sums and pair shares, pairs matched on their keys.
+    subject sums and pair sums, pairs matched on their keys.
     """
     pairs = [(0, 1, 1, 2), (1, 2, 0, 2), (2, 3, 1, 2), (0, 3, 0, 2)]
     _, spread = influence(_dyadic(pairs, subjects=6))
@@ -121,16 +121,14 @@ def _corrected_example():
         return dict(zip(keys.tolist(), matrix.dense()[:, 0], strict=True))
 
     mine, theirs = by_key(spread.pairs.keys, spread.pairs), by_key(other.pairs.keys, other.pairs)
-    weights = by_key(spread.pairs.keys, spread.pair_shares)
     keys = sorted(set(mine) | set(theirs))
     pair = np.array([mine.get(k, 0.0) - 0.5 * theirs.get(k, 0.0) for k in keys])
-    pair_w = np.array([weights.get(k, 0.0) for k in keys])
-    return combined, spread, subjects, pair, pair_w
+    return combined, spread, subjects, pair
 
 
 def test_minus_subtracts_a_scaled_column_per_subject_and_per_pair():
     """Against the explicit combined influence, pairs matched on their keys by hand."""
-    combined, spread, subjects, pair, _ = _corrected_example()
+    combined, spread, subjects, pair = _corrected_example()
     assert len(pair) == 5  # pair {0,1} occurs in both: one combined row
     g = spread.clusters[0]
     expected = g / (g - 1) * (np.sum(subjects**2) - np.sum(pair**2))
@@ -138,15 +136,44 @@ def test_minus_subtracts_a_scaled_column_per_subject_and_per_pair():
     assert combined.variance()[0] != spread.variance()[0]
 
 
-def test_minus_score_terms_and_effective_clusters_use_the_corrected_influence():
-    """The kept-apart correction gives the quadratic and effective clusters of the sums."""
-    combined, spread, subjects, pair, pair_w = _corrected_example()
-    w = spread.shares.toarray()[:, 0]
+def test_third_cumulants_and_effective_clusters_use_the_corrected_subject_sums():
+    """Cubes of the corrected subject sums less the row's own pairs' cubes (as documented)."""
+    combined, spread, subjects, _ = _corrected_example()
+    own = spread.pairs.dense()[:, 0]
     g = spread.clusters[0]
-    a, b, c = combined.score_terms()
-    np.testing.assert_allclose(a[0], g / (g - 1) * (subjects @ subjects - pair @ pair),
-                               rtol=1e-12)
-    np.testing.assert_allclose(b[0], g / (g - 1) * (subjects @ w - pair @ pair_w), rtol=1e-12)
-    np.testing.assert_allclose(c[0], g / (g - 1) * (w @ w - pair_w @ pair_w), rtol=1e-12)
+    np.testing.assert_allclose(combined.third_cumulants()[0],
+                               g / (g - 1) * (np.sum(subjects**3) - np.sum(own**3)), rtol=1e-12)
     np.testing.assert_allclose(combined.effective_clusters()[0],
                                np.sum(subjects**2) ** 2 / np.sum(subjects**4), rtol=1e-12)
+
+
+def test_combine_is_the_influence_of_the_difference_of_two_rates():
+    """Two FMR groups sharing people: the difference's variance from its own sums by hand."""
+    first = [(0, 1, 1, 2), (1, 2, 0, 2), (2, 3, 1, 2), (0, 3, 0, 2)]
+    second = [(1, 0, 0, 3), (3, 1, 1, 2), (4, 2, 0, 2)]
+    a, b = (_dyadic(rows, subjects=5) for rows in (first, second))
+    keys = np.union1d(a.pair_keys, b.pair_keys)
+
+    def widen(counts, matrix):  # one pair row per key of the union
+        out = np.zeros((keys.size, 1))
+        out[np.searchsorted(keys, counts.pair_keys)] = matrix.toarray()
+        return sparse.csr_matrix(out)
+
+    both = ClusterCounts(sparse.hstack([a.errors, b.errors]).tocsr(),
+                         sparse.hstack([a.trials, b.trials]).tocsr(),
+                         sparse.hstack([widen(a, a.pair_errors), widen(b, b.pair_errors)]).tocsr(),
+                         sparse.hstack([widen(a, a.pair_trials), widen(b, b.pair_trials)]).tocsr(),
+                         keys)
+    rates, spread = influence(both)
+    difference = spread.combine(np.array([[1.0], [-1.0]]))
+    subjects = (spread.subjects[:, [0]] - spread.subjects[:, [1]]).toarray()[:, 0]
+    pairs = spread.pairs.dense()[:, 0] - spread.pairs.dense()[:, 1]
+    g = max(spread.clusters)
+    np.testing.assert_allclose(difference.variance()[0],
+                               g / (g - 1) * (subjects @ subjects - pairs @ pairs), rtol=1e-12)
+    products = spread.products()  # the same from the two rates' products
+    np.testing.assert_allclose(
+        difference.variance()[0],
+        g / (g - 1) * (products[0, 0] + products[1, 1] - 2 * products[0, 1]), rtol=1e-12)
+    np.testing.assert_allclose(difference.third_cumulants()[0],
+                               g / (g - 1) * (np.sum(subjects**3) - np.sum(pairs**3)), rtol=1e-12)

@@ -100,7 +100,7 @@ def test_run_info_from_folder(runs):
 def test_render_run_with_previous(runs):
     before, after = runs
     written = render_run(after, formats=("html",), previous=before)
-    assert set(written) == {"html"} and written["html"] == after / "report.html"
+    assert set(written) == {"html", "short_html"} and written["html"] == after / "report.html"
     html = written["html"].read_text(encoding="utf-8")
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
     assert "5.8 Changes since the previous run" in text

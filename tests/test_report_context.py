@@ -11,11 +11,20 @@ import math
 
 import pandas as pd
 import pytest
-from report_tables import DEEPFACE, DEPLOYMENT, SWEEP, WATCHLIST, hand_made, run_info
+from report_tables import (
+    DEEPFACE,
+    DEPLOYMENT,
+    MIN_SUBJECTS,
+    MIN_TRIALS,
+    SWEEP,
+    WATCHLIST,
+    hand_made,
+    run_info,
+)
 
 from audit.metrics import table as columns
 from audit.report.context import build_context, flatten
-from audit.report.inputs import FaceImage, RunInfo
+from audit.report.inputs import FaceImage, RunInfo, StatisticsInfo
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +135,7 @@ def test_no_projection_without_projection_rows():
 
 def test_disparity_curve_follows_the_headline_pair_on_the_sweep(context, frame):
     curve = next(c for c in context.results.disparity if c.metric == "fpir")
-    assert (curve.high, curve.low) == ("a", "c")
+    assert (curve.numerator, curve.denominator, curve.reference) == ("a", "c", False)
     assert [p.threshold for p in curve.points] == sorted(SWEEP)
     sweep = rows(frame, metric="fpir", grouping="group", point_kind="sweep")
     tests = sweep[(sweep["statistic"] == "p_value")
@@ -134,6 +143,32 @@ def test_disparity_curve_follows_the_headline_pair_on_the_sweep(context, frame):
     # Shown exactly where the pointwise test rejects equal rates (p < 0.05 iff the interval excludes 1).
     assert curve.shown_thresholds == tuple(sorted(tests.loc[tests["value"] < 0.05, "threshold"]))
     assert [m.label for m in curve.marks] == [p.label for p in context.operating_points]
+
+
+def test_a_named_reference_group_leads_the_panels_and_the_disparity_curves(frame):
+    """The same fixed pairs as the summary: each other group against the reference."""
+    info = run_info(statistics=StatisticsInfo(
+        confidence=0.95, interval="wilson-clustered", min_subjects=MIN_SUBJECTS,
+        min_trials=MIN_TRIALS, reference_groups={"group": "b"}))
+    named = build_context(hand_made(), info)
+    panel = next(p for p in named.results.identification
+                 if p.operating_point.label == "deployment")
+    block = panel.blocks[0]
+    others = {g.group for g in block.groups if g.shown} - {"b"}
+    assert panel.reference == "b"
+    assert {frozenset((c.high.group, c.low.group)) for c in block.comparisons[:len(others)]} == {
+        frozenset(("b", g)) for g in others}
+    curves = [c for c in named.results.disparity if c.metric == "fpir"]
+    assert {(c.numerator, c.denominator) for c in curves} == {(g, "b") for g in others}
+    assert all(c.reference for c in curves) and len({c.id for c in curves}) == len(curves)
+    sweep = rows(frame, metric="fpir", grouping="group", point_kind="sweep", statistic="ratio")
+    curve = curves[0]
+    for p in curve.points:  # read the other way round where the table orders the pair b first
+        row = sweep[(sweep["threshold"] == p.threshold) & sweep["group"].isin(
+            [curve.numerator, "b"]) & sweep["group_b"].isin([curve.numerator, "b"])].iloc[0]
+        value = row["value"] if row["group"] == curve.numerator else 1 / row["value"]
+        if p.ratio is not None:
+            assert p.ratio == pytest.approx(value)
 
 
 def test_family_is_every_adjusted_test(context, frame):

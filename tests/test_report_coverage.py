@@ -23,7 +23,17 @@ def test_the_packaged_study_file_is_complete():
     rows = measured_coverage(MEASURED)
     assert rows, "benchmarks/bench_coverage.py writes audit/report/coverage.json"
     assert all(r.simulations >= 200 and 0 < r.measured <= 1 for r in rows)
-    assert {r.method for r in rows} == {"wilson-clustered", "mover-log", "mover"}
+    assert {r.method for r in rows} == {"wilson-clustered", "mover-log", "mover", "hall-t-log",
+                                        "hall-t"}
+
+
+def test_a_row_naming_its_method_is_quoted_with_it(tmp_path):
+    study = {"nominal": 0.95, "results": [{"setting": "FMR, dyadic", "interval": "ratio",
+                                           "method": "hall-t-log", "measured": 0.95,
+                                           "simulations": 200}]}
+    path = tmp_path / "coverage.json"
+    path.write_text(json.dumps(study))
+    assert [r.method for r in measured_coverage(path)] == ["hall-t-log"]
 
 
 def test_method_section_names_exactly_the_intervals_that_fall_short():

@@ -128,6 +128,44 @@ def test_heatmaps_share_one_scale_from_zero(context):
     assert any(f"{cell.n_errors:,} / {cell.n_trials:,}" in t for t in texts)  # counts in the cells
 
 
+def _luminance(rgb) -> float:
+    """WCAG relative luminance of an sRGB colour (components in 0-1)."""
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a, b) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_a_strict_thresholds_heatmap_stays_light_and_its_cells_readable(context):
+    """On the scale a lenient threshold's large rates set, a strict threshold's small
+    rates are near white (not the map's darkest colour), and every cell's text keeps
+    a WCAG contrast of at least 4.5 against its colour."""
+    from matplotlib.colors import to_rgb
+
+    matrix = context.results.cross[0]
+    shown = [c.value for row in matrix.cells for c in row if c and c.shown]
+    scale = 20 * max(shown)  # as if another heatmap of the rate reached 20x higher
+    fig = figures.heatmap_figure(matrix, vmax=scale, xlabel="x", ylabel="y", insufficient="-",
+                                 colorbar_label="FMR")
+    mesh = fig.axes[0].collections[0]
+    assert _luminance(mesh.cmap(mesh.norm(0.0))) > 0.9  # zero is white
+    for value in shown:
+        assert _luminance(mesh.cmap(mesh.norm(value))) > 0.7, value
+    full = figures.heatmap_figure(matrix, vmax=max(shown), xlabel="x", ylabel="y",
+                                  insufficient="-", colorbar_label="FMR")
+    for drawn in (fig, full):
+        mesh, ax = drawn.axes[0].collections[0], drawn.axes[0]
+        cells = [(i, j, c) for i, row in enumerate(matrix.cells) for j, c in enumerate(row)
+                 if c and c.shown]
+        for i, j, cell in cells:
+            text = next(t for t in ax.texts if t.get_position() == (j, i))
+            background = mesh.cmap(mesh.norm(cell.value))
+            assert _contrast(to_rgb(text.get_color()), background) >= 4.5, (cell.value, text.get_text())
+
+
 def _crowded_panel(context):
     """A three-rate panel whose small rates print long labels ("0.0200%") on narrow axes."""
     panel = context.results.verification[0]

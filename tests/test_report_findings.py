@@ -242,7 +242,7 @@ def sweep_frame() -> pd.DataFrame:
 def test_disparity_curve_from_a_hand_made_sweep():
     index = MetricsIndex(columns.to_table(sweep_frame()), run_info())
     (curve,) = disparity_curves(index, ("g",), index.points)
-    assert (curve.high, curve.low) == ("x", "y")
+    assert (curve.numerator, curve.denominator, curve.reference) == ("x", "y", False)
     got = [(p.threshold, p.ratio, p.low, p.high, p.shown) for p in curve.points]
     assert got == [
         (0.4, 2.0, 1.2, 3.3, True),

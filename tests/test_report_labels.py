@@ -6,10 +6,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from report_tables import hand_made, run_info
 
-from audit.runs.report import with_short_labels
+from typer.testing import CliRunner
+
+from audit.cli import app
 from audit.report.context import build_context
-from audit.report.labels import MAX_LABEL_CHARS, long_labels, shorten_metrics
+from audit.report.labels import MAX_LABEL_CHARS, long_labels, shorten_metrics, with_short_labels
 from audit.report.render import render_html
+from audit.tables import write_table
 
 LONG = 10_000
 
@@ -49,3 +52,22 @@ def test_labels_in_the_metrics_table_are_replaced_in_both_label_columns():
         if name in shortened.column_names:
             values = [v for v in pc.unique(shortened.column(name)).to_pylist() if v]
             assert max(len(v) for v in values) <= MAX_LABEL_CHARS
+
+
+def test_report_of_a_bare_metrics_table_shortens_long_labels(tmp_path):
+    """``lfr-audit report metrics.parquet``: no run folder, no datasets, the same rule."""
+    html = {}
+    for length in (100, LONG):
+        path = tmp_path / str(length) / "metrics.parquet"  # same name: same run id
+        path.parent.mkdir()
+        write_table(_lengthened(hand_made(), length), path)
+        result = CliRunner().invoke(app, ["report", str(path), "--format", "html"])
+        assert result.exit_code == 0, result.output
+        html[length] = (path.parent / "report.html").read_text(encoding="utf-8")
+    long_a, long_b = ("a-" + "a" * (LONG - 2)), ("b-" + "b" * (LONG - 2))
+    assert html[LONG].count(long_a) == html[LONG].count(long_b) == 1
+    assert f"[1] {long_a}" in html[LONG] and f"[2] {long_b}" in html[LONG]
+    assert "a" * 40 not in html[LONG].replace(long_a, "")  # nowhere else in full
+    short_a = long_labels([long_a])[long_a]
+    assert html[LONG].count(short_a) > 1  # the shortened label is what tables print
+    assert len(html[LONG]) - len(html[100]) == 2 * (LONG - 100)

@@ -390,10 +390,13 @@ def test_chromium_opens_the_report(html, tmp_path):
 
 def test_write_report_html_alone(small, tmp_path):
     written = write_report(small, tmp_path / "out", formats=("html",))
-    assert set(written) == {"html"} and written["html"].name == "report.html"
+    assert set(written) == {"html", "short_html"} and written["html"].name == "report.html"
     assert not (tmp_path / "out" / "report.pdf").exists()
     assert written["html"].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["report.html"]  # no temporary left
+    short = written["short_html"].read_text(encoding="utf-8")
+    assert short.startswith("<!DOCTYPE html>") and "report.pdf" in short  # points to the full one
+    # the short report beside the long one, no temporary left
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "short-report.html"]
 
 
 @pytest.mark.parametrize("formats", [(), ("docx",)])
@@ -458,6 +461,29 @@ def test_no_page_ends_with_a_heading(pdf, html):
         last = page.lines[-1].text
         stranded = [h for h in headings if h == last or (len(last) > 8 and h.endswith(last))]
         assert stranded == [], (page.number, last)
+
+
+def _captions(html: str, tag: str) -> list[str]:
+    from html import unescape
+
+    found = re.findall(rf"<{tag}>(.*?)</{tag}>", html, re.S)
+    return [unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text)).strip()) for text in found]
+
+
+def test_no_caption_is_stranded_from_its_table_or_figure(pdf, html):
+    """A table caption never ends a page (its table on the next), and a figure caption
+    never starts one (its figure on the page before)."""
+    from pdf_layout import pages
+
+    tables, figures_ = _captions(html, "caption"), _captions(html, "figcaption")
+    laid = pages(pdf[0], tool("pdftotext"))
+    for page in laid[:-1]:
+        last = page.lines[-1].text
+        assert not [c for c in tables if len(last) > 12 and c.endswith(last)], \
+            (page.number, last)
+    for page in laid[1:]:
+        first = page.lines[0].text
+        assert not [c for c in figures_ if len(first) > 12 and c.startswith(first)], (page.number, first)
 
 
 def test_no_local_path_or_user_name_in_a_report(small):

@@ -191,8 +191,9 @@ def test_pdf_fetches_only_its_fonts_and_shows_labels_as_text(hostile, server, tm
 def test_pdf_alone(server, tmp_path):
     context = build_context(small_metrics(), synthetic_run())
     written = write_report(context, tmp_path, formats=("pdf",))
-    assert set(written) == {"pdf"} and written["pdf"].read_bytes().startswith(b"%PDF-")
-    assert not (tmp_path / "report.html").exists()
+    assert set(written) == {"pdf", "short_pdf"} and written["pdf"].read_bytes().startswith(b"%PDF-")
+    assert written["short_pdf"].read_bytes().startswith(b"%PDF-")
+    assert not (tmp_path / "report.html").exists() and not (tmp_path / "short-report.html").exists()
 
 
 # -- the fetcher --------------------------------------------------------------

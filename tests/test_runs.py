@@ -102,7 +102,7 @@ def first_run(env):
 def test_run_folder_holds_spec_provenance_tables_and_report(first_run):
     for name in ("spec.toml", "provenance.json", "summary.json", "policy.json", "notes.json",
                  "manifest.parquet", "faces.parquet", "scores.parquet", "metrics.parquet",
-                 "report.html", "report.pdf"):
+                 "report.html", "report.pdf", "short-report.html", "short-report.pdf"):
         assert (first_run / name).is_file(), name
     provenance = json.loads((first_run / "provenance.json").read_text())
     assert provenance["seed"] == 7 and provenance["dataset"]["fingerprint"].startswith("sha256:")
@@ -225,6 +225,8 @@ def test_report_command_renders_one_format_from_a_run_or_a_metrics_table(first_r
     result = runner.invoke(app, ["report", str(tmp_path / "metrics.parquet"), "--format", "html"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "report.html").is_file() and not (tmp_path / "report.pdf").exists()
+    assert (tmp_path / "short-report.html").is_file() and not (tmp_path / "short-report.pdf").exists()
+    assert f"short report: {tmp_path / 'short-report.html'}" in result.output
     assert "<script" not in (tmp_path / "report.html").read_text().lower()
     result = runner.invoke(app, ["report", str(first_run), "--out", str(tmp_path / "x")])
     assert result.exit_code == EXIT_USAGE and "drop --out" in result.output

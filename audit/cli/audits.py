@@ -64,9 +64,10 @@ def run(
         _print_json(outcome.folder)
     else:
         typer.echo(f"run folder: {outcome.folder}")
-        for name in ("report.html", "report.pdf"):
+        for name in ("report.html", "report.pdf", "short-report.html", "short-report.pdf"):
             if (outcome.folder / name).is_file():
-                typer.echo(f"report: {outcome.folder / name}")
+                typer.echo(f"{'short report' if name.startswith('short') else 'report'}: "
+                           f"{outcome.folder / name}")
         _show_answers(outcome.folder)
     gate_policy(outcome.policy, quiet=json_output)
 

@@ -112,7 +112,8 @@ PreprocessOption = Annotated[PreprocessChoice, typer.Option(
     "--preprocess", help="How a detected face becomes the model input (see README).")]
 FaceSelectionOption = Annotated[FaceSelectionChoice, typer.Option(
     "--face-selection", help="Which face is the subject when several are found: the one "
-                             "nearest the image centre, or the largest.")]
+                             "nearest the image centre, the largest, or all (each face its "
+                             "own probe; `embed` and `run` only).")]
 WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")]
 ExecutorOption = Annotated[str, typer.Option(
     "--executor", envvar="LFR_AUDIT_EXECUTOR",

@@ -26,6 +26,7 @@ from .common import (
     app,
     checked_pipeline_config,
     dataset_root,
+    UserError,
     default_cache_dir,
     reports_user_errors,
 )
@@ -104,6 +105,9 @@ def lfw_view2(
     from ..metrics.lfw_accuracy import format_lfw_accuracy, lfw_accuracy
     from ..tables import write_table
 
+    if face_selection.value == "all":
+        raise UserError("LFW View 2 compares images, one face each: use --face-selection "
+                        "centre or largest")
     config = checked_pipeline_config(model, detector, align, preprocess, face_selection)
     lfw_root = dataset_root("lfw", data_dir, root)
     manifest, info = load_manifest("lfw", lfw_root)

@@ -105,13 +105,16 @@ def _check_options(source: Path, *, has_point: bool, kfold: str | None, crowd: i
 
 
 def _read_run(source: Path):
-    """A run folder's scores, image labels and failures to acquire."""
+    """A run folder's scores, image labels and failures to acquire (per probe: per face
+    with face selection ``all``, :func:`~audit.matching.face_probes.face_probes`)."""
+    from ..matching.face_probes import face_probes
     from ..metrics.conditions import failures_to_acquire
     from ..runs import layout
     from ..tables import read_table
 
-    return (read_table(source / layout.SCORES_FILE), read_table(source / layout.MANIFEST_FILE),
-            failures_to_acquire(read_table(source / layout.FACES_FILE)))
+    faces, manifest = face_probes(read_table(source / layout.FACES_FILE),
+                                  read_table(source / layout.MANIFEST_FILE))
+    return read_table(source / layout.SCORES_FILE), manifest, failures_to_acquire(faces)
 
 
 def _read_score_log(source: Path, attributes: Path | None, mapped: list[str] | tuple,

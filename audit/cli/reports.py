@@ -44,8 +44,8 @@ def report(
             raise UserError("--previous and --include-faces need a run folder, not a metrics table")
         written = render_report(read_table(source), RunInfo(run_id=source.stem),
                                 out or source.parent, formats)
-    for path in written.values():
-        typer.echo(f"report: {path}")
+    for kind, path in written.items():
+        typer.echo(f"{'short report' if kind.startswith('short') else 'report'}: {path}")
 
 
 #: How ``runs list`` shows each policy state.

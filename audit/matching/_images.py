@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audit.matching.face_probes import is_subject_face
 from audit.schema import FACE_STATUSES, FACES, MANIFEST, coerce_table
 
 _MAX_NAMED = 5
@@ -27,12 +28,16 @@ class Images:
 
     ``ok`` marks images with a usable face (faces status ``ok``); the others
     failed to acquire (FTA) and their ``embedding`` row is zero and never read.
+    ``subject_face`` is False for the faces of a multi-face image under face
+    selection ``all`` (:mod:`audit.matching.face_probes`): perhaps not the
+    labelled subject, so never mated, compared with their own subject, nor enrolled.
     """
 
     image_id: np.ndarray  # object array of str
     subject_id: np.ndarray  # object array of str
     ok: np.ndarray  # bool
     embedding: np.ndarray  # float32, shape (n_images, d)
+    subject_face: np.ndarray  # bool
 
     def positions(self, image_ids: np.ndarray | pd.Series) -> np.ndarray:
         """Row of each image id; raises ValueError naming ids not in the manifest."""
@@ -88,7 +93,9 @@ def load_images(faces: pa.Table | pd.DataFrame, manifest: pa.Table | pd.DataFram
     full[ok] = embedding
 
     order = np.lexsort((image_id.astype(str), subject_id.astype(str)))
-    return Images(image_id[order], subject_id[order], ok[order], full[order])
+    subject_face = is_subject_face(manifest)
+    return Images(image_id[order], subject_id[order], ok[order], full[order],
+                  subject_face[order])
 
 
 def _ok_embeddings(column: pa.ChunkedArray, image_id: np.ndarray) -> np.ndarray:

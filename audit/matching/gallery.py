@@ -17,7 +17,9 @@ average over all watchlists needs (:mod:`audit.metrics.watchlist_curve`):
   watchlist; ties go to the own entry).
 
 Every image is a probe: as a passer-by (non-mated, its subject off the list)
-and, unless it is its subject's entry, as a wanted person (mated). Probes
+and, unless it is its subject's entry, as a wanted person (mated). A face
+that may not be its labelled subject (:mod:`audit.matching.face_probes`) is
+never an entry and only a passer-by, scored against other subjects' entries. Probes
 that failed to acquire keep their row with zero counts: no alert.
 """
 
@@ -108,11 +110,13 @@ def gallery_counts(
     if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)):
         raise ValueError(BAD_THRESHOLDS)
     images = load_images(faces, manifest)
-    entries = _draw_entries(images.subject_id, images.ok, np.random.default_rng(seed))
+    entries = _draw_entries(images.subject_id, images.ok & images.subject_face,
+                            np.random.default_rng(seed))
     subject_code, _ = pd.factorize(images.subject_id)
     entry_of_subject = np.full(subject_code.max(initial=-1) + 1, -1, dtype=np.int64)
     entry_of_subject[subject_code[entries]] = np.arange(entries.size)
     own_column = entry_of_subject[subject_code]
+    own_column[~images.subject_face] = -1  # perhaps not the subject: never a mated probe
     is_entry = np.zeros(len(subject_code), dtype=bool)
     is_entry[entries] = True
 
@@ -128,7 +132,9 @@ def gallery_counts(
         scores = similarity_matrix(images.embedding[rows], gallery, distance=distance)
         own_col = np.where(is_entry[rows], -1, own_column[rows])
         own[rows], beaten[rows] = own_entry_rank(scores, own_col)
-        scores[np.arange(rows.size), own_column[rows]] = -np.inf  # only *other* subjects count
+        own_entry = entry_of_subject[subject_code[rows]]
+        listed = own_entry >= 0
+        scores[np.flatnonzero(listed), own_entry[listed]] = -np.inf  # only *other* subjects count
         k[rows] = exceedance_counts(scores, grid)
     people, reached = (None, None) if captures == 1 else _people_counts(
         images, gallery, own_column, grid, captures, step, distance)
@@ -144,7 +150,7 @@ def _people_counts(images, gallery: np.ndarray, own_column: np.ndarray, grid: np
     block, so the per-person best score against each entry is a reshape and a
     ``max``; then :func:`exceedance_counts` as for single images.
     """
-    ok_position = np.flatnonzero(images.ok)
+    ok_position = np.flatnonzero(images.ok & images.subject_face)  # the person's own images
     code = pd.factorize(images.subject_id[ok_position])[0]
     seen = np.arange(code.size) - np.searchsorted(code, code)  # 0, 1, ... within a person
     enough = np.bincount(code) >= captures

@@ -8,7 +8,9 @@ turned into that setting by drawing a watchlist:
   at least one ``ok`` image (an entry must have an enrolment template), and
   one of their ``ok`` images, uniformly, becomes their entry;
 - every other image is a probe (a passer-by): **mated** when its subject is on
-  the watchlist, **non-mated** otherwise;
+  the watchlist, **non-mated** otherwise (a face that may not be the labelled
+  subject, :mod:`audit.matching.face_probes`, is never enrolled, and is a
+  probe only in draws without its subject);
 - each probe is searched against the whole watchlist, giving one scores row
   with the best score, the entry it came from, and for mated probes the rank
   of the true entry and whether the best candidate is that entry;
@@ -267,6 +269,8 @@ def _one_draw(
 
     is_probe = np.ones(len(images.image_id), dtype=bool)
     is_probe[enrolled] = False
+    # a face that may not be its labelled subject is no probe while that subject is listed
+    is_probe &= images.subject_face | (entry_of_subject[subject_code] < 0)
     probe = np.flatnonzero(is_probe)
     true_entry = entry_of_subject[subject_code[probe]]
     acquired = images.ok[probe]
@@ -315,7 +319,7 @@ def _draw_watchlist(images: Images, rng: np.random.Generator, size: int) -> np.n
     ``ok`` image uniformly among theirs. Images are sorted by subject, so a
     subject's ``ok`` images are consecutive in ``ok_position``.
     """
-    ok_position = np.flatnonzero(images.ok)
+    ok_position = np.flatnonzero(images.ok & images.subject_face)
     counts = np.bincount(pd.factorize(images.subject_id[ok_position])[0])
     starts = np.cumsum(counts) - counts
     if len(starts) < size:

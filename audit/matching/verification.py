@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from audit.matching._images import Images, load_images
 from audit.matching._scores import scores_table
+from audit.matching.face_probes import is_subject_face
 from audit.matching.similarity import check_distance, paired_similarity
 from audit.schema import MANIFEST, coerce_table
 
@@ -71,7 +72,7 @@ def mated_pairs(
     """
     if max_pairs_per_subject is not None and max_pairs_per_subject < 1:
         raise ValueError(f"max_pairs_per_subject must be at least 1, got {max_pairs_per_subject}")
-    frame = _manifest_frame(manifest, ())
+    frame = _manifest_frame(manifest, (), subject_faces_only=True)
     rng = np.random.default_rng(seed)
     sizes = np.bincount(pd.factorize(frame["subject_id"])[0])
     n_pairs = sizes * (sizes - 1) // 2
@@ -243,6 +244,14 @@ def _check_pairs(pairs: pd.DataFrame, images: Images, a: np.ndarray, b: np.ndarr
         raise ValueError(
             f"{len(same)} pairs compare an image with itself, e.g. {images.image_id[a[same[0]]]!r}"
         )
+    unsure = np.flatnonzero((images.subject_id[a] == images.subject_id[b])
+                            & ~(images.subject_face[a] & images.subject_face[b]))
+    if len(unsure):
+        raise ValueError(
+            f"{len(unsure)} pairs compare a face that may not be the labelled subject with "
+            f"that subject, e.g. {images.image_id[a[unsure[0]]]!r} / "
+            f"{images.image_id[b[unsure[0]]]!r}: their truth is unknown (face selection 'all')"
+        )
     if "mated" in pairs:
         truth = images.subject_id[a] == images.subject_id[b]
         wrong = np.flatnonzero(pairs["mated"].to_numpy(dtype=bool) != truth)
@@ -254,9 +263,14 @@ def _check_pairs(pairs: pd.DataFrame, images: Images, a: np.ndarray, b: np.ndarr
             )
 
 
-def _manifest_frame(manifest: pa.Table | pd.DataFrame, grouping: Sequence[str]) -> pd.DataFrame:
-    """Manifest ids, subjects and grouping columns, sorted by (subject_id, image_id)."""
+def _manifest_frame(manifest: pa.Table | pd.DataFrame, grouping: Sequence[str], *,
+                    subject_faces_only: bool = False) -> pd.DataFrame:
+    """Manifest ids, subjects and grouping columns, sorted by (subject_id, image_id);
+    ``subject_faces_only`` leaves out faces that may not be the labelled subject
+    (:mod:`audit.matching.face_probes`), as mated pairs must."""
     table = coerce_table(manifest, MANIFEST, "manifest")
+    if subject_faces_only:
+        table = table.filter(pa.array(is_subject_face(table)))
     absent = [c for c in grouping if c not in table.column_names]
     if absent:
         raise ValueError(f"manifest has no grouping columns {absent}")

@@ -241,7 +241,7 @@ def _measured(
     n = rows["n_trials"].to_numpy(np.float64)
     deff = variance.design_effects(rates[keep], variances, n)
     if part.clusters.dyadic:
-        limits = score_limits.robust_score(rates[keep], n, spread, deff)
+        limits = score_limits.skew_corrected(rates[keep], n, spread, deff)
     else:
         limits = score_limits.from_design_effects(rates[keep], n, deff)
     rows = score_limits.set_intervals(rows, limits, interval=interval, confidence=confidence)
@@ -270,6 +270,7 @@ def _pair_rows(measured: Measured, *, confidence: float) -> pd.DataFrame:
             design_effect=measured.design_effects[index],
             correlation=measured.influence.columns(index).correlation(),
             variance=measured.limits.take(index),
+            influence=measured.influence.columns(index) if measured.part.clusters.dyadic else None,
         )
         for c in contrasts.contrasts(compared, confidence=confidence):
             out.extend(_contrast_rows(kept, c))
@@ -291,8 +292,9 @@ def _contrast_rows(kept: pd.DataFrame, c: contrasts.Contrast) -> list[dict]:
     values = (
         (contrasts.RATIO, c.ratio, c.ratio_low, c.ratio_high, c.ratio_method),
         (contrasts.DIFFERENCE, c.difference, c.difference_low, c.difference_high,
-         contrasts.MOVER),
-        (contrasts.P_VALUE, c.p_value, np.nan, np.nan, contrasts.INVERTED),
+         c.difference_method),
+        (contrasts.P_VALUE, c.p_value, np.nan, np.nan,
+         contrasts.INVERTED_HALL if c.ratio_method == contrasts.HALL_LOG else contrasts.INVERTED),
         (contrasts.P_ADJUSTED, c.p_value, np.nan, np.nan, contrasts.BENJAMINI_HOCHBERG),
         (contrasts.MIN_DETECTABLE_RATIO, c.min_detectable_ratio, np.nan, np.nan,
          contrasts.ARCSINE),

@@ -53,7 +53,7 @@ FIELDS = (
              "the person (matches `probe_subject` / `reference_subject`)"),
     LogField("status", ATTRIBUTES, "text", "optional, per-image files",
              "`ok`, or why no usable face was found (`no_face`, `unreadable`, `missing`, "
-             "`error`): gives the FTA rate; never a group label"),
+             "`error`, `timeout`): gives the FTA rate; never a group label"),
 )
 KEYS = {f.key: f for f in FIELDS}
 #: Columns of a trials file that are checked and used; any other column is ignored.

@@ -4,11 +4,10 @@ A dyadic rate's variance (:mod:`audit.metrics.variance`) subtracts, for every
 unordered pair of subjects :math:`p` and every row :math:`k` (a group at a
 threshold), the square of the pair's influence
 
-.. math:: u_{pk} = s_k\,(w\,e_{pk} - r_k\,n_{p,b(k)})
+.. math:: u_{pk} = s_k\,(e_{pk} - r_k\,n_{p,b(k)})
 
 (errors :math:`e`, trials :math:`n`, the row's rate :math:`r_k` and scale
-:math:`s_k = 1/N_k`, :math:`w = 1`; a row's *shares* :math:`n/N` are the same
-form with :math:`w = 0`, :math:`r = -1`). Stored as a pairs x rows matrix this
+:math:`s_k = 1/N_k`). Stored as a pairs x rows matrix this
 has an entry for every pair at every threshold: ten million comparisons at
 three thresholds made 30 million entries per matrix, two matrices per
 breakdown, and again for the cross-group matrix. But a pair's trials do not
@@ -19,13 +18,22 @@ trials (pairs x bases), and every sum over pairs of a product of two
 influences is expanded into count products:
 
 .. math::
-   \sum_p u_{pk} v_{pl} = s_k s'_l \big(w w' \textstyle\sum e_{pk} e'_{pl}
-   - w\,r'_l \sum e_{pk} n'_{p,b'(l)} - r_k w' \sum n_{p,b(k)} e'_{pl}
+   \sum_p u_{pk} v_{pl} = s_k s'_l \big(\textstyle\sum e_{pk} e'_{pl}
+   - r'_l \sum e_{pk} n'_{p,b'(l)} - r_k \sum n_{p,b(k)} e'_{pl}
    + r_k r'_l \sum n_{p,b(k)} n'_{p,b'(l)}\big)
 
 The last sum is a bases x bases Gram matrix, computed once per pair of trial
 matrices (:attr:`PairInfluence.grams`). The counts are integers, so every sum
 is exact and only the final combination rounds.
+
+A contrast of rows (the difference of two groups' rates, their log ratio)
+keeps the rows' counts and its weights beside them (:meth:`PairInfluence.combine`):
+its products are the rows' products, weighted. The sum of cubes that a
+skewness needs (:meth:`PairInfluence.cubes`) is taken directly over the pairs
+with an error; every other pair's influence is :math:`-\sum_b n_{pb} c_b`
+with one coefficient per base, and a row or contrast reading one or two bases
+(one group; two groups) has its cube sum from the count moments
+:math:`\sum_p n_{pa}^2 n_{pb}` (bases x bases, computed once per trials table).
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ class PairInfluence:
     reads; ``errors`` (erred x rows) holds the rows of the pairs ``erred``
     (positions into ``keys``, sorted) that have an error at some row: a few
     thousand of ten million pairs, so that selecting rows copies little.
+    ``mix`` (rows x combinations), when given, makes the influence that of
+    ``rows @ mix`` (:meth:`combine`).
     """
 
     keys: np.ndarray
@@ -54,7 +64,7 @@ class PairInfluence:
     base: np.ndarray
     rate: np.ndarray
     scale: np.ndarray
-    weight: float = 1.0
+    mix: np.ndarray | None = None
     #: Gram matrices ``trials.T @ other.trials``, shared by every column selection.
     grams: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -68,50 +78,95 @@ class PairInfluence:
 
     def columns(self, index: np.ndarray) -> PairInfluence:
         """The rows at ``index`` (the trials and cached Gram matrices are shared)."""
+        if self.mix is not None:
+            return replace(self, mix=self.mix[:, index])
         return replace(self, errors=self.errors[:, index], base=self.base[index],
                        rate=self.rate[index], scale=self.scale[index])
 
-    def shares(self) -> PairInfluence:
-        """Each pair's share of each row's trials, ``n / N``, in the same form."""
-        return replace(self, rate=np.full(self.rate.shape, -1.0), weight=0.0)
+    def combine(self, weights: np.ndarray) -> PairInfluence:
+        """The influence of ``rows @ weights`` (rows x combinations), kept as the rows' counts."""
+        weights = np.asarray(weights, dtype=np.float64)
+        return replace(self, mix=weights if self.mix is None else self.mix @ weights)
 
     def dense(self) -> np.ndarray:
         """The influence as a pairs x rows array (for small tables and checks)."""
         errors = np.zeros((self.keys.size, self.base.size))
         errors[self.erred] = self.errors.toarray()
         trials = self.trials.toarray()[:, self.base]
-        return self.scale * (self.weight * errors - self.rate * trials)
+        rows = self.scale * (errors - self.rate * trials)
+        return rows if self.mix is None else rows @ self.mix
 
     def cross(self, other: PairInfluence) -> np.ndarray:
         """Sum over pairs of the product of each row's influence with each of ``other``'s."""
-        other = other.on_keys(self.keys)
+        out = self._row_cross(other.on_keys(self.keys))
+        if self.mix is not None:
+            out = self.mix.T @ out
+        return out if other.mix is None else out @ other.mix
+
+    def _row_cross(self, other: PairInfluence) -> np.ndarray:
+        """:meth:`cross` of the rows before any ``mix`` (``other`` on the same keys)."""
         out = np.outer(self.rate, other.rate) * self._gram(other)[np.ix_(self.base, other.base)]
-        if other.weight:
-            shared = (self.trials[other.erred].T @ other.errors).toarray()  # bases x other rows
-            out -= other.weight * self.rate[:, None] * shared[self.base, :]
-        if self.weight:
-            shared = (self.errors.T @ other.trials[self.erred]).toarray()  # rows x other bases
-            out -= self.weight * shared[:, other.base] * other.rate[None, :]
-        if self.weight and other.weight:
-            mine, theirs = _common(self, other)
-            out += self.weight * other.weight * (mine.T @ theirs).toarray()
+        shared = (self.trials[other.erred].T @ other.errors).toarray()  # bases x other rows
+        out -= self.rate[:, None] * shared[self.base, :]
+        shared = (self.errors.T @ other.trials[self.erred]).toarray()  # rows x other bases
+        out -= shared[:, other.base] * other.rate[None, :]
+        mine, theirs = _common(self, other)
+        out += (mine.T @ theirs).toarray()
         return out * np.outer(self.scale, other.scale)
 
     def diagonal(self, other: PairInfluence) -> np.ndarray:
         """Sum over pairs of row *k*'s influence times ``other``'s row *k*, for every *k*."""
+        if self.mix is not None or other.mix is not None:  # a few contrasts: all products
+            return np.diag(self.cross(other)).copy()
         other = other.on_keys(self.keys)
         out = self.rate * other.rate * self._gram(other)[self.base, other.base]
         rows = np.arange(self.base.size)
-        if other.weight:
-            shared = sparse.csr_matrix(other.errors.T @ self.trials[other.erred])  # rows x bases
-            out -= other.weight * self.rate * _entries(shared, rows, self.base)
-        if self.weight:
-            shared = sparse.csr_matrix(self.errors.T @ other.trials[self.erred])
-            out -= self.weight * other.rate * _entries(shared, rows, other.base)
-        if self.weight and other.weight:
-            mine, theirs = _common(self, other)
-            out += self.weight * other.weight * _column_sums(mine.multiply(theirs))
+        shared = sparse.csr_matrix(other.errors.T @ self.trials[other.erred])  # rows x bases
+        out -= self.rate * _entries(shared, rows, self.base)
+        shared = sparse.csr_matrix(self.errors.T @ other.trials[self.erred])
+        out -= other.rate * _entries(shared, rows, other.base)
+        mine, theirs = _common(self, other)
+        out += _column_sums(mine.multiply(theirs))
         return out * self.scale * other.scale
+
+    def cubes(self) -> np.ndarray:
+        """Sum over pairs of the cube of every row's influence (see the module)."""
+        rows = np.arange(self.base.size)
+        mix = sparse.identity(rows.size, format="csr") if self.mix is None else sparse.csr_matrix(
+            self.mix)
+        coefficients = sparse.csc_matrix(sparse.csr_matrix(
+            (self.rate * self.scale, (self.base, rows)),
+            shape=(self.trials.shape[1], rows.size)) @ mix)  # bases x combinations
+        known = sparse.csr_matrix(self.trials[self.erred] @ coefficients)
+        erred = self.errors @ sparse.diags(self.scale) @ mix - known
+        return (_column_sums(erred.power(3)) + _column_sums(known.power(3))
+                - self._trial_cubes(coefficients))
+
+    def _trial_cubes(self, coefficients: sparse.csc_matrix) -> np.ndarray:
+        """``sum_p (n_p @ c)**3`` for every column ``c`` of ``coefficients`` (bases x columns)."""
+        count, first = np.diff(coefficients.indptr), coefficients.indptr[:-1]
+        second = first + 1
+        index = np.append(coefficients.indices, [0, 0])  # a column's absent entries: 0 at 0
+        value = np.append(coefficients.data, [0.0, 0.0])
+        a, b = index[first], index[second]
+        alpha = np.where(count > 0, value[first], 0.0)
+        beta = np.where(count > 1, value[second], 0.0)
+        moments = self._square_gram()  # [a, b] = sum_p n_pa**2 n_pb
+        out = (alpha**3 * moments[a, a] + 3 * alpha**2 * beta * moments[a, b]
+               + 3 * alpha * beta**2 * moments[b, a] + beta**3 * moments[b, b])
+        wide = np.flatnonzero(count > 2)  # three groups or more: summed over the pairs
+        if wide.size:
+            out[wide] = _column_sums((self.trials @ coefficients[:, wide]).power(3))
+        return out
+
+    def _square_gram(self) -> np.ndarray:
+        """``(trials**2).T @ trials`` (bases x bases), computed once per trials table."""
+        key = ("squares", id(self.trials))
+        cached = self.grams.get(key)
+        if cached is None or cached[0] is not self.trials:
+            cached = (self.trials, (self.trials.power(2).T @ self.trials).toarray())
+            self.grams[key] = cached
+        return cached[1]
 
     def on_keys(self, keys: np.ndarray) -> PairInfluence:
         """The same influence on another list of pairs (pairs absent here get none)."""

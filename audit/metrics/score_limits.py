@@ -1,13 +1,14 @@
-r"""Limits of a clustered rate from its variance at every candidate rate.
+r"""Limits of a clustered rate: Wilson at the effective size, or Hall's skewness-corrected t.
+
+Every rate interval and every fixed-pair contrast of the metrics stage is
+built from the limits of :class:`RateVariance`, in one of two forms.
 
 A Wilson interval is the set of rates :math:`x` that a score test would not
 reject: :math:`(\hat p - x)^2 \le z^2\, v(x)`, with the variance :math:`v`
-taken *at the candidate* :math:`x`, not at the estimate. Every rate interval
-and every fixed-pair contrast of the metrics stage is built from such limits,
-with
+taken *at the candidate* :math:`x`, not at the estimate:
 
 .. math::
-   v(x) = \frac{x(1-x)}{N} + k\,e - 2 b\,\delta + c\,\delta^2,
+   v(x) = \frac{x(1-x)}{N} + e - 2 b\,\delta + c\,\delta^2,
    \qquad \delta = x - \hat p,
 
 the binomial variance at :math:`x` plus the part that clustering adds
@@ -19,33 +20,33 @@ vectorised over rows.
   effective sample size :math:`N / d` (Korn & Graubard 1998):
   :math:`v(x) = d\, x(1-x)/N`, which is the form above with
   :math:`e = (d-1)\hat p(1-\hat p)/N`, :math:`b = -(d-1)(1-2\hat p)/2N`,
-  :math:`c = -(d-1)/N` and :math:`k = 1` (:func:`from_design_effects`).
-* **Dyadic rates** (FMR and its cross-group matrix) use the robust score
-  interval (:func:`robust_score`): the dyadic-robust variance of
-  :mod:`audit.metrics.variance` with every influence taken at :math:`x`
-  (``u - \delta w``, :meth:`audit.metrics.variance.Influence.score_terms`),
-  less the comparisons' own part :math:`(\hat p(1-\hat p) + \delta^2)/N`:
-  ``excess`` is what the people add beyond independent comparisons at the
-  estimate. Its multiplier :math:`k = (t_{\nu} / z)^2` treats that estimated
-  excess as known to :math:`\nu` degrees of freedom, :math:`\nu` = effective
-  number of people minus 1
-  (:meth:`audit.metrics.variance.Influence.effective_clusters`; Korn &
-  Graubard 1998, Carter, Schnepel & Steigerwald 2017). The terms in
-  :math:`\delta` (how the variance moves away from the estimate) are not
-  multiplied: with few effective people that would make the interval
-  unbounded (measured: 100% upper limits, ``benchmarks/coverage_candidates.py``).
+  :math:`c = -(d-1)/N` (:func:`from_design_effects`).
+* **Dyadic rates** (FMR and its cross-group matrix) use a skewness-corrected
+  t interval (:func:`skew_corrected`; Hall 1992): with :math:`v` the
+  dyadic-robust variance at the estimate (not below the binomial one),
+  :math:`a = \hat\gamma / 3` and the skewness :math:`\hat\gamma =
+  \hat\kappa_3 / v^{3/2}` of the same influence sums
+  (:meth:`audit.metrics.variance.Influence.third_cumulants`), the limits are
+  :math:`\hat p - \sqrt{v}\, g^{-1}(\pm t_\nu)` with Hall's monotone
+  transformation :math:`g(T) = T + aT^2 + a^2T^3/3 + a/2`, whose inverse is
+  :math:`g^{-1}(x) = ((1 + 3a(x - a/2))^{1/3} - 1)/a`, and :math:`t_\nu` the t
+  quantile at the same tail probability, :math:`\nu` = effective number of
+  people minus 1 (:meth:`audit.metrics.variance.Influence.effective_clusters`;
+  Carter, Schnepel & Steigerwald 2017).
 
 Why the dyadic rates need both: at false match rates near 1% with person
-effects on both sides of a pair, the estimated design effect is noisy and
-smallest exactly when the estimate is small (few error-prone people in the
-sample), so Wilson at :math:`N/\hat d` left the truth above the interval too
-often (89-93% coverage where 95% is due). Taking the variance at the
-candidate rate widens the upper side where the estimate is low, and the
-degrees of freedom account for the noise of the excess; measured on the same
-seeds in ``benchmarks/results_coverage.md``. With one or two people
-carrying all errors the score limits can reach 0; the lower limit is then
-that of the Wilson interval at the effective size, so that an observed error
-never gives a lower limit of 0.
+effects on both sides of a pair, a few error-prone people carry most errors.
+An audit that drew few of them has a low estimate *and* a low estimated
+variance, so the studentized rate is skewed to the left and a symmetric (or
+score) interval leaves the truth above it too often (89-92% coverage of the
+lower-FMR group where 95% is due). Hall's transformation removes the
+skewness term of the studentized statistic's Edgeworth expansion; the t
+quantile accounts for the variance resting on few effective people.
+Measured on the same seeds in ``benchmarks/results_coverage.md``. When the
+lower limit reaches 0 with errors observed, it is that of the Wilson
+interval at the effective size, so that an observed error never gives a
+lower limit of 0; when the dyadic variance is not above the binomial one the
+interval is Wilson at :math:`N`.
 """
 
 from __future__ import annotations
@@ -82,14 +83,20 @@ class RateVariance:
     excess: np.ndarray
     slope: np.ndarray
     curvature: np.ndarray
-    #: Degrees of freedom of the excess; inf where it is treated as known.
+    #: Degrees of freedom of Hall's t (dyadic rates); inf where the variance is taken as known.
     df: np.ndarray
     #: The design effect of each rate: the Wilson fallback of a lower limit at 0.
     design_effect: np.ndarray
+    #: Skewness of each rate's estimate (Hall's interval); NaN: the quadratic (score) form.
+    skewness: np.ndarray | None = None
 
     def take(self, index: object) -> RateVariance:
         """The entries at ``index`` (an integer array)."""
-        return RateVariance(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return RateVariance(**{f.name: None if getattr(self, f.name) is None
+                               else getattr(self, f.name)[index] for f in fields(self)})
+
+    def skew(self) -> np.ndarray:
+        return np.full(np.shape(self.rate), np.nan) if self.skewness is None else self.skewness
 
     def limits(self, z: object) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper limits at normal quantile ``z`` (broadcast over the rates).
@@ -99,23 +106,19 @@ class RateVariance:
         """
         p, n = self.rate, self.trials
         z = np.broadcast_to(np.asarray(z, dtype=np.float64), np.shape(p))
-        finite = np.isfinite(self.df)
-        # t quantile at the same tail probability as z (isf: exact far in the tail).
-        t = np.where(finite, stats.t.isf(stats.norm.sf(z), np.where(finite, np.maximum(
-            self.df, 1.0), 1.0)), z)
-        k = (t / z) ** 2
+        t = t_quantile(z, self.df)
         z2 = z**2
         with np.errstate(invalid="ignore", divide="ignore"):
+            skewed_low, skewed_high = hall_limits(p, p * (1 - p) / n + self.excess, self.skew(), t)
             a = 1 + z2 / n - z2 * self.curvature
             b = -z2 * ((1 - 2 * p) / n - 2 * self.slope)
-            c = -z2 * (p * (1 - p) / n + k * self.excess)
+            c = -z2 * (p * (1 - p) / n + self.excess)
             root = np.sqrt(np.clip(b**2 - 4 * a * c, 0.0, None))
-            # a > 0: the interval between the roots; a <= 0 (one person holds most trials, the
-            # variance grows faster than the squared distance): unbounded, clipped to [0, 1].
-            lower = np.where(a > 0, (-b - root) / (2 * a), -np.inf)
-            upper = np.where(a > 0, (-b + root) / (2 * a), np.inf)
-        low = np.clip(p + lower, 0.0, 1.0)
-        high = np.clip(p + upper, 0.0, 1.0)
+            # a > 0 in the Wilson form (curvature -(d-1)/N or 0): between the roots.
+            lower, upper = (-b - root) / (2 * a), (-b + root) / (2 * a)
+        hall = np.isfinite(self.skew())
+        low = np.clip(np.where(hall, skewed_low, p + lower), 0.0, 1.0)
+        high = np.clip(np.where(hall, skewed_high, p + upper), 0.0, 1.0)
         fallback, _ = wilson_limits(p, n / self.design_effect, z)
         low = np.where((low <= 0) & (p > 0), fallback, low)
         low = np.where(n > 0, np.where(p == 0, 0.0, low), np.nan)
@@ -142,33 +145,63 @@ def from_design_effects(rates: object, trials: object, design_effects: object) -
         )
 
 
-def robust_score(
+def skew_corrected(
     rates: np.ndarray, trials: np.ndarray, influence: Influence, design_effects: np.ndarray
 ) -> RateVariance:
-    """The dyadic rows' robust score form: excess over binomial at every candidate rate.
+    """The dyadic rows' form: Hall's skewness-corrected t interval (see the module).
 
-    ``influence`` is the rows' :class:`audit.metrics.variance.Influence`
-    (with shares). The comparisons' own part of that variance,
-    ``(p(1-p) + d**2) / N`` at ``p + d``, is removed (the model's
-    ``x(1-x)/N`` takes its place in :meth:`RateVariance.limits`); an excess
-    not above 0 (no clustering seen) is taken as 0: Wilson at ``N``.
+    ``influence`` is the rows' :class:`audit.metrics.variance.Influence`. A
+    dyadic variance not above the binomial one (no clustering seen) gives
+    Wilson at ``N``: no excess, no skewness.
     """
     p = np.asarray(rates, dtype=np.float64)
     n = np.asarray(trials, dtype=np.float64)
-    a, b, c = influence.score_terms()
+    total = influence.variance()
     with np.errstate(invalid="ignore", divide="ignore"):
-        # Sum over comparisons of (e - x)^2 / N^2 at x = p + d: (p(1-p) + d^2) / N.
-        excess = a - p * (1 - p) / n
-        curvature = c - 1.0 / n
+        excess = total - p * (1 - p) / n
+        skewness = influence.third_cumulants() / total**1.5
     none = ~(excess > 0)
+    zeros = np.zeros_like(p)
     return RateVariance(
-        rate=p, trials=n,
-        excess=np.where(none, 0.0, excess),
-        slope=np.where(none, 0.0, b),
-        curvature=np.where(none, 0.0, curvature),
+        rate=p, trials=n, excess=np.where(none, 0.0, excess), slope=zeros, curvature=zeros,
         df=np.where(none, np.inf, influence.effective_clusters() - 1.0),
         design_effect=np.asarray(design_effects, dtype=np.float64),
+        skewness=np.where(none, np.nan, skewness),
     )
+
+
+def t_quantile(z: object, df: object) -> np.ndarray:
+    """The t quantile on ``df`` degrees of freedom at the tail probability of ``z``.
+
+    ``z`` where ``df`` is infinite; ``df`` below 1 is taken as 1. ``isf``:
+    exact far in the tail (the p-value searches go to z = 40).
+    """
+    df = np.asarray(df, dtype=np.float64)
+    z = np.broadcast_to(np.asarray(z, dtype=np.float64), df.shape)
+    finite = np.isfinite(df)
+    return np.where(finite, stats.t.isf(stats.norm.sf(z), np.where(finite, np.maximum(
+        df, 1.0), 1.0)), z)
+
+
+def hall_limits(
+    estimate: np.ndarray, variance: np.ndarray, skewness: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``estimate - sqrt(variance) * g^-1(+-t)`` with Hall's (1992) cubic transformation.
+
+    ``g^-1(x) = ((1 + 3a(x - a/2))^(1/3) - 1) / a`` with ``a = skewness / 3``
+    (``x`` itself when ``a`` is 0): monotone in ``x`` for every ``a``, so the
+    interval always exists. A right-skewed estimate (``a > 0``) gets a longer
+    upper side.
+    """
+    a = np.where(np.isfinite(skewness), skewness, 0.0) / 3.0
+
+    def inverse(x: np.ndarray) -> np.ndarray:
+        small = np.abs(a) < 1e-12
+        safe = np.where(small, 1.0, a)
+        return np.where(small, x, (np.cbrt(1 + 3 * safe * (x - safe / 2)) - 1) / safe)
+
+    spread = np.sqrt(np.clip(variance, 0.0, None))
+    return estimate - spread * inverse(t), estimate - spread * inverse(-t)
 
 
 def set_intervals(

@@ -35,7 +35,8 @@ The design effect :math:`d = \max(1, \widehat V / (\hat p(1-\hat p)/N))`
 gives the effective sample size :math:`N / d` at which
 :mod:`audit.metrics.intervals` builds Wilson intervals (Korn & Graubard 1998)
 for one-way rates; dyadic rates take the variance at every candidate rate
-instead (:meth:`Influence.score_terms`, :mod:`audit.metrics.score_limits`).
+instead (skewness-corrected t limits from :meth:`Influence.third_cumulants` and
+:meth:`Influence.effective_clusters`, :mod:`audit.metrics.score_limits`).
 Covariances between the rows of one block (the groups at one threshold) come
 from the same sums and feed the fixed-pair contrasts of
 :mod:`audit.metrics.contrasts`.
@@ -138,10 +139,6 @@ class Influence:
     subjects: sparse.csr_matrix
     pairs: PairInfluence | None
     clusters: np.ndarray
-    #: Each cluster's share of the row's trials (``n / N``), shaped as ``subjects`` and
-    #: ``pairs``: how the influence moves when the rate is taken at another value.
-    shares: sparse.csr_matrix | None = None
-    pair_shares: PairInfluence | None = None
     corrections: tuple[Correction, ...] = ()
 
     def variance(self) -> np.ndarray:
@@ -176,26 +173,6 @@ class Influence:
         np.fill_diagonal(rho, 1.0)
         return rho
 
-    def score_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Variance of every row with its influence taken at another rate, as a quadratic.
-
-        Evaluated at rate ``p + d`` the influence is ``u - d w`` (``w``: the
-        shares), so the cluster-robust variance is ``a - 2 b d + c d**2``;
-        returns ``(a, b, c)`` (``a`` is :meth:`variance`). The shares are the
-        row's own: a correction moves ``u``, not ``w``.
-        """
-        factor = _small_sample_factor(self.clusters)
-        weights = Influence(self.shares, self.pair_shares, self.clusters)
-        linear = _column_sums(self.subjects.multiply(self.shares))
-        if self.pairs is not None and self.pair_shares is not None:
-            linear = linear - self.pairs.diagonal(self.pair_shares)
-        for c in self.corrections:
-            linear = linear - np.sum(c.pick * _cross(c.reference, weights), axis=0)
-        quadratic = _column_sums(self.shares.multiply(self.shares))
-        if self.pair_shares is not None:
-            quadratic = quadratic - self.pair_shares.diagonal(self.pair_shares)
-        return self.variance(), factor * linear, factor * quadratic
-
     def effective_clusters(self) -> np.ndarray:
         r"""Effective number of clusters of every row, :math:`(\sum_s u_s^2)^2 / \sum_s u_s^4`.
 
@@ -203,12 +180,34 @@ class Influence:
         one person carries the row (Carter, Schnepel & Steigerwald 2017). NaN
         for a row without influence.
         """
-        subjects = self.subjects
-        for c in self.corrections:  # subjects x rows stays small; pairs are not needed
-            subjects = subjects - c.reference.subjects @ sparse.csr_matrix(c.pick)
-        squares = sparse.csr_matrix(subjects).multiply(subjects)
+        squares = self._corrected_subjects().multiply(self._corrected_subjects())
         with np.errstate(invalid="ignore", divide="ignore"):
             return _column_sums(squares) ** 2 / _column_sums(squares.multiply(squares))
+
+    def third_cumulants(self) -> np.ndarray:
+        r"""Third cumulant of every row's estimate, the skewness's numerator.
+
+        .. math:: \hat\kappa_3 = \frac{G}{G-1}\Big(\sum_s u_s^3 - \sum_{\{a,b\}} u_{ab}^3\Big)
+
+        as :meth:`variance` (the same sums, cubed): a person's influence is
+        skewed when few people carry the errors, and the pairs' own cubes
+        are counted in both of their people's sums, so they are removed
+        once. A corrected row (calibrated threshold) uses its corrected
+        subject sums and its own pairs' cubes: the correction's share of one
+        pair is small beside the subject sums and is left out there.
+        """
+        subjects = self._corrected_subjects()
+        cubes = _column_sums(subjects.multiply(subjects).multiply(subjects))
+        if self.pairs is not None:
+            cubes = cubes - self.pairs.cubes()
+        return _small_sample_factor(self.clusters) * cubes
+
+    def _corrected_subjects(self) -> sparse.csr_matrix:
+        """Subject sums with the corrections applied (subjects x rows stays small)."""
+        subjects = self.subjects
+        for c in self.corrections:
+            subjects = subjects - c.reference.subjects @ sparse.csr_matrix(c.pick)
+        return sparse.csr_matrix(subjects)
 
     def columns(self, index: np.ndarray) -> Influence:
         def pick(pairs: PairInfluence | None) -> PairInfluence | None:
@@ -216,9 +215,24 @@ class Influence:
 
         corrections = tuple(Correction(c.reference, c.pick[:, index]) for c in self.corrections)
         return Influence(self.subjects[:, index], pick(self.pairs), self.clusters[index],
-                         self.shares[:, index] if self.shares is not None else None,
-                         pick(self.pair_shares),
                          corrections)
+
+    def combine(self, weights: np.ndarray) -> Influence:
+        """Influence of the linear combinations ``rows @ weights`` (rows x combinations).
+
+        Influence is linear in the estimates, corrections included, so a
+        contrast's variance, third cumulant and effective clusters are those
+        of the combined sums. A combination counts the clusters of its
+        largest row (its small-sample factor G / (G - 1)). The pair part
+        stays as the rows' counts with the weights beside them
+        (:meth:`PairInfluence.combine`).
+        """
+        dense = np.asarray(weights, dtype=np.float64)
+        clusters = np.max(np.where(dense != 0, self.clusters[:, None], 0.0), axis=0)
+        corrections = tuple(Correction(c.reference, c.pick @ dense) for c in self.corrections)
+        return Influence(sparse.csr_matrix(self.subjects @ sparse.csr_matrix(dense)),
+                         None if self.pairs is None else self.pairs.combine(dense),
+                         clusters, corrections=corrections)
 
     def minus(self, other: Influence, source: np.ndarray, slopes: np.ndarray) -> Influence:
         """Influence of ``self[:, k] - slopes[k] * other[:, source[k]]`` for every row *k*.
@@ -232,10 +246,10 @@ class Influence:
         pick[row, np.flatnonzero(slopes != 0)] = slopes[slopes != 0]
         correction = Correction(other._plain().columns(used), pick)
         return Influence(self.subjects, self.pairs, self.clusters,
-                         self.shares, self.pair_shares, self.corrections + (correction,))
+                         self.corrections + (correction,))
 
     def _plain(self) -> Influence:
-        """The influence without its corrections or shares."""
+        """The influence without its corrections."""
         return Influence(self.subjects, self.pairs, self.clusters)
 
     def _corrected_rows(self) -> np.ndarray:
@@ -277,18 +291,13 @@ def influence(counts: ClusterCounts) -> tuple[np.ndarray, Influence]:
     def scaled(e: sparse.csr_matrix, n: sparse.csr_matrix) -> sparse.csr_matrix:
         return ((e - n @ sparse.diags(p)) @ sparse.diags(inverse)).tocsr()
 
-    def shares(n: sparse.csr_matrix) -> sparse.csr_matrix:
-        return (n @ sparse.diags(inverse)).tocsr()
-
     clusters = np.asarray((counts.trials > 0).sum(axis=0), dtype=np.float64).ravel()
-    pairs = pair_shares = None
+    pairs = None
     if counts.dyadic:
         base = counts.pair_base if counts.pair_base is not None else np.arange(rates.size)
         pairs = PairInfluence.from_counts(counts.pair_keys, counts.pair_errors,
                                           counts.pair_trials, base, p, inverse)
-        pair_shares = pairs.shares()
-    return rates, Influence(scaled(counts.errors, counts.trials), pairs, clusters,
-                            shares(counts.trials), pair_shares)
+    return rates, Influence(scaled(counts.errors, counts.trials), pairs, clusters)
 
 
 def rate_variance(counts: ClusterCounts) -> tuple[np.ndarray, np.ndarray]:

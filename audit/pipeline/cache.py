@@ -43,16 +43,18 @@ class FacesCache:
         return sorted(self.folder.glob(_PART_GLOB))
 
     def load(self) -> pa.Table:
-        """Every cached row, one per content hash (the first written wins, so a
-        row never changes once cached)."""
+        """Every cached row, one per content hash and face (several faces only with
+        face selection ``all``); the first written wins, so a row never changes
+        once cached."""
         parts = self.parts()
         if not parts:
             return FACES.empty_table()
         table = pa.concat_tables(pq.read_table(p, schema=FACES) for p in parts)
-        hashes = table.column("content_hash").to_pylist()
-        seen: set[str] = set()
-        keep = [not (h in seen or seen.add(h)) for h in hashes]
-        return table.filter(pa.array(keep))
+        keys = zip(table.column("content_hash").to_pylist(),
+                   table.column("face_index").to_pylist(), strict=True)
+        seen: set[tuple] = set()
+        keep = [not (k in seen or seen.add(k)) for k in keys]
+        return table.filter(pa.array(keep, pa.bool_()))
 
     def write_batch(self, rows: list[dict]) -> int:
         """Append the cacheable rows of one finished batch; returns how many."""

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from audit.choices import FaceSelection, Preprocess
 from audit.tables import package_versions
 
 #: Bump when lfr-audit's own detection/embedding code changes its output.
 PIPELINE_VERSION = "2"  # 2: decoding by content, every face's box, RGB detection for dlib-chip
+#: Seconds one image may take (read, decode, detect, embed) before its row is
+#: ``timeout``. Far above any real image: with deepface's border the dlib detector
+#: takes about 91 ms on a 250 x 250 LFW image (DESIGN.md), so, its cost being
+#: linear in pixels, about a minute at the decoder's 40-megapixel limit.
+DEFAULT_IMAGE_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,9 @@ class PipelineConfig:
     preprocess: Preprocess = Preprocess.deepface
     normalization: str = "base"
     face_selection: FaceSelection = FaceSelection.centre
+    #: A guard, not a choice under audit: it never changes an ``ok`` row, so it is
+    #: left out of :meth:`as_dict` and of the cache key.
+    image_timeout: float | None = field(default=DEFAULT_IMAGE_TIMEOUT, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "preprocess", Preprocess(self.preprocess))
@@ -43,6 +51,7 @@ class PipelineConfig:
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
+        del data["image_timeout"]
         data["preprocess"] = self.preprocess.value
         data["face_selection"] = self.face_selection.value
         return data

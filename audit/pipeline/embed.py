@@ -13,8 +13,9 @@ over a size or pixel limit, or the bytes do not decode (:mod:`.decode`);
 else raised for that image, including its embedding. ``missing`` and the
 unreadable rows of files that cannot even be hashed are made before any work,
 by the caller. When the detector finds several faces, the configuration's
-``face_selection`` picks the subject (:func:`choose_face`); every face's box
-is kept in the row.
+``face_selection`` picks the subject (:func:`choose_face`), or, with ``all``,
+every face gets its own row (``face_index`` says which); every face's box is
+kept in each row.
 
 deepface is imported here, lazily, and only its modules (never
 ``deepface.DeepFace``, which silences warnings process-wide and creates
@@ -31,6 +32,7 @@ import numpy as np
 from .config import FaceSelection, PipelineConfig, Preprocess
 from .decode import MAX_FILE_BYTES, ImageProblem, decode_image, read_image_bytes
 from .quality import measure
+from .time_limit import ImageTimeout, time_limit
 from .weights import weights_dir
 
 #: dlib's recipe for its ResNet: a 150 px chip with 25% padding around 5 landmarks.
@@ -160,46 +162,66 @@ class FaceEmbedder:
 
     # -- one batch ---------------------------------------------------------
     def run(self, tasks: list[ImageTask]) -> list[dict]:
-        """Faces rows for ``tasks``, in order; the model runs once on the batch.
+        """Faces rows for ``tasks``, in order (one per image, or one per face with
+        face selection ``all``); the model runs once on the batch.
 
-        Should the batched model call fail, each image is embedded alone, so
+        Should the batched model call fail, each face is embedded alone, so
         that only the image that fails gets an ``error`` row.
         """
-        rows: list[dict] = []
-        inputs: list[np.ndarray] = []
-        waiting: list[dict] = []  # ok rows whose embedding comes from the batched call
-        for task in tasks:
-            row, model_input = self._one(task)
-            rows.append(row)
-            if model_input is not None:
-                inputs.append(model_input)
-                waiting.append(row)
-        if not inputs:
-            return rows
+        per_image = [self._limited(task) for task in tasks]
+        waiting = [(row, model_input) for pairs in per_image for row, model_input in pairs
+                   if model_input is not None]  # ok rows whose embedding is still to come
+        if waiting:
+            inputs = [model_input for _, model_input in waiting]
+            try:
+                with time_limit(self._limit(len(inputs))):
+                    vectors = list(self._embed(inputs))
+            except (Exception, ImageTimeout):  # some input breaks or stalls the model: find it
+                vectors = [self._embed_alone(model_input, row) for row, model_input in waiting]
+            for (row, _), vector in zip(waiting, vectors, strict=True):
+                if vector is not None:
+                    row["embedding"] = vector.tolist()
+        return [row for pairs in per_image for row in _whole_image([r for r, _ in pairs])]
+
+    def _limit(self, n_images: int = 1) -> float | None:
+        """Seconds ``n_images`` may take together (None: no limit)."""
+        seconds = self.config.image_timeout
+        return seconds * n_images if seconds else None
+
+    def _timed_out(self, row: dict, step: str) -> dict:
+        """``row`` turned into a ``timeout`` row, keeping what was learnt before the step."""
+        message = f"{step} took longer than the {self.config.image_timeout:g} s limit per image"
+        timed = empty_row(row["image_id"], row["content_hash"], self.key, "timeout", message)
+        return {**timed, "n_frames": row.get("n_frames")}
+
+    def _limited(self, task: ImageTask) -> list[tuple[dict, np.ndarray | None]]:
+        """:meth:`_one` within the per-image time limit; past it, a ``timeout`` row."""
         try:
-            vectors = list(self._embed(inputs))
-        except Exception:  # some input breaks the model: find it, image by image
-            vectors = [self._embed_alone(model_input, row)
-                       for model_input, row in zip(inputs, waiting, strict=True)]
-        for row, vector in zip(waiting, vectors, strict=True):
-            if vector is not None:
-                row["embedding"] = vector.tolist()
-        return rows
+            with time_limit(self._limit()):
+                return self._one(task)
+        except ImageTimeout:
+            row = empty_row(task.image_id, task.content_hash, self.key, "timeout")
+            return [(self._timed_out(row, "reading, decoding and detection"), None)]
 
     def _embed_alone(self, model_input: np.ndarray, row: dict) -> np.ndarray | None:
-        """One image's embedding; on failure its row becomes ``error`` (and None)."""
+        """One image's embedding; on failure its row becomes ``error`` (``timeout``
+        past the limit), and None."""
         try:
-            return self._embed([model_input])[0]
+            with time_limit(self._limit()):
+                return self._embed([model_input])[0]
+        except ImageTimeout:
+            row.update(self._timed_out(row, "embedding"))
         except Exception as error:  # this image only
             row.update(empty_row(row["image_id"], row["content_hash"], self.key, "error",
                                  f"embedding failed: {type(error).__name__}: {error}"))
-            return None
+        return None
 
-    def _one(self, task: ImageTask) -> tuple[dict, np.ndarray | None]:
-        """One image's row, and its model input when a face was found; never raises."""
-        def failed(status: str, message: str | None = None, **extra) -> tuple[dict, None]:
+    def _one(self, task: ImageTask) -> list[tuple[dict, np.ndarray | None]]:
+        """One image's rows (one per face used), each with its model input (None
+        when no face was found); never raises."""
+        def failed(status: str, message: str | None = None, **extra):
             row = empty_row(task.image_id, task.content_hash, self.key, status, message)
-            return {**row, **extra}, None
+            return [({**row, **extra}, None)]
 
         data = read_location(task.path)
         decoded = data if isinstance(data, ImageProblem) else decode_image(data)
@@ -212,30 +234,46 @@ class FaceEmbedder:
             boxes = [_box(face) for face in faces]
             if not faces:
                 return failed("no_face", n_frames=decoded.n_frames, face_boxes=[])
-            index = choose_face(boxes, image.shape[1], image.shape[0],
-                                self.config.face_selection)
-            face, box = faces[index], boxes[index]
-            landmarks = self._landmarks(
-                np.ascontiguousarray(image[:, :, ::-1]),
-                self._dlib.rectangle(box["x"], box["y"], box["x"] + box["w"],
-                                     box["y"] + box["h"]),
-            )
-            points = np.array([(p.x, p.y) for p in landmarks.parts()], dtype=np.float64)
-            model_input = self._model_input(image, face, landmarks)
-            quality = measure(image, (box["x"], box["y"], box["w"], box["h"]), points)
+            selection = self.config.face_selection
+            used = (range(len(faces)) if selection is FaceSelection.all
+                    else [choose_face(boxes, image.shape[1], image.shape[0], selection)])
+            rows = [self._face_row(task, image, faces[i], boxes, i) for i in used]
         except self._face_not_detected:
             return failed("no_face", n_frames=decoded.n_frames, face_boxes=[])
         except Exception as error:  # one image's failure must not stop the run
             return failed("error", f"{type(error).__name__}: {error}", n_frames=decoded.n_frames)
+        for row, _ in rows:
+            row["n_frames"] = decoded.n_frames
+        return rows
+
+    def _face_row(self, task: ImageTask, image: np.ndarray, face, boxes: list[dict],
+                  index: int) -> tuple[dict, np.ndarray]:
+        """The ``ok`` row of face ``index`` (embedding still to come) and its model input."""
+        box = boxes[index]
+        landmarks = self._landmarks(
+            np.ascontiguousarray(image[:, :, ::-1]),
+            self._dlib.rectangle(box["x"], box["y"], box["x"] + box["w"], box["y"] + box["h"]),
+        )
+        points = np.array([(p.x, p.y) for p in landmarks.parts()], dtype=np.float64)
+        model_input = self._model_input(image, face, landmarks)
+        quality = measure(image, (box["x"], box["y"], box["w"], box["h"]), points)
         row = empty_row(task.image_id, task.content_hash, self.key, "ok")
         row.update(
-            n_faces=len(faces), box_x=box["x"], box_y=box["y"], box_w=box["w"],
+            n_faces=len(boxes), box_x=box["x"], box_y=box["y"], box_w=box["w"],
             box_h=box["h"], confidence=box["confidence"],
             face_height_px=quality.face_height_px, brightness=quality.brightness,
             contrast=quality.contrast, sharpness=quality.sharpness, yaw_deg=quality.yaw_deg,
-            n_frames=decoded.n_frames, face_boxes=boxes, face_index=index,
+            face_boxes=boxes, face_index=index,
         )
         return row, model_input
+
+
+def _whole_image(rows: list[dict]) -> list[dict]:
+    """An image's rows, or only its first failed row when one of its faces failed:
+    an image is cached whole or not at all (a face missing from the cache would
+    otherwise be lost for good, since the image's content hash is found there)."""
+    failed = [row for row in rows if row["status"] != "ok"]
+    return failed[:1] if failed and len(rows) > 1 else rows
 
 
 def _box(face) -> dict:

@@ -5,7 +5,8 @@ takes what the cache already holds, hands the rest in batches to an executor
 (local worker processes or a Dask cluster, :mod:`audit.pipeline.executors`;
 each worker loads the model once) and writes each finished batch to the cache
 as it arrives. Its result is the faces table of DESIGN.md with one row per
-manifest row, in manifest order, identical whichever executor ran it.
+manifest row (per face with face selection ``all``), in manifest order,
+identical whichever executor ran it.
 """
 
 from __future__ import annotations
@@ -185,23 +186,28 @@ def _compute(batches: list, executor, config: PipelineConfig, key: str, cache: F
 
 def _faces_table(ids: list[str], hashes: list[str | None], problems: dict[int, ImageProblem],
                  stored: pa.Table, not_cached: dict[str, dict], key: str) -> pa.Table:
-    """One faces row per manifest row, in manifest order, taken from the cache's
-    Arrow table (no Python object per embedding value, so a million rows fit)
-    plus the rows the cache does not keep (``missing``, ``error``, and files
-    that could not be read to hash them)."""
-    position = {h: i for i, h in enumerate(stored.column("content_hash").to_pylist())}
+    """The faces rows of every manifest row, in manifest order (one row per image,
+    or per face with face selection ``all``), taken from the cache's Arrow table
+    (no Python object per embedding value, so a million rows fit) plus the rows
+    the cache does not keep (``missing``, ``error``, ``timeout``, and files that
+    could not be read to hash them)."""
+    positions: dict[str, list[int]] = {}
+    for i, digest in enumerate(stored.column("content_hash").to_pylist()):
+        positions.setdefault(digest, []).append(i)
     others: list[dict] = []
-    take = []
+    take, row_ids = [], []
     for number, (image_id, digest) in enumerate(zip(ids, hashes, strict=True)):
-        if digest in position:
-            take.append(position[digest])
+        if digest in positions:
+            take += positions[digest]
+            row_ids += [image_id] * len(positions[digest])
             continue
         problem = problems.get(number)
         row = (dict(not_cached[digest]) if problem is None
                else empty_row(image_id, None, key, problem.status, problem.message))
         take.append(stored.num_rows + len(others))
+        row_ids.append(image_id)
         others.append(row)
     table = pa.concat_tables([stored, pa.Table.from_pylist(others, schema=FACES)])
     table = table.take(pa.array(take, pa.int64()))
     column = FACES.get_field_index("image_id")
-    return table.set_column(column, FACES.field("image_id"), pa.array(ids, pa.string()))
+    return table.set_column(column, FACES.field("image_id"), pa.array(row_ids, pa.string()))

@@ -72,6 +72,16 @@ class Summary:
         return tuple(f for p in self.points for r in p.rates for f in r.findings)
 
     @property
+    def measured_misses(self) -> bool | None:
+        """Whether the data allowed a miss rate (an overall FNIR or FNMR with trials at the
+        primary point): False for data without a second image of anyone (UTKFace),
+        None without a primary point to tell."""
+        if self.primary is None:
+            return None
+        return any(r is not None and r.available
+                   for m, r in zip(self.metrics, self.overall, strict=True) if m in ("fnir", "fnmr"))
+
+    @property
     def unlabelled(self) -> bool:
         """True when a grouping has a group with an unknown label (shown, never compared)."""
         return any(f.unlabelled for f in self.findings)
@@ -198,8 +208,8 @@ def _single(groupings: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(g for g in groupings if len(Grouping.parse(g).columns) == 1)
 
 
-def _results(index: MetricsIndex, groupings: tuple[str, ...],
-             conditions: tuple[str, ...]) -> Results:
+def _results(index: MetricsIndex, groupings: tuple[str, ...], conditions: tuple[str, ...],
+             references: Mapping[str, str]) -> Results:
     points = index.points
     primary = points[:1]
     condition_panels = panels.panels(index, "fta", conditions, (None,), True) + tuple(
@@ -208,14 +218,15 @@ def _results(index: MetricsIndex, groupings: tuple[str, ...],
     )
     sweeps, dets = curves.sweeps(index, groupings, points)
     return Results(
-        fta=panels.panels(index, "fta", groupings, (None,), False),
-        identification=panels.panels(index, "identification", groupings, points, False),
-        verification=panels.panels(index, "verification", groupings, points, False),
+        fta=panels.panels(index, "fta", groupings, (None,), False, references),
+        identification=panels.panels(index, "identification", groupings, points, False,
+                                     references),
+        verification=panels.panels(index, "verification", groupings, points, False, references),
         cross=panels.cross_matrices(index, groupings),
         conditions=condition_panels,
         sweeps=sweeps,
         dets=dets,
-        disparity=curves.disparity_curves(index, _single(groupings), points),
+        disparity=curves.disparity_curves(index, _single(groupings), points, references),
     )
 
 
@@ -279,7 +290,7 @@ def build_context(
         operating_points=points,
         summary=summary,
         projection=projected,
-        results=_results(index, groupings, conditions),
+        results=_results(index, groupings, conditions, run.statistics.reference_groups),
         compositions=appendix.compositions(run, index, groupings),
         groupings=groupings,
         single_groupings=_single(groupings),

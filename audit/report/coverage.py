@@ -14,7 +14,7 @@ from pathlib import Path
 from audit.report.context import CoverageResult
 
 MEASURED = Path(__file__).with_name("coverage.json")
-#: ``ci_method`` of each kind of interval the study measures.
+#: ``ci_method`` of each kind of interval, for a study file whose rows do not name it.
 METHODS = {"rate": "wilson-clustered", "ratio": "mover-log", "difference": "mover"}
 
 
@@ -25,7 +25,7 @@ def measured_coverage(path: Path = MEASURED) -> tuple[CoverageResult, ...] | Non
     study = json.loads(path.read_text())
     return tuple(
         CoverageResult(
-            method=_method(row["interval"]),
+            method=row.get("method") or _method(row["interval"]),
             statistic=row["interval"],
             nominal=float(study["nominal"]),
             measured=float(row["measured"]),

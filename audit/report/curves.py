@@ -5,12 +5,15 @@ All three read the metrics table's sweep rows (``point_kind == "sweep"``):
 * :class:`Sweep` and :class:`Det`: each group's rates on the 200-point grid
   (no intervals), for rate-against-threshold and DET curves.
 * :class:`DisparityCurve`: one fixed pair's ratio with its *pointwise*
-  interval on the 41-point contrast grid. The pair is the headline pair of the
-  grouping and rate at the first audited point (the deployment threshold), and
-  it stays the same pair at every threshold. The table orders each pair by the
-  estimates at that threshold; where the two groups swap places, the row is read
-  the other way round (the ratio of the same two rates inverted, its interval
-  ends inverted and swapped), so the curve is always ``high / low``.
+  interval on the 41-point contrast grid. The pairs are those the summary
+  states (:func:`audit.report.findings.stated_pairs`) at the first audited
+  point (the deployment threshold): each other group against the audit spec's
+  reference group when it names one (one curve per pair, ``other /
+  reference``), else the highest against the lowest group with enough data
+  (``high / low``); each stays the same pair at every threshold. The table
+  orders each pair by the estimates at that threshold; where the two groups
+  swap places, the row is read the other way round (the ratio of the same two
+  rates inverted, its interval ends inverted and swapped).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import pandas as pd
 
 from audit.metrics import contrasts
 from audit.metrics import table as columns
-from audit.report.findings import headline_pair
+from collections.abc import Mapping
+
+from audit.report.findings import stated_pairs
 from audit.report.panels import ERROR_PAIRS
 from audit.report.reading import ALL, OVERALL, MetricsIndex, OperatingPoint, number, slug
 
@@ -135,16 +140,21 @@ class RatioAt:
 
 @dataclass(frozen=True)
 class DisparityCurve:
-    """Ratio of ``high``'s rate over ``low``'s across the threshold range."""
+    """Ratio of ``numerator``'s rate over ``denominator``'s across the threshold range.
+
+    ``reference``: the denominator is the audit spec's reference group (else
+    the pair is the highest against the lowest group at ``chosen_at``).
+    """
 
     id: str
     metric: str
     grouping: str
-    high: str
-    low: str
+    numerator: str
+    denominator: str
     chosen_at: OperatingPoint
     points: tuple[RatioAt, ...]
     marks: tuple[OperatingPoint, ...]
+    reference: bool = False
 
     @property
     def shown_thresholds(self) -> tuple[float, ...]:
@@ -254,36 +264,47 @@ def _ratio_at(row: dict, flipped: bool) -> RatioAt:
     return RatioAt(float(row["threshold"]), value, low, high, shown)
 
 
-def disparity_curve(index: MetricsIndex, metric: str, grouping: str,
-                    chosen_at: OperatingPoint,
-                    marks: tuple[OperatingPoint, ...]) -> DisparityCurve | None:
-    """The headline pair's ratio across the sweep grid; None without sweep pair rows."""
-    pair = headline_pair(index.rates(metric, grouping, chosen_at))
-    if pair is None:
-        return None
-    high, low = pair[0].group, pair[1].group
+def disparity_curve(index: MetricsIndex, metric: str, grouping: str, pair: tuple[str, str],
+                    chosen_at: OperatingPoint, marks: tuple[OperatingPoint, ...],
+                    reference: bool = False) -> DisparityCurve | None:
+    """``pair[0] / pair[1]`` across the sweep grid; None without sweep pair rows."""
+    numerator, denominator = pair
     rows = index.sweep_pairs
     rows = rows[(rows["metric"] == metric) & (rows["grouping"] == grouping)
                 & (rows[columns.STATISTIC] == contrasts.RATIO)]
-    ahead = (rows["group"] == high) & (rows[columns.GROUP_B] == low)
-    behind = (rows["group"] == low) & (rows[columns.GROUP_B] == high)
+    ahead = (rows["group"] == numerator) & (rows[columns.GROUP_B] == denominator)
+    behind = (rows["group"] == denominator) & (rows[columns.GROUP_B] == numerator)
     found = [(r, False) for r in rows[ahead].to_dict(orient="records")]
     found += [(r, True) for r in rows[behind].to_dict(orient="records")]
     if not found:
         return None
     points = sorted((_ratio_at(r, flipped) for r, flipped in found), key=lambda p: p.threshold)
+    name = (metric, grouping, numerator, denominator) if reference else (metric, grouping)
     return DisparityCurve(
-        id=slug("disparity", metric, grouping), metric=metric, grouping=grouping, high=high,
-        low=low, chosen_at=chosen_at, points=tuple(points), marks=marks,
+        id=slug("disparity", *name), metric=metric, grouping=grouping, numerator=numerator,
+        denominator=denominator, chosen_at=chosen_at, points=tuple(points), marks=marks,
+        reference=reference,
     )
 
 
 def disparity_curves(index: MetricsIndex, groupings: tuple[str, ...],
-                     marks: tuple[OperatingPoint, ...]) -> tuple[DisparityCurve, ...]:
-    """One curve per demographic grouping and rate the sweep holds pairs for."""
+                     marks: tuple[OperatingPoint, ...],
+                     references: Mapping[str, str] | None = None) -> tuple[DisparityCurve, ...]:
+    """The curves of the pairs the summary states, per demographic grouping and rate."""
     if not index.points:
         return ()
     chosen_at = index.points[0]
-    made = (disparity_curve(index, m, g, chosen_at, marks)
-            for g in groupings for m in DISPARITY_RATES)
+    references = references or {}
+    made = []
+    for grouping in groupings:
+        for metric in DISPARITY_RATES:
+            for pair in stated_pairs(index.rates(metric, grouping, chosen_at),
+                                     references.get(grouping)):
+                if pair is None:
+                    continue
+                named = pair[0].group == references.get(grouping)
+                groups = (pair[1].group, pair[0].group) if named else (pair[0].group,
+                                                                         pair[1].group)
+                made.append(disparity_curve(index, metric, grouping, groups, chosen_at, marks,
+                                            named))
     return tuple(c for c in made if c is not None)

@@ -271,6 +271,22 @@ def _cell_text(cell, value: float, insufficient: str) -> str:
             f"{formatting.count(cell.n_errors)} / {formatting.count(cell.n_trials)}")
 
 
+def _text_colour(background) -> str:
+    """Black or white, whichever contrasts more with ``background`` (WCAG relative luminance)."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in background[:3]]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#000000" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "#ffffff"
+
+
+def heatmap_colours():
+    """The heatmaps' colour map: white at 0, darkening with the rate (matplotlib's
+    ColorBrewer "Blues", lightness falling steadily, so it reads in grey and to
+    colour-blind readers). On the scale all heatmaps of a rate share, the small
+    rates of a strict threshold stay near white, with dark text on them, rather
+    than all turning the darkest colour of the map."""
+    return matplotlib.colormaps["Blues"]
+
+
 def heatmap_figure(matrix: CrossMatrix, *, vmax: float, xlabel: str, ylabel: str,
                    insufficient: str, colorbar_label: str, figure_id: str = "heatmap") -> Figure:
     """The heatmap as a matplotlib Figure (see :func:`heatmap`)."""
@@ -282,14 +298,14 @@ def heatmap_figure(matrix: CrossMatrix, *, vmax: float, xlabel: str, ylabel: str
             if cell is not None and cell.shown:
                 values[i, j] = cell.value
     norm = Normalize(vmin=0.0, vmax=max(vmax, float(np.nanmax(values, initial=0.0))))
-    cmap = matplotlib.colormaps["cividis"]
+    cmap = heatmap_colours()
     with matplotlib.rc_context(_rc(figure_id)):
         fig = Figure(figsize=(min(WIDTH, 2.0 + 0.95 * n_cols), 1.0 + 0.55 * n_rows))
         ax = fig.add_subplot()
         ax.grid(False)
         image = ax.pcolormesh(np.arange(n_cols + 1) - 0.5, np.arange(n_rows + 1) - 0.5,
                               np.ma.masked_invalid(values), cmap=cmap, norm=norm,
-                              edgecolors="#ffffff", linewidth=1.0)
+                              edgecolors="#c8c8c8", linewidth=0.6)  # white cells need a rule
         ax.set_xlim(-0.5, n_cols - 0.5)
         ax.set_ylim(n_rows - 0.5, -0.5)
         for i in range(n_rows):
@@ -299,14 +315,12 @@ def heatmap_figure(matrix: CrossMatrix, *, vmax: float, xlabel: str, ylabel: str
                 if not np.isfinite(value):
                     ax.add_patch(matplotlib.patches.Rectangle(
                         (j - 0.5, i - 0.5), 1, 1, facecolor="#eeeeee", hatch="///",
-                        edgecolor="#999999", linewidth=0.0))
+                        edgecolor="#c0c0c0", linewidth=0.0))  # a light hatch: no data, not a rate
                     ax.text(j, i, text, ha="center", va="center", color="#333333",
                             style="italic", fontsize=6.5)
                     continue
-                r, g, b, _ = cmap(norm(value))
-                dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                        color="#ffffff" if dark else "#000000", linespacing=1.3)
+                        color=_text_colour(cmap(norm(value))), linespacing=1.3)
         ax.set_xticks(range(n_cols))
         ax.set_xticklabels([short(g, 20) for g in matrix.reference_groups],
                            rotation=30 if n_cols > 3 else 0, ha="right" if n_cols > 3 else "center")
@@ -330,7 +344,7 @@ def heatmap(matrix: CrossMatrix, *, figure_id: str, vmax: float, xlabel: str, yl
             insufficient: str, colorbar_label: str) -> SafeSvg | None:
     """Cross-group FMR matrix: probe group (rows) by reference group (columns).
 
-    Colour (cividis, linear from 0 to ``vmax``, the one scale every heatmap of
+    Colour (:func:`heatmap_colours`, white at 0, linear to ``vmax``, the one scale every heatmap of
     the rate shares: :func:`audit.report.panels.heatmap_scale`) repeats the rate printed in each
     cell above its counts (false matches / comparisons); insufficient or empty
     cells are hatched grey and give only their number of comparisons. None when

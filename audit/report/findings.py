@@ -137,13 +137,24 @@ def reference_pairs(rates: tuple[GroupRate, ...],
     return [(named, r) for g, r in by_group.items() if g != reference]
 
 
+def stated_pairs(rates: tuple[GroupRate, ...],
+                 reference: str | None) -> list[tuple[GroupRate, GroupRate] | None]:
+    """The pairs the summary states: (reference, other) for each other group, else the headline.
+
+    The one rule the summary, the results' comparison tables and the
+    disparity-by-threshold figures share, so that all three speak of the
+    same fixed pairs. ``[None]`` when fewer than two groups had enough data.
+    """
+    return reference_pairs(rates, reference) or [headline_pair(rates)]
+
+
 def findings(index: MetricsIndex, metric: str, grouping: str, point: OperatingPoint | None,
              reference: str | None = None) -> tuple[Finding, ...]:
     """The findings of one rate, grouping and point: one per stated pair; () without rate rows."""
     rates = index.rates(metric, grouping, point)
     if not rates:
         return ()
-    chosen = reference_pairs(rates, reference) or [headline_pair(rates)]
+    chosen = stated_pairs(rates, reference)
     unknown = has_unknown_label([r.group for r in rates])
     return tuple(
         Finding(

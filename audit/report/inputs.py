@@ -61,7 +61,7 @@ class SystemUnderTest:
     detector: str = ""
     alignment: str = ""
     preprocessing: str = ""
-    face_selection: str = ""  # centre | largest: the subject when several faces are found
+    face_selection: str = ""  # centre | largest | all: the face(s) used when several are found
     normalization: str = ""
     distance: str = ""
     score_note: str = ""  # e.g. "similarity = 1 - cosine distance"
@@ -105,7 +105,6 @@ class DatasetInfo:
     images: int | None = None
     composition: tuple[GroupCount, ...] = ()
     notes: tuple[str, ...] = ()  # quirks, e.g. "gender labels conflict for 12 subjects"
-    full_labels: tuple[str, ...] = ()  # group labels shortened in the report, in full, by [k]
     citation: str = ""
     licence: str = ""
     fingerprint: str = ""
@@ -190,6 +189,7 @@ class RunInfo:
     statistics: StatisticsInfo = StatisticsInfo()
     condition_groupings: tuple[str, ...] = ()
     face_images: tuple[FaceImage, ...] = ()
+    full_labels: tuple[str, ...] = ()  # group labels shortened in the report, in full, by [k]
     policy: Mapping[str, Any] = field(default_factory=dict)
     previous: RunInfo | None = None
 
@@ -224,7 +224,7 @@ def run_info_from_spec(
     return RunInfo(
         run_id=run_id,
         date=date,
-        title=str(spec.get("report", {}).get("title", "")),
+        title=str(spec.get("report", {}).get("title") or spec.get("name") or ""),
         spec=spec,
         provenance=provenance or {},
         system=_system_under_test(spec, provenance, deepface_threshold),

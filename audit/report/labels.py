@@ -5,7 +5,9 @@ value, and a report prints each group's label in many tables, sentences and
 figures (hundreds of times with several groupings and operating points). So
 before a report is built every label longer than :data:`MAX_LABEL_CHARS` is
 replaced by its first characters and a reference, ``"…[k]"``, unique by
-construction, and the full value is written once, in the data section.
+construction, and the full value is written once, in the data section
+(:func:`with_short_labels`, applied to a run's report and to the report of a
+bare metrics table alike).
 Every other label the report prints is then at most ``MAX_LABEL_CHARS``
 characters long, reference included, so the report's size grows with the
 number of groups, not with the length of their labels
@@ -14,10 +16,13 @@ number of groups, not with the length of their labels
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.metrics.table import GROUP_B
+from audit.report.inputs import RunInfo
 
 #: Longest label printed; longer ones become their first characters + "…[k]", this long.
 MAX_LABEL_CHARS = 36
@@ -63,3 +68,19 @@ def labels_in(metrics: pa.Table) -> list[str]:
         if name in metrics.column_names:
             found.update(v for v in pc.unique(metrics.column(name)).to_pylist() if v)
     return sorted(found)
+
+
+def with_short_labels(metrics: pa.Table, run: RunInfo) -> tuple[pa.Table, RunInfo]:
+    """The metrics table and run description with every long group label shortened,
+    in the metrics and in the datasets' composition, and each kept in full once,
+    in ``run.full_labels`` (the data section prints them, with or without datasets)."""
+    composed = [c.group for d in run.datasets for c in d.composition]
+    mapping = long_labels(labels_in(metrics) + composed)
+    if not mapping:
+        return metrics, run
+    datasets = tuple(
+        replace(d, composition=tuple(replace(c, group=mapping.get(c.group, c.group))
+                                     for c in d.composition))
+        for d in run.datasets)
+    return shorten_metrics(metrics, mapping), replace(run, datasets=datasets,
+                                                      full_labels=tuple(mapping))

@@ -2,18 +2,21 @@
 
 A :class:`Panel` is one family of rates (identification, verification,
 failure to acquire) by one grouping at one operating point: one table, one
-forest plot, and for each rate the fixed-pair comparisons worth a row (the
-highest against the lowest group with enough data, in each stratum, and any
-other pair shown to differ) beside the grouping's descriptive summaries, which
+forest plot, and for each rate the fixed-pair comparisons worth a row (in
+each stratum the pairs the summary states, :func:`audit.report.findings.stated_pairs`:
+each group against the audit spec's reference group when it names one, else
+the highest against the lowest group with enough data; then any other pair
+shown to differ) beside the grouping's descriptive summaries, which
 carry no interval and no test. Every pair of the audit is listed in the
 appendix (:mod:`audit.report.appendix`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from audit.report.findings import headline_pair
+from audit.report.findings import stated_pairs
 from audit.report.reading import (
     ALL,
     OVERALL,
@@ -43,9 +46,11 @@ ERROR_PAIRS: dict[str, tuple[str, str]] = {
 class RateBlock:
     """One rate by one grouping at one point (``None`` for FTA).
 
-    ``comparisons`` are the pairs shown in the results: the headline pair of
-    each stratum first, then other pairs shown to differ; ``n_pairs`` counts
-    every pair the table holds for this rate, grouping and point.
+    ``comparisons`` are the pairs shown in the results: the stated pairs of
+    each stratum first (against ``reference`` when the spec names one and it
+    had enough data, else the headline pair), then other pairs shown to
+    differ; ``n_pairs`` counts every pair the table holds for this rate,
+    grouping and point.
     """
 
     metric: str
@@ -56,6 +61,7 @@ class RateBlock:
     comparisons: tuple[Comparison, ...]
     n_pairs: int
     descriptive: tuple[Descriptive, ...]
+    reference: str | None = None
 
     @property
     def insufficient(self) -> tuple[str, ...]:
@@ -100,6 +106,11 @@ class Panel:
     def has_comparisons(self) -> bool:
         return any(b.comparisons or b.descriptive for b in self.blocks)
 
+    @property
+    def reference(self) -> str | None:
+        """The reference group the comparisons are stated against, if any rate used one."""
+        return next((b.reference for b in self.blocks if b.reference is not None), None)
+
 
 @dataclass(frozen=True)
 class CrossMatrix:
@@ -142,27 +153,31 @@ def _strata(groups: tuple[GroupRate, ...],
 
 
 def rate_block(index: MetricsIndex, metric: str, grouping: str,
-               point: OperatingPoint | None) -> RateBlock:
+               point: OperatingPoint | None, reference: str | None = None) -> RateBlock:
     groups = index.rates(metric, grouping, point)
     every = index.comparisons(metric, grouping, point) if grouping != OVERALL else ()
     chosen: list[Comparison] = []
+    used = None
     for stratum in _strata(groups, every):
-        pair = headline_pair(stratum)
-        found = pair and index.comparison(metric, grouping, point, pair[0].group, pair[1].group)
-        if found:
-            chosen.append(found)
+        for pair in stated_pairs(stratum, reference):
+            found = pair and index.comparison(metric, grouping, point, pair[0].group,
+                                              pair[1].group)
+            if found and found not in chosen:
+                chosen.append(found)
+                used = reference if pair[0].group == reference else used
     chosen += [c for c in every if c.shown and c not in chosen]
     return RateBlock(
         metric=metric, grouping=grouping, operating_point=point,
         overall=index.overall(metric, point), groups=groups, comparisons=tuple(chosen),
         n_pairs=len(every),
         descriptive=index.summaries(metric, grouping, point) if grouping != OVERALL else (),
+        reference=used,
     )
 
 
 def panel(index: MetricsIndex, family: str, grouping: str, point: OperatingPoint | None,
-          condition: bool) -> Panel | None:
-    blocks = tuple(rate_block(index, m, grouping, point) for m in FAMILIES[family]
+          condition: bool, reference: str | None = None) -> Panel | None:
+    blocks = tuple(rate_block(index, m, grouping, point, reference) for m in FAMILIES[family]
                    if index.rates(m, grouping, point))
     if not blocks:
         return None
@@ -184,8 +199,12 @@ def panel(index: MetricsIndex, family: str, grouping: str, point: OperatingPoint
 
 
 def panels(index: MetricsIndex, family: str, groupings: tuple[str, ...],
-           points: tuple[OperatingPoint | None, ...], condition: bool) -> tuple[Panel, ...]:
-    made = (panel(index, family, g, p, condition) for p in points for g in groupings)
+           points: tuple[OperatingPoint | None, ...], condition: bool,
+           references: Mapping[str, str] | None = None) -> tuple[Panel, ...]:
+    """Panels of every grouping and point; ``references``: the spec's reference groups."""
+    references = references or {}
+    made = (panel(index, family, g, p, condition, references.get(g))
+            for p in points for g in groupings)
     return tuple(p for p in made if p is not None)
 
 

@@ -38,6 +38,8 @@ from audit.report.references import public_references
 from audit.report.styles import GroupStyles
 
 FORMATS = ("html", "pdf")
+#: The short report's template and the stem of its files, written beside ``report.*``.
+SHORT_TEMPLATE, SHORT_STEM = "short.html.j2", "short-report"
 BAD_FORMAT = "report format must be one of {allowed}, got {got!r}"
 NO_FORMAT = "ask for at least one report format ({allowed})"
 BAD_FACE = "face image {path} is not a PNG or JPEG file"
@@ -213,7 +215,8 @@ def write_report(
     *,
     templates: Path | None = None,
 ) -> dict[str, Path]:
-    """Write ``report.html`` and/or ``report.pdf`` into ``out_dir``.
+    """Write ``report.html`` and/or ``report.pdf`` into ``out_dir``, each with the
+    short report for the public beside it (``short-report.html`` / ``.pdf``).
 
     Parameters
     ----------
@@ -230,7 +233,7 @@ def write_report(
     Returns
     -------
     dict
-        Format -> path written.
+        Format -> path written; ``short_html`` / ``short_pdf`` -> the short report's.
     """
     chosen = _check_formats(formats)
     out = Path(out_dir)
@@ -243,6 +246,9 @@ def write_report(
     if "pdf" in chosen:
         written["pdf"] = out / "report.pdf"
         write_bytes(written["pdf"], render_pdf(context, templates=templates, drawn=drawn).data)
+    short = write_document(SHORT_TEMPLATE, SHORT_STEM, out, chosen, identifier=context.run.run_id,
+                           templates=templates, ctx=context)
+    written.update({f"short_{name}": path for name, path in short.items()})
     return written
 
 
@@ -257,14 +263,17 @@ def render_report(
 ) -> dict[str, Path]:
     """Build the context from a metrics table and a RunInfo, then write the report.
 
-    The one call behind ``lfr-audit report``: see
+    The one call behind ``lfr-audit report`` on a metrics table: long group
+    labels shortened (:func:`audit.report.labels.with_short_labels`), then
     :func:`audit.report.context.build_context` and :func:`write_report`.
     ``include_faces`` is the explicit option without which no face image is
     embedded.
     """
     from audit.report.context import build_context
     from audit.report.coverage import measured_coverage
+    from audit.report.labels import with_short_labels
 
+    metrics, run = with_short_labels(metrics, run)
     context = build_context(metrics, run, include_faces=include_faces,
                             coverage=measured_coverage())
     return write_report(context, out_dir, formats, templates=templates)

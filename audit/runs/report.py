@@ -23,7 +23,7 @@ from audit.report.changes import build_changes
 from audit.runs.layout import MANIFEST_FILE, METRICS_FILE
 from audit.runs.provenance import Provenance, ThresholdOrigin
 from audit.choices import DEEPFACE_DEFAULT
-from audit.report.labels import labels_in, long_labels, shorten_metrics
+from audit.report.labels import with_short_labels
 from audit.report.inputs import (
     FROM_SPEC,
     PERCEIVED,
@@ -157,22 +157,6 @@ def run_info_from_folder(folder: Path, *, include_faces: bool = False) -> RunInf
         policy=_read_json(folder, "policy.json"),
         face_images=faces,
     )
-
-
-def with_short_labels(metrics, run: RunInfo):
-    """The metrics table and run description with every long group label shortened
-    (:mod:`audit.report.labels`), and each kept in full once, in the first dataset's
-    ``full_labels`` (the data section prints them)."""
-    composed = [c.group for d in run.datasets for c in d.composition]
-    mapping = long_labels(labels_in(metrics) + composed)
-    if not mapping:
-        return metrics, run
-    datasets = tuple(
-        replace(d, composition=tuple(replace(c, group=mapping.get(c.group, c.group))
-                                     for c in d.composition),
-                full_labels=tuple(mapping) if i == 0 else ())
-        for i, d in enumerate(run.datasets))
-    return shorten_metrics(metrics, mapping), replace(run, datasets=datasets)
 
 
 def render_run(

@@ -84,7 +84,7 @@ def pipeline_config(spec: AuditSpec):
     selection = p.face_selection or ("centre" if spec.dataset.name in DATASETS else "largest")
     return PipelineConfig(model=p.model, detector=p.detector, align=p.align,
                           preprocess=p.preprocess, normalization=p.normalization,
-                          face_selection=selection)
+                          face_selection=selection, image_timeout=p.image_timeout)
 
 
 def embed(spec: AuditSpec, manifest: pa.Table, root: Path, cache_dir: Path, tracker=None):
@@ -207,15 +207,18 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
 
     faces = clock.timed("faces", lambda: cached(
         "faces", lambda: embed(spec, manifest, info.root, cache_dir, tracker)))
+    from ..matching.face_probes import face_probes
+
+    probe_faces, probes = face_probes(faces, manifest)  # one row per face with "all"
     step = tracker.step if tracker is not None else _quietly
     with step("scoring"):
-        scores = clock.timed("scores",
-                             lambda: cached("scores", lambda: match(spec, manifest, faces)))
+        scores = clock.timed("scores", lambda: cached(
+            "scores", lambda: match(spec, probes, probe_faces)))
     deployment = thresholds(spec)
     with warnings.catch_warnings(record=True) as caught, step("metrics"):  # kept in notes.json
         warnings.simplefilter("always")
-        metrics = clock.timed("metrics",
-                              lambda: measure(spec, manifest, faces, scores, deployment))
+        metrics = clock.timed("metrics", lambda: measure(spec, probes, probe_faces, scores,
+                                                         deployment))
     policy = check_policy(spec.policy, metrics, tuple(spec.groupings.sensitive))
 
     _write_tables(folder, spec, spec_text, info, tables=(manifest, faces, scores, metrics),
