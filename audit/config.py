@@ -119,6 +119,25 @@ class MatchingSpec(_Section):
 class WatchlistSpec(_Section):
     size: int = Field(100, ge=1, description="watchlist entries (W)")
     draws: int = Field(5, ge=1, description="independent watchlist draws (R)")
+    composition: Literal["uniform", "balanced"] | dict[str, float] = Field(
+        "uniform", description="who is drawn onto a watchlist: 'uniform' over everyone, "
+                               "'balanced' (equal shares of the composition_by groups) or a "
+                               "table of shares such as {female = 0.2, male = 0.8}")
+    composition_by: str = Field("gender", description="label column of the composition's "
+                                                      "groups (and of the report's make-up table)")
+    enrol_with_probe: bool = Field(
+        False, description="drawn watchlists enrol only people with a further usable image, "
+                           "so every entry can be searched for (the curve always uses them all)")
+
+    @field_validator("composition")
+    @classmethod
+    def _shares(cls, value):
+        """A table of shares names groups once, each share in [0, 1], adding up to 1."""
+        if isinstance(value, dict):
+            from .matching.makeup import check_shares
+
+            check_shares(value)
+        return value
 
 
 class ThresholdSpec(_Section):

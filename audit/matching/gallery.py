@@ -23,13 +23,15 @@ that failed to acquire keep their row with zero counts: no alert.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from audit.matching._images import load_images
+from audit.matching.captures import CaptureSetting, capture_counts
+from audit.matching.makeup import image_labels
 from audit.matching.similarity import check_distance, similarity_matrix
 
 #: Bound on one chunk's float32 score block (bytes): memory does not grow with the probes.
@@ -46,11 +48,17 @@ class GalleryCounts:
     Arrays over probes (``n``) and thresholds (``T``, ascending). ``entry``
     marks the probes that are their subject's gallery entry (never mated
     probes); ``has_entry`` the probes whose subject has one. ``gallery_size``
-    is ``G``, the number of entries (subjects with a usable face). With
-    ``captures`` k > 1, ``person_at_least[p, j]`` counts the other entries
-    that reach threshold ``j`` with *any* of person ``p``'s first k usable
-    images (their ``image_id`` order): a passer-by seen k times alerts on a
-    watchlist holding any of them. Only people with k usable images are kept.
+    is ``G``, the number of entries (subjects with a usable face).
+
+    **Strata.** Entries are split by the label of a grouping (one stratum,
+    ``"all"``, without one): ``strata`` names them, ``stratum_people`` counts
+    the entries of each, ``probe_stratum`` is each probe's subject's stratum,
+    and ``stratum_at_least`` (n, S, T) / ``stratum_beaten`` (n, S) split
+    ``others_at_least`` / ``beaten_by`` by the stratum of the entry, for
+    watchlists drawn within strata (:mod:`audit.matching.makeup`).
+
+    **Captures.** With ``captures`` k > 1, ``people`` holds what a passer-by
+    or wanted person seen k times needs (:mod:`audit.matching.captures`).
     """
 
     thresholds: np.ndarray  # (T,) float64, ascending
@@ -64,8 +72,22 @@ class GalleryCounts:
     beaten_by: np.ndarray  # (n,) int64, 0 without an own entry
     gallery_size: int
     captures: int = 1
-    person_subject: np.ndarray | None = None  # (P,) people with ``captures`` usable images
-    person_at_least: np.ndarray | None = None  # (P, T): others reached by any of their captures
+    people: object | None = None  # audit.matching.captures.CaptureCounts when captures > 1
+    strata: np.ndarray = field(default_factory=lambda: np.array(["all"], dtype=object))
+    stratum_people: np.ndarray | None = None  # (S,) entries per stratum
+    probe_stratum: np.ndarray | None = None  # (n,) int64 stratum code of the probe's subject
+    stratum_at_least: np.ndarray | None = None  # (n, S, T) int64
+    stratum_beaten: np.ndarray | None = None  # (n, S) int64
+
+    @property
+    def person_subject(self) -> np.ndarray | None:
+        """Passers-by seen ``captures`` times (people with that many usable images)."""
+        return None if self.people is None else self.people.passer_subject
+
+    @property
+    def person_at_least(self) -> np.ndarray | None:
+        """(P, T): other entries that any of a passer-by's captures reaches."""
+        return None if self.people is None else self.people.passer_at_least.sum(axis=1)
 
 
 def gallery_counts(
@@ -77,6 +99,7 @@ def gallery_counts(
     seed: int = 0,
     chunk_size: int | None = None,
     captures: int = 1,
+    strata: str | None = None,
 ) -> GalleryCounts:
     """Search every image against a gallery of every subject, counting exceedances.
 
@@ -91,11 +114,13 @@ def gallery_counts(
     chunk_size : int, optional
         Probes per matrix product; by default the float32 score block stays
         within :data:`BLOCK_BYTES`. Memory beyond inputs and outputs is about
-        ``6 x chunk_size x G`` bytes (the block, a mask and the kept scores).
+        ``7 x chunk_size x G`` bytes (the block, two masks and the kept scores).
     captures : int
-        Captures per passer-by, k: also count, per person with k usable
-        images, the entries reached by any of the first k (see
-        :class:`GalleryCounts`).
+        Captures per person, k: also count what a passer-by and a wanted
+        person seen k times need (:mod:`audit.matching.captures`).
+    strata : str, optional
+        Manifest label column splitting the entries into strata (a subject's
+        stratum is its entry's label; missing labels are ``unknown``).
 
     Returns
     -------
@@ -115,50 +140,45 @@ def gallery_counts(
     own_column = entry_of_subject[subject_code]
     is_entry = np.zeros(len(subject_code), dtype=bool)
     is_entry[entries] = True
+    stratum, names = _strata(images.image_id, manifest, strata, own_column, entries)
+    columns = [np.flatnonzero(stratum[entries] == s) for s in range(names.size)]
 
     n, size = len(subject_code), entries.size
-    k = np.zeros((n, grid.size), dtype=np.int64)
+    k = np.zeros((n, names.size, grid.size), dtype=np.int64)
     own = np.full(n, np.nan)
-    beaten = np.zeros(n, dtype=np.int64)
+    beaten = np.zeros((n, names.size), dtype=np.int64)
     searched = np.flatnonzero(images.ok)
     step = chunk_size or max(1, BLOCK_BYTES // (4 * max(size, 1)))
     gallery = images.embedding[entries]
     for begin in range(0, searched.size, step):
         rows = searched[begin: begin + step]
         scores = similarity_matrix(images.embedding[rows], gallery, distance=distance)
-        own_col = np.where(is_entry[rows], -1, own_column[rows])
-        own[rows], beaten[rows] = own_entry_rank(scores, own_col)
+        own[rows], _ = own_entry_rank(scores, np.where(is_entry[rows], -1, own_column[rows]))
+        with np.errstate(invalid="ignore"):
+            above = scores > own[rows][:, None]  # False for every column without an own score
         scores[np.arange(rows.size), own_column[rows]] = -np.inf  # only *other* subjects count
-        k[rows] = exceedance_counts(scores, grid)
-    people, reached = (None, None) if captures == 1 else _people_counts(
-        images, gallery, own_column, grid, captures, step, distance)
+        for s, cols in enumerate(columns):
+            whole = len(columns) == 1
+            k[rows, s] = exceedance_counts(scores if whole else scores[:, cols], grid)
+            beaten[rows, s] = np.count_nonzero(above if whole else above[:, cols], axis=1)
+    people = None if captures == 1 else capture_counts(
+        images, gallery, own_column, is_entry, CaptureSetting(columns, stratum, grid, captures,
+                                                              step, distance))
     return GalleryCounts(grid, images.image_id, images.subject_id, images.ok, is_entry,
-                         own_column >= 0, k, own, beaten, int(size), captures, people, reached)
+                         own_column >= 0, k.sum(axis=1), own, beaten.sum(axis=1), int(size),
+                         captures, people, names, np.array([c.size for c in columns]),
+                         stratum, k, beaten)
 
 
-def _people_counts(images, gallery: np.ndarray, own_column: np.ndarray, grid: np.ndarray,
-                   captures: int, step: int, distance: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per person with ``captures`` usable images: the other entries any of them reaches.
-
-    Each person's first ``captures`` usable images are consecutive rows of one
-    block, so the per-person best score against each entry is a reshape and a
-    ``max``; then :func:`exceedance_counts` as for single images.
-    """
-    ok_position = np.flatnonzero(images.ok)
-    code = pd.factorize(images.subject_id[ok_position])[0]
-    seen = np.arange(code.size) - np.searchsorted(code, code)  # 0, 1, ... within a person
-    enough = np.bincount(code) >= captures
-    rows = ok_position[(seen < captures) & enough[code]]
-    people = images.subject_id[rows[::captures]]
-    reached = np.zeros((people.size, grid.size), dtype=np.int64)
-    per_block = max(1, step // captures)
-    for begin in range(0, people.size, per_block):
-        block = rows[begin * captures: (begin + per_block) * captures]
-        scores = similarity_matrix(images.embedding[block], gallery, distance=distance)
-        scores[np.arange(block.size), own_column[block]] = -np.inf
-        best = scores.reshape(-1, captures, scores.shape[1]).max(axis=1)
-        reached[begin: begin + per_block] = exceedance_counts(best, grid)
-    return people, reached
+def _strata(image_id: np.ndarray, manifest, column: str | None, own_column: np.ndarray,
+            entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stratum code of each image's subject (its entry's label) and the sorted stratum names."""
+    if column is None:
+        return np.zeros(len(image_id), dtype=np.int64), np.array(["all"], dtype=object)
+    label = image_labels(manifest, column, image_id)
+    label = np.where(own_column >= 0, label[entries[np.maximum(own_column, 0)]], label)
+    codes, names = pd.factorize(label, sort=True)
+    return codes.astype(np.int64), np.asarray(names, dtype=object)
 
 
 def exceedance_counts(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
