@@ -191,7 +191,8 @@ class ProjectionSpec(_Section):
     share_on_watchlist: Fraction = Field(1e-4,
                                          description="share of passers-by on the watchlist")
     captures_per_person: int = Field(
-        1, ge=1, description="captures of each passer-by (k): alerted if any capture alerts")
+        1, ge=1, description="captures of each person (k): a passer-by is alerted if any capture "
+                     "alerts, a wanted person found if any capture finds them")
 
 
 class ReportSpec(_Section):

@@ -33,12 +33,8 @@ from audit.matching._images import load_images
 from audit.matching.captures import CaptureSetting, capture_counts
 from audit.matching.makeup import image_labels
 from audit.matching.similarity import check_distance, similarity_matrix
+from audit.matching.streaming import BAD_THRESHOLDS, BLOCK_BYTES
 
-#: Bound on one chunk's float32 score block (bytes): memory does not grow with the probes.
-BLOCK_BYTES = 32 * 2**20
-BAD_THRESHOLDS = "thresholds must be a non-empty 1-D array of finite numbers"
-#: Buffered histogram updates before they are added (bounds the buffer at 16 x FLUSH bytes).
-FLUSH = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -232,91 +228,3 @@ def _draw_entries(subject_id: np.ndarray, ok: np.ndarray, rng: np.random.Generat
     counts = np.bincount(pd.factorize(subject_id[ok_position])[0])
     starts = np.cumsum(counts) - counts
     return ok_position[starts + rng.integers(0, counts)]
-
-
-def exceedance_histogram(
-    probes: np.ndarray,
-    gallery: np.ndarray,
-    thresholds: object,
-    *,
-    own_column: np.ndarray | None = None,
-    distance: str = "cosine",
-    chunk_size: int | None = None,
-) -> np.ndarray:
-    """How many probes have exactly ``k`` other gallery entries ``>= t``, per threshold.
-
-    The streaming form of :func:`gallery_counts` for large searches: a point
-    estimate of FPIR(W) needs only this histogram
-    (:func:`audit.metrics.watchlist_curve.fpir_from_histogram`), so memory is
-    the chunk's score block plus the (T + 1, G + 1) histogram, whatever the
-    number of probes. ``own_column`` (one gallery column per probe, or None
-    when no probe has an entry) is left out of each probe's count.
-
-    A probe's count k(t) is a staircase in t. Its scores at or above the
-    lowest threshold are binned by how many thresholds they reach; a bin
-    holding ``c`` of them with ``g`` scores in higher bins means k runs from
-    g to g + c as t crosses that bin, which adds +1 at (bin, g) and -1 at
-    (bin, g + c) to a difference array over (thresholds, k). A cumulative
-    sum over thresholds at the end gives the histogram. No sort, and the work
-    grows with the scores above the lowest threshold, not with probes x
-    thresholds. Updates are buffered (at most :data:`FLUSH` of them, 16 bytes
-    each) and added with one ``bincount`` per flush.
-
-    Returns
-    -------
-    ndarray of int64, shape (len(thresholds), G + 1)
-        Row ``j`` counts the probes by ``k`` at the ``j``-th sorted threshold.
-    """
-    check_distance(distance)
-    grid = np.unique(np.asarray(thresholds, dtype=np.float64))
-    if grid.size == 0 or not np.all(np.isfinite(grid)):
-        raise ValueError(BAD_THRESHOLDS)
-    gallery = np.asarray(gallery, dtype=np.float32)
-    n, size = len(probes), len(gallery)
-    step = chunk_size or max(1, BLOCK_BYTES // (4 * max(size, 1)))
-    width, bins = size + 1, grid.size + 1
-    ceiling = float32_ceiling(grid)
-    diff = np.zeros(bins * width, dtype=np.int64)
-    keys: list[np.ndarray] = []
-    buffered = 0
-    for begin in range(0, n, step):
-        scores = similarity_matrix(probes[begin: begin + step], gallery, distance=distance)
-        rows = len(scores)
-        if own_column is not None:
-            scores[np.arange(rows), own_column[begin: begin + step]] = -np.inf
-        flat = np.flatnonzero(scores >= ceiling[0])
-        reached = np.searchsorted(ceiling, scores.reshape(-1)[flat], side="right")
-        per_bin = np.bincount(flat // size * bins + reached,
-                              minlength=rows * bins).reshape(rows, bins)
-        higher = per_bin.sum(axis=1, keepdims=True) - np.cumsum(per_bin, axis=1)
-        row, b = np.nonzero(per_bin)
-        start = b * width + higher[row, b]
-        keys += [start, start + per_bin[row, b], higher[:, 0] + per_bin[:, 0]]
-        buffered += 2 * start.size + rows
-        if buffered > FLUSH:
-            _flush(diff, keys)
-            buffered = 0
-    _flush(diff, keys)
-    return np.cumsum(diff.reshape(grid.size + 1, width), axis=0)[: grid.size]
-
-
-def _flush(diff: np.ndarray, keys: list[np.ndarray]) -> None:
-    """Add the buffered updates: +1 at starts and at the per-probe k = m cells, -1 at ends."""
-    if not keys:
-        return
-    starts, ends = keys[0::3] + keys[2::3], keys[1::3]
-    sign = np.repeat([1.0, -1.0], [sum(map(len, starts)), sum(map(len, ends))])
-    diff += np.bincount(np.concatenate(starts + ends), weights=sign,
-                        minlength=diff.size).astype(np.int64)
-    keys.clear()
-
-
-def float32_ceiling(thresholds: np.ndarray) -> np.ndarray:
-    """The smallest float32 at or above each threshold: for float32 scores,
-    ``score >= t`` exactly when ``score >= ceiling``, so comparisons stay in float32.
-
-    >>> float(float32_ceiling(np.array([0.1]))[0]) >= 0.1
-    True
-    """
-    rounded = thresholds.astype(np.float32)
-    return np.where(rounded < thresholds, np.nextafter(rounded, np.float32(np.inf)), rounded)

@@ -169,8 +169,9 @@ def _search_on_dask(client: Any, probes: np.ndarray, watchlist: np.ndarray,
                           for name in ("best_score", "best_entry", "rank")))
 
 
-#: BLAS thread limits are process-wide: one chunk at a time per worker process.
-_BLAS_LOCK = threading.Lock()
+#: BLAS thread limits are process-wide: one chunk at a time per worker process
+#: (shared with the streamed curve, :mod:`audit.matching.streaming`).
+BLAS_LOCK = threading.Lock()
 
 
 def _search_chunk(probes: np.ndarray, watchlist: np.ndarray, true_entry: np.ndarray,
@@ -179,7 +180,7 @@ def _search_chunk(probes: np.ndarray, watchlist: np.ndarray, true_entry: np.ndar
     default to 1, which changes the last bit of some float32 scores)."""
     from threadpoolctl import threadpool_limits
 
-    with _BLAS_LOCK, threadpool_limits(limits=blas_threads, user_api="blas"):
+    with BLAS_LOCK, threadpool_limits(limits=blas_threads, user_api="blas"):
         return search_watchlist(probes, watchlist, true_entry=true_entry, distance=distance,
                                 chunk_size=chunk_size)
 

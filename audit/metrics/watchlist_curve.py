@@ -71,14 +71,16 @@ BAD_SIZES = "watchlist sizes must be integers from 1 to {largest} (the gallery h
 
 
 def size_grid(gallery_size: int, *, points: int = 25, include: tuple[int, ...] = ()) -> np.ndarray:
-    """Watchlist sizes from 1 to ``G - 1``, evenly on a log scale, plus ``include`` in range.
+    """Watchlist sizes from 1 to ``G - 1``, evenly on a log scale, plus the powers of ten
+    (the sizes reports quote) and ``include``, in range.
 
-    >>> size_grid(1000, points=4).tolist()
-    [1, 10, 100, 999]
+    >>> size_grid(2000, points=3).tolist()
+    [1, 10, 45, 100, 1000, 1999]
     """
     largest = max(gallery_size - 1, 1)
     grid = np.unique(np.round(np.logspace(0, np.log10(largest), points)).astype(np.int64))
-    extra = [int(w) for w in include if 1 <= w <= largest]
+    tens = 10 ** np.arange(1, int(np.log10(largest)) + 1)
+    extra = [int(w) for w in (*tens, *include) if 1 <= w <= largest]
     return np.unique(np.concatenate([grid, np.asarray(extra, dtype=np.int64)]))
 
 
@@ -101,7 +103,7 @@ def fpir_from_histogram(histogram: np.ndarray, others: int, sizes: np.ndarray) -
     """FPIR at every (threshold, W) from the count of probes by ``k`` at each threshold.
 
     ``histogram[j, k]`` probes have ``k`` of the ``others`` candidate entries
-    at or above threshold ``j`` (:func:`audit.matching.gallery.exceedance_histogram`);
+    at or above threshold ``j`` (:func:`audit.matching.streaming.exceedance_histogram`);
     the mean of ``1 - P(no alert)`` is then one matrix product, shape
     ``(T, len(sizes))``. A point estimate: intervals need the per-subject sums
     of :func:`curve_rows`.
