@@ -280,3 +280,37 @@ def test_per_person_miss_rate_on_a_hand_built_table():
     # t = 0.8: P(a off) = 1, 2/3, 1/3, 0.
     np.testing.assert_allclose(miss[1], [0, 1 / 3, 2 / 3, 1], atol=1e-12)
     assert Design.of(counts, Composition("uniform"), sizes).quotas.tolist() == [[1, 2, 3, 4]]
+
+
+def test_report_reads_the_makeup_and_the_uniform_rates_and_marks_npl_points():
+    from audit.metrics.size_projection import project_from_curve
+    from audit.report.reading import OperatingPoint
+    from audit.report.references import public_references
+    from audit.report.watchlist_size import size_curves, watchlist_size
+
+    manifest, faces, subjects, emb, ok = toy_gallery(40, [2, 3], 9)
+    counts = gallery_counts(faces, manifest, thresholds=[0.5], strata="gender")
+    comp = Composition("shares", "gender", {"f": 0.25, "m": 0.75})
+    curve = curve_rows(counts, points_at([0.5]).assign(operating_point="deployment"),
+                       sizes=np.array([1, 4, 20]), images=manifest.to_pandas(),
+                       groupings=("gender",), confidence=0.95, interval="wilson-clustered",
+                       min_subjects=1, min_trials=1, composition=comp)
+    curve = pd.concat([curve, composition_rows(counts, comp, size=20, grouping="gender")],
+                      ignore_index=True)
+    projected = project_from_curve(curve, crowd_size=1000, watchlist_share=0.01,
+                                   watchlist_size=20).to_pandas()
+    point = OperatingPoint("p", "deployment", 0.5, "deployment")
+    overall, by_gender = size_curves(pd.concat([curve, projected], ignore_index=True), point,
+                                     ("gender",))
+    assert overall.stated_makeup and overall.makeup_grouping == "gender"
+    assert [(m.group, m.entries, m.stated) for m in overall.makeup] == [("f", 5, 0.25),
+                                                                        ("m", 15, 0.75)]
+    stated, uniform = by_gender.at("fpir", "f"), by_gender.at("fpir_uniform", "f")
+    want = curve[(curve["metric"] == "fpir_uniform") & (curve["group"] == "f")
+                 & (curve["watchlist_size"] == 20)]["value"].item()
+    assert uniform.rate.value == pytest.approx(want) and stated.rate.value != uniform.rate.value
+    npl = [r for r in public_references() if r.watchlist_points]
+    svg = watchlist_size(by_gender, figure_id="w", titles={"fpir": "FPIR", "fnir": "FNIR"},
+                         xlabel="W", overall_label="All", deployment_label="W", others=npl,
+                         others_label="{label}: another system").markup
+    assert "another system" in svg and "NPL" in svg

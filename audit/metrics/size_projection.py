@@ -63,7 +63,7 @@ def extrapolate(metric: str, rate_max: np.ndarray, size_max: int, size: np.ndarr
     0.3439
     """
     rate_max, size = np.asarray(rate_max, dtype=np.float64), np.asarray(size, dtype=np.float64)
-    if metric != "fnir":  # fpir, and fpir_per_person
+    if not metric.startswith("fnir"):  # fpir, fpir_per_person, fpir_uniform
         return 1 - (1 - rate_max) ** (size / size_max)
     hit_one = 1 - np.asarray(rate_one, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
