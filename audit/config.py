@@ -129,6 +129,15 @@ class WatchlistSpec(_Section):
         False, description="drawn watchlists enrol only people with a further usable image, "
                            "so every entry can be searched for (the curve always uses them all)")
 
+    @field_validator("composition", mode="before")
+    @classmethod
+    def _kind(cls, value):
+        """One message for a misspelt make-up, instead of one per accepted type."""
+        if not isinstance(value, dict) and value not in ("uniform", "balanced"):
+            raise ValueError("must be \"uniform\", \"balanced\" or a table of shares such as "
+                             f"{{ female = 0.2, male = 0.8 }}, got {value!r}")
+        return value
+
     @field_validator("composition")
     @classmethod
     def _shares(cls, value):

@@ -314,3 +314,19 @@ def test_report_reads_the_makeup_and_the_uniform_rates_and_marks_npl_points():
                          xlabel="W", overall_label="All", deployment_label="W", others=npl,
                          others_label="{label}: another system").markup
     assert "another system" in svg and "NPL" in svg
+
+
+@pytest.mark.parametrize("value, message", [
+    ('{ female = 0.3, male = 0.8 }', "add up to 1"),
+    ('"balance"', "must be \"uniform\", \"balanced\" or a table of shares"),
+])
+def test_spec_refuses_a_bad_composition_in_one_line(tmp_path, value, message):
+    from audit.config import SpecError, load_spec
+
+    path = tmp_path / "a.toml"
+    path.write_text(f'[dataset]\nname = "lfw"\n[watchlist]\ncomposition = {value}\n')
+    with pytest.raises(SpecError, match=message) as caught:
+        load_spec(path)
+    assert "\n" not in str(caught.value)
+    path.write_text('[dataset]\nname = "lfw"\n[watchlist]\ncomposition = { female = 0, male = 1 }\n')
+    assert load_spec(path).watchlist.composition == {"female": 0.0, "male": 1.0}
