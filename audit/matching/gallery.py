@@ -80,11 +80,6 @@ class GalleryCounts:
         """Passers-by seen ``captures`` times (people with that many usable images)."""
         return None if self.people is None else self.people.passer_subject
 
-    @property
-    def person_at_least(self) -> np.ndarray | None:
-        """(P, T): other entries that any of a passer-by's captures reaches."""
-        return None if self.people is None else self.people.passer_at_least.sum(axis=1)
-
 
 def gallery_counts(
     faces: pa.Table | pd.DataFrame,
