@@ -16,6 +16,10 @@ average over all watchlists needs (:mod:`audit.metrics.watchlist_curve`):
   entry (the own entry is top-ranked, rank 1, when none of them is on the
   watchlist; ties go to the own entry).
 
+Both counts are also kept split by the group (stratum) of the entry, for
+watchlists drawn within groups (:mod:`audit.matching.makeup`), and, for a
+person seen k times, per person (:mod:`audit.matching.captures`).
+
 Every image is a probe: as a passer-by (non-mated, its subject off the list)
 and, unless it is its subject's entry, as a wanted person (mated). Probes
 that failed to acquire keep their row with zero counts: no alert.
