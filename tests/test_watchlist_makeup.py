@@ -274,9 +274,9 @@ def test_per_person_miss_rate_on_a_hand_built_table():
     sizes = np.array([1, 2, 3, 4])  # others drawn: 0, 1, 2, 3 of the 3 others
     part = {p.metric: p for p in expected_parts(counts, sizes, Composition("uniform"))}
     miss = part["fnir_per_person"].errors[0]  # (thresholds, sizes)
-    # t = 0.6: P(a or b off) = 1 - P(a and b both on) = 1 - C(1, W-3)/C(3, W-1).
-    np.testing.assert_allclose(miss[0], [0, 0, 1 - 1 / 3 - 1 / 3 - 1 / 3 + 1 / 3 + 0, 1],
-                               atol=1e-12)
+    # t = 0.6: found = P(a off) + P(b off) - P(both off); with W - 1 of the 3 others listed
+    # that is 1 + 1 - 1, 2/3 + 2/3 - 1/3, 1/3 + 1/3 - 0, 0 + 0 - 0 for W = 1, 2, 3, 4.
+    np.testing.assert_allclose(miss[0], [0, 0, 1 / 3, 1], atol=1e-12)
     # t = 0.8: P(a off) = 1, 2/3, 1/3, 0.
     np.testing.assert_allclose(miss[1], [0, 1 / 3, 2 / 3, 1], atol=1e-12)
     assert Design.of(counts, Composition("uniform"), sizes).quotas.tolist() == [[1, 2, 3, 4]]
