@@ -37,6 +37,8 @@ def test_quotas_add_up_by_largest_remainder():
                                                                                [1, 1, 3]]
     # Each group keeps one person off the list: W = 8 would take 5 of the 5 men.
     assert largest_size(SHARES, np.array(["f", "m"]), np.array([4, 5])) == 7
+    # A group without a gallery entry (labels of people with no usable face) limits nothing.
+    assert largest_size(SHARES, np.array(["f", "m", "unknown"]), np.array([4, 5, 0])) == 7
 
 
 def test_composition_is_checked_against_the_data_before_any_work():

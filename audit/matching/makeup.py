@@ -118,7 +118,8 @@ def largest_size(comp: Composition, strata: np.ndarray, people: np.ndarray) -> i
     if total < 2:
         return 0
     sizes = np.arange(1, total)
-    fits = np.all(comp.quotas(strata, sizes) <= np.asarray(people)[:, None] - 1, axis=0)
+    room = np.maximum(np.asarray(people) - 1, 0)[:, None]  # a group of nobody takes nobody
+    fits = np.all(comp.quotas(strata, sizes) <= room, axis=0)
     bad = np.flatnonzero(~fits)
     return int(sizes[bad[0]] - 1) if bad.size else int(sizes[-1])
 
