@@ -95,6 +95,12 @@ class SizeCurve:
     makeup_size: int | None = None
 
     @property
+    def gallery_size(self) -> int:
+        """People with a usable face, each one gallery entry (the largest W is one less
+        unless a stated make-up runs out of one group first)."""
+        return sum(m.people for m in self.makeup) if self.makeup else self.largest + 1
+
+    @property
     def stated_makeup(self) -> bool:
         """The watchlist's make-up was stated (stratified or balanced), not uniform."""
         return any(m.stated is not None for m in self.makeup)
@@ -135,7 +141,8 @@ def size_curves(metrics: pa.Table | pd.DataFrame, point: OperatingPoint | None,
         MakeupRow(str(r["group"]), float(r["value"]),
                   None if pd.isna(r["target"]) else float(r["target"]),
                   int(r["n_trials"]), int(r["n_subjects"]))
-        for r in makeup.to_dict(orient="records"))
+        for r in makeup.to_dict(orient="records")
+        if r["n_subjects"] > 0 or (pd.notna(r["target"]) and r["target"] > 0))
     out = []
     for grouping in (OVERALL, *groupings):
         rows = curve[curve["grouping"] == grouping]
@@ -164,8 +171,9 @@ def _series(rows: pd.DataFrame) -> tuple[SizeSeries, ...]:
     out = []
     for group, part in rows.groupby("group", sort=False):
         part = part.sort_values("watchlist_size")
+        measured = part[part["value"].notna()]  # a group none of whom a make-up lists at W
         out.append(SizeSeries(
-            str(group), bool(part["sufficient"].all()),
+            str(group), bool(len(measured) and measured["sufficient"].all()),
             tuple(int(w) for w in part["watchlist_size"]),
             *(tuple(float(v) for v in part[c]) for c in ("value", "ci_low", "ci_high"))))
     return tuple(sorted(out, key=lambda s: s.group != ALL))
