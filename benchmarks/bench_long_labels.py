@@ -33,7 +33,7 @@ from audit.runs.report import with_short_labels  # noqa: E402
 from audit.report.context import build_context  # noqa: E402
 from audit.report.inputs import DatasetInfo  # noqa: E402
 from audit.report.render import write_report  # noqa: E402
-from audit.runs.workflow import measure  # noqa: E402
+from audit.runs.measure import measure  # noqa: E402
 
 LENGTHS = (10, 1_000, 10_000)
 

@@ -13,7 +13,7 @@ polled with psutil):
   above ``--cap-mib`` of resident memory;
 * the CLI answering a user mistake (no operating point);
 * the reader alone (:func:`audit.metrics.score_logs.read_score_logs`);
-* calibration of the target threshold (:func:`audit.metrics.sweep.threshold_for_target`)
+* calibration of the target threshold (:func:`audit.metrics.calibration.threshold_for_target`)
   against bob.measure's ``far_threshold`` when ``--bob-python`` names a
   Python that has it;
 
@@ -169,7 +169,7 @@ def main() -> None:
 
     from audit.metrics.engine import compute_metrics
     from audit.metrics.score_logs import read_score_logs
-    from audit.metrics.sweep import threshold_for_target
+    from audit.metrics.calibration import threshold_for_target
 
     read_seconds, logs = timed(read_score_logs, log, attributes)
     scores = logs.scores

@@ -5,7 +5,7 @@ labelled by gender and ethnicity in which women's non-mated scores run higher
 (more false alerts and false matches) and one ethnicity group ("other") is
 too small to report. Subjects carry their own score offsets, so trials of one
 person are correlated, as in real data. :func:`audit_metrics` passes the
-tables through :func:`audit.runs.workflow.measure`, exactly as ``lfr-audit run``
+tables through :func:`audit.runs.measure.measure`, exactly as ``lfr-audit run``
 does: rates at the deployment threshold, at deepface's default and at
 calibrated thresholds, pair contrasts, descriptive summaries, the 200-point
 sweep, the 41-point contrast sweep and the deployment projection.
@@ -136,7 +136,7 @@ SENSITIVE = ("gender", "ethnicity", "gender x ethnicity")
 @functools.cache
 def audit_metrics(seed: int = 3, sensitive: tuple[str, ...] = SENSITIVE) -> pa.Table:
     """The metrics table ``lfr-audit run`` would write for the simulated audit."""
-    from audit.runs.workflow import measure
+    from audit.runs.measure import measure
 
     manifest, faces, scores = simulate(seed)
     spec = audit_spec(groupings={"sensitive": list(sensitive), "conditions": ["face_height_band"]})

@@ -14,7 +14,7 @@ Watchlisted people (4 searches each) are missed now and then (score 0.3);
 1:1 comparisons give group ``a`` more false matches. The table holds the
 deployment threshold 0.5, deepface's default 0.75, thresholds calibrated to an
 overall FPIR of 5% and FMR of 1%, a 7-point sweep with its pair contrasts, and
-the projection rows, as :func:`audit.runs.workflow.measure` writes them.
+the projection rows, as :func:`audit.runs.measure.measure` writes them.
 """
 
 from __future__ import annotations

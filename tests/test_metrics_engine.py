@@ -17,7 +17,8 @@ from audit.metrics import (
     summarize_metrics,
     threshold_sweep,
 )
-from audit.metrics.engine import BAD_OPTION, NO_THRESHOLD
+from audit.metrics.engine import NO_THRESHOLD
+from audit.metrics.inputs import BAD_OPTION
 from audit.metrics.rates import UndefinedRateWarning
 from audit.metrics.table import SCHEMA
 from audit.metrics.trials import BAD_GROUPING, DUPLICATE_COLUMN, Grouping

@@ -11,13 +11,12 @@ from fairlearn.metrics import MetricFrame, false_negative_rate, false_positive_r
 from sklearn.metrics import roc_curve
 
 from audit.metrics.rates import UndefinedRateWarning, false_match_rate, false_non_match_rate
+from audit.metrics.calibration import BAD_TARGET, threshold_for_target
 from audit.metrics.sweep import (
     BAD_CODES,
-    BAD_TARGET,
     NAN_THRESHOLDS,
     count_at_thresholds,
     det_curve,
-    threshold_for_target,
     threshold_sweep,
 )
 

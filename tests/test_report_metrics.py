@@ -2,7 +2,7 @@
 
 :mod:`report_audit` simulates a gender x ethnicity population (women's
 non-mated scores run higher; "other" is too small) and passes it through
-:func:`audit.runs.workflow.measure`, as ``lfr-audit run`` does. The report must
+:func:`audit.runs.measure.measure`, as ``lfr-audit run`` does. The report must
 state what that table holds, at every operating point, and nothing else.
 """
 

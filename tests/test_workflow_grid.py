@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from audit.runs.workflow import CONTRAST_SWEEP_POINTS, contrast_thresholds
+from audit.runs.measure import CONTRAST_SWEEP_POINTS, contrast_thresholds
 
 
 def _scores(kind: str, n: int = 200_000) -> pa.Table:

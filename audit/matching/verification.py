@@ -199,14 +199,7 @@ def score_pairs(
     a = images.positions(pairs["image_id_a"])
     b = images.positions(pairs["image_id_b"])
     _check_pairs(pairs, images, a, b)
-    acquired = images.ok[a] & images.ok[b]
-    score = np.zeros(len(a), dtype=np.float64)
-    rows = np.flatnonzero(acquired)
-    for begin in range(0, len(rows), chunk_size):
-        chunk = rows[begin : begin + chunk_size]
-        score[chunk] = paired_similarity(
-            images.embedding[a[chunk]], images.embedding[b[chunk]], distance=distance
-        )
+    acquired, score = _similarities(images, a, b, distance=distance, chunk_size=chunk_size)
     fold = pairs["fold"] if "fold" in pairs else pd.Series(pd.NA, index=pairs.index)
     fold = fold.astype("Int32")
     none = np.zeros(len(a), dtype=bool)
@@ -226,6 +219,21 @@ def score_pairs(
         best_is_true_entry=none,
         outcome_known=none,
     )
+
+
+def _similarities(images, a: np.ndarray, b: np.ndarray, *, distance: str,
+                  chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which pairs have both faces, and their similarity (0 where not), scored in chunks
+    so that memory stays bounded however many pairs there are."""
+    acquired = images.ok[a] & images.ok[b]
+    score = np.zeros(len(a), dtype=np.float64)
+    rows = np.flatnonzero(acquired)
+    for begin in range(0, len(rows), chunk_size):
+        chunk = rows[begin : begin + chunk_size]
+        score[chunk] = paired_similarity(
+            images.embedding[a[chunk]], images.embedding[b[chunk]], distance=distance
+        )
+    return acquired, score
 
 
 def _check_pairs(pairs: pd.DataFrame, images: Images, a: np.ndarray, b: np.ndarray) -> None:

@@ -5,7 +5,8 @@ Scores (and images, and per-image FTA) in, rows of the METRICS table out.
 * :mod:`~audit.metrics.rates`: one ISO/IEC 19795-1 rate per function (FMR,
   FNMR, FPIR, FNIR, TPIR, FTA) over score arrays at one threshold.
 * :mod:`~audit.metrics.sweep`: the one counting kernel, threshold sweeps, DET
-  curves, thresholds calibrated to a target FMR/FPIR.
+  curves.
+* :mod:`~audit.metrics.calibration`: thresholds calibrated to a target FMR/FPIR.
 * :mod:`~audit.metrics.trials`: input checks; which trials each rate counts and
   to whose group they belong; grouping specs.
 * :mod:`~audit.metrics.groups`: breakdowns at operating points through
@@ -29,7 +30,7 @@ _EXPORTS = {
     "project_deployment": "projection",
     "read_score_logs": "score_logs",
     "summarize_metrics": "summary",
-    "threshold_for_target": "sweep",
+    "threshold_for_target": "calibration",
     "threshold_sweep": "sweep",
 }
 __all__ = sorted(_EXPORTS)

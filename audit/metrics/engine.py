@@ -21,7 +21,6 @@ NaN and zero counts ("not available"), with an
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +29,7 @@ import pyarrow as pa
 
 from audit.metrics import (checked, contrasts, disparity, groups, score_limits, table, trials,
                            variance)
+from audit.metrics.inputs import CheckedInputs, check_inputs, check_options
 from audit.metrics.points import (
     WINDOW,
     OperatingPoints,
@@ -39,7 +39,6 @@ from audit.metrics.points import (
     point_columns,
 )
 
-BAD_OPTION = "{name} must be {what}, got {value!r}"
 NO_THRESHOLD = "no operating point: give deployment thresholds or targets with scores to calibrate"
 #: Non-mated and mated rate pairs summarised together by GARBE and FDR.
 COMBINED = (("fmr", "fnmr"), ("fpir", "fnir"))
@@ -81,7 +80,7 @@ def compute_metrics(
     target_fmr, target_fpir : tuple of float
         Targets for overall FMR / FPIR; each gives one calibrated threshold
         (``operating_point="target_fmr=0.001"``), see
-        :func:`audit.metrics.sweep.threshold_for_target`.
+        :func:`audit.metrics.calibration.threshold_for_target`.
     sweep : tuple of float
         A threshold grid (``point_kind="sweep"``): rates and fixed-pair
         contrasts at each, for disparity-by-threshold figures. Their intervals
@@ -120,51 +119,63 @@ def compute_metrics(
         the table, detectable ratio), then descriptive summaries
         (:mod:`audit.metrics.disparity`).
     """
-    _check_options(
+    check_options(
         min_subjects=min_subjects,
         min_trials=min_trials,
         confidence=confidence,
         interval=interval,
         fairness_alpha=fairness_alpha,
     )
-    parsed = _groupings(groupings)
-    crossed = _cross_groupings(parsed, cross_groupings)
-    checked.check_grouping_columns(parsed + crossed, images)
-    columns = tuple(dict.fromkeys(c for g in parsed for c in g.sensitive + g.control))
-    scores_table = checked.check_scores_table(scores)
-    labels = tuple(dict.fromkeys(columns + tuple(c for g in crossed for c in g.sensitive)))
-    image_table = checked.check_images(images, labels)
-    fta_frame = None if fta is None else checked.check_fta(fta)
-    subjects = checked.subject_index(scores_table, image_table)
+    given = check_inputs(scores, images, fta, groupings, cross_groupings)
     points = operating_points(
-        scores_table, thresholds=thresholds, labelled=labelled_thresholds,
+        given.scores, thresholds=thresholds, labelled=labelled_thresholds,
         target_fmr=target_fmr, target_fpir=target_fpir, sweep=sweep,
     )
     if not points.published:
         raise ValueError(NO_THRESHOLD)
-    limits = {"min_subjects": min_subjects, "min_trials": min_trials}
-    units = _rate_units(scores_table, image_table, points, subjects=subjects, columns=columns)
-    if fta_frame is not None:
-        units.append(
-            groups.fta_unit_counts(fta_frame, image_table, subjects=subjects, columns=columns)
-        )
-    n_total = len(subjects)
-    parts = [
-        part
-        for grouping in parsed
-        for part in groups.breakdowns(units, grouping, n_subjects_total=n_total, **limits)
-    ]
-    for grouping in crossed:
-        trial_set = trials.cross_trial_set(scores_table, image_table, grouping, subjects=subjects)
-        cross_units = [groups.unit_counts(trial_set, points.thresholds, points.labels)]
-        cross = trials.Grouping(grouping.sensitive, cross=True)
-        parts.extend(groups.breakdowns(cross_units, cross, n_subjects_total=n_total, **limits))
+    parts = _breakdowns(given, points, min_subjects=min_subjects, min_trials=min_trials)
     influences = [variance.influence(part.clusters) for part in parts]
     references = _references(parts, influences)
     measured = [
         _measured(part, influence, points, references, interval=interval, confidence=confidence)
         for part, influence in zip(parts, influences, strict=True)
     ]
+    return table.to_table(_table_rows(measured, confidence=confidence, alpha=fairness_alpha))
+
+
+def _breakdowns(
+    given: CheckedInputs, points: OperatingPoints, *, min_subjects: int, min_trials: int
+) -> list[groups.Breakdown]:
+    """Every rate (and FTA) by every grouping, then the cross-group FMR matrices.
+
+    Each breakdown is counted once here and measured later, because calibrated
+    points need the overall breakdowns' influences before any group's interval.
+    """
+    limits = {"min_subjects": min_subjects, "min_trials": min_trials}
+    units = _rate_units(given.scores, given.images, points, subjects=given.subjects,
+                        columns=given.columns)
+    if given.fta is not None:
+        units.append(groups.fta_unit_counts(given.fta, given.images, subjects=given.subjects,
+                                            columns=given.columns))
+    n_total = len(given.subjects)
+    parts = [
+        part
+        for grouping in given.parsed
+        for part in groups.breakdowns(units, grouping, n_subjects_total=n_total, **limits)
+    ]
+    for grouping in given.crossed:
+        trial_set = trials.cross_trial_set(given.scores, given.images, grouping,
+                                           subjects=given.subjects)
+        cross_units = [groups.unit_counts(trial_set, points.thresholds, points.labels)]
+        cross = trials.Grouping(grouping.sensitive, cross=True)
+        parts.extend(groups.breakdowns(cross_units, cross, n_subjects_total=n_total, **limits))
+    return parts
+
+
+def _table_rows(measured: list[Measured], *, confidence: float, alpha: float) -> pd.DataFrame:
+    """Rate rows, then fixed-pair rows (adjusted over the whole table's family of tests,
+    which is why they are gathered from every breakdown first), then the descriptive
+    summaries."""
     pair_rows = [_pair_rows(m, confidence=confidence) for m in measured if _compared(m.part)]
     summary_rows = [
         disparity.summary_rows(m.rows.iloc[block])
@@ -172,14 +183,13 @@ def compute_metrics(
         if _compared(m.part)
         for block in _slices(m.rows, swept=False)
     ]
-    combined_rows = _combined(measured, alpha=fairness_alpha)
-    frame = pd.concat(
+    combined_rows = _combined(measured, alpha=alpha)
+    return pd.concat(
         [m.rows.loc[:, table.COLUMNS] for m in measured]
         + [_adjusted(pd.concat(pair_rows, ignore_index=True) if pair_rows else table.empty_frame())]
         + summary_rows + combined_rows,
         ignore_index=True,
     )
-    return table.to_table(frame)
 
 
 @dataclass(frozen=True)
@@ -306,46 +316,6 @@ def _adjusted(pair_rows: pd.DataFrame) -> pd.DataFrame:
         out.loc[tests, "value"].to_numpy(np.float64))
     swept_adjusted = ~family & (out[table.STATISTIC] == contrasts.P_ADJUSTED).to_numpy()
     return out[~swept_adjusted].reset_index(drop=True)
-
-
-def _check_options(**options: object) -> None:
-    checks = {
-        "min_subjects": (_non_negative_integer, "a non-negative integer"),
-        "min_trials": (_non_negative_integer, "a non-negative integer"),
-        "confidence": (lambda v: 0 < v < 1, "in (0, 1)"),
-        "interval": (lambda v: v in score_limits.INTERVALS,
-                     " or ".join(map(repr, score_limits.INTERVALS))),
-        "fairness_alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-    }
-    for name, value in options.items():
-        ok, what = checks[name]
-        if not ok(value):
-            raise ValueError(BAD_OPTION.format(name=name, what=what, value=value))
-
-
-def _non_negative_integer(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
-
-
-def _groupings(groupings: tuple[str, ...]) -> tuple[trials.Grouping, ...]:
-    parsed = [trials.Grouping.parse(trials.OVERALL)] + [trials.Grouping.parse(g) for g in groupings]
-    return tuple(dict.fromkeys(parsed))
-
-
-def _cross_groupings(
-    parsed: tuple[trials.Grouping, ...], cross_groupings: tuple[str, ...] | None
-) -> tuple[trials.Grouping, ...]:
-    if cross_groupings is None:
-        return tuple(g for g in parsed if len(g.sensitive) == 1 and not g.control)
-    crossed = tuple(trials.Grouping.parse(g) for g in cross_groupings)
-    for grouping in crossed:
-        if grouping.control or not grouping.sensitive:
-            raise ValueError(
-                BAD_OPTION.format(
-                    name="cross_groupings", what="groupings without controls", value=grouping.name
-                )
-            )
-    return crossed
 
 
 def _rate_units(

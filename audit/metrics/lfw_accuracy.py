@@ -130,13 +130,7 @@ def lfw_accuracy(
         training pairs (:func:`best_threshold`), never per group.
     """
     table = _scores_table(scores)
-    frame = table.select(["probe_id", "reference_id", "score", "mated", "fold"]).to_pandas()
-    if frame["reference_id"].isna().any():
-        raise ValueError("verification rows need a reference_id")
-    if frame["fold"].isna().any():
-        raise ValueError("every pair needs its protocol fold (null fold found)")
-    if frame["fold"].nunique() < 2:
-        raise ValueError("10-fold accuracy needs at least two folds")
+    frame = _protocol_pairs(table)
     group = _pair_groups(frame, manifest, group_column)
     fold = frame["fold"].to_numpy(dtype=np.int64)
     mated = frame["mated"].to_numpy(dtype=bool)
@@ -150,23 +144,7 @@ def lfw_accuracy(
         for name, member in _groups(group):
             auc, eer = auc_and_eer(scored[used & member], mated[used & member])
             separation.append({"fta_handling": handling, "group": name, "auc": auc, "eer": eer})
-        for k in np.unique(fold):
-            train = used & (fold != k)
-            threshold = best_threshold(scored[train], mated[train])
-            correct = (scored >= threshold) == mated
-            test = fold == k
-            for name, member in _groups(group):
-                rows.append(
-                    {
-                        "fta_handling": handling,
-                        "group": name,
-                        "fold": int(k),
-                        "threshold": threshold,
-                        "n_pairs": int(np.sum(test & member & used)),
-                        "n_fta_pairs": int(np.sum(test & member & fta)),
-                        "n_correct": int(np.sum(test & member & used & correct)),
-                    }
-                )
+        rows.extend(_fold_rows(handling, scored, mated, fta, used, fold, group))
     folds = pd.DataFrame(rows)
     folds["accuracy"] = folds["n_correct"] / folds["n_pairs"].where(folds["n_pairs"] > 0)
     summary = _summarise(folds).merge(pd.DataFrame(separation), on=["fta_handling", "group"])
@@ -176,6 +154,44 @@ def lfw_accuracy(
         similarity=_similarity_name(table),
         group_column=group_column,
     )
+
+
+def _protocol_pairs(table: pa.Table) -> pd.DataFrame:
+    """The pairs with their protocol folds, refused unless every pair has a reference
+    and a fold and there are at least two folds (k-fold needs a held-out fold)."""
+    frame = table.select(["probe_id", "reference_id", "score", "mated", "fold"]).to_pandas()
+    if frame["reference_id"].isna().any():
+        raise ValueError("verification rows need a reference_id")
+    if frame["fold"].isna().any():
+        raise ValueError("every pair needs its protocol fold (null fold found)")
+    if frame["fold"].nunique() < 2:
+        raise ValueError("10-fold accuracy needs at least two folds")
+    return frame
+
+
+def _fold_rows(handling: str, scored: np.ndarray, mated: np.ndarray, fta: np.ndarray,
+               used: np.ndarray, fold: np.ndarray, group: np.ndarray) -> list[dict]:
+    """Counts of each held-out fold per group, at the threshold learned on the other
+    folds' pairs of all groups (as the LFW protocol prescribes)."""
+    rows = []
+    for k in np.unique(fold):
+        train = used & (fold != k)
+        threshold = best_threshold(scored[train], mated[train])
+        correct = (scored >= threshold) == mated
+        test = fold == k
+        for name, member in _groups(group):
+            rows.append(
+                {
+                    "fta_handling": handling,
+                    "group": name,
+                    "fold": int(k),
+                    "threshold": threshold,
+                    "n_pairs": int(np.sum(test & member & used)),
+                    "n_fta_pairs": int(np.sum(test & member & fta)),
+                    "n_correct": int(np.sum(test & member & used & correct)),
+                }
+            )
+    return rows
 
 
 def format_lfw_accuracy(result: LfwAccuracy) -> str:

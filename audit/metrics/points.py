@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from audit.metrics import table, trials
 from audit.metrics.groups import THRESHOLD_INDEX
 from audit.metrics.rates import UndefinedRateWarning
-from audit.metrics.sweep import allowed_errors, threshold_for_target
+from audit.metrics.calibration import allowed_errors, threshold_for_target
 from audit.metrics.variance import Influence
 
 #: ``point_kind`` of the internal window thresholds.

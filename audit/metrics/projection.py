@@ -130,6 +130,15 @@ def project_deployment(
             WatchlistSizeWarning,
             stacklevel=2,
         )
+    joined = _joined_rates(metrics)
+    figures = _figures(joined, crowd_size, watchlist_share)
+    rows = _projection_rows(joined, figures)
+    return table.to_table(pd.concat(rows, ignore_index=True))
+
+
+def _joined_rates(metrics: pa.Table | pd.DataFrame) -> pd.DataFrame:
+    """FPIR and FNIR rate rows side by side (``_fp``, ``_fn``) per point and group,
+    because every projected figure combines a group's false alerts with its misses."""
     frame = metrics.to_pandas() if isinstance(metrics, pa.Table) else metrics
     frame = frame[(frame[table.POINT_KIND].fillna("") != table.SWEEP)
                   & (frame[table.STATISTIC] == table.RATE)]
@@ -145,7 +154,12 @@ def project_deployment(
     for column in ("n_trials_fn", "n_subjects_fn", "n_errors_fn"):
         joined[column] = joined[column].fillna(0).astype(np.int64)
     joined["sufficient_fn"] = joined["sufficient_fn"].where(~unknown, False).astype(bool)
-    figures = _figures(joined, crowd_size, watchlist_share)
+    return joined
+
+
+def _projection_rows(joined: pd.DataFrame, figures: dict) -> list[pd.DataFrame]:
+    """METRICS rows of each projected figure, whose counts are those of the rates it
+    depends on (:data:`DEPENDS_ON`), so a figure is sufficient only when they all are."""
     keys = joined.index.to_frame(index=False).assign(
         **{
             table.STATISTIC: table.PROJECTION,
@@ -167,7 +181,7 @@ def project_deployment(
                     **counts(DEPENDS_ON[name]))
         for name, (value, low, high) in figures.items()
     ]
-    return table.to_table(pd.concat(rows, ignore_index=True))
+    return rows
 
 
 def _check(crowd_size: int, share: float, size: int, audit_size: int) -> None:

@@ -7,16 +7,15 @@ thresholds are sorted once, every score is placed in its threshold bin with one
 ``searchsorted``, one ``bincount`` counts (code, bin) pairs and a reverse
 cumulative sum turns bins into "scores >= t" counts. No Python loop touches the
 scores, and every rate (FMR, FNMR, FPIR, FNIR) is divided out of these counts
-last. :func:`det_curve`, :func:`threshold_for_target`, :func:`sweep` and the
-group breakdowns of :mod:`audit.metrics.groups` all call it.
+last. :func:`det_curve`, :func:`threshold_sweep` and the group breakdowns of
+:mod:`audit.metrics.groups` all call it. Thresholds calibrated to a target rate
+need no counting at all and live in :mod:`audit.metrics.calibration`.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -31,7 +30,6 @@ from audit.metrics.rates import (
 )
 
 BAD_CODES = "codes must be integers in [0, n_codes), one per score"
-BAD_TARGET = "target must be a rate in [0, 1], got {target!r}"
 NAN_THRESHOLDS = "thresholds must be numbers, not NaN"
 
 
@@ -194,91 +192,6 @@ def _divide(errors: np.ndarray, trials: int, *, rate: str, what: str) -> np.ndar
         )
         return np.full(np.shape(errors), np.nan)
     return np.asarray(errors, dtype=np.float64) / trials
-
-
-def allowed_errors(target: float, n: int) -> int:
-    """Most errors a rate of ``n`` trials may have and stay at most ``target``: floor(target * n).
-
-    Computed in exact rational arithmetic on the target's shortest decimal
-    form, so that ``target = 0.29`` with ``n = 100`` allows 29 errors (the
-    binary float ``0.29 * 100`` is 28.999999999999996).
-
-    Examples
-    --------
-    >>> allowed_errors(0.29, 100), allowed_errors(1e-3, 999), allowed_errors(1e-3, 1000)
-    (29, 0, 1)
-    """
-    return math.floor(Fraction(repr(float(target))) * n)
-
-
-def threshold_for_target(
-    nonmated: object, target: float, *, fta_in_denominator: bool = False
-) -> float:
-    r"""Smallest threshold whose observed false match (alert) rate is at most ``target``.
-
-    "At most" is a count rule: at most :func:`allowed_errors` ``(target, n)``
-    scores at or above the threshold.
-
-    The observed rate :math:`r(t) = \#\{s \ge t\} / n` is a non-increasing step
-    function that only changes at score values, so the answer is the smallest
-    *score value* :math:`t` with :math:`r(t) \le` ``target``; repeated scores
-    are stepped over as a block (as ``bob.measure.far_threshold``). When even
-    the largest score gives a rate above the target (e.g. ``target=0``), the
-    answer is the next float above the largest score, where the rate is 0.
-
-    Parameters
-    ----------
-    nonmated : array-like of shape (n,)
-        Non-mated comparison scores (for FMR) or non-mated searches' best
-        watchlist scores (for FPIR); NaN marks FTA.
-    target : float
-        Target rate in [0, 1], e.g. 1e-3.
-    fta_in_denominator : bool, default=False
-        False for FMR (FTA comparisons dropped); True for FPIR (a passer-by who
-        failed to acquire stays in the denominator and never alerts).
-
-    Returns
-    -------
-    float
-        The threshold. NaN with an
-        :class:`audit.metrics.rates.UndefinedRateWarning` when there is no
-        non-NaN score to place a threshold on.
-
-    References
-    ----------
-    ISO/IEC 19795-1:2021 (operating points at a fixed FMR/FPIR); NIST IR 8271
-    reports FNIR at thresholds set for a target FPIR.
-
-    Examples
-    --------
-    >>> threshold_for_target([0.1, 0.2, 0.2, 0.6, 0.9], 0.4)
-    0.6
-    >>> threshold_for_target([0.1, 0.2, 0.2, 0.6, 0.9], 0.2)
-    0.9
-    >>> threshold_for_target([0.1, 0.2, 0.2, 0.6, 0.9], 0.0) > 0.9
-    True
-    """
-    if not 0.0 <= float(target) <= 1.0:
-        raise ValueError(BAD_TARGET.format(target=target))
-    values = check_scores(nonmated, name="nonmated")
-    scored = values[~np.isnan(values)]
-    if scored.size == 0:
-        warnings.warn(
-            EMPTY_DENOMINATOR.format(rate="threshold_for_target", trials="non-NaN scores"),
-            UndefinedRateWarning,
-            stacklevel=2,
-        )
-        return float("nan")
-    n = values.size if fta_in_denominator else scored.size
-    allowed = allowed_errors(target, int(n))
-    if allowed >= scored.size:
-        return float(scored.min())
-    # The (allowed + 1)-th largest score v fails (allowed + 1 scores are >= v) and so does
-    # every t <= v; at most `allowed` scores are > v, so the answer is the smallest score
-    # above v. Two linear passes (np.partition), no sort of all scores.
-    v = np.partition(scored, scored.size - allowed - 1)[scored.size - allowed - 1]
-    above = scored[scored > v]
-    return float(above.min()) if above.size else float(np.nextafter(scored.max(), np.inf))
 
 
 def threshold_sweep(

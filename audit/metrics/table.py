@@ -24,7 +24,7 @@ row's structure, so that no reader parses a string:
   ``"target_fpir"``, ``"sweep"``; null without a threshold) and ``target``
   (the target rate of a calibrated point, else null). A calibrated threshold
   is the one whose *overall* observed FMR (FPIR) is at most the target (see
-  :func:`audit.metrics.sweep.threshold_for_target`); every group's rate is
+  :func:`audit.metrics.calibration.threshold_for_target`); every group's rate is
   read at that single global threshold.
 
 ``ci_method`` names how ``ci_low``/``ci_high`` (or a p-value) were obtained:

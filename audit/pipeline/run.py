@@ -124,19 +124,51 @@ def embed_manifest(
 
     ids = manifest.column("image_id").to_pylist()
     paths = image_locations(root, manifest.column("path").to_pylist())
-    with ThreadPoolExecutor(HASH_THREADS) as pool:
-        hashed = list(pool.map(content_hash, paths))
-    problems = {i: h for i, h in enumerate(hashed) if isinstance(h, ImageProblem)}
-    hashes = [None if i in problems else h for i, h in enumerate(hashed)]
-
-    todo: dict[str, ImageTask] = {}
-    for image_id, path, digest in zip(ids, paths, hashes, strict=True):
-        if digest is not None and digest not in cached and digest not in todo:
-            todo[digest] = ImageTask(image_id, digest, str(path))
+    hashes, problems = _hashed(paths)
+    todo = _to_compute(ids, paths, hashes, cached)
     if on_start:
         on_start(len(todo))
 
     batches = list(_batches(list(todo.values()), batch_size))
+    ran_on, not_cached = _compute(batches, executor, config, key, cache, on_batch)
+    cache.compact()
+
+    stats = EmbedStats(
+        n_images=len(ids),
+        n_cached=sum(1 for d in hashes if d is not None and d in cached),
+        n_computed=len(todo),
+        n_missing=sum(1 for p in problems.values() if p.status == "missing"),
+        executor=ran_on,
+    )
+    return _faces_table(ids, hashes, problems, cache.load(), not_cached, key), stats
+
+
+def _hashed(paths: list) -> tuple[list[str | None], dict[int, ImageProblem]]:
+    """Every image's content hash (the cache key), read on threads because reading is
+    I/O-bound; an image that cannot be read becomes a problem row, not an error."""
+    with ThreadPoolExecutor(HASH_THREADS) as pool:
+        hashed = list(pool.map(content_hash, paths))
+    problems = {i: h for i, h in enumerate(hashed) if isinstance(h, ImageProblem)}
+    hashes = [None if i in problems else h for i, h in enumerate(hashed)]
+    return hashes, problems
+
+
+def _to_compute(ids: list[str], paths: list, hashes: list[str | None],
+                cached: set[str]) -> dict[str, ImageTask]:
+    """One task per distinct content the cache lacks: a copy of an image under another
+    name is embedded once."""
+    todo: dict[str, ImageTask] = {}
+    for image_id, path, digest in zip(ids, paths, hashes, strict=True):
+        if digest is not None and digest not in cached and digest not in todo:
+            todo[digest] = ImageTask(image_id, digest, str(path))
+    return todo
+
+
+def _compute(batches: list, executor, config: PipelineConfig, key: str, cache: FacesCache,
+             on_batch: Callable[[int], None] | None) -> tuple[str, dict[str, dict]]:
+    """Run the batches on the executor, each written to the cache as it finishes (so a
+    lost run keeps what finished); returns where they ran and this run's rows the
+    cache does not keep (errors, retried next time)."""
     not_cached: dict[str, dict] = {}  # this run's rows the cache does not keep (errors)
     ran_on = "none (all cached)"
     if batches:
@@ -148,16 +180,7 @@ def embed_manifest(
                                   if row["status"] not in CACHED_STATUSES)
                 if on_batch:
                     on_batch(len(rows))
-    cache.compact()
-
-    stats = EmbedStats(
-        n_images=len(ids),
-        n_cached=sum(1 for d in hashes if d is not None and d in cached),
-        n_computed=len(todo),
-        n_missing=sum(1 for p in problems.values() if p.status == "missing"),
-        executor=ran_on,
-    )
-    return _faces_table(ids, hashes, problems, cache.load(), not_cached, key), stats
+    return ran_on, not_cached
 
 
 def _faces_table(ids: list[str], hashes: list[str | None], problems: dict[int, ImageProblem],

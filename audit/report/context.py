@@ -239,7 +239,7 @@ def build_context(
     ----------
     metrics : pyarrow.Table or DataFrame
         Rows of :data:`audit.metrics.table.SCHEMA` (METRICS plus the structure
-        columns), as :func:`audit.runs.workflow.measure` writes them: rates, pair
+        columns), as :func:`audit.runs.measure.measure` writes them: rates, pair
         statistics and descriptive summaries at the audited points, sweep
         rows, projection rows. Checked against the schema.
     run : RunInfo

@@ -217,17 +217,9 @@ def run_info_from_spec(
     metrics table when the report is built. ``deepface_threshold`` is the
     similarity threshold deepface would use by default, if the run audited it.
     """
-    pipeline = spec.get("pipeline", {})
-    thresholds = spec.get("thresholds", {})
     stats = spec.get("statistics", {})
     projection = spec.get("projection", {})
     watchlist = spec.get("watchlist", {})
-    chosen = [
-        ThresholdInfo(float(t), "deployment", FROM_SPEC) for t in thresholds.get("deployment", [])
-    ]
-    if deepface_threshold is not None:
-        chosen.append(ThresholdInfo(float(deepface_threshold), DEEPFACE_DEFAULT, DEEPFACE_DEFAULT))
-    align = pipeline.get("align")
     defaults = StatisticsInfo()
     return RunInfo(
         run_id=run_id,
@@ -235,17 +227,7 @@ def run_info_from_spec(
         title=str(spec.get("report", {}).get("title", "")),
         spec=spec,
         provenance=provenance or {},
-        system=SystemUnderTest(
-            model=str(pipeline.get("model", "")),
-            detector=str(pipeline.get("detector", "")),
-            alignment="" if align is None else ("aligned" if align else "not aligned"),
-            preprocessing=str(pipeline.get("preprocess", "")),
-            face_selection=str((provenance or {}).get("pipeline", {}).get("face_selection")
-                               or pipeline.get("face_selection") or ""),
-            normalization=str(pipeline.get("normalization", "")),
-            distance=str(spec.get("matching", {}).get("distance", "")),
-            thresholds=tuple(chosen),
-        ),
+        system=_system_under_test(spec, provenance, deepface_threshold),
         watchlist=WatchlistDesign(size=watchlist.get("size"), draws=watchlist.get("draws")),
         datasets=datasets,
         projection=ProjectionInputs(
@@ -263,4 +245,29 @@ def run_info_from_spec(
             reference_groups=dict(stats.get("reference_groups") or {}),
         ),
         condition_groupings=tuple(spec.get("groupings", {}).get("conditions", ())),
+    )
+
+
+def _system_under_test(spec: Mapping[str, Any], provenance: Mapping[str, Any] | None,
+                       deepface_threshold: float | None) -> SystemUnderTest:
+    """The audited configuration as the report names it; the face selection actually
+    used (from provenance) wins over the spec's, which may leave it to the dataset."""
+    pipeline = spec.get("pipeline", {})
+    thresholds = spec.get("thresholds", {})
+    chosen = [
+        ThresholdInfo(float(t), "deployment", FROM_SPEC) for t in thresholds.get("deployment", [])
+    ]
+    if deepface_threshold is not None:
+        chosen.append(ThresholdInfo(float(deepface_threshold), DEEPFACE_DEFAULT, DEEPFACE_DEFAULT))
+    align = pipeline.get("align")
+    return SystemUnderTest(
+        model=str(pipeline.get("model", "")),
+        detector=str(pipeline.get("detector", "")),
+        alignment="" if align is None else ("aligned" if align else "not aligned"),
+        preprocessing=str(pipeline.get("preprocess", "")),
+        face_selection=str((provenance or {}).get("pipeline", {}).get("face_selection")
+                           or pipeline.get("face_selection") or ""),
+        normalization=str(pipeline.get("normalization", "")),
+        distance=str(spec.get("matching", {}).get("distance", "")),
+        thresholds=tuple(chosen),
     )

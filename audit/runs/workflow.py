@@ -14,10 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import layout as runs
 from ..choices import DEEPFACE_DEFAULT
@@ -26,15 +24,8 @@ from .policy import PolicyOutcome, check_policy
 from .provenance import FROM_SPEC, Provenance, ThresholdOrigin
 from ..tables import write_json, write_table
 from ..reference_groups import ReferenceGroupError, check_reference_groups
+from .measure import measure, watchlist_composition
 from .preflight import check_groupings, check_writable
-
-#: Thresholds per sweep: enough for smooth curves, few enough for a small table.
-SWEEP_POINTS = 200
-#: Thresholds of the disparity-by-threshold contrasts (each costs a pass over every pair):
-#: where the non-mated scores' upper tail puts the false match rate at 10% down to 1e-5,
-#: evenly on a log scale, so the grid is dense where decisions are made.
-CONTRAST_SWEEP_POINTS = 41
-CONTRAST_SWEEP_RATES = (1e-1, 1e-5)
 
 
 @dataclass(frozen=True)
@@ -81,13 +72,6 @@ def load_dataset(spec: AuditSpec, data_dir: Path | None):
             f"{n_subjects} in the data: non-mated probes are people not on the watchlist; "
             "lower the size or audit more subjects")
     return manifest, info
-
-
-def watchlist_composition(spec: AuditSpec, manifest: pa.Table):
-    """The spec's watchlist make-up, checked against the data's labels (ValueError)."""
-    from ..matching.makeup import spec_composition
-
-    return spec_composition(spec.watchlist.composition, spec.watchlist.composition_by, manifest)
 
 
 def pipeline_config(spec: AuditSpec):
@@ -155,118 +139,6 @@ def thresholds(spec: AuditSpec) -> dict[float, ThresholdOrigin]:
             DEEPFACE_DEFAULT, f"deepface's default for {spec.pipeline.model} with "
                               f"{spec.matching.distance} distance"))
     return chosen
-
-
-def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Table,
-            deployment: dict[float, ThresholdOrigin]) -> pa.Table:
-    """Rates at the operating points, per-group sweeps and the deployment projection."""
-    from ..metrics import compute_metrics, project_deployment, table, threshold_sweep
-    from ..metrics.conditions import failures_to_acquire, images_with_conditions
-    from ..metrics.size_projection import project_from_curve
-
-    stats, groupings = spec.statistics, spec.groupings
-    images = images_with_conditions(manifest, faces, spec.bands.model_dump())
-    fixed = [t for t, origin in deployment.items() if origin.deployed]
-    labelled = [(DEEPFACE_DEFAULT, t) for t, origin in deployment.items() if not origin.deployed]
-    rates = compute_metrics(
-        scores, images, failures_to_acquire(faces),
-        thresholds=tuple(fixed), labelled_thresholds=tuple(labelled),
-        target_fmr=tuple(spec.thresholds.target_fmr),
-        target_fpir=tuple(spec.thresholds.target_fpir),
-        groupings=tuple(groupings.sensitive) + tuple(groupings.conditions),
-        min_subjects=stats.min_subjects, min_trials=stats.min_trials,
-        confidence=stats.confidence, interval=stats.interval,
-    )
-    finite = scores.column("score").drop_null().to_numpy()
-    grid = np.unique(np.concatenate([
-        np.quantile(finite, np.linspace(0, 1, SWEEP_POINTS)), list(deployment)]))
-    single = tuple(g for g in groupings.sensitive if " x " not in g and "|" not in g)
-    sweep = threshold_sweep(scores, images, thresholds=grid, groupings=("overall", *single),
-                            min_subjects=stats.min_subjects, min_trials=stats.min_trials)
-    # Fixed-pair contrasts across a coarser grid, for the disparity-by-threshold figure
-    # (its rate rows duplicate the sweep above, so only the pair rows are kept).
-    contrast_grid = np.unique(np.concatenate([contrast_thresholds(scores), list(deployment)]))
-    swept = compute_metrics(
-        scores, images, sweep=tuple(contrast_grid), groupings=single, cross_groupings=(),
-        min_subjects=stats.min_subjects, min_trials=stats.min_trials,
-        confidence=stats.confidence, interval=stats.interval,
-    ).to_pandas()
-    pairs = table.to_table(swept[swept[table.STATISTIC] != table.RATE])
-    parts = [rates, sweep.cast(rates.schema), pairs.cast(rates.schema)]
-    if _has_embeddings(faces):
-        curve = size_curve(spec, manifest, faces, rates, images)
-        parts += [curve, project_from_curve(
-            curve, crowd_size=spec.projection.crowd,
-            watchlist_share=spec.projection.share_on_watchlist,
-            watchlist_size=spec.projection.watchlist,
-            per_person=spec.projection.captures_per_person > 1)]
-    else:  # scores without embeddings (e.g. simulated): the rates as measured, with a warning
-        parts.append(project_deployment(
-            rates, crowd_size=spec.projection.crowd,
-            watchlist_share=spec.projection.share_on_watchlist,
-            watchlist_size=spec.projection.watchlist, audit_watchlist_size=spec.watchlist.size
-        ).cast(rates.schema))
-    return pa.concat_tables(parts, promote_options="default")
-
-
-def _has_embeddings(faces: pa.Table) -> bool:
-    """True when every ``ok`` face has an embedding (the whole-gallery search needs them)."""
-    ok = faces.filter(pc.equal(faces.column("status"), "ok"))
-    return ok.num_rows > 0 and ok.column("embedding").null_count == 0
-
-
-def size_curve(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, rates: pa.Table,
-               images: pd.DataFrame) -> pa.Table:
-    """FPIR and FNIR against watchlist size at every audited point, from the whole gallery
-    (:mod:`audit.matching.gallery`, :mod:`audit.metrics.watchlist_curve`), under the
-    spec's watchlist make-up, with the make-up's rows for the report."""
-    from ..matching.gallery import gallery_counts
-    from ..metrics import table
-    from ..metrics.watchlist_curve import (composition_rows, curve_rows, largest_measurable,
-                                           size_grid)
-
-    frame = rates.to_pandas()
-    points = frame[(frame["metric"] == "fpir") & (frame[table.STATISTIC] == table.RATE)
-                   & (frame[table.POINT_KIND] != table.SWEEP)]
-    points = points[["threshold", table.OPERATING_POINT, table.POINT_KIND, table.TARGET]]
-    points = points.drop_duplicates().reset_index(drop=True)
-    comp, by = watchlist_composition(spec, manifest), spec.watchlist.composition_by
-    counts = gallery_counts(faces, manifest, thresholds=points["threshold"].to_numpy(),
-                            distance=spec.matching.distance, seed=spec.seed,
-                            captures=spec.projection.captures_per_person,
-                            strata=by if by in manifest.column_names else None)
-    largest = largest_measurable(counts, comp)
-    if largest < 1:
-        raise runs.RunError("the watchlist-size curve needs at least 2 subjects with a usable "
-                            "face (and 2 in every group the watchlist composition draws from)")
-    sizes = size_grid(largest + 1, include=(spec.watchlist.size, spec.projection.watchlist))
-    single = tuple(g for g in spec.groupings.sensitive if " x " not in g and "|" not in g)
-    stats = spec.statistics
-    rows = curve_rows(counts, points, sizes=sizes, images=images, groupings=single,
-                      confidence=stats.confidence, interval=stats.interval,
-                      min_subjects=stats.min_subjects, min_trials=stats.min_trials,
-                      composition=comp)
-    if by in manifest.column_names:
-        rows = pd.concat([rows, composition_rows(
-            counts, comp, size=min(spec.projection.watchlist, largest), grouping=by)],
-            ignore_index=True)
-    return table.to_table(rows, table.CURVE_SCHEMA)
-
-
-def contrast_thresholds(scores: pa.Table) -> np.ndarray:
-    """Thresholds at which the non-mated scores' exceedance runs from 1e-1 to 1e-5 (log grid).
-
-    Non-mated 1:1 scores when there are any, else non-mated 1:N best scores.
-    """
-    frame = scores.select(["trial_kind", "mated", "score"]).to_pandas()
-    nonmated = frame[~frame["mated"] & frame["score"].notna()]
-    chosen = nonmated[nonmated["trial_kind"] == "verification"]
-    values = (chosen if len(chosen) else nonmated)["score"].to_numpy()
-    if values.size == 0:
-        return np.array([])
-    high, low = np.log10(CONTRAST_SWEEP_RATES)
-    exceed = np.logspace(high, low, CONTRAST_SWEEP_POINTS)
-    return np.unique(np.quantile(values, 1 - exceed))
 
 
 def code_fingerprint() -> str:
@@ -348,8 +220,24 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
                               lambda: measure(spec, manifest, faces, scores, deployment))
     policy = check_policy(spec.policy, metrics, tuple(spec.groupings.sensitive))
 
+    _write_tables(folder, spec, spec_text, info, tables=(manifest, faces, scores, metrics),
+                  policy=policy, caught=caught)
+    provenance = _provenance(spec, rid, now, keys, info, manifest, faces, deployment, clock)
+    write_json(folder / "provenance.json", provenance.to_json())
+    with step("report"):
+        clock.timed("report", lambda: _report(spec, folder, previous))
+    provenance = replace(provenance, timings_s=dict(clock.seconds))
+    write_json(folder / "provenance.json", provenance.to_json())
+    return policy, clock.reused, clock.seconds
+
+
+def _write_tables(folder, spec, spec_text, info, *, tables, policy, caught) -> None:
+    """The stage tables, the spec as run, the summary, the policy outcome and the
+    warnings (notes.json), written before the report so that a failed rendering
+    loses none of the measured work."""
     from ..metrics import summarize_metrics
 
+    manifest, faces, scores, metrics = tables
     write_table(manifest, folder / runs.MANIFEST_FILE)
     write_table(faces, folder / runs.FACES_FILE)
     write_table(scores, folder / runs.SCORES_FILE)
@@ -364,7 +252,12 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
         from ..datasets import SKIPPED_ROWS_FILE
 
         write_json(folder / SKIPPED_ROWS_FILE, list(info.skipped_rows))
-    provenance = Provenance(
+
+
+def _provenance(spec, rid, now, keys, info, manifest, faces, deployment, clock) -> Provenance:
+    """What the run was made from (spec, data, code, weights, versions, host), with the
+    timings so far; the report step's time is added after it renders."""
+    return Provenance(
         run_id=rid, created_utc=now.isoformat(timespec="seconds"),
         spec=spec.model_dump(mode="json"), stage_inputs=keys,
         dataset={**info.as_dict(), **_described(spec)}, n_images=manifest.num_rows,
@@ -374,12 +267,6 @@ def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tr
         versions=runs.versions(), host=runs.host_info(), seed=spec.seed,
         reused_stages=tuple(clock.reused), timings_s=dict(clock.seconds),
     )
-    write_json(folder / "provenance.json", provenance.to_json())
-    with step("report"):
-        clock.timed("report", lambda: _report(spec, folder, previous))
-    provenance = replace(provenance, timings_s=dict(clock.seconds))
-    write_json(folder / "provenance.json", provenance.to_json())
-    return policy, clock.reused, clock.seconds
 
 
 @contextlib.contextmanager
