@@ -123,6 +123,34 @@ class MatchingSpec(_Section):
 class WatchlistSpec(_Section):
     size: int = Field(100, ge=1, description="watchlist entries (W)")
     draws: int = Field(5, ge=1, description="independent watchlist draws (R)")
+    composition: Literal["uniform", "balanced"] | dict[str, float] = Field(
+        "uniform", description="who is drawn onto a watchlist: 'uniform' over everyone, "
+                               "'balanced' (equal shares of the composition_by groups) or a "
+                               "table of shares such as {female = 0.2, male = 0.8}")
+    composition_by: str = Field("gender", description="label column of the composition's "
+                                                      "groups (and of the report's make-up table)")
+    enrol_with_probe: bool = Field(
+        False, description="drawn watchlists enrol only people with a further usable image, "
+                           "so every entry can be searched for (the curve always uses them all)")
+
+    @field_validator("composition", mode="before")
+    @classmethod
+    def _kind(cls, value):
+        """One message for a misspelt make-up, instead of one per accepted type."""
+        if not isinstance(value, dict) and value not in ("uniform", "balanced"):
+            raise ValueError("must be \"uniform\", \"balanced\" or a table of shares such as "
+                             f"{{ female = 0.2, male = 0.8 }}, got {value!r}")
+        return value
+
+    @field_validator("composition")
+    @classmethod
+    def _shares(cls, value):
+        """A table of shares names groups once, each share in [0, 1], adding up to 1."""
+        if isinstance(value, dict):
+            from .matching.makeup import check_shares
+
+            check_shares(value)
+        return value
 
 
 class ThresholdSpec(_Section):
@@ -176,7 +204,8 @@ class ProjectionSpec(_Section):
     share_on_watchlist: Fraction = Field(1e-4,
                                          description="share of passers-by on the watchlist")
     captures_per_person: int = Field(
-        1, ge=1, description="captures of each passer-by (k): alerted if any capture alerts")
+        1, ge=1, description="captures of each person (k): a passer-by is alerted if any capture "
+                     "alerts, a wanted person found if any capture finds them")
 
 
 class ReportSpec(_Section):

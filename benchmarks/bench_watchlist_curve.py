@@ -2,7 +2,7 @@
 
 The exact FPIR(W) curve (:mod:`audit.metrics.watchlist_curve`) needs, for
 every probe and threshold, the number of gallery entries scoring at or above
-it. Streamed (:func:`audit.matching.gallery.exceedance_histogram`), that is a
+it. Streamed (:func:`audit.matching.streaming.exceedance_histogram`), that is a
 chunked float32 matrix product plus a count, then one small matrix product
 (:func:`audit.metrics.watchlist_curve.fpir_from_histogram`). The baseline,
 measured in the same run on the same data, is what a single-watchlist search
@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from audit.matching.gallery import BLOCK_BYTES, exceedance_histogram
+from audit.matching.streaming import BLOCK_BYTES, exceedance_histogram
 from audit.matching.similarity import similarity_matrix
 from audit.metrics.watchlist_curve import fpir_from_histogram
 

@@ -52,3 +52,22 @@ def test_a_reference_without_its_source_is_refused():
         _reference(entry)
     with pytest.raises(ValueError, match="unknown keys"):
         _reference({**entry, "publisher": "p", "shared": 3})
+
+
+def test_npl_watchlist_points_are_quoted_and_match_the_lab_examples(references):
+    """The NPL points of the watchlist-size figure and the NPL rows of the deployments
+    example (examples/deployments/lab.csv) are one figure from one source."""
+    import csv
+    from pathlib import Path
+
+    r = references["npl-2023"]
+    assert [(p.watchlist, p.one_in) for p in r.watchlist_points] == [(10000, 6000), (1000, 60000)]
+    for p in r.watchlist_points:  # each point is in the quoted sentence, as worded
+        assert f"one in {p.one_in:,}" in r.points_quote
+        assert f"watchlist of {p.watchlist:,}" in r.points_quote
+    lab = Path(__file__).parents[1] / "examples" / "deployments" / "lab.csv"
+    rows = [row for row in csv.DictReader(lab.open()) if row["label"].startswith("NPL 2023")]
+    assert {int(row["watchlist_size"]): float(row["fpir"]) for row in rows} == {
+        p.watchlist: pytest.approx(p.fpir, rel=1e-12) for p in r.watchlist_points}
+    assert all(row["source"].startswith(r.points_url) for row in rows)
+    assert all(float(row["threshold"]) == 0.6 for row in rows) and "0.60" in r.threshold

@@ -240,12 +240,9 @@ def test_projection_reads_the_curve_by_hand_arithmetic_and_labels_extrapolation(
         100_000 * (1 - 0.95**4))
 
 
-@pytest.mark.parametrize("flush", [1, 4_000_000])
-def test_streaming_histogram_gives_the_same_fpir_curve(flush, monkeypatch):
-    from audit.matching import gallery as module
-    from audit.matching.gallery import exceedance_histogram
-
-    monkeypatch.setattr(module, "FLUSH", flush)  # 1: updates added after every chunk
+@pytest.mark.parametrize("chunk_size", [1, 7, None])
+def test_streaming_histogram_gives_the_same_fpir_curve(chunk_size):
+    from audit.matching.streaming import exceedance_histogram
     from audit.metrics.watchlist_curve import fpir_from_histogram
 
     manifest, faces, subjects, emb, ok = toy_gallery(30, [1, 2, 3], 6)
@@ -259,7 +256,8 @@ def test_streaming_histogram_gives_the_same_fpir_curve(flush, monkeypatch):
     entry = entries_of(counts)
     gallery = np.array([entry[s] for s in sorted(entry)])
     own = np.array([sorted(entry).index(s) for s in subjects])
-    hist = exceedance_histogram(emb, emb[gallery], thresholds, own_column=own, chunk_size=7)
+    hist = exceedance_histogram(emb, emb[gallery], thresholds, own_column=own,
+                                chunk_size=chunk_size)
     assert hist.sum() == len(subjects) * len(thresholds)
     got = fpir_from_histogram(hist, 29, sizes)
     want = rows[rows["metric"] == "fpir"].sort_values(["threshold", "watchlist_size"])["value"]

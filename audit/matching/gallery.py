@@ -16,6 +16,10 @@ average over all watchlists needs (:mod:`audit.metrics.watchlist_curve`):
   entry (the own entry is top-ranked, rank 1, when none of them is on the
   watchlist; ties go to the own entry).
 
+Both counts are also kept split by the group (stratum) of the entry, for
+watchlists drawn within groups (:mod:`audit.matching.makeup`), and, for a
+person seen k times, per person (:mod:`audit.matching.captures`).
+
 Every image is a probe: as a passer-by (non-mated, its subject off the list)
 and, unless it is its subject's entry, as a wanted person (mated). A face
 that may not be its labelled subject (:mod:`audit.matching.face_probes`) is
@@ -25,20 +29,18 @@ that failed to acquire keep their row with zero counts: no alert.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from audit.matching._images import load_images
+from audit.matching.captures import CaptureSetting, capture_counts
+from audit.matching.makeup import image_labels
 from audit.matching.similarity import check_distance, similarity_matrix
+from audit.matching.streaming import BAD_THRESHOLDS, BLOCK_BYTES
 
-#: Bound on one chunk's float32 score block (bytes): memory does not grow with the probes.
-BLOCK_BYTES = 32 * 2**20
-BAD_THRESHOLDS = "thresholds must be a non-empty 1-D array of finite numbers"
-#: Buffered histogram updates before they are added (bounds the buffer at 16 x FLUSH bytes).
-FLUSH = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,17 @@ class GalleryCounts:
     Arrays over probes (``n``) and thresholds (``T``, ascending). ``entry``
     marks the probes that are their subject's gallery entry (never mated
     probes); ``has_entry`` the probes whose subject has one. ``gallery_size``
-    is ``G``, the number of entries (subjects with a usable face). With
-    ``captures`` k > 1, ``person_at_least[p, j]`` counts the other entries
-    that reach threshold ``j`` with *any* of person ``p``'s first k usable
-    images (their ``image_id`` order): a passer-by seen k times alerts on a
-    watchlist holding any of them. Only people with k usable images are kept.
+    is ``G``, the number of entries (subjects with a usable face).
+
+    **Strata.** Entries are split by the label of a grouping (one stratum,
+    ``"all"``, without one): ``strata`` names them, ``stratum_people`` counts
+    the entries of each, ``probe_stratum`` is each probe's subject's stratum,
+    and ``stratum_at_least`` (n, S, T) / ``stratum_beaten`` (n, S) split
+    ``others_at_least`` / ``beaten_by`` by the stratum of the entry, for
+    watchlists drawn within strata (:mod:`audit.matching.makeup`).
+
+    **Captures.** With ``captures`` k > 1, ``people`` holds what a passer-by
+    or wanted person seen k times needs (:mod:`audit.matching.captures`).
     """
 
     thresholds: np.ndarray  # (T,) float64, ascending
@@ -66,8 +74,17 @@ class GalleryCounts:
     beaten_by: np.ndarray  # (n,) int64, 0 without an own entry
     gallery_size: int
     captures: int = 1
-    person_subject: np.ndarray | None = None  # (P,) people with ``captures`` usable images
-    person_at_least: np.ndarray | None = None  # (P, T): others reached by any of their captures
+    people: object | None = None  # audit.matching.captures.CaptureCounts when captures > 1
+    strata: np.ndarray = field(default_factory=lambda: np.array(["all"], dtype=object))
+    stratum_people: np.ndarray | None = None  # (S,) entries per stratum
+    probe_stratum: np.ndarray | None = None  # (n,) int64 stratum code of the probe's subject
+    stratum_at_least: np.ndarray | None = None  # (n, S, T) int64
+    stratum_beaten: np.ndarray | None = None  # (n, S) int64
+
+    @property
+    def person_subject(self) -> np.ndarray | None:
+        """Passers-by seen ``captures`` times (people with that many usable images)."""
+        return None if self.people is None else self.people.passer_subject
 
 
 def gallery_counts(
@@ -79,6 +96,7 @@ def gallery_counts(
     seed: int = 0,
     chunk_size: int | None = None,
     captures: int = 1,
+    strata: str | None = None,
 ) -> GalleryCounts:
     """Search every image against a gallery of every subject, counting exceedances.
 
@@ -93,11 +111,13 @@ def gallery_counts(
     chunk_size : int, optional
         Probes per matrix product; by default the float32 score block stays
         within :data:`BLOCK_BYTES`. Memory beyond inputs and outputs is about
-        ``6 x chunk_size x G`` bytes (the block, a mask and the kept scores).
+        ``7 x chunk_size x G`` bytes (the block, two masks and the kept scores).
     captures : int
-        Captures per passer-by, k: also count, per person with k usable
-        images, the entries reached by any of the first k (see
-        :class:`GalleryCounts`).
+        Captures per person, k: also count what a passer-by and a wanted
+        person seen k times need (:mod:`audit.matching.captures`).
+    strata : str, optional
+        Manifest label column splitting the entries into strata (a subject's
+        stratum is its entry's label; missing labels are ``unknown``).
 
     Returns
     -------
@@ -119,52 +139,47 @@ def gallery_counts(
     own_column[~images.subject_face] = -1  # perhaps not the subject: never a mated probe
     is_entry = np.zeros(len(subject_code), dtype=bool)
     is_entry[entries] = True
+    stratum, names = _strata(images.image_id, manifest, strata, own_column, entries)
+    columns = [np.flatnonzero(stratum[entries] == s) for s in range(names.size)]
 
     n, size = len(subject_code), entries.size
-    k = np.zeros((n, grid.size), dtype=np.int64)
+    k = np.zeros((n, names.size, grid.size), dtype=np.int64)
     own = np.full(n, np.nan)
-    beaten = np.zeros(n, dtype=np.int64)
+    beaten = np.zeros((n, names.size), dtype=np.int64)
     searched = np.flatnonzero(images.ok)
     step = chunk_size or max(1, BLOCK_BYTES // (4 * max(size, 1)))
     gallery = images.embedding[entries]
     for begin in range(0, searched.size, step):
         rows = searched[begin: begin + step]
         scores = similarity_matrix(images.embedding[rows], gallery, distance=distance)
-        own_col = np.where(is_entry[rows], -1, own_column[rows])
-        own[rows], beaten[rows] = own_entry_rank(scores, own_col)
+        own[rows], _ = own_entry_rank(scores, np.where(is_entry[rows], -1, own_column[rows]))
+        with np.errstate(invalid="ignore"):
+            above = scores > own[rows][:, None]  # False for every column without an own score
         own_entry = entry_of_subject[subject_code[rows]]
         listed = own_entry >= 0
         scores[np.flatnonzero(listed), own_entry[listed]] = -np.inf  # only *other* subjects count
-        k[rows] = exceedance_counts(scores, grid)
-    people, reached = (None, None) if captures == 1 else _people_counts(
-        images, gallery, own_column, grid, captures, step, distance)
+        for s, cols in enumerate(columns):
+            whole = len(columns) == 1
+            k[rows, s] = exceedance_counts(scores if whole else scores[:, cols], grid)
+            beaten[rows, s] = np.count_nonzero(above if whole else above[:, cols], axis=1)
+    people = None if captures == 1 else capture_counts(
+        images, gallery, own_column, is_entry, CaptureSetting(columns, stratum, grid, captures,
+                                                              step, distance))
     return GalleryCounts(grid, images.image_id, images.subject_id, images.ok, is_entry,
-                         own_column >= 0, k, own, beaten, int(size), captures, people, reached)
+                         own_column >= 0, k.sum(axis=1), own, beaten.sum(axis=1), int(size),
+                         captures, people, names, np.array([c.size for c in columns]),
+                         stratum, k, beaten)
 
 
-def _people_counts(images, gallery: np.ndarray, own_column: np.ndarray, grid: np.ndarray,
-                   captures: int, step: int, distance: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per person with ``captures`` usable images: the other entries any of them reaches.
-
-    Each person's first ``captures`` usable images are consecutive rows of one
-    block, so the per-person best score against each entry is a reshape and a
-    ``max``; then :func:`exceedance_counts` as for single images.
-    """
-    ok_position = np.flatnonzero(images.ok & images.subject_face)  # the person's own images
-    code = pd.factorize(images.subject_id[ok_position])[0]
-    seen = np.arange(code.size) - np.searchsorted(code, code)  # 0, 1, ... within a person
-    enough = np.bincount(code) >= captures
-    rows = ok_position[(seen < captures) & enough[code]]
-    people = images.subject_id[rows[::captures]]
-    reached = np.zeros((people.size, grid.size), dtype=np.int64)
-    per_block = max(1, step // captures)
-    for begin in range(0, people.size, per_block):
-        block = rows[begin * captures: (begin + per_block) * captures]
-        scores = similarity_matrix(images.embedding[block], gallery, distance=distance)
-        scores[np.arange(block.size), own_column[block]] = -np.inf
-        best = scores.reshape(-1, captures, scores.shape[1]).max(axis=1)
-        reached[begin: begin + per_block] = exceedance_counts(best, grid)
-    return people, reached
+def _strata(image_id: np.ndarray, manifest, column: str | None, own_column: np.ndarray,
+            entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stratum code of each image's subject (its entry's label) and the sorted stratum names."""
+    if column is None:
+        return np.zeros(len(image_id), dtype=np.int64), np.array(["all"], dtype=object)
+    label = image_labels(manifest, column, image_id)
+    label = np.where(own_column >= 0, label[entries[np.maximum(own_column, 0)]], label)
+    codes, names = pd.factorize(label, sort=True)
+    return codes.astype(np.int64), np.asarray(names, dtype=object)
 
 
 def exceedance_counts(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -218,91 +233,3 @@ def _draw_entries(subject_id: np.ndarray, ok: np.ndarray, rng: np.random.Generat
     counts = np.bincount(pd.factorize(subject_id[ok_position])[0])
     starts = np.cumsum(counts) - counts
     return ok_position[starts + rng.integers(0, counts)]
-
-
-def exceedance_histogram(
-    probes: np.ndarray,
-    gallery: np.ndarray,
-    thresholds: object,
-    *,
-    own_column: np.ndarray | None = None,
-    distance: str = "cosine",
-    chunk_size: int | None = None,
-) -> np.ndarray:
-    """How many probes have exactly ``k`` other gallery entries ``>= t``, per threshold.
-
-    The streaming form of :func:`gallery_counts` for large searches: a point
-    estimate of FPIR(W) needs only this histogram
-    (:func:`audit.metrics.watchlist_curve.fpir_from_histogram`), so memory is
-    the chunk's score block plus the (T + 1, G + 1) histogram, whatever the
-    number of probes. ``own_column`` (one gallery column per probe, or None
-    when no probe has an entry) is left out of each probe's count.
-
-    A probe's count k(t) is a staircase in t. Its scores at or above the
-    lowest threshold are binned by how many thresholds they reach; a bin
-    holding ``c`` of them with ``g`` scores in higher bins means k runs from
-    g to g + c as t crosses that bin, which adds +1 at (bin, g) and -1 at
-    (bin, g + c) to a difference array over (thresholds, k). A cumulative
-    sum over thresholds at the end gives the histogram. No sort, and the work
-    grows with the scores above the lowest threshold, not with probes x
-    thresholds. Updates are buffered (at most :data:`FLUSH` of them, 16 bytes
-    each) and added with one ``bincount`` per flush.
-
-    Returns
-    -------
-    ndarray of int64, shape (len(thresholds), G + 1)
-        Row ``j`` counts the probes by ``k`` at the ``j``-th sorted threshold.
-    """
-    check_distance(distance)
-    grid = np.unique(np.asarray(thresholds, dtype=np.float64))
-    if grid.size == 0 or not np.all(np.isfinite(grid)):
-        raise ValueError(BAD_THRESHOLDS)
-    gallery = np.asarray(gallery, dtype=np.float32)
-    n, size = len(probes), len(gallery)
-    step = chunk_size or max(1, BLOCK_BYTES // (4 * max(size, 1)))
-    width, bins = size + 1, grid.size + 1
-    ceiling = float32_ceiling(grid)
-    diff = np.zeros(bins * width, dtype=np.int64)
-    keys: list[np.ndarray] = []
-    buffered = 0
-    for begin in range(0, n, step):
-        scores = similarity_matrix(probes[begin: begin + step], gallery, distance=distance)
-        rows = len(scores)
-        if own_column is not None:
-            scores[np.arange(rows), own_column[begin: begin + step]] = -np.inf
-        flat = np.flatnonzero(scores >= ceiling[0])
-        reached = np.searchsorted(ceiling, scores.reshape(-1)[flat], side="right")
-        per_bin = np.bincount(flat // size * bins + reached,
-                              minlength=rows * bins).reshape(rows, bins)
-        higher = per_bin.sum(axis=1, keepdims=True) - np.cumsum(per_bin, axis=1)
-        row, b = np.nonzero(per_bin)
-        start = b * width + higher[row, b]
-        keys += [start, start + per_bin[row, b], higher[:, 0] + per_bin[:, 0]]
-        buffered += 2 * start.size + rows
-        if buffered > FLUSH:
-            _flush(diff, keys)
-            buffered = 0
-    _flush(diff, keys)
-    return np.cumsum(diff.reshape(grid.size + 1, width), axis=0)[: grid.size]
-
-
-def _flush(diff: np.ndarray, keys: list[np.ndarray]) -> None:
-    """Add the buffered updates: +1 at starts and at the per-probe k = m cells, -1 at ends."""
-    if not keys:
-        return
-    starts, ends = keys[0::3] + keys[2::3], keys[1::3]
-    sign = np.repeat([1.0, -1.0], [sum(map(len, starts)), sum(map(len, ends))])
-    diff += np.bincount(np.concatenate(starts + ends), weights=sign,
-                        minlength=diff.size).astype(np.int64)
-    keys.clear()
-
-
-def float32_ceiling(thresholds: np.ndarray) -> np.ndarray:
-    """The smallest float32 at or above each threshold: for float32 scores,
-    ``score >= t`` exactly when ``score >= ceiling``, so comparisons stay in float32.
-
-    >>> float(float32_ceiling(np.array([0.1]))[0]) >= 0.1
-    True
-    """
-    rounded = thresholds.astype(np.float32)
-    return np.where(rounded < thresholds, np.nextafter(rounded, np.float32(np.inf)), rounded)

@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from audit.matching._images import Images, load_images
 from audit.matching._scores import scores_table
+from audit.matching.makeup import TOO_FEW, Composition, image_labels
 from audit.matching.similarity import check_distance, similarity_matrix
 
 #: Default bound on one chunk's float32 score block (bytes), see :func:`search_watchlist`.
@@ -170,8 +171,9 @@ def _search_on_dask(client: Any, probes: np.ndarray, watchlist: np.ndarray,
                           for name in ("best_score", "best_entry", "rank")))
 
 
-#: BLAS thread limits are process-wide: one chunk at a time per worker process.
-_BLAS_LOCK = threading.Lock()
+#: BLAS thread limits are process-wide: one chunk at a time per worker process
+#: (shared with the streamed curve, :mod:`audit.matching.streaming`).
+BLAS_LOCK = threading.Lock()
 
 
 def _search_chunk(probes: np.ndarray, watchlist: np.ndarray, true_entry: np.ndarray,
@@ -180,7 +182,7 @@ def _search_chunk(probes: np.ndarray, watchlist: np.ndarray, true_entry: np.ndar
     default to 1, which changes the last bit of some float32 scores)."""
     from threadpoolctl import threadpool_limits
 
-    with _BLAS_LOCK, threadpool_limits(limits=blas_threads, user_api="blas"):
+    with BLAS_LOCK, threadpool_limits(limits=blas_threads, user_api="blas"):
         return search_watchlist(probes, watchlist, true_entry=true_entry, distance=distance,
                                 chunk_size=chunk_size)
 
@@ -195,6 +197,8 @@ def identification_scores(
     seed: int = 0,
     chunk_size: int | None = None,
     client: Any = None,
+    composition: Composition | None = None,
+    enrol_with_probe: bool = False,
 ) -> pa.Table:
     """Simulated watchlist searches: one scores-table row per probe and draw.
 
@@ -218,6 +222,13 @@ def identification_scores(
     client : distributed.Client, optional
         Search probe chunks as tasks on this Dask cluster, each draw's
         watchlist sent to every worker once; the table is the same as without.
+    composition : audit.matching.makeup.Composition, optional
+        The watchlist's make-up; stratified make-ups draw each group's quota
+        of subjects without replacement within the group (a subject's group
+        is the label of its first usable image). Uniform by default.
+    enrol_with_probe : bool
+        Enrol only subjects with a further usable image, so every entry has
+        a mated probe.
 
     Returns
     -------
@@ -242,10 +253,13 @@ def identification_scores(
         )
     images = load_images(faces, manifest)
     rng = np.random.default_rng(seed)
+    labels = (None if composition is None or composition.uniform
+              else image_labels(manifest, composition.grouping, images.image_id))
+    design = _DrawDesign(composition, labels, enrol_with_probe)
     draws = [
         _one_draw(
             images, rng, fold=r, watchlist_size=watchlist_size, distance=distance,
-            chunk_size=chunk_size, client=client,
+            chunk_size=chunk_size, client=client, design=design,
         )
         for r in range(n_draws)
     ]
@@ -261,8 +275,9 @@ def _one_draw(
     distance: str,
     chunk_size: int | None,
     client: Any = None,
+    design: _DrawDesign | None = None,
 ) -> pa.Table:
-    enrolled = _draw_watchlist(images, rng, watchlist_size)
+    enrolled = _draw_watchlist(images, rng, watchlist_size, design)
     subject_code, subjects = pd.factorize(images.subject_id)
     entry_of_subject = np.full(len(subjects), -1, dtype=np.int64)
     entry_of_subject[subject_code[enrolled]] = np.arange(watchlist_size)
@@ -312,22 +327,48 @@ def _one_draw(
     )
 
 
-def _draw_watchlist(images: Images, rng: np.random.Generator, size: int) -> np.ndarray:
+@dataclass(frozen=True)
+class _DrawDesign:
+    """How watchlists are drawn: make-up, image labels of its grouping, who may be enrolled."""
+
+    composition: Composition | None = None
+    labels: np.ndarray | None = None  # per image, in Images order; None when uniform
+    with_probe: bool = False
+
+
+def _draw_watchlist(images: Images, rng: np.random.Generator, size: int,
+                    design: _DrawDesign | None = None) -> np.ndarray:
     """Image positions of ``size`` enrolment images, one per drawn subject, in draw order.
 
-    Subjects are drawn uniformly among those with an ``ok`` image, then one
-    ``ok`` image uniformly among theirs. Images are sorted by subject, so a
-    subject's ``ok`` images are consecutive in ``ok_position``.
+    Subjects are drawn without replacement among those with an ``ok`` image
+    (with ``with_probe``, two), uniformly or within each group by its quota
+    (:meth:`audit.matching.makeup.Composition.quotas`), then one ``ok`` image
+    uniformly among theirs. Images are sorted by subject, so a subject's
+    ``ok`` images are consecutive in ``ok_position``.
     """
+    design = design or _DrawDesign()
     ok_position = np.flatnonzero(images.ok & images.subject_face)
     counts = np.bincount(pd.factorize(images.subject_id[ok_position])[0])
     starts = np.cumsum(counts) - counts
-    if len(starts) < size:
-        raise ValueError(
-            f"watchlist of {size} needs {size} subjects with a usable face image; "
-            f"only {len(starts)} have one"
-        )
-    chosen = rng.choice(len(starts), size=size, replace=False)
+    eligible = counts >= (2 if design.with_probe else 1)
+    what = "usable face image" + (" and a further one to search with" if design.with_probe else "")
+    if design.labels is None:
+        if eligible.sum() < size:
+            raise ValueError(f"watchlist of {size} needs {size} subjects with a {what}; "
+                             f"only {int(eligible.sum())} have one")
+        pool = np.flatnonzero(eligible)
+        chosen = pool[rng.choice(pool.size, size=size, replace=False)]
+    else:
+        group = design.labels[ok_position[starts]]
+        strata = np.unique(group)
+        chosen = []
+        for stratum, quota in zip(strata, design.composition.quotas(strata, [size])[:, 0]):
+            pool = np.flatnonzero(eligible & (group == stratum))
+            if pool.size < quota:
+                raise ValueError(TOO_FEW.format(size=size, need=quota, group=stratum,
+                                                have=pool.size) + f" with a {what}")
+            chosen.append(pool[rng.choice(pool.size, size=quota, replace=False)])
+        chosen = np.concatenate(chosen)
     return ok_position[starts[chosen] + rng.integers(0, counts[chosen])]
 
 

@@ -42,8 +42,8 @@ import pyarrow as pa
 
 from audit.metrics import table
 from audit.metrics.projection import project_deployment
-from audit.metrics.watchlist_curve import FPIR_PER_PERSON as PER_PERSON
-from audit.metrics.watchlist_curve import SIZE
+from audit.metrics.expected_errors import FNIR_PER_PERSON, FPIR_PER_PERSON
+from audit.metrics.watchlist_curve import CURVE, SIZE
 
 RATE_AT_SIZE = "rate_at_size"
 MODEL_ERROR = "model_error"
@@ -63,7 +63,7 @@ def extrapolate(metric: str, rate_max: np.ndarray, size_max: int, size: np.ndarr
     0.3439
     """
     rate_max, size = np.asarray(rate_max, dtype=np.float64), np.asarray(size, dtype=np.float64)
-    if metric != "fnir":  # fpir, and fpir_per_person
+    if not metric.startswith("fnir"):  # fpir, fpir_per_person, fpir_uniform
         return 1 - (1 - rate_max) ** (size / size_max)
     hit_one = 1 - np.asarray(rate_one, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -119,15 +119,19 @@ def project_from_curve(curve: pa.Table | pd.DataFrame, *, crowd_size: int,
     Returns :data:`audit.metrics.table.CURVE_SCHEMA` rows: ``rate_at_size`` at
     W and at :data:`SCALE_UP` x W, ``model_error`` (extrapolations only) and
     ``projection`` rows at W (``watchlist_size`` = W). With ``per_person``
-    the false alerts are those of passers-by seen several times
-    (``fpir_per_person`` rows) instead of one capture's.
+    the false alerts and misses are those of people seen several times
+    (``fpir_per_person``, ``fnir_per_person`` rows, where measured) instead
+    of one capture's.
     """
     frame = curve.to_pandas() if isinstance(curve, pa.Table) else curve
+    frame = frame[frame[table.STATISTIC] == CURVE]
     read, gaps = rates_at_size(frame, int(watchlist_size))
     scaled, scaled_gaps = rates_at_size(frame, SCALE_UP * int(watchlist_size))
     as_rates = read.assign(**{table.STATISTIC: table.RATE})
-    if per_person:
-        as_rates = as_rates[as_rates["metric"] != "fpir"].replace({"metric": {PER_PERSON: "fpir"}})
+    for single, person in ((("fpir", FPIR_PER_PERSON), ("fnir", FNIR_PER_PERSON))
+                           if per_person else ()):
+        if (as_rates["metric"] == person).any():
+            as_rates = as_rates[as_rates["metric"] != single].replace({"metric": {person: single}})
     for column in ("value", "ci_low", "ci_high", "threshold", table.TARGET):
         as_rates[column] = as_rates[column].astype(np.float64)
     projected = project_deployment(as_rates, crowd_size=crowd_size,

@@ -52,16 +52,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.special import gammaln
 
+from audit.matching.makeup import UNIFORM, Composition, largest_size
 from audit.metrics import table, trials
+from audit.metrics.expected_errors import expected_parts, none_listed
 from audit.metrics.score_limits import from_design_effects, set_intervals
 from audit.metrics.variance import ClusterCounts, design_effects, rate_variance
 
 #: ``statistic`` of the rows of the watchlist-size curve.
 CURVE = "watchlist_curve"
-#: Metric of a passer-by seen ``captures`` times: alerted if any capture alerts.
-FPIR_PER_PERSON = "fpir_per_person"
+#: ``statistic`` and ``metric`` of the rows stating the watchlist's make-up.
+COMPOSITION, COMPOSITION_SHARE = "watchlist_composition", "watchlist_share"
 #: Column of the watchlist size W (null on rows not tied to one).
 SIZE = table.WATCHLIST_SIZE
 #: ``ci_method`` suffix is the interval's; the estimator is named here for the report.
@@ -70,14 +71,16 @@ BAD_SIZES = "watchlist sizes must be integers from 1 to {largest} (the gallery h
 
 
 def size_grid(gallery_size: int, *, points: int = 25, include: tuple[int, ...] = ()) -> np.ndarray:
-    """Watchlist sizes from 1 to ``G - 1``, evenly on a log scale, plus ``include`` in range.
+    """Watchlist sizes from 1 to ``G - 1``, evenly on a log scale, plus the powers of ten
+    (the sizes reports quote) and ``include``, in range.
 
-    >>> size_grid(1000, points=4).tolist()
-    [1, 10, 100, 999]
+    >>> size_grid(2000, points=3).tolist()
+    [1, 10, 45, 100, 1000, 1999]
     """
     largest = max(gallery_size - 1, 1)
     grid = np.unique(np.round(np.logspace(0, np.log10(largest), points)).astype(np.int64))
-    extra = [int(w) for w in include if 1 <= w <= largest]
+    tens = 10 ** np.arange(1, int(np.log10(largest)) + 1)
+    extra = [int(w) for w in (*tens, *include) if 1 <= w <= largest]
     return np.unique(np.concatenate([grid, np.asarray(extra, dtype=np.int64)]))
 
 
@@ -85,18 +88,14 @@ def no_alert_probability(k: np.ndarray, others: int, sizes: np.ndarray) -> np.nd
     r"""``C(others - k, W) / C(others, W)`` for every ``k`` (any shape) and every W in ``sizes``.
 
     Shape ``k.shape + (len(sizes),)``; 0 where ``k > others - W``. Computed
-    once per distinct ``k`` in log space, then gathered.
+    once per distinct ``k`` (:func:`audit.metrics.expected_errors.none_listed`),
+    then gathered.
 
     >>> no_alert_probability(np.array([0, 1, 2]), 3, np.array([1, 2])).round(4).tolist()
     [[1.0, 1.0], [0.6667, 0.3333], [0.3333, 0.0]]
     """
     distinct, inverse = np.unique(np.asarray(k, dtype=np.int64), return_inverse=True)
-    free = others - distinct[:, None].astype(np.float64)
-    w = np.asarray(sizes, dtype=np.float64)[None, :]
-    with np.errstate(invalid="ignore"):
-        log_p = (gammaln(free + 1) - gammaln(free - w + 1)
-                 - gammaln(others + 1.0) + gammaln(others - w + 1))
-    table_ = np.where(free >= w, np.exp(log_p), 0.0)
+    table_ = none_listed(distinct[:, None], others, np.asarray(sizes)[None, :])
     return table_[inverse.reshape(np.shape(k))]
 
 
@@ -104,7 +103,7 @@ def fpir_from_histogram(histogram: np.ndarray, others: int, sizes: np.ndarray) -
     """FPIR at every (threshold, W) from the count of probes by ``k`` at each threshold.
 
     ``histogram[j, k]`` probes have ``k`` of the ``others`` candidate entries
-    at or above threshold ``j`` (:func:`audit.matching.gallery.exceedance_histogram`);
+    at or above threshold ``j`` (:func:`audit.matching.streaming.exceedance_histogram`);
     the mean of ``1 - P(no alert)`` is then one matrix product, shape
     ``(T, len(sizes))``. A point estimate: intervals need the per-subject sums
     of :func:`curve_rows`.
@@ -118,76 +117,67 @@ def fpir_from_histogram(histogram: np.ndarray, others: int, sizes: np.ndarray) -
         return 1.0 - (histogram[:, : others + 1] @ p) / n
 
 
-def expected_errors(counts, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                         np.ndarray]:
-    """Per-probe expected false alerts and misses at every (threshold, size).
-
-    Returns ``(nonmated, fpir_errors, mated, fnir_errors)``: the probe masks
-    and arrays of shape (probes in the mask, T, len(sizes)).
-    """
-    others = counts.gallery_size - 1
-    sizes = np.asarray(sizes, dtype=np.int64)
-    nonmated = np.ones(len(counts.probe_id), dtype=bool)
-    alert = 1.0 - no_alert_probability(counts.others_at_least, others, sizes)
-    alert[~counts.acquired] = 0.0
-    mated = counts.has_entry & ~counts.entry
-    own = counts.own_score[mated]
-    with np.errstate(invalid="ignore"):
-        reaches = (own[:, None] >= counts.thresholds[None, :]) & counts.acquired[mated][:, None]
-    rank_one = no_alert_probability(counts.beaten_by[mated], others, sizes - 1)
-    miss = 1.0 - reaches[:, :, None] * rank_one[:, None, :]
-    return nonmated, alert, mated, miss
-
-
 def curve_rows(counts, points: pd.DataFrame, *, sizes: np.ndarray, images: pd.DataFrame,
                groupings: tuple[str, ...], confidence: float, interval: str,
-               min_subjects: int, min_trials: int) -> pd.DataFrame:
+               min_subjects: int, min_trials: int,
+               composition: Composition | None = None) -> pd.DataFrame:
     """METRICS rows of FPIR and FNIR at every (operating point, size), overall and by group.
 
     ``points`` has one row per operating point: ``threshold``, ``operating_point``,
     ``point_kind``, ``target``; every threshold must be in ``counts.thresholds``.
     ``images`` maps ``image_id`` to the grouping columns (one column each).
+    ``composition`` is the watchlist's make-up (uniform by default); a stated
+    one also writes ``fpir_uniform`` rows, FPIR under a uniform make-up.
     """
+    comp = composition or Composition(UNIFORM)
     sizes = np.asarray(sizes, dtype=np.int64)
-    if sizes.size == 0 or sizes.min() < 1 or sizes.max() > counts.gallery_size - 1:
-        raise ValueError(BAD_SIZES.format(largest=counts.gallery_size - 1,
-                                          g=counts.gallery_size, bad=sizes.tolist()))
+    largest = largest_measurable(counts, comp)
+    if sizes.size == 0 or sizes.min() < 1 or sizes.max() > largest:
+        raise ValueError(BAD_SIZES.format(largest=largest, g=counts.gallery_size,
+                                          bad=sizes.tolist()))
     where = np.searchsorted(counts.thresholds, points["threshold"].to_numpy(np.float64))
-    nonmated, alert, mated, miss = expected_errors(counts, sizes)
     labels = images.set_index("image_id").reindex(counts.probe_id)
-    parts = [("fpir", counts.probe_subject[nonmated], labels[nonmated], alert),
-             ("fnir", counts.probe_subject[mated], labels[mated], miss)]
-    if counts.person_at_least is not None:  # passers-by seen ``captures`` times
-        person_labels = labels.set_axis(counts.probe_subject).groupby(level=0).first()
-        parts.append((FPIR_PER_PERSON, counts.person_subject,
-                      person_labels.reindex(counts.person_subject),
-                      1.0 - no_alert_probability(counts.person_at_least,
-                                                 counts.gallery_size - 1, sizes)))
+    person_labels = labels.set_axis(counts.probe_subject).groupby(level=0).first()
     frames = []
-    for metric, subjects, labelled, errors in parts:
-        errors = errors[:, where, :]
+    for part in expected_parts(counts, sizes, comp):
+        labelled = (labels.iloc[part.rows] if part.rows is not None
+                    else person_labels.reindex(part.subjects))
+        errors = part.errors[:, where, :]
+        weights = part.weights if part.weights is not None else np.ones((len(errors), sizes.size))
         for grouping in ("overall", *groupings):
-            group = (np.full(len(subjects), "all", dtype=object) if grouping == "overall"
+            group = (np.full(len(part.subjects), "all", dtype=object) if grouping == "overall"
                      else labelled[grouping].to_numpy(object))
             for value in sorted(pd.unique(group), key=trials.natural_order):
                 chosen = group == value
-                frames.append(_group_rows(metric, grouping, str(value), errors[chosen],
-                                          subjects[chosen], points, sizes))
+                frames.append(_group_rows(part.metric, grouping, str(value), errors[chosen],
+                                          weights[chosen], part.subjects[chosen], points, sizes))
     rows = pd.concat(frames, ignore_index=True)
     return _finish(rows, confidence=confidence, interval=interval,
                    min_subjects=min_subjects, min_trials=min_trials)
 
 
-def _group_rows(metric: str, grouping: str, group: str, errors: np.ndarray,
+def largest_measurable(counts, comp: Composition) -> int:
+    """The largest W the gallery allows under ``comp`` (``G - 1`` when uniform)."""
+    if comp.uniform:
+        return counts.gallery_size - 1
+    return largest_size(comp, counts.strata, counts.stratum_people)
+
+
+def _group_rows(metric: str, grouping: str, group: str, errors: np.ndarray, weights: np.ndarray,
                 subjects: np.ndarray, points: pd.DataFrame, sizes: np.ndarray) -> pd.DataFrame:
-    """One group's rows over (point, size), with the per-subject sums for its variance."""
+    """One group's rows over (point, size), with the per-subject sums for its variance.
+
+    ``weights`` (probes x sizes) weight each probe's errors and trial (ones
+    but for miss rates under a stratified make-up, :mod:`audit.metrics.expected_errors`).
+    """
     n_points, n_sizes = errors.shape[1], errors.shape[2]
     code, distinct = pd.factorize(subjects)
     owner = sparse.csr_matrix((np.ones(code.size), (code, np.arange(code.size))),
                               shape=(distinct.size, code.size))
-    per_subject = owner @ errors.reshape(code.size, -1)  # subjects x (points * sizes)
-    probes = np.asarray(owner.sum(axis=1)).ravel()
-    trials_matrix = np.repeat(probes[:, None], n_points * n_sizes, axis=1)
+    weighted = errors * weights[:, None, :]
+    per_subject = owner @ weighted.reshape(code.size, -1)  # subjects x (points * sizes)
+    trials_matrix = owner @ np.broadcast_to(weights[:, None, :], errors.shape).reshape(
+        code.size, -1)
     rates, variances = rate_variance(ClusterCounts(sparse.csr_matrix(per_subject),
                                                    sparse.csr_matrix(trials_matrix)))
     point_rows = points.reset_index(drop=True).iloc[np.repeat(np.arange(n_points), n_sizes)]
@@ -195,7 +185,7 @@ def _group_rows(metric: str, grouping: str, group: str, errors: np.ndarray,
         metric=metric, grouping=grouping, group=group,
         **{SIZE: np.tile(sizes, n_points)},
         value=rates, n_trials=code.size, n_subjects=distinct.size,
-        _errors=per_subject.sum(axis=0), _variance=variances,
+        _errors=np.nan_to_num(rates * code.size), _variance=variances,
     ).reset_index(drop=True)
 
 
@@ -210,7 +200,33 @@ def _finish(rows: pd.DataFrame, *, confidence: float, interval: str, min_subject
     rows = set_intervals(rows, variance, interval=interval, confidence=confidence)
     rows["n_errors"] = np.round(rows["_errors"]).astype(np.int64)
     rows["sufficient"] = ((rows["n_subjects"] >= min_subjects) & (rows["n_trials"] >= min_trials)
-                          & ~trials.has_unknown_label(rows["group"]))
+                          & ~trials.has_unknown_label(rows["group"]) & rows["value"].notna())
     rows[table.STATISTIC] = CURVE
     rows[table.GROUP_B] = None
     return rows.drop(columns=["_errors", "_variance"])
+
+
+def composition_rows(counts, comp: Composition, *, size: int, grouping: str) -> pd.DataFrame:
+    """The watchlist's make-up at W = ``size``, one row per group of ``grouping``.
+
+    ``value`` is the group's share of the list (for a uniform make-up, its
+    expected share: its share of the gallery), ``target`` the stated share
+    (null when uniform), ``n_trials`` the entries drawn from it (expected,
+    rounded, when uniform) and ``n_subjects`` the gallery people it holds.
+    ``counts`` must be split by ``grouping`` (``gallery_counts(strata=...)``).
+    """
+    people = np.asarray(counts.stratum_people, dtype=np.float64)
+    if comp.uniform:
+        share, stated = people / people.sum(), np.full(people.size, np.nan)
+        drawn = np.round(share * size).astype(np.int64)
+    else:
+        drawn = comp.quotas(counts.strata, np.array([size]))[:, 0]
+        share = drawn / size
+        stated = np.array([comp.shares.get(str(s), 0.0) for s in counts.strata])
+    return pd.DataFrame({
+        "metric": COMPOSITION_SHARE, "grouping": grouping, "group": counts.strata.astype(str),
+        "threshold": np.nan, "value": share, "ci_low": np.nan, "ci_high": np.nan,
+        "ci_method": None, "n_trials": drawn, "n_subjects": people.astype(np.int64),
+        "n_errors": 0, "sufficient": True, table.OPERATING_POINT: None,
+        table.STATISTIC: COMPOSITION, table.GROUP_B: None, table.POINT_KIND: None,
+        table.TARGET: stated, SIZE: size})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from audit.report.inputs import ProjectionInputs, RunInfo
 from audit.metrics.size_projection import RATE_AT_SIZE
-from audit.metrics.watchlist_curve import FPIR_PER_PERSON as PER_PERSON
+from audit.metrics.expected_errors import FNIR_PER_PERSON, FPIR_PER_PERSON
 from audit.report.reading import (
     ALL,
     OVERALL,
@@ -114,9 +114,10 @@ def projection(index: MetricsIndex, run: RunInfo, point: OperatingPoint | None,
 
     def rates(metric: str, grouping: str) -> dict[str, GroupRate]:
         """The rates the figures were computed from: read at W when the rows say so
-        (a passer-by's seen several times when measured: the projection used those)."""
-        if metric == "fpir" and (read["metric"] == PER_PERSON).any():
-            metric = PER_PERSON
+        (a person's seen several times when measured: the projection used those)."""
+        person = {"fpir": FPIR_PER_PERSON, "fnir": FNIR_PER_PERSON}[metric]
+        if (read["metric"] == person).any():
+            metric = person
         chosen = read[(read["metric"] == metric) & (read["grouping"] == grouping)]
         if len(chosen):
             return {str(r["group"]): group_rate(r) for r in chosen.to_dict(orient="records")}

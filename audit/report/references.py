@@ -18,6 +18,19 @@ BAD_REFERENCE = "references.toml: reference {id!r} {problem}"
 
 
 @dataclass(frozen=True)
+class WatchlistPoint:
+    """A published false alert rate at a watchlist size: about 1 in ``one_in`` passers-by
+    (as the source words it) with a watchlist of ``watchlist`` entries."""
+
+    watchlist: int
+    one_in: int
+
+    @property
+    def fpir(self) -> float:
+        return 1.0 / self.one_in
+
+
+@dataclass(frozen=True)
 class Reference:
     """One published source and the figures the report quotes from it.
 
@@ -27,7 +40,10 @@ class Reference:
     person sought; ``stopped``, ``rejected_at_once`` and ``lost_in_crowd``
     say what happened to the alerts when the source says so.
     ``press_percent`` is the share of false alerts as the press reported it,
-    when that differs from the counts by rounding.
+    when that differs from the counts by rounding. ``watchlist_points`` are
+    false alert rates at stated watchlist sizes, drawn on the report's
+    watchlist-size figure as another system's, with ``points_source``,
+    ``points_url`` and ``points_quote`` (the sentence they are read from).
     """
 
     id: str
@@ -50,6 +66,10 @@ class Reference:
     rejected_at_once: int | None = None
     lost_in_crowd: int | None = None
     press_percent: int | None = None
+    watchlist_points: tuple[WatchlistPoint, ...] = ()
+    points_source: str = ""
+    points_url: str = ""
+    points_quote: str = ""
 
     @property
     def false_share(self) -> float | None:
@@ -84,7 +104,12 @@ def _reference(entry: dict) -> Reference:
                if name != "authors" and not entry.get(name)]  # authors may be empty
     if missing:
         raise ValueError(BAD_REFERENCE.format(id=ident, problem=f"lacks {missing}"))
-    return Reference(**{**entry, "findings": tuple(entry["findings"])})
+    points = tuple(WatchlistPoint(**p) for p in entry.get("watchlist_points", ()))
+    if points and not (entry.get("points_url") and entry.get("points_quote")):
+        raise ValueError(BAD_REFERENCE.format(id=ident, problem="has watchlist_points without "
+                                                                "points_url and points_quote"))
+    return Reference(**{**entry, "findings": tuple(entry["findings"]),
+                        "watchlist_points": points})
 
 
 @cache

@@ -11,7 +11,7 @@ and the deployment's W as a vertical line (an open marker when extrapolated).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import matplotlib
@@ -23,15 +23,30 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from audit.report import formatting
 from audit.report.figures import WIDTH, _draw, _log_ticks, _percent_axis, _rc, short
+from audit.report.references import Reference
 from audit.report.reading import ALL, OVERALL, Interval, OperatingPoint, interval
 from audit.report.styles import MUTED, OVERALL_COLOUR, GroupStyles
 from audit.report.svg import SafeSvg, plain
 
 CURVE, AT_SIZE, MODEL_ERROR = "watchlist_curve", "rate_at_size", "model_error"
+COMPOSITION = "watchlist_composition"
 EXTRAPOLATED = "extrapolated-independent-comparisons"
 METRICS = ("fpir", "fnir")
-#: Rates read at the deployment's W: also a passer-by's seen several times, when measured.
-READ = (*METRICS, "fpir_per_person")
+#: Rates read at the deployment's W: also a person's seen several times, and FPIR under a
+#: uniform make-up beside a stated one, when measured.
+READ = (*METRICS, "fpir_per_person", "fnir_per_person", "fpir_uniform")
+
+
+@dataclass(frozen=True)
+class MakeupRow:
+    """One group's part of the watchlist: its ``share`` of a list of W (``entries`` people),
+    the ``stated`` share (None for a uniform make-up) and the ``people`` of the data in it."""
+
+    group: str
+    share: float
+    stated: float | None
+    entries: int
+    people: int
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,20 @@ class SizeCurve:
     at_size: Mapping[str, tuple[AtSize, ...]]
     largest: int
     deployment_size: int | None
+    makeup: tuple[MakeupRow, ...] = ()
+    makeup_grouping: str | None = None
+    makeup_size: int | None = None
+
+    @property
+    def gallery_size(self) -> int:
+        """People with a usable face, each one gallery entry (the largest W is one less
+        unless a stated make-up runs out of one group first)."""
+        return sum(m.people for m in self.makeup) if self.makeup else self.largest + 1
+
+    @property
+    def stated_makeup(self) -> bool:
+        """The watchlist's make-up was stated (stratified or balanced), not uniform."""
+        return any(m.stated is not None for m in self.makeup)
 
     @property
     def extrapolated(self) -> bool:
@@ -107,6 +136,13 @@ def size_curves(metrics: pa.Table | pd.DataFrame, point: OperatingPoint | None,
     curve = here[here["statistic"] == CURVE]
     if curve.empty:
         return ()
+    makeup = frame[frame["statistic"] == COMPOSITION]
+    rows_of_makeup = tuple(
+        MakeupRow(str(r["group"]), float(r["value"]),
+                  None if pd.isna(r["target"]) else float(r["target"]),
+                  int(r["n_trials"]), int(r["n_subjects"]))
+        for r in makeup.to_dict(orient="records")
+        if r["n_subjects"] > 0 or (pd.notna(r["target"]) and r["target"] > 0))
     out = []
     for grouping in (OVERALL, *groupings):
         rows = curve[curve["grouping"] == grouping]
@@ -124,6 +160,9 @@ def size_curves(metrics: pa.Table | pd.DataFrame, point: OperatingPoint | None,
             at_size={m: _at_size(read[read["metric"] == m]) for m in READ},
             largest=int(rows.loc[rows["metric"] == "fpir", "watchlist_size"].max()),
             deployment_size=int(sizes.min()) if len(sizes) else None,
+            makeup=rows_of_makeup,
+            makeup_grouping=str(makeup["grouping"].iloc[0]) if len(makeup) else None,
+            makeup_size=int(makeup["watchlist_size"].iloc[0]) if len(makeup) else None,
         ))
     return tuple(out)
 
@@ -132,8 +171,9 @@ def _series(rows: pd.DataFrame) -> tuple[SizeSeries, ...]:
     out = []
     for group, part in rows.groupby("group", sort=False):
         part = part.sort_values("watchlist_size")
+        measured = part[part["value"].notna()]  # a group none of whom a make-up lists at W
         out.append(SizeSeries(
-            str(group), bool(part["sufficient"].all()),
+            str(group), bool(len(measured) and measured["sufficient"].all()),
             tuple(int(w) for w in part["watchlist_size"]),
             *(tuple(float(v) for v in part[c]) for c in ("value", "ci_low", "ci_high"))))
     return tuple(sorted(out, key=lambda s: s.group != ALL))
@@ -152,12 +192,16 @@ def _at_size(rows: pd.DataFrame) -> tuple[AtSize, ...]:
 
 def watchlist_size(data: SizeCurve, *, figure_id: str, titles: Mapping[str, str], xlabel: str,
                    overall_label: str, deployment_label: str,
-                   styles: GroupStyles | None = None) -> SafeSvg:
+                   styles: GroupStyles | None = None,
+                   others: Sequence[Reference] = (), others_label: str = "{label}") -> SafeSvg:
     """FPIR and FNIR against W (log-log), one line and interval band per sufficient group,
     each group in its report-wide look (``styles``).
 
     The deployment's W is a dashed vertical line labelled ``deployment_label``;
     its read rates are filled markers, or open ones when extrapolated.
+    ``others`` are public references whose published false alert rates at
+    stated watchlist sizes (``watchlist_points``) are drawn as grey crosses on
+    the false alert panel, labelled ``others_label`` (``{label}`` is the source's).
     """
     xlabel, overall_label = plain(xlabel), plain(overall_label)
     styles = styles if styles is not None else GroupStyles()
@@ -184,6 +228,15 @@ def watchlist_size(data: SizeCurve, *, figure_id: str, titles: Mapping[str, str]
                     ax.plot([data.deployment_size], [read.rate.value], linestyle="none",
                             marker=kwargs["marker"] or "D", color=kwargs["color"], markersize=4.5,
                             markerfacecolor="white" if read.extrapolated else kwargs["color"])
+            if metric == "fpir":
+                for other in (r for r in others if r.watchlist_points):
+                    x = np.array([p.watchlist for p in other.watchlist_points], dtype=float)
+                    y = np.array([p.fpir for p in other.watchlist_points])
+                    (mark,) = ax.plot(x, y, linestyle="none", marker="X", color=MUTED,
+                                      markersize=6)
+                    drawn.append(y)
+                    handles.append(mark)
+                    names.append(plain(others_label.format(label=other.label)))
             if data.deployment_size:
                 ax.axvline(data.deployment_size, color=MUTED, linestyle="--", linewidth=0.9)
                 ax.annotate(plain(deployment_label), (data.deployment_size, 1.0),

@@ -86,30 +86,48 @@ def _has_embeddings(faces: pa.Table) -> bool:
     return ok.num_rows > 0 and ok.column("embedding").null_count == 0
 
 
+def watchlist_composition(spec: AuditSpec, manifest: pa.Table):
+    """The spec's watchlist make-up, checked against the data's labels (ValueError)."""
+    from ..matching.makeup import spec_composition
+
+    return spec_composition(spec.watchlist.composition, spec.watchlist.composition_by, manifest)
+
+
 def size_curve(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, rates: pa.Table,
                images: pd.DataFrame) -> pa.Table:
     """FPIR and FNIR against watchlist size at every audited point, from the whole gallery
-    (:mod:`audit.matching.gallery`, :mod:`audit.metrics.watchlist_curve`)."""
+    (:mod:`audit.matching.gallery`, :mod:`audit.metrics.watchlist_curve`), under the
+    spec's watchlist make-up, with the make-up's rows for the report."""
     from ..matching.gallery import gallery_counts
     from ..metrics import table
-    from ..metrics.watchlist_curve import curve_rows, size_grid
+    from ..metrics.watchlist_curve import (composition_rows, curve_rows, largest_measurable,
+                                           size_grid)
 
     frame = rates.to_pandas()
     points = frame[(frame["metric"] == "fpir") & (frame[table.STATISTIC] == table.RATE)
                    & (frame[table.POINT_KIND] != table.SWEEP)]
     points = points[["threshold", table.OPERATING_POINT, table.POINT_KIND, table.TARGET]]
     points = points.drop_duplicates().reset_index(drop=True)
+    comp, by = watchlist_composition(spec, manifest), spec.watchlist.composition_by
     counts = gallery_counts(faces, manifest, thresholds=points["threshold"].to_numpy(),
                             distance=spec.matching.distance, seed=spec.seed,
-                            captures=spec.projection.captures_per_person)
-    if counts.gallery_size < 2:
-        raise runs.RunError("the watchlist-size curve needs at least 2 subjects with a usable face")
-    sizes = size_grid(counts.gallery_size, include=(spec.watchlist.size, spec.projection.watchlist))
+                            captures=spec.projection.captures_per_person,
+                            strata=by if by in manifest.column_names else None)
+    largest = largest_measurable(counts, comp)
+    if largest < 1:
+        raise runs.RunError("the watchlist-size curve needs at least 2 subjects with a usable "
+                            "face (and 2 in every group the watchlist composition draws from)")
+    sizes = size_grid(largest + 1, include=(spec.watchlist.size, spec.projection.watchlist))
     single = tuple(g for g in spec.groupings.sensitive if " x " not in g and "|" not in g)
     stats = spec.statistics
     rows = curve_rows(counts, points, sizes=sizes, images=images, groupings=single,
                       confidence=stats.confidence, interval=stats.interval,
-                      min_subjects=stats.min_subjects, min_trials=stats.min_trials)
+                      min_subjects=stats.min_subjects, min_trials=stats.min_trials,
+                      composition=comp)
+    if by in manifest.column_names:
+        rows = pd.concat([rows, composition_rows(
+            counts, comp, size=min(spec.projection.watchlist, largest), grouping=by)],
+            ignore_index=True)
     return table.to_table(rows, table.CURVE_SCHEMA)
 
 

@@ -24,7 +24,7 @@ from .policy import PolicyOutcome, check_policy
 from .provenance import FROM_SPEC, Provenance, ThresholdOrigin
 from ..tables import write_json, write_table
 from ..reference_groups import ReferenceGroupError, check_reference_groups
-from .measure import measure
+from .measure import measure, watchlist_composition
 from .preflight import check_groupings, check_writable
 
 
@@ -62,7 +62,8 @@ def load_dataset(spec: AuditSpec, data_dir: Path | None):
                                    min_images=spec.dataset.min_images)
     try:  # before any embedding
         check_reference_groups(spec.statistics.reference_groups, manifest)
-    except ReferenceGroupError as error:
+        watchlist_composition(spec, manifest)
+    except (ReferenceGroupError, ValueError) as error:
         raise runs.RunError(str(error)) from None
     n_subjects = len(set(manifest.column("subject_id").to_pylist()))
     if spec.watchlist.size >= n_subjects:  # checked before any embedding
@@ -118,7 +119,8 @@ def match(spec: AuditSpec, manifest: pa.Table, faces: pa.Table) -> pa.Table:
             identification = identification_scores(
                 faces, manifest, watchlist_size=spec.watchlist.size,
                 n_draws=spec.watchlist.draws, distance=m.distance, seed=spec.seed,
-                client=client)
+                client=client, composition=watchlist_composition(spec, manifest),
+                enrol_with_probe=spec.watchlist.enrol_with_probe)
         except ValueError as error:  # e.g. too few subjects with a usable face
             raise runs.RunError(f"{error}; lower [watchlist] size") from None
     return pa.concat_tables([verification, identification.cast(verification.schema)])
