@@ -123,7 +123,7 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
     """CPU seconds of the engine's parts at one threshold against a bare bincount, on the
     same arrays: FMR by ``group`` (unit counts + breakdown with its cluster counts) and the
     cross-group FMR matrix (trial set, unit counts, breakdown, influence)."""
-    from audit.metrics import checked, groups, trials, variance
+    from audit.metrics import checked, groups, trials, unit_counts, variance
 
     table = checked.check_scores_table(scores)
     image_table = checked.check_images(images, ("group",))
@@ -137,14 +137,14 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
     limits = {"n_subjects_total": len(subjects), "min_subjects": 30, "min_trials": 100}
 
     def breakdown():
-        units = groups.unit_counts(fmr, np.array([threshold]), ("point",))
+        units = unit_counts.unit_counts(fmr, np.array([threshold]), ("point",))
         return groups.breakdowns([units], grouping, **limits)
 
     by_group, _ = cpu_timed(breakdown)
 
     def cross():
         trial_set = trials.cross_trial_set(table, image_table, grouping, subjects=subjects)
-        units = groups.unit_counts(trial_set, np.array([threshold]), ("point",))
+        units = unit_counts.unit_counts(trial_set, np.array([threshold]), ("point",))
         (part,) = groups.breakdowns([units], trials.Grouping(("group",), cross=True), **limits)
         return variance.rate_variance(part.clusters)
 

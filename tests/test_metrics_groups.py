@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from fairlearn.metrics import MetricFrame, count, false_negative_rate, false_positive_rate
 
-from audit.metrics import checked, groups, trials
+from audit.metrics import checked, groups, trials, unit_counts
 from audit.metrics.engine import compute_metrics
 
 pytestmark = pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
@@ -160,7 +160,7 @@ def test_subject_matrices_add_up_to_the_counts():
     trial_set = trials.trial_set(
         table, image_table, trials.FNMR, subjects=subjects, columns=columns
     )
-    units = groups.unit_counts(trial_set, np.array([0.4, 0.6]), ("a", "b"))
+    units = unit_counts.unit_counts(trial_set, np.array([0.4, 0.6]), ("a", "b"))
     (part,) = groups.breakdowns(
         [units],
         trials.Grouping(("gender",)),
@@ -184,7 +184,7 @@ def test_fmr_cluster_counts_hold_both_subjects_of_every_pair():
     trial_set = trials.trial_set(
         table, image_table, trials.FMR, subjects=subjects, columns=("gender",)
     )
-    units = groups.unit_counts(trial_set, np.array([0.5]), ("a",))
+    units = unit_counts.unit_counts(trial_set, np.array([0.5]), ("a",))
     (part,) = groups.breakdowns([units], trials.Grouping(("gender",)),
                                 n_subjects_total=len(subjects), min_subjects=0, min_trials=0)
     errors, n = part.clusters.totals()

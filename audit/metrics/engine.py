@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from audit.metrics import (checked, contrasts, disparity, groups, score_limits, table, trials,
-                           variance)
+                           unit_counts, variance)
 from audit.metrics.inputs import CheckedInputs, check_inputs, check_options
 from audit.metrics.points import (
     WINDOW,
@@ -155,7 +155,7 @@ def _breakdowns(
     units = _rate_units(given.scores, given.images, points, subjects=given.subjects,
                         columns=given.columns)
     if given.fta is not None:
-        units.append(groups.fta_unit_counts(given.fta, given.images, subjects=given.subjects,
+        units.append(unit_counts.fta_unit_counts(given.fta, given.images, subjects=given.subjects,
                                             columns=given.columns))
     n_total = len(given.subjects)
     parts = [
@@ -168,7 +168,7 @@ def _breakdowns(
     for grouping in given.crossed:
         trial_set = trials.cross_trial_set(given.scores, given.images, grouping,
                                            subjects=given.subjects, fmr_pairs=fmr_pairs)
-        cross_units = [groups.unit_counts(trial_set, points.thresholds, points.labels)]
+        cross_units = [unit_counts.unit_counts(trial_set, points.thresholds, points.labels)]
         cross = trials.Grouping(grouping.sensitive, cross=True)
         parts.extend(groups.breakdowns(cross_units, cross, n_subjects_total=n_total, **limits))
         del trial_set, cross_units  # twice the FMR trials: not kept through the variances
@@ -330,11 +330,11 @@ def _rate_units(
     *,
     subjects: pd.Index,
     columns: tuple[str, ...],
-) -> list[groups.UnitCounts]:
+) -> list[unit_counts.UnitCounts]:
     """Unit counts of every rate whose trial kind occurs in the scores table."""
     kinds = checked.present_kinds(scores)
     return [
-        groups.unit_counts(
+        unit_counts.unit_counts(
             trials.trial_set(scores, images, spec, subjects=subjects, columns=columns),
             points.thresholds,
             points.labels,

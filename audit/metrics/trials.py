@@ -338,7 +338,7 @@ def cross_trial_set(
     each cell holds every comparison between its two groups. The cell table is
     the full product of the grouping's observed groups, so pairs with no
     comparison appear (and are reported as NaN, never 0). ``fmr_pairs``, the
-    pairs of the FMR trials (:attr:`audit.metrics.groups.UnitCounts.pairs`, same
+    pairs of the FMR trials (:attr:`audit.metrics.unit_counts.UnitCounts.pairs`, same
     rows), spares sorting the mirrored pairs again.
     """
     rows = scores.select(["score", "probe_id", "reference_id", "probe_subject",

@@ -1,0 +1,128 @@
+"""Per-unit trial and error counts: the one pass over a rate's trials.
+
+A *unit* is a (subject, cell) of a one-way rate, or a trial of a dyadic
+rate (its unordered pair of subjects kept, for the two-way variance). The
+counting kernel runs once over the trials at every operating threshold;
+everything downstream (:mod:`audit.metrics.groups`: breakdowns, cluster
+counts) works on these counts, never on rows of comparisons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy import sparse
+
+from audit.metrics import trials
+
+#: Subject codes are below this, so ``low * PAIR_BASE + high`` names an unordered pair.
+PAIR_BASE = 2**31
+
+
+@dataclass(frozen=True)
+class UnitCounts:
+    """Trials and errors of one rate per unit and threshold.
+
+    ``errors`` is sparse (units x thresholds): non-mated rates err only above
+    the lowest threshold, which at the targets audited is a small share of
+    the trials. A dyadic rate's units are its trials, with the unordered pair
+    of subjects of each (``pairs``, codes into ``pair_keys``).
+    """
+
+    rate: str
+    mated: bool
+    thresholds: np.ndarray
+    operating_points: tuple[str | None, ...]
+    subjects: np.ndarray
+    cells: np.ndarray
+    trials: np.ndarray
+    errors: sparse.csr_matrix
+    cell_table: pd.DataFrame
+    #: The other subject of each unit's non-mated pairs (dyadic rates), else None.
+    reference_subjects: np.ndarray | None = None
+    pair_keys: np.ndarray | None = None
+    pairs: np.ndarray | None = None
+
+
+def unit_counts(
+    trial_set: trials.TrialSet, thresholds: np.ndarray, operating_points: tuple[str, ...]
+) -> UnitCounts:
+    """Count one rate's trials and errors per unit at each threshold.
+
+    A unit is (subject, cell); for trials that carry a reference subject it
+    is the trial itself (the same two people rarely meet twice, so collapsing
+    would cost a sort and save nothing).
+    """
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    rows, columns = _error_entries(trial_set.scores, thresholds, mated=trial_set.mated)
+    base = dict(rate=trial_set.rate, mated=trial_set.mated, thresholds=thresholds,
+                operating_points=tuple(operating_points), cell_table=trial_set.cell_table)
+    if trial_set.reference_subjects is not None:
+        a, b = trial_set.subjects, trial_set.reference_subjects
+        pair_keys, pairs = trial_set.pairs or np.unique(
+            np.minimum(a, b).astype(np.int64) * PAIR_BASE + np.maximum(a, b), return_inverse=True)
+        return UnitCounts(
+            **base, subjects=a, cells=trial_set.cells, trials=np.ones(a.size, dtype=np.int8),
+            errors=_sparse_counts(rows, columns, (a.size, thresholds.size)),
+            reference_subjects=b, pair_keys=pair_keys, pairs=pairs.ravel().astype(np.int32))
+    n_cells = len(trial_set.cell_table)
+    keys, unit = np.unique(trial_set.subjects.astype(np.int64) * n_cells + trial_set.cells,
+                           return_inverse=True)
+    unit = unit.ravel()
+    return UnitCounts(
+        **base, subjects=keys // n_cells, cells=keys % n_cells,
+        trials=np.bincount(unit, minlength=keys.size).astype(np.int64),
+        errors=_sparse_counts(unit[rows], columns, (keys.size, thresholds.size)))
+
+
+def _error_entries(scores: np.ndarray, thresholds: np.ndarray, *, mated: bool
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(trial, threshold) of every error: a non-mated trial at ``score >= t``, a mated one
+    below it (NaN never decides). One ``searchsorted`` into the sorted thresholds."""
+    order = np.argsort(thresholds, kind="stable")
+    reached = np.searchsorted(thresholds[order], scores, side="right")
+    reached[np.isnan(scores)] = 0
+    count = thresholds.size - reached if mated else reached
+    erring = np.flatnonzero(count)  # few, for non-mated rates at the thresholds audited
+    count = count[erring]
+    rows = np.repeat(erring, count)
+    offset = np.arange(rows.size) - np.repeat(np.cumsum(count) - count, count)
+    return rows, order[reached[rows] + offset if mated else offset]
+
+
+def _sparse_counts(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]
+                   ) -> sparse.csr_matrix:
+    """Number of (row, column) entries, as a sparse matrix."""
+    return sparse.csr_matrix((np.ones(rows.size), (rows, columns)), shape=shape)
+
+
+def fta_unit_counts(
+    fta: pd.DataFrame, images: trials.ImageTable, *, subjects: pd.Index, columns: tuple[str, ...]
+) -> UnitCounts:
+    """Failure-to-acquire counts per (subject, cell): one trial per image, no threshold.
+
+    The unit's subject is the image's ``subject_id``; the rate is carried as
+    a non-mated rate whose "decision" is the failure, so MetricFrame's
+    false positive share is the FTA rate.
+    """
+    positions = images.positions(pa.array(fta["image_id"].to_numpy(dtype=object)), table="fta")
+    image_cells, cell_table = images.cells(columns)
+    n_cells = len(cell_table)
+    subject = subjects.get_indexer(images.subject_ids[positions]).astype(np.int64)
+    keys, unit = np.unique(subject * n_cells + image_cells[positions], return_inverse=True)
+    n = np.bincount(unit, minlength=keys.size).astype(np.int64)
+    failed = np.bincount(unit, weights=fta["fta"].to_numpy(bool), minlength=keys.size)
+    return UnitCounts(
+        rate=trials.FTA,
+        mated=False,
+        thresholds=np.array([np.nan]),
+        operating_points=(None,),
+        subjects=keys // n_cells,
+        cells=keys % n_cells,
+        trials=n,
+        errors=sparse.csr_matrix(failed[:, None]),
+        cell_table=cell_table,
+    )
