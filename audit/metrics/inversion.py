@@ -45,7 +45,8 @@ def nested_limits(limits: Limits, z: float) -> tuple[np.ndarray, np.ndarray]:
     array([0.5])
     """
     low, high = limits(z)
-    for level in z_grid(z)[z_grid(z) < z]:
+    grid = z_grid(z)
+    for level in grid[grid < z]:
         level_low, level_high = limits(float(level))
         low, high = np.fmin(low, level_low), np.fmax(high, level_high)
     return low, high
