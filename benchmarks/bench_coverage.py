@@ -27,6 +27,11 @@ an error scores 0.1 on a mated pair and 0.9 on a non-mated one):
    ``fnmr-small-group-b`` repeats it with FNMR 3% in the small group (about
    4.5 expected errors), where an audit with no error has a bound below the
    truth.
+   ``fnmr-small-null`` gives both groups FNMR 1% (test size with ~1.5
+   expected errors in the small group); ``fmr-small-group`` is the dyadic
+   FMR analogue (60 + 20 subjects, 6,000 pairs, FMR 1% and 0.1%: about 1.5
+   expected errors in the small group, often none) and ``fmr-small-null``
+   its null (both 0.2%, about 3 expected errors in the small group).
 5. ``fnmr-null`` and ``fmr-null``: scenarios 1 and 3 with equal true rates
    (6% and 1%): test size and coverage of ratio 1 / difference 0.
 6. ``calibrated``: FMR and FNMR read at a threshold calibrated on each audit's
@@ -145,6 +150,15 @@ SCENARIOS = (
              " the zero-error bound) beside a large one", 107, "fnmr", ("large", "small"),
              (0.05, 0.03), (100, 30), 1.0, trials=((5, 15), (3, 7)), min_subjects=10,
              min_trials=50),
+    Scenario("fnmr-small-null", "4c. FNMR null: small group (~1.5 expected errors) and a large"
+             " one at the same rate", 108, "fnmr", ("large", "small"), (0.01, 0.01), (100, 30),
+             1.0, trials=((5, 15), (3, 7)), min_subjects=10, min_trials=50, null=True),
+    Scenario("fmr-small-group", "4d. FMR, dyadic, small group (~1.5 expected errors) beside a"
+             " large one", 109, "fmr", ("large", "small"), (0.01, 0.001), (60, 20), 1.0,
+             pairs=6000, min_subjects=10, min_trials=50),
+    Scenario("fmr-small-null", "4e. FMR null, dyadic: small group (~3 expected errors) and a"
+             " large one at the same rate", 110, "fmr", ("large", "small"), (0.002, 0.002),
+             (60, 20), 1.0, pairs=6000, min_subjects=10, min_trials=50, null=True),
     Scenario("fnmr-null", "5a. FNMR null: equal rates, one-way clustered", 105, "fnmr",
              ("g1", "g2"), (0.06, 0.06), (60, 60), 1.0, null=True),
     Scenario("fmr-null", "5b. FMR null: equal rates, dyadic", 106, "fmr",

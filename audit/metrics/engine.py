@@ -297,7 +297,7 @@ def _contrast_rows(kept: pd.DataFrame, c: contrasts.Contrast) -> list[dict]:
          contrasts.INVERTED_HALL if c.ratio_method == contrasts.HALL_LOG else contrasts.INVERTED),
         (contrasts.P_ADJUSTED, c.p_value, np.nan, np.nan, contrasts.BENJAMINI_HOCHBERG),
         (contrasts.MIN_DETECTABLE_RATIO, c.min_detectable_ratio, np.nan, np.nan,
-         contrasts.ARCSINE),
+         contrasts.DETECTABLE),
     )
     return [
         {**base, table.STATISTIC: statistic, "value": value, "ci_low": low, "ci_high": high,
