@@ -5,7 +5,7 @@ influence is 0), so limits built from it treat the group's rate as known
 to be 0: a user found "at least 6.7 times" beside counts of 10 errors in
 4,567 trials against none in 4,749, where the exact conditional binomial
 test, which ignores clustering and so is the more lenient, gives a 95%
-lower bound of 2.33 and p = 8e-4. Here the zero-error side instead gets the
+lower bound of 2.33 and a two-sided p of 0.0016 (the tool said p = 4e-7). Here the zero-error side instead gets the
 Wilson limits at an effective size :math:`n / d` whose design effect
 :math:`d` is pooled from the groups of the block that did see errors
 (:func:`pooled_design_effects`: their design effects weighted by
@@ -19,14 +19,18 @@ Fieller-type MOVER interval (MOVER-R; Zou & Donner 2008, section 3.2;
 Newcombe 2016): the set of :math:`\theta` whose MOVER interval of
 :math:`p_a - \theta p_b` contains 0. Its upper limit is infinite (the
 lower limit of :math:`p_b` is 0) and its lower limit is
-
-.. math:: \theta_L = \frac{\sqrt{l_a (2\hat p_a - l_a)}}{u_b}
-
-(:func:`zero_ratio_lower`). At :math:`\theta = 1` the condition is that of
-the difference's MOVER interval (Newcombe's method 10, with the same
-limits), so the ratio's bound excludes 1 exactly when the difference's
-interval excludes 0, and the p-value that inverts the bound
-(:mod:`audit.metrics.inversion`) agrees with both.
+:math:`\theta_L = \sqrt{l_a (2\hat p_a - l_a)} / u_b`
+(:func:`zero_ratio_lower`). With a handful of errors that combination of
+two large-sample limits is more lenient than the exact conditional binomial
+test (2 errors in 150 against none in 1,000: 2.4 against 1.25), so the
+bound is the smaller of the two (:func:`conditional_lower`, at the same
+effective sizes): the zero side's upper limit is raised to the value at
+which MOVER-R gives the conditional bound where that is the smaller
+(:func:`zero_side_upper`). The pair's difference is Newcombe's MOVER
+interval (method 10) from the same two limits, so the ratio's bound excludes
+1 exactly when the difference's interval excludes 0, and the p-value that
+inverts the bound (:mod:`audit.metrics.inversion`) agrees with both; it is
+never below the exact conditional test's p-value at the effective sizes.
 
 **Power.** The detectable ratio is read off the same interval test that
 gives the p-value, not a separate formula: the smallest ratio :math:`R`
@@ -41,11 +45,18 @@ Benjamini-Hochberg adjustment over the audit's whole family of tests
 raises the bar, which the report says beside the number. With the observed
 rates as base, an observed ratio at or above the detectable one has an
 unadjusted p-value of at most :math:`2\Phi(-(z_{1-\alpha/2} + z_{0.8}))`
-(0.005 at 5%).
+(0.005 at 5%). Two approximations, stated: the alternative's limits are
+Wilson at the effective sizes, so for dyadic pairs (tested with Hall's t on
+the pair's influence) the power leaves out the skewness correction; and a
+pair whose lower group saw no error is powered at the pair's pooled rate,
+where the lower group would have errors and the log-scale MOVER test applies.
 
 References
 ----------
-Zou & Donner (2008), Statistics in Medicine 27:1693-1702. Newcombe (2016),
+Zou & Donner (2008), Statistics in Medicine 27:1693-1702. Newcombe (1998),
+Statistics in Medicine 17:873-890 (method 10). Przyborowski & Wilenski
+(1940), Biometrika 31:313-323 (the conditional test of two Poisson rates);
+Clopper & Pearson (1934), Biometrika 26:404-413. Newcombe (2016),
 "MOVER-R confidence intervals for ratios and products of two independently
 estimated quantities", Statistical Methods in Medical Research
 25:1774-1778. Korn & Graubard (1998), Survey Methodology 24:193-201
@@ -197,6 +208,6 @@ def zero_side_upper(higher: RateVariance, zero: RateVariance, low_a: np.ndarray,
     zeros = (zero.rate == 0) & (higher.rate > 0)
     if not zeros.any():
         return high_b
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         implied = zero_ratio_lower(higher.rate, low_a, 1.0) / conditional_lower(higher, zero, z)
     return np.where(zeros, np.fmax(high_b, implied), high_b)
