@@ -109,8 +109,8 @@ def test_not_shown_carries_its_detectable_ratio(context):
     said = sentence(f)
     assert "were not shown to differ" in said
     assert (f"the data could have shown a ratio of {formatting.ratio(c.detectable)} or more "
-            "with 80% power at the 5% level before the adjustment for the 108 comparisons, so "
-            "higher still after it") in said
+            "with 80% power at the 5% level before the adjustment for the 108 comparisons (the "
+            "adjustment can only raise it)") in said
     assert f"ratio {formatting.ratio(c.ratio.value)}, 95% CI {formatting.ratio_end(c.ratio.low)} to" in said
 
 
