@@ -161,7 +161,7 @@ def detectable_ratios(
 
     low, high = np.zeros(base.shape), np.log(1.0 / safe)
     reachable = excludes_one(high)
-    for _ in range(60):
+    for _ in range(36):  # the log ratio to within log(1 / base) / 2**36
         middle = (low + high) / 2
         hit = excludes_one(middle)
         low, high = np.where(hit, low, middle), np.where(hit, middle, high)
