@@ -189,3 +189,26 @@ def test_dyadic_zero_error_pairs_p_agrees_with_printed_bound_and_difference(seed
         p = by["p_value"].loc[threshold, "value"]
         assert (p < 0.05) == (row["ci_low"] > 1) == (
             by["difference"].loc[threshold, "ci_low"] > 0), (threshold, row.to_dict(), p)
+
+
+@pytest.mark.filterwarnings("ignore:.*no trials in group|.*fewer than two sufficient")
+def test_engine_names_the_bound_and_its_p_value():
+    """The metrics table says how a zero-error pair's rows were found."""
+    rows = []
+    for subject, group, misses in [(f"s{k}", "f" if k < 6 else "m", 1 if k < 3 else 0)
+                                   for k in range(12)]:
+        for j in range(20):
+            rows.append({"probe_id": f"{subject}_0", "reference_id": f"{subject}_{j + 1}",
+                         "probe_subject": subject, "reference_subject": subject,
+                         "score": 0.1 if j < misses else 0.9, "mated": True,
+                         "trial_kind": "verification", "fold": None, "rank": None,
+                         "best_is_true_entry": None})
+    images = pd.DataFrame([{"image_id": f"s{k}_{j}", "subject_id": f"s{k}",
+                            "gender": "f" if k < 6 else "m"} for k in range(12)
+                           for j in range(21)])
+    frame = compute_metrics(pd.DataFrame(rows), images, thresholds=(0.5,), groupings=("gender",),
+                            min_subjects=3, min_trials=10).to_pandas()
+    pair = frame[(frame["metric"] == "fnmr") & (frame["group_b"] == "m")].set_index("statistic")
+    assert pair.loc["ratio", "ci_method"] == BOUND
+    assert pair.loc["p_value", "ci_method"] == "inverted-mover-r-bound"
+    assert pair.loc["min_detectable_ratio", "ci_method"] == "interval-test-power"

@@ -77,6 +77,7 @@ HALL_LOG = "hall-t-log"
 BOUND = "mover-r-bound"
 INVERTED = "inverted-mover-log"
 INVERTED_HALL = "inverted-hall-t-log"
+INVERTED_BOUND = "inverted-mover-r-bound"
 DETECTABLE = sparse_pairs.SAME_TEST_POWER
 BENJAMINI_HOCHBERG = "benjamini-hochberg"
 
