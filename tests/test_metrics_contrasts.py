@@ -14,6 +14,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from audit.metrics import compute_metrics
 from audit.metrics.contrasts import GroupRates, benjamini_hochberg, contrasts
 from scipy import optimize, stats
+from toy_tables import dyadic_audit
 
 Z95 = stats.norm.ppf(0.975)
 
@@ -215,20 +216,7 @@ def test_dyadic_p_value_agrees_with_the_printed_interval_when_few_people_err(see
     An earlier lower limit switched to a narrower fallback as the confidence grew, so the
     inverted p-value said "shown" (p = 1e-6) beside an interval from 0.87 to 14.
     """
-    rng = np.random.default_rng(seed)
-    people, pairs = 60, 3000
-    a = rng.integers(0, people, pairs)
-    b = (a + rng.integers(1, people, pairs)) % people
-    effect = rng.normal(0, 1.6, people)
-    score = rng.normal(effect[a] + effect[b] + np.where(a < people // 2, 0.8, 0.0), 1.0)
-    scores = pd.DataFrame({
-        "trial_kind": "verification", "probe_id": [f"p{i}/0" for i in a],
-        "reference_id": [f"p{j}/0" for j in b], "probe_subject": [f"p{i}" for i in a],
-        "reference_subject": [f"p{j}" for j in b], "score": score,
-        "mated": False, "fold": None, "rank": None, "best_is_true_entry": None})
-    images = pd.DataFrame({"image_id": [f"p{i}/0" for i in range(people)],
-                           "subject_id": [f"p{i}" for i in range(people)],
-                           "group": ["g0"] * (people // 2) + ["g1"] * (people // 2)})
+    scores, images, _, score = dyadic_audit(seed, effect_sd=1.6, shift=0.8)
     thresholds = tuple(np.quantile(score, [0.95, 0.99, 0.997]))
     frame = compute_metrics(scores, images, thresholds=thresholds, groupings=("group",),
                             cross_groupings=(), min_subjects=5, min_trials=20).to_pandas()

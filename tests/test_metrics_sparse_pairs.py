@@ -19,6 +19,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from audit.metrics import compute_metrics
 from audit.metrics.contrasts import BOUND, GroupRates, contrasts
 from audit.metrics.sparse_pairs import pooled_design_effects
+from toy_tables import dyadic_audit
 
 #: Counts a user reported (FMR at a calibrated threshold): 10 of 4,567 against 0 of 4,749.
 USER_COUNTS = [(10, 4567, 4749), (4, 4713, 4749)]
@@ -160,20 +161,8 @@ def test_detectable_ratio_grows_as_the_data_shrink_and_is_nan_without_any():
 def test_dyadic_zero_error_pairs_p_agrees_with_printed_bound_and_difference(seed):
     """FMR at strict thresholds where a group sees no false match: p < 0.05 exactly when the
     printed bound exceeds 1, and exactly when the difference interval excludes 0."""
-    rng = np.random.default_rng(seed)
-    people, pairs = 60, 3000
-    a = rng.integers(0, people, pairs)
-    b = (a + rng.integers(1, people, pairs)) % people
-    effect = rng.normal(0, 1.0, people)
-    score = rng.normal(effect[a] + effect[b] + np.where(a < people // 2, 2.0, 0.0), 1.0)
-    scores = pd.DataFrame({
-        "trial_kind": "verification", "probe_id": [f"p{i}/0" for i in a],
-        "reference_id": [f"p{j}/0" for j in b], "probe_subject": [f"p{i}" for i in a],
-        "reference_subject": [f"p{j}" for j in b], "score": score,
-        "mated": False, "fold": None, "rank": None, "best_is_true_entry": None})
-    images = pd.DataFrame({"image_id": [f"p{i}/0" for i in range(people)],
-                           "subject_id": [f"p{i}" for i in range(people)],
-                           "group": ["g0"] * (people // 2) + ["g1"] * (people // 2)})
+    people = 60
+    scores, images, a, score = dyadic_audit(seed, effect_sd=1.0, shift=2.0, people=people)
     # Above every score of g1's probes: g1 has no false match; g0 has 1 to 15 or so.
     edge = score[a >= people // 2].max() + 1e-9
     above = np.sort(score[(a < people // 2) & (score >= edge)])
