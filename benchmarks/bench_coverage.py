@@ -552,6 +552,9 @@ def _git(*args: str) -> str:
 
 def report(summary, scenarios, truths, *, audits, seconds, workers, command, all_equal,
            load) -> str:
+    runs = ('once (`interval="wilson-clustered"`, the default; `--clustered-only`)'
+            if INTERVAL_RUNS == [CLUSTERED] else
+            'twice (`interval="wilson-clustered"` and `"wilson"`)')
     sections = []
     for scenario in scenarios:
         sections.append(
@@ -576,7 +579,7 @@ Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared), {platform.python_
 
 Every audit goes through `audit.metrics.compute_metrics(scores, images, thresholds=(0.5,),
 groupings=("group",), cross_groupings=(), min_subjects=..., min_trials=..., interval=...)`
-twice (`interval="wilson-clustered"` and `"wilson"`); the rows read are the scenario's rate
+{runs}; the rows read are the scenario's rate
 (`fnmr` or `fmr`), grouping `group`, `point_kind == "deployment"`. An interval covers when
 `ci_low <= truth <= ci_high` (closed; `ci_high` may be inf for a ratio bound). The truth of a
 ratio or difference follows the pair's order in the row (`group` = higher estimate,
