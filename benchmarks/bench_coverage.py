@@ -589,7 +589,7 @@ coverage between 91% and 93% (or 97% and 99%) is not clearly outside the target 
 
 Methods: `wilson-clustered` and `wilson` are the library's rows. For contrasts the library's
 `interval` option has no effect (they always use the cluster-robust design effects; {
-"this run measured the default `wilson-clustered` alone (`--clustered-only`)" if
+"this run measured the default `wilson-clustered` alone, `--clustered-only`)" if
 INTERVAL_RUNS == [CLUSTERED] else "the two runs gave " + ("identical" if all_equal else
 "DIFFERENT") + " contrast rows in every audit), so the `wilson` contrast rows repeat the"
 " clustered ones"}; the baseline for contrasts is
