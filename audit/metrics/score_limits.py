@@ -71,6 +71,8 @@ from audit.metrics.variance import Influence
 CLUSTERED, WILSON = INTERVALS
 #: ``ci_method`` of a rate with no error (or only errors).
 ONE_SIDED = "one-sided-bound"
+#: Relative size below which a calibrated row's variance is rounding error (its sums cancel).
+ROUNDING = float(np.sqrt(np.finfo(np.float64).eps))
 BAD_INTERVAL = "interval must be 'wilson-clustered' or 'wilson', got {interval!r}"
 
 
@@ -153,20 +155,37 @@ def skew_corrected(
     ``influence`` is the rows' :class:`audit.metrics.variance.Influence`. A
     dyadic variance not above the binomial one (no clustering seen) gives
     Wilson at ``N``: no excess, no skewness.
+
+    Rows read at a calibrated threshold are the exception: their rate moves
+    with the calibration rate the threshold was set on (overall FMR), and
+    that takes out part of their binomial noise as well, so their variance
+    (:meth:`audit.metrics.variance.Influence.calibrated`) can rightly be
+    below the binomial one. Flooring it there counted the noise the
+    calibration removed (measured: 99.5% coverage of a group's FMR at a
+    calibrated threshold, ``benchmarks/results_coverage.md``, scenario 6).
+    Such a row falls back to Wilson at ``N`` only when its variance is not
+    positive beyond rounding: the calibration rate at its own threshold,
+    which is the target by construction. Its interval is the symmetric t
+    interval (no skewness term): its third cumulant would need the
+    correction's share of every pair's cube, which
+    :meth:`~audit.metrics.variance.Influence.third_cumulants` leaves out,
+    and beside a variance below the binomial one that omission dominates.
     """
     p = np.asarray(rates, dtype=np.float64)
     n = np.asarray(trials, dtype=np.float64)
     total = influence.variance()
     with np.errstate(invalid="ignore", divide="ignore"):
-        excess = total - p * (1 - p) / n
+        binomial = p * (1 - p) / n
+        excess = total - binomial
         skewness = influence.third_cumulants() / total**1.5
-    none = ~(excess > 0)
+    floor = np.where(influence.calibrated(), (ROUNDING - 1.0) * binomial, 0.0)
+    none = ~(excess > floor)
     zeros = np.zeros_like(p)
     return RateVariance(
         rate=p, trials=n, excess=np.where(none, 0.0, excess), slope=zeros, curvature=zeros,
         df=np.where(none, np.inf, influence.effective_clusters() - 1.0),
         design_effect=np.asarray(design_effects, dtype=np.float64),
-        skewness=np.where(none, np.nan, skewness),
+        skewness=np.where(none, np.nan, np.where(influence.calibrated(), 0.0, skewness)),
     )
 
 
