@@ -147,3 +147,14 @@ def test_the_calibration_rate_at_its_own_threshold_falls_back_to_wilson_at_n():
     low, high = skew_corrected(rates, n, itself, np.ones(1)).limits(Z)
     want = clustered_wilson_interval(5, 14, 1.0)
     assert (low[0], high[0]) == pytest.approx((float(want[0]), float(want[1])), abs=1e-12)
+
+
+@pytest.mark.parametrize(("errors", "trials", "deff", "people"), [
+    (10, 100, 4.0, 12), (3, 1000, 2.5, 60), (40, 80, 12.0, 3), (1, 4, 1.0, 2)])
+def test_one_way_limits_take_korn_graubards_degrees_of_freedom(errors, trials, deff, people):
+    # Korn & Graubard (1998): the effective size times (z / t_{G-1})^2, Wilson at z there.
+    shrink = (Z / stats.t.ppf(0.975, people - 1)) ** 2
+    low, high = from_design_effects([errors / trials], [float(trials)], [deff],
+                                    [float(people)]).limits(Z)
+    want_low, want_high = clustered_wilson_interval(errors, trials, deff / shrink)
+    assert (low[0], high[0]) == pytest.approx((float(want_low), float(want_high)), abs=1e-12)
