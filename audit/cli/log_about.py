@@ -1,0 +1,78 @@
+"""A score log's description: ``metrics --about`` / ``--report`` and ``report --about``.
+
+The about file (:mod:`audit.log_about`) is read and checked before the log is;
+after the metrics, its record goes beside the table (:mod:`audit.runs.log_record`),
+from which ``report`` describes the system, the data and the labels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .common import UserError
+
+ABOUT_HELP = ("TOML file describing the system, the data and how people were labelled, for "
+              "the report (`lfr-audit init about.toml --about` writes one; docs/score-logs.md).")
+ABOUT_FOR_RUNS = "--about describes a score log; a run folder is described by its audit spec"
+WATCHLIST_DISAGREES = ("--audit-watchlist {given} disagrees with [watchlist] size = {stated} in "
+                       "{file}; give one of them")
+
+
+def load_about_option(path: Path | None, source: Path | None = None):
+    """The checked about file (None without one); one-line errors, exit 2."""
+    if path is None:
+        return None
+    if source is not None and source.is_dir():
+        raise UserError(ABOUT_FOR_RUNS)
+    from ..log_about import AboutError, load_about
+
+    try:
+        return load_about(path)
+    except AboutError as error:
+        raise UserError(str(error)) from None
+
+
+def audited_watchlist(given: int | None, about, about_path: Path | None) -> int | None:
+    """The watchlist size the searches were made against: ``--audit-watchlist``, else the
+    about file's ``[watchlist] size``; an error when both are given and differ."""
+    stated = about.watchlist.size if about is not None else None
+    if given is not None and stated is not None and given != stated:
+        raise UserError(WATCHLIST_DISAGREES.format(given=given, stated=stated,
+                                                   file=about_path.name))
+    return given if given is not None else stated
+
+
+def record_log(out: Path, *, about, logs, sources: dict[str, Path | None],
+               options: dict[str, Any]) -> None:
+    """Write the score log's record beside its metrics table (``metrics.about.json``)."""
+    from ..runs.log_record import log_counts, write_record
+
+    write_record(out, about=None if about is None else about.model_dump(mode="json"),
+                 sources={k: str(v) for k, v in sources.items() if v is not None},
+                 options=options, counts=log_counts(logs.scores, logs.images))
+
+
+def forget_log_record(out: Path) -> None:
+    """A table from a run folder: remove a score log's record left at the same path,
+    which would describe other data."""
+    from ..runs.log_record import record_path
+
+    record_path(out).unlink(missing_ok=True)
+
+
+def render_table_report(table_path: Path, *, about, out: Path, formats: tuple[str, ...]):
+    """Render a metrics table's report, described by its record and ``about`` (which
+    replaces the record's own); returns what ``render_report`` wrote."""
+    from ..report.render import render_report
+    from ..runs.log_record import read_record, run_info_from_record
+    from ..tables import read_table
+
+    try:
+        record = read_record(table_path)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    run = run_info_from_record(
+        record, run_id=table_path.stem,
+        about=None if about is None else about.model_dump(mode="json"))
+    return render_report(read_table(table_path), run, out, formats)
