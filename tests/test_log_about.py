@@ -205,8 +205,8 @@ def test_without_a_record_or_an_about_file_the_report_says_how_to_add_one(tmp_pa
         page.feed((tmp_path / "report.html").read_text(encoding="utf-8"))
         text = " ".join(" ".join(page.text).split())
         assert ("The system, the data and how people were labelled are not described in "
-                "this report: add them with an about file, lfr-audit report metrics.parquet --about "
-                "about.toml (docs/score-logs.md).") in text
+                "this report: add them with an about file, lfr-audit report metrics.parquet "
+                "--about about.toml (docs/score-logs.md).") in text
         assert ("Score log trials.csv" in text) is not remove
 
 
@@ -290,3 +290,13 @@ def test_init_about_template_and_the_documented_example_are_valid(tmp_path):
     (tmp_path / "example.toml").write_text(example)
     stated = load_about(tmp_path / "example.toml")
     assert stated.stated and stated.system.vendor and stated.dataset.label_origin
+
+
+def test_metrics_report_renders_at_once_and_keeps_json_on_stdout(tmp_path):
+    trials, people = write_log(tmp_path)
+    out = tmp_path / "metrics.parquet"
+    result = runner.invoke(app, metrics_args(trials, people, out, "--report", "--json"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["operating_points"]
+    for name in ("report.html", "report.pdf", "short-report.html", "short-report.pdf"):
+        assert (tmp_path / name).stat().st_size > 0, name

@@ -43,14 +43,37 @@ def audited_watchlist(given: int | None, about, about_path: Path | None) -> int 
     return given if given is not None else stated
 
 
-def record_log(out: Path, *, about, logs, sources: dict[str, Path | None],
-               options: dict[str, Any]) -> None:
-    """Write the score log's record beside its metrics table (``metrics.about.json``)."""
-    from ..runs.log_record import log_counts, write_record
+def log_counts(logs) -> dict[str, int | None]:
+    """People, images, comparisons and searches of a checked log, taken while it is read."""
+    from ..runs.log_record import log_counts as counted
 
+    return counted(logs.scores, logs.images)
+
+
+def log_options(thresholds, target_fmr, target_fpir, groupings, interval: str,
+                min_subjects: int, min_trials: int, *, crowd: int | None, share: float,
+                watchlist: int | None, audit_watchlist: int | None) -> dict[str, Any]:
+    """The ``metrics`` options the report states (the record's ``options``)."""
+    return {
+        "thresholds": list(thresholds or ()), "target_fmr": list(target_fmr or ()),
+        "target_fpir": list(target_fpir or ()), "groupings": list(groupings or ()),
+        "statistics": {"interval": interval, "min_subjects": min_subjects,
+                       "min_trials": min_trials},
+        "projection": None if crowd is None else {
+            "crowd": crowd, "watchlist": watchlist or audit_watchlist,
+            "audit_watchlist": audit_watchlist, "share_on_watchlist": share},
+    }
+
+
+def record_log(out: Path, *, about, counts: dict[str, int | None], trials: Path,
+               attributes: Path | None, options: dict[str, Any]) -> None:
+    """Write the score log's record beside its metrics table (``metrics.about.json``)."""
+    from ..runs.log_record import write_record
+
+    sources = {"trials": trials, "attributes": attributes}
     write_record(out, about=None if about is None else about.model_dump(mode="json"),
                  sources={k: str(v) for k, v in sources.items() if v is not None},
-                 options=options, counts=log_counts(logs.scores, logs.images))
+                 options=options, counts=counts)
 
 
 def forget_log_record(out: Path) -> None:
@@ -76,3 +99,19 @@ def render_table_report(table_path: Path, *, about, out: Path, formats: tuple[st
         record, run_id=table_path.stem,
         about=None if about is None else about.model_dump(mode="json"))
     return render_report(read_table(table_path), run, out, formats)
+
+
+def render_and_list(table_path: Path, *, about, to_stderr: bool) -> None:
+    """``metrics --report``: the table's report (HTML and PDF) beside it, paths listed
+    (on stderr when stdout carries JSON)."""
+    list_written(render_table_report(table_path, about=about, out=table_path.parent,
+                                     formats=("html", "pdf")), to_stderr=to_stderr)
+
+
+def list_written(written: dict[str, Path], *, to_stderr: bool = False) -> None:
+    """One line per report file written: ``report: PATH`` or ``short report: PATH``."""
+    import typer
+
+    for kind, path in written.items():
+        typer.echo(f"{'short report' if kind.startswith('short') else 'report'}: {path}",
+                   err=to_stderr)

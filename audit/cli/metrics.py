@@ -64,7 +64,7 @@ def metrics(
     an attribute file of group labels) are described column by column, with
     worked examples, in docs/score-logs.md. --about FILE.toml states the system,
     the data and how people were labelled, for the report (same keys as an audit
-    spec's [dataset] and [watchlist]); it is kept beside the table as
+    spec's \\[dataset] and \\[watchlist]); it is kept beside the table as
     metrics.about.json, which `lfr-audit report` reads.
     """
     import warnings
@@ -81,6 +81,7 @@ def metrics(
     else:
         logs = _read_score_log(source, attributes, map_ or (), columns, tuple(grouping or ()))
         scores, images, fta = logs.scores, logs.images, logs.fta
+        counts = log_about.log_counts(logs)
         if kfold:
             _print_kfold(logs, kfold)
             if not has_point:
@@ -104,20 +105,13 @@ def metrics(
     if source.is_dir():
         log_about.forget_log_record(out)
     else:
-        log_about.record_log(out, about=described, logs=logs, sources={
-            "trials": source, "attributes": attributes}, options={
-            "thresholds": list(threshold or ()), "target_fmr": list(target_fmr or ()),
-            "target_fpir": list(target_fpir or ()), "groupings": list(grouping or ()),
-            "statistics": {"interval": interval.value, "min_subjects": min_subjects,
-                           "min_trials": min_trials},
-            "projection": None if crowd is None else {
-                "crowd": crowd, "watchlist": watchlist or audit_watchlist,
-                "audit_watchlist": audit_watchlist, "share_on_watchlist": share_on_watchlist}})
+        log_about.record_log(out, about=described, counts=counts, trials=source,
+                             attributes=attributes, options=log_about.log_options(
+                                 threshold, target_fmr, target_fpir, grouping, interval.value,
+                                 min_subjects, min_trials, crowd=crowd, share=share_on_watchlist,
+                                 watchlist=watchlist, audit_watchlist=audit_watchlist))
     if report:
-        for kind, path in log_about.render_table_report(
-                out, about=described, out=out.parent, formats=("html", "pdf")).items():
-            typer.echo(f"{'short report' if kind.startswith('short') else 'report'}: {path}",
-                       err=json_output)
+        log_about.render_and_list(out, about=described, to_stderr=json_output)
 
 
 def _check_options(source: Path, *, has_point: bool, kfold: str | None, crowd: int | None,

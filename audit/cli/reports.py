@@ -31,7 +31,7 @@ def report(
 ) -> None:
     """Render the transparency report of a run (or of a metrics table, described by the
     metrics.about.json beside it or by --about)."""
-    from .log_about import load_about_option, render_table_report
+    from .log_about import list_written, load_about_option, render_table_report
 
     formats = tuple(f.value for f in (format or list(ReportFormat)))
     described = load_about_option(about, source)
@@ -47,8 +47,7 @@ def report(
             raise UserError("--previous and --include-faces need a run folder, not a metrics table")
         written = render_table_report(source, about=described, out=out or source.parent,
                                       formats=formats)
-    for kind, path in written.items():
-        typer.echo(f"{'short report' if kind.startswith('short') else 'report'}: {path}")
+    list_written(written)
 
 
 #: How ``runs list`` shows each policy state.
