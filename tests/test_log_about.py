@@ -300,3 +300,17 @@ def test_metrics_report_renders_at_once_and_keeps_json_on_stdout(tmp_path):
     assert json.loads(result.stdout)["operating_points"]
     for name in ("report.html", "report.pdf", "short-report.html", "short-report.pdf"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_a_projections_audited_watchlist_is_the_watchlist_the_report_states():
+    """Without ``[watchlist] size``, ``--audit-watchlist`` is the audited size (the
+    projection's rates hold for it); a stated size wins; the deployment's own size stays
+    the projection's."""
+    options = {"projection": {"crowd": 100_000, "share_on_watchlist": 0.001,
+                              "watchlist": 5_000, "audit_watchlist": 300}}
+    record = {"format": 1, "options": options, "counts": {}}
+    info = run_info_from_record(record, run_id="log")
+    assert info.watchlist.size == 300 and info.projection.watchlist == 5_000
+    stated = run_info_from_record(record, run_id="log", about={"watchlist": {"size": 250}})
+    assert stated.watchlist.size == 250
+    assert run_info_from_record({"format": 1, "options": {}}, run_id="log").watchlist.size is None

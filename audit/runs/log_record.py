@@ -123,7 +123,7 @@ def run_info_from_record(record: Mapping[str, Any] | None, *, run_id: str,
         spec={"about": about, "options": options} if record or about else {},
         provenance=_provenance(record),
         system=_system(system, options.get("thresholds", ())),
-        watchlist=_watchlist(about.get("watchlist", {})),
+        watchlist=_watchlist(about.get("watchlist", {}), options.get("projection") or {}),
         datasets=_datasets(about.get("dataset", {}), counts),
         projection=_projection(options.get("projection")),
         statistics=StatisticsInfo(interval=stats.get("interval"),
@@ -159,8 +159,12 @@ def _system(system: Mapping[str, Any], thresholds) -> SystemUnderTest:
     )
 
 
-def _watchlist(watchlist: Mapping[str, Any]) -> WatchlistDesign:
-    return WatchlistDesign(size=watchlist.get("size"), draws=watchlist.get("draws"),
+def _watchlist(watchlist: Mapping[str, Any], projection: Mapping[str, Any]) -> WatchlistDesign:
+    """The stated watchlist; its size, when unstated, is the ``--audit-watchlist`` of a
+    projection (the size the searches were made against, which the projection's rates
+    hold for)."""
+    size = watchlist.get("size") or projection.get("audit_watchlist")
+    return WatchlistDesign(size=size, draws=watchlist.get("draws"),
                            description=str(watchlist.get("description", "")),
                            composition=dict(watchlist.get("composition") or {}),
                            composition_by=str(watchlist.get("composition_by", "")))
