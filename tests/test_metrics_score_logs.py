@@ -56,8 +56,8 @@ def test_reads_parquet_and_per_image_attributes_and_feeds_the_metrics_stage(file
         {"image_id": ["a1", "b1", "b2", "c1", "d1"], "subject_id": ["A", "B", "B", "C", "D"],
          "lighting": ["good", "poor", "poor", "", "good"]}
     ).to_parquet(files / "images.parquet")
-    with pytest.raises(ScoreLogError, match=r"images.parquet lists no labels for 1 images "
-                       r"\(e.g. 'a2'\), which carry 33.33% of the trials; more than 1%"):
+    with pytest.raises(ScoreLogError, match=r"images.parquet lists no labels for 1 image "
+                       r"\(e.g. 'a2'\), carrying 33.33% of the trials; more than 1%"):
         read_score_logs([files / "trials.parquet"], files / "images.parquet")
     pd.read_parquet(files / "images.parquet").assign(lighting="good").pipe(
         lambda f: pd.concat([f, pd.DataFrame({"image_id": ["a2"], "subject_id": ["A"],
@@ -151,8 +151,8 @@ def test_a_few_unlisted_subjects_are_a_note(files):
     pd.DataFrame({"subject_id": people + ["A", "B", "C"], "gender": "male"}).to_csv(
         files / "subjects.csv", index=False)
     logs = read_score_logs(files / "many.csv", files / "subjects.csv")
-    assert logs.notes[1] == ("subjects.csv lists no labels for 1 subjects (e.g. 'D'), which "
-                             "carry 0.49% of the trials; their labels are 'unknown'")
+    assert logs.notes[1] == ("subjects.csv lists no labels for 1 subject (e.g. 'D'), carrying "
+                             "0.49% of the trials; their labels are 'unknown'")
 
 
 def test_mapping_round_trip_and_optional_ids(files):

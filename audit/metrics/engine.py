@@ -165,7 +165,7 @@ def _breakdowns(
     ]
     fmr_pairs = next(((u.pair_keys, u.pairs) for u in units if u.rate == trials.FMR.name), None)
     del units  # the breakdowns hold what they need; the trials' arrays can go before the matrix
-    for grouping in given.crossed:
+    for grouping in given.crossed if fmr_pairs is not None else ():  # None: no 1:1 trials
         trial_set = trials.cross_trial_set(given.scores, given.images, grouping,
                                            subjects=given.subjects, fmr_pairs=fmr_pairs)
         cross_units = [unit_counts.unit_counts(trial_set, points.thresholds, points.labels)]

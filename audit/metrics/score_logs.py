@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from audit.metrics import log_reading
 from audit.metrics.log_attributes import Labelled, Mentioned, attach_labels
-from audit.metrics.log_format import TRIAL_KEYS, ColumnMap
+from audit.metrics.log_format import TRIAL_KEYS, TRIALS, ColumnMap, absent_mapped
 from audit.metrics.log_reading import Codes, LogReadError
 from audit.schema import SCORES
 
@@ -151,7 +151,8 @@ def _notes(trials: _Combined, labelled: Labelled) -> list[str]:
 def _read_trials(path: Path, mapping: ColumnMap, problems: list[str]) -> _Trials | None:
     names = log_reading.column_names(path)
     present = {k: mapping.column(k) for k in TRIAL_KEYS if mapping.column(k) in names}
-    missing = [k for k in REQUIRED if k not in present]
+    missing = list(dict.fromkeys([*(k for k in REQUIRED if k not in present),
+                                  *absent_mapped(mapping, TRIALS, names)]))
     problems.extend(MISSING_COLUMN.format(
         file=path.name, column=mapping.column(k), key=k, columns=", ".join(names),
         mapped="" if mapping.column(k) == k else f" (mapped to {k})") for k in missing)
@@ -162,20 +163,29 @@ def _read_trials(path: Path, mapping: ColumnMap, problems: list[str]) -> _Trials
     numeric = [k for k in ("score", "rank", "fold") if k in present]
     read = log_reading.read_columns(
         path, [present[k] for k in present if k not in numeric], [present[k] for k in numeric])
-    checks = _RowChecks(path.name, problems)
-    return checks.trials(read, present)
+    checks = _RowChecks(path.name)
+    trials = checks.trials(read, present)
+    problems.extend(checks.in_row_order())
+    return trials
 
 
 class _RowChecks:
     """Row checks of one file; each problem names the row and shows the value."""
 
-    def __init__(self, name: str, problems: list[str]) -> None:
-        self.name, self.problems = name, problems
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.found: list[tuple[int, str]] = []  # (row, message), in the order checked
 
     def report(self, mask: np.ndarray, problem) -> None:
         rows = np.flatnonzero(mask)[:MAX_REPORTED]
-        self.problems.extend(ROW.format(file=self.name, row=r + 1, problem=problem(r))
-                             for r in rows)
+        self.found.extend((int(r), ROW.format(file=self.name, row=r + 1, problem=problem(r)))
+                          for r in rows)
+
+    def in_row_order(self) -> list[str]:
+        """The messages by row (a stable sort: one row's problems in the order checked).
+
+        Each check keeps its first rows, so the first ones here are the file's first."""
+        return [message for _, message in sorted(self.found, key=lambda found: found[0])]
 
     def trials(self, read: log_reading.Columns, present: dict[str, str]) -> _Trials:
         n = read.n_rows
