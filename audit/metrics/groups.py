@@ -77,11 +77,13 @@ def breakdowns(
     n_subjects_total: int,
     min_subjects: int,
     min_trials: int,
+    warn_empty: bool = True,
 ) -> list[Breakdown]:
     """Every group of ``grouping`` at every operating point, for several rates at once.
 
     The rates must share one cell table. One MetricFrame serves them all: the
-    rate is a control feature beside the threshold.
+    rate is a control feature beside the threshold. ``warn_empty=False`` leaves
+    the warning about groups without trials to the caller (who relabels them).
     """
     if not rates:
         return []
@@ -101,7 +103,7 @@ def breakdowns(
         if len(collapsed)
         else _no_measured_rows()
     )
-    limits = {"min_subjects": min_subjects, "min_trials": min_trials}
+    limits = {"min_subjects": min_subjects, "min_trials": min_trials, "warn_empty": warn_empty}
     return [
         _breakdown(
             u,
@@ -140,13 +142,15 @@ def _breakdown(
     *,
     min_subjects: int,
     min_trials: int,
+    warn_empty: bool,
 ) -> Breakdown:
     labels = grouping.labels(group_table)
     n_groups, n_thresholds = len(labels), units.thresholds.size
     n_subjects = distinct_subjects(units.subjects, unit_group, n_groups)
-    warn_empty_groups(
-        units.rate, grouping.name, [g for g, n in zip(labels, n_trials, strict=True) if n == 0]
-    )
+    if warn_empty:
+        warn_empty_groups(
+            units.rate, grouping.name, [g for g, n in zip(labels, n_trials, strict=True) if n == 0]
+        )
     canonical = pd.DataFrame(
         {
             THRESHOLD_INDEX: np.repeat(np.arange(n_thresholds), n_groups),
@@ -303,11 +307,13 @@ def _cluster_counts(
 
     def trials_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
         """Trials (owners x groups), each unit once per owner."""
-        weights = units.trials.astype(np.float64)
         if n_owners * n_groups <= DENSE_TRIALS:
+            # A dyadic unit is one trial: unweighted counts, the faster bincount.
+            weights = None if units.reference_subjects is not None else units.trials
             dense = sum(np.bincount(o * np.int32(n_groups) + unit_group, weights=weights,
                                     minlength=n_owners * n_groups) for o in owners)
-            return sparse.csr_matrix(dense.reshape(n_owners, n_groups))
+            return sparse.csr_matrix(dense.reshape(n_owners, n_groups).astype(np.float64))
+        weights = units.trials.astype(np.float64)
         if len(owners) == 1:  # no copies of ten-million-entry arrays
             return sparse.csr_matrix((weights, (owners[0], unit_group)), shape=(n_owners, n_groups))
         return sparse.csr_matrix((np.tile(weights, len(owners)), (
