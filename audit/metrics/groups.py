@@ -111,11 +111,11 @@ def breakdowns(
             group_table,
             g,
             measured[measured[RATE] == u.rate],
-            n,
+            counts,
             n_subjects_total,
             **limits,
         )
-        for u, g, (_, n) in zip(rates, unit_groups, sums, strict=True)
+        for u, g, counts in zip(rates, unit_groups, sums, strict=True)
     ]
 
 
@@ -137,7 +137,7 @@ def _breakdown(
     group_table: pd.DataFrame,
     unit_group: np.ndarray,
     measured: pd.DataFrame,
-    n_trials: np.ndarray,
+    counts: tuple[np.ndarray, np.ndarray],
     n_subjects_total: int,
     *,
     min_subjects: int,
@@ -146,6 +146,7 @@ def _breakdown(
 ) -> Breakdown:
     labels = grouping.labels(group_table)
     n_groups, n_thresholds = len(labels), units.thresholds.size
+    errors, n_trials = counts
     n_subjects = distinct_subjects(units.subjects, unit_group, n_groups)
     if warn_empty:
         warn_empty_groups(
@@ -160,7 +161,8 @@ def _breakdown(
         }
     )
     rows = canonical.merge(measured.drop(columns=RATE), on=[THRESHOLD_INDEX, "group"], how="left")
-    rows[["n_trials", "n_errors"]] = rows[["n_trials", "n_errors"]].fillna(0).astype(np.int64)
+    rows["n_trials"] = np.tile(n_trials, n_thresholds)  # the counts MetricFrame weighed
+    rows["n_errors"] = errors.ravel()
     rows["metric"] = units.rate
     rows["grouping"] = grouping.name
     position = rows[THRESHOLD_INDEX].to_numpy()
@@ -207,23 +209,19 @@ def _error_share(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarr
     return float(np.sum(sample_weight * (y_true != y_pred)) / np.sum(sample_weight))
 
 
-def _trial_count(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
-    return float(np.sum(sample_weight))
-
-
-def _error_count(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
-    return float(np.sum(sample_weight * (y_true != y_pred)))
-
-
 def metric_frame(collapsed: pd.DataFrame, grouping: trials.Grouping) -> MetricFrame:
-    """MetricFrame over collapsed counts: value, n_trials and n_errors per group.
+    """MetricFrame over collapsed counts: the rate (``value``) of every group.
 
     ``y_true`` is each row's ground truth (mated or not) and ``y_pred`` the
     decision at the row's threshold, so the value is Fairlearn's false
     positive rate for non-mated rates (FMR, FPIR) and false negative rate for
     mated ones (FNMR, FNIR): every rate's rows are all of one class. The count
-    reaches every metric as ``sample_weight``; the rate, the threshold index
-    and the grouping's control columns are ``control_features``.
+    reaches the metric as ``sample_weight``; the rate, the threshold index
+    and the grouping's control columns are ``control_features``. The counts
+    themselves are the integer sums the collapsed rows were made from
+    (:func:`breakdowns`): asking MetricFrame to add them up again would
+    triple its per-group work (one Python call per group and metric) for the
+    same numbers.
     """
     weight = {"sample_weight": collapsed[WEIGHT].to_numpy(np.float64)}
     if grouping.sensitive:
@@ -232,12 +230,12 @@ def metric_frame(collapsed: pd.DataFrame, grouping: trials.Grouping) -> MetricFr
         sensitive = pd.Series(trials.ALL, index=collapsed.index, name=trials.OVERALL)
     controls = [RATE, THRESHOLD_INDEX, *grouping.control]
     return MetricFrame(
-        metrics={"value": _error_share, "n_trials": _trial_count, "n_errors": _error_count},
+        metrics={"value": _error_share},
         y_true=collapsed[MATED].to_numpy(bool),
         y_pred=collapsed[DECISION].to_numpy(bool),
         sensitive_features=sensitive,
         control_features=collapsed.loc[:, controls],
-        sample_params={"value": weight, "n_trials": weight, "n_errors": weight},
+        sample_params={"value": weight},
     )
 
 
@@ -249,12 +247,12 @@ def metric_frame_rows(frame: MetricFrame, grouping: trials.Grouping) -> pd.DataF
     """The one adapter: MetricFrame's wide ``by_group`` to long rows.
 
     Returns one row per (rate, threshold index, group) that has trials, with the
-    group label of :meth:`audit.metrics.trials.Grouping.label` and the columns
-    ``value``, ``n_trials``, ``n_errors``. Intersections MetricFrame fills
+    group label of :meth:`audit.metrics.trials.Grouping.label` and its
+    ``value``. Intersections MetricFrame fills
     with NaN because no trial has them are dropped here (the caller decides
     which groups exist).
     """
-    wide = frame.by_group.reset_index().dropna(subset=["n_trials"])
+    wide = frame.by_group.reset_index().dropna(subset=["value"])
     if grouping.sensitive:
         values = wide.loc[:, list(grouping.columns)].astype(str).itertuples(index=False)
         groups = [grouping.label(tuple(v)) for v in values]
@@ -266,8 +264,6 @@ def metric_frame_rows(frame: MetricFrame, grouping: trials.Grouping) -> pd.DataF
             THRESHOLD_INDEX: wide[THRESHOLD_INDEX].to_numpy(np.int64),
             "group": groups,
             "value": wide["value"].to_numpy(np.float64),
-            "n_trials": wide["n_trials"].to_numpy(np.float64),
-            "n_errors": wide["n_errors"].to_numpy(np.float64),
         }
     )
 
@@ -278,7 +274,7 @@ def _no_measured_rows() -> pd.DataFrame:
             RATE: np.array([], dtype=object),
             THRESHOLD_INDEX: np.array([], dtype=np.int64),
             "group": np.array([], dtype=object),
-            **{c: np.array([], dtype=np.float64) for c in ("value", "n_trials", "n_errors")},
+            "value": np.array([], dtype=np.float64),
         }
     )
 
