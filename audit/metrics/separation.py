@@ -25,9 +25,12 @@ def _finite(scores: np.ndarray) -> np.ndarray:
     """``scores`` with -inf (a failure to acquire) replaced by a value below every
     finite score: the same order, which is all a ROC curve reads."""
     scores = np.asarray(scores, dtype=np.float64)
+    failed = np.isneginf(scores)
+    if not failed.any():
+        return scores
     finite = scores[np.isfinite(scores)]
     floor = (finite.min() if finite.size else 0.0) - 1.0
-    return np.where(np.isneginf(scores), floor, scores)
+    return np.where(failed, floor, scores)
 
 
 def auc_and_eer(scores: np.ndarray, mated: np.ndarray) -> tuple[float, float]:
