@@ -36,18 +36,21 @@ def cross_breakdown(
     n_subjects_total: int,
     min_subjects: int,
     min_trials: int,
+    counted_only: tuple[str, ...] = (),
 ) -> Breakdown:
     """FMR of every ordered cell (probe group, reference group) at every threshold.
 
     ``trial_set`` is :func:`audit.metrics.trials.cross_trial_set` (unordered
     cells). Rows come in canonical order (threshold-major, then probe group,
     then reference group) with ``group`` the probe side and ``group_b`` the
-    reference side, as every other breakdown's rows.
+    reference side, as every other breakdown's rows. ``counted_only`` as in
+    :func:`audit.metrics.groups.breakdowns`.
     """
     units = unit_counts.unit_counts(trial_set, thresholds, operating_points)
     grouping = trials.Grouping(sensitive, cross=True)
     (part,) = breakdowns([units], grouping, n_subjects_total=n_subjects_total,
-                         min_subjects=min_subjects, min_trials=min_trials, warn_empty=False)
+                         min_subjects=min_subjects, min_trials=min_trials, warn_empty=False,
+                         counted_only=counted_only)
     group_of_cell, _ = grouping.groups(units.cell_table)  # the unordered row of each cell
     n_unordered, n_thresholds = len(group_of_cell), units.thresholds.size
     # The cell table is every unordered pair (i <= j) of n groups: n (n + 1) / 2 rows.

@@ -151,7 +151,7 @@ def _breakdowns(
     Each breakdown is counted once here and measured later, because calibrated
     points need the overall breakdowns' influences before any group's interval.
     """
-    limits = {"min_subjects": min_subjects, "min_trials": min_trials}
+    limits = {"min_subjects": min_subjects, "min_trials": min_trials, "counted_only": (WINDOW,)}
     units = _rate_units(given.scores, given.images, points, subjects=given.subjects,
                         columns=given.columns)
     if given.fta is not None:

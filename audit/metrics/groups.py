@@ -78,12 +78,17 @@ def breakdowns(
     min_subjects: int,
     min_trials: int,
     warn_empty: bool = True,
+    counted_only: tuple[str, ...] = (),
 ) -> list[Breakdown]:
     """Every group of ``grouping`` at every operating point, for several rates at once.
 
     The rates must share one cell table. One MetricFrame serves them all: the
     rate is a control feature beside the threshold. ``warn_empty=False`` leaves
     the warning about groups without trials to the caller (who relabels them).
+    Rows of the operating points labelled in ``counted_only`` get their counts
+    but no MetricFrame value (NaN): the engine's calibration windows, whose
+    rates are read from the cluster counts and never published, would
+    otherwise cost MetricFrame two of every three groups it evaluates.
     """
     if not rates:
         return []
@@ -93,7 +98,8 @@ def breakdowns(
     sums = [_group_sums(u, g, n_groups) for u, g in zip(rates, unit_groups, strict=True)]
     collapsed = pd.concat(
         [
-            _collapsed(errors, n, group_table, mated=u.mated).assign(**{RATE: u.rate})
+            _read(_collapsed(errors, n, group_table, mated=u.mated), u, counted_only).assign(
+                **{RATE: u.rate})
             for u, (errors, n) in zip(rates, sums, strict=True)
         ],
         ignore_index=True,
@@ -202,6 +208,14 @@ def _collapsed(
     frame[DECISION] = decision == 0
     frame[WEIGHT] = counts.ravel()
     return frame[frame[WEIGHT] > 0].reset_index(drop=True)
+
+
+def _read(collapsed: pd.DataFrame, units: UnitCounts, counted_only: tuple[str, ...]
+          ) -> pd.DataFrame:
+    """The collapsed rows of the operating points MetricFrame evaluates."""
+    skipped = np.flatnonzero(np.isin(np.asarray(units.operating_points, dtype=object),
+                                     list(counted_only)))
+    return collapsed[~np.isin(collapsed[THRESHOLD_INDEX].to_numpy(), skipped)]
 
 
 def _error_share(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
