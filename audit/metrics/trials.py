@@ -25,7 +25,7 @@ name                    trial kind      mated   FTA (NaN score)
 ``fnmr_incl_fta``       verification    yes     kept, counts as a non-match
 ``fpir``                identification  no      kept, never alerts
 ``fnir``                identification  yes     kept, a miss; so is an alert on the wrong entry
-``fmr_cross``           verification    no      as ``fmr``, cells are (probe, reference) pairs
+``fmr_cross``           verification    no      as ``fmr``, cells are unordered group pairs
 ``fta``                 images          --      the rate itself (per image, no threshold)
 ======================  ==============  ======  ==========================================
 """
