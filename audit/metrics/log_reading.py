@@ -1,9 +1,13 @@
 """Columns of a CSV or Parquet log, read lazily with pyarrow: text as codes, numbers as floats.
 
 A text column becomes a :class:`Codes`: one integer code per row into its
-distinct stripped values, so a 10-million-row log of 100,000 people holds
+distinct stripped values, so a 10-million-row log of 100,000 people keeps
 100,000 strings, not 10 million, and checks, joins and duplicate searches
-run on integers. Numbers are parsed by Arrow; only when a file holds a
+run on integers. Ids are parsed by Arrow as strings and coded by one hash
+over the rows (probe and reference columns together, on one value table),
+then their text is let go; columns of a few values (kinds, booleans) are
+parsed straight into dictionaries. Stripping and checking words touch the
+distinct values only. Numbers are parsed by Arrow; only when a file holds a
 value that is not a number is the column re-read as text to find the rows.
 No Python object is made per row.
 """

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from audit.metrics import log_reading
 from audit.metrics.log_attributes import Labelled, Mentioned, attach_labels
+from audit.metrics.log_duplicates import repeated_trials
 from audit.metrics.log_format import TRIAL_KEYS, ColumnMap
 from audit.metrics.log_reading import Codes, LogReadError
 from audit.schema import SCORES
@@ -374,29 +375,15 @@ def _duplicates(trials: _Combined, problems: list[str]) -> None:
     """Trials given twice (same kind, probe, reference and fold), with both rows.
 
     Only checked with image ids: without them, two trials of the same people
-    may well be two different images. Each trial is one int64 key; a sort of
-    the keys finds repeats (a stable argsort, to name the rows, only if any).
+    may well be two different images.
     """
     if not trials.by_image:
         return
-    n_images = len(trials.probe_id.values) + 1
-    fold = 0 if trials.fold is None else np.unique(
-        np.nan_to_num(trials.fold, nan=-1.0), return_inverse=True)[1].astype(np.int64)
-    reference = np.where(trials.kind, trials.reference_id.codes, -1) + 1
-    key = ((fold * 2 + trials.kind.astype(np.int64)) * n_images + trials.probe_id.codes
-           ) * n_images + reference
-    ranked = np.sort(key)
-    if not (ranked[1:] == ranked[:-1]).any():
-        return
-    order = np.argsort(key, kind="stable")  # equal keys in row order: the first comes first
-    ranked = key[order]
-    again = np.flatnonzero(ranked[1:] == ranked[:-1]) + 1
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-    first_of = order[starts[np.searchsorted(starts, again, side="right") - 1]]
-    shown = np.argsort(order[again], kind="stable")[:MAX_REPORTED]
-    for row, first in zip(order[again][shown], first_of[shown], strict=True):
-        file, at = trials.where(int(row))
-        first_file, first_at = trials.where(int(first))
+    rows, firsts = repeated_trials(trials.kind, trials.probe_id.codes, trials.reference_id.codes,
+                                   trials.fold, len(trials.probe_id.values), MAX_REPORTED)
+    for row, first in zip(rows.tolist(), firsts.tolist(), strict=True):
+        file, at = trials.where(row)
+        first_file, first_at = trials.where(first)
         what = f"probe {trials.probe_id.text(row)!r}" + (
             f", reference {trials.reference_id.text(row)!r}" if trials.kind[row] else "")
         problems.append(DUPLICATE.format(file=file, row=at, first_file=first_file,
