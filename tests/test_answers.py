@@ -67,5 +67,25 @@ def test_tables_quote_rates_pairs_and_small_groups():
     for table in tables(pd.DataFrame(rows)):
         console.print(table)
     text = console.export_text()
-    assert "2% (1-4)" in text and "│ x " in text
+    assert "2% (1-4)" in text and "│ gender: x " in text
     assert "female / male │ 2 (1.5-2.7)" in text and "0.001" in text and "yes" in text
+
+
+def test_answers_in_a_file_are_not_folded_at_80_columns(monkeypatch, capsys):
+    """Sent to a file, a threshold or interval is never split over two lines."""
+    from audit.cli.answers import print_answers
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    small = [dict(metric="fnmr_incl_fta", grouping=f"condition {k}", group=f"unknown {k}",
+                  group_b=None, threshold=0.936392, value=0.5, ci_low=0.1, ci_high=0.9,
+                  n_trials=2, n_errors=1, sufficient=False, operating_point="target_fmr=0.001",
+                  statistic="rate", point_kind="target_fmr") for k in range(5)]
+    overall = dict(small[0], grouping="overall", group="all", value=0.000997,
+                   ci_low=0.000773, ci_high=0.00129, n_trials=59205, n_errors=59,
+                   sufficient=True)
+    print_answers(pd.DataFrame([overall, *small]))
+    text = capsys.readouterr().out
+    assert "target_fmr=0.001 0.936392" in text and "0.0997% (0.0773-0.129)" in text
+    assert "fnmr_incl_fta" in text
+    assert "condition 0: unknown 0; condition 1: unknown 1;" in text and "2 more" in text
+    assert "unknown 3" not in text

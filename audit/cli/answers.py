@@ -10,8 +10,10 @@ for each rate named, never ranked.
 from __future__ import annotations
 
 import math
+import os
 
 import pandas as pd
+from rich.console import Console
 from rich.table import Table
 
 from audit.metrics import contrasts, table, trials
@@ -19,6 +21,19 @@ from audit.metrics import contrasts, table, trials
 #: How many fixed-pair disparities the terminal shows (largest ratios first).
 TOP_PAIRS = 5
 SHOWN_LEVEL = 0.05
+#: Line width of the tables when they go to a file or a pipe (and ``COLUMNS`` is unset):
+#: rich would use 80 and fold thresholds and intervals mid-token.
+FILE_WIDTH = 160
+#: How many too-small groups a row of the overall table names before counting the rest.
+NAMED_SMALL = 3
+
+
+def console() -> Console:
+    """A console for answers: the terminal's width, or :data:`FILE_WIDTH` in a file."""
+    out = Console()
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = FILE_WIDTH
+    return out
 
 
 def _percent(value: float) -> str:
@@ -51,7 +66,7 @@ def _table(title: str, *headers: str) -> Table:
 def overall_table(frame: pd.DataFrame) -> Table:
     """Overall rate of every metric at every operating point (no sweep, no cross matrix)."""
     out = _table("Overall rates", "rate", "threshold", "rate (95% interval)", "trials",
-                 "errors", "too small")
+                 "errors", "groups too small to rank")
     rates = frame[(frame[table.STATISTIC] == table.RATE)
                   & (frame[table.POINT_KIND].fillna("") != table.SWEEP)
                   & (frame["metric"] != trials.FMR_CROSS)]
@@ -60,8 +75,9 @@ def overall_table(frame: pd.DataFrame) -> Table:
         same = grouped[(grouped["metric"] == row.metric)
                        & (grouped["threshold"].fillna(-1) == (
                            -1 if row.threshold != row.threshold else row.threshold))]
-        small = same.loc[~same["sufficient"], "group"].tolist()
-        named = ", ".join(small[:4]) + (f" +{len(small) - 4}" if len(small) > 4 else "")
+        small = [f"{g.grouping}: {g.group}" for g in same[~same["sufficient"]].itertuples()]
+        named = "; ".join(small[:NAMED_SMALL]) + (
+            f" and {len(small) - NAMED_SMALL} more" if len(small) > NAMED_SMALL else "")
         out.add_row(row.metric, _point(row), _rate(row), f"{row.n_trials:,}",
                     f"{row.n_errors:,}", named or "-")
     return out
@@ -121,6 +137,13 @@ def tables(frame: pd.DataFrame) -> list[Table]:
     """The terminal's answer for one metrics table."""
     found = [overall_table(frame), disparity_table(frame), projection_table(frame)]
     return [t for t in found if t is not None]
+
+
+def print_answers(frame: pd.DataFrame) -> None:
+    """Print :func:`tables` to stdout (see :func:`console` for the width)."""
+    out = console()
+    for answer in tables(frame):
+        out.print(answer)
 
 
 #: Rates a run's headline quotes, in order (1:N first: LFR is a 1:N system).

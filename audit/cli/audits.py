@@ -74,15 +74,11 @@ def run(
 
 def _show_answers(folder: Path) -> None:
     """The short answer of a run: overall rates and the largest disparities, as ``metrics``."""
-    from rich.console import Console
-
     from ..runs import layout
     from ..tables import read_table
-    from .answers import tables
+    from .answers import print_answers
 
-    console = Console()
-    for answer in tables(read_table(folder / layout.METRICS_FILE).to_pandas()):
-        console.print(answer)
+    print_answers(read_table(folder / layout.METRICS_FILE).to_pandas())
 
 
 def _print_json(folder: Path) -> None:

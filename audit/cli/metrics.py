@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from ..progress import stderr
@@ -183,7 +182,7 @@ def _write_and_show(table, out: Path, *, json_output: bool) -> None:
     """The table as Parquet and CSV with its JSON digest; the digest or short tables shown."""
     from ..metrics import summarize_metrics
     from ..tables import write_json, write_table
-    from .answers import tables
+    from .answers import print_answers
 
     write_table(table, out)
     digest = summarize_metrics(table)
@@ -195,7 +194,5 @@ def _write_and_show(table, out: Path, *, json_output: bool) -> None:
 
         typer.echo(json.dumps(digest, indent=2))
         return
-    console = Console()
-    for answer in tables(frame):
-        console.print(answer)
+    print_answers(frame)
     typer.echo(f"metrics: {out}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -62,7 +61,7 @@ def runs_list(runs_dir: RunsDir = Path("runs"), json_output: Annotated[bool, typ
     disparity, policy state (met, broken, not evaluated or no policy)."""
     from ..runs.layout import list_runs, read_run
 
-    from .answers import headline, largest_disparity, lead_point
+    from .answers import console, headline, largest_disparity, lead_point
 
     folders = list_runs(runs_dir)
     if json_output:
@@ -87,7 +86,7 @@ def runs_list(runs_dir: RunsDir = Path("runs"), json_output: Annotated[bool, typ
                       f"{pipeline['model']}/{pipeline['detector']}", thresholds, figures,
                       escape(largest_disparity(summary, lead)),
                       _POLICY_STYLE.get(policy, "{}").format(policy))
-    Console().print(table)
+    console().print(table)
 
 
 
