@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from ..progress import stderr
 from .common import Interval, UserError, app, reports_user_errors
+from .log_about import ABOUT_HELP
 
 
 @app.command()
@@ -52,15 +53,25 @@ def metrics(
     kfold: Annotated[str | None, typer.Option(help=(
         "LFW-style k-fold accuracy of a score log's verification rows by their fold, "
         "broken down by this label column (e.g. gender)."))] = None,
+    about: Annotated[Path | None, typer.Option(help=ABOUT_HELP)] = None,
+    report: Annotated[bool, typer.Option(
+        "--report", help="Also render the report (HTML and PDF) beside the table.")] = False,
 ) -> None:
     """Error rates by group for a run's scores or an exported score log (no deepface).
 
     Score logs (CSV or Parquet, one row per 1:1 comparison or 1:N search, with
     an attribute file of group labels) are described column by column, with
-    worked examples, in docs/score-logs.md.
+    worked examples, in docs/score-logs.md. --about FILE.toml states the system,
+    the data and how people were labelled, for the report (same keys as an audit
+    spec's \\[dataset] and \\[watchlist]); it is kept beside the table as
+    metrics.about.json, which `lfr-audit report` reads.
     """
     import warnings
 
+    from . import log_about
+
+    described = log_about.load_about_option(about, source)
+    audit_watchlist = log_about.audited_watchlist(audit_watchlist, described, about)
     has_point = bool(threshold or target_fmr or target_fpir)
     _check_options(source, has_point=has_point, kfold=kfold, crowd=crowd,
                    audit_watchlist=audit_watchlist)
@@ -69,6 +80,7 @@ def metrics(
     else:
         logs = _read_score_log(source, attributes, map_ or (), columns, tuple(grouping or ()))
         scores, images, fta = logs.scores, logs.images, logs.fta
+        counts = log_about.log_counts(logs)
         if kfold:
             _print_kfold(logs, kfold)
             if not has_point:
@@ -89,6 +101,16 @@ def metrics(
     for warning in caught:
         stderr.print(escape(f"note: {warning.message}"), highlight=False)
     _write_and_show(table, out, json_output=json_output)
+    if source.is_dir():
+        log_about.forget_log_record(out)
+    else:
+        log_about.record_log(out, about=described, counts=counts, trials=source,
+                             attributes=attributes, options=log_about.log_options(
+                                 threshold, target_fmr, target_fpir, grouping, interval.value,
+                                 min_subjects, min_trials, crowd=crowd, share=share_on_watchlist,
+                                 watchlist=watchlist, audit_watchlist=audit_watchlist))
+    if report:
+        log_about.render_and_list(out, about=described, to_stderr=json_output)
 
 
 def _check_options(source: Path, *, has_point: bool, kfold: str | None, crowd: int | None,
