@@ -243,7 +243,7 @@ def _measured(
     if part.clusters.dyadic:
         limits = score_limits.skew_corrected(rates[keep], n, spread, deff)
     else:
-        limits = score_limits.from_design_effects(rates[keep], n, deff)
+        limits = score_limits.from_design_effects(rates[keep], n, deff, spread.clusters)
     rows = score_limits.set_intervals(rows, limits, interval=interval, confidence=confidence)
     return Measured(part, rows, deff, spread, limits)
 

@@ -259,6 +259,12 @@ class Influence:
         """The influence without its corrections."""
         return Influence(self.subjects, self.pairs, self.clusters)
 
+    def calibrated(self) -> np.ndarray:
+        """Whether each row carries a calibrated threshold's correction (boolean, one per row)."""
+        out = np.zeros(self.clusters.size, dtype=bool)
+        out[self._corrected_rows()] = True
+        return out
+
     def _corrected_rows(self) -> np.ndarray:
         if not self.corrections:
             return np.array([], dtype=np.int64)
