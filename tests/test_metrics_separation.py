@@ -82,6 +82,19 @@ def test_equal_error_rate_is_the_det_curve_crossing(seed):
     assert equal_error_rate(scores, mated) == _det_curve_eer(scores, mated)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_equal_error_rate_sorts_a_window_of_many_non_mated_scores_exactly(seed):
+    """Few mated scores among many non-mated ones, as in a score log: the window
+    between the bracketing mated scores is all that is sorted, and the EER is the
+    same number as the whole DET curve's."""
+    rng = np.random.default_rng(100 + seed)
+    n = 20_000
+    mated = rng.random(n) < 0.01
+    mated[:2] = [True, False]
+    scores = np.round(rng.normal(mated * rng.uniform(0.5, 3.0), 1.0), int(rng.integers(1, 4)))
+    assert equal_error_rate(scores, mated) == _det_curve_eer(scores, mated)
+
+
 @pytest.mark.parametrize(("scores", "mated"), [
     ([0.9, 0.8, 0.1], [True, True, False]),  # separated: EER 0
     ([0.1, 0.2, 0.9], [True, True, False]),  # reversed: the crossing is the point at +inf

@@ -56,11 +56,13 @@ def equal_error_rate(scores: np.ndarray, mated: np.ndarray) -> float:
 
     The same number as interpolating on ``det_curve(mated, scores)`` (its points,
     its slice from the last zero-false-match point to the first zero-non-match
-    one, the point at +inf it adds), but read from the two classes' sorted
-    scores: FMR falls and FNMR rises with the threshold, so the first point
-    where ``FMR - FNMR <= 0`` is found by bisection with ``searchsorted``
-    instead of by counting at every distinct score. Two sorts of the scores, no
-    curve of ten million points: faster than ``bob.measure.eer_threshold``
+    one, the point at +inf it adds), but read from the two classes' scores: FMR
+    falls and FNMR rises with the threshold, so the first point where
+    ``FMR - FNMR <= 0`` is found by bisection instead of by counting at every
+    distinct score. Only the mated scores are sorted in full (there are few of
+    them); the non-mated ones are counted, and sorted only between the two mated
+    scores that bracket the crossing (:class:`_Crossing`). No curve of ten million
+    points: faster than ``bob.measure.eer_threshold``
     (``benchmarks/results_score_logs.md``). NaN when either class is empty;
     ``-inf`` (a failure to acquire) ranks below every finite score.
 
@@ -71,33 +73,75 @@ def equal_error_rate(scores: np.ndarray, mated: np.ndarray) -> float:
     scores = _finite(scores)
     if np.isnan(scores).any():
         raise ValueError("scores contain NaN: drop them or give a failure to acquire as -inf")
-    curve = _Crossing(np.sort(scores[~mated]), np.sort(scores[mated]))
-    if curve.negatives.size == 0 or curve.positives.size == 0:
+    negatives, positives = scores[~mated], np.sort(scores[mated])
+    if negatives.size == 0 or positives.size == 0:
         return float("nan")
-    return curve.eer()
+    return _Crossing.around_crossing(negatives, positives).eer()
 
 
 class _Crossing:
-    """FMR and FNMR at any threshold from the sorted non-mated and mated scores."""
+    """FMR and FNMR at any threshold in a window of scores.
 
-    def __init__(self, negatives: np.ndarray, positives: np.ndarray) -> None:
+    ``negatives`` holds the sorted non-mated scores from ``floor`` up to ``ceiling``
+    (every score tied with the lowest, so a count at any of them is exact);
+    ``above`` counts the non-mated scores over ``ceiling``, ``size`` all of them.
+    Thresholds from the lowest kept score to ``ceiling`` are counted exactly.
+    """
+
+    def __init__(self, negatives: np.ndarray, positives: np.ndarray, *, above: int = 0,
+                 size: int | None = None, highest: float | None = None) -> None:
         self.negatives, self.positives = negatives, positives
+        self.above = above
+        self.size = negatives.size if size is None else size
+        self.highest = float(negatives[-1]) if highest is None else highest
+
+    @classmethod
+    def around_crossing(cls, negatives: np.ndarray, positives: np.ndarray) -> _Crossing:
+        """The window between the mated scores that bracket the crossing (unsorted
+        ``negatives``, sorted ``positives``): one count of the non-mated scores per
+        bisection step on the mated ones, then one sort of the few in the window."""
+        highest = float(negatives.max())
+        everything = cls(negatives, positives, highest=highest)  # counted: rates_unsorted
+        low, high = everything.bounds(highest)
+        first = everything._first(positives, low, high, unsorted=True)
+        at = int(np.searchsorted(positives, low if first is None else first, side="left"))
+        floor = float(positives[at - 1]) if first is not None and at > 0 and (
+            positives[at - 1] >= low) else low
+        ceiling = first if first is not None else high
+        lower = negatives[negatives < floor]
+        floor = float(lower.max()) if lower.size else floor  # the value "below" may need
+        kept = negatives[(negatives >= floor) & (negatives <= ceiling)]
+        kept.sort()
+        above = int(np.count_nonzero(negatives > ceiling))
+        return cls(kept, positives, above=above, size=negatives.size, highest=highest)
+
+    def bounds(self, highest: float) -> tuple[float, float]:
+        """``det_curve``'s slice: from the lowest mated score (every mated score
+        accepted) to the first mated score over every non-mated one (FMR last 0)."""
+        low = float(self.positives[0])
+        rest = self.positives[np.searchsorted(self.positives, highest, side="right"):]
+        return low, float(rest[0]) if rest.size else np.inf
 
     def rates(self, t: float) -> tuple[float, float]:
         """(FMR, FNMR) at ``t``, divided as ``det_curve`` divides its float64 counts."""
-        n, p = self.negatives.size, self.positives.size
-        accepted = n - int(np.searchsorted(self.negatives, t, side="left"))
-        missed = int(np.searchsorted(self.positives, t, side="left"))
-        return float(np.float64(accepted) / n), float(np.float64(missed) / p)
+        kept = self.negatives.size - int(np.searchsorted(self.negatives, t, side="left"))
+        return self._divided(self.above + kept, t)
 
-    def gap(self, t: float) -> float:
-        fmr, fnmr = self.rates(t)
+    def rates_unsorted(self, t: float) -> tuple[float, float]:
+        """:meth:`rates` by counting the (unsorted) non-mated scores at ``t``."""
+        return self._divided(int(np.count_nonzero(self.negatives >= t)), t)
+
+    def _divided(self, accepted: int, t: float) -> tuple[float, float]:
+        missed = int(np.searchsorted(self.positives, t, side="left"))
+        return (float(np.float64(accepted) / self.size),
+                float(np.float64(missed) / self.positives.size))
+
+    def gap(self, t: float, unsorted: bool = False) -> float:
+        fmr, fnmr = self.rates_unsorted(t) if unsorted else self.rates(t)
         return fmr - fnmr
 
     def eer(self) -> float:
-        low = float(self.positives[0])  # det_curve stops where every mated score is accepted
-        rest = self.positives[np.searchsorted(self.positives, self.negatives[-1], side="right"):]
-        high = float(rest[0]) if rest.size else np.inf  # and starts where FMR is last 0
+        low, high = self.bounds(self.highest)
         found = [self._first(x, low, high) for x in (self.negatives, self.positives)]
         found += [np.inf] if high == np.inf else []
         found = [t for t in found if t is not None]
@@ -114,13 +158,14 @@ class _Crossing:
         share = gap_before / (gap_before - gap_after)
         return float(fmr_before + share * (fmr - fmr_before))
 
-    def _first(self, values: np.ndarray, low: float, high: float) -> float | None:
-        """Smallest of ``values`` in ``[low, high]`` with FMR - FNMR <= 0 (bisection)."""
+    def _first(self, values: np.ndarray, low: float, high: float,
+               unsorted: bool = False) -> float | None:
+        """Smallest of sorted ``values`` in ``[low, high]`` with FMR - FNMR <= 0 (bisection)."""
         start = int(np.searchsorted(values, low, side="left"))
         end = stop = int(np.searchsorted(values, high, side="right"))
         while start < stop:
             middle = (start + stop) // 2
-            if self.gap(float(values[middle])) <= 0:
+            if self.gap(float(values[middle]), unsorted) <= 0:
                 stop = middle
             else:
                 start = middle + 1
