@@ -58,7 +58,21 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
-class DatasetSpec(_Section):
+class DatasetDescription(_Section):
+    """How the report describes a dataset to a lay reader: the ``[dataset]`` keys an
+    audit spec and a score log's about file (:mod:`audit.log_about`) share.
+    Built-in datasets have their own card (audit/datasets/cards.py); these keys
+    override it."""
+
+    description: str = Field("", description="what the images are (and are not), for the report")
+    citation: str = Field("", description="how to cite the dataset")
+    licence: str = Field("", description="the dataset's licence or terms of use")
+    label_provenance: Literal["perceived", "self-reported", "unspecified"] | None = Field(
+        None, description="custom data: how the group labels were obtained")
+    label_origin: str = Field("", description="who or what assigned the group labels")
+
+
+class DatasetSpec(DatasetDescription):
     """One dataset: a built-in adapter name or a manifest file."""
 
     name: str = Field(description="lfw, utkface, or a CSV/Parquet manifest path")
@@ -66,14 +80,6 @@ class DatasetSpec(_Section):
     subjects: int | None = Field(None, ge=2,
                                  description="use only N subjects drawn at random (seeded)")
     min_images: int = Field(1, ge=1, description="draw only subjects with this many images")
-    # How the report describes the data to a lay reader (built-in datasets have
-    # their own card, audit/datasets/cards.py; these keys override it).
-    description: str = Field("", description="what the images are (and are not), for the report")
-    citation: str = Field("", description="how to cite the dataset")
-    licence: str = Field("", description="the dataset's licence or terms of use")
-    label_provenance: Literal["perceived", "self-reported", "unspecified"] | None = Field(
-        None, description="custom manifests: how the group labels were obtained")
-    label_origin: str = Field("", description="who or what assigned the group labels")
     skip_bad_rows: bool = Field(False, description="leave out manifest rows with problems "
                                                    "(listed in the run folder) instead of stopping")
     check_extensions: bool = Field(True, description="refuse manifest paths without an image "

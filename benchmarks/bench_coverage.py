@@ -469,7 +469,7 @@ def _verdict(row) -> str:
     if row["subset"] != "all":
         return ""
     off = row["coverage"] - NOMINAL
-    if abs(off) <= TOLERANCE:
+    if round(abs(off) * 1000) <= TOLERANCE * 1000:  # as printed: 97.0% is within 93-97%
         return "yes"
     return f"**no** ({off * 100:+.1f})"
 
@@ -652,7 +652,9 @@ def main() -> None:
         command += " --scenarios " + " ".join(args.scenarios)
     text = report(summary, scenarios, truths, audits=audits, seconds=seconds,
                   workers=args.workers, command=command,
-                  all_equal=bool(frame["contrasts_equal_across_interval_option"].all()),
+                  # Only the fixed-threshold scenarios run both interval options.
+                  all_equal=bool(frame.get("contrasts_equal_across_interval_option",
+                                           pd.Series([True])).all()),
                   load=(load_start, os.getloadavg()[0]))
     print(text)
     print(f"(audit package: {Path(audit.__file__).parent})", file=sys.stderr)

@@ -14,8 +14,11 @@ polled with psutil):
 * the CLI answering a user mistake (no operating point);
 * the reader alone (:func:`audit.metrics.score_logs.read_score_logs`);
 * calibration of the target threshold (:func:`audit.metrics.calibration.threshold_for_target`)
-  against bob.measure's ``far_threshold`` when ``--bob-python`` names a
-  Python that has it;
+  and the equal error rate (:func:`audit.metrics.separation.equal_error_rate`)
+  against bob.measure's ``far_threshold`` and ``eer_threshold`` on the same
+  arrays, when ``--bob-python`` names a Python that has it;
+* the engine's parts on all trials at the calibrated threshold against a bare
+  ``bincount`` of the same arrays;
 
 and a profile of ``compute_metrics`` on the first ``--profile-rows`` trials.
 Writes ``benchmarks/results_score_logs.md``.
@@ -34,7 +37,7 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -106,12 +109,6 @@ def profile(function, top: int = 16) -> str:
     return "\n".join(line.replace(str(HERE.parent) + "/", "") for line in lines)
 
 
-def timed(function, *args, **kwargs):
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    return time.perf_counter() - start, result
-
-
 def cpu_timed(function, *args, **kwargs):
     """CPU seconds of this process (all threads) for one call, and its result."""
     start = time.process_time()
@@ -121,50 +118,76 @@ def cpu_timed(function, *args, **kwargs):
 
 def engine_parts(scores, images, threshold: float) -> dict[str, float]:
     """CPU seconds of the engine's parts at one threshold against a bare bincount, on the
-    same arrays: FMR by ``group`` (unit counts + breakdown with its cluster counts) and the
-    cross-group FMR matrix (trial set, unit counts, breakdown, influence)."""
-    from audit.metrics import checked, groups, trials, unit_counts, variance
+    same arrays: FMR by ``group`` (unit counts + breakdown with its cluster counts), two of
+    its steps alone, and the cross-group FMR matrix (trial set, breakdown, variances), which
+    reuses the FMR trials' subject pairs as :func:`audit.metrics.engine.compute_metrics` does.
+    One small breakdown runs first, so that no part pays Fairlearn's first-call set-up."""
+    from audit.metrics import (checked, cross_groups, groups, trials, unit_counts, variance)
 
     table = checked.check_scores_table(scores)
     image_table = checked.check_images(images, ("group",))
     subjects = checked.subject_index(table, image_table)
     fmr = trials.trial_set(table, image_table, trials.FMR, subjects=subjects, columns=("group",))
     grouping = trials.Grouping(("group",))
-    group_of_cell, _ = grouping.groups(fmr.cell_table)
+    group_of_cell, group_table = grouping.groups(fmr.cell_table)
     codes = group_of_cell[fmr.cells]
     bare, _ = cpu_timed(lambda: (np.bincount(codes, weights=fmr.scores >= threshold),
                                  np.bincount(codes)))
     limits = {"n_subjects_total": len(subjects), "min_subjects": 30, "min_trials": 100}
+    point = np.array([threshold])
+    warm = unit_counts.unit_counts(replace(fmr, scores=fmr.scores[:1000], subjects=fmr.subjects[
+        :1000], cells=fmr.cells[:1000], reference_subjects=fmr.reference_subjects[:1000]),
+        point, ("point",))
+    groups.breakdowns([warm], grouping, **limits)
 
     def breakdown():
-        units = unit_counts.unit_counts(fmr, np.array([threshold]), ("point",))
-        return groups.breakdowns([units], grouping, **limits)
+        units = unit_counts.unit_counts(fmr, point, ("point",))
+        return units, groups.breakdowns([units], grouping, **limits)
 
-    by_group, _ = cpu_timed(breakdown)
+    by_group, (units, _) = cpu_timed(breakdown)
+    pairs, _ = cpu_timed(unit_counts.unordered_pairs, fmr.subjects, fmr.reference_subjects)
+    unit_group = group_of_cell[units.cells]
+    clusters, _ = cpu_timed(groups._cluster_counts, units, unit_group, len(group_table),
+                            len(subjects))
 
     def cross():
-        trial_set = trials.cross_trial_set(table, image_table, grouping, subjects=subjects)
-        units = unit_counts.unit_counts(trial_set, np.array([threshold]), ("point",))
-        (part,) = groups.breakdowns([units], trials.Grouping(("group",), cross=True), **limits)
+        trial_set = trials.cross_trial_set(table, image_table, grouping, subjects=subjects,
+                                           fmr_pairs=(units.pair_keys, units.pairs))
+        part = cross_groups.cross_breakdown(trial_set, ("group",), point, ("point",), **limits)
         return variance.rate_variance(part.clusters)
 
     matrix, _ = cpu_timed(cross)
-    return {"bare": bare, "by_group": by_group, "cross": matrix}
+    return {"bare": bare, "by_group": by_group, "pairs": pairs, "clusters": clusters,
+            "cross": matrix}
 
 
-def bob_far_threshold(python: str, nonmated: np.ndarray, target: float, scratch: Path
-                      ) -> tuple[float, float] | None:
-    path = scratch / "nonmated.npy"
-    np.save(path, nonmated)
-    code = ("import sys, time, numpy as np, bob.measure as bm; x = np.load(sys.argv[1]); "
-            "s = time.perf_counter(); t = bm.far_threshold(x, np.array([1.0]), float(sys.argv[2])); "
-            "print(time.perf_counter() - s, t)")
-    done = subprocess.run([python, "-c", code, str(path), str(target)], capture_output=True,
-                          text=True, check=False)
+BOB = r"""
+import sys, time, numpy as np, bob.measure as bm
+negatives, positives, target = np.load(sys.argv[1]), np.load(sys.argv[2]), float(sys.argv[3])
+bm.far_threshold(negatives[:100], positives[:100], 0.1)  # numba compiles on the first call:
+bm.eer_threshold(negatives[:100], positives[:100])  # not timed
+start = time.process_time(); far = bm.far_threshold(negatives, positives, target)
+far_seconds = time.process_time() - start
+start = time.process_time(); eer = bm.eer_threshold(negatives, positives)
+eer_seconds = time.process_time() - start
+rates = bm.farfrr(negatives, positives, eer)
+print(far_seconds, far, eer_seconds, eer, (rates[0] + rates[1]) / 2)
+"""
+
+
+def bob_thresholds(python: str, nonmated: np.ndarray, mated: np.ndarray, target: float,
+                   scratch: Path) -> list[float] | None:
+    """bob.measure's ``far_threshold`` and ``eer_threshold`` on the same arrays, CPU seconds
+    after a first call on 100 scores (numba compiles them then):
+    [far seconds, far threshold, eer seconds, eer threshold, (FAR + FRR) / 2 there]."""
+    paths = [scratch / "nonmated.npy", scratch / "mated.npy"]
+    np.save(paths[0], nonmated)
+    np.save(paths[1], mated)
+    done = subprocess.run([python, "-c", BOB, *map(str, paths), str(target)],
+                          capture_output=True, text=True, check=False)
     if done.returncode:
         return None
-    seconds, threshold = done.stdout.split()
-    return float(seconds), float(threshold)
+    return [float(v) for v in done.stdout.split()]
 
 
 def main() -> None:
@@ -210,14 +233,20 @@ def main() -> None:
     from audit.metrics.engine import compute_metrics
     from audit.metrics.score_logs import read_score_logs
     from audit.metrics.calibration import threshold_for_target
+    from audit.metrics.separation import equal_error_rate
 
-    read_seconds, logs = timed(read_score_logs, log, attributes)
+    read_seconds, logs = cpu_timed(read_score_logs, log, attributes)
     scores = logs.scores
-    nonmated = scores["score"].to_numpy()[~scores["mated"].to_numpy(zero_copy_only=False)]
-    nonmated = nonmated[~np.isnan(nonmated)]
-    calibrate_seconds, threshold = timed(threshold_for_target, nonmated, args.target_fmr)
-    sort_seconds, _ = timed(np.sort, nonmated)
-    bob = bob_far_threshold(args.bob_python, nonmated, args.target_fmr, args.data) if (
+    is_mated = scores["mated"].to_numpy(zero_copy_only=False)
+    all_scores = scores["score"].to_numpy()
+    nonmated, mated = all_scores[~is_mated], all_scores[is_mated]
+    nonmated, mated = nonmated[~np.isnan(nonmated)], mated[~np.isnan(mated)]
+    calibrate_seconds, threshold = cpu_timed(threshold_for_target, nonmated, args.target_fmr)
+    sort_seconds, _ = cpu_timed(np.sort, nonmated)
+    scored = np.concatenate([nonmated, mated])
+    labels = np.concatenate([np.zeros(nonmated.size, bool), np.ones(mated.size, bool)])
+    eer_seconds, eer = cpu_timed(equal_error_rate, scored, labels)
+    bob = bob_thresholds(args.bob_python, nonmated, mated, args.target_fmr, args.data) if (
         args.bob_python) else None
     prefix = scores.slice(0, args.profile_rows)
 
@@ -230,7 +259,7 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parts = engine_parts(scores, logs.images, threshold)
-    engine_seconds, _ = timed(engine)
+    engine_seconds, _ = cpu_timed(engine)
     profile_text = profile(engine)
 
     n = len(scores)
@@ -243,8 +272,10 @@ def main() -> None:
     ratio = ("not comparable: the CLI was stopped at the memory cap" if full.capped else
              f"**{full.cpu / base.cpu:.1f}x** the CPU time, **{full.peak_mib / base.peak_mib:.1f}x**"
              " the peak memory")
-    bob_line = (f"| bob.measure `far_threshold` (same array) | {bob[0]:.2f} s | threshold "
-                f"{bob[1]:.6f} |" if bob else "| bob.measure `far_threshold` | not measured | |")
+    bob_lines = (f"| bob.measure `far_threshold` (same arrays) | {bob[0]:.3f} s | threshold "
+                 f"{bob[1]:.6f} |\n| bob.measure `eer_threshold` (same arrays) | {bob[2]:.3f} s | "
+                 f"threshold {bob[3]:.6f}; (FAR + FRR) / 2 there {bob[4]:.6f} |" if bob else
+                 "| bob.measure `far_threshold`, `eer_threshold` | not measured | |")
     report = f"""# Score-log benchmark: `lfr-audit metrics` against a plain pyarrow + numpy script
 
 Reproduce from the repository root (not part of the test suite; the data,
@@ -271,14 +302,15 @@ Data: {n:,} verification trials of {args.subjects:,} people in 10 groups ({args.
 CLI against the baseline: {ratio}.
 The mistake's answer: `{mistake.output.strip().splitlines()[-1] if mistake.output.strip() else ''}`
 
-## Parts, in one process on the same arrays
+## Parts, in one process on the same arrays (CPU seconds; bob.measure in its own process)
 
-| part | time | note |
+| part | CPU | note |
 |---|---|---|
 | reader: `read_score_logs` (CSV -> checked SCORES + images) | {read_seconds:.2f} s | {n:,} rows |
 | calibration: `threshold_for_target` | {calibrate_seconds:.3f} s | threshold {threshold:.6f} |
-| for scale: one `np.sort` of the same {nonmated.size:,} scores | {sort_seconds:.3f} s | |
-{bob_line}
+| equal error rate: `equal_error_rate` ({scored.size:,} scores) | {eer_seconds:.3f} s | EER {eer:.6f} |
+| for scale: one `np.sort` of the {nonmated.size:,} non-mated scores | {sort_seconds:.3f} s | |
+{bob_lines}
 | `compute_metrics` on the first {len(prefix):,} trials (target FMR, grouping `group`) | {engine_seconds:.1f} s | profiled below |
 
 ## Engine parts on all {n:,} trials at the calibrated threshold (CPU seconds, one process)
@@ -286,8 +318,10 @@ The mistake's answer: `{mistake.output.strip().splitlines()[-1] if mistake.outpu
 | part | CPU | against the bare bincount |
 |---|---|---|
 | bare `np.bincount` of errors and trials by group (same arrays) | {parts['bare']:.3f} s | 1x |
-| FMR by `group`: unit counts and breakdown (MetricFrame, subject and pair counts) | {parts['by_group']:.2f} s | {parts['by_group'] / parts['bare']:.0f}x |
-| cross-group FMR matrix: trial set, unit counts, breakdown, dyadic variance | {parts['cross']:.2f} s | |
+| FMR by `group`: unit counts and breakdown (MetricFrame, subject and pair counts) | {parts['by_group']:.2f} s | {parts['by_group'] / parts['bare']:.1f}x |
+| of which: coding the trials' unordered subject pairs (`unordered_pairs`, alone) | {parts['pairs']:.2f} s | {parts['pairs'] / parts['bare']:.1f}x |
+| of which: per-subject and per-pair counts for the intervals (`_cluster_counts`, alone) | {parts['clusters']:.2f} s | {parts['clusters'] / parts['bare']:.1f}x |
+| cross-group FMR matrix: trial set, breakdown, dyadic variance | {parts['cross']:.2f} s | |
 
 ## Profile of `compute_metrics` on the first {len(prefix):,} trials (cumulative time)
 

@@ -32,6 +32,8 @@ its coverage and, in the null scenario, how often p < 0.05 would follow:
 * ``hall-t (pair)``: Hall's t on the pair's own influence (``u_a - u_b``;
   log ratio ``u_a / p_a - u_b / p_b``): the method adopted
   (``audit.metrics.contrasts``);
+* ``hall-t (pair, welch df)``: the same with Welch-Satterthwaite degrees of
+  freedom combining the two groups' effective numbers of people;
 * ``fieller hall-t``: the ratios r whose ``p_a - r p_b`` Hall's t accepts.
 
 Run from the repository root; 400 audits per scenario take a few minutes::
@@ -54,7 +56,8 @@ import bench_coverage as study  # noqa: E402
 Z = stats.norm.ppf(0.975)
 CANDIDATES = ("wilson-deff", "jackknife", "cr3", "t-df", "korn-graubard", "neg-binomial", "score",
               "score-t", "hall-t")
-PAIR_CANDIDATES = ("mover (hall-t limits)", "hall-t (pair)", "fieller hall-t")
+PAIR_CANDIDATES = ("mover (hall-t limits)", "hall-t (pair)", "hall-t (pair, welch df)",
+                   "fieller hall-t")
 
 
 def quadratic_limits(p, n, excess, slope, curvature, k, fallback_deff):
@@ -171,8 +174,28 @@ def pair_intervals(error, probe, reference, probe_group, n_people, limits):
     diff = hall_t(d, *moments(sa - sb, qa - qb, factor))
     log_ratio = hall_t(r, *moments(sa / pa - sb / pb, qa / pa - qb / pb, factor))
     out["hall-t (pair)"] = (diff, tuple(np.exp(log_ratio)))
+    out["hall-t (pair, welch df)"] = welch(sa, qa, sb, qb, pa, pb, factor)
     out["fieller hall-t"] = (diff, fieller(sa, qa, sb, qb, pa, pb, factor))
     return out, (hi, lo)
+
+
+def welch(sa, qa, sb, qb, pa, pb, factor):
+    """``hall-t (pair)`` with Welch-Satterthwaite degrees of freedom from the two groups'.
+
+    Each group's variance (of its rate, or of its log rate) counts with its own
+    effective number of people - 1: df = (v_a + v_b)^2 / (v_a^2 / df_a + v_b^2 / df_b).
+    """
+    (va, _, ga), (vb, _, gb) = moments(sa, qa, factor), moments(sb, qb, factor)
+
+    def limits(estimate, person, pair, scale_a, scale_b):
+        variance, third, _ = moments(person, pair, factor)
+        a, b = va * scale_a**2, vb * scale_b**2
+        df = (a + b) ** 2 / (a**2 / max(ga - 1, 1.0) + b**2 / max(gb - 1, 1.0))
+        return hall_t(estimate, variance, third, df + 1)
+
+    diff = limits(pa - pb, sa - sb, qa - qb, 1.0, 1.0)
+    log_ratio = limits(np.log(pa / pb), sa / pa - sb / pb, qa / pa - qb / pb, 1 / pa, 1 / pb)
+    return diff, tuple(np.exp(log_ratio))
 
 
 def fieller(sa, qa, sb, qb, pa, pb, factor):

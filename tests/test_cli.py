@@ -205,7 +205,7 @@ def test_metrics_kfold_accuracy_from_a_pairs_score_file_equals_lfw_accuracy(tmp_
     log.write_text("\n".join(lines) + "\n")
     people = _people(tmp_path, 20)
     result = runner.invoke(app, ["metrics", str(log), "--attributes", str(people),
-                                 "--kfold", "gender"])
+                                 "--kfold", "gender", "--out", str(tmp_path / "m.parquet")])
     assert result.exit_code == 0, result.output
     from audit.metrics.score_logs import read_score_logs
 

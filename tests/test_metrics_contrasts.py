@@ -122,7 +122,9 @@ def test_end_to_end_pair_on_six_subjects_against_an_independent_computation():
     ratio = fnmr[fnmr["statistic"] == "ratio"].iloc[0]
     assert (ratio["group"], ratio["group_b"]) == ("f", "m")
     # Independently: statsmodels' cluster-robust variance of each group's rate, the design
-    # effect, Wilson at the effective size, and the MOVER formula (groups share no subject).
+    # effect, Wilson at the effective size times Korn & Graubard's (z / t_df)^2 with df = 3
+    # people - 1, and the MOVER formula (groups share no subject).
+    shrink = (stats.norm.ppf(0.975) / stats.t.ppf(0.975, 2)) ** 2
     effective = {}
     for group in ("f", "m"):
         y = np.concatenate([[1] * e + [0] * (n - e) for s, (e, n) in misses.items()
@@ -132,7 +134,7 @@ def test_end_to_end_pair_on_six_subjects_against_an_independent_computation():
         fit = sm.OLS(y, np.ones(len(y))).fit(cov_type="cluster", cov_kwds={"groups": codes})
         p = y.mean()
         deff = max(1.0, fit.cov_params()[0, 0] / (p * (1 - p) / len(y)))
-        effective[group] = (y.sum() / deff, len(y) / deff)
+        effective[group] = (y.sum() / deff * shrink, len(y) / deff * shrink)
     low, high = _mover_log_ratio(*effective["f"], *effective["m"])
     assert ratio["value"] == pytest.approx((4 / 18) / (1 / 24))
     assert (ratio["ci_low"], ratio["ci_high"]) == (pytest.approx(low), pytest.approx(high))

@@ -104,3 +104,57 @@ def test_effective_clusters_count_equal_influence_fully_and_one_person_once():
     assert spread.effective_clusters()[0] == pytest.approx(8.0)
     one = sparse.csr_matrix(np.array([[3.0], [0.0], [0.0]]))
     assert type(spread)(one, None, np.array([3.0])).effective_clusters()[0] == 1.0
+
+
+def _brute_force_spread(trials):
+    """Rate, dyadic variance and effective number of people from loops over people and pairs."""
+    a, b, e = (np.array(c, dtype=float) for c in zip(*trials, strict=True))
+    p = e.mean()
+    u = (e - p) / e.size
+    people = np.unique(np.concatenate([a, b]))
+    sums = np.array([u[(a == s) | (b == s)].sum() for s in people])
+    keys = {tuple(sorted(k)) for k in zip(a, b, strict=True)}
+    pairs = np.array([u[(np.minimum(a, b) == lo) & (np.maximum(a, b) == hi)].sum()
+                      for lo, hi in keys])
+    g = people.size
+    variance = g / (g - 1) * (np.sum(sums**2) - np.sum(pairs**2))
+    return p, variance, np.sum(sums**2) ** 2 / np.sum(sums**4)
+
+
+def test_a_calibrated_rate_keeps_a_variance_below_the_binomial_one():
+    # Half of the row's own influence taken out, as a calibration on a rate that moves with
+    # it does: the variance is a quarter of the (already sub-binomial) dyadic one, and the
+    # interval is the symmetric t interval on it, not Wilson at N.
+    counts = _dyadic([(a, b, e, 1) for a, b, e in TRIALS])
+    rates, spread = influence(counts)
+    calibrated = spread.minus(spread, np.array([0]), np.array([0.5]))
+    n = np.array([float(len(TRIALS))])
+    p, variance, people = _brute_force_spread(TRIALS)
+    assert calibrated.calibrated().tolist() == [True]
+    assert calibrated.variance()[0] == pytest.approx(variance / 4, rel=1e-12)
+    low, high = skew_corrected(rates, n, calibrated, np.ones(1)).limits(Z)
+    half = stats.t.ppf(0.975, people - 1) * np.sqrt(variance / 4)
+    assert (low[0], high[0]) == pytest.approx((p - half, p + half), rel=1e-12)
+    assert high[0] - low[0] < np.diff(clustered_wilson_interval(5, 14, 1.0))[0]
+
+
+def test_the_calibration_rate_at_its_own_threshold_falls_back_to_wilson_at_n():
+    # Slope 1 on itself: the influence cancels, the variance is 0 up to rounding.
+    counts = _dyadic([(a, b, e, 1) for a, b, e in TRIALS])
+    rates, spread = influence(counts)
+    itself = spread.minus(spread, np.array([0]), np.array([1.0]))
+    n = np.array([float(len(TRIALS))])
+    low, high = skew_corrected(rates, n, itself, np.ones(1)).limits(Z)
+    want = clustered_wilson_interval(5, 14, 1.0)
+    assert (low[0], high[0]) == pytest.approx((float(want[0]), float(want[1])), abs=1e-12)
+
+
+@pytest.mark.parametrize(("errors", "trials", "deff", "people"), [
+    (10, 100, 4.0, 12), (3, 1000, 2.5, 60), (40, 80, 12.0, 3), (1, 4, 1.0, 2)])
+def test_one_way_limits_take_korn_graubards_degrees_of_freedom(errors, trials, deff, people):
+    # Korn & Graubard (1998): the effective size times (z / t_{G-1})^2, Wilson at z there.
+    shrink = (Z / stats.t.ppf(0.975, people - 1)) ** 2
+    low, high = from_design_effects([errors / trials], [float(trials)], [deff],
+                                    [float(people)]).limits(Z)
+    want_low, want_high = clustered_wilson_interval(errors, trials, deff / shrink)
+    assert (low[0], high[0]) == pytest.approx((float(want_low), float(want_high)), abs=1e-12)

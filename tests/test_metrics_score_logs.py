@@ -56,8 +56,8 @@ def test_reads_parquet_and_per_image_attributes_and_feeds_the_metrics_stage(file
         {"image_id": ["a1", "b1", "b2", "c1", "d1"], "subject_id": ["A", "B", "B", "C", "D"],
          "lighting": ["good", "poor", "poor", "", "good"]}
     ).to_parquet(files / "images.parquet")
-    with pytest.raises(ScoreLogError, match=r"images.parquet lists no labels for 1 images "
-                       r"\(e.g. 'a2'\), which carry 33.33% of the trials; more than 1%"):
+    with pytest.raises(ScoreLogError, match=r"images.parquet lists no labels for 1 image "
+                       r"\(e.g. 'a2'\), carrying 33.33% of the trials; more than 1%"):
         read_score_logs([files / "trials.parquet"], files / "images.parquet")
     pd.read_parquet(files / "images.parquet").assign(lighting="good").pipe(
         lambda f: pd.concat([f, pd.DataFrame({"image_id": ["a2"], "subject_id": ["A"],
@@ -151,8 +151,8 @@ def test_a_few_unlisted_subjects_are_a_note(files):
     pd.DataFrame({"subject_id": people + ["A", "B", "C"], "gender": "male"}).to_csv(
         files / "subjects.csv", index=False)
     logs = read_score_logs(files / "many.csv", files / "subjects.csv")
-    assert logs.notes[1] == ("subjects.csv lists no labels for 1 subjects (e.g. 'D'), which "
-                             "carry 0.49% of the trials; their labels are 'unknown'")
+    assert logs.notes[1] == ("subjects.csv lists no labels for 1 subject (e.g. 'D'), carrying "
+                             "0.49% of the trials; their labels are 'unknown'")
 
 
 def test_mapping_round_trip_and_optional_ids(files):
@@ -217,3 +217,52 @@ def test_the_format_page_shows_the_format_tables_and_the_help_points_to_it():
     page = (Path(__file__).parents[1] / FORMAT_PAGE).read_text()
     assert markdown_table(TRIALS) in page and markdown_table(ATTRIBUTES) in page
     assert FORMAT_PAGE in " ".join(CliRunner().invoke(app, ["metrics", "--help"]).output.split())
+
+
+def test_duplicates_found_by_sorting_match_a_first_seen_loop(tmp_path):
+    """Every repeated trial (same kind, probe, reference, fold) is named with its first row,
+    in row order, as a brute-force loop over the rows finds them."""
+    rng = np.random.default_rng(3)
+    n = 400
+    probe, reference = rng.integers(0, 6, n), rng.integers(0, 6, n)
+    kind = np.where(rng.random(n) < 0.7, "verification", "identification")
+    fold = rng.integers(0, 2, n)
+    rows = pd.DataFrame({
+        "trial_kind": kind, "probe_id": [f"i{p}" for p in probe],
+        "probe_subject": [f"S{p}" for p in probe],
+        "reference_id": np.where(kind == "verification", [f"i{r}" for r in reference], ""),
+        "reference_subject": np.where(kind == "verification", [f"S{r}" for r in reference], ""),
+        "score": 0.5, "mated": np.where(kind == "verification", probe == reference, False),
+        "fold": fold})
+    rows.to_csv(tmp_path / "trials.csv", index=False)
+    pd.DataFrame({"subject_id": [f"S{p}" for p in range(6)], "gender": "f"}).to_csv(
+        tmp_path / "people.csv", index=False)
+    first_seen, expected = {}, []
+    for row, (k, p, r, f) in enumerate(zip(kind, probe, reference, fold), start=1):
+        key = (k, p, r if k == "verification" else None, f)
+        if key in first_seen:
+            what = f"probe 'i{p}'" + (f", reference 'i{r}'" if k == "verification" else "")
+            expected.append(f"trials.csv row {row}: repeats the trial of trials.csv row "
+                            f"{first_seen[key]} ({what})")
+        first_seen.setdefault(key, row)
+    assert len(expected) > 20  # enough repeats to be cut at the reported maximum
+    with pytest.raises(ScoreLogError) as caught:
+        read_score_logs(tmp_path / "trials.csv", tmp_path / "people.csv")
+    assert str(caught.value).splitlines() == expected[:20]  # the first 20 are named
+
+
+def test_spaces_around_ids_and_words_are_stripped_on_every_path(files):
+    """' a1' and 'a1' are one image and ' TRUE ' is true, in CSV and in Parquet with
+    dictionary columns and null cells (a null is an empty cell)."""
+    spaced = TRIALS.replace("verification,a1,b1,A,B", " Verification , a1,b1 ,A , B").replace(
+        ",0.81,true,", ",0.81, TRUE ,")
+    (files / "spaced.csv").write_text(spaced)
+    plain = read_score_logs(files / "trials.csv", files / "subjects.csv").scores.cast(SCORES)
+    read = read_score_logs(files / "spaced.csv", files / "subjects.csv").scores.cast(SCORES)
+    assert read.equals(plain)
+    frame = pd.read_csv(files / "spaced.csv", dtype=str, keep_default_na=False)
+    frame = frame.replace("", None).astype({c: "category" for c in
+                                            ("trial_kind", "probe_id", "mated")})
+    frame.to_parquet(files / "spaced.parquet")
+    assert read_score_logs(files / "spaced.parquet", files / "subjects.csv").scores.cast(
+        SCORES).equals(plain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audit.metrics.separation import auc_and_eer
+from audit.metrics.separation import auc_and_eer, equal_error_rate
 
 
 def _oracle(scores: np.ndarray, mated: np.ndarray) -> tuple[float, float]:
@@ -52,3 +52,63 @@ def test_perfect_separation_and_one_class():
     assert auc_and_eer(np.array([0.9, 0.8, 0.1]), np.array([True, True, False])) == (1.0, 0.0)
     auc, eer = auc_and_eer(np.array([0.9, 0.8]), np.array([True, True]))
     assert np.isnan(auc) and np.isnan(eer)
+
+
+def _det_curve_eer(scores: np.ndarray, mated: np.ndarray) -> float:
+    """EER interpolated on scikit-learn's whole DET curve (the computation equal_error_rate
+    replaces): first point, lowest threshold first, where FMR - FNMR <= 0."""
+    from sklearn.metrics import det_curve
+
+    fmr, fnmr, _ = det_curve(mated, scores)
+    gap = fmr - fnmr
+    crossed = np.flatnonzero(gap <= 0)
+    if crossed.size == 0:
+        return float("nan")
+    after = int(crossed[0])
+    if after == 0 or gap[after] == 0:
+        return float((fmr[after] + fnmr[after]) / 2)
+    share = gap[after - 1] / (gap[after - 1] - gap[after])
+    return float(fmr[after - 1] + share * (fmr[after] - fmr[after - 1]))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_equal_error_rate_is_the_det_curve_crossing(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 400))
+    mated = rng.random(n) < rng.uniform(0.05, 0.95)
+    mated[:2] = [True, False]
+    shift, decimals = rng.uniform(-1.0, 4.0), int(rng.integers(0, 3))
+    scores = np.round(rng.normal(mated * shift, 1.0), decimals)  # ties, overlap or separation
+    assert equal_error_rate(scores, mated) == _det_curve_eer(scores, mated)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_equal_error_rate_sorts_a_window_of_many_non_mated_scores_exactly(seed):
+    """Few mated scores among many non-mated ones, as in a score log: the window
+    between the bracketing mated scores is all that is sorted, and the EER is the
+    same number as the whole DET curve's."""
+    rng = np.random.default_rng(100 + seed)
+    n = 20_000
+    mated = rng.random(n) < 0.01
+    mated[:2] = [True, False]
+    scores = np.round(rng.normal(mated * rng.uniform(0.5, 3.0), 1.0), int(rng.integers(1, 4)))
+    assert equal_error_rate(scores, mated) == _det_curve_eer(scores, mated)
+
+
+@pytest.mark.parametrize(("scores", "mated"), [
+    ([0.9, 0.8, 0.1], [True, True, False]),  # separated: EER 0
+    ([0.1, 0.2, 0.9], [True, True, False]),  # reversed: the crossing is the point at +inf
+    ([0.5, 0.5, 0.5, 0.5], [True, False, True, False]),  # one distinct score
+    ([0.9, 0.9, 0.3, 0.9], [True, False, False, True]),  # the top score is shared
+    ([0.7, -np.inf, 0.2, -np.inf, 0.4], [True, True, False, False, False]),  # FTA as -inf
+])
+def test_equal_error_rate_edge_cases_match_det_curve(scores, mated):
+    scores, mated = np.array(scores), np.array(mated)
+    finite = np.where(np.isinf(scores), -9.0, scores)
+    assert equal_error_rate(scores, mated) == _det_curve_eer(finite, mated)
+
+
+def test_equal_error_rate_refuses_nan_and_needs_both_classes():
+    with pytest.raises(ValueError, match="NaN"):
+        equal_error_rate(np.array([0.2, np.nan]), np.array([True, False]))
+    assert np.isnan(equal_error_rate(np.array([0.2, 0.3]), np.array([True, True])))

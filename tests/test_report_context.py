@@ -205,3 +205,27 @@ def test_metrics_table_is_checked(column):
 
     with pytest.raises(SchemaError, match=column):
         build_context(hand_made().drop_columns([column]), RunInfo(run_id="x"))
+
+
+@pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
+def test_composition_from_fta_rows_leaves_out_groups_it_did_not_count():
+    """A score log's unlisted images have labels 'unknown' and no status: the composition
+    counted from the FTA rows must not show that group as 0 people and 0 images."""
+    from audit.metrics import compute_metrics
+
+    people = [f"s{i}" for i in range(8)]
+    scores = pd.DataFrame({
+        "trial_kind": "verification", "probe_id": [f"{p}a" for p in people],
+        "reference_id": [f"{p}b" for p in people], "probe_subject": people,
+        "reference_subject": people, "score": 0.8, "mated": True, "fold": None, "rank": None,
+        "best_is_true_entry": None})
+    ids = [*scores["probe_id"], *scores["reference_id"]]
+    images = pd.DataFrame({"image_id": ids, "subject_id": [i[:-1] for i in ids],
+                           "gender": ["unknown" if i.startswith("s7") else
+                                      ("f", "m")[int(i[1]) % 2] for i in ids]})
+    fta = pd.DataFrame({"image_id": [i for i in ids if not i.startswith("s7")], "fta": False})
+    table = compute_metrics(scores, images, fta, thresholds=(0.5,), groupings=("gender",),
+                            min_subjects=1, min_trials=1)
+    (composition,) = build_context(table, RunInfo(run_id="log")).compositions
+    assert [(r.group, r.subjects, r.images) for r in composition.rows] == [
+        ("f", 4, 8), ("m", 3, 6)]

@@ -509,3 +509,14 @@ def test_det_with_no_point_where_both_rates_are_above_zero_is_not_drawn():
     svg = threshold_figures.det(data, figure_id="det-x-plot", xlabel="FPIR", ylabel="FNIR",
                                 overall_label="all")
     assert svg is None
+
+
+def test_calibrated_thresholds_are_given_in_full_to_deploy(html, context):
+    """The table of thresholds shows two decimals, then every digit of a calibrated one:
+    rounded, a threshold calibrated to a target can give more errors than the target."""
+    calibrated = [p for p in context.operating_points if p.calibrated]
+    section = plain_text(html[html.index('id="system-thresholds"'):
+                              html.index('id="system-watchlist"')])
+    assert calibrated
+    for point in calibrated:
+        assert f"To deploy it, use exactly {float(point.threshold)!r}" in section

@@ -48,8 +48,10 @@ def _rate(row) -> str:
 
 
 def _point(row) -> str:
+    """The point's label and threshold, printed in full (shortest round-trip digits), so
+    a calibrated threshold copied from here and deployed gives the calibrated rates."""
     label = row.operating_point if isinstance(row.operating_point, str) else "-"
-    return label if row.threshold != row.threshold else f"{label} {row.threshold:.6g}"
+    return label if row.threshold != row.threshold else f"{label} {float(row.threshold)!r}"
 
 
 def _p_value(p: float) -> str:

@@ -64,10 +64,15 @@ def init(
     path: Annotated[Path, typer.Argument(help="Where to write the example spec.")] = Path(
         "audit.toml"),
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    about: Annotated[bool, typer.Option(
+        "--about", help="Write a score log's about file instead (system, data, labels; "
+                        "for `lfr-audit metrics --about`).")] = False,
 ) -> None:
     """Write a commented example audit spec with every key and its default."""
     if path.exists() and not force:
         raise UserError(f"{path} exists; choose another path or pass --force")
-    path.write_text(files("audit").joinpath("spec_template.toml").read_text())
-    stderr.print(f"wrote {path}; edit it, then: lfr-audit run {path}", highlight=False)
+    template, then = (("about_template.toml", f"lfr-audit metrics LOG --about {path} ...")
+                      if about else ("spec_template.toml", f"lfr-audit run {path}"))
+    path.write_text(files("audit").joinpath(template).read_text())
+    stderr.print(f"wrote {path}; edit it, then: {then}", highlight=False)
 

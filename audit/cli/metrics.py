@@ -10,6 +10,8 @@ from rich.markup import escape
 
 from ..progress import stderr
 from .common import Interval, UserError, app, reports_user_errors
+from .log_about import ABOUT_HELP
+from .metrics_checks import check_calibration, check_fold_column, check_operating_points
 
 
 @app.command()
@@ -22,7 +24,7 @@ def metrics(
         "Your column name for a score-log key, KEY=COLUMN, e.g. score=similarity "
         "(repeatable; keys in docs/score-logs.md)."))] = None,
     columns: Annotated[Path | None, typer.Option(
-        help="TOML file whose [columns] table maps keys to your column names.")] = None,
+        help=r"TOML file whose \[columns] table maps keys to your column names.")] = None,
     out: Annotated[Path, typer.Option(
         help="Metrics table to write (Parquet); the same as CSV and a JSON digest go "
              "beside it.")] = Path("metrics.parquet"),
@@ -51,28 +53,47 @@ def metrics(
         "Share of the crowd on the watchlist."))] = 1e-4,
     kfold: Annotated[str | None, typer.Option(help=(
         "LFW-style k-fold accuracy of a score log's verification rows by their fold, "
-        "broken down by this label column (e.g. gender)."))] = None,
+        "broken down by this label column (e.g. gender); the folds and summary go beside "
+        "--out as CSV."))] = None,
+    sweep: Annotated[bool, typer.Option(help=(
+        "Also sweep thresholds as `lfr-audit run` does, for the report's DET curves, "
+        "threshold sweep and disparity-by-threshold figures: rates by group at 200 score "
+        "quantiles, fixed-pair contrasts at 41 thresholds (FMR 10% down to 1e-5)."))] = False,
+    about: Annotated[Path | None, typer.Option(help=ABOUT_HELP)] = None,
+    report: Annotated[bool, typer.Option(
+        "--report", help="Also render the report (HTML and PDF) beside the table.")] = False,
 ) -> None:
     """Error rates by group for a run's scores or an exported score log (no deepface).
 
     Score logs (CSV or Parquet, one row per 1:1 comparison or 1:N search, with
     an attribute file of group labels) are described column by column, with
-    worked examples, in docs/score-logs.md.
+    worked examples, in docs/score-logs.md. --about FILE.toml states the system,
+    the data and how people were labelled, for the report (same keys as an audit
+    spec's \\[dataset] and \\[watchlist]); it is kept beside the table as
+    metrics.about.json, which `lfr-audit report` reads.
     """
     import warnings
 
+    from . import log_about
+
+    check_operating_points(threshold, target_fmr, target_fpir)
+    described = log_about.load_about_option(about, source)
+    audit_watchlist = log_about.audited_watchlist(audit_watchlist, described, about)
     has_point = bool(threshold or target_fmr or target_fpir)
     _check_options(source, has_point=has_point, kfold=kfold, crowd=crowd,
                    audit_watchlist=audit_watchlist)
     if source.is_dir():
         scores, images, fta = _read_run(source)
     else:
-        logs = _read_score_log(source, attributes, map_ or (), columns, tuple(grouping or ()))
+        mapping = _mapping(source, attributes, map_ or (), columns, kfold=kfold)
+        logs = _read_score_log(source, attributes, mapping, tuple(grouping or ()))
         scores, images, fta = logs.scores, logs.images, logs.fta
+        counts = log_about.log_counts(logs)
         if kfold:
-            _print_kfold(logs, kfold)
+            _print_kfold(logs, kfold, out)
             if not has_point:
                 return
+    check_calibration(scores, target_fmr, target_fpir)
     from ..metrics import compute_metrics  # heavy (scipy.stats, Fairlearn): after the checks
 
     with warnings.catch_warnings(record=True) as caught:
@@ -82,6 +103,10 @@ def metrics(
             target_fmr=tuple(target_fmr or ()), target_fpir=tuple(target_fpir or ()),
             groupings=tuple(grouping or ()), min_subjects=min_subjects, min_trials=min_trials,
             interval=interval.value)
+        if sweep:
+            table = _with_sweep(table, scores, images, thresholds=tuple(threshold or ()),
+                                groupings=tuple(grouping or ()), min_subjects=min_subjects,
+                                min_trials=min_trials, interval=interval.value)
         if crowd is not None:
             table = _with_projection(table, crowd=crowd, share=share_on_watchlist,
                                      watchlist=watchlist or audit_watchlist,
@@ -89,6 +114,16 @@ def metrics(
     for warning in caught:
         stderr.print(escape(f"note: {warning.message}"), highlight=False)
     _write_and_show(table, out, json_output=json_output)
+    if source.is_dir():
+        log_about.forget_log_record(out)
+    else:
+        log_about.record_log(out, about=described, counts=counts, trials=source,
+                             attributes=attributes, options=log_about.log_options(
+                                 threshold, target_fmr, target_fpir, grouping, interval.value,
+                                 min_subjects, min_trials, crowd=crowd, share=share_on_watchlist,
+                                 watchlist=watchlist, audit_watchlist=audit_watchlist))
+    if report:
+        log_about.render_and_list(out, about=described, to_stderr=json_output)
 
 
 def _check_options(source: Path, *, has_point: bool, kfold: str | None, crowd: int | None,
@@ -116,11 +151,10 @@ def _read_run(source: Path):
     return read_table(source / layout.SCORES_FILE), manifest, failures_to_acquire(faces)
 
 
-def _read_score_log(source: Path, attributes: Path | None, mapped: list[str] | tuple,
-                    columns: Path | None, groupings: tuple[str, ...]):
-    """A checked score log (its notes printed), columns named as the user mapped them."""
+def _mapping(source: Path, attributes: Path | None, mapped: list[str] | tuple,
+             columns: Path | None, *, kfold: str | None):
+    """The user's column names, checked with the other options before the log is read."""
     from ..metrics.log_format import parse_mapping
-    from ..metrics.score_logs import read_score_logs
 
     if attributes is None:
         raise UserError("a score-log file needs --attributes FILE (group labels); "
@@ -129,6 +163,15 @@ def _read_score_log(source: Path, attributes: Path | None, mapped: list[str] | t
         mapping = parse_mapping(mapped, columns_file=columns)
     except ValueError as error:
         raise UserError(str(error)) from None
+    if kfold:
+        check_fold_column(source, mapping.column("fold"))
+    return mapping
+
+
+def _read_score_log(source: Path, attributes: Path, mapping, groupings: tuple[str, ...]):
+    """A checked score log (its notes printed), columns named as the user mapped them."""
+    from ..metrics.score_logs import read_score_logs
+
     logs = read_score_logs(source, attributes, columns=mapping)
     _check_label_columns(groupings, logs.images, attributes.name)
     for note in logs.notes:
@@ -153,14 +196,34 @@ def _check_label_columns(groupings: tuple[str, ...], images, file: str) -> None:
                     f"its label columns are {', '.join(labels) or 'none'}")
 
 
-def _print_kfold(logs, column: str) -> None:
+def _print_kfold(logs, column: str, out: Path) -> None:
+    """k-fold accuracy printed, its per-fold and summary tables written beside ``out``."""
     from ..metrics.lfw_accuracy import format_lfw_accuracy
     from ..metrics.log_kfold import log_kfold_accuracy
 
     try:
-        typer.echo(format_lfw_accuracy(log_kfold_accuracy(logs, column)))
+        accuracy = log_kfold_accuracy(logs, column)
     except ValueError as error:
         raise UserError(f"--kfold: {error}") from None
+    typer.echo(format_lfw_accuracy(accuracy))
+    folds, summary = (out.with_name(f"{out.stem}-kfold{part}.csv") for part in ("-folds", ""))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    accuracy.folds.to_csv(folds, index=False)
+    accuracy.summary.to_csv(summary, index=False)
+    typer.echo(f"k-fold accuracy: {summary} and {folds}")
+
+
+def _with_sweep(table, scores, images, *, thresholds: tuple[float, ...],
+                groupings: tuple[str, ...], **statistics):
+    """The metrics table with a run's sweep rows (:func:`audit.runs.measure.threshold_sweeps`)."""
+    import pyarrow as pa
+
+    from ..runs.measure import threshold_sweeps
+
+    single = tuple(g for g in groupings if " x " not in g and "|" not in g)
+    parts = threshold_sweeps(scores, images, deployment=thresholds, groupings=single,
+                             confidence=0.95, **statistics)
+    return pa.concat_tables([table, *(part.cast(table.schema) for part in parts)])
 
 
 def _with_projection(table, *, crowd: int, share: float, watchlist: int, audit_watchlist: int):

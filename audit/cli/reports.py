@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .common import ReportFormat, RunsDir, UserError, app, reports_user_errors, runs_app
+from .log_about import ABOUT_HELP
 
 @app.command()
 @reports_user_errors
@@ -24,9 +25,15 @@ def report(
         help="An earlier run folder: adds a 'changes since' section.")] = None,
     include_faces: Annotated[bool, typer.Option(
         help="Embed example face images (off unless asked).")] = False,
+    about: Annotated[Path | None, typer.Option(help=ABOUT_HELP + " For a metrics table; "
+                                               "replaces the one given to `metrics`.")] = None,
 ) -> None:
-    """Render the transparency report of a run (or of a bare metrics table)."""
+    """Render the transparency report of a run (or of a metrics table, described by the
+    metrics.about.json beside it or by --about)."""
+    from .log_about import list_written, load_about_option, render_table_report
+
     formats = tuple(f.value for f in (format or list(ReportFormat)))
+    described = load_about_option(about, source)
     if source.is_dir():
         from ..runs.report import render_run
 
@@ -35,16 +42,11 @@ def report(
         written = render_run(source, formats=formats, include_faces=include_faces,
                              previous=previous)
     else:
-        from ..report.inputs import RunInfo
-        from ..report.render import render_report
-        from ..tables import read_table
-
         if previous is not None or include_faces:
             raise UserError("--previous and --include-faces need a run folder, not a metrics table")
-        written = render_report(read_table(source), RunInfo(run_id=source.stem),
-                                out or source.parent, formats)
-    for kind, path in written.items():
-        typer.echo(f"{'short report' if kind.startswith('short') else 'report'}: {path}")
+        written = render_table_report(source, about=described, out=out or source.parent,
+                                      formats=formats)
+    list_written(written)
 
 
 #: How ``runs list`` shows each policy state.

@@ -34,7 +34,8 @@ from audit.metrics.rates import UndefinedRateWarning
 from audit.metrics.trials import ALL
 
 FEWER_THAN_TWO = "{what}: fewer than two sufficient groups in {where}; disparity is undefined (NaN)"
-UNDEFINED_SUMMARY = "{names} by {grouping} in {where}: every group rate is 0, so undefined (NaN)"
+UNDEFINED_SUMMARY = ("{names} of {metric}{at} by {grouping} in {where}: every group's {metric} is "
+                     "0, so undefined (NaN)")
 BAD_ALPHA = "alpha must be in [0, 1], got {alpha!r}"
 
 
@@ -186,12 +187,22 @@ def summary_rows(rows: pd.DataFrame) -> pd.DataFrame:
     if undefined:
         warnings.warn(
             UNDEFINED_SUMMARY.format(
-                names=", ".join(undefined), grouping=first["grouping"], where=where
+                names=", ".join(undefined), metric=first["metric"], at=_at(first),
+                grouping=first["grouping"], where=where
             ),
             UndefinedRateWarning,
             stacklevel=2,
         )
     return _rows(out)
+
+
+def _at(row: pd.Series) -> str:
+    """" at <operating point> <threshold>" for a message, when the row has a threshold."""
+    threshold = row.get("threshold", np.nan)
+    if threshold is None or threshold != threshold:
+        return ""
+    label = row.get("operating_point")
+    return f" at {label + ' ' if isinstance(label, str) else ''}{float(threshold)!r}"
 
 
 SUMMARIES = {

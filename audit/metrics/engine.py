@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from audit.metrics import (checked, contrasts, disparity, groups, score_limits, table, trials,
-                           unit_counts, variance)
+from audit.metrics import (checked, contrasts, cross_groups, disparity, groups, score_limits,
+                           table, trials, unit_counts, variance)
 from audit.metrics.inputs import CheckedInputs, check_inputs, check_options
 from audit.metrics.points import (
     WINDOW,
@@ -151,7 +151,7 @@ def _breakdowns(
     Each breakdown is counted once here and measured later, because calibrated
     points need the overall breakdowns' influences before any group's interval.
     """
-    limits = {"min_subjects": min_subjects, "min_trials": min_trials}
+    limits = {"min_subjects": min_subjects, "min_trials": min_trials, "counted_only": (WINDOW,)}
     units = _rate_units(given.scores, given.images, points, subjects=given.subjects,
                         columns=given.columns)
     if given.fta is not None:
@@ -165,13 +165,13 @@ def _breakdowns(
     ]
     fmr_pairs = next(((u.pair_keys, u.pairs) for u in units if u.rate == trials.FMR.name), None)
     del units  # the breakdowns hold what they need; the trials' arrays can go before the matrix
-    for grouping in given.crossed:
+    for grouping in given.crossed if fmr_pairs is not None else ():  # None: no 1:1 trials
         trial_set = trials.cross_trial_set(given.scores, given.images, grouping,
                                            subjects=given.subjects, fmr_pairs=fmr_pairs)
-        cross_units = [unit_counts.unit_counts(trial_set, points.thresholds, points.labels)]
-        cross = trials.Grouping(grouping.sensitive, cross=True)
-        parts.extend(groups.breakdowns(cross_units, cross, n_subjects_total=n_total, **limits))
-        del trial_set, cross_units  # twice the FMR trials: not kept through the variances
+        parts.append(cross_groups.cross_breakdown(
+            trial_set, grouping.sensitive, points.thresholds, points.labels,
+            n_subjects_total=n_total, **limits))
+        del trial_set  # as many trials as FMR's: not kept through the variances
     return parts
 
 
@@ -243,7 +243,7 @@ def _measured(
     if part.clusters.dyadic:
         limits = score_limits.skew_corrected(rates[keep], n, spread, deff)
     else:
-        limits = score_limits.from_design_effects(rates[keep], n, deff)
+        limits = score_limits.from_design_effects(rates[keep], n, deff, spread.clusters)
     rows = score_limits.set_intervals(rows, limits, interval=interval, confidence=confidence)
     return Measured(part, rows, deff, spread, limits)
 

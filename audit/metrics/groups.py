@@ -77,11 +77,18 @@ def breakdowns(
     n_subjects_total: int,
     min_subjects: int,
     min_trials: int,
+    warn_empty: bool = True,
+    counted_only: tuple[str, ...] = (),
 ) -> list[Breakdown]:
     """Every group of ``grouping`` at every operating point, for several rates at once.
 
     The rates must share one cell table. One MetricFrame serves them all: the
-    rate is a control feature beside the threshold.
+    rate is a control feature beside the threshold. ``warn_empty=False`` leaves
+    the warning about groups without trials to the caller (who relabels them).
+    Rows of the operating points labelled in ``counted_only`` get their counts
+    but no MetricFrame value (NaN): the engine's calibration windows, whose
+    rates are read from the cluster counts and never published, would
+    otherwise cost MetricFrame two of every three groups it evaluates.
     """
     if not rates:
         return []
@@ -91,7 +98,8 @@ def breakdowns(
     sums = [_group_sums(u, g, n_groups) for u, g in zip(rates, unit_groups, strict=True)]
     collapsed = pd.concat(
         [
-            _collapsed(errors, n, group_table, mated=u.mated).assign(**{RATE: u.rate})
+            _read(_collapsed(errors, n, group_table, mated=u.mated), u, counted_only).assign(
+                **{RATE: u.rate})
             for u, (errors, n) in zip(rates, sums, strict=True)
         ],
         ignore_index=True,
@@ -101,7 +109,7 @@ def breakdowns(
         if len(collapsed)
         else _no_measured_rows()
     )
-    limits = {"min_subjects": min_subjects, "min_trials": min_trials}
+    limits = {"min_subjects": min_subjects, "min_trials": min_trials, "warn_empty": warn_empty}
     return [
         _breakdown(
             u,
@@ -109,11 +117,11 @@ def breakdowns(
             group_table,
             g,
             measured[measured[RATE] == u.rate],
-            n,
+            counts,
             n_subjects_total,
             **limits,
         )
-        for u, g, (_, n) in zip(rates, unit_groups, sums, strict=True)
+        for u, g, counts in zip(rates, unit_groups, sums, strict=True)
     ]
 
 
@@ -135,18 +143,21 @@ def _breakdown(
     group_table: pd.DataFrame,
     unit_group: np.ndarray,
     measured: pd.DataFrame,
-    n_trials: np.ndarray,
+    counts: tuple[np.ndarray, np.ndarray],
     n_subjects_total: int,
     *,
     min_subjects: int,
     min_trials: int,
+    warn_empty: bool,
 ) -> Breakdown:
     labels = grouping.labels(group_table)
     n_groups, n_thresholds = len(labels), units.thresholds.size
+    errors, n_trials = counts
     n_subjects = distinct_subjects(units.subjects, unit_group, n_groups)
-    warn_empty_groups(
-        units.rate, grouping.name, [g for g, n in zip(labels, n_trials, strict=True) if n == 0]
-    )
+    if warn_empty:
+        warn_empty_groups(
+            units.rate, grouping.name, [g for g, n in zip(labels, n_trials, strict=True) if n == 0]
+        )
     canonical = pd.DataFrame(
         {
             THRESHOLD_INDEX: np.repeat(np.arange(n_thresholds), n_groups),
@@ -156,7 +167,8 @@ def _breakdown(
         }
     )
     rows = canonical.merge(measured.drop(columns=RATE), on=[THRESHOLD_INDEX, "group"], how="left")
-    rows[["n_trials", "n_errors"]] = rows[["n_trials", "n_errors"]].fillna(0).astype(np.int64)
+    rows["n_trials"] = np.tile(n_trials, n_thresholds)  # the counts MetricFrame weighed
+    rows["n_errors"] = errors.ravel()
     rows["metric"] = units.rate
     rows["grouping"] = grouping.name
     position = rows[THRESHOLD_INDEX].to_numpy()
@@ -198,28 +210,32 @@ def _collapsed(
     return frame[frame[WEIGHT] > 0].reset_index(drop=True)
 
 
+def _read(collapsed: pd.DataFrame, units: UnitCounts, counted_only: tuple[str, ...]
+          ) -> pd.DataFrame:
+    """The collapsed rows of the operating points MetricFrame evaluates."""
+    skipped = np.flatnonzero(np.isin(np.asarray(units.operating_points, dtype=object),
+                                     list(counted_only)))
+    return collapsed[~np.isin(collapsed[THRESHOLD_INDEX].to_numpy(), skipped)]
+
+
 def _error_share(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
     """Weighted share of wrong decisions: FPR on non-mated rows, FNR on mated rows."""
     return float(np.sum(sample_weight * (y_true != y_pred)) / np.sum(sample_weight))
 
 
-def _trial_count(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
-    return float(np.sum(sample_weight))
-
-
-def _error_count(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
-    return float(np.sum(sample_weight * (y_true != y_pred)))
-
-
 def metric_frame(collapsed: pd.DataFrame, grouping: trials.Grouping) -> MetricFrame:
-    """MetricFrame over collapsed counts: value, n_trials and n_errors per group.
+    """MetricFrame over collapsed counts: the rate (``value``) of every group.
 
     ``y_true`` is each row's ground truth (mated or not) and ``y_pred`` the
     decision at the row's threshold, so the value is Fairlearn's false
     positive rate for non-mated rates (FMR, FPIR) and false negative rate for
     mated ones (FNMR, FNIR): every rate's rows are all of one class. The count
-    reaches every metric as ``sample_weight``; the rate, the threshold index
-    and the grouping's control columns are ``control_features``.
+    reaches the metric as ``sample_weight``; the rate, the threshold index
+    and the grouping's control columns are ``control_features``. The counts
+    themselves are the integer sums the collapsed rows were made from
+    (:func:`breakdowns`): asking MetricFrame to add them up again would
+    triple its per-group work (one Python call per group and metric) for the
+    same numbers.
     """
     weight = {"sample_weight": collapsed[WEIGHT].to_numpy(np.float64)}
     if grouping.sensitive:
@@ -228,12 +244,12 @@ def metric_frame(collapsed: pd.DataFrame, grouping: trials.Grouping) -> MetricFr
         sensitive = pd.Series(trials.ALL, index=collapsed.index, name=trials.OVERALL)
     controls = [RATE, THRESHOLD_INDEX, *grouping.control]
     return MetricFrame(
-        metrics={"value": _error_share, "n_trials": _trial_count, "n_errors": _error_count},
+        metrics={"value": _error_share},
         y_true=collapsed[MATED].to_numpy(bool),
         y_pred=collapsed[DECISION].to_numpy(bool),
         sensitive_features=sensitive,
         control_features=collapsed.loc[:, controls],
-        sample_params={"value": weight, "n_trials": weight, "n_errors": weight},
+        sample_params={"value": weight},
     )
 
 
@@ -245,12 +261,12 @@ def metric_frame_rows(frame: MetricFrame, grouping: trials.Grouping) -> pd.DataF
     """The one adapter: MetricFrame's wide ``by_group`` to long rows.
 
     Returns one row per (rate, threshold index, group) that has trials, with the
-    group label of :meth:`audit.metrics.trials.Grouping.label` and the columns
-    ``value``, ``n_trials``, ``n_errors``. Intersections MetricFrame fills
+    group label of :meth:`audit.metrics.trials.Grouping.label` and its
+    ``value``. Intersections MetricFrame fills
     with NaN because no trial has them are dropped here (the caller decides
     which groups exist).
     """
-    wide = frame.by_group.reset_index().dropna(subset=["n_trials"])
+    wide = frame.by_group.reset_index().dropna(subset=["value"])
     if grouping.sensitive:
         values = wide.loc[:, list(grouping.columns)].astype(str).itertuples(index=False)
         groups = [grouping.label(tuple(v)) for v in values]
@@ -262,8 +278,6 @@ def metric_frame_rows(frame: MetricFrame, grouping: trials.Grouping) -> pd.DataF
             THRESHOLD_INDEX: wide[THRESHOLD_INDEX].to_numpy(np.int64),
             "group": groups,
             "value": wide["value"].to_numpy(np.float64),
-            "n_trials": wide["n_trials"].to_numpy(np.float64),
-            "n_errors": wide["n_errors"].to_numpy(np.float64),
         }
     )
 
@@ -274,7 +288,7 @@ def _no_measured_rows() -> pd.DataFrame:
             RATE: np.array([], dtype=object),
             THRESHOLD_INDEX: np.array([], dtype=np.int64),
             "group": np.array([], dtype=object),
-            **{c: np.array([], dtype=np.float64) for c in ("value", "n_trials", "n_errors")},
+            "value": np.array([], dtype=np.float64),
         }
     )
 
@@ -303,11 +317,13 @@ def _cluster_counts(
 
     def trials_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
         """Trials (owners x groups), each unit once per owner."""
-        weights = units.trials.astype(np.float64)
         if n_owners * n_groups <= DENSE_TRIALS:
+            # A dyadic unit is one trial: unweighted counts, the faster bincount.
+            weights = None if units.reference_subjects is not None else units.trials
             dense = sum(np.bincount(o * np.int32(n_groups) + unit_group, weights=weights,
                                     minlength=n_owners * n_groups) for o in owners)
-            return sparse.csr_matrix(dense.reshape(n_owners, n_groups))
+            return sparse.csr_matrix(dense.reshape(n_owners, n_groups).astype(np.float64))
+        weights = units.trials.astype(np.float64)
         if len(owners) == 1:  # no copies of ten-million-entry arrays
             return sparse.csr_matrix((weights, (owners[0], unit_group)), shape=(n_owners, n_groups))
         return sparse.csr_matrix((np.tile(weights, len(owners)), (

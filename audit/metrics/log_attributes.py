@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit.metrics.log_format import ColumnMap
+from audit.metrics.log_format import ATTRIBUTES, ColumnMap, absent_mapped
 from audit.metrics.log_reading import Codes, column_names, read_columns
 from audit.schema import FACE_STATUSES, UNKNOWN
 
@@ -33,11 +33,15 @@ NEEDS_IDS = ("{file}: labels are per image ({image!r}) but the trials have no pr
 LISTED_AGAIN = "{file} row {row}: {key} {value!r} is listed again (first at row {first})"
 VARIANTS = ("{file}: column {column!r} spells one label several ways: {variants}; "
             "use one spelling")
-UNLISTED = ("{file} lists no labels for {count:,} {what} (e.g. {examples}), which carry "
+UNLISTED = ("{file} lists no labels for {count:,} {what} (e.g. {examples}), carrying "
             "{share:.2%} of the trials; {outcome}")
 UNLISTED_ERROR = f"more than {MAX_UNLISTED_SHARE:.0%} is refused: add them to the file"
 UNLISTED_NOTE = "their labels are 'unknown'"
+NO_STATUS = ("fta: {missing:,} of the {total:,} images the trials mention have no status in "
+             "{file} (not listed), so the FTA rate counts the other {counted:,}")
 BAD_STATUS = "{file} row {row}: status {value!r} is not one of " + ", ".join(FACE_STATUSES)
+MAPPED_ABSENT = ("{file}: no column {column!r} (mapped to {key}); its columns are {columns} "
+                 "(name yours with --map {key}=COLUMN)")
 SUBJECT_DISAGREES = ("{file} row {row}: image {image!r} has subject_id {listed!r}, "
                      "the trials say {trials!r}")
 
@@ -74,6 +78,11 @@ def attach_labels(path: Path, mapping: ColumnMap, mentioned: Mentioned,
     status_col = mapping.column("status")
     key_col = image_col if image_col in names else subject_col if subject_col in names else None
     empty = Labelled(pd.DataFrame(), None, [])
+    absent = absent_mapped(mapping, ATTRIBUTES, names)
+    problems.extend(MAPPED_ABSENT.format(file=path.name, column=mapping.column(k), key=k,
+                                         columns=", ".join(names)) for k in absent)
+    if absent:
+        return empty
     if key_col is None:
         problems.append(NO_KEY.format(file=path.name, image=image_col, subject=subject_col,
                                       columns=", ".join(names)))
@@ -106,6 +115,9 @@ def attach_labels(path: Path, mapping: ColumnMap, mentioned: Mentioned,
     if status_col in names and key_col == image_col:
         fta = _fta(path.name, columns.text[status_col], key, first_row, problems, max_reported)
         fta = fta[fta["image_id"].isin(frame["image_id"])].reset_index(drop=True)
+        if len(fta) < len(frame):
+            notes.append(NO_STATUS.format(missing=len(frame) - len(fta), total=len(frame),
+                                          file=path.name, counted=len(fta)))
     return Labelled(frame, fta, notes)
 
 
@@ -153,8 +165,8 @@ def _unlisted(name: str, mentioned: Mentioned, row: np.ndarray, problems: list[s
     ids = pc.unique((mentioned.ids if per_image else mentioned.subjects).filter(
         pa.array(missing)))
     examples = ", ".join(repr(v) for v in ids[:3].to_pylist())
-    what = "images" if per_image else "subjects"
     count = len(ids)
+    what = ("image" if per_image else "subject") + ("" if count == 1 else "s")
     too_many = share > MAX_UNLISTED_SHARE
     message = UNLISTED.format(file=name, count=count, what=what, examples=examples, share=share,
                               outcome=UNLISTED_ERROR if too_many else UNLISTED_NOTE)

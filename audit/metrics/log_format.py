@@ -128,6 +128,13 @@ def _check(mapping: dict[str, str], *, where: str) -> None:
         seen[column] = key
 
 
+def absent_mapped(mapping: ColumnMap, file: str, names: list[str]) -> list[str]:
+    """Keys of ``file`` (:data:`TRIALS` or :data:`ATTRIBUTES`) the user mapped explicitly onto
+    a column ``names`` lacks: an error even for an optional key, never a silent default."""
+    return [key for key, column in mapping.columns.items()
+            if KEYS[key].file == file and column not in names]
+
+
 def markdown_table(file: str) -> str:
     """The fields of one file as a Markdown table (the format page quotes it)."""
     lines = ["| column | type | required | meaning |", "|---|---|---|---|"]

@@ -20,7 +20,15 @@ vectorised over rows.
   effective sample size :math:`N / d` (Korn & Graubard 1998):
   :math:`v(x) = d\, x(1-x)/N`, which is the form above with
   :math:`e = (d-1)\hat p(1-\hat p)/N`, :math:`b = -(d-1)(1-2\hat p)/2N`,
-  :math:`c = -(d-1)/N` (:func:`from_design_effects`).
+  :math:`c = -(d-1)/N` (:func:`from_design_effects`), and with the t
+  quantile on :math:`G - 1` degrees of freedom in place of :math:`z`
+  (:math:`G` the number of people with a trial in the rate): Korn &
+  Graubard's degrees-of-freedom adjustment, the effective size times
+  :math:`(z / t_{G-1})^2` (as R's ``survey::svyciprop`` with ``degf``, the
+  number of clusters minus one). The design effect is estimated from
+  :math:`G` people's contributions, so it is itself uncertain; the normal
+  quantile treated it as known (measured: the ratio of two 60-person groups'
+  miss rates covered 92.5%, ``benchmarks/results_coverage.md``).
 * **Dyadic rates** (FMR and its cross-group matrix) use a skewness-corrected
   t interval (:func:`skew_corrected`; Hall 1992): with :math:`v` the
   dyadic-robust variance at the estimate (not below the binomial one),
@@ -71,6 +79,8 @@ from audit.metrics.variance import Influence
 CLUSTERED, WILSON = INTERVALS
 #: ``ci_method`` of a rate with no error (or only errors).
 ONE_SIDED = "one-sided-bound"
+#: Relative size below which a calibrated row's variance is rounding error (its sums cancel).
+ROUNDING = float(np.sqrt(np.finfo(np.float64).eps))
 BAD_INTERVAL = "interval must be 'wilson-clustered' or 'wilson', got {interval!r}"
 
 
@@ -83,7 +93,8 @@ class RateVariance:
     excess: np.ndarray
     slope: np.ndarray
     curvature: np.ndarray
-    #: Degrees of freedom of Hall's t (dyadic rates); inf where the variance is taken as known.
+    #: Degrees of freedom of the t quantile (Hall's t; Korn & Graubard's for one-way rates);
+    #: inf where the variance is taken as known.
     df: np.ndarray
     #: The design effect of each rate: the Wilson fallback of a lower limit at 0.
     design_effect: np.ndarray
@@ -107,8 +118,8 @@ class RateVariance:
         p, n = self.rate, self.trials
         z = np.broadcast_to(np.asarray(z, dtype=np.float64), np.shape(p))
         t = t_quantile(z, self.df)
-        z2 = z**2
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            z2 = t**2  # Wilson form: Korn & Graubard's t, z itself where df is infinite
             skewed_low, skewed_high = hall_limits(p, p * (1 - p) / n + self.excess, self.skew(), t)
             a = 1 + z2 / n - z2 * self.curvature
             b = -z2 * ((1 - 2 * p) / n - 2 * self.slope)
@@ -116,6 +127,8 @@ class RateVariance:
             root = np.sqrt(np.clip(b**2 - 4 * a * c, 0.0, None))
             # a > 0 in the Wilson form (curvature -(d-1)/N or 0): between the roots.
             lower, upper = (-b - root) / (2 * a), (-b + root) / (2 * a)
+        # A t quantile beyond float range (a p-value search far in the tail): all of [0, 1].
+        lower, upper = np.where(np.isinf(t), -p, lower), np.where(np.isinf(t), 1 - p, upper)
         hall = np.isfinite(self.skew())
         low = np.clip(np.where(hall, skewed_low, p + lower), 0.0, 1.0)
         high = np.clip(np.where(hall, skewed_high, p + upper), 0.0, 1.0)
@@ -126,8 +139,14 @@ class RateVariance:
         return low, high
 
 
-def from_design_effects(rates: object, trials: object, design_effects: object) -> RateVariance:
+def from_design_effects(
+    rates: object, trials: object, design_effects: object, clusters: object = None
+) -> RateVariance:
     """Wilson at the effective size ``trials / design_effects``, in the form above.
+
+    ``clusters`` (people with a trial in each rate) gives Korn & Graubard's
+    t quantile on ``clusters - 1`` degrees of freedom (at least 1); None: the
+    normal quantile.
 
     Examples
     --------
@@ -138,10 +157,12 @@ def from_design_effects(rates: object, trials: object, design_effects: object) -
     p = np.asarray(rates, dtype=np.float64)
     n = np.asarray(trials, dtype=np.float64)
     extra = np.asarray(design_effects, dtype=np.float64) - 1.0
+    df = np.full(p.shape, np.inf) if clusters is None else np.asarray(
+        clusters, dtype=np.float64) - 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
         return RateVariance(
             rate=p, trials=n, excess=extra * p * (1 - p) / n, slope=-extra * (1 - 2 * p) / (2 * n),
-            curvature=-extra / n, df=np.full(p.shape, np.inf), design_effect=extra + 1.0,
+            curvature=-extra / n, df=df, design_effect=extra + 1.0,
         )
 
 
@@ -153,20 +174,37 @@ def skew_corrected(
     ``influence`` is the rows' :class:`audit.metrics.variance.Influence`. A
     dyadic variance not above the binomial one (no clustering seen) gives
     Wilson at ``N``: no excess, no skewness.
+
+    Rows read at a calibrated threshold are the exception: their rate moves
+    with the calibration rate the threshold was set on (overall FMR), and
+    that takes out part of their binomial noise as well, so their variance
+    (:meth:`audit.metrics.variance.Influence.calibrated`) can rightly be
+    below the binomial one. Flooring it there counted the noise the
+    calibration removed (measured: 99.5% coverage of a group's FMR at a
+    calibrated threshold, ``benchmarks/results_coverage.md``, scenario 6).
+    Such a row falls back to Wilson at ``N`` only when its variance is not
+    positive beyond rounding: the calibration rate at its own threshold,
+    which is the target by construction. Its interval is the symmetric t
+    interval (no skewness term): its third cumulant would need the
+    correction's share of every pair's cube, which
+    :meth:`~audit.metrics.variance.Influence.third_cumulants` leaves out,
+    and beside a variance below the binomial one that omission dominates.
     """
     p = np.asarray(rates, dtype=np.float64)
     n = np.asarray(trials, dtype=np.float64)
     total = influence.variance()
     with np.errstate(invalid="ignore", divide="ignore"):
-        excess = total - p * (1 - p) / n
+        binomial = p * (1 - p) / n
+        excess = total - binomial
         skewness = influence.third_cumulants() / total**1.5
-    none = ~(excess > 0)
+    floor = np.where(influence.calibrated(), (ROUNDING - 1.0) * binomial, 0.0)
+    none = ~(excess > floor)
     zeros = np.zeros_like(p)
     return RateVariance(
         rate=p, trials=n, excess=np.where(none, 0.0, excess), slope=zeros, curvature=zeros,
         df=np.where(none, np.inf, influence.effective_clusters() - 1.0),
         design_effect=np.asarray(design_effects, dtype=np.float64),
-        skewness=np.where(none, np.nan, skewness),
+        skewness=np.where(none, np.nan, np.where(influence.calibrated(), 0.0, skewness)),
     )
 
 

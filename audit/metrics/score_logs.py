@@ -22,10 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from audit.metrics import log_reading
 from audit.metrics.log_attributes import Labelled, Mentioned, attach_labels
-from audit.metrics.log_format import TRIAL_KEYS, ColumnMap
+from audit.metrics.log_duplicates import repeated_trials
+from audit.metrics.log_format import TRIAL_KEYS, TRIALS, ColumnMap, absent_mapped
 from audit.metrics.log_reading import Codes, LogReadError
 from audit.schema import SCORES
 
@@ -34,6 +36,8 @@ TRUE_WORDS = frozenset({"true", "1", "yes", "t", "y"})
 FALSE_WORDS = frozenset({"false", "0", "no", "f", "n"})
 VERIFICATION, IDENTIFICATION = "verification", "identification"
 REQUIRED = ("trial_kind", "probe_subject", "score", "mated")
+#: Text columns of a few distinct values, read as dictionaries rather than as strings.
+FEW_VALUES = ("trial_kind", "mated", "best_is_true_entry")
 ROW = "{file} row {row}: {problem}"
 MISSING_COLUMN = ("{file}: no column {column!r}{mapped}; its columns are {columns} "
                   "(name yours with --map {key}=COLUMN)")
@@ -84,8 +88,8 @@ class _Trials:
     score: np.ndarray
     mated: np.ndarray
     best: np.ndarray  # int8: 1 true, 0 false, -1 empty
-    rank: np.ndarray  # float, NaN when empty
-    fold: np.ndarray
+    rank: np.ndarray | None  # float, NaN when empty; None: no such column
+    fold: np.ndarray | None
 
 
 def read_score_logs(
@@ -151,7 +155,8 @@ def _notes(trials: _Combined, labelled: Labelled) -> list[str]:
 def _read_trials(path: Path, mapping: ColumnMap, problems: list[str]) -> _Trials | None:
     names = log_reading.column_names(path)
     present = {k: mapping.column(k) for k in TRIAL_KEYS if mapping.column(k) in names}
-    missing = [k for k in REQUIRED if k not in present]
+    missing = list(dict.fromkeys([*(k for k in REQUIRED if k not in present),
+                                  *absent_mapped(mapping, TRIALS, names)]))
     problems.extend(MISSING_COLUMN.format(
         file=path.name, column=mapping.column(k), key=k, columns=", ".join(names),
         mapped="" if mapping.column(k) == k else f" (mapped to {k})") for k in missing)
@@ -160,22 +165,35 @@ def _read_trials(path: Path, mapping: ColumnMap, problems: list[str]) -> _Trials
     if missing or "reference_id" in present and "probe_id" not in present:
         return None
     numeric = [k for k in ("score", "rank", "fold") if k in present]
+    pairs = [tuple(present[k] for k in pair if k in present) for pair in (
+        ("probe_subject", "reference_subject"), ("probe_id", "reference_id"))]
     read = log_reading.read_columns(
-        path, [present[k] for k in present if k not in numeric], [present[k] for k in numeric])
-    checks = _RowChecks(path.name, problems)
-    return checks.trials(read, present)
+        path, [present[k] for k in present if k not in numeric], [present[k] for k in numeric],
+        shared=tuple(pair for pair in pairs if pair),
+        few=tuple(present[k] for k in FEW_VALUES if k in present))
+    checks = _RowChecks(path.name)
+    trials = checks.trials(read, present)
+    problems.extend(checks.in_row_order())
+    return trials
 
 
 class _RowChecks:
     """Row checks of one file; each problem names the row and shows the value."""
 
-    def __init__(self, name: str, problems: list[str]) -> None:
-        self.name, self.problems = name, problems
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.found: list[tuple[int, str]] = []  # (row, message), in the order checked
 
     def report(self, mask: np.ndarray, problem) -> None:
         rows = np.flatnonzero(mask)[:MAX_REPORTED]
-        self.problems.extend(ROW.format(file=self.name, row=r + 1, problem=problem(r))
-                             for r in rows)
+        self.found.extend((int(r), ROW.format(file=self.name, row=r + 1, problem=problem(r)))
+                          for r in rows)
+
+    def in_row_order(self) -> list[str]:
+        """The messages by row (a stable sort: one row's problems in the order checked).
+
+        Each check keeps its first rows, so the first ones here are the file's first."""
+        return [message for _, message in sorted(self.found, key=lambda found: found[0])]
 
     def trials(self, read: log_reading.Columns, present: dict[str, str]) -> _Trials:
         n = read.n_rows
@@ -189,15 +207,13 @@ class _RowChecks:
         raw_kind = text("trial_kind")
         self.report(~(verification | identification), lambda r: (
             f"trial_kind {raw_kind.text(r)!r} is not 'verification' or 'identification'"))
-        subjects = log_reading.split(log_reading.concat(
-            [text("probe_subject"), text("reference_subject")]), [n, n])
+        subjects = log_reading.on_one_table([text("probe_subject"), text("reference_subject")])
         self.report(subjects[0].equal(""), lambda r: "probe_subject is empty")
         self.report(verification & subjects[1].equal(""),
                     lambda r: "reference_subject is empty in a verification row")
         ids = None
         if "probe_id" in present:
-            ids = log_reading.split(log_reading.concat([text("probe_id"), text("reference_id")]),
-                                    [n, n])
+            ids = log_reading.on_one_table([text("probe_id"), text("reference_id")])
             self.report(ids[0].equal(""), lambda r: "probe_id is empty")
             self.report(verification & ids[1].equal(""),
                         lambda r: "reference_id is empty in a verification row")
@@ -212,7 +228,7 @@ class _RowChecks:
             f"mated is {text('mated').text(r)!r} but probe_subject is "
             f"{subjects[0].text(r)!r} and reference_subject {subjects[1].text(r)!r}"))
         rank, fold = (self.number(read, present[k], k, integer=True) if k in present
-                      else np.full(n, np.nan) for k in ("rank", "fold"))
+                      else None for k in ("rank", "fold"))
         return _Trials(self.name, verification, subjects[0], subjects[1],
                        None if ids is None else ids[0], None if ids is None else ids[1],
                        score, mated == 1, best, rank, fold)
@@ -226,51 +242,84 @@ class _RowChecks:
             bad = bad | (~np.isnan(value) & (np.mod(value, 1) != 0))
         what = "an integer" if integer else "a number"
         self.report(bad, lambda r: f"{key} {shown.text(r) if shown else float(value[r])!r} is not {what}")
-        return np.where(bad, np.nan, value)
+        return np.where(bad, np.nan, value) if bad.any() else value
 
     def boolean(self, codes: Codes, key: str, *, allow_empty: bool) -> np.ndarray:
         """1 true, 0 false, -1 empty, from boolean words in any case."""
-        lowered = codes.lowered()
-        value = np.where(lowered.isin(TRUE_WORDS), 1, np.where(lowered.isin(FALSE_WORDS), 0, -1))
+        lowered = pc.utf8_lower(codes.values)
+        truth = np.where(log_reading.values_in(lowered, TRUE_WORDS), 1, np.where(
+            log_reading.values_in(lowered, FALSE_WORDS), 0, -1)).astype(np.int8)
+        value = truth[codes.codes]  # decided once per distinct value, then one look-up a row
         bad = (value < 0) & ~(allow_empty & codes.equal(""))
         allowed = "true, false or empty" if allow_empty else "true or false"
         self.report(bad, lambda r: f"{key} {codes.text(r)!r} is not {allowed}")
-        return value.astype(np.int8)
+        return value
 
 
 class _Combined:
-    """Every trials file together, ids and subjects on shared codes."""
+    """Every trials file together, ids and subjects on shared codes.
+
+    One file's arrays are taken as they are (no copy of 10 million rows);
+    several files' are concatenated.
+    """
 
     def __init__(self, parts: list[_Trials]) -> None:
-        self.parts = parts
+        self.names = [p.name for p in parts]
         self.sizes = [len(p.score) for p in parts]
-        n = sum(self.sizes)
-        self.kind = np.concatenate([p.kind for p in parts])
-        subjects = log_reading.concat([p.probe_subject for p in parts]
-                                      + [p.reference_subject for p in parts])
-        self.probe_subject, self.reference_subject = log_reading.split(subjects, [n, n])
+        self.kind = _joined([p.kind for p in parts])
+        self.probe_subject, self.reference_subject = _joined_codes(
+            [p.probe_subject for p in parts], [p.reference_subject for p in parts])
         self.by_image = parts[0].probe_id is not None
         if self.by_image:
-            ids = log_reading.concat([p.probe_id for p in parts] + [p.reference_id for p in parts])
-            self.probe_id, self.reference_id = log_reading.split(ids, [n, n])
+            self.probe_id, self.reference_id = _joined_codes(
+                [p.probe_id for p in parts], [p.reference_id for p in parts])
         else:  # a subject stands for its images
             self.probe_id, self.reference_id = self.probe_subject, self.reference_subject
-        for name in ("score", "mated", "best", "rank", "fold"):
-            setattr(self, name, np.concatenate([getattr(p, name) for p in parts]))
+        for name in ("score", "mated", "best"):
+            setattr(self, name, _joined([getattr(p, name) for p in parts]))
+        for name in ("rank", "fold"):  # None when no file has the column
+            given = [getattr(p, name) for p in parts]
+            setattr(self, name, None if all(g is None for g in given) else _joined(
+                [np.full(len(p.score), np.nan) if g is None else g
+                 for p, g in zip(parts, given, strict=True)]))
 
     def where(self, row: int) -> tuple[str, int]:
         """File name and 1-based row of a combined row."""
         part = int(np.searchsorted(np.cumsum(self.sizes), row, side="right"))
-        return self.parts[part].name, row - sum(self.sizes[:part]) + 1
+        return self.names[part], row - sum(self.sizes[:part]) + 1
 
     def mentioned(self, problems: list[str]) -> Mentioned:
         """Distinct images with their subject; an image with two subjects is a problem."""
+        sides = [(self.probe_id.codes, self.probe_subject.codes),
+                 (self._references(self.reference_id.codes),
+                  self._references(self.reference_subject.codes))]
+        subject_of = np.full(len(self.probe_id.values), -1, dtype=np.int64)
+        for images, subjects in sides:
+            subject_of[images] = subjects
+        conflict = np.unique(np.concatenate([images[subject_of[images] != subjects]
+                                             for images, subjects in sides]))
+        if conflict.size:
+            self._conflicts(conflict, problems)
+        used = np.flatnonzero(subject_of >= 0)
+        position = np.full(len(subject_of), -1, dtype=np.int32)
+        position[used] = np.arange(used.size, dtype=np.int32)
+        reference = position[self.reference_id.codes]
+        return Mentioned(
+            ids=self.probe_id.values.take(pa.array(used)),
+            subjects=self.probe_subject.values.take(pa.array(subject_of[used])),
+            probe=position[self.probe_id.codes],
+            reference=reference if self.kind.all() else np.where(self.kind, reference, -1),
+            by_image=self.by_image)
+
+    def _references(self, codes: np.ndarray) -> np.ndarray:
+        """The reference side of the verification rows (all rows, uncopied, when all are)."""
+        return codes if self.kind.all() else codes[self.kind]
+
+    def _conflicts(self, conflict: np.ndarray, problems: list[str]) -> None:
+        """Name the first two rows, with their subjects, of each image seen with two."""
         images = np.concatenate([self.probe_id.codes, self.reference_id.codes[self.kind]])
         subjects = np.concatenate([self.probe_subject.codes,
                                    self.reference_subject.codes[self.kind]])
-        subject_of = np.full(len(self.probe_id.values), -1, dtype=np.int64)
-        subject_of[images] = subjects
-        conflict = np.unique(images[subject_of[images] != subjects])
         rows = np.concatenate([np.arange(len(self.kind)), np.flatnonzero(self.kind)])
         for image in conflict[:MAX_REPORTED]:
             seen = np.flatnonzero(images == image)
@@ -282,15 +331,6 @@ class _Combined:
                 where_a="{} row {}".format(*self.where(rows[seen[0]])),
                 b=self.probe_subject.values[int(subjects[other])].as_py(),
                 where_b="{} row {}".format(*self.where(rows[other]))))
-        used = np.flatnonzero(subject_of >= 0)
-        position = np.full(len(subject_of), -1, dtype=np.int64)
-        position[used] = np.arange(used.size)
-        return Mentioned(
-            ids=self.probe_id.values.take(pa.array(used)),
-            subjects=self.probe_subject.values.take(pa.array(subject_of[used])),
-            probe=position[self.probe_id.codes],
-            reference=np.where(self.kind, position[self.reference_id.codes], -1),
-            by_image=self.by_image)
 
     def table(self) -> pa.Table:
         """The SCORES table, its text columns dictionary-encoded: the codes, no string per row."""
@@ -306,24 +346,38 @@ class _Combined:
                                              self.reference_subject.values, self.kind),
             "score": pa.array(self.score, mask=np.isnan(self.score)),
             "mated": pa.array(self.mated),
-            "fold": _integers(self.fold),
-            "rank": _integers(self.rank),
+            "fold": _integers(self.fold, len(self.kind)),
+            "rank": _integers(self.rank, len(self.kind)),
             "best_is_true_entry": pa.array(self.best == 1, mask=~identification | (self.best < 0)),
         }
         return pa.table(columns, schema=SCHEMA)
 
 
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _joined_codes(probe: list[Codes], reference: list[Codes]) -> tuple[Codes, Codes]:
+    """Probe and reference sides of every file on one value table."""
+    if len(probe) == 1:  # one file: read on one table already
+        return probe[0], reference[0]
+    coded = log_reading.on_one_table(probe + reference)
+    values = coded[0].values
+    return (Codes(np.concatenate([c.codes for c in coded[:len(probe)]]), values),
+            Codes(np.concatenate([c.codes for c in coded[len(probe):]]), values))
+
+
 def _dictionary(codes: np.ndarray, values: pa.Array, keep: np.ndarray | None = None
                 ) -> pa.DictionaryArray:
     """Text as codes into ``values``, null where ``keep`` is False."""
-    indices = pa.array(codes.astype(np.int32), mask=None if keep is None else ~keep)
+    indices = pa.array(codes.astype(np.int32, copy=False), mask=None if keep is None else ~keep)
     return pa.DictionaryArray.from_arrays(indices, values)
 
 
-def _integers(values: np.ndarray) -> pa.Array:
+def _integers(values: np.ndarray | None, size: int) -> pa.Array:
+    if values is None or np.isnan(values).all():  # an absent column: no data buffer
+        return pa.nulls(size, pa.int32())
     missing = np.isnan(values)
-    if missing.all():  # an absent column: no data buffer
-        return pa.nulls(values.size, pa.int32())
     return pa.array(np.where(missing, 0, values).astype(np.int32), mask=missing)
 
 
@@ -335,14 +389,9 @@ def _duplicates(trials: _Combined, problems: list[str]) -> None:
     """
     if not trials.by_image:
         return
-    n_images = len(trials.probe_id.values) + 1
-    _, fold = np.unique(np.nan_to_num(trials.fold, nan=-1.0), return_inverse=True)
-    reference = np.where(trials.kind, trials.reference_id.codes, -1) + 1
-    key = ((fold.astype(np.int64) * 2 + trials.kind) * n_images + trials.probe_id.codes
-           ) * n_images + reference
-    repeated = np.flatnonzero(pd.Series(key).duplicated().to_numpy())
-    for row in repeated[:MAX_REPORTED]:
-        first = int(np.flatnonzero(key == key[row])[0])
+    rows, firsts = repeated_trials(trials.kind, trials.probe_id.codes, trials.reference_id.codes,
+                                   trials.fold, len(trials.probe_id.values), MAX_REPORTED)
+    for row, first in zip(rows.tolist(), firsts.tolist(), strict=True):
         file, at = trials.where(row)
         first_file, first_at = trials.where(first)
         what = f"probe {trials.probe_id.text(row)!r}" + (

@@ -106,12 +106,16 @@ def pooled_design_effects(errors: np.ndarray, trials: np.ndarray,
 
 
 def with_zero_sides(limits: RateVariance, design_effect: float) -> RateVariance:
-    """``limits`` with every zero-error entry replaced by Wilson at ``trials / design_effect``."""
+    """``limits`` with every zero-error entry replaced by Wilson at ``trials / design_effect``.
+
+    The entry keeps its own degrees of freedom (Korn & Graubard's t on its
+    people minus 1 for a one-way rate; the normal quantile where infinite).
+    """
     zero = limits.rate == 0
     if not zero.any():
         return limits
     wilson = from_design_effects(np.zeros(zero.shape), limits.trials,
-                                 np.full(zero.shape, design_effect))
+                                 np.full(zero.shape, design_effect), limits.df + 1.0)
     merged = {}
     for f in fields(RateVariance):
         kept, fresh = getattr(limits, f.name), getattr(wilson, f.name)

@@ -25,7 +25,7 @@ name                    trial kind      mated   FTA (NaN score)
 ``fnmr_incl_fta``       verification    yes     kept, counts as a non-match
 ``fpir``                identification  no      kept, never alerts
 ``fnir``                identification  yes     kept, a miss; so is an alert on the wrong entry
-``fmr_cross``           verification    no      as ``fmr``, cells are (probe, reference) pairs
+``fmr_cross``           verification    no      as ``fmr``, cells are unordered group pairs
 ``fta``                 images          --      the rate itself (per image, no threshold)
 ======================  ==============  ======  ==========================================
 """
@@ -329,43 +329,46 @@ def cross_trial_set(
     scores: pa.Table, images: ImageTable, grouping: Grouping, *, subjects: pd.Index,
     fmr_pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrialSet:
-    """Non-mated verification trials, cells = (probe group, reference group) pairs.
+    """Non-mated verification trials, cells = *unordered* pairs of groups {A, B}.
 
     A 1:1 score does not depend on which image is called the probe, so a
-    comparison between groups A and B counts in both cells (A, B) and (B, A)
-    (for the mirrored copy the reference's subject is the clustering unit):
-    the matrix is symmetric whatever orientation the pairs were drawn in, and
-    each cell holds every comparison between its two groups. The cell table is
-    the full product of the grouping's observed groups, so pairs with no
-    comparison appear (and are reported as NaN, never 0). ``fmr_pairs``, the
-    pairs of the FMR trials (:attr:`audit.metrics.unit_counts.UnitCounts.pairs`, same
-    rows), spares sorting the mirrored pairs again.
+    comparison between groups A and B belongs to both cells (A, B) and (B, A)
+    of the cross-group matrix: the matrix is symmetric whatever orientation the
+    pairs were drawn in. Each trial is kept once, in the cell of its unordered
+    pair (A <= B in :func:`natural_order`), turned so that ``subjects`` holds
+    the person on A's side (the probe's when both are of one group) and
+    ``reference_subjects`` the person on B's side;
+    :func:`audit.metrics.cross_groups.cross_breakdown` reads both orientations
+    from it without copying the trials. The cell table lists every unordered
+    pair of the grouping's observed groups, row-major (``np.triu_indices``),
+    so pairs with no comparison appear (and are reported as NaN, never 0).
+    ``fmr_pairs``, the pairs of the FMR trials
+    (:attr:`audit.metrics.unit_counts.UnitCounts.pairs`, same rows), spares
+    sorting the pairs again.
     """
     rows = scores.select(["score", "probe_id", "reference_id", "probe_subject",
                           "reference_subject"]).filter(pa.array(_rows(scores, FMR)))
     image_cells, groups = images.cells(grouping.sensitive)
     probe = image_cells[images.positions(rows["probe_id"], table="scores probe_id")]
     reference = image_cells[images.positions(rows["reference_id"], table="scores reference_id")]
-    n = len(groups)
-    probe_side = groups.add_prefix(PROBE_PREFIX).loc[np.repeat(np.arange(n), n)]
-    reference_side = groups.add_prefix(REFERENCE_PREFIX).loc[np.tile(np.arange(n), n)]
+    first, second = np.triu_indices(len(groups))
+    cell_of = np.full((len(groups), len(groups)), -1, dtype=np.int32)
+    cell_of[first, second] = np.arange(first.size)
     cell_table = pd.concat(
-        [probe_side.reset_index(drop=True), reference_side.reset_index(drop=True)], axis=1
-    )
-    across = probe != reference
-    score = rows["score"].to_numpy()
+        [groups.add_prefix(PROBE_PREFIX).iloc[first].reset_index(drop=True),
+         groups.add_prefix(REFERENCE_PREFIX).iloc[second].reset_index(drop=True)], axis=1)
+    turned = probe > reference
     probe_subject = _codes(rows["probe_subject"], subjects)
     reference_subject = _codes(rows["reference_subject"], subjects)
     return TrialSet(
         rate=FMR_CROSS,
         mated=False,
-        scores=np.concatenate([score, score[across]]),
-        subjects=np.concatenate([probe_subject, reference_subject[across]]),
-        cells=np.concatenate([probe * n + reference, reference[across] * n + probe[across]]),
+        scores=rows["score"].to_numpy(),
+        subjects=np.where(turned, reference_subject, probe_subject),
+        cells=cell_of[np.minimum(probe, reference), np.maximum(probe, reference)],
         cell_table=cell_table,
-        reference_subjects=np.concatenate([reference_subject, probe_subject[across]]),
-        pairs=None if fmr_pairs is None else (
-            fmr_pairs[0], np.concatenate([fmr_pairs[1], fmr_pairs[1][across]])),
+        reference_subjects=np.where(turned, probe_subject, reference_subject),
+        pairs=fmr_pairs,
     )
 
 

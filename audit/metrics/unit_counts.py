@@ -62,8 +62,7 @@ def unit_counts(
                 operating_points=tuple(operating_points), cell_table=trial_set.cell_table)
     if trial_set.reference_subjects is not None:
         a, b = trial_set.subjects, trial_set.reference_subjects
-        pair_keys, pairs = trial_set.pairs or np.unique(
-            np.minimum(a, b).astype(np.int64) * PAIR_BASE + np.maximum(a, b), return_inverse=True)
+        pair_keys, pairs = trial_set.pairs or unordered_pairs(a, b)
         return UnitCounts(
             **base, subjects=a, cells=trial_set.cells, trials=np.ones(a.size, dtype=np.int8),
             errors=_sparse_counts(rows, columns, (a.size, thresholds.size)),
@@ -76,6 +75,34 @@ def unit_counts(
         **base, subjects=keys // n_cells, cells=keys % n_cells,
         trials=np.bincount(unit, minlength=keys.size).astype(np.int64),
         errors=_sparse_counts(unit[rows], columns, (keys.size, thresholds.size)))
+
+
+def unordered_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct unordered-pair codes ``low * PAIR_BASE + high`` of subjects ``a``, ``b``
+    and each trial's position among them: ``np.unique(codes, return_inverse=True)``.
+
+    That call's ``argsort`` of ten million codes is the costliest step of an FMR
+    breakdown. When the dense code ``low * n + high`` (``n`` subjects) and the trial's
+    index fit in 63 bits together, one value sort of ``code << bits | index`` (a
+    vectorised sort, several times faster than an ``argsort``) gives both the order
+    and the sorted codes; the answer is the same.
+    """
+    low, high = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
+    n = int(high.max(initial=0)) + 1
+    index_bits = max(int(a.size - 1).bit_length(), 1)
+    if a.size == 0 or (n * n - 1).bit_length() + index_bits > 63:
+        keys, inverse = np.unique(low * PAIR_BASE + high, return_inverse=True)
+        return keys, inverse.ravel()
+    packed = np.sort(((low * n + high) << index_bits) | np.arange(a.size, dtype=np.int64))
+    order = packed & ((1 << index_bits) - 1)
+    dense = packed >> index_bits
+    first = np.empty(dense.size, dtype=bool)
+    first[0] = True
+    np.not_equal(dense[1:], dense[:-1], out=first[1:])
+    inverse = np.empty(a.size, dtype=np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    keys = dense[first]
+    return (keys // n) * PAIR_BASE + keys % n, inverse
 
 
 def _error_entries(scores: np.ndarray, thresholds: np.ndarray, *, mated: bool

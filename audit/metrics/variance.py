@@ -61,6 +61,7 @@ subjects). Coverage at fixed thresholds and at a calibrated threshold
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -180,7 +181,8 @@ class Influence:
         one person carries the row (Carter, Schnepel & Steigerwald 2017). NaN
         for a row without influence.
         """
-        squares = self._corrected_subjects().multiply(self._corrected_subjects())
+        subjects = self.corrected_subjects
+        squares = subjects.multiply(subjects)
         with np.errstate(invalid="ignore", divide="ignore"):
             return _column_sums(squares) ** 2 / _column_sums(squares.multiply(squares))
 
@@ -196,14 +198,19 @@ class Influence:
         subject sums and its own pairs' cubes: the correction's share of one
         pair is small beside the subject sums and is left out there.
         """
-        subjects = self._corrected_subjects()
+        subjects = self.corrected_subjects
         cubes = _column_sums(subjects.multiply(subjects).multiply(subjects))
         if self.pairs is not None:
             cubes = cubes - self.pairs.cubes()
         return _small_sample_factor(self.clusters) * cubes
 
-    def _corrected_subjects(self) -> sparse.csr_matrix:
-        """Subject sums with the corrections applied (subjects x rows stays small)."""
+    @cached_property
+    def corrected_subjects(self) -> sparse.csr_matrix:
+        """Subject sums with the corrections applied (subjects x rows stays small).
+
+        Kept once computed: :meth:`effective_clusters` and :meth:`third_cumulants`
+        of one influence read the same sparse product.
+        """
         subjects = self.subjects
         for c in self.corrections:
             subjects = subjects - c.reference.subjects @ sparse.csr_matrix(c.pick)
@@ -251,6 +258,12 @@ class Influence:
     def _plain(self) -> Influence:
         """The influence without its corrections."""
         return Influence(self.subjects, self.pairs, self.clusters)
+
+    def calibrated(self) -> np.ndarray:
+        """Whether each row carries a calibrated threshold's correction (boolean, one per row)."""
+        out = np.zeros(self.clusters.size, dtype=bool)
+        out[self._corrected_rows()] = True
+        return out
 
     def _corrected_rows(self) -> np.ndarray:
         if not self.corrections:

@@ -48,7 +48,9 @@ def compositions(run: RunInfo, index: MetricsIndex,
     if out:
         return tuple(out)
     for grouping in groupings:
-        rows = index.rates("fta", grouping, None)
+        # A group with no FTA rows (e.g. a score log's images missing from its attribute
+        # file, so without a status) was not counted here: it is left out, not shown as 0.
+        rows = [r for r in index.rates("fta", grouping, None) if r.n_trials]
         if rows:
             counts = tuple(GroupCount(grouping, r.group, r.n_subjects, r.n_trials) for r in rows)
             out.append(Composition(None, grouping, counts))

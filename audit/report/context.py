@@ -48,6 +48,7 @@ from audit.report.inputs import (
 from audit.report.panels import CrossMatrix, Panel
 from audit.report.projection import Projection, projection
 from audit.report.reading import ALL, GroupRate, MetricsIndex, OperatingPoint
+from audit.report.trial_counts import TrialCounts, trial_counts
 from audit.report.watchlist_size import SizeCurve, size_curves
 
 
@@ -159,7 +160,8 @@ class ReportContext:
     ``coverage`` (the measured coverage of the interval methods; None until
     the coverage study provides it); ``size_curves`` the false alert and
     miss rates against watchlist size at the primary point, overall first
-    (:mod:`audit.report.watchlist_size`).
+    (:mod:`audit.report.watchlist_size`); ``trial_counts`` people and trials
+    by group as the metrics table counts them (:mod:`audit.report.trial_counts`).
     """
 
     run: RunInfo
@@ -181,6 +183,7 @@ class ReportContext:
     changes: Changes | None = None
     coverage: tuple[CoverageResult, ...] | None = None
     size_curves: tuple[SizeCurve, ...] = ()
+    trial_counts: tuple[TrialCounts, ...] = ()
 
     @property
     def group_labels(self) -> tuple[str, ...]:
@@ -305,6 +308,7 @@ def build_context(
         changes=changes,
         coverage=coverage,
         size_curves=size_curves(metrics, primary, _single(groupings)),
+        trial_counts=trial_counts(index, groupings),
     )
 
 

@@ -116,6 +116,18 @@ def threshold(x: float | None) -> str:
     return f"{value:.3f}"
 
 
+def exact_threshold(x: float | None) -> str:
+    """A threshold to copy into a deployment: every digit (the shortest text that reads back
+    as the same number), so that it gives the rates measured at it.
+
+    >>> exact_threshold(0.7034200000000002), exact_threshold(0.5)
+    ('0.7034200000000002', '0.5')
+    """
+    if _missing(x):
+        return ""
+    return repr(float(x))
+
+
 def count(x: float | int | None) -> str:
     """An integer with thousands separators.
 
@@ -270,6 +282,7 @@ FILTERS: dict[str, Callable[..., str]] = {
     "ratio": ratio,
     "ratio_end": ratio_end,
     "threshold": threshold,
+    "exact_threshold": exact_threshold,
     "count": count,
     "rounded": rounded,
     "one_in": one_in,

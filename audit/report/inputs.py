@@ -55,8 +55,14 @@ class ThresholdInfo:
 
 @dataclass(frozen=True)
 class SystemUnderTest:
-    """The face recognition configuration that was audited."""
+    """The face recognition configuration that was audited.
 
+    ``vendor``, ``product`` and ``version`` name a system the tool did not run
+    (a score log's about file, :mod:`audit.log_about`)."""
+
+    vendor: str = ""
+    product: str = ""
+    version: str = ""
     model: str = ""
     detector: str = ""
     alignment: str = ""
@@ -75,6 +81,12 @@ class WatchlistDesign:
     size: int | None = None  # entries per watchlist (W in the audit)
     draws: int | None = None  # independent watchlist draws
     description: str = ""  # e.g. "one image per enrolled subject, drawn at random"
+    #: Stated shares of groups on the watchlist (group -> share) by the label ``composition_by``.
+    composition: Mapping[str, float] = field(default_factory=dict)
+    composition_by: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "composition", _frozen(self.composition))
 
 
 @dataclass(frozen=True)
@@ -99,10 +111,13 @@ class DatasetInfo:
 
     name: str
     description: str = ""
+    collection: str = ""  # how, where and when the images were captured
     label_source: str = PERCEIVED
     label_origin: str = ""
     subjects: int | None = None
     images: int | None = None
+    comparisons: int | None = None  # 1:1 comparisons in a score log
+    searches: int | None = None  # 1:N searches in a score log
     composition: tuple[GroupCount, ...] = ()
     notes: tuple[str, ...] = ()  # quirks, e.g. "gender labels conflict for 12 subjects"
     citation: str = ""
@@ -192,6 +207,11 @@ class RunInfo:
     full_labels: tuple[str, ...] = ()  # group labels shortened in the report, in full, by [k]
     policy: Mapping[str, Any] = field(default_factory=dict)
     previous: RunInfo | None = None
+    #: The metrics came from an exported score log: the tool did not run the system.
+    score_log: bool = False
+    #: False when nothing describes the system, data and labels (a bare metrics table,
+    #: or a score log without an about file): the report says how to add it.
+    described: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spec", _frozen(self.spec))

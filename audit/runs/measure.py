@@ -31,7 +31,7 @@ CONTRAST_SWEEP_RATES = (1e-1, 1e-5)
 def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Table,
             deployment: dict[float, ThresholdOrigin]) -> pa.Table:
     """Rates at the operating points, per-group sweeps and the deployment projection."""
-    from ..metrics import compute_metrics, project_deployment, table, threshold_sweep
+    from ..metrics import compute_metrics, project_deployment
     from ..metrics.conditions import failures_to_acquire, images_with_conditions
     from ..metrics.size_projection import project_from_curve
 
@@ -48,22 +48,11 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
         min_subjects=stats.min_subjects, min_trials=stats.min_trials,
         confidence=stats.confidence, interval=stats.interval,
     )
-    finite = scores.column("score").drop_null().to_numpy()
-    grid = np.unique(np.concatenate([
-        np.quantile(finite, np.linspace(0, 1, SWEEP_POINTS)), list(deployment)]))
     single = tuple(g for g in groupings.sensitive if " x " not in g and "|" not in g)
-    sweep = threshold_sweep(scores, images, thresholds=grid, groupings=("overall", *single),
-                            min_subjects=stats.min_subjects, min_trials=stats.min_trials)
-    # Fixed-pair contrasts across a coarser grid, for the disparity-by-threshold figure
-    # (its rate rows duplicate the sweep above, so only the pair rows are kept).
-    contrast_grid = np.unique(np.concatenate([contrast_thresholds(scores), list(deployment)]))
-    swept = compute_metrics(
-        scores, images, sweep=tuple(contrast_grid), groupings=single, cross_groupings=(),
+    parts = [rates, *(part.cast(rates.schema) for part in threshold_sweeps(
+        scores, images, deployment=tuple(deployment), groupings=single,
         min_subjects=stats.min_subjects, min_trials=stats.min_trials,
-        confidence=stats.confidence, interval=stats.interval,
-    ).to_pandas()
-    pairs = table.to_table(swept[swept[table.STATISTIC] != table.RATE])
-    parts = [rates, sweep.cast(rates.schema), pairs.cast(rates.schema)]
+        confidence=stats.confidence, interval=stats.interval))]
     if _has_embeddings(faces):
         curve = size_curve(spec, manifest, faces, rates, images)
         parts += [curve, project_from_curve(
@@ -78,6 +67,36 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
             watchlist_size=spec.projection.watchlist, audit_watchlist_size=spec.watchlist.size
         ).cast(rates.schema))
     return pa.concat_tables(parts, promote_options="default")
+
+
+def threshold_sweeps(scores: pa.Table, images: pd.DataFrame, *, deployment: tuple[float, ...],
+                     groupings: tuple[str, ...], min_subjects: int, min_trials: int,
+                     confidence: float, interval: str) -> list[pa.Table]:
+    """The sweep rows of a run, for the report's DET curves and threshold figures.
+
+    Rates by group (``overall`` and ``groupings``, single columns) at
+    :data:`SWEEP_POINTS` score quantiles and each ``deployment`` threshold, and
+    fixed-pair contrasts on the coarser :func:`contrast_thresholds` grid for the
+    disparity-by-threshold figure. ``lfr-audit metrics --sweep`` adds the same rows.
+    """
+    from ..metrics import compute_metrics, table, threshold_sweep
+
+    finite = scores.column("score").drop_null().to_numpy()
+    grid = np.unique(np.concatenate([
+        np.quantile(finite, np.linspace(0, 1, SWEEP_POINTS)) if finite.size else [],
+        list(deployment)]))
+    sweep = threshold_sweep(scores, images, thresholds=grid, groupings=("overall", *groupings),
+                            min_subjects=min_subjects, min_trials=min_trials)
+    # Fixed-pair contrasts across a coarser grid, for the disparity-by-threshold figure
+    # (its rate rows duplicate the sweep above, so only the pair rows are kept).
+    contrast_grid = np.unique(np.concatenate([contrast_thresholds(scores), list(deployment)]))
+    if contrast_grid.size == 0 or not groupings:
+        return [sweep]
+    swept = compute_metrics(
+        scores, images, sweep=tuple(contrast_grid), groupings=groupings, cross_groupings=(),
+        min_subjects=min_subjects, min_trials=min_trials, confidence=confidence,
+        interval=interval).to_pandas()
+    return [sweep, table.to_table(swept[swept[table.STATISTIC] != table.RATE])]
 
 
 def _has_embeddings(faces: pa.Table) -> bool:

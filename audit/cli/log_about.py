@@ -1,0 +1,117 @@
+"""A score log's description: ``metrics --about`` / ``--report`` and ``report --about``.
+
+The about file (:mod:`audit.log_about`) is read and checked before the log is;
+after the metrics, its record goes beside the table (:mod:`audit.runs.log_record`),
+from which ``report`` describes the system, the data and the labels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .common import UserError
+
+ABOUT_HELP = ("TOML file describing the system, the data and how people were labelled, for "
+              "the report (`lfr-audit init about.toml --about` writes one; docs/score-logs.md).")
+ABOUT_FOR_RUNS = "--about describes a score log; a run folder is described by its audit spec"
+WATCHLIST_DISAGREES = ("--audit-watchlist {given} disagrees with [watchlist] size = {stated} in "
+                       "{file}; give one of them")
+
+
+def load_about_option(path: Path | None, source: Path | None = None):
+    """The checked about file (None without one); one-line errors, exit 2."""
+    if path is None:
+        return None
+    if source is not None and source.is_dir():
+        raise UserError(ABOUT_FOR_RUNS)
+    from ..log_about import AboutError, load_about
+
+    try:
+        return load_about(path)
+    except AboutError as error:
+        raise UserError(str(error)) from None
+
+
+def audited_watchlist(given: int | None, about, about_path: Path | None) -> int | None:
+    """The watchlist size the searches were made against: ``--audit-watchlist``, else the
+    about file's ``[watchlist] size``; an error when both are given and differ."""
+    stated = about.watchlist.size if about is not None else None
+    if given is not None and stated is not None and given != stated:
+        raise UserError(WATCHLIST_DISAGREES.format(given=given, stated=stated,
+                                                   file=about_path.name))
+    return given if given is not None else stated
+
+
+def log_counts(logs) -> dict[str, int | None]:
+    """People, images, comparisons and searches of a checked log, taken while it is read."""
+    from ..runs.log_record import log_counts as counted
+
+    return counted(logs.scores, logs.images)
+
+
+def log_options(thresholds, target_fmr, target_fpir, groupings, interval: str,
+                min_subjects: int, min_trials: int, *, crowd: int | None, share: float,
+                watchlist: int | None, audit_watchlist: int | None) -> dict[str, Any]:
+    """The ``metrics`` options the report states (the record's ``options``)."""
+    return {
+        "thresholds": list(thresholds or ()), "target_fmr": list(target_fmr or ()),
+        "target_fpir": list(target_fpir or ()), "groupings": list(groupings or ()),
+        "statistics": {"interval": interval, "min_subjects": min_subjects,
+                       "min_trials": min_trials},
+        "projection": None if crowd is None else {
+            "crowd": crowd, "watchlist": watchlist or audit_watchlist,
+            "audit_watchlist": audit_watchlist, "share_on_watchlist": share},
+    }
+
+
+def record_log(out: Path, *, about, counts: dict[str, int | None], trials: Path,
+               attributes: Path | None, options: dict[str, Any]) -> None:
+    """Write the score log's record beside its metrics table (``metrics.about.json``)."""
+    from ..runs.log_record import write_record
+
+    sources = {"trials": trials, "attributes": attributes}
+    write_record(out, about=None if about is None else about.model_dump(mode="json"),
+                 sources={k: str(v) for k, v in sources.items() if v is not None},
+                 options=options, counts=counts)
+
+
+def forget_log_record(out: Path) -> None:
+    """A table from a run folder: remove a score log's record left at the same path,
+    which would describe other data."""
+    from ..runs.log_record import record_path
+
+    record_path(out).unlink(missing_ok=True)
+
+
+def render_table_report(table_path: Path, *, about, out: Path, formats: tuple[str, ...]):
+    """Render a metrics table's report, described by its record and ``about`` (which
+    replaces the record's own); returns what ``render_report`` wrote."""
+    from ..report.render import render_report
+    from ..runs.log_record import read_record, run_info_from_record
+    from ..tables import read_table
+
+    try:
+        record = read_record(table_path)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    run = run_info_from_record(
+        record, run_id=table_path.stem,
+        about=None if about is None else about.model_dump(mode="json"))
+    return render_report(read_table(table_path), run, out, formats)
+
+
+def render_and_list(table_path: Path, *, about, to_stderr: bool) -> None:
+    """``metrics --report``: the table's report (HTML and PDF) beside it, paths listed
+    (on stderr when stdout carries JSON)."""
+    list_written(render_table_report(table_path, about=about, out=table_path.parent,
+                                     formats=("html", "pdf")), to_stderr=to_stderr)
+
+
+def list_written(written: dict[str, Path], *, to_stderr: bool = False) -> None:
+    """One line per report file written: ``report: PATH`` or ``short report: PATH``."""
+    import typer
+
+    for kind, path in written.items():
+        typer.echo(f"{'short report' if kind.startswith('short') else 'report'}: {path}",
+                   err=to_stderr)
