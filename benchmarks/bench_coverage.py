@@ -27,6 +27,11 @@ an error scores 0.1 on a mated pair and 0.9 on a non-mated one):
    ``fnmr-small-group-b`` repeats it with FNMR 3% in the small group (about
    4.5 expected errors), where an audit with no error has a bound below the
    truth.
+   ``fnmr-small-null`` gives both groups FNMR 1% (test size with ~1.5
+   expected errors in the small group); ``fmr-small-group`` is the dyadic
+   FMR analogue (60 + 20 subjects, 6,000 pairs, FMR 1% and 0.1%: about 1.5
+   expected errors in the small group, often none) and ``fmr-small-null``
+   its null (both 0.2%, about 3 expected errors in the small group).
 5. ``fnmr-null`` and ``fmr-null``: scenarios 1 and 3 with equal true rates
    (6% and 1%): test size and coverage of ratio 1 / difference 0.
 6. ``calibrated``: FMR and FNMR read at a threshold calibrated on each audit's
@@ -104,6 +109,8 @@ QUADRATURE_NODES = 200
 MC_CHECK_DRAWS = 4_000_000
 CLUSTERED, WILSON = "wilson-clustered", "wilson"
 PROBE_ONLY = "probe-only (bench)"
+#: The library's interval options each audit is run with (``--clustered-only``: the default alone).
+INTERVAL_RUNS = [CLUSTERED, WILSON]
 INDEPENDENT = "independent (bench)"
 
 
@@ -145,6 +152,15 @@ SCENARIOS = (
              " the zero-error bound) beside a large one", 107, "fnmr", ("large", "small"),
              (0.05, 0.03), (100, 30), 1.0, trials=((5, 15), (3, 7)), min_subjects=10,
              min_trials=50),
+    Scenario("fnmr-small-null", "4c. FNMR null: small group (~1.5 expected errors) and a large"
+             " one at the same rate", 108, "fnmr", ("large", "small"), (0.01, 0.01), (100, 30),
+             1.0, trials=((5, 15), (3, 7)), min_subjects=10, min_trials=50, null=True),
+    Scenario("fmr-small-group", "4d. FMR, dyadic, small group (~1.5 expected errors) beside a"
+             " large one", 109, "fmr", ("large", "small"), (0.01, 0.001), (60, 20), 1.0,
+             pairs=6000, min_subjects=10, min_trials=50),
+    Scenario("fmr-small-null", "4e. FMR null, dyadic: small group (~3 expected errors) and a"
+             " large one at the same rate", 110, "fmr", ("large", "small"), (0.002, 0.002),
+             (60, 20), 1.0, pairs=6000, min_subjects=10, min_trials=50, null=True),
     Scenario("fnmr-null", "5a. FNMR null: equal rates, one-way clustered", 105, "fnmr",
              ("g1", "g2"), (0.06, 0.06), (60, 60), 1.0, null=True),
     Scenario("fmr-null", "5b. FMR null: equal rates, dyadic", 106, "fmr",
@@ -322,7 +338,7 @@ def run_audit(task: tuple[Scenario, Truth, int]) -> list[dict]:
     true = dict(zip(scenario.labels, truth.rates, strict=True))
     records = []
     library_contrasts = {}
-    for interval in (CLUSTERED, WILSON):
+    for interval in INTERVAL_RUNS:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # no FMR (FNMR) trials in an FNMR (FMR) scenario
             metrics = compute_metrics(
@@ -369,7 +385,7 @@ def run_audit(task: tuple[Scenario, Truth, int]) -> list[dict]:
             records.append(_record(scenario, audit_index, PROBE_ONLY, f"rate {label}", p, low,
                                    high, true[label], method, errors, n_trials=n))
     # Sanity: the contrast rows must not depend on the rate interval option.
-    same = (library_contrasts.get(CLUSTERED) is None
+    same = (library_contrasts.get(CLUSTERED) is None or WILSON not in library_contrasts
             or _same_contrast(library_contrasts[CLUSTERED], library_contrasts[WILSON]))
     for r in records:
         r["contrasts_equal_across_interval_option"] = same
@@ -536,6 +552,9 @@ def _git(*args: str) -> str:
 
 def report(summary, scenarios, truths, *, audits, seconds, workers, command, all_equal,
            load) -> str:
+    runs = ('once (`interval="wilson-clustered"`, the default; `--clustered-only`)'
+            if INTERVAL_RUNS == [CLUSTERED] else
+            'twice (`interval="wilson-clustered"` and `"wilson"`)')
     sections = []
     for scenario in scenarios:
         sections.append(
@@ -560,7 +579,7 @@ Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared), {platform.python_
 
 Every audit goes through `audit.metrics.compute_metrics(scores, images, thresholds=(0.5,),
 groupings=("group",), cross_groupings=(), min_subjects=..., min_trials=..., interval=...)`
-twice (`interval="wilson-clustered"` and `"wilson"`); the rows read are the scenario's rate
+{runs}; the rows read are the scenario's rate
 (`fnmr` or `fmr`), grouping `group`, `point_kind == "deployment"`. An interval covers when
 `ci_low <= truth <= ci_high` (closed; `ci_high` may be inf for a ratio bound). The truth of a
 ratio or difference follows the pair's order in the row (`group` = higher estimate,
@@ -569,13 +588,15 @@ sqrt(c(1-c)/R): with R = {audits} it is about {math.sqrt(0.95 * 0.05 / audits) *
 coverage between 91% and 93% (or 97% and 99%) is not clearly outside the target on its own.
 
 Methods: `wilson-clustered` and `wilson` are the library's rows. For contrasts the library's
-`interval` option has no effect (they always use the cluster-robust design effects; the two
-runs gave {"identical" if all_equal else "DIFFERENT"} contrast rows in every audit), so the
-`wilson` contrast rows repeat the clustered ones; the baseline for contrasts is
+`interval` option has no effect (they always use the cluster-robust design effects; {
+"this run measured the default `wilson-clustered` alone, `--clustered-only`)" if
+INTERVAL_RUNS == [CLUSTERED] else "the two runs gave " + ("identical" if all_equal else
+"DIFFERENT") + " contrast rows in every audit), so the `wilson` contrast rows repeat the"
+" clustered ones"}; the baseline for contrasts is
 `{INDEPENDENT}`: `audit.metrics.contrasts.contrasts` with design effect 1 and correlation 0.
 `{PROBE_ONLY}` (FMR scenarios only) is computed by this benchmark: the library's one-way
 sandwich by probe subject (no reference side). "subset" splits an interval by its `ci_method`
-where an interval switches method across audits (zero-error bound, Bonferroni ratio bound);
+where an interval switches method across audits (zero-error bound, zero-error ratio bound);
 coverage of a subset is conditional on that case occurring. "truth below / above" are the
 shares of audits whose interval lies wholly above / below the truth. Widths of rates and
 differences are in percentage points; ratio widths in ratio units, averaged over bounded
@@ -595,12 +616,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--scenarios", nargs="*", default=[s.key for s in SCENARIOS],
                         choices=[s.key for s in SCENARIOS])
+    parser.add_argument("--clustered-only", action="store_true",
+                        help="run each audit with the default intervals only (half the time)")
     parser.add_argument("--records", type=Path, default=None,
                         help="also write every audit's intervals to this CSV file")
     parser.add_argument("--output", type=Path, default=None,
                         help=f"results file (default {RESULTS.name} unless --quick)")
     args = parser.parse_args()
     audits = QUICK_AUDITS if args.quick else args.audits
+    if args.clustered_only:
+        INTERVAL_RUNS[:] = [CLUSTERED]  # before the pool forks: workers inherit it
     output = args.output or (None if args.quick else RESULTS)
     scenarios = [s for s in SCENARIOS if s.key in args.scenarios]
 
@@ -621,6 +646,8 @@ def main() -> None:
         " --quick" if args.quick else (f" --audits {audits}" if audits != DEFAULT_AUDITS else ""))
     if args.workers != 2:
         command += f" --workers {args.workers}"
+    if args.clustered_only:
+        command += " --clustered-only"
     if len(scenarios) != len(SCENARIOS):
         command += " --scenarios " + " ".join(args.scenarios)
     text = report(summary, scenarios, truths, audits=audits, seconds=seconds,

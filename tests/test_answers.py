@@ -89,3 +89,38 @@ def test_answers_in_a_file_are_not_folded_at_80_columns(monkeypatch, capsys):
     assert "fnmr_incl_fta" in text
     assert "condition 0: unknown 0; condition 1: unknown 1;" in text and "2 more" in text
     assert "unknown 3" not in text
+
+
+def _pair(group, group_b, value, low, high, p_adjusted, metric="fmr"):
+    base = dict(metric=metric, grouping="region", group=group, group_b=group_b,
+                threshold=0.66, n_trials=9000, n_errors=10, sufficient=True,
+                operating_point="target_fmr=0.001", point_kind="target_fmr")
+    return [dict(base, statistic="ratio", value=value, ci_low=low, ci_high=high),
+            dict(base, statistic="p_adjusted", value=p_adjusted, ci_low=None, ci_high=None)]
+
+
+def test_an_unbounded_ratio_is_shown_as_at_least_its_bound_and_ranked_by_it():
+    """A user's headline FMR finding (South against East, which had no false match) never
+    reached the terminal: the table dropped every ratio that was a bound."""
+    rows = [*_pair("South", "East", float("inf"), 2.33, float("inf"), 0.0077),
+            *_pair("South", "North", 2.58, 0.46, 7.95, 0.32),
+            *_pair("East", "North", 2.6, 1.79, 3.77, 6.6e-7, metric="fnmr"),
+            *_pair("a", "b", float("nan"), float("nan"), float("nan"), 1.0)]
+    console = Console(width=200, record=True)
+    for table in tables(pd.DataFrame(rows)):
+        console.print(table)
+    text = console.export_text()
+    lines = [line for line in text.splitlines() if " / " in line]
+    assert "South / East" in lines[0] and "at least 2.33 (lower group: no errors)" in lines[0]
+    assert "0.0077" in lines[0] and "yes" in lines[0]
+    assert "East / North" in lines[1] and "South / North" in lines[2] and len(lines) == 3
+    assert "inf" not in text
+
+
+def test_largest_disparity_quotes_a_bound_from_the_json_digest():
+    summary = {"groupings": {"region": [{"operating_point": "deployment", "highest_vs_lowest": [
+        {"metric": "fmr", "statistic": "ratio", "group": "South", "group_b": "East",
+         "value": "inf", "ci_low": 2.33, "ci_high": "inf"},
+        {"metric": "fmr", "statistic": "p_adjusted", "value": 0.0077}]}]}}
+    assert largest_disparity(summary, "deployment") == (
+        "fmr South / East at least 2.33 (lower group: no errors), shown")

@@ -80,7 +80,7 @@ def test_panel_comparisons_are_pair_rows_and_summaries_are_descriptive(context, 
                 group="a", group_b="c")
     ratio = pair[pair["statistic"] == "ratio"].iloc[0]
     assert headline.ratio.value == ratio["value"] == math.inf
-    assert headline.ratio.low == ratio["ci_low"] and headline.ratio.method == "bonferroni-bound"
+    assert headline.ratio.low == ratio["ci_low"] and headline.ratio.method == "mover-r-bound"
     assert fpir.n_pairs == len(rows(frame, metric="fpir", grouping="group",
                                     operating_point="deployment", statistic="ratio"))
     summary = rows(frame, metric="fpir", grouping="group", operating_point="deployment",

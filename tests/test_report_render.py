@@ -246,7 +246,7 @@ def test_method_names_every_method_and_the_family(html, context):
     text = plain_text(html[html.index('id="method"') : html.index('id="limitations"')])
     for words in ("cluster-robust", "one-way clustering by subject", "dyadic clustering",
                   "Wilson interval at that size", "MOVER interval on the log scale",
-                  "Bonferroni bound", "inverting the ratio interval", "Benjamini-Hochberg",
+                  "exact conditional binomial bound", "inverting the ratio interval", "Benjamini-Hochberg",
                   f"all {context.summary.n_tests} comparisons", "80% power",
                   "A calibrated threshold is itself an estimate",
                   "That uncertainty is included in the intervals of every rate read at a "

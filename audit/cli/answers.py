@@ -85,8 +85,21 @@ def overall_table(frame: pd.DataFrame) -> Table:
     return out
 
 
+def ratio_text(value: float, low: float, high: float) -> str:
+    """A fixed-pair ratio with its interval; "at least" the lower limit when the lower
+    group saw no error (the ratio is unbounded: ``inf``)."""
+    if math.isinf(value):
+        return f"at least {low:.3g} (lower group: no errors)"
+    return f"{value:.3g} ({low:.3g}-{high:.3g})"
+
+
 def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS) -> Table | None:
-    """The largest fixed-pair ratios (higher over lower group) with interval and adjusted p."""
+    """The fixed-pair ratios (higher over lower group) with the largest 95% lower limits.
+
+    Ranked by the lower limit, not the estimate, so that a pair whose lower
+    group saw no error (an unbounded ratio, "at least ...") takes its place
+    and a large ratio on little data does not crowd out a shown one.
+    """
     pairs = frame[frame[table.GROUP_B].notna() & (frame[table.POINT_KIND].fillna("")
                                                     != table.SWEEP)]
     ratios = pairs[pairs[table.STATISTIC] == contrasts.RATIO]
@@ -94,17 +107,16 @@ def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS) -> Table | None:
         return None
     keys = ["metric", "grouping", "group", table.GROUP_B, "threshold"]
     adjusted = pairs[pairs[table.STATISTIC] == contrasts.P_ADJUSTED].set_index(keys)["value"]
-    finite = ratios[ratios["value"].map(math.isfinite)]
-    chosen = finite.sort_values("value", ascending=False, kind="stable").head(top)
-    out = _table(f"Largest fixed-pair ratios (of {len(ratios):,} pairs)", "rate", "threshold",
-                 "pair", "ratio (95% interval)", "adj. p", "shown")
+    defined = ratios[ratios["value"].notna() & ratios["ci_low"].notna()]
+    chosen = defined.sort_values("ci_low", ascending=False, kind="stable").head(top)
+    out = _table(f"Largest fixed-pair ratios, by 95% lower limit (of {len(ratios):,} pairs)",
+                 "rate", "threshold", "pair", "ratio (95% interval)", "adj. p", "shown")
     for row in chosen.itertuples():
         p = adjusted.get((row.metric, row.grouping, row.group, row.group_b, row.threshold),
                          float("nan"))
         shown = "yes" if p < SHOWN_LEVEL else "not shown"
         out.add_row(row.metric, _point(row), f"{row.group} / {row.group_b}",
-                    f"{row.value:.3g} ({row.ci_low:.3g}-{row.ci_high:.3g})",
-                    _p_value(p), shown)
+                    ratio_text(row.value, row.ci_low, row.ci_high), _p_value(p), shown)
     return out
 
 
@@ -177,22 +189,25 @@ def headline(summary: dict, point: str | None) -> str:
 
 
 def largest_disparity(summary: dict, point: str | None) -> str:
-    """The largest highest-vs-lowest ratio at ``point`` over every grouping, and if it was shown."""
+    """The highest-vs-lowest ratio at ``point`` with the largest lower limit over every
+    grouping (an unbounded ratio, ``"inf"`` in the digest, included), and if it was shown."""
     best = None
     for grouping, digests in summary.get("groupings", {}).items():
         for digest in digests:
             if digest.get("operating_point") != point:
                 continue
             for row in digest.get("highest_vs_lowest", []):
-                if row.get("statistic") == contrasts.RATIO and isinstance(row.get("value"),
-                                                                         float):
-                    if best is None or row["value"] > best[1]["value"]:
-                        best = (grouping, row, digest)
+                if row.get("statistic") != contrasts.RATIO or row.get("ci_low") is None:
+                    continue
+                if best is None or row["ci_low"] > best[1]["ci_low"]:
+                    best = (grouping, row, digest)
     if best is None:
         return "-"
     grouping, row, digest = best
     adjusted = next((r["value"] for r in digest["highest_vs_lowest"]
                      if r.get("statistic") == contrasts.P_ADJUSTED), None)
     shown = "shown" if adjusted is not None and adjusted < SHOWN_LEVEL else "not shown"
-    return (f"{row['metric']} {row['group']} / {row['group_b']} {row['value']:.3g} "
-            f"({row['ci_low']:.3g}-{row['ci_high']:.3g}), {shown}")
+    high = math.inf if row.get("ci_high") in (None, "inf") else row["ci_high"]
+    value = math.inf if row["value"] == "inf" else row["value"]
+    return (f"{row['metric']} {row['group']} / {row['group_b']} "
+            f"{ratio_text(value, row['ci_low'], high)}, {shown}")

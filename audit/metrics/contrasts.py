@@ -11,10 +11,11 @@ sufficient groups of a grouping, at one operating point and stratum, gets:
   it combines the two groups' own limits (Wilson at the effective sample size,
   the same limits as the groups' rate intervals) and their cluster-robust
   correlation (:mod:`audit.metrics.variance`). When the lower group has no error the ratio is unbounded: the
-  value is ``inf`` and the interval is a lower bound, ``l_a / u_b`` from the
-  two Wilson limits (Bonferroni: each side holds with 1 - alpha/2, so the
-  bound holds with 1 - alpha), reported as "at least ...". When neither group
-  has an error the ratio is undefined (NaN).
+  value is ``inf`` and the interval is a lower bound, the MOVER-R (Fieller-type)
+  limit with the zero-error side's Wilson limits at a pooled effective size
+  (:mod:`audit.metrics.sparse_pairs`: a zero-error group's robust variance is
+  0 and cannot stand for its uncertainty), reported as "at least ...". When
+  neither group has an error the ratio is undefined (NaN).
 * ``difference`` (higher minus lower) with the MOVER interval of Newcombe's
   method 10, corrected for correlation (Zou & Donner 2008).
 * **FMR pairs** (dyadic groups, both with errors) instead get Hall's
@@ -29,9 +30,10 @@ sufficient groups of a grouping, at one operating point and stratum, gets:
   the 95% ratio interval excludes 1); 1 when the estimates are equal or both 0.
   Every printed ratio and difference interval is that of a nested family
   (:mod:`audit.metrics.inversion`), so that this holds for every pair.
-* ``min_detectable_ratio``: the smallest ratio over the pair's pooled rate that
-  a two-sided test at the same level detects with 80% power at the pair's
-  effective sample sizes (Cohen's arcsine approximation).
+* ``min_detectable_ratio``: the smallest ratio over the lower group's rate
+  (the pair's pooled rate when it saw no error) that the same interval test,
+  at the same unadjusted level, detects with 80% power at the groups' design
+  effects (:func:`audit.metrics.sparse_pairs.detectable_ratios`).
 
 Multiple comparisons are controlled across the whole table by
 :func:`benjamini_hochberg` (``p_adjusted`` rows, added by the engine). Coverage
@@ -43,7 +45,8 @@ Zou & Donner (2008), "Construction of confidence limits about effect measures:
 a general approach", Statistics in Medicine 27:1693-1702. Newcombe (1998),
 "Interval estimation for the difference between independent proportions",
 Statistics in Medicine 17:873-890. Benjamini & Hochberg (1995), JRSS-B
-57:289-300. Cohen (1988), *Statistical Power Analysis*, chapter 6.
+57:289-300. Newcombe (2016), Statistical Methods in Medical Research
+25:1774-1778 (MOVER-R).
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
-from scipy import stats
 
+from audit.metrics import sparse_pairs
 from audit.metrics.intervals import z_value
 from audit.metrics.inversion import inverted_p_values, nested_limits
 from audit.metrics.score_limits import RateVariance, from_design_effects, hall_limits, t_quantile
@@ -70,12 +73,13 @@ MOVER_LOG = "mover-log"
 #: ``ci_method`` of a dyadic pair (both groups with errors): Hall's t on the pair's influence.
 HALL = "hall-t"
 HALL_LOG = "hall-t-log"
-BOUND = "bonferroni-bound"
+#: A ratio whose lower group saw no error: MOVER-R lower bound (:mod:`audit.metrics.sparse_pairs`).
+BOUND = "mover-r-bound"
 INVERTED = "inverted-mover-log"
 INVERTED_HALL = "inverted-hall-t-log"
-ARCSINE = "arcsine-power"
+INVERTED_BOUND = "inverted-mover-r-bound"
+DETECTABLE = sparse_pairs.SAME_TEST_POWER
 BENJAMINI_HOCHBERG = "benjamini-hochberg"
-POWER = 0.8
 
 
 @dataclass(frozen=True)
@@ -149,11 +153,15 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
         return []
     a = np.array([i for i, _ in ordered])
     b = np.array([j for _, j in ordered])
-    p, n = groups.rates, groups.effective_trials
+    p = groups.rates
     # An estimated correlation can leave [-1, 1] in small samples; MOVER needs it inside.
-    rho = np.clip(groups.correlation[a, b], -1.0, 1.0)
+    # A zero-error group's influence is 0: no correlation can be estimated, none is used.
+    rho = np.where(p[b] > 0, np.clip(groups.correlation[a, b], -1.0, 1.0), 0.0)
     z = z_value(confidence)
-    va, vb = groups.limits().take(a), groups.limits().take(b)
+    zero_design = sparse_pairs.pooled_design_effects(groups.errors, groups.trials,
+                                                     groups.design_effect)
+    limits = sparse_pairs.with_zero_sides(groups.limits(), zero_design)
+    va, vb = limits.take(a), limits.take(b)
     pair = _PairLimits(va, vb, rho, _PairSpread.of(groups, a, b))
     ratio_low, ratio_high = nested_limits(pair.ratio, z)
     diff_low, diff_high = nested_limits(pair.difference, z)
@@ -164,10 +172,12 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
     p_values = inverted_p_values(lambda level: pair.ratio(level)[0], z,
                                  testable=pair.va.rate > pair.vb.rate)
     pooled = (groups.errors[a] + groups.errors[b]) / (groups.trials[a] + groups.trials[b])
-    detectable = [
-        min_detectable_ratio(float(q), float(n[i]), float(n[j]), alpha=1 - confidence)
-        for q, i, j in zip(pooled, a, b, strict=True)
-    ]
+    design = np.where(np.isfinite(groups.design_effect) & (groups.design_effect > 0),
+                      groups.design_effect, zero_design)
+    detectable = sparse_pairs.detectable_ratios(
+        np.where(p[b] > 0, p[b], pooled), groups.trials[a], groups.trials[b], design[a],
+        np.where(p[b] > 0, design[b], zero_design), rho,
+        lambda va, vb, r, level: _ratio_limits(va, vb, r, level)[0], alpha=1 - confidence)
     return [
         Contrast(
             higher=int(a[k]),
@@ -181,7 +191,7 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
             difference_low=float(diff_low[k]),
             difference_high=float(diff_high[k]),
             p_value=float(p_values[k]),
-            min_detectable_ratio=detectable[k],
+            min_detectable_ratio=float(detectable[k]),
         )
         for k in range(len(ordered))
     ]
@@ -194,6 +204,7 @@ def _difference_limits(
     pa, pb = va.rate, vb.rate
     la, ua = va.limits(z)
     lb, ub = vb.limits(z)
+    ub = sparse_pairs.zero_side_upper(va, vb, la, ub, z)
     d = pa - pb
     below = (pa - la) ** 2 + (ub - pb) ** 2 - 2 * rho * (pa - la) * (ub - pb)
     above = (ua - pa) ** 2 + (pb - lb) ** 2 - 2 * rho * (ua - pa) * (pb - lb)
@@ -203,10 +214,11 @@ def _difference_limits(
 def _ratio_limits(
     va: RateVariance, vb: RateVariance, rho: np.ndarray, z: object
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Limits of ``pa / pb`` (``pa >= pb``): log-scale MOVER, or a bound when ``pb`` is 0."""
+    """Limits of ``pa / pb`` (``pa >= pb``): log-scale MOVER, or MOVER-R's bound when ``pb`` is 0."""
     pa, pb = va.rate, vb.rate
     la, ua = va.limits(z)
     lb, ub = vb.limits(z)
+    ub = sparse_pairs.zero_side_upper(va, vb, la, ub, z)
     with np.errstate(invalid="ignore", divide="ignore"):
         log_a, log_b = np.log(pa), np.log(pb)
         down_a, up_a = log_a - np.log(la), np.log(ua) - log_a
@@ -216,7 +228,7 @@ def _ratio_limits(
         centre = log_a - log_b
         low = np.exp(centre - np.sqrt(np.clip(below, 0, None)))
         high = np.exp(centre + np.sqrt(np.clip(above, 0, None)))
-        bound = la / ub
+        bound = sparse_pairs.zero_ratio_lower(pa, la, ub)
     both = (pa > 0) & (pb > 0)
     only_a = (pa > 0) & (pb == 0)
     low = np.where(both, low, np.where(only_a, bound, np.nan))
@@ -302,32 +314,6 @@ class _PairLimits:
             log_low, log_high = self._hall(centre, slice(n, 2 * n), z)
             return (np.where(self.skewed, np.exp(log_low), low),
                     np.where(self.skewed, np.exp(log_high), high))
-
-
-def min_detectable_ratio(
-    base_rate: float, n_a: float, n_b: float, *, alpha: float = 0.05, power: float = POWER
-) -> float:
-    r"""Smallest rate ratio a two-group comparison of this size detects.
-
-    With Cohen's arcsine effect size :math:`h = 2\arcsin\sqrt{p_1} -
-    2\arcsin\sqrt{p_0}`, a two-sided test at level ``alpha`` reaches ``power``
-    when :math:`h = (z_{1-\alpha/2} + z_{\text{power}})\sqrt{1/n_a + 1/n_b}`.
-    Returns :math:`p_1 / p_0` for ``p_0 = base_rate``; NaN when the base rate
-    is 0 or no rate up to 1 is detectable. Give effective sample sizes for
-    clustered trials.
-
-    Examples
-    --------
-    >>> round(min_detectable_ratio(0.01, 10_000, 10_000), 2)
-    1.43
-    """
-    if not 0.0 < base_rate < 1.0 or n_a <= 0 or n_b <= 0:
-        return float("nan")
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    phi = 2 * np.arcsin(np.sqrt(base_rate)) + z * np.sqrt(1 / n_a + 1 / n_b)
-    if phi > np.pi:
-        return float("nan")
-    return float(np.sin(phi / 2) ** 2 / base_rate)
 
 
 def benjamini_hochberg(p_values: object) -> np.ndarray:

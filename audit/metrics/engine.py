@@ -293,11 +293,12 @@ def _contrast_rows(kept: pd.DataFrame, c: contrasts.Contrast) -> list[dict]:
         (contrasts.RATIO, c.ratio, c.ratio_low, c.ratio_high, c.ratio_method),
         (contrasts.DIFFERENCE, c.difference, c.difference_low, c.difference_high,
          c.difference_method),
-        (contrasts.P_VALUE, c.p_value, np.nan, np.nan,
-         contrasts.INVERTED_HALL if c.ratio_method == contrasts.HALL_LOG else contrasts.INVERTED),
+        (contrasts.P_VALUE, c.p_value, np.nan, np.nan, {
+            contrasts.HALL_LOG: contrasts.INVERTED_HALL, contrasts.BOUND: contrasts.INVERTED_BOUND,
+        }.get(c.ratio_method, contrasts.INVERTED)),
         (contrasts.P_ADJUSTED, c.p_value, np.nan, np.nan, contrasts.BENJAMINI_HOCHBERG),
         (contrasts.MIN_DETECTABLE_RATIO, c.min_detectable_ratio, np.nan, np.nan,
-         contrasts.ARCSINE),
+         contrasts.DETECTABLE),
     )
     return [
         {**base, table.STATISTIC: statistic, "value": value, "ci_low": low, "ci_high": high,

@@ -29,10 +29,11 @@ row's structure, so that no reader parses a string:
 
 ``ci_method`` names how ``ci_low``/``ci_high`` (or a p-value) were obtained:
 ``"wilson-clustered"``, ``"wilson"``, ``"one-sided-bound"`` for rates
-(:mod:`audit.metrics.groups`); ``"mover-log"``, ``"bonferroni-bound"``,
-``"mover"``, ``"inverted-mover-log"``, ``"hall-t-log"``, ``"hall-t"``,
-``"inverted-hall-t-log"`` (dyadic pairs), ``"benjamini-hochberg"``,
-``"arcsine-power"`` for pair statistics. Null when the value is NaN or no
+(:mod:`audit.metrics.groups`); ``"mover-log"``, ``"mover-r-bound"`` (lower
+group without errors), ``"mover"``, ``"inverted-mover-log"``,
+``"hall-t-log"``, ``"hall-t"``, ``"inverted-hall-t-log"`` (dyadic pairs),
+``"inverted-mover-r-bound"``, ``"benjamini-hochberg"``,
+``"interval-test-power"`` for pair statistics. Null when the value is NaN or no
 interval applies.
 """
 
