@@ -94,19 +94,13 @@ def metrics(
             if not has_point:
                 return
     check_calibration(scores, target_fmr, target_fpir)
-    from ..metrics import compute_metrics  # heavy (scipy.stats, Fairlearn): after the checks
-
+    statistics = dict(thresholds=tuple(threshold or ()), groupings=tuple(grouping or ()),
+                      min_subjects=min_subjects, min_trials=min_trials,
+                      interval=interval.value)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = compute_metrics(
-            scores, images, fta, thresholds=tuple(threshold or ()),
-            target_fmr=tuple(target_fmr or ()), target_fpir=tuple(target_fpir or ()),
-            groupings=tuple(grouping or ()), min_subjects=min_subjects, min_trials=min_trials,
-            interval=interval.value)
-        if sweep:
-            table = _with_sweep(table, scores, images, thresholds=tuple(threshold or ()),
-                                groupings=tuple(grouping or ()), min_subjects=min_subjects,
-                                min_trials=min_trials, interval=interval.value)
+        table = _measured(scores, images, fta, target_fmr=tuple(target_fmr or ()),
+                          target_fpir=tuple(target_fpir or ()), sweep=sweep, **statistics)
         if crowd is not None:
             table = _with_projection(table, crowd=crowd, share=share_on_watchlist,
                                      watchlist=watchlist or audit_watchlist,
@@ -124,6 +118,17 @@ def metrics(
                                  watchlist=watchlist, audit_watchlist=audit_watchlist))
     if report:
         log_about.render_and_list(out, about=described, to_stderr=json_output)
+
+
+def _measured(scores, images, fta, *, target_fmr: tuple[float, ...],
+              target_fpir: tuple[float, ...], sweep: bool, **statistics):
+    """The metrics table, with the run's threshold sweeps when asked (``statistics``:
+    thresholds, groupings, minimum sizes and interval, shared by both)."""
+    from ..metrics import compute_metrics  # heavy (scipy.stats, Fairlearn): after the checks
+
+    table = compute_metrics(scores, images, fta, target_fmr=target_fmr,
+                            target_fpir=target_fpir, **statistics)
+    return _with_sweep(table, scores, images, **statistics) if sweep else table
 
 
 def _check_options(source: Path, *, has_point: bool, kfold: str | None, crowd: int | None,
