@@ -18,6 +18,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 
 from audit.metrics import compute_metrics
 from audit.metrics.contrasts import BOUND, GroupRates, contrasts
+from audit.metrics.score_limits import from_design_effects
 from audit.metrics.sparse_pairs import pooled_design_effects
 from toy_tables import dyadic_audit
 
@@ -141,6 +142,27 @@ def test_an_observed_ratio_above_the_detectable_one_is_shown_before_adjustment()
             above = c.ratio >= c.min_detectable_ratio
             seen.add(above)
             assert (c.p_value <= edge) if above else (c.p_value > edge)
+    assert seen == {True, False}
+
+
+def test_the_detectable_ratio_uses_the_groups_own_t_quantile_with_few_people():
+    """One-way rates of few people use Korn & Graubard's t on people - 1 df; the detectable
+    ratio must come from that same test, or a "not shown" pair would be told it could have
+    shown a ratio its own interval cannot exclude."""
+    edge = 2 * stats.norm.sf(stats.norm.isf(0.025) + stats.norm.ppf(0.8))  # 0.005
+    seen = set()
+    for higher, lower, n, people in [(26, 12, 335, 10), (61, 29, 335, 12), (40, 20, 1000, 8),
+                                     (30, 10, 335, 30), (15, 4, 400, 6), (52, 12, 335, 10)]:
+        errors, trials = np.array([higher, lower], float), np.array([n, n], float)
+        deff = np.array([1.5, 1.5])
+        groups = GroupRates(["a", "b"], errors, trials, deff, np.eye(2), variance=
+                            from_design_effects(errors / trials, trials, deff, [people] * 2))
+        c = contrasts(groups, confidence=0.95)[0]
+        normal = contrasts(_groups([higher, lower], [n, n], deff=(1.5, 1.5)), confidence=0.95)[0]
+        assert c.min_detectable_ratio > normal.min_detectable_ratio
+        above = c.ratio >= c.min_detectable_ratio
+        seen.add(above)
+        assert (c.p_value <= edge) if above else (c.p_value > edge)
     assert seen == {True, False}
 
 

@@ -177,7 +177,8 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
     detectable = sparse_pairs.detectable_ratios(
         np.where(p[b] > 0, p[b], pooled), groups.trials[a], groups.trials[b], design[a],
         np.where(p[b] > 0, design[b], zero_design), rho,
-        lambda va, vb, r, level: _ratio_limits(va, vb, r, level)[0], alpha=1 - confidence)
+        lambda va, vb, r, level: _ratio_limits(va, vb, r, level)[0], alpha=1 - confidence,
+        clusters=(va.df + 1.0, vb.df + 1.0))
     return [
         Contrast(
             higher=int(a[k]),

@@ -143,24 +143,28 @@ def zero_ratio_lower(rate_a: np.ndarray, low_a: np.ndarray, high_b: np.ndarray) 
 def detectable_ratios(
     base: np.ndarray, trials_a: np.ndarray, trials_b: np.ndarray, design_a: np.ndarray,
     design_b: np.ndarray, rho: np.ndarray, ratio_lower: RatioLower, *, alpha: float,
-    power: float = POWER,
+    power: float = POWER, clusters: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Smallest ratio over ``base`` the pair's interval test detects with ``power`` (see module).
 
     ``ratio_lower(va, vb, rho, z)`` gives the ratio interval's lower limits
     for rate limits ``va`` (higher group) and ``vb`` (lower); the rates are
-    Wilson at the effective sizes ``trials / design``. Bisection on the log
+    Wilson at the effective sizes ``trials / design``, with the t quantile on
+    ``clusters - 1`` degrees of freedom of each side (the groups' own, as
+    their printed intervals use; None: the normal quantile). Bisection on the log
     ratio; NaN where the base rate is 0 or not even a rate of 1 in the higher
     group would be detected.
     """
     z = float(stats.norm.isf(alpha / 2) + stats.norm.ppf(power))
+    clusters_a, clusters_b = clusters if clusters is not None else (None, None)
     base = np.asarray(base, dtype=np.float64)
     usable = (base > 0) & (base < 1)
     safe = np.where(usable, base, 0.5)
 
     def excludes_one(log_ratio: np.ndarray) -> np.ndarray:
-        va = from_design_effects(np.minimum(safe * np.exp(log_ratio), 1.0), trials_a, design_a)
-        vb = from_design_effects(safe, trials_b, design_b)
+        va = from_design_effects(np.minimum(safe * np.exp(log_ratio), 1.0), trials_a, design_a,
+                                 clusters_a)
+        vb = from_design_effects(safe, trials_b, design_b, clusters_b)
         return ratio_lower(va, vb, rho, z) > 1.0
 
     low, high = np.zeros(base.shape), np.log(1.0 / safe)
