@@ -111,4 +111,7 @@ def test_equal_error_rate_edge_cases_match_det_curve(scores, mated):
 def test_equal_error_rate_refuses_nan_and_needs_both_classes():
     with pytest.raises(ValueError, match="NaN"):
         equal_error_rate(np.array([0.2, np.nan]), np.array([True, False]))
+    with pytest.raises(ValueError, match=r"\+inf"):  # no meaning: only -inf (an FTA) has one
+        equal_error_rate(np.array([np.inf, 0.5, 0.2, np.inf]),
+                         np.array([True, True, False, False]))
     assert np.isnan(equal_error_rate(np.array([0.2, 0.3]), np.array([True, True])))

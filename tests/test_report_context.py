@@ -229,3 +229,18 @@ def test_composition_from_fta_rows_leaves_out_groups_it_did_not_count():
     (composition,) = build_context(table, RunInfo(run_id="log")).compositions
     assert [(r.group, r.subjects, r.images) for r in composition.rows] == [
         ("f", 4, 8), ("m", 3, 6)]
+
+
+def test_a_run_without_compositions_says_so_even_with_trial_counts():
+    """A run (datasets described, no FTA rows to count people from) shows neither a
+    composition table nor the trial-count table (kept for score logs and bare tables), so
+    it must say that no composition is available."""
+    from audit.report.inputs import DatasetInfo
+    from audit.report.render import render_html
+
+    run = RunInfo(run_id="run", datasets=(DatasetInfo(name="lfw"),))
+    context = build_context(hand_made(), run)
+    assert context.compositions == () and context.trial_counts
+    html = render_html(context)
+    assert "No composition by group is available." in html
+    assert "as counted from the" not in html

@@ -223,9 +223,10 @@ def _with_sweep(table, scores, images, *, thresholds: tuple[float, ...],
     """The metrics table with a run's sweep rows (:func:`audit.runs.measure.threshold_sweeps`)."""
     import pyarrow as pa
 
+    from ..metrics.trials import single_groupings
     from ..runs.measure import threshold_sweeps
 
-    single = tuple(g for g in groupings if " x " not in g and "|" not in g)
+    single = single_groupings(groupings)
     parts = threshold_sweeps(scores, images, deployment=thresholds, groupings=single,
                              confidence=0.95, **statistics)
     return pa.concat_tables([table, *(part.cast(table.schema) for part in parts)])

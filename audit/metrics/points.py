@@ -9,8 +9,9 @@ intervals of every rate read there (:mod:`audit.metrics.variance`, section
 calibration rate around the threshold: each calibrated point therefore brings
 two *window* thresholds, where the calibration rate's error count is
 ``m`` above and below the target's (``m`` = half the target's count, at least
-:data:`WINDOW_MIN_ERRORS`). Window points are measured like any other and
-then dropped: they never reach the metrics table.
+:data:`WINDOW_MIN_ERRORS`). Window points are counted like any other (their
+cluster counts feed the slope), but no rate is published for them: Fairlearn's
+MetricFrame skips them and they never reach the metrics table.
 """
 
 from __future__ import annotations

@@ -71,8 +71,9 @@ def equal_error_rate(scores: np.ndarray, mated: np.ndarray) -> float:
     """
     mated = np.asarray(mated, dtype=bool)
     scores = _finite(scores)
-    if np.isnan(scores).any():
-        raise ValueError("scores contain NaN: drop them or give a failure to acquire as -inf")
+    if np.isnan(scores).any() or np.isposinf(scores).any():
+        raise ValueError("scores contain NaN or +inf: drop them or give a failure to acquire "
+                         "as -inf")
     negatives, positives = scores[~mated], np.sort(scores[mated])
     if negatives.size == 0 or positives.size == 0:
         return float("nan")

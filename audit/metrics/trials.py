@@ -25,7 +25,8 @@ name                    trial kind      mated   FTA (NaN score)
 ``fnmr_incl_fta``       verification    yes     kept, counts as a non-match
 ``fpir``                identification  no      kept, never alerts
 ``fnir``                identification  yes     kept, a miss; so is an alert on the wrong entry
-``fmr_cross``           verification    no      as ``fmr``, cells are unordered group pairs
+``fmr_cross``           verification    no      as ``fmr``; trials counted once per unordered
+                                                group pair, rows in both orders
 ``fta``                 images          --      the rate itself (per image, no threshold)
 ======================  ==============  ======  ==========================================
 """
@@ -119,6 +120,20 @@ FNIR = RateSpec("fnir", IDENTIFICATION, mated=True, keep_fta=True)
 RATES = {spec.name: spec for spec in (FMR, FNMR, FNMR_INCL_FTA, FPIR, FNIR)}
 FMR_CROSS = "fmr_cross"
 FTA = "fta"
+
+
+def single_groupings(groupings: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The groupings of one column (and ``overall``): no intersection, no control.
+
+    Threshold sweeps and their figures are drawn for these only.
+
+    >>> single_groupings(("gender", "gender x ethnicity", "gender | lighting", "overall"))
+    ('gender', 'overall')
+    """
+    def single(parsed: Grouping) -> bool:
+        return len(parsed.sensitive) <= 1 and not parsed.control
+
+    return tuple(g for g in groupings if single(Grouping.parse(g)))
 
 
 @dataclass(frozen=True)

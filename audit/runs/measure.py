@@ -34,6 +34,7 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
     from ..metrics import compute_metrics, project_deployment
     from ..metrics.conditions import failures_to_acquire, images_with_conditions
     from ..metrics.size_projection import project_from_curve
+    from ..metrics.trials import single_groupings
 
     stats, groupings = spec.statistics, spec.groupings
     images = images_with_conditions(manifest, faces, spec.bands.model_dump())
@@ -48,7 +49,7 @@ def measure(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, scores: pa.Tab
         min_subjects=stats.min_subjects, min_trials=stats.min_trials,
         confidence=stats.confidence, interval=stats.interval,
     )
-    single = tuple(g for g in groupings.sensitive if " x " not in g and "|" not in g)
+    single = single_groupings(groupings.sensitive)
     parts = [rates, *(part.cast(rates.schema) for part in threshold_sweeps(
         scores, images, deployment=tuple(deployment), groupings=single,
         min_subjects=stats.min_subjects, min_trials=stats.min_trials,
@@ -119,6 +120,7 @@ def size_curve(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, rates: pa.T
     spec's watchlist make-up, with the make-up's rows for the report."""
     from ..matching.gallery import gallery_counts
     from ..metrics import table
+    from ..metrics.trials import single_groupings
     from ..metrics.watchlist_curve import (composition_rows, curve_rows, largest_measurable,
                                            size_grid)
 
@@ -137,7 +139,7 @@ def size_curve(spec: AuditSpec, manifest: pa.Table, faces: pa.Table, rates: pa.T
         raise runs.RunError("the watchlist-size curve needs at least 2 subjects with a usable "
                             "face (and 2 in every group the watchlist composition draws from)")
     sizes = size_grid(largest + 1, include=(spec.watchlist.size, spec.projection.watchlist))
-    single = tuple(g for g in spec.groupings.sensitive if " x " not in g and "|" not in g)
+    single = single_groupings(spec.groupings.sensitive)
     stats = spec.statistics
     rows = curve_rows(counts, points, sizes=sizes, images=images, groupings=single,
                       confidence=stats.confidence, interval=stats.interval,
