@@ -52,13 +52,13 @@ def _read_executor(value: object) -> ExecutorChoice:
 Executor = Annotated[ExecutorChoice, PlainValidator(_read_executor), PlainSerializer(str)]
 
 
-class _Section(BaseModel):
+class SpecSection(BaseModel):
     """Strict: no string where a number or a boolean belongs, no NaN or infinity."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
-class DatasetDescription(_Section):
+class DatasetDescription(SpecSection):
     """How the report describes a dataset to a lay reader: the ``[dataset]`` keys an
     audit spec and a score log's about file (:mod:`audit.log_about`) share.
     Built-in datasets have their own card (audit/datasets/cards.py); these keys
@@ -87,7 +87,7 @@ class DatasetSpec(DatasetDescription):
     fold_labels: bool = Field(True, description="fold case and spaces of manifest label values")
 
 
-class PipelineSpec(_Section):
+class PipelineSpec(SpecSection):
     model: Literal[MODELS] = "Dlib"
     detector: Literal[DETECTOR_NAMES] = "dlib"
     align: bool = True
@@ -115,7 +115,7 @@ class PipelineSpec(_Section):
         return self.executor.with_workers(self.workers)
 
 
-class MatchingSpec(_Section):
+class MatchingSpec(SpecSection):
     distance: Literal[DISTANCES] = "cosine"
     mated_per_subject: int = Field(10, ge=1, description="cap on mated pairs per subject")
     nonmated_per_cell: int = Field(20000, ge=1,
@@ -126,7 +126,7 @@ class MatchingSpec(_Section):
                     "non-mated sample, for cross-group FMR")
 
 
-class WatchlistSpec(_Section):
+class WatchlistSpec(SpecSection):
     size: int = Field(100, ge=1, description="watchlist entries (W)")
     draws: int = Field(5, ge=1, description="independent watchlist draws (R)")
     composition: Literal["uniform", "balanced"] | dict[str, float] = Field(
@@ -159,7 +159,7 @@ class WatchlistSpec(_Section):
         return value
 
 
-class ThresholdSpec(_Section):
+class ThresholdSpec(SpecSection):
     deployment: list[float] = Field(default_factory=list,
                                     description="similarity thresholds of the deployment")
     deepface_default: bool = Field(True, description="also audit deepface's default threshold")
@@ -167,14 +167,14 @@ class ThresholdSpec(_Section):
     target_fpir: list[Fraction] = Field(default_factory=lambda: [1e-2])
 
 
-class GroupingSpec(_Section):
+class GroupingSpec(SpecSection):
     sensitive: list[str] = Field(default_factory=lambda: ["gender"],
                                  description="demographic groupings; 'a x b' for intersections")
     conditions: list[str] = Field(
         default_factory=lambda: ["face_height_band", "sharpness_band", "yaw_band"])
 
 
-class ConditionBands(_Section):
+class ConditionBands(SpecSection):
     """Cut points that bin measured quality features into readable bands."""
 
     face_height_px: list[float] = Field(default_factory=lambda: [60.0, 120.0])
@@ -190,7 +190,7 @@ class ConditionBands(_Section):
         return cuts
 
 
-class StatisticsSpec(_Section):
+class StatisticsSpec(SpecSection):
     interval: Literal[INTERVALS] = Field(
         "wilson-clustered",
         description="rates' intervals: Wilson at the cluster-robust effective sample size, "
@@ -204,7 +204,7 @@ class StatisticsSpec(_Section):
                     "group against; default: the highest against the lowest-rate group")
 
 
-class ProjectionSpec(_Section):
+class ProjectionSpec(SpecSection):
     crowd: int = Field(100_000, ge=1, description="faces scanned (N)")
     watchlist: int = Field(10_000, ge=1, description="watchlist size of the deployment")
     share_on_watchlist: Fraction = Field(1e-4,
@@ -214,14 +214,14 @@ class ProjectionSpec(_Section):
                      "alerts, a wanted person found if any capture finds them")
 
 
-class ReportSpec(_Section):
+class ReportSpec(SpecSection):
     formats: list[Literal[FORMATS]] = Field(default_factory=lambda: list(FORMATS),
                                            min_length=1)
     include_faces: bool = False
     title: str = Field("", description="report title; empty: the spec's name")
 
 
-class PolicySpec(_Section):
+class PolicySpec(SpecSection):
     """Agreed limits and what they mean (rules in :mod:`audit.runs.policy`).
 
     A run exits 3 when a limit is broken and 4 when one cannot be evaluated
@@ -247,7 +247,7 @@ class PolicySpec(_Section):
     max_fta: float | None = Field(None, gt=0, le=1, description="FTA of any sufficient group")
 
 
-class AuditSpec(_Section):
+class AuditSpec(SpecSection):
     name: str = "lfr-audit"
     seed: int = 0
     data_dir: str | None = Field(None, description="folder with dataset copies; "
@@ -326,7 +326,9 @@ class SpecError(ValueError):
     """The spec file is missing, not TOML, or breaks the schema."""
 
 
-def _describe(error: dict) -> str:
+def describe_keys(error: dict) -> str:
+    """One line for one pydantic validation error: the dotted key and what is wrong with it
+    (shared by the audit spec and the score-log about file)."""
     where = ".".join(str(p) for p in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"unknown key {where!r}"
@@ -360,5 +362,5 @@ def load_spec(path: Path) -> AuditSpec:
     try:
         return AuditSpec.model_validate(_relative_to_spec(data, Path(path).parent))
     except ValidationError as error:
-        problems = "; ".join(_describe(e) for e in error.errors())
+        problems = "; ".join(describe_keys(e) for e in error.errors())
         raise SpecError(f"{path}: {problems}") from None

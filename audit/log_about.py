@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from .config import DatasetDescription, _describe, _Section
+from .config import DatasetDescription, describe_keys, SpecSection
 
 #: Label provenance of the built-in datasets (as :mod:`audit.datasets.registry` fixes it).
 BUILT_IN_PROVENANCE = {"lfw": "perceived", "utkface": "perceived"}
@@ -37,7 +37,7 @@ class AboutError(ValueError):
     """The about file is missing, not TOML, or breaks the schema."""
 
 
-class SystemAbout(_Section):
+class SystemAbout(SpecSection):
     """The system that produced the scores, as its operator or vendor names it."""
 
     vendor: str = Field("", description="who makes the system")
@@ -68,7 +68,7 @@ class DatasetAbout(DatasetDescription):
         return self
 
 
-class WatchlistAbout(_Section):
+class WatchlistAbout(SpecSection):
     """The watchlist the identification searches were made against."""
 
     size: int | None = Field(None, ge=1, description="watchlist entries (W); also the "
@@ -97,11 +97,11 @@ class WatchlistAbout(_Section):
         return self
 
 
-class ReportAbout(_Section):
+class ReportAbout(SpecSection):
     title: str = Field("", description="the report's title")
 
 
-class LogAbout(_Section):
+class LogAbout(SpecSection):
     """Everything an about file can state (all optional)."""
 
     system: SystemAbout = SystemAbout()
@@ -129,5 +129,5 @@ def load_about(path: Path) -> LogAbout:
     try:
         return LogAbout.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(_describe(e) for e in error.errors())
+        problems = "; ".join(describe_keys(e) for e in error.errors())
         raise AboutError(f"{path}: {problems}") from None
