@@ -124,3 +124,26 @@ def test_largest_disparity_quotes_a_bound_from_the_json_digest():
         {"metric": "fmr", "statistic": "p_adjusted", "value": 0.0077}]}]}}
     assert largest_disparity(summary, "deployment") == (
         "fmr South / East at least 2.33 (lower group: no errors), shown")
+
+
+def test_tables_name_the_level_they_were_computed_at():
+    """A run at 90% confidence is not labelled 95%, and "shown" uses its own level."""
+    rows = [
+        dict(metric="fmr", grouping="overall", group="all", group_b=None, threshold=0.5,
+             value=0.02, ci_low=0.01, ci_high=0.04, n_trials=1000, n_errors=20,
+             sufficient=True, operating_point="deployment", statistic="rate",
+             point_kind="deployment"),
+        dict(metric="fmr", grouping="gender", group="female", group_b="male", threshold=0.5,
+             value=2.0, ci_low=1.1, ci_high=2.7, n_trials=900, n_errors=20, sufficient=True,
+             operating_point="deployment", statistic="ratio", point_kind="deployment"),
+        dict(metric="fmr", grouping="gender", group="female", group_b="male", threshold=0.5,
+             value=0.07, ci_low=None, ci_high=None, n_trials=900, n_errors=20,
+             sufficient=True, operating_point="deployment", statistic="p_adjusted",
+             point_kind="deployment"),
+    ]
+    console = Console(width=200, record=True)
+    for table in tables(pd.DataFrame(rows), confidence=0.90):
+        console.print(table)
+    text = console.export_text()
+    assert "90% interval" in text and "by 90% lower limit" in text and "95%" not in text
+    assert "│ yes" in text  # adjusted p 0.07 < 0.10

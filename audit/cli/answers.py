@@ -65,9 +65,15 @@ def _table(title: str, *headers: str) -> Table:
     return out
 
 
-def overall_table(frame: pd.DataFrame) -> Table:
+def _level(confidence: float) -> str:
+    """95% for 0.95; 99.5% for 0.995."""
+    return f"{100 * confidence:g}%"
+
+
+def overall_table(frame: pd.DataFrame, confidence: float = 0.95) -> Table:
     """Overall rate of every metric at every operating point (no sweep, no cross matrix)."""
-    out = _table("Overall rates", "rate", "threshold", "rate (95% interval)", "trials",
+    out = _table("Overall rates", "rate", "threshold", f"rate ({_level(confidence)} interval)",
+                 "trials",
                  "errors", "groups too small to rank")
     rates = frame[(frame[table.STATISTIC] == table.RATE)
                   & (frame[table.POINT_KIND].fillna("") != table.SWEEP)
@@ -93,8 +99,9 @@ def ratio_text(value: float, low: float, high: float) -> str:
     return f"{value:.3g} ({low:.3g}-{high:.3g})"
 
 
-def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS) -> Table | None:
-    """The fixed-pair ratios (higher over lower group) with the largest 95% lower limits.
+def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS,
+                    confidence: float = 0.95) -> Table | None:
+    """The fixed-pair ratios (higher over lower group) with the largest lower limits.
 
     Ranked by the lower limit, not the estimate, so that a pair whose lower
     group saw no error (an unbounded ratio, "at least ...") takes its place
@@ -109,12 +116,13 @@ def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS) -> Table | None:
     adjusted = pairs[pairs[table.STATISTIC] == contrasts.P_ADJUSTED].set_index(keys)["value"]
     defined = ratios[ratios["value"].notna() & ratios["ci_low"].notna()]
     chosen = defined.sort_values("ci_low", ascending=False, kind="stable").head(top)
-    out = _table(f"Largest fixed-pair ratios, by 95% lower limit (of {len(ratios):,} pairs)",
-                 "rate", "threshold", "pair", "ratio (95% interval)", "adj. p", "shown")
+    level = _level(confidence)
+    out = _table(f"Largest fixed-pair ratios, by {level} lower limit (of {len(ratios):,} pairs)",
+                 "rate", "threshold", "pair", f"ratio ({level} interval)", "adj. p", "shown")
     for row in chosen.itertuples():
         p = adjusted.get((row.metric, row.grouping, row.group, row.group_b, row.threshold),
                          float("nan"))
-        shown = "yes" if p < SHOWN_LEVEL else "not shown"
+        shown = "yes" if p < 1 - confidence else "not shown"
         out.add_row(row.metric, _point(row), f"{row.group} / {row.group_b}",
                     ratio_text(row.value, row.ci_low, row.ci_high), _p_value(p), shown)
     return out
@@ -147,16 +155,18 @@ def projection_table(frame: pd.DataFrame) -> Table | None:
     return out
 
 
-def tables(frame: pd.DataFrame) -> list[Table]:
-    """The terminal's answer for one metrics table."""
-    found = [overall_table(frame), disparity_table(frame), projection_table(frame)]
+def tables(frame: pd.DataFrame, confidence: float = 0.95) -> list[Table]:
+    """The terminal's answer for one metrics table computed at ``confidence`` (a pair is
+    shown when its adjusted p-value is below ``1 - confidence``, as in the report)."""
+    found = [overall_table(frame, confidence), disparity_table(frame, confidence=confidence),
+             projection_table(frame)]
     return [t for t in found if t is not None]
 
 
-def print_answers(frame: pd.DataFrame) -> None:
+def print_answers(frame: pd.DataFrame, confidence: float = 0.95) -> None:
     """Print :func:`tables` to stdout (see :func:`console` for the width)."""
     out = console()
-    for answer in tables(frame):
+    for answer in tables(frame, confidence):
         out.print(answer)
 
 

@@ -68,17 +68,17 @@ def run(
             if (outcome.folder / name).is_file():
                 typer.echo(f"{'short report' if name.startswith('short') else 'report'}: "
                            f"{outcome.folder / name}")
-        _show_answers(outcome.folder)
+        _show_answers(outcome.folder, outcome.confidence)
     gate_policy(outcome.policy, quiet=json_output)
 
 
-def _show_answers(folder: Path) -> None:
+def _show_answers(folder: Path, confidence: float) -> None:
     """The short answer of a run: overall rates and the largest disparities, as ``metrics``."""
     from ..runs import layout
     from ..tables import read_table
     from .answers import print_answers
 
-    print_answers(read_table(folder / layout.METRICS_FILE).to_pandas())
+    print_answers(read_table(folder / layout.METRICS_FILE).to_pandas(), confidence)
 
 
 def _print_json(folder: Path) -> None:

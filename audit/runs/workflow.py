@@ -34,6 +34,8 @@ class RunOutcome:
     policy: PolicyOutcome
     reused: list[str]
     seconds: dict[str, float]
+    #: The spec's ``[statistics] confidence``: the level the run's intervals were computed at.
+    confidence: float = 0.95
 
 
 def dataset_root(spec: AuditSpec, data_dir: Path | None) -> Path:
@@ -187,7 +189,7 @@ def run_audit(spec_path: Path, *, runs_dir: Path, data_dir: Path | None, cache_d
     except BaseException:
         runs.discard(partial)
         raise
-    return RunOutcome(final, *outcome)
+    return RunOutcome(final, *outcome, confidence=spec.statistics.confidence)
 
 
 def _run(spec, spec_text, rid, now, folder, *, data_dir, cache_dir, previous, tracker):
