@@ -13,7 +13,7 @@ from audit.report.references import REFERENCES_FILE
 PLAIN = {"UK", "US", "DOCTYPE", "V4"}
 STATISTICS = ("p-value", "Adjusted p-value", "Gini", "Holm", "Geometric mean", "GARBE",
               "FDR (false discovery rate)", "FDR (fairness discrepancy rate)", "Benjamini-Hochberg",
-              "Bonferroni", "Detectable ratio", "MOVER", "Wilson", "Percentage points",
+              "Exact conditional bound", "Detectable ratio", "MOVER", "Wilson", "Percentage points",
               "Effective sample size", "CI", "Power", "Ratio")
 
 
