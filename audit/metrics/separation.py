@@ -85,16 +85,15 @@ class _Crossing:
 
     ``negatives`` holds the sorted non-mated scores from ``floor`` up to ``ceiling``
     (every score tied with the lowest, so a count at any of them is exact);
-    ``above`` counts the non-mated scores over ``ceiling``, ``size`` all of them.
-    Thresholds from the lowest kept score to ``ceiling`` are counted exactly.
+    ``above`` counts the non-mated scores over ``ceiling``, ``size`` all of them,
+    ``highest`` is the highest of them. Thresholds from the lowest kept score to
+    ``ceiling`` are counted exactly.
     """
 
-    def __init__(self, negatives: np.ndarray, positives: np.ndarray, *, above: int = 0,
-                 size: int | None = None, highest: float | None = None) -> None:
+    def __init__(self, negatives: np.ndarray, positives: np.ndarray, *, above: int,
+                 size: int, highest: float) -> None:
         self.negatives, self.positives = negatives, positives
-        self.above = above
-        self.size = negatives.size if size is None else size
-        self.highest = float(negatives[-1]) if highest is None else highest
+        self.above, self.size, self.highest = above, size, highest
 
     @classmethod
     def around_crossing(cls, negatives: np.ndarray, positives: np.ndarray) -> _Crossing:
@@ -102,9 +101,14 @@ class _Crossing:
         ``negatives``, sorted ``positives``): one count of the non-mated scores per
         bisection step on the mated ones, then one sort of the few in the window."""
         highest = float(negatives.max())
-        everything = cls(negatives, positives, highest=highest)  # counted: rates_unsorted
-        low, high = everything.bounds(highest)
-        first = everything._first(positives, low, high, unsorted=True)
+
+        def gap(t: float) -> float:  # the non-mated scores counted, not sorted
+            fmr, fnmr = _fractions(int(np.count_nonzero(negatives >= t)), negatives.size,
+                                   positives, t)
+            return fmr - fnmr
+
+        low, high = _slice(positives, highest)
+        first = _first(positives, low, high, gap)
         at = int(np.searchsorted(positives, low if first is None else first, side="left"))
         floor = float(positives[at - 1]) if first is not None and at > 0 and (
             positives[at - 1] >= low) else low
@@ -116,34 +120,18 @@ class _Crossing:
         above = int(np.count_nonzero(negatives > ceiling))
         return cls(kept, positives, above=above, size=negatives.size, highest=highest)
 
-    def bounds(self, highest: float) -> tuple[float, float]:
-        """``det_curve``'s slice: from the lowest mated score (every mated score
-        accepted) to the first mated score over every non-mated one (FMR last 0)."""
-        low = float(self.positives[0])
-        rest = self.positives[np.searchsorted(self.positives, highest, side="right"):]
-        return low, float(rest[0]) if rest.size else np.inf
-
     def rates(self, t: float) -> tuple[float, float]:
         """(FMR, FNMR) at ``t``, divided as ``det_curve`` divides its float64 counts."""
         kept = self.negatives.size - int(np.searchsorted(self.negatives, t, side="left"))
-        return self._divided(self.above + kept, t)
+        return _fractions(self.above + kept, self.size, self.positives, t)
 
-    def rates_unsorted(self, t: float) -> tuple[float, float]:
-        """:meth:`rates` by counting the (unsorted) non-mated scores at ``t``."""
-        return self._divided(int(np.count_nonzero(self.negatives >= t)), t)
-
-    def _divided(self, accepted: int, t: float) -> tuple[float, float]:
-        missed = int(np.searchsorted(self.positives, t, side="left"))
-        return (float(np.float64(accepted) / self.size),
-                float(np.float64(missed) / self.positives.size))
-
-    def gap(self, t: float, unsorted: bool = False) -> float:
-        fmr, fnmr = self.rates_unsorted(t) if unsorted else self.rates(t)
+    def gap(self, t: float) -> float:
+        fmr, fnmr = self.rates(t)
         return fmr - fnmr
 
     def eer(self) -> float:
-        low, high = self.bounds(self.highest)
-        found = [self._first(x, low, high) for x in (self.negatives, self.positives)]
+        low, high = _slice(self.positives, self.highest)
+        found = [_first(x, low, high, self.gap) for x in (self.negatives, self.positives)]
         found += [np.inf] if high == np.inf else []
         found = [t for t in found if t is not None]
         if not found:
@@ -159,15 +147,29 @@ class _Crossing:
         share = gap_before / (gap_before - gap_after)
         return float(fmr_before + share * (fmr - fmr_before))
 
-    def _first(self, values: np.ndarray, low: float, high: float,
-               unsorted: bool = False) -> float | None:
-        """Smallest of sorted ``values`` in ``[low, high]`` with FMR - FNMR <= 0 (bisection)."""
-        start = int(np.searchsorted(values, low, side="left"))
-        end = stop = int(np.searchsorted(values, high, side="right"))
-        while start < stop:
-            middle = (start + stop) // 2
-            if self.gap(float(values[middle]), unsorted) <= 0:
-                stop = middle
-            else:
-                start = middle + 1
-        return float(values[start]) if start < end else None
+
+def _fractions(accepted: int, size: int, positives: np.ndarray, t: float) -> tuple[float, float]:
+    """(FMR, FNMR) at ``t`` from the accepted non-mated count and the sorted mated scores."""
+    missed = int(np.searchsorted(positives, t, side="left"))
+    return float(np.float64(accepted) / size), float(np.float64(missed) / positives.size)
+
+
+def _slice(positives: np.ndarray, highest: float) -> tuple[float, float]:
+    """``det_curve``'s slice: from the lowest mated score (every mated score accepted) to
+    the first mated score over the highest non-mated one (where FMR is last 0)."""
+    rest = positives[np.searchsorted(positives, highest, side="right"):]
+    return float(positives[0]), float(rest[0]) if rest.size else np.inf
+
+
+def _first(values: np.ndarray, low: float, high: float, gap) -> float | None:
+    """Smallest of sorted ``values`` in ``[low, high]`` with ``gap`` (FMR - FNMR) <= 0,
+    by bisection: the gap never rises with the threshold."""
+    start = int(np.searchsorted(values, low, side="left"))
+    end = stop = int(np.searchsorted(values, high, side="right"))
+    while start < stop:
+        middle = (start + stop) // 2
+        if gap(float(values[middle])) <= 0:
+            stop = middle
+        else:
+            start = middle + 1
+    return float(values[start]) if start < end else None
