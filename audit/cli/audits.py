@@ -18,8 +18,12 @@ from .common import (
     RunsDir,
     app,
     default_cache_dir,
+    list_written,
     reports_user_errors,
 )
+
+#: A run folder's report files, in the order ``run`` lists them.
+REPORT_FILES = ("report.html", "report.pdf", "short-report.html", "short-report.pdf")
 
 if TYPE_CHECKING:
     from ..report.policy_outcome import PolicyOutcome
@@ -64,10 +68,8 @@ def run(
         _print_json(outcome.folder)
     else:
         typer.echo(f"run folder: {outcome.folder}")
-        for name in ("report.html", "report.pdf", "short-report.html", "short-report.pdf"):
-            if (outcome.folder / name).is_file():
-                typer.echo(f"{'short report' if name.startswith('short') else 'report'}: "
-                           f"{outcome.folder / name}")
+        list_written({name: outcome.folder / name for name in REPORT_FILES
+                      if (outcome.folder / name).is_file()})
         _show_answers(outcome.folder, outcome.confidence)
     gate_policy(outcome.policy, quiet=json_output)
 

@@ -157,3 +157,10 @@ def checked_pipeline_config(model: Model, detector: Detector, align: bool,
 RunsDir = Annotated[Path, typer.Option("--runs-dir", envvar="LFR_AUDIT_RUNS",
                                        help="Folder of run folders.", file_okay=False)]
 
+
+def list_written(written: dict[str, Path], *, to_stderr: bool = False) -> None:
+    """One line per report file written: ``report: PATH`` or ``short report: PATH``
+    (keys: the renderer's kinds or the files' names, ``short...`` for the short report)."""
+    for kind, path in written.items():
+        typer.echo(f"{'short report' if kind.startswith('short') else 'report'}: {path}",
+                   err=to_stderr)

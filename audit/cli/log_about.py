@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .common import UserError
+from .common import UserError, list_written
 
 ABOUT_HELP = ("TOML file describing the system, the data and how people were labelled, for "
               "the report (`lfr-audit init about.toml --about` writes one; docs/score-logs.md).")
@@ -106,12 +106,3 @@ def render_and_list(table_path: Path, *, about, to_stderr: bool) -> None:
     (on stderr when stdout carries JSON)."""
     list_written(render_table_report(table_path, about=about, out=table_path.parent,
                                      formats=("html", "pdf")), to_stderr=to_stderr)
-
-
-def list_written(written: dict[str, Path], *, to_stderr: bool = False) -> None:
-    """One line per report file written: ``report: PATH`` or ``short report: PATH``."""
-    import typer
-
-    for kind, path in written.items():
-        typer.echo(f"{'short report' if kind.startswith('short') else 'report'}: {path}",
-                   err=to_stderr)

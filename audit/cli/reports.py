@@ -9,7 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .common import ReportFormat, RunsDir, UserError, app, reports_user_errors, runs_app
+from .common import (ReportFormat, RunsDir, UserError, app, list_written, reports_user_errors,
+                     runs_app)
 from .log_about import ABOUT_HELP
 
 @app.command()
@@ -30,7 +31,7 @@ def report(
 ) -> None:
     """Render the transparency report of a run (or of a metrics table, described by the
     metrics.about.json beside it or by --about)."""
-    from .log_about import list_written, load_about_option, render_table_report
+    from .log_about import load_about_option, render_table_report
 
     formats = tuple(f.value for f in (format or list(ReportFormat)))
     described = load_about_option(about, source)
