@@ -147,3 +147,12 @@ def test_tables_name_the_level_they_were_computed_at():
     text = console.export_text()
     assert "90% interval" in text and "by 90% lower limit" in text and "95%" not in text
     assert "│ yes" in text  # adjusted p 0.07 < 0.10
+
+
+def test_largest_disparity_is_shown_at_the_runs_own_level():
+    summary = {"groupings": {"gender": [{"operating_point": "deployment", "highest_vs_lowest": [
+        {"metric": "fpir", "statistic": "ratio", "group": "female", "group_b": "male",
+         "value": 1.4, "ci_low": 1.05, "ci_high": 1.8},
+        {"metric": "fpir", "statistic": "p_adjusted", "value": 0.07}]}]}}
+    assert largest_disparity(summary, "deployment").endswith(", not shown")
+    assert largest_disparity(summary, "deployment", confidence=0.90).endswith(", shown")

@@ -20,7 +20,6 @@ from audit.metrics import contrasts, table, trials
 
 #: How many fixed-pair disparities the terminal shows (largest ratios first).
 TOP_PAIRS = 5
-SHOWN_LEVEL = 0.05
 #: Line width of the tables when they go to a file or a pipe (and ``COLUMNS`` is unset):
 #: rich would use 80 and fold thresholds and intervals mid-token.
 FILE_WIDTH = 160
@@ -198,7 +197,7 @@ def headline(summary: dict, point: str | None) -> str:
     return "; ".join(parts)
 
 
-def largest_disparity(summary: dict, point: str | None) -> str:
+def largest_disparity(summary: dict, point: str | None, confidence: float = 0.95) -> str:
     """The highest-vs-lowest ratio at ``point`` with the largest lower limit over every
     grouping (an unbounded ratio, ``"inf"`` in the digest, included), and if it was shown."""
     best = None
@@ -216,7 +215,7 @@ def largest_disparity(summary: dict, point: str | None) -> str:
     grouping, row, digest = best
     adjusted = next((r["value"] for r in digest["highest_vs_lowest"]
                      if r.get("statistic") == contrasts.P_ADJUSTED), None)
-    shown = "shown" if adjusted is not None and adjusted < SHOWN_LEVEL else "not shown"
+    shown = "shown" if adjusted is not None and adjusted < 1 - confidence else "not shown"
     high = math.inf if row.get("ci_high") in (None, "inf") else row["ci_high"]
     value = math.inf if row["value"] == "inf" else row["value"]
     return (f"{row['metric']} {row['group']} / {row['group_b']} "

@@ -57,6 +57,14 @@ class Provenance:
         return str(self.spec.get("name", ""))
 
     @property
+    def confidence(self) -> float:
+        """The spec's ``[statistics] confidence`` (the default when the spec left it out)."""
+        from ..config import StatisticsSpec
+
+        default = StatisticsSpec.model_fields["confidence"].default
+        return float(self.spec.get("statistics", {}).get("confidence", default))
+
+    @property
     def sensitive_groupings(self) -> tuple[str, ...] | None:
         """The spec's demographic groupings, None when not recorded."""
         recorded = self.spec.get("groupings", {}).get("sensitive")
