@@ -41,24 +41,26 @@ def short_text_codes(chunks: list[pa.Array]) -> tuple[np.ndarray, pa.Array] | No
     """
     if sys.byteorder != "little":
         return None
-    words = []
-    for chunk in chunks:
-        packed = _packed(chunk)
-        if packed is None:
+    words = np.empty(sum(len(chunk) for chunk in chunks), dtype=np.uint64)
+    start = 0
+    for chunk in chunks:  # packed into one array: no chunk of it left behind on the heap
+        if not _packed(chunk, words[start:start + len(chunk)]):
             return None
-        words.append(pa.array(packed))
-    encoded = pc.dictionary_encode(pa.chunked_array(words, pa.uint64())).combine_chunks()
+        start += len(chunk)
+    encoded = pc.dictionary_encode(pa.array(words))
+    del words
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return codes, _unpacked(encoded.dictionary.to_numpy(zero_copy_only=False))
 
 
-def _packed(chunk: pa.Array) -> np.ndarray | None:
-    """Each value's bytes as one uint64 (first byte lowest), or None if one is too long."""
+def _packed(chunk: pa.Array, out: np.ndarray) -> bool:
+    """Each value's bytes as one uint64 (first byte lowest) into ``out``; False if a value
+    is too long or holds a NUL byte."""
     if chunk.type != pa.string():
-        return None
+        return False
     _, offset_buffer, data_buffer = chunk.buffers()
     if offset_buffer is None:  # an empty chunk
-        return np.zeros(len(chunk), dtype=np.uint64)
+        return True
     offsets = np.frombuffer(offset_buffer, dtype=np.int32, count=len(chunk) + 1,
                             offset=chunk.offset * 4)
     length = np.diff(offsets)
@@ -68,13 +70,15 @@ def _packed(chunk: pa.Array) -> np.ndarray | None:
     if data_buffer is not None:
         data[:-WIDTH] = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]:offsets[-1]]
     if length.max(initial=0) > WIDTH or not data[:-WIDTH].all():  # too long, or a NUL byte
-        return None
+        return False
     if not data.size:
-        return np.zeros(len(chunk), dtype=np.uint64)
+        out[:] = 0
+        return True
     # Every byte position starts an (unaligned) 8-byte word: read each value's word at its start.
     windows = np.ndarray(shape=(data.size - WIDTH + 1,), dtype=np.uint64, buffer=data,
                          strides=(1,))
-    return windows[offsets[:-1] - offsets[0]] & KEEP[length]
+    np.bitwise_and(windows[offsets[:-1] - offsets[0]], KEEP[length], out=out)
+    return True
 
 
 def _unpacked(words: np.ndarray) -> pa.Array:
