@@ -99,9 +99,8 @@ def attach_labels(path: Path, mapping: ColumnMap, mentioned: Mentioned,
     for label in labels:
         _variants(path.name, label, columns.text[label], first_row_of=_first_rows(
             columns.text[label]), problems=problems)
-    lookup = mentioned.ids if key_col == image_col else mentioned.subjects
-    found = pc.index_in(lookup, value_set=key.values).fill_null(-1).to_numpy(
-        zero_copy_only=False).astype(np.int64)
+    found = (_positions(mentioned.ids, key.values) if key_col == image_col else
+             _positions_of_any(mentioned.subjects, key.values))
     row = np.where(found >= 0, first_row[np.maximum(found, 0)], -1)
     notes = _unlisted(path.name, mentioned, row, problems, per_image=key_col == image_col)
     if key_col == image_col and subject_col in names:
@@ -119,6 +118,25 @@ def attach_labels(path: Path, mapping: ColumnMap, mentioned: Mentioned,
             notes.append(NO_STATUS.format(missing=len(frame) - len(fta), total=len(frame),
                                           file=path.name, counted=len(fta)))
     return Labelled(frame, fta, notes)
+
+
+def _positions(lookup: pa.Array, values: pa.Array) -> np.ndarray:
+    """Position of each of the distinct ``lookup`` values among the distinct ``values``
+    (-1: absent), hashing the shorter of the two: Arrow builds its hash table on the value
+    set, and building it costs more than probing it (300,000 ids in 1.3 million: a third)."""
+    if len(lookup) >= len(values):
+        return _positions_of_any(lookup, values)
+    at = _positions_of_any(values, lookup)
+    found = np.full(len(lookup), -1, dtype=np.int64)
+    listed = np.flatnonzero(at >= 0)
+    found[at[listed]] = listed
+    return found
+
+
+def _positions_of_any(lookup: pa.Array, values: pa.Array) -> np.ndarray:
+    """Position of each ``lookup`` value, repeated or not, among the distinct ``values``."""
+    return pc.index_in(lookup, value_set=values).fill_null(-1).to_numpy(
+        zero_copy_only=False).astype(np.int64)
 
 
 def _first_rows(codes: Codes) -> np.ndarray:

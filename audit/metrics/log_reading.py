@@ -260,7 +260,7 @@ def _as_text(chunk: pa.Array) -> pa.Array:
 def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Floats (NaN when empty) and the rows that held a NaN value rather than an empty cell."""
     floats = pc.cast(column, pa.float64())
-    value = floats.fill_null(np.nan).to_numpy()
+    value = floats.to_numpy()  # one copy: a null becomes NaN on the way
     return value, np.isnan(value) & ~np.asarray(pc.is_null(floats).to_numpy(), dtype=bool)
 
 
