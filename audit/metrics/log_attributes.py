@@ -59,14 +59,18 @@ class Labelled:
 class Mentioned:
     """The images the trials mention: distinct ids, each one's subject id, and their use.
 
-    ``probe`` and ``reference`` give each trial's image (index into ``ids``;
-    -1: no reference image), to weigh unlisted images by the trials they carry.
+    ``probe`` and ``reference`` give each trial's image as a code of the trials'
+    value table, which ``position`` maps onto ``ids`` (-1: not an image), and
+    ``verification`` marks the trials whose reference counts: to weigh unlisted
+    images by the trials they carry, looked up per trial only when some are unlisted.
     """
 
     ids: pa.Array
     subjects: pa.Array
+    position: np.ndarray
     probe: np.ndarray
     reference: np.ndarray
+    verification: np.ndarray
     by_image: bool
 
 
@@ -175,10 +179,11 @@ def _unlisted(name: str, mentioned: Mentioned, row: np.ndarray, problems: list[s
     if not missing.any():
         return []
     n_trials = len(mentioned.probe)
-    reference_missing = np.zeros(n_trials, dtype=bool)
-    has_reference = mentioned.reference >= 0
-    reference_missing[has_reference] = missing[mentioned.reference[has_reference]]
-    carried = np.count_nonzero(missing[mentioned.probe] | reference_missing)
+    unlisted = np.zeros(len(mentioned.position), dtype=bool)  # by code of the trials' table
+    known = mentioned.position >= 0
+    unlisted[known] = missing[mentioned.position[known]]
+    carried = np.count_nonzero(unlisted[mentioned.probe] | (
+        mentioned.verification & unlisted[mentioned.reference]))
     share = carried / n_trials if n_trials else 0.0
     ids = pc.unique((mentioned.ids if per_image else mentioned.subjects).filter(
         pa.array(missing)))

@@ -59,11 +59,16 @@ class Codes:
 
     def equal(self, word: str) -> np.ndarray:
         """Row mask: the text equals ``word``."""
-        return _value_mask(self.values, pc.equal(self.values, word))[self.codes]
+        return self._rows(_value_mask(self.values, pc.equal(self.values, word)))
 
     def isin(self, words: frozenset[str] | tuple[str, ...]) -> np.ndarray:
         """Row mask: the text is one of ``words``."""
-        return values_in(self.values, words)[self.codes]
+        return self._rows(values_in(self.values, words))
+
+    def _rows(self, hit: np.ndarray) -> np.ndarray:
+        """A mask over the values spread to the rows; when no value is hit (an empty id is
+        rare), zeros the system maps lazily instead of a look-up per row."""
+        return hit[self.codes] if hit.any() else np.zeros(len(self.codes), dtype=bool)
 
 
 def values_in(values: pa.Array, words: frozenset[str] | tuple[str, ...]) -> np.ndarray:

@@ -308,13 +308,11 @@ class _Combined:
         used = np.flatnonzero(subject_of >= 0)
         position = np.full(len(subject_of), -1, dtype=np.int32)
         position[used] = np.arange(used.size, dtype=np.int32)
-        reference = position[self.reference_id.codes]
         return Mentioned(
             ids=self.probe_id.values.take(pa.array(used)),
             subjects=self.probe_subject.values.take(pa.array(subject_of[used])),
-            probe=position[self.probe_id.codes],
-            reference=reference if self.kind.all() else np.where(self.kind, reference, -1),
-            by_image=self.by_image)
+            position=position, probe=self.probe_id.codes, reference=self.reference_id.codes,
+            verification=self.kind, by_image=self.by_image)
 
     def _references(self, codes: np.ndarray) -> np.ndarray:
         """The reference side of the verification rows (all rows, uncopied, when all are)."""
