@@ -127,6 +127,9 @@ def compute_metrics(
         fairness_alpha=fairness_alpha,
     )
     given = check_inputs(scores, images, fta, groupings, cross_groupings)
+    # Arrow's allocator keeps the pages its temporaries freed (reading, checking: hundreds
+    # of MiB at ten million trials); numpy cannot reuse them, so they go back first.
+    pa.default_memory_pool().release_unused()
     points = operating_points(
         given.scores, thresholds=thresholds, labelled=labelled_thresholds,
         target_fmr=target_fmr, target_fpir=target_fpir, sweep=sweep,
@@ -163,11 +166,13 @@ def _breakdowns(
         for grouping in given.parsed
         for part in groups.breakdowns(units, grouping, n_subjects_total=n_total, **limits)
     ]
-    fmr_pairs = next(((u.pair_keys, u.pairs) for u in units if u.rate == trials.FMR.name), None)
+    # The FMR trials' pairs and subject codes serve the matrix; the rest of them can go.
+    shared = [{"fmr_pairs": (u.pair_keys, u.pairs), "fmr_subjects": (
+        u.subjects, u.reference_subjects)} for u in units if u.rate == trials.FMR.name]
     del units  # the breakdowns hold what they need; the trials' arrays can go before the matrix
-    for grouping in given.crossed if fmr_pairs is not None else ():  # None: no 1:1 trials
+    for grouping in given.crossed if shared else ():  # none: no 1:1 trials
         trial_set = trials.cross_trial_set(given.scores, given.images, grouping,
-                                           subjects=given.subjects, fmr_pairs=fmr_pairs)
+                                           subjects=given.subjects, **shared[0])
         parts.append(cross_groups.cross_breakdown(
             trial_set, grouping.sensitive, points.thresholds, points.labels,
             n_subjects_total=n_total, **limits))

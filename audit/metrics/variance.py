@@ -82,12 +82,14 @@ class ClusterCounts:
     When ``pair_base`` is given, ``pair_trials`` has one column per *base*
     (a group) instead, and row *k* reads column ``pair_base[k]``: a pair's
     trials are the same at every threshold, so they are stored once
-    (:mod:`audit.metrics.pair_influence`).
+    (:mod:`audit.metrics.pair_influence`). ``pair_errors`` may be kept as coordinates
+    (COO): few pairs have an error, and a compressed matrix would hold a row pointer for
+    every pair.
     """
 
     errors: sparse.csr_matrix
     trials: sparse.csr_matrix
-    pair_errors: sparse.csr_matrix | None = None
+    pair_errors: sparse.spmatrix | None = None
     pair_trials: sparse.csr_matrix | None = None
     pair_keys: np.ndarray | None = None
     pair_base: np.ndarray | None = None
@@ -144,7 +146,7 @@ class Influence:
 
     def variance(self) -> np.ndarray:
         """Cluster-robust variance of every row (dyadic ones may come out negative)."""
-        squares = _column_sums(self.subjects.multiply(self.subjects))
+        (squares,) = _power_sums(self.subjects, 2)
         if self.pairs is not None:
             squares = squares - self.pairs.diagonal(self.pairs)
         corrected = self._corrected_rows()
@@ -181,10 +183,9 @@ class Influence:
         one person carries the row (Carter, Schnepel & Steigerwald 2017). NaN
         for a row without influence.
         """
-        subjects = self.corrected_subjects
-        squares = subjects.multiply(subjects)
+        squares, fourths = _power_sums(self.corrected_subjects, 2, 4)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return _column_sums(squares) ** 2 / _column_sums(squares.multiply(squares))
+            return squares**2 / fourths
 
     def third_cumulants(self) -> np.ndarray:
         r"""Third cumulant of every row's estimate, the skewness's numerator.
@@ -198,8 +199,7 @@ class Influence:
         subject sums and its own pairs' cubes: the correction's share of one
         pair is small beside the subject sums and is left out there.
         """
-        subjects = self.corrected_subjects
-        cubes = _column_sums(subjects.multiply(subjects).multiply(subjects))
+        (cubes,) = _power_sums(self.corrected_subjects, 3)
         if self.pairs is not None:
             cubes = cubes - self.pairs.cubes()
         return _small_sample_factor(self.clusters) * cubes
@@ -281,6 +281,21 @@ def _cross(a: Influence, b: Influence) -> np.ndarray:
 
 def _column_sums(matrix: sparse.spmatrix) -> np.ndarray:
     return np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
+
+
+def _power_sums(matrix: sparse.csr_matrix, *powers: int) -> list[np.ndarray]:
+    """Column sums of the entries' squares, cubes or fourth powers (2, 3, 4).
+
+    The same sums, in the same order, as ``matrix.multiply(matrix)...sum(axis=0)``,
+    without its copies of the matrix: a contrast's subject sums (people x pairs of
+    groups) hold millions of entries at ten million comparisons.
+    """
+    matrix = sparse.csr_matrix(matrix)
+    matrix.sum_duplicates()
+    squares = matrix.data * matrix.data
+    power = {2: lambda: squares, 3: lambda: squares * matrix.data, 4: lambda: squares * squares}
+    return [np.bincount(matrix.indices, weights=power[p](), minlength=matrix.shape[1])
+            for p in powers]
 
 
 def _small_sample_factor(clusters: np.ndarray) -> np.ndarray:
