@@ -69,6 +69,10 @@ from scipy import sparse
 from audit.metrics.pair_influence import PairInfluence
 
 
+#: Rows of corrected subject sums formed at a time (:attr:`Influence.subject_moments`).
+BLOCK_COLUMNS = 16
+
+
 @dataclass(frozen=True)
 class ClusterCounts:
     """Per-cluster counts of rate rows, the input of the sandwich variance.
@@ -183,9 +187,9 @@ class Influence:
         one person carries the row (Carter, Schnepel & Steigerwald 2017). NaN
         for a row without influence.
         """
-        squares, fourths = _power_sums(self.corrected_subjects, 2, 4)
+        moments = self.subject_moments
         with np.errstate(invalid="ignore", divide="ignore"):
-            return squares**2 / fourths
+            return moments[2] ** 2 / moments[4]
 
     def third_cumulants(self) -> np.ndarray:
         r"""Third cumulant of every row's estimate, the skewness's numerator.
@@ -199,22 +203,31 @@ class Influence:
         subject sums and its own pairs' cubes: the correction's share of one
         pair is small beside the subject sums and is left out there.
         """
-        (cubes,) = _power_sums(self.corrected_subjects, 3)
+        cubes = self.subject_moments[3]
         if self.pairs is not None:
             cubes = cubes - self.pairs.cubes()
         return _small_sample_factor(self.clusters) * cubes
 
     @cached_property
-    def corrected_subjects(self) -> sparse.csr_matrix:
-        """Subject sums with the corrections applied (subjects x rows stays small).
+    def subject_moments(self) -> dict[int, np.ndarray]:
+        """Column sums of the corrected subject sums' squares, cubes and fourth powers.
 
         Kept once computed: :meth:`effective_clusters` and :meth:`third_cumulants`
-        of one influence read the same sparse product.
+        of one influence read the same sums. The corrected sums (corrections
+        applied) are formed a block of :data:`BLOCK_COLUMNS` rows at a time: a
+        contrast table's are people x pairs of groups, millions of entries at ten
+        million comparisons, and each entry is the same whichever columns are formed
+        with it.
         """
-        subjects = self.subjects
-        for c in self.corrections:
-            subjects = subjects - c.reference.subjects @ sparse.csr_matrix(c.pick)
-        return sparse.csr_matrix(subjects)
+        sums: dict[int, list[np.ndarray]] = {2: [np.zeros(0)], 3: [np.zeros(0)], 4: [np.zeros(0)]}
+        for start in range(0, self.subjects.shape[1], BLOCK_COLUMNS):
+            block = np.arange(start, min(start + BLOCK_COLUMNS, self.subjects.shape[1]))
+            subjects = self.subjects[:, block]
+            for c in self.corrections:
+                subjects = subjects - c.reference.subjects @ sparse.csr_matrix(c.pick[:, block])
+            for power, column_sums in zip(sums, _power_sums(subjects, *sums), strict=True):
+                sums[power].append(column_sums)
+        return {power: np.concatenate(parts) for power, parts in sums.items()}
 
     def columns(self, index: np.ndarray) -> Influence:
         def pick(pairs: PairInfluence | None) -> PairInfluence | None:
@@ -280,6 +293,11 @@ def _cross(a: Influence, b: Influence) -> np.ndarray:
 
 
 def _column_sums(matrix: sparse.spmatrix) -> np.ndarray:
+    """``matrix.sum(axis=0)`` as float64, the entries added in the same order; a compressed
+    or coordinate matrix without scipy's vector of ones (as long as its rows) or float copy."""
+    if sparse.isspmatrix_csr(matrix) or sparse.isspmatrix_coo(matrix):
+        columns = matrix.indices if sparse.isspmatrix_csr(matrix) else matrix.col
+        return np.bincount(columns, weights=matrix.data, minlength=matrix.shape[1])
     return np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
 
 
