@@ -146,7 +146,8 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
     unordered subject pairs alone (coded once per log: every FMR breakdown and the
     cross-group matrix share them); the breakdown at the point given those pairs; its cluster
     counts alone; and the cross-group FMR matrix (trial set, breakdown, variances), which
-    reuses the FMR trials' subject pairs as :func:`audit.metrics.engine.compute_metrics` does.
+    reuses the FMR trials' subject pairs and codes as
+    :func:`audit.metrics.engine.compute_metrics` does.
     One small breakdown runs first, so that no part pays Fairlearn's first-call set-up."""
     from audit.metrics import (checked, cross_groups, groups, trials, unit_counts, variance)
 
@@ -185,7 +186,8 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
 
     def cross():
         trial_set = trials.cross_trial_set(table, image_table, grouping, subjects=subjects,
-                                           fmr_pairs=(units.pair_keys, units.pairs))
+                                           fmr_pairs=(units.pair_keys, units.pairs),
+                                           fmr_subjects=(units.subjects, units.reference_subjects))
         part = cross_groups.cross_breakdown(trial_set, ("group",), point, ("point",), **limits)
         return variance.rate_variance(part.clusters)
 

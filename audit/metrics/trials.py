@@ -273,15 +273,16 @@ def index_in(values: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> np.ndar
     ten million rows of a hundred thousand ids cost a hundred thousand look-ups.
     """
     chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    parts = [np.zeros(0, dtype=np.int32)]
+    parts = []
     for chunk in chunks:
         if pa.types.is_dictionary(chunk.type):
-            found = np.append(_found(pc.index_in(chunk.dictionary, value_set=value_set)), -1)
-            codes = chunk.indices.fill_null(len(found) - 1).to_numpy(zero_copy_only=False)
-            parts.append(found[codes])
+            found = np.append(_found(pc.index_in(chunk.dictionary, value_set=value_set)),
+                              np.int32(-1))  # an int32 -1: a Python -1 would widen to int64
+            codes = chunk.indices.fill_null(len(found) - 1) if chunk.null_count else chunk.indices
+            parts.append(found[codes.to_numpy(zero_copy_only=False)])
         else:
             parts.append(_found(pc.index_in(chunk, value_set=value_set)))
-    return np.concatenate(parts)
+    return parts[0] if len(parts) == 1 else np.concatenate([np.zeros(0, dtype=np.int32), *parts])
 
 
 def equal_text(values: pa.ChunkedArray, text: str) -> np.ndarray:

@@ -66,7 +66,8 @@ def unit_counts(
         return UnitCounts(
             **base, subjects=a, cells=trial_set.cells, trials=np.ones(a.size, dtype=np.int8),
             errors=_sparse_counts(rows, columns, (a.size, thresholds.size)),
-            reference_subjects=b, pair_keys=pair_keys, pairs=pairs.ravel().astype(np.int32, copy=False))
+            reference_subjects=b, pair_keys=pair_keys,
+            pairs=pairs.ravel().astype(np.int32, copy=False))  # shared, not copied, when int32
     n_cells = len(trial_set.cell_table)
     keys, unit = np.unique(trial_set.subjects.astype(np.int64) * n_cells + trial_set.cells,
                            return_inverse=True)

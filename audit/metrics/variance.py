@@ -155,19 +155,27 @@ class Influence:
             squares = squares - self.pairs.diagonal(self.pairs)
         corrected = self._corrected_rows()
         if corrected.size:
-            squares[corrected] = np.diag(self.columns(corrected).products())
+            squares[corrected] = self.columns(corrected)._products(diagonal=True)
         return _small_sample_factor(self.clusters) * squares
 
     def products(self) -> np.ndarray:
         """Sums of influence products between the rows (rows x rows), corrections included."""
+        return self._products(diagonal=False)
+
+    def _products(self, *, diagonal: bool) -> np.ndarray:
+        """:meth:`products`, or only its diagonal: the same numbers without the rows x rows
+        product of the subject sums (a contrast table's 90 x 90 over every person), whose
+        diagonal is their column sums of squares, added in the same order. The
+        corrections' terms are small (a few reference rows) and taken whole."""
         plain = self._plain()
-        out = _cross(plain, plain)
+        out = _cross(plain, plain) if not diagonal else _own_diagonal(plain)
         for c in self.corrections:
             shared = _cross(plain, c.reference) @ c.pick
-            out -= shared + shared.T
+            out -= np.diag(shared + shared.T) if diagonal else shared + shared.T
         for c in self.corrections:
             for d in self.corrections:
-                out += c.pick.T @ _cross(c.reference, d.reference) @ d.pick
+                term = c.pick.T @ _cross(c.reference, d.reference) @ d.pick
+                out += np.diag(term) if diagonal else term
         return out
 
     def correlation(self) -> np.ndarray:
@@ -289,6 +297,14 @@ def _cross(a: Influence, b: Influence) -> np.ndarray:
     out = (a.subjects.T @ b.subjects).toarray()
     if a.pairs is not None and b.pairs is not None:
         out -= a.pairs.cross(b.pairs)
+    return out
+
+
+def _own_diagonal(plain: Influence) -> np.ndarray:
+    """The diagonal of ``_cross(plain, plain)``."""
+    (out,) = _power_sums(plain.subjects, 2)
+    if plain.pairs is not None:
+        out = out - np.diag(plain.pairs.cross(plain.pairs))
     return out
 
 
