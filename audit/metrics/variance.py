@@ -313,8 +313,13 @@ def _column_sums(matrix: sparse.spmatrix) -> np.ndarray:
     or coordinate matrix without scipy's vector of ones (as long as its rows) or float copy."""
     if sparse.isspmatrix_csr(matrix) or sparse.isspmatrix_coo(matrix):
         columns = matrix.indices if sparse.isspmatrix_csr(matrix) else matrix.col
-        return np.bincount(columns, weights=matrix.data, minlength=matrix.shape[1])
+        return _float_bincount(columns, matrix.data, matrix.shape[1])
     return np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
+
+
+def _float_bincount(index: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """Weighted ``bincount``, float64 even with nothing to count (numpy gives int64 then)."""
+    return np.bincount(index, weights=weights, minlength=size).astype(np.float64, copy=False)
 
 
 def _power_sums(matrix: sparse.csr_matrix, *powers: int) -> list[np.ndarray]:
@@ -328,8 +333,7 @@ def _power_sums(matrix: sparse.csr_matrix, *powers: int) -> list[np.ndarray]:
     matrix.sum_duplicates()
     squares = matrix.data * matrix.data
     power = {2: lambda: squares, 3: lambda: squares * matrix.data, 4: lambda: squares * squares}
-    return [np.bincount(matrix.indices, weights=power[p](), minlength=matrix.shape[1])
-            for p in powers]
+    return [_float_bincount(matrix.indices, power[p](), matrix.shape[1]) for p in powers]
 
 
 def _small_sample_factor(clusters: np.ndarray) -> np.ndarray:
