@@ -296,8 +296,8 @@ def equal_text(values: pa.ChunkedArray, text: str) -> np.ndarray:
     for chunk in values.chunks:
         if pa.types.is_dictionary(chunk.type):
             hit = np.append(_mask(pc.equal(chunk.dictionary, text)), False)
-            parts.append(hit[chunk.indices.fill_null(len(hit) - 1).to_numpy(
-                zero_copy_only=False)])
+            codes = chunk.indices.fill_null(len(hit) - 1) if chunk.null_count else chunk.indices
+            parts.append(hit[codes.to_numpy(zero_copy_only=False)])
         else:
             parts.append(_mask(pc.equal(chunk, text)))
     return np.concatenate(parts)

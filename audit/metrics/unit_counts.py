@@ -101,7 +101,7 @@ def unordered_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarra
     packed <<= index_bits
     packed |= np.arange(a.size, dtype=np.int64)
     packed.sort()
-    order = (packed & ((1 << index_bits) - 1)).astype(np.intp)
+    order = packed & ((1 << index_bits) - 1)
     packed >>= index_bits  # the dense codes, sorted
     first = np.empty(packed.size, dtype=bool)
     first[0] = True
