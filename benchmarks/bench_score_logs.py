@@ -156,8 +156,8 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
     """CPU seconds of the engine's parts at one threshold against a bare bincount, on the
     same arrays: FMR by ``group`` (unit counts + breakdown with its cluster counts); its
     unordered subject pairs alone (coded once per log: every FMR breakdown and the
-    cross-group matrix share them); the breakdown at the point given those pairs; its cluster
-    counts alone; and the cross-group FMR matrix (trial set, breakdown, variances), which
+    cross-group matrix share them); the breakdown at the point given those pairs; what a
+    second point adds to it; its cluster counts alone; and the cross-group FMR matrix (trial set, breakdown, variances), which
     reuses the FMR trials' subject pairs and codes as
     :func:`audit.metrics.engine.compute_metrics` does.
     One small breakdown runs first, so that no part pays Fairlearn's first-call set-up."""
@@ -192,6 +192,13 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
         return groups.breakdowns([units], grouping, **limits)
 
     at_point, _ = least_cpu(per_point)
+    points = np.array([threshold, threshold + 0.01])  # a second, stricter point
+
+    def two_points():
+        units = unit_counts.unit_counts(fmr_coded, points, ("point", "second"))
+        return groups.breakdowns([units], grouping, **limits)
+
+    second_point = least_cpu(two_points)[0] - at_point
     unit_group = group_of_cell[units.cells]
     clusters, _ = least_cpu(groups._cluster_counts, units, unit_group, len(group_table),
                             len(subjects))
@@ -205,7 +212,7 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
 
     matrix, _ = least_cpu(cross)
     return {"bare": bare, "by_group": by_group, "pairs": pairs, "at_point": at_point,
-            "clusters": clusters, "cross": matrix}
+            "second_point": second_point, "clusters": clusters, "cross": matrix}
 
 
 BOB = r"""
@@ -377,6 +384,7 @@ from call to call on a shared machine).
 | of which, once per log: coding the trials' unordered subject pairs (`unordered_pairs`, alone; shared by every FMR breakdown, operating point and the cross-group matrix) | {parts['pairs']:.2f} s | {parts['pairs'] / parts['bare']:.1f}x |
 | of which, per grouping and operating point: unit counts and breakdown, the pairs already coded | {parts['at_point']:.2f} s | {parts['at_point'] / parts['bare']:.1f}x |
 | of which: per-subject and per-pair counts for the intervals (`_cluster_counts`, alone) | {parts['clusters']:.2f} s | {parts['clusters'] / parts['bare']:.1f}x |
+| for scale: what a second operating point adds to that breakdown (two points less one) | {parts['second_point']:.2f} s | {parts['second_point'] / parts['bare']:.1f}x |
 | cross-group FMR matrix: trial set, breakdown, dyadic variance | {parts['cross']:.2f} s | |
 
 ## Profile of `compute_metrics` on the first {len(prefix):,} trials (cumulative time)
