@@ -78,9 +78,9 @@ def cross_breakdown(
 
 def _gathered(counts: ClusterCounts, source: np.ndarray) -> ClusterCounts:
     """The cluster counts of rows ``source`` of ``counts`` (pair trials, per base, shared)."""
-    def columns(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
-        return sparse.csr_matrix(matrix[:, source])
+    def columns(matrix: sparse.spmatrix) -> sparse.csr_matrix:
+        return sparse.csr_matrix(sparse.csr_matrix(matrix)[:, source])
 
     return ClusterCounts(columns(counts.errors), columns(counts.trials),
-                         columns(counts.pair_errors), counts.pair_trials, counts.pair_keys,
+                         columns(counts.pair_errors).tocoo(), counts.pair_trials, counts.pair_keys,
                          counts.pair_base[source])

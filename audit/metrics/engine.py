@@ -127,6 +127,9 @@ def compute_metrics(
         fairness_alpha=fairness_alpha,
     )
     given = check_inputs(scores, images, fta, groupings, cross_groupings)
+    # Arrow's allocator keeps the pages its temporaries freed (reading, checking: hundreds
+    # of MiB at ten million trials); numpy cannot reuse them, so they go back first.
+    pa.default_memory_pool().release_unused()
     points = operating_points(
         given.scores, thresholds=thresholds, labelled=labelled_thresholds,
         target_fmr=target_fmr, target_fpir=target_fpir, sweep=sweep,
@@ -163,16 +166,41 @@ def _breakdowns(
         for grouping in given.parsed
         for part in groups.breakdowns(units, grouping, n_subjects_total=n_total, **limits)
     ]
-    fmr_pairs = next(((u.pair_keys, u.pairs) for u in units if u.rate == trials.FMR.name), None)
+    # The FMR trials' pairs and subject codes serve the matrix; the rest of them can go.
+    shared = [{"fmr_pairs": (u.pair_keys, u.pairs), "fmr_subjects": (
+        u.subjects, u.reference_subjects)} for u in units if u.rate == trials.FMR.name]
     del units  # the breakdowns hold what they need; the trials' arrays can go before the matrix
-    for grouping in given.crossed if fmr_pairs is not None else ():  # None: no 1:1 trials
+    for grouping in given.crossed if shared else ():  # none: no 1:1 trials
         trial_set = trials.cross_trial_set(given.scores, given.images, grouping,
-                                           subjects=given.subjects, fmr_pairs=fmr_pairs)
+                                           subjects=given.subjects, **shared[0])
+        _share_pair_arrays(parts)
         parts.append(cross_groups.cross_breakdown(
             trial_set, grouping.sensitive, points.thresholds, points.labels,
             n_subjects_total=n_total, **limits))
         del trial_set  # as many trials as FMR's: not kept through the variances
+    _share_pair_arrays(parts)
     return parts
+
+
+def _share_pair_arrays(parts: list[groups.Breakdown]) -> None:
+    """Let the breakdowns' pair-trial tables share their equal arrays (in place).
+
+    Every FMR breakdown holds a table of ten million subject pairs: its row pointers
+    and counts are often the same array (most pairs meet once, all in one cell of the
+    cross-group matrix as overall), so one copy is kept. The tables are only read.
+    """
+    kept: list[np.ndarray] = []
+    for part in parts:
+        table = part.clusters.pair_trials
+        for name in ("indptr", "indices", "data") if table is not None else ():
+            mine = getattr(table, name)
+            same = next((a for a in kept if a is mine or (
+                a.dtype == mine.dtype and a.shape == mine.shape and np.array_equal(a, mine))),
+                None)
+            if same is None:
+                kept.append(mine)
+            else:
+                setattr(table, name, same)
 
 
 def _table_rows(measured: list[Measured], *, confidence: float, alpha: float) -> pd.DataFrame:

@@ -308,10 +308,12 @@ def _cluster_counts(
     entries = units.errors.tocoo()
     error_rows = entries.col * n_groups + unit_group[entries.row]
 
-    def errors_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
-        """Errors (owners x rows), each unit once per owner."""
+    def errors_of(owners: tuple[np.ndarray, ...], n_owners: int, *, compressed: bool = True
+                  ) -> sparse.spmatrix:
+        """Errors (owners x rows), each unit once per owner; ``compressed=False`` keeps them as
+        coordinates (no row pointers for ten million pairs without an error)."""
         k = len(owners)
-        return sparse.csr_matrix(
+        return (sparse.csr_matrix if compressed else sparse.coo_matrix)(
             (np.tile(entries.data, k), (np.concatenate([o[entries.row] for o in owners]),
                                         np.tile(error_rows, k))), shape=(n_owners, n_rows))
 
@@ -322,8 +324,8 @@ def _cluster_counts(
             weights = None if units.reference_subjects is not None else units.trials
             dense = sum(np.bincount(o * np.int32(n_groups) + unit_group, weights=weights,
                                     minlength=n_owners * n_groups) for o in owners)
-            return sparse.csr_matrix(dense.reshape(n_owners, n_groups).astype(np.float64))
-        weights = units.trials.astype(np.float64)
+            return sparse.csr_matrix(dense.reshape(n_owners, n_groups).astype(np.int32))
+        weights = units.trials.astype(np.int32)  # counts: exact in any product, half the size
         if len(owners) == 1:  # no copies of ten-million-entry arrays
             return sparse.csr_matrix((weights, (owners[0], unit_group)), shape=(n_owners, n_groups))
         return sparse.csr_matrix((np.tile(weights, len(owners)), (
@@ -336,5 +338,5 @@ def _cluster_counts(
     if units.reference_subjects is None:
         return ClusterCounts(errors, n)
     pairs = (units.pairs,)
-    return ClusterCounts(errors, n, errors_of(pairs, units.pair_keys.size),
+    return ClusterCounts(errors, n, errors_of(pairs, units.pair_keys.size, compressed=False),
                          trials_of(pairs, units.pair_keys.size), units.pair_keys, base)

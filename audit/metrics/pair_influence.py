@@ -164,7 +164,7 @@ class PairInfluence:
         key = ("squares", id(self.trials))
         cached = self.grams.get(key)
         if cached is None or cached[0] is not self.trials:
-            cached = (self.trials, (self.trials.power(2).T @ self.trials).toarray())
+            cached = (self.trials, count_products(self.trials, self.trials, power=2))
             self.grams[key] = cached
         return cached[1]
 
@@ -185,9 +185,40 @@ class PairInfluence:
         """``trials.T @ other.trials`` (bases x other bases), computed once per pair of tables."""
         cached = self.grams.get(id(other.trials))
         if cached is None or cached[0] is not other.trials:
-            cached = (other.trials, (self.trials.T @ other.trials).toarray())
+            cached = (other.trials, count_products(self.trials, other.trials))
             self.grams[id(other.trials)] = cached
         return cached[1]
+
+
+#: Pairs read at a time by :func:`count_products` (its temporaries stay a few MiB).
+CHUNK = 1 << 20
+
+
+def count_products(a: sparse.csr_matrix, b: sparse.csr_matrix, *, power: int = 1
+                   ) -> np.ndarray:
+    """``(a ** power).T @ b`` as a dense array, for two pairs x bases count tables.
+
+    Most pairs of people meet once, so most rows of both tables hold one entry: those
+    rows add ``a**power * b`` into one cell each (one ``bincount``); only the other rows
+    go through a sparse product. Read a million pairs at a time, so that no temporary
+    grows with the number of pairs (the product of the whole tables copied and
+    transposed both, hundreds of MiB at ten million pairs). The counts are integers,
+    so the sums are exact whatever their order.
+    """
+    out = np.zeros((a.shape[1], b.shape[1]))
+    for start in range(0, a.shape[0], CHUNK):
+        stop = min(start + CHUNK, a.shape[0])
+        left, right = a.indptr[start:stop + 1], b.indptr[start:stop + 1]
+        in_a, in_b = np.diff(left), np.diff(right)
+        single = (in_a == 1) & (in_b == 1)
+        at_a, at_b = left[:-1][single], right[:-1][single]
+        out += np.bincount(a.indices[at_a] * b.shape[1] + b.indices[at_b],
+                           weights=a.data[at_a].astype(np.float64) ** power * b.data[at_b],
+                           minlength=out.size).reshape(out.shape)
+        rest = start + np.flatnonzero((in_a > 0) & (in_b > 0) & ~single)
+        if rest.size:
+            out += (a[rest].astype(np.float64).power(power).T @ b[rest]).toarray()
+    return out
 
 
 def _common(a: PairInfluence, b: PairInfluence) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from audit.metrics import table, trials
 from audit.metrics.groups import THRESHOLD_INDEX
@@ -105,9 +104,9 @@ def operating_points(
 
 def calibration_scores(scores: pa.Table, spec: trials.RateSpec) -> np.ndarray:
     """Scores of the trials a calibration rate counts (NaN: FTA)."""
-    kind = pc.equal(scores["trial_kind"], spec.kind)
-    chosen = pc.and_(kind, pc.equal(scores["mated"], spec.mated))
-    return scores.filter(chosen)["score"].to_numpy()
+    chosen = trials.equal_text(scores["trial_kind"], spec.kind)
+    chosen &= scores["mated"].to_numpy(zero_copy_only=False) == spec.mated
+    return scores["score"].to_numpy()[chosen]
 
 
 def _window(nonmated: np.ndarray, target: float, keep_fta: bool) -> tuple[float, float]:

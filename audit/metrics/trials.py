@@ -273,15 +273,38 @@ def index_in(values: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> np.ndar
     ten million rows of a hundred thousand ids cost a hundred thousand look-ups.
     """
     chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    parts = [np.zeros(0, dtype=np.int32)]
+    parts = []
     for chunk in chunks:
         if pa.types.is_dictionary(chunk.type):
-            found = np.append(_found(pc.index_in(chunk.dictionary, value_set=value_set)), -1)
-            codes = chunk.indices.fill_null(len(found) - 1).to_numpy(zero_copy_only=False)
-            parts.append(found[codes])
+            found = np.append(_found(pc.index_in(chunk.dictionary, value_set=value_set)),
+                              np.int32(-1))  # an int32 -1: a Python -1 would widen to int64
+            codes = chunk.indices.fill_null(len(found) - 1) if chunk.null_count else chunk.indices
+            parts.append(found[codes.to_numpy(zero_copy_only=False)])
         else:
             parts.append(_found(pc.index_in(chunk, value_set=value_set)))
+    return parts[0] if len(parts) == 1 else np.concatenate([np.zeros(0, dtype=np.int32), *parts])
+
+
+def equal_text(values: pa.ChunkedArray, text: str) -> np.ndarray:
+    """Whether each value equals ``text`` (False where null), as a numpy mask.
+
+    A dictionary-encoded column is compared once per distinct value and spread by its
+    codes: Arrow's ``equal`` would first decode ten million strings (about 150 MiB,
+    which its allocator keeps after the call).
+    """
+    parts = [np.zeros(0, dtype=bool)]
+    for chunk in values.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            hit = np.append(_mask(pc.equal(chunk.dictionary, text)), False)
+            codes = chunk.indices.fill_null(len(hit) - 1) if chunk.null_count else chunk.indices
+            parts.append(hit[codes.to_numpy(zero_copy_only=False)])
+        else:
+            parts.append(_mask(pc.equal(chunk, text)))
     return np.concatenate(parts)
+
+
+def _mask(hits: pa.Array) -> np.ndarray:
+    return hits.fill_null(False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
 def _found(positions: pa.Array) -> np.ndarray:
@@ -343,6 +366,7 @@ def trial_set(
 def cross_trial_set(
     scores: pa.Table, images: ImageTable, grouping: Grouping, *, subjects: pd.Index,
     fmr_pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    fmr_subjects: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrialSet:
     """Non-mated verification trials, cells = *unordered* pairs of groups {A, B}.
 
@@ -359,10 +383,13 @@ def cross_trial_set(
     so pairs with no comparison appear (and are reported as NaN, never 0).
     ``fmr_pairs``, the pairs of the FMR trials
     (:attr:`audit.metrics.unit_counts.UnitCounts.pairs`, same rows), spares
-    sorting the pairs again.
+    sorting the pairs again; ``fmr_subjects``, their probe and reference subject codes
+    (:attr:`audit.metrics.unit_counts.UnitCounts.subjects` and ``reference_subjects``),
+    looking them up again.
     """
-    rows = scores.select(["score", "probe_id", "reference_id", "probe_subject",
-                          "reference_subject"]).filter(pa.array(_rows(scores, FMR)))
+    rows = scores.select(["score", "probe_id", "reference_id"] + (
+        ["probe_subject", "reference_subject"] if fmr_subjects is None else [])).filter(
+        pa.array(_rows(scores, FMR)))
     image_cells, groups = images.cells(grouping.sensitive)
     probe = image_cells[images.positions(rows["probe_id"], table="scores probe_id")]
     reference = image_cells[images.positions(rows["reference_id"], table="scores reference_id")]
@@ -373,8 +400,8 @@ def cross_trial_set(
         [groups.add_prefix(PROBE_PREFIX).iloc[first].reset_index(drop=True),
          groups.add_prefix(REFERENCE_PREFIX).iloc[second].reset_index(drop=True)], axis=1)
     turned = probe > reference
-    probe_subject = _codes(rows["probe_subject"], subjects)
-    reference_subject = _codes(rows["reference_subject"], subjects)
+    probe_subject, reference_subject = fmr_subjects or (
+        _codes(rows["probe_subject"], subjects), _codes(rows["reference_subject"], subjects))
     return TrialSet(
         rate=FMR_CROSS,
         mated=False,
@@ -388,7 +415,7 @@ def cross_trial_set(
 
 
 def _rows(scores: pa.Table, spec: RateSpec) -> np.ndarray:
-    kind = pc.equal(scores["trial_kind"], spec.kind).to_numpy(zero_copy_only=False)
+    kind = equal_text(scores["trial_kind"], spec.kind)
     mated = scores["mated"].to_numpy(zero_copy_only=False)
     keep = kind & (mated == spec.mated)
     if not spec.keep_fta:

@@ -66,7 +66,8 @@ def unit_counts(
         return UnitCounts(
             **base, subjects=a, cells=trial_set.cells, trials=np.ones(a.size, dtype=np.int8),
             errors=_sparse_counts(rows, columns, (a.size, thresholds.size)),
-            reference_subjects=b, pair_keys=pair_keys, pairs=pairs.ravel().astype(np.int32))
+            reference_subjects=b, pair_keys=pair_keys,
+            pairs=pairs.ravel().astype(np.int32, copy=False))  # shared, not copied, when int32
     n_cells = len(trial_set.cell_table)
     keys, unit = np.unique(trial_set.subjects.astype(np.int64) * n_cells + trial_set.cells,
                            return_inverse=True)
@@ -87,21 +88,30 @@ def unordered_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarra
     vectorised sort, several times faster than an ``argsort``) gives both the order
     and the sorted codes; the answer is the same.
     """
-    low, high = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
-    n = int(high.max(initial=0)) + 1
+    n = int(max(a.max(initial=0), b.max(initial=0))) + 1
     index_bits = max(int(a.size - 1).bit_length(), 1)
     if a.size == 0 or (n * n - 1).bit_length() + index_bits > 63:
+        low, high = np.minimum(a, b).astype(np.int64), np.maximum(a, b)
         keys, inverse = np.unique(low * PAIR_BASE + high, return_inverse=True)
         return keys, inverse.ravel()
-    packed = np.sort(((low * n + high) << index_bits) | np.arange(a.size, dtype=np.int64))
+    # In place, one 10M-entry int64 array at a time: each temporary costs page faults.
+    packed = np.minimum(a, b).astype(np.int64)
+    packed *= n
+    packed += np.maximum(a, b)
+    packed <<= index_bits
+    packed |= np.arange(a.size, dtype=np.int64)
+    packed.sort()
     order = packed & ((1 << index_bits) - 1)
-    dense = packed >> index_bits
-    first = np.empty(dense.size, dtype=bool)
+    packed >>= index_bits  # the dense codes, sorted
+    first = np.empty(packed.size, dtype=bool)
     first[0] = True
-    np.not_equal(dense[1:], dense[:-1], out=first[1:])
-    inverse = np.empty(a.size, dtype=np.int64)
-    inverse[order] = np.cumsum(first) - 1
-    keys = dense[first]
+    np.not_equal(packed[1:], packed[:-1], out=first[1:])
+    position = np.cumsum(first, dtype=np.int64 if a.size > 2**31 - 1 else np.int32)
+    position -= 1
+    inverse = np.empty(a.size, dtype=position.dtype)
+    inverse[order] = position
+    del order, position
+    keys = packed[first]
     return (keys // n) * PAIR_BASE + keys % n, inverse
 
 

@@ -69,6 +69,10 @@ from scipy import sparse
 from audit.metrics.pair_influence import PairInfluence
 
 
+#: Rows of corrected subject sums formed at a time (:attr:`Influence.subject_moments`).
+BLOCK_COLUMNS = 16
+
+
 @dataclass(frozen=True)
 class ClusterCounts:
     """Per-cluster counts of rate rows, the input of the sandwich variance.
@@ -82,12 +86,14 @@ class ClusterCounts:
     When ``pair_base`` is given, ``pair_trials`` has one column per *base*
     (a group) instead, and row *k* reads column ``pair_base[k]``: a pair's
     trials are the same at every threshold, so they are stored once
-    (:mod:`audit.metrics.pair_influence`).
+    (:mod:`audit.metrics.pair_influence`). ``pair_errors`` may be kept as coordinates
+    (COO): few pairs have an error, and a compressed matrix would hold a row pointer for
+    every pair.
     """
 
     errors: sparse.csr_matrix
     trials: sparse.csr_matrix
-    pair_errors: sparse.csr_matrix | None = None
+    pair_errors: sparse.spmatrix | None = None
     pair_trials: sparse.csr_matrix | None = None
     pair_keys: np.ndarray | None = None
     pair_base: np.ndarray | None = None
@@ -144,24 +150,32 @@ class Influence:
 
     def variance(self) -> np.ndarray:
         """Cluster-robust variance of every row (dyadic ones may come out negative)."""
-        squares = _column_sums(self.subjects.multiply(self.subjects))
+        (squares,) = _power_sums(self.subjects, 2)
         if self.pairs is not None:
             squares = squares - self.pairs.diagonal(self.pairs)
         corrected = self._corrected_rows()
         if corrected.size:
-            squares[corrected] = np.diag(self.columns(corrected).products())
+            squares[corrected] = self.columns(corrected)._products(diagonal=True)
         return _small_sample_factor(self.clusters) * squares
 
     def products(self) -> np.ndarray:
         """Sums of influence products between the rows (rows x rows), corrections included."""
+        return self._products(diagonal=False)
+
+    def _products(self, *, diagonal: bool) -> np.ndarray:
+        """:meth:`products`, or only its diagonal: the same numbers without the rows x rows
+        product of the subject sums (a contrast table's 90 x 90 over every person), whose
+        diagonal is their column sums of squares, added in the same order. The
+        corrections' terms are small (a few reference rows) and taken whole."""
         plain = self._plain()
-        out = _cross(plain, plain)
+        out = _cross(plain, plain) if not diagonal else _own_diagonal(plain)
         for c in self.corrections:
             shared = _cross(plain, c.reference) @ c.pick
-            out -= shared + shared.T
+            out -= np.diag(shared + shared.T) if diagonal else shared + shared.T
         for c in self.corrections:
             for d in self.corrections:
-                out += c.pick.T @ _cross(c.reference, d.reference) @ d.pick
+                term = c.pick.T @ _cross(c.reference, d.reference) @ d.pick
+                out += np.diag(term) if diagonal else term
         return out
 
     def correlation(self) -> np.ndarray:
@@ -181,10 +195,9 @@ class Influence:
         one person carries the row (Carter, Schnepel & Steigerwald 2017). NaN
         for a row without influence.
         """
-        subjects = self.corrected_subjects
-        squares = subjects.multiply(subjects)
+        moments = self.subject_moments
         with np.errstate(invalid="ignore", divide="ignore"):
-            return _column_sums(squares) ** 2 / _column_sums(squares.multiply(squares))
+            return moments[2] ** 2 / moments[4]
 
     def third_cumulants(self) -> np.ndarray:
         r"""Third cumulant of every row's estimate, the skewness's numerator.
@@ -198,23 +211,31 @@ class Influence:
         subject sums and its own pairs' cubes: the correction's share of one
         pair is small beside the subject sums and is left out there.
         """
-        subjects = self.corrected_subjects
-        cubes = _column_sums(subjects.multiply(subjects).multiply(subjects))
+        cubes = self.subject_moments[3]
         if self.pairs is not None:
             cubes = cubes - self.pairs.cubes()
         return _small_sample_factor(self.clusters) * cubes
 
     @cached_property
-    def corrected_subjects(self) -> sparse.csr_matrix:
-        """Subject sums with the corrections applied (subjects x rows stays small).
+    def subject_moments(self) -> dict[int, np.ndarray]:
+        """Column sums of the corrected subject sums' squares, cubes and fourth powers.
 
         Kept once computed: :meth:`effective_clusters` and :meth:`third_cumulants`
-        of one influence read the same sparse product.
+        of one influence read the same sums. The corrected sums (corrections
+        applied) are formed a block of :data:`BLOCK_COLUMNS` rows at a time: a
+        contrast table's are people x pairs of groups, millions of entries at ten
+        million comparisons, and each entry is the same whichever columns are formed
+        with it.
         """
-        subjects = self.subjects
-        for c in self.corrections:
-            subjects = subjects - c.reference.subjects @ sparse.csr_matrix(c.pick)
-        return sparse.csr_matrix(subjects)
+        sums: dict[int, list[np.ndarray]] = {2: [np.zeros(0)], 3: [np.zeros(0)], 4: [np.zeros(0)]}
+        for start in range(0, self.subjects.shape[1], BLOCK_COLUMNS):
+            block = np.arange(start, min(start + BLOCK_COLUMNS, self.subjects.shape[1]))
+            subjects = self.subjects[:, block]
+            for c in self.corrections:
+                subjects = subjects - c.reference.subjects @ sparse.csr_matrix(c.pick[:, block])
+            for power, column_sums in zip(sums, _power_sums(subjects, *sums), strict=True):
+                sums[power].append(column_sums)
+        return {power: np.concatenate(parts) for power, parts in sums.items()}
 
     def columns(self, index: np.ndarray) -> Influence:
         def pick(pairs: PairInfluence | None) -> PairInfluence | None:
@@ -279,8 +300,40 @@ def _cross(a: Influence, b: Influence) -> np.ndarray:
     return out
 
 
+def _own_diagonal(plain: Influence) -> np.ndarray:
+    """The diagonal of ``_cross(plain, plain)``."""
+    (out,) = _power_sums(plain.subjects, 2)
+    if plain.pairs is not None:
+        out = out - np.diag(plain.pairs.cross(plain.pairs))
+    return out
+
+
 def _column_sums(matrix: sparse.spmatrix) -> np.ndarray:
+    """``matrix.sum(axis=0)`` as float64, the entries added in the same order; a compressed
+    or coordinate matrix without scipy's vector of ones (as long as its rows) or float copy."""
+    if sparse.isspmatrix_csr(matrix) or sparse.isspmatrix_coo(matrix):
+        columns = matrix.indices if sparse.isspmatrix_csr(matrix) else matrix.col
+        return _float_bincount(columns, matrix.data, matrix.shape[1])
     return np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
+
+
+def _float_bincount(index: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """Weighted ``bincount``, float64 even with nothing to count (numpy gives int64 then)."""
+    return np.bincount(index, weights=weights, minlength=size).astype(np.float64, copy=False)
+
+
+def _power_sums(matrix: sparse.csr_matrix, *powers: int) -> list[np.ndarray]:
+    """Column sums of the entries' squares, cubes or fourth powers (2, 3, 4).
+
+    The same sums, in the same order, as ``matrix.multiply(matrix)...sum(axis=0)``,
+    without its copies of the matrix: a contrast's subject sums (people x pairs of
+    groups) hold millions of entries at ten million comparisons.
+    """
+    matrix = sparse.csr_matrix(matrix)
+    matrix.sum_duplicates()
+    squares = matrix.data * matrix.data
+    power = {2: lambda: squares, 3: lambda: squares * matrix.data, 4: lambda: squares * squares}
+    return [_float_bincount(matrix.indices, power[p](), matrix.shape[1]) for p in powers]
 
 
 def _small_sample_factor(clusters: np.ndarray) -> np.ndarray:
