@@ -17,7 +17,8 @@ from audit.cli import EXIT_USAGE, app
 from audit.log_about import LogAbout, load_about
 from audit.report.context import build_context
 from audit.report.inputs import OTHER, SELF_REPORTED
-from audit.runs.log_record import log_counts, read_record, record_path, run_info_from_record
+from audit.runs.log_info import run_info_from_record
+from audit.runs.log_record import log_counts, read_record, record_path
 from audit.tables import read_table
 
 REPO = Path(__file__).resolve().parents[1]

@@ -43,13 +43,6 @@ def audited_watchlist(given: int | None, about, about_path: Path | None) -> int 
     return given if given is not None else stated
 
 
-def log_counts(logs) -> dict[str, int | None]:
-    """People, images, comparisons and searches of a checked log, taken while it is read."""
-    from ..runs.log_record import log_counts as counted
-
-    return counted(logs.scores, logs.images)
-
-
 def log_options(thresholds, target_fmr, target_fpir, groupings, interval: str,
                 min_subjects: int, min_trials: int, *, crowd: int | None, share: float,
                 watchlist: int | None, audit_watchlist: int | None) -> dict[str, Any]:
@@ -88,7 +81,8 @@ def render_table_report(table_path: Path, *, about, out: Path, formats: tuple[st
     """Render a metrics table's report, described by its record and ``about`` (which
     replaces the record's own); returns what ``render_report`` wrote."""
     from ..report.render import render_report
-    from ..runs.log_record import read_record, run_info_from_record
+    from ..runs.log_info import run_info_from_record
+    from ..runs.log_record import read_record
     from ..tables import read_table
 
     try:

@@ -87,8 +87,10 @@ def metrics(
     else:
         mapping = _mapping(source, attributes, map_ or (), columns, kfold=kfold)
         logs = _read_score_log(source, attributes, mapping, tuple(grouping or ()))
+        from ..runs.log_record import log_counts  # after the checks: it loads pandas
+
         scores, images, fta = logs.scores, logs.images, logs.fta
-        counts = log_about.log_counts(logs)
+        counts = log_counts(logs.scores, logs.images)
         if kfold:
             _print_kfold(logs, kfold, out)
             if not has_point:

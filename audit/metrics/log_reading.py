@@ -4,7 +4,8 @@ A text column becomes a :class:`Codes`: one integer code per row into its
 distinct stripped values, so a 10-million-row log of 100,000 people keeps
 100,000 strings, not 10 million, and checks, joins and duplicate searches
 run on integers. Ids are parsed by Arrow as strings and coded by one hash
-over the rows (probe and reference columns together, on one value table),
+over the rows (probe and reference columns together, on one value table;
+values of at most 8 bytes hashed as 64-bit integers, :mod:`.short_text`),
 then their text is let go; columns of a few values (kinds, booleans) are
 parsed straight into dictionaries. Stripping and checking words touch the
 distinct values only. Numbers are parsed by Arrow; only when a file holds a
@@ -21,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from audit.metrics.short_text import short_text_codes
 
 NOT_FOUND = "{file}: no such file"
 UNKNOWN_FORMAT = "{file}: unknown file type; use .csv, .parquet or .pq"
@@ -56,11 +59,16 @@ class Codes:
 
     def equal(self, word: str) -> np.ndarray:
         """Row mask: the text equals ``word``."""
-        return _value_mask(self.values, pc.equal(self.values, word))[self.codes]
+        return self._rows(_value_mask(self.values, pc.equal(self.values, word)))
 
     def isin(self, words: frozenset[str] | tuple[str, ...]) -> np.ndarray:
         """Row mask: the text is one of ``words``."""
-        return values_in(self.values, words)[self.codes]
+        return self._rows(values_in(self.values, words))
+
+    def _rows(self, hit: np.ndarray) -> np.ndarray:
+        """A mask over the values spread to the rows; when no value is hit (an empty id is
+        rare), zeros the system maps lazily instead of a look-up per row."""
+        return hit[self.codes] if hit.any() else np.zeros(len(self.codes), dtype=bool)
 
 
 def values_in(values: pa.Array, words: frozenset[str] | tuple[str, ...]) -> np.ndarray:
@@ -220,16 +228,21 @@ def _encode(columns: list[pa.ChunkedArray]) -> list[Codes]:
     if len(columns) == 1 and pa.types.is_dictionary(columns[0].type):
         return _parts(_from_dictionary(columns[0]), sizes)
     chunks = [_as_text(chunk) for column in columns for chunk in column.chunks]
-    encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.string()), null_encoding="encode")
-    if not encoded.num_chunks:
-        return _parts(Codes(np.zeros(0, dtype=np.int32), pa.array([], pa.string())), sizes)
-    combined = encoded.combine_chunks()  # the chunks share one dictionary: this copies codes
-    codes = combined.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    distinct = combined.dictionary
+    codes, distinct = short_text_codes(chunks) or _hashed(chunks)
     stripped = pc.utf8_trim_whitespace(distinct.fill_null(""))
     if stripped.equals(distinct):  # no null, nothing to strip: the values stay distinct
         return _parts(Codes(codes, distinct), sizes)
     return _parts(_recode(codes, stripped), sizes)
+
+
+def _hashed(chunks: list[pa.Array]) -> tuple[np.ndarray, pa.Array]:
+    """Codes and distinct values (a null among them) of text of any length, by Arrow's hash."""
+    encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.string()), null_encoding="encode")
+    if not encoded.num_chunks:
+        return np.zeros(0, dtype=np.int32), pa.array([], pa.string())
+    combined = encoded.combine_chunks()  # the chunks share one dictionary: this copies codes
+    codes = combined.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return codes, combined.dictionary
 
 
 def _from_dictionary(column: pa.ChunkedArray) -> Codes:
@@ -252,7 +265,7 @@ def _as_text(chunk: pa.Array) -> pa.Array:
 def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Floats (NaN when empty) and the rows that held a NaN value rather than an empty cell."""
     floats = pc.cast(column, pa.float64())
-    value = floats.fill_null(np.nan).to_numpy()
+    value = floats.to_numpy()  # one copy: a null becomes NaN on the way
     return value, np.isnan(value) & ~np.asarray(pc.is_null(floats).to_numpy(), dtype=bool)
 
 

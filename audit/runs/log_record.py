@@ -1,4 +1,4 @@
-"""A score log's record beside its metrics table, and the report's description from it.
+"""A score log's record beside its metrics table: written by ``metrics``, read by ``report``.
 
 ``lfr-audit metrics LOG`` writes ``metrics.about.json`` beside
 ``metrics.parquet``: plain JSON (never pickle), the score log's counterpart of
@@ -7,9 +7,9 @@ file (:mod:`audit.log_about`; ``about`` is null without one), the command's
 options (thresholds, groupings, statistics, projection), the names of the
 files read (names only: no folder of this machine is published), counts
 taken from the log itself, the date and package versions.
-:func:`run_info_from_record` turns it into the report's
-:class:`~audit.report.inputs.RunInfo`, so a score log's report states its
-system, data and labels as a run's report does.
+:mod:`audit.runs.log_info` turns it into the report's description. Nothing
+here imports the report package, so ``metrics`` without ``--report`` never
+loads it (matplotlib, Jinja2 and the report's figures).
 """
 
 from __future__ import annotations
@@ -24,19 +24,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit.report.inputs import (
-    OTHER,
-    PERCEIVED,
-    SELF_REPORTED,
-    UNKNOWN_SOURCE,
-    DatasetInfo,
-    ProjectionInputs,
-    RunInfo,
-    StatisticsInfo,
-    SystemUnderTest,
-    ThresholdInfo,
-    WatchlistDesign,
-)
 from audit.tables import package_versions, write_json
 
 #: The record's file name is the metrics table's with this suffix (metrics.about.json).
@@ -100,110 +87,3 @@ def read_record(metrics_path: Path) -> dict[str, Any] | None:
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ValueError(BAD_RECORD.format(path=path, problem=f"no format {FORMAT}"))
     return record
-
-
-def run_info_from_record(record: Mapping[str, Any] | None, *, run_id: str,
-                         about: Mapping[str, Any] | None = None) -> RunInfo:
-    """The report's description of a score log's metrics table.
-
-    ``record`` is :func:`read_record`'s (None: a bare metrics table);
-    ``about``, a ``LogAbout`` dump, replaces the record's own (``report --about``).
-    Without an about that states anything, ``described`` is False and the
-    report says how to add one.
-    """
-    record = record or {}
-    about = about if about is not None else (record.get("about") or {})
-    options, counts = record.get("options", {}), record.get("counts", {})
-    report, system = about.get("report", {}), about.get("system", {})
-    stats = options.get("statistics", {})
-    return RunInfo(
-        run_id=str(record.get("sources", {}).get("trials") or run_id),
-        date=str(record.get("created_utc", "")),
-        title=str(report.get("title", "")),
-        spec={"about": about, "options": options} if record or about else {},
-        provenance=_provenance(record),
-        system=_system(system, options.get("thresholds", ())),
-        watchlist=_watchlist(about.get("watchlist", {}), options.get("projection") or {}),
-        datasets=_datasets(about.get("dataset", {}), counts),
-        projection=_projection(options.get("projection")),
-        statistics=StatisticsInfo(interval=stats.get("interval"),
-                                  min_subjects=stats.get("min_subjects"),
-                                  min_trials=stats.get("min_trials")),
-        score_log=bool(record),
-        described=_states_anything(about),
-    )
-
-
-def _states_anything(about: Mapping[str, Any]) -> bool:
-    """Whether an about dump has any non-empty value (its defaults are empty)."""
-    return any(value not in (None, "", {}) for section in about.values()
-               if isinstance(section, Mapping) for value in section.values())
-
-
-def _provenance(record: Mapping[str, Any]) -> dict[str, Any]:
-    if not record:
-        return {}
-    return {"versions": record.get("versions", {}), "sources": record.get("sources", {}),
-            "counts": record.get("counts", {})}
-
-
-def _system(system: Mapping[str, Any], thresholds) -> SystemUnderTest:
-    """The stated system; deployment thresholds carry the stated origin, when given."""
-    origin = str(system.get("threshold_origin", ""))
-    return SystemUnderTest(
-        vendor=str(system.get("vendor", "")), product=str(system.get("product", "")),
-        version=str(system.get("version", "")), model=str(system.get("model", "")),
-        detector=str(system.get("detector", "")), score_note=str(system.get("score", "")),
-        thresholds=tuple(ThresholdInfo(float(t), "deployment", OTHER, origin)
-                         for t in thresholds) if origin else (),
-    )
-
-
-def _watchlist(watchlist: Mapping[str, Any], projection: Mapping[str, Any]) -> WatchlistDesign:
-    """The stated watchlist; its size, when unstated, is the ``--audit-watchlist`` of a
-    projection (the size the searches were made against, which the projection's rates
-    hold for)."""
-    size = watchlist.get("size") or projection.get("audit_watchlist")
-    return WatchlistDesign(size=size, draws=watchlist.get("draws"),
-                           description=str(watchlist.get("description", "")),
-                           composition=dict(watchlist.get("composition") or {}),
-                           composition_by=str(watchlist.get("composition_by", "")))
-
-
-def _datasets(dataset: Mapping[str, Any], counts: Mapping[str, Any]) -> tuple[DatasetInfo, ...]:
-    """The stated dataset (a built-in one's card fills what is left empty), with the
-    people and images counted from the log; none when nothing describes it."""
-    from audit.datasets.cards import described
-
-    name = str(dataset.get("name", ""))
-    if not any(dataset.get(k) for k in dataset) and not counts:
-        return ()
-    card = described(name, **{k: str(dataset.get(k) or "") for k in
-                              ("description", "label_origin", "citation", "licence")})
-    provenance = dataset.get("label_provenance") or (
-        PERCEIVED if name in ("lfw", "utkface") else UNKNOWN_SOURCE)
-    stated = [f"{dataset[k]:,} {word}" for k, word in (("subjects", "people"),
-                                                        ("images", "images")) if dataset.get(k)]
-    return (DatasetInfo(
-        name=name or "the score log's images",
-        description=card["description"],
-        collection=str(dataset.get("collection", "")),
-        label_source=provenance if provenance in (PERCEIVED, SELF_REPORTED) else UNKNOWN_SOURCE,
-        label_origin=card["label_origin"],
-        subjects=counts.get("subjects"),
-        images=counts.get("images"),
-        citation=card["citation"],
-        licence=card["licence"],
-        comparisons=counts.get("verification_trials"),
-        searches=counts.get("identification_searches"),
-        notes=(f"the whole dataset holds {' and '.join(stated)}, as its description states",)
-        if stated else (),
-    ),)
-
-
-def _projection(projection: Mapping[str, Any] | None) -> ProjectionInputs | None:
-    if not projection:
-        return None
-    return ProjectionInputs(crowd=int(projection["crowd"]),
-                            watchlist=int(projection["watchlist"]),
-                            share_on_watchlist=float(projection["share_on_watchlist"]))
