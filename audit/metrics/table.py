@@ -28,7 +28,9 @@ row's structure, so that no reader parses a string:
   read at that single global threshold.
 
 ``ci_method`` names how ``ci_low``/``ci_high`` (or a p-value) were obtained:
-``"wilson-clustered"``, ``"wilson"``, ``"one-sided-bound"`` for rates
+``"wilson-clustered"`` (the cluster-robust option: Wilson at the effective sample size
+for one-way rates, Hall's skewness-corrected t for dyadic FMR rates,
+:mod:`audit.metrics.score_limits`), ``"wilson"``, ``"one-sided-bound"`` for rates
 (:mod:`audit.metrics.groups`); ``"mover-log"``, ``"mover-r-bound"`` (lower
 group without errors), ``"mover"``, ``"inverted-mover-log"``,
 ``"hall-t-log"``, ``"hall-t"``, ``"inverted-hall-t-log"`` (dyadic pairs),
