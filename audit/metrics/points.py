@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from audit.metrics import table, trials
+from audit.metrics.arrow_lookup import equal_text
 from audit.metrics.groups import THRESHOLD_INDEX
 from audit.metrics.rates import UndefinedRateWarning
 from audit.metrics.calibration import allowed_errors, threshold_for_target
@@ -104,8 +105,8 @@ def operating_points(
 
 def calibration_scores(scores: pa.Table, spec: trials.RateSpec) -> np.ndarray:
     """Scores of the trials a calibration rate counts (NaN: FTA)."""
-    chosen = trials.equal_text(scores["trial_kind"], spec.kind)
-    chosen &= scores["mated"].to_numpy(zero_copy_only=False) == spec.mated
+    chosen = equal_text(scores["trial_kind"], spec.kind) & (
+        scores["mated"].to_numpy(zero_copy_only=False) == spec.mated)
     return scores["score"].to_numpy()[chosen]
 
 

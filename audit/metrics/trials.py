@@ -42,6 +42,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audit.metrics.arrow_lookup import equal_text, index_in
 from audit.schema import UNKNOWN
 
 VERIFICATION = "verification"
@@ -263,52 +264,6 @@ class ImageTable:
             absent = pc.unique(pc.filter(ids, pa.array(missing))).to_pylist()
             raise ValueError(UNKNOWN_IMAGES.format(table=table, count=len(absent), ids=absent[:5]))
         return found
-
-
-def index_in(values: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> np.ndarray:
-    """Position of each text value in ``value_set`` (int32), -1 where absent or null.
-
-    A dictionary-encoded column (as :func:`audit.metrics.score_logs.read_score_logs`
-    gives) is looked up once per distinct value and spread by its codes, so
-    ten million rows of a hundred thousand ids cost a hundred thousand look-ups.
-    """
-    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    parts = []
-    for chunk in chunks:
-        if pa.types.is_dictionary(chunk.type):
-            found = np.append(_found(pc.index_in(chunk.dictionary, value_set=value_set)),
-                              np.int32(-1))  # an int32 -1: a Python -1 would widen to int64
-            codes = chunk.indices.fill_null(len(found) - 1) if chunk.null_count else chunk.indices
-            parts.append(found[codes.to_numpy(zero_copy_only=False)])
-        else:
-            parts.append(_found(pc.index_in(chunk, value_set=value_set)))
-    return parts[0] if len(parts) == 1 else np.concatenate([np.zeros(0, dtype=np.int32), *parts])
-
-
-def equal_text(values: pa.ChunkedArray, text: str) -> np.ndarray:
-    """Whether each value equals ``text`` (False where null), as a numpy mask.
-
-    A dictionary-encoded column is compared once per distinct value and spread by its
-    codes: Arrow's ``equal`` would first decode ten million strings (about 150 MiB,
-    which its allocator keeps after the call).
-    """
-    parts = [np.zeros(0, dtype=bool)]
-    for chunk in values.chunks:
-        if pa.types.is_dictionary(chunk.type):
-            hit = np.append(_mask(pc.equal(chunk.dictionary, text)), False)
-            codes = chunk.indices.fill_null(len(hit) - 1) if chunk.null_count else chunk.indices
-            parts.append(hit[codes.to_numpy(zero_copy_only=False)])
-        else:
-            parts.append(_mask(pc.equal(chunk, text)))
-    return np.concatenate(parts)
-
-
-def _mask(hits: pa.Array) -> np.ndarray:
-    return hits.fill_null(False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
-
-
-def _found(positions: pa.Array) -> np.ndarray:
-    return positions.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
 
 
 @dataclass(frozen=True)
