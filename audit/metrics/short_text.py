@@ -39,6 +39,13 @@ def short_text_codes(chunks: list[pa.Array]) -> tuple[np.ndarray, pa.Array] | No
     >>> short_text_codes([pa.array(["a much longer id"])]) is None
     True
     """
+    words = packed_words(chunks)
+    return None if words is None else word_codes(words)
+
+
+def packed_words(chunks: list[pa.Array]) -> np.ndarray | None:
+    """Each row's text as one uint64 (its bytes, first lowest, zero padded; a null is 0), the
+    chunks one after another; None when a value is long, holds a NUL byte or is not a string."""
     if sys.byteorder != "little":
         return None
     words = np.empty(sum(len(chunk) for chunk in chunks), dtype=np.uint64)
@@ -47,8 +54,13 @@ def short_text_codes(chunks: list[pa.Array]) -> tuple[np.ndarray, pa.Array] | No
         if not _packed(chunk, words[start:start + len(chunk)]):
             return None
         start += len(chunk)
+    return words
+
+
+def word_codes(words: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """int32 codes of packed words (:func:`packed_words`) into their distinct values' text,
+    in first-occurrence order."""
     encoded = pc.dictionary_encode(pa.array(words))
-    del words
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return codes, _unpacked(encoded.dictionary.to_numpy(zero_copy_only=False))
 
