@@ -232,7 +232,8 @@ def _read(path: Path, text: list[str], numbers: list[str], few: tuple[str, ...],
 
 
 def _encode(columns: list[pa.ChunkedArray], key: Codes | None = None) -> Codes:
-    """Stripped text codes of columns of any type, one value table for all of them.
+    """Stripped text codes of columns of any type, one value table for all of them: the
+    columns' rows one after another (:func:`_parts` splits them).
 
     A null (Parquet) is an empty cell. Stripping, and merging values that
     strip alike, touch only the distinct values, never the rows. ``key``, the
