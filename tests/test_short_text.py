@@ -49,3 +49,21 @@ def test_long_text_or_a_nul_byte_is_left_to_the_text_hash(value):
 def test_no_rows():
     codes, distinct = short_text_codes([pa.array([], pa.string())])
     assert codes.size == 0 and len(distinct) == 0
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_ascii_chunks_without_nulls_packed_as_any_other(seed):
+    """Chunks of short ASCII text (the common ids) take a faster path: same codes; a longer
+    value, a NUL byte or a non-ASCII character in one chunk leaves it to the general one."""
+    rng = np.random.default_rng(seed)
+    ascii_words = ["", "a", "ab", " x", "12345678", "1234567", "ab ", "b", "zzzzzzz"]
+    odd = ["123456789", "é", "\x00", "a\x00"][seed % 4]
+    values = [ascii_words[i] for i in rng.integers(0, len(ascii_words), rng.integers(1, 60))]
+    whole = pa.array(values + ([odd] if seed % 2 else []), pa.string())
+    a = int(rng.integers(0, len(whole) + 1))
+    chunks = [whole.slice(0, a), whole.slice(a)]  # offsets not at 0
+    coded = short_text_codes(chunks)
+    if seed % 2 and odd != "é":
+        assert coded is None
+    else:
+        assert (coded[0].tolist(), coded[1].to_pylist()) == arrow_codes(chunks)

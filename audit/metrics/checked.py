@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from audit.schema import SCORES, UNKNOWN, SchemaError, coerce_table
 
+from .arrow_lookup import equal_text, index_in
 from .trials import IDENTIFICATION, VERIFICATION, Grouping, ImageTable
 
 MISSING_COLUMN = "images table lacks column {column!r} used by grouping {grouping!r}"
@@ -30,6 +31,7 @@ NO_TRUE_ENTRY_FLAG = (
 )
 BAD_TYPE = "scores table has a column that cannot be cast to its SCORES type: {error}"
 FTA_COLUMNS = "fta table needs columns 'image_id' and 'fta'"
+KINDS = pa.array([VERIFICATION, IDENTIFICATION])
 
 
 def check_images(images: pd.DataFrame | pa.Table, columns: tuple[str, ...]) -> ImageTable:
@@ -77,21 +79,21 @@ def check_scores_table(scores: pd.DataFrame | pa.Table) -> pa.Table:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         raise SchemaError(BAD_TYPE.format(error=error)) from None
     for field in SCORES:
-        if not field.nullable:
+        if not field.nullable and table[field.name].null_count:
             _fail_first(pc.is_null(table[field.name]), NULL_VALUE, column=field.name)
     kind = table["trial_kind"]
-    bad_kind = pc.invert(pc.is_in(kind, value_set=pa.array([VERIFICATION, IDENTIFICATION])))
-    if pc.any(bad_kind).as_py():
-        row = _first(bad_kind)
+    bad_kind = index_in(kind, KINDS) < 0  # once per dictionary value: no string decoded a row
+    if bad_kind.any():
+        row = int(np.flatnonzero(bad_kind)[0])
         raise ValueError(BAD_KIND.format(row=row, kind=kind[row].as_py()))
     score = table["score"].to_numpy()
-    _fail_first(pa.array(np.isinf(score)), INFINITE)
-    searched = pc.and_(pc.equal(kind, IDENTIFICATION), table["mated"])
-    scored = pc.invert(pc.is_null(table["score"]))
-    _fail_first(
-        pc.and_(pc.and_(searched, scored), pc.is_null(table["best_is_true_entry"])),
-        NO_TRUE_ENTRY_FLAG,
-    )
+    _fail_first(np.isinf(score), INFINITE)
+    if table["best_is_true_entry"].null_count:
+        searched = equal_text(kind, IDENTIFICATION) & table["mated"].to_numpy(
+            zero_copy_only=False)
+        scored = ~_mask(pc.is_null(table["score"]))
+        _fail_first(searched & scored & _mask(pc.is_null(table["best_is_true_entry"])),
+                    NO_TRUE_ENTRY_FLAG)
     return table
 
 
@@ -100,13 +102,15 @@ def present_kinds(scores: pa.Table) -> set[str]:
     return set(pc.unique(scores["trial_kind"]).to_pylist())
 
 
-def _first(mask: pa.ChunkedArray | pa.Array) -> int:
-    return int(np.flatnonzero(np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool))[0])
+def _mask(mask: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _fail_first(mask: pa.ChunkedArray | pa.Array, message: str, **fields: str) -> None:
-    if pc.any(mask).as_py():
-        raise ValueError(message.format(row=_first(mask), **fields))
+def _fail_first(mask: pa.ChunkedArray | pa.Array | np.ndarray, message: str,
+                **fields: str) -> None:
+    mask = mask if isinstance(mask, np.ndarray) else _mask(mask)
+    if mask.any():
+        raise ValueError(message.format(row=int(np.flatnonzero(mask)[0]), **fields))
 
 
 def check_fta(fta: pd.DataFrame | pa.Table) -> pd.DataFrame:
@@ -122,8 +126,13 @@ def check_fta(fta: pd.DataFrame | pa.Table) -> pd.DataFrame:
 def subject_index(scores: pa.Table, images: ImageTable) -> pd.Index:
     """Every subject that can be resampled (probe and image subjects), sorted.
 
-    Sorting makes every cluster sum independent of row order.
+    Sorting makes every cluster sum independent of row order. Arrow finds and
+    sorts the distinct names (its byte order is numpy's code-point order), so no
+    Python string is made for each name seen twice.
     """
-    probe_subjects = pc.unique(scores["probe_subject"]).to_pylist()
-    names = np.concatenate([np.asarray(probe_subjects, dtype=object), images.subject_ids])
-    return pd.Index(np.unique(names.astype(str)))
+    probe_subjects = pc.unique(scores["probe_subject"])
+    if pa.types.is_dictionary(probe_subjects.type):
+        probe_subjects = probe_subjects.dictionary_decode()
+    names = pc.unique(pa.concat_arrays([probe_subjects.cast(pa.string()),
+                                        pa.array(images.subject_ids, pa.string())]))
+    return pd.Index(names.take(pc.array_sort_indices(names)).to_numpy(zero_copy_only=False))

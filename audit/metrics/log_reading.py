@@ -6,7 +6,9 @@ distinct stripped values, so a 10-million-row log of 100,000 people keeps
 run on integers. Ids are parsed by Arrow as strings and coded by one hash
 over the rows (probe and reference columns together, on one value table;
 values of at most 8 bytes hashed as 64-bit integers, :mod:`.short_text`),
-then their text is let go; columns of a few values (kinds, booleans) are
+then their text is let go; subjects are coded through their images' codes
+when each image has one person (:mod:`.keyed_text`), with no hash over their
+rows; columns of a few values (kinds, booleans) are
 parsed straight into dictionaries. Stripping and checking words touch the
 distinct values only. Numbers are parsed by Arrow; only when a file holds a
 value that is not a number is the column re-read as text to find the rows.
@@ -23,7 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit.metrics.short_text import short_text_codes
+from audit.metrics.keyed_text import through_key
+from audit.metrics.short_text import packed_words, word_codes
 
 NOT_FOUND = "{file}: no such file"
 UNKNOWN_FORMAT = "{file}: unknown file type; use .csv, .parquet or .pq"
@@ -150,13 +153,16 @@ class Columns:
 
 
 def read_columns(path: Path, text: list[str], numbers: list[str], *,
-                 shared: tuple[tuple[str, ...], ...] = (), few: tuple[str, ...] = ()) -> Columns:
+                 shared: tuple[tuple[str, ...], ...] = (), few: tuple[str, ...] = (),
+                 keyed: dict[tuple[str, ...], tuple[str, ...]] | None = None) -> Columns:
     """Read the named columns (all present in the file) of one CSV or Parquet file.
 
     Each group of ``shared`` text columns (e.g. probe and reference ids) gets
     one value table, so equal codes mean equal text across the group. ``few``
     names text columns of a few distinct values (kinds, booleans): a CSV's are
-    read as Arrow dictionaries, never as one string per row.
+    read as Arrow dictionaries, never as one string per row. ``keyed`` maps a
+    shared group onto the group its text depends on, row by row (subjects onto
+    their image ids): it is coded through that group's codes when it does.
     """
     try:
         table = _read(path, text, numbers, few, numbers_as_text=False)
@@ -170,14 +176,21 @@ def read_columns(path: Path, text: list[str], numbers: list[str], *,
     for name in (n for n in numbers if n not in slow):
         parsed[name], bad[name] = _numbers(table[name])
     for name in slow:
-        shown[name] = _encode([table[name]])[0]
+        shown[name] = _encode([table[name]])
         parsed[name], bad[name] = _parse_numbers(shown[name])
-    n_rows, codes = table.num_rows, {}
+    n_rows, codes, keyed = table.num_rows, {}, keyed or {}
     groups = [*shared, *((name,) for name in text if not any(name in g for g in shared))]
-    for group in groups:  # each group's text is let go once it is coded
-        codes.update(zip(group, _encode([table[name] for name in group]), strict=True))
-        table = table.drop_columns(list(group))
-    del table
+    keys = {key: None for key in keyed.values()}
+    for group in sorted(groups, key=lambda g: g not in keys):  # keys first
+        columns = [table[name] for name in group]
+        key = keys.get(keyed.get(group))
+        coded = _encode(columns, key)
+        if group in keys and not _is_dictionary(columns):
+            keys[group] = coded
+        codes.update(zip(group, _parts(coded, [len(c) for c in columns]), strict=True))
+        table = table.drop_columns(list(group))  # each group's text let go once it is coded
+        del columns, key, coded
+    del table, keys
     pa.default_memory_pool().release_unused()  # the text's memory back to the system, not kept
     return Columns(n_rows, {name: codes[name] for name in text}, parsed, bad, shown)
 
@@ -218,21 +231,35 @@ def _read(path: Path, text: list[str], numbers: list[str], few: tuple[str, ...],
     return table
 
 
-def _encode(columns: list[pa.ChunkedArray]) -> list[Codes]:
-    """Stripped text codes of columns of any type, one value table for all of them.
+def _encode(columns: list[pa.ChunkedArray], key: Codes | None = None) -> Codes:
+    """Stripped text codes of columns of any type, one value table for all of them: the
+    columns' rows one after another (:func:`_parts` splits them).
 
     A null (Parquet) is an empty cell. Stripping, and merging values that
-    strip alike, touch only the distinct values, never the rows.
+    strip alike, touch only the distinct values, never the rows. ``key``, the
+    codes of columns read alongside (the ids, rows of all columns one after
+    another), codes the text through them when it is a function of them
+    (:func:`audit.metrics.keyed_text.through_key`): one look-up a row, no hash.
     """
-    sizes = [len(column) for column in columns]
-    if len(columns) == 1 and pa.types.is_dictionary(columns[0].type):
-        return _parts(_from_dictionary(columns[0]), sizes)
+    if _is_dictionary(columns):
+        return _from_dictionary(columns[0])
     chunks = [_as_text(chunk) for column in columns for chunk in column.chunks]
-    codes, distinct = short_text_codes(chunks) or _hashed(chunks)
+    words = packed_words(chunks)
+    if words is None:
+        codes, distinct = _hashed(chunks)
+    else:
+        codes, distinct = (key is not None and through_key(key.codes, len(key.values), words)
+                           ) or word_codes(words)
+        del words
     stripped = pc.utf8_trim_whitespace(distinct.fill_null(""))
     if stripped.equals(distinct):  # no null, nothing to strip: the values stay distinct
-        return _parts(Codes(codes, distinct), sizes)
-    return _parts(_recode(codes, stripped), sizes)
+        return Codes(codes, distinct)
+    return _recode(codes, stripped)
+
+
+def _is_dictionary(columns: list[pa.ChunkedArray]) -> bool:
+    """One dictionary column: coded from its dictionary, not in order of first occurrence."""
+    return len(columns) == 1 and pa.types.is_dictionary(columns[0].type)
 
 
 def _hashed(chunks: list[pa.Array]) -> tuple[np.ndarray, pa.Array]:

@@ -172,10 +172,12 @@ def _read_trials(path: Path, mapping: ColumnMap, problems: list[str]) -> _Trials
     numeric = [k for k in ("score", "rank", "fold") if k in present]
     pairs = [tuple(present[k] for k in pair if k in present) for pair in (
         ("probe_subject", "reference_subject"), ("probe_id", "reference_id"))]
+    subjects, ids = pairs  # subjects depend on their images: coded through the ids' codes
     read = log_reading.read_columns(
         path, [present[k] for k in present if k not in numeric], [present[k] for k in numeric],
         shared=tuple(pair for pair in pairs if pair),
-        few=tuple(present[k] for k in FEW_VALUES if k in present))
+        few=tuple(present[k] for k in FEW_VALUES if k in present),
+        keyed={subjects: ids} if ids and len(ids) == len(subjects) else None)
     checks = _RowChecks(path.name)
     trials = checks.trials(read, present)
     problems.extend(checks.in_row_order())

@@ -39,6 +39,13 @@ def short_text_codes(chunks: list[pa.Array]) -> tuple[np.ndarray, pa.Array] | No
     >>> short_text_codes([pa.array(["a much longer id"])]) is None
     True
     """
+    words = packed_words(chunks)
+    return None if words is None else word_codes(words)
+
+
+def packed_words(chunks: list[pa.Array]) -> np.ndarray | None:
+    """Each row's text as one uint64 (its bytes, first lowest, zero padded; a null is 0), the
+    chunks one after another; None when a value is long, holds a NUL byte or is not a string."""
     if sys.byteorder != "little":
         return None
     words = np.empty(sum(len(chunk) for chunk in chunks), dtype=np.uint64)
@@ -47,8 +54,13 @@ def short_text_codes(chunks: list[pa.Array]) -> tuple[np.ndarray, pa.Array] | No
         if not _packed(chunk, words[start:start + len(chunk)]):
             return None
         start += len(chunk)
+    return words
+
+
+def word_codes(words: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """int32 codes of packed words (:func:`packed_words`) into their distinct values' text,
+    in first-occurrence order."""
     encoded = pc.dictionary_encode(pa.array(words))
-    del words
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return codes, _unpacked(encoded.dictionary.to_numpy(zero_copy_only=False))
 
@@ -60,6 +72,8 @@ def _packed(chunk: pa.Array, out: np.ndarray) -> bool:
         return False
     _, offset_buffer, data_buffer = chunk.buffers()
     if offset_buffer is None:  # an empty chunk
+        return True
+    if not chunk.null_count and _padded(chunk, out):
         return True
     offsets = np.frombuffer(offset_buffer, dtype=np.int32, count=len(chunk) + 1,
                             offset=chunk.offset * 4)
@@ -78,6 +92,26 @@ def _packed(chunk: pa.Array, out: np.ndarray) -> bool:
     windows = np.ndarray(shape=(data.size - WIDTH + 1,), dtype=np.uint64, buffer=data,
                          strides=(1,))
     np.bitwise_and(windows[offsets[:-1] - offsets[0]], KEEP[length], out=out)
+    return True
+
+
+def _padded(chunk: pa.Array, out: np.ndarray) -> bool:
+    """:func:`_packed` for the common chunk, in half the time: no null, every value ASCII of at
+    most 8 bytes. Arrow pads each value with NUL bytes to 8 characters, so the padded data
+    are the words, read as they lie. False, ``out`` unwritten, for any other chunk."""
+    _, offset_buffer, data_buffer = chunk.buffers()
+    ends = np.frombuffer(offset_buffer, dtype=np.int32, count=len(chunk) + 1,
+                         offset=chunk.offset * 4)[[0, -1]]
+    if data_buffer is None or not np.frombuffer(data_buffer, dtype=np.uint8)[
+            ends[0]:ends[1]].all():  # all empty, or a NUL byte
+        return False
+    padded = pc.utf8_rpad(chunk, WIDTH, padding="\0")
+    _, offset_buffer, data_buffer = padded.buffers()
+    start, end = np.frombuffer(offset_buffer, dtype=np.int32, count=len(padded) + 1,
+                               offset=padded.offset * 4)[[0, -1]]
+    if end - start != WIDTH * len(padded):  # no value is shorter: one is longer, or not ASCII
+        return False
+    out[:] = np.frombuffer(data_buffer, dtype=np.uint64, count=len(padded), offset=int(start))
     return True
 
 

@@ -1,0 +1,66 @@
+"""Subjects coded through their images' codes give exactly the codes of hashing the subjects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from audit.metrics import log_reading
+from audit.metrics.keyed_text import through_key
+from audit.metrics.short_text import packed_words
+
+SUBJECTS = ["", "A", "B", " B", "B ", "Bob", "é", "12345678"]
+
+
+def arrow_codes(values: list[str]) -> tuple[list[int], list[str]]:
+    """The independent answer: Arrow's dictionary encoding of the text itself."""
+    encoded = pc.dictionary_encode(pa.array(values, pa.string()))
+    return encoded.indices.to_pylist(), encoded.dictionary.to_pylist()
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_function_of_the_key_is_coded_as_its_own_hash_would(seed):
+    rng = np.random.default_rng(seed)
+    n_images, n = int(rng.integers(1, 12)), int(rng.integers(1, 80))
+    subject_of = rng.choice(SUBJECTS, n_images)
+    images = rng.integers(0, n_images, n)
+    key = pc.dictionary_encode(pa.array(images)).indices.to_numpy()  # first-occurrence order
+    subjects = [str(subject_of[i]) for i in images]
+    codes, values = through_key(key, int(key.max()) + 1, packed_words([pa.array(subjects)]))
+    assert codes.dtype == np.int32
+    assert (codes.tolist(), values.to_pylist()) == arrow_codes(subjects)
+
+
+def test_an_image_with_two_subjects_is_left_to_the_hash():
+    words = packed_words([pa.array(["A", "B", "A"])])
+    assert through_key(np.array([0, 1, 0]), 2, words) is not None
+    assert through_key(np.array([0, 1, 1]), 2, words) is None
+    assert through_key(np.zeros(0, dtype=np.int32), 0, words[:0]) is None  # no rows
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_read_columns_codes_subjects_through_ids_as_without(tmp_path, seed):
+    """Reading with ``keyed`` gives the codes and values of reading without it, whether the
+    subjects follow the ids (spaces around ids or subjects included) or not."""
+    rng = np.random.default_rng(seed)
+    n_images, n = int(rng.integers(1, 10)), int(rng.integers(1, 60))
+    ids = np.array([f"i{k}" for k in range(n_images)] + [" i0", "i0 ", ""])
+    subject_of = {i: str(rng.choice(SUBJECTS)) for i in ids}
+    if rng.random() < 0.7:  # ' i0' and 'i0 ' are image i0: mostly written with its subject
+        subject_of[" i0"] = subject_of["i0 "] = subject_of["i0"]
+    probe, reference = rng.choice(ids, n), rng.choice(ids, n)
+    broken = rng.random() < 0.3  # one row's reference subject unlike its image's elsewhere
+    rows = ["probe_id,probe_subject,reference_id,reference_subject"] + [
+        f'"{p}","{subject_of[p]}","{r}","{"Z" if broken and k == n - 1 else subject_of[r]}"'
+        for k, (p, r) in enumerate(zip(probe, reference, strict=True))]
+    path = tmp_path / "trials.csv"
+    path.write_text("\n".join(rows) + "\n")
+    names = ["probe_id", "probe_subject", "reference_id", "reference_subject"]
+    shared = (("probe_subject", "reference_subject"), ("probe_id", "reference_id"))
+    plain = log_reading.read_columns(path, names, [], shared=shared)
+    keyed = log_reading.read_columns(path, names, [], shared=shared, keyed={shared[0]: shared[1]})
+    for name in names:
+        assert keyed.text[name].codes.tolist() == plain.text[name].codes.tolist()
+        assert keyed.text[name].values.to_pylist() == plain.text[name].values.to_pylist()
