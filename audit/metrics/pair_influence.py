@@ -203,21 +203,45 @@ def count_products(a: sparse.csr_matrix, b: sparse.csr_matrix, *, power: int = 1
     go through a sparse product. Read a million pairs at a time, so that no temporary
     grows with the number of pairs (the product of the whole tables copied and
     transposed both, hundreds of MiB at ten million pairs). The counts are integers,
-    so the sums are exact whatever their order.
+    so the sums are exact whatever their order. A table with itself (every Gram
+    matrix of a variance, and every count moment of a skewness) takes
+    :func:`_own_products`.
     """
+    if a is b or a.shape == b.shape and all(getattr(a, n) is getattr(b, n) for n in (
+            "indptr", "indices", "data")):
+        return _own_products(a, power)
     out = np.zeros((a.shape[1], b.shape[1]))
+    ones = bool(np.all(a.data == 1) and np.all(b.data == 1))  # then the products are 1
     for start in range(0, a.shape[0], CHUNK):
         stop = min(start + CHUNK, a.shape[0])
         left, right = a.indptr[start:stop + 1], b.indptr[start:stop + 1]
         in_a, in_b = np.diff(left), np.diff(right)
         single = (in_a == 1) & (in_b == 1)
         at_a, at_b = left[:-1][single], right[:-1][single]
-        out += np.bincount(a.indices[at_a] * b.shape[1] + b.indices[at_b],
-                           weights=a.data[at_a].astype(np.float64) ** power * b.data[at_b],
+        out += np.bincount(a.indices[at_a] * b.shape[1] + b.indices[at_b], weights=None if ones
+                           else a.data[at_a].astype(np.float64) ** power * b.data[at_b],
                            minlength=out.size).reshape(out.shape)
         rest = start + np.flatnonzero((in_a > 0) & (in_b > 0) & ~single)
         if rest.size:
             out += (a[rest].astype(np.float64).power(power).T @ b[rest]).toarray()
+    return out
+
+
+def _own_products(a: sparse.csr_matrix, power: int) -> np.ndarray:
+    """``(a ** power).T @ a`` for one pairs x bases count table: its diagonal is every
+    entry's ``count ** (power + 1)`` summed by column (one ``bincount``, unweighted when
+    every count is 1, as when no two trials of a pair share a group); only the few pairs
+    with trials in two or more bases add off-diagonal terms."""
+    ones = bool(np.all(a.data == 1))
+    weights = None if ones else a.data.astype(np.float64) ** (power + 1)
+    out = np.diag(np.bincount(a.indices, weights=weights, minlength=a.shape[1]).astype(
+        np.float64))
+    wide = np.flatnonzero(np.diff(a.indptr) > 1)
+    if wide.size:
+        rows = a[wide]
+        products = (rows.astype(np.float64).power(power).T @ rows).toarray()
+        np.fill_diagonal(products, 0.0)
+        out += products
     return out
 
 
