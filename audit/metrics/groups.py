@@ -308,12 +308,10 @@ def _cluster_counts(
     entries = units.errors.tocoo()
     error_rows = entries.col * n_groups + unit_group[entries.row]
 
-    def errors_of(owners: tuple[np.ndarray, ...], n_owners: int, *, compressed: bool = True
-                  ) -> sparse.spmatrix:
-        """Errors (owners x rows), each unit once per owner; ``compressed=False`` keeps them as
-        coordinates (no row pointers for ten million pairs without an error)."""
+    def errors_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
+        """Errors (owners x rows), each unit once per owner."""
         k = len(owners)
-        return (sparse.csr_matrix if compressed else sparse.coo_matrix)(
+        return sparse.csr_matrix(
             (np.tile(entries.data, k), (np.concatenate([o[entries.row] for o in owners]),
                                         np.tile(error_rows, k))), shape=(n_owners, n_rows))
 
@@ -337,6 +335,10 @@ def _cluster_counts(
     n = trials_of(owners, n_subjects_total)[:, base]
     if units.reference_subjects is None:
         return ClusterCounts(errors, n)
-    pairs = (units.pairs,)
-    return ClusterCounts(errors, n, errors_of(pairs, units.pair_keys.size, compressed=False),
-                         trials_of(pairs, units.pair_keys.size), units.pair_keys, base)
+    # The pairs' errors stay coordinates (no row pointers for ten million pairs without an
+    # error); their trials come from the pairs' shared sort order.
+    pairs = units.pairs
+    pair_errors = sparse.coo_matrix((entries.data, (pairs.positions(entries.row), error_rows)),
+                                    shape=(pairs.keys.size, n_rows))
+    return ClusterCounts(errors, n, pair_errors, pairs.trials(unit_group, n_groups), pairs.keys,
+                         base)

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.metrics.arrow_lookup import equal_text, index_in
+from audit.metrics.subject_pairs import SubjectPairs
 from audit.schema import UNKNOWN
 
 VERIFICATION = "verification"
@@ -285,8 +286,8 @@ class TrialSet:
     #: Subject of the other image of a non-mated 1:1 pair (FMR), else None: such
     #: trials are clustered on both subjects (:mod:`audit.metrics.variance`).
     reference_subjects: np.ndarray | None = None
-    #: Sorted unordered-pair codes and each trial's position among them, when already known.
-    pairs: tuple[np.ndarray, np.ndarray] | None = None
+    #: The trials' unordered subject pairs, when already sorted (the FMR trials').
+    pairs: SubjectPairs | None = None
 
 
 def trial_set(
@@ -320,7 +321,7 @@ def trial_set(
 
 def cross_trial_set(
     scores: pa.Table, images: ImageTable, grouping: Grouping, *, subjects: pd.Index,
-    fmr_pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    fmr_pairs: SubjectPairs | None = None,
     fmr_subjects: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrialSet:
     """Non-mated verification trials, cells = *unordered* pairs of groups {A, B}.
@@ -336,7 +337,7 @@ def cross_trial_set(
     from it without copying the trials. The cell table lists every unordered
     pair of the grouping's observed groups, row-major (``np.triu_indices``),
     so pairs with no comparison appear (and are reported as NaN, never 0).
-    ``fmr_pairs``, the pairs of the FMR trials
+    ``fmr_pairs``, the subject pairs of the FMR trials
     (:attr:`audit.metrics.unit_counts.UnitCounts.pairs`, same rows), spares
     sorting the pairs again; ``fmr_subjects``, their probe and reference subject codes
     (:attr:`audit.metrics.unit_counts.UnitCounts.subjects` and ``reference_subjects``),
