@@ -133,7 +133,9 @@ def _group_sums(
     entries = units.errors.tocoo()
     errors = np.bincount(entries.col * n_groups + unit_group[entries.row], weights=entries.data,
                          minlength=n_thresholds * n_groups)
-    n_trials = np.bincount(unit_group, weights=units.trials, minlength=n_groups)
+    dyadic = units.reference_subjects is not None  # a unit is one trial: unweighted counts
+    n_trials = np.bincount(unit_group, weights=None if dyadic else units.trials,
+                           minlength=n_groups)
     return errors.reshape(n_thresholds, n_groups).astype(np.int64), n_trials.astype(np.int64)
 
 

@@ -71,10 +71,13 @@ class PairInfluence:
     @classmethod
     def from_counts(cls, keys: np.ndarray, errors: sparse.csr_matrix, trials: sparse.csr_matrix,
                     base: np.ndarray, rate: np.ndarray, scale: np.ndarray) -> PairInfluence:
-        """From pairs x rows errors, keeping only the pairs that have one."""
-        errors = sparse.csr_matrix(errors)
-        erred = np.flatnonzero(np.diff(errors.indptr))
-        return cls(keys, erred, errors[erred], sparse.csr_matrix(trials), base, rate, scale)
+        """From pairs x rows errors, keeping only the pairs that have one (read from the
+        coordinates: no row pointers for the ten million pairs without an error)."""
+        errors = sparse.coo_matrix(errors)
+        erred = np.unique(errors.row).astype(np.int64)
+        kept = sparse.csr_matrix((errors.data, (np.searchsorted(erred, errors.row), errors.col)),
+                                 shape=(erred.size, errors.shape[1]))
+        return cls(keys, erred, kept, sparse.csr_matrix(trials), base, rate, scale)
 
     def columns(self, index: np.ndarray) -> PairInfluence:
         """The rows at ``index`` (the trials and cached Gram matrices are shared)."""

@@ -93,16 +93,21 @@ def unordered_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def _error_entries(scores: np.ndarray, thresholds: np.ndarray, *, mated: bool
                    ) -> tuple[np.ndarray, np.ndarray]:
     """(trial, threshold) of every error: a non-mated trial at ``score >= t``, a mated one
-    below it (NaN never decides). One ``searchsorted`` into the sorted thresholds."""
+    below it (NaN never decides). One comparison finds the trials that err at some
+    threshold (few, for non-mated rates at the thresholds audited); only those are
+    placed among the sorted thresholds (``searchsorted``)."""
     order = np.argsort(thresholds, kind="stable")
-    reached = np.searchsorted(thresholds[order], scores, side="right")
-    reached[np.isnan(scores)] = 0
+    ordered = thresholds[order]
+    if not ordered.size:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    erring = np.flatnonzero(~(scores >= ordered[-1]) if mated else scores >= ordered[0])
+    erring_scores = scores[erring]
+    reached = np.searchsorted(ordered, erring_scores, side="right")
+    reached[np.isnan(erring_scores)] = 0
     count = thresholds.size - reached if mated else reached
-    erring = np.flatnonzero(count)  # few, for non-mated rates at the thresholds audited
-    count = count[erring]
     rows = np.repeat(erring, count)
     offset = np.arange(rows.size) - np.repeat(np.cumsum(count) - count, count)
-    return rows, order[reached[rows] + offset if mated else offset]
+    return rows, order[np.repeat(reached, count) + offset if mated else offset]
 
 
 def _sparse_counts(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]
