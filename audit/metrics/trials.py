@@ -323,6 +323,7 @@ def cross_trial_set(
     scores: pa.Table, images: ImageTable, grouping: Grouping, *, subjects: pd.Index,
     fmr_pairs: SubjectPairs | None = None,
     fmr_subjects: tuple[np.ndarray, np.ndarray] | None = None,
+    fmr_cells: tuple[np.ndarray, pd.DataFrame] | None = None,
 ) -> TrialSet:
     """Non-mated verification trials, cells = *unordered* pairs of groups {A, B}.
 
@@ -341,13 +342,20 @@ def cross_trial_set(
     (:attr:`audit.metrics.unit_counts.UnitCounts.pairs`, same rows), spares
     sorting the pairs again; ``fmr_subjects``, their probe and reference subject codes
     (:attr:`audit.metrics.unit_counts.UnitCounts.subjects` and ``reference_subjects``),
-    looking them up again.
+    looking them up again; ``fmr_cells``, their probe cells and cell table
+    (:attr:`audit.metrics.unit_counts.UnitCounts.cells`, ``cell_table``), the probe's group
+    when the cell table has the grouping's columns.
     """
-    rows = scores.select(["score", "probe_id", "reference_id"] + (
-        ["probe_subject", "reference_subject"] if fmr_subjects is None else [])).filter(
-        pa.array(_rows(scores, FMR)))
+    if fmr_cells is not None and not set(grouping.sensitive) <= set(fmr_cells[1].columns):
+        fmr_cells = None
+    rows = scores.select(["score", "reference_id"] + (["probe_id"] if fmr_cells is None else [])
+                         + (["probe_subject", "reference_subject"] if fmr_subjects is None
+                            else [])).filter(pa.array(_rows(scores, FMR)))
     image_cells, groups = images.cells(grouping.sensitive)
-    probe = image_cells[images.positions(rows["probe_id"], table="scores probe_id")]
+    if fmr_cells is None:
+        probe = image_cells[images.positions(rows["probe_id"], table="scores probe_id")]
+    else:
+        probe = _group_of_cells(fmr_cells[1], groups, grouping.sensitive)[fmr_cells[0]]
     reference = image_cells[images.positions(rows["reference_id"], table="scores reference_id")]
     first, second = np.triu_indices(len(groups))
     cell_of = np.full((len(groups), len(groups)), -1, dtype=np.int32)
@@ -368,6 +376,14 @@ def cross_trial_set(
         reference_subjects=np.where(turned, probe_subject, reference_subject),
         pairs=fmr_pairs,
     )
+
+
+def _group_of_cells(cell_table: pd.DataFrame, groups: pd.DataFrame, columns: tuple[str, ...]
+                    ) -> np.ndarray:
+    """Code in ``groups`` (:meth:`ImageTable.cells` of ``columns``) of each cell-table row."""
+    coded = groups.loc[:, list(columns)].assign(_code=np.arange(len(groups), dtype=np.int32))
+    return cell_table.loc[:, list(columns)].merge(coded, on=list(columns), how="left")[
+        "_code"].to_numpy(np.int32)
 
 
 def _rows(scores: pa.Table, spec: RateSpec) -> np.ndarray:
