@@ -116,6 +116,7 @@ def breakdowns(
             grouping,
             group_table,
             g,
+            group_of_cell,
             measured[measured[RATE] == u.rate],
             counts,
             n_subjects_total,
@@ -144,6 +145,7 @@ def _breakdown(
     grouping: trials.Grouping,
     group_table: pd.DataFrame,
     unit_group: np.ndarray,
+    group_of_cell: np.ndarray,
     measured: pd.DataFrame,
     counts: tuple[np.ndarray, np.ndarray],
     n_subjects_total: int,
@@ -189,7 +191,8 @@ def _breakdown(
         probe_side, reference_side = grouping.sides(group_table)
         rows["group"] = np.tile(np.asarray(probe_side, dtype=object), n_thresholds)
         rows[table.GROUP_B] = np.tile(np.asarray(reference_side, dtype=object), n_thresholds)
-    clusters = _cluster_counts(units, unit_group, n_groups, n_subjects_total)
+    clusters = _cluster_counts(units, unit_group, n_groups, n_subjects_total,
+                               group_of_cell=group_of_cell)
     return Breakdown(units.rate, grouping, rows, clusters)
 
 
@@ -295,8 +298,25 @@ def _no_measured_rows() -> pd.DataFrame:
     )
 
 
+def _owner_cell_trials(units: UnitCounts, owners: tuple[np.ndarray, ...], n_owners: int
+                       ) -> np.ndarray:
+    """Trials of every owner in every cell (owners x cells), each unit once per owner: one
+    pass over the units, kept with them and shared by every grouping's breakdown."""
+    key = ("owner cell trials", n_owners)
+    if key not in units.shared:
+        n_cells = len(units.cell_table)
+        # A dyadic unit is one trial: unweighted counts, the faster bincount.
+        weights = None if units.reference_subjects is not None else units.trials
+        units.shared[key] = sum(
+            np.bincount(o * np.int64(n_cells) + units.cells, weights=weights,
+                        minlength=n_owners * n_cells).astype(np.int64)
+            for o in owners).reshape(n_owners, n_cells)
+    return units.shared[key]
+
+
 def _cluster_counts(
-    units: UnitCounts, unit_group: np.ndarray, n_groups: int, n_subjects_total: int
+    units: UnitCounts, unit_group: np.ndarray, n_groups: int, n_subjects_total: int, *,
+    group_of_cell: np.ndarray,
 ) -> ClusterCounts:
     """Per-subject (and per subject pair) errors and trials, one column per canonical row.
 
@@ -319,12 +339,12 @@ def _cluster_counts(
 
     def trials_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
         """Trials (owners x groups), each unit once per owner."""
-        if n_owners * n_groups <= DENSE_TRIALS:
-            # A dyadic unit is one trial: unweighted counts, the faster bincount.
-            weights = None if units.reference_subjects is not None else units.trials
-            dense = sum(np.bincount(o * np.int32(n_groups) + unit_group, weights=weights,
-                                    minlength=n_owners * n_groups) for o in owners)
-            return sparse.csr_matrix(dense.reshape(n_owners, n_groups).astype(np.int32))
+        if n_owners * group_of_cell.size <= DENSE_TRIALS:
+            by_cell = _owner_cell_trials(units, owners, n_owners)
+            dense = np.zeros((n_owners, n_groups), dtype=np.int64)
+            for cell, group in enumerate(group_of_cell):
+                dense[:, group] += by_cell[:, cell]
+            return sparse.csr_matrix(dense.astype(np.int32))
         weights = units.trials.astype(np.int32)  # counts: exact in any product, half the size
         if len(owners) == 1:  # no copies of ten-million-entry arrays
             return sparse.csr_matrix((weights, (owners[0], unit_group)), shape=(n_owners, n_groups))

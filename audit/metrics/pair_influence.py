@@ -164,11 +164,15 @@ class PairInfluence:
 
     def _square_gram(self) -> np.ndarray:
         """``(trials**2).T @ trials`` (bases x bases), computed once per trials table."""
-        key = ("squares", id(self.trials))
-        cached = self.grams.get(key)
+        return self._own_grams()[1]
+
+    def _own_grams(self) -> tuple[np.ndarray, np.ndarray]:
+        """``trials.T @ trials`` and ``(trials**2).T @ trials``, computed together once per
+        trials table (one pass over its entries gives both, :func:`own_products`)."""
+        cached = self.grams.get(("own", id(self.trials)))
         if cached is None or cached[0] is not self.trials:
-            cached = (self.trials, count_products(self.trials, self.trials, power=2))
-            self.grams[key] = cached
+            cached = (self.trials, tuple(own_products(self.trials, (1, 2))))
+            self.grams[("own", id(self.trials))] = cached
         return cached[1]
 
     def on_keys(self, keys: np.ndarray) -> PairInfluence:
@@ -186,6 +190,8 @@ class PairInfluence:
 
     def _gram(self, other: PairInfluence) -> np.ndarray:
         """``trials.T @ other.trials`` (bases x other bases), computed once per pair of tables."""
+        if other.trials is self.trials:
+            return self._own_grams()[0]
         cached = self.grams.get(id(other.trials))
         if cached is None or cached[0] is not other.trials:
             cached = (other.trials, count_products(self.trials, other.trials))
@@ -208,11 +214,11 @@ def count_products(a: sparse.csr_matrix, b: sparse.csr_matrix, *, power: int = 1
     transposed both, hundreds of MiB at ten million pairs). The counts are integers,
     so the sums are exact whatever their order. A table with itself (every Gram
     matrix of a variance, and every count moment of a skewness) takes
-    :func:`_own_products`.
+    :func:`own_products`.
     """
     if a is b or a.shape == b.shape and all(getattr(a, n) is getattr(b, n) for n in (
             "indptr", "indices", "data")):
-        return _own_products(a, power)
+        return own_products(a, (power,))[0]
     out = np.zeros((a.shape[1], b.shape[1]))
     ones = bool(np.all(a.data == 1) and np.all(b.data == 1))  # then the products are 1
     for start in range(0, a.shape[0], CHUNK):
@@ -230,21 +236,28 @@ def count_products(a: sparse.csr_matrix, b: sparse.csr_matrix, *, power: int = 1
     return out
 
 
-def _own_products(a: sparse.csr_matrix, power: int) -> np.ndarray:
-    """``(a ** power).T @ a`` for one pairs x bases count table: its diagonal is every
-    entry's ``count ** (power + 1)`` summed by column (one ``bincount``, unweighted when
-    every count is 1, as when no two trials of a pair share a group); only the few pairs
-    with trials in two or more bases add off-diagonal terms."""
+def own_products(a: sparse.csr_matrix, powers: tuple[int, ...]) -> list[np.ndarray]:
+    """``(a ** power).T @ a`` for one pairs x bases count table, at each of ``powers``.
+
+    The diagonal is every entry's ``count ** (power + 1)`` summed by column (one
+    ``bincount``, the same for every power when every count is 1, as when no two
+    trials of a pair share a group); only the few pairs with trials in two or more
+    bases add off-diagonal terms. Exact: the counts are integers.
+    """
     ones = bool(np.all(a.data == 1))
-    weights = None if ones else a.data.astype(np.float64) ** (power + 1)
-    out = np.diag(np.bincount(a.indices, weights=weights, minlength=a.shape[1]).astype(
-        np.float64))
+    plain = np.bincount(a.indices, minlength=a.shape[1]).astype(np.float64) if ones else None
     wide = np.flatnonzero(np.diff(a.indptr) > 1)
-    if wide.size:
-        rows = a[wide]
-        products = (rows.astype(np.float64).power(power).T @ rows).toarray()
-        np.fill_diagonal(products, 0.0)
-        out += products
+    rows = a[wide].astype(np.float64) if wide.size else None
+    out = []
+    for power in powers:
+        own = plain if ones else np.bincount(a.indices, weights=a.data.astype(np.float64) ** (
+            power + 1), minlength=a.shape[1])
+        products = np.diag(own)
+        if rows is not None:
+            extra = (rows.power(power).T @ rows).toarray()
+            np.fill_diagonal(extra, 0.0)
+            products += extra
+        out.append(products)
     return out
 
 
