@@ -60,7 +60,8 @@ class SubjectPairs:
         Most pairs meet once, so their row is their one trial's group; only the rows of
         pairs met more than once are sorted and merged.
         """
-        columns = group[self.order].astype(np.int32)
+        columns = (group[self.order].astype(np.int32) if n_groups > 1
+                   else np.zeros(self.order.size, dtype=np.int32))  # one group: no gather
         counts = np.ones(columns.size, dtype=np.int32)
         lengths = np.diff(self.starts)
         wide = np.flatnonzero(lengths > 1)

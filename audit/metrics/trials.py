@@ -359,7 +359,7 @@ def cross_trial_set(
     reference = image_cells[images.positions(rows["reference_id"], table="scores reference_id")]
     first, second = np.triu_indices(len(groups))
     cell_of = np.full((len(groups), len(groups)), -1, dtype=np.int32)
-    cell_of[first, second] = np.arange(first.size)
+    cell_of[first, second] = cell_of[second, first] = np.arange(first.size)  # either orientation
     cell_table = pd.concat(
         [groups.add_prefix(PROBE_PREFIX).iloc[first].reset_index(drop=True),
          groups.add_prefix(REFERENCE_PREFIX).iloc[second].reset_index(drop=True)], axis=1)
@@ -371,7 +371,7 @@ def cross_trial_set(
         mated=False,
         scores=rows["score"].to_numpy(),
         subjects=np.where(turned, reference_subject, probe_subject),
-        cells=cell_of[np.minimum(probe, reference), np.maximum(probe, reference)],
+        cells=cell_of.ravel()[probe.astype(np.int64) * len(groups) + reference],
         cell_table=cell_table,
         reference_subjects=np.where(turned, probe_subject, reference_subject),
         pairs=fmr_pairs,
