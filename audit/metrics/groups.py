@@ -51,7 +51,7 @@ DECISION = "_decision"
 WEIGHT = "_n"
 
 
-#: Largest owners x groups trial table built dense (by ``bincount``), in entries.
+#: Largest owners x cells trial table built dense (by ``bincount``), in entries.
 DENSE_TRIALS = 20_000_000
 @dataclass(frozen=True)
 class Breakdown:

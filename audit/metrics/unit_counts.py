@@ -19,6 +19,9 @@ from scipy import sparse
 from audit.metrics import trials
 from audit.metrics.subject_pairs import PAIR_BASE, SubjectPairs, subject_pairs
 
+#: ``PAIR_BASE`` stays importable from here, where pair codes were first made.
+__all__ = ["PAIR_BASE", "UnitCounts", "fta_unit_counts", "unit_counts", "unordered_pairs"]
+
 
 @dataclass(frozen=True)
 class UnitCounts:
