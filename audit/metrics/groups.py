@@ -157,7 +157,7 @@ def _breakdown(
     labels = grouping.labels(group_table)
     n_groups, n_thresholds = len(labels), units.thresholds.size
     errors, n_trials = counts
-    n_subjects = distinct_subjects(units.subjects, unit_group, n_groups)
+    n_subjects = side_subjects(units, group_of_cell, n_groups, n_subjects_total, side=0)
     if warn_empty:
         warn_empty_groups(
             units.rate, grouping.name, [g for g, n in zip(labels, n_trials, strict=True) if n == 0]
@@ -181,7 +181,7 @@ def _breakdown(
     enough = (rows["n_subjects"] >= min_subjects) & (rows["n_trials"] >= min_trials)
     if grouping.cross:
         # A cell compares two groups: each side needs enough people of its own.
-        references = distinct_subjects(units.reference_subjects, unit_group, n_groups)
+        references = side_subjects(units, group_of_cell, n_groups, n_subjects_total, side=1)
         enough &= np.tile(references, n_thresholds) >= min_subjects
     rows["sufficient"] = enough & (rows["n_trials"] > 0) & ~trials.has_unknown_label(rows["group"])
     rows[table.STATISTIC] = table.RATE
@@ -298,20 +298,48 @@ def _no_measured_rows() -> pd.DataFrame:
     )
 
 
-def _owner_cell_trials(units: UnitCounts, owners: tuple[np.ndarray, ...], n_owners: int
-                       ) -> np.ndarray:
-    """Trials of every owner in every cell (owners x cells), each unit once per owner: one
-    pass over the units, kept with them and shared by every grouping's breakdown."""
-    key = ("owner cell trials", n_owners)
+def side_trials(units: UnitCounts, group_of_cell: np.ndarray, n_groups: int, n_owners: int
+                ) -> tuple[np.ndarray, ...] | None:
+    """Trials of every subject in every group (subjects x groups), one table per side: the
+    unit's subject, and a dyadic unit's reference subject. None when a subjects x cells
+    table would exceed :data:`DENSE_TRIALS` entries.
+
+    The subjects x cells tables are counted in one pass over the units and kept with them
+    (:attr:`UnitCounts.shared`): every grouping of the same units sums their columns.
+    """
+    n_cells = group_of_cell.size
+    if n_owners * n_cells > DENSE_TRIALS:
+        return None
+    key = ("side trials", n_owners)
     if key not in units.shared:
-        n_cells = len(units.cell_table)
+        owners = (units.subjects,) if units.reference_subjects is None else (
+            units.subjects, units.reference_subjects)
         # A dyadic unit is one trial: unweighted counts, the faster bincount.
         weights = None if units.reference_subjects is not None else units.trials
-        units.shared[key] = sum(
+        units.shared[key] = tuple(
             np.bincount(o * np.int64(n_cells) + units.cells, weights=weights,
-                        minlength=n_owners * n_cells).astype(np.int64)
-            for o in owners).reshape(n_owners, n_cells)
-    return units.shared[key]
+                        minlength=n_owners * n_cells).astype(np.int32).reshape(n_owners, n_cells)
+            for o in owners)
+    if n_groups == n_cells and np.array_equal(group_of_cell, np.arange(n_cells)):
+        return units.shared[key]
+    out = []
+    for by_cell in units.shared[key]:
+        by_group = np.zeros((n_owners, n_groups), dtype=np.int32)
+        for cell, group in enumerate(group_of_cell):
+            by_group[:, group] += by_cell[:, cell]
+        out.append(by_group)
+    return tuple(out)
+
+
+def side_subjects(units: UnitCounts, group_of_cell: np.ndarray, n_groups: int, n_owners: int,
+                  *, side: int) -> np.ndarray:
+    """Distinct subjects with a trial in each group, on one side (0: the unit's subject,
+    1: a dyadic unit's reference subject), from :func:`side_trials` when it is dense."""
+    sides = side_trials(units, group_of_cell, n_groups, n_owners)
+    if sides is not None:
+        return (sides[side] > 0).sum(axis=0).astype(np.int64)
+    return distinct_subjects(units.reference_subjects if side else units.subjects,
+                             group_of_cell[units.cells], n_groups)
 
 
 def _cluster_counts(
@@ -339,12 +367,9 @@ def _cluster_counts(
 
     def trials_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
         """Trials (owners x groups), each unit once per owner."""
-        if n_owners * group_of_cell.size <= DENSE_TRIALS:
-            by_cell = _owner_cell_trials(units, owners, n_owners)
-            dense = np.zeros((n_owners, n_groups), dtype=np.int64)
-            for cell, group in enumerate(group_of_cell):
-                dense[:, group] += by_cell[:, cell]
-            return sparse.csr_matrix(dense.astype(np.int32))
+        sides = side_trials(units, group_of_cell, n_groups, n_owners)
+        if sides is not None:
+            return sparse.csr_matrix(sum(sides) if len(sides) > 1 else sides[0])
         weights = units.trials.astype(np.int32)  # counts: exact in any product, half the size
         if len(owners) == 1:  # no copies of ten-million-entry arrays
             return sparse.csr_matrix((weights, (owners[0], unit_group)), shape=(n_owners, n_groups))
