@@ -8,34 +8,19 @@ import pandas as pd
 import pytest
 
 from audit.metrics import checked, trials, unit_counts
+from test_metrics_cross_groups import _comparisons
 
 
-def _log(seed: int = 2, n_subjects: int = 30, n_trials: int = 900):
-    """Non-mated comparisons of people labelled with a group and a gender, a few FTA."""
-    rng = np.random.default_rng(seed)
-    subject = np.repeat(np.arange(n_subjects), 2)
-    images = pd.DataFrame({
-        "image_id": [f"s{s}_{k % 2}" for k, s in enumerate(subject)],
-        "subject_id": [f"s{s}" for s in subject],
-        "group": np.array(["a", "b", "c"])[rng.integers(0, 3, n_subjects)][subject],
-        "gender": np.array(["f", "m"])[rng.integers(0, 2, n_subjects)][subject],
-    })
-    a, b = rng.integers(0, subject.size, (2, n_trials))
-    keep = subject[a] != subject[b]
-    a, b = a[keep], b[keep]
-    score = np.round(rng.random(a.size), 2)
-    score[rng.random(a.size) < 0.02] = np.nan
-    scores = pd.DataFrame({
-        "trial_kind": "verification", "probe_id": images["image_id"].to_numpy()[a],
-        "reference_id": images["image_id"].to_numpy()[b],
-        "probe_subject": images["subject_id"].to_numpy()[a],
-        "reference_subject": images["subject_id"].to_numpy()[b],
-        "score": score, "mated": False, "fold": 0, "rank": None, "best_is_true_entry": None,
-    })
+def _log():
+    """Non-mated comparisons of people with an ethnicity and a gender label, a few FTA."""
+    scores, images = _comparisons(seed=2, n_subjects=30, n_trials=900)
+    rng = np.random.default_rng(2)
+    images["gender"] = np.array(["f", "m"])[rng.integers(0, 2, len(images) // 2)].repeat(2)
+    scores.loc[rng.random(len(scores)) < 0.02, "score"] = np.nan
     return scores, images
 
 
-@pytest.mark.parametrize("columns", [("group",), ("gender", "group")])
+@pytest.mark.parametrize("columns", [("ethnicity",), ("gender", "ethnicity")])
 def test_cross_trial_set_from_the_fmr_trials_equals_its_own_lookups(columns):
     scores, images = _log()
     table = checked.check_scores_table(scores)
@@ -43,7 +28,7 @@ def test_cross_trial_set_from_the_fmr_trials_equals_its_own_lookups(columns):
     subjects = checked.subject_index(table, image_table)
     fmr = trials.trial_set(table, image_table, trials.FMR, subjects=subjects, columns=columns)
     units = unit_counts.unit_counts(fmr, np.array([0.5]), ("x",))
-    grouping = trials.Grouping(("group",))
+    grouping = trials.Grouping(("ethnicity",))
     alone = trials.cross_trial_set(table, image_table, grouping, subjects=subjects)
     shared = trials.cross_trial_set(
         table, image_table, grouping, subjects=subjects, fmr_pairs=units.pairs,
