@@ -158,10 +158,11 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
     unordered subject pairs alone (coded once per log: every FMR breakdown and the
     cross-group matrix share them); the breakdown at the point given those pairs; what a
     second point adds to it; its cluster counts alone; and the cross-group FMR matrix (trial set, breakdown, variances), which
-    reuses the FMR trials' subject pairs and codes as
+    reuses the FMR trials' subject pairs, codes and cells as
     :func:`audit.metrics.engine.compute_metrics` does.
     One small breakdown runs first, so that no part pays Fairlearn's first-call set-up."""
     from audit.metrics import (checked, cross_groups, groups, trials, unit_counts, variance)
+    from audit.metrics.subject_pairs import subject_pairs
 
     table = checked.check_scores_table(scores)
     image_table = checked.check_images(images, ("group",))
@@ -184,7 +185,7 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
         return units, groups.breakdowns([units], grouping, **limits)
 
     by_group, (units, _) = least_cpu(breakdown)
-    pairs, coded = least_cpu(unit_counts.unordered_pairs, fmr.subjects, fmr.reference_subjects)
+    pairs, coded = least_cpu(subject_pairs, fmr.subjects, fmr.reference_subjects)
     fmr_coded = replace(fmr, pairs=coded)
 
     def per_point():
@@ -200,13 +201,15 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
 
     second_point = least_cpu(two_points)[0] - at_point
     unit_group = group_of_cell[units.cells]
-    clusters, _ = least_cpu(groups._cluster_counts, units, unit_group, len(group_table),
-                            len(subjects))
+    clusters, _ = least_cpu(lambda: groups._cluster_counts(
+        replace(units, shared={}), unit_group, len(group_table), len(subjects),
+        group_of_cell=group_of_cell))  # its per-subject trials not yet counted
 
     def cross():
         trial_set = trials.cross_trial_set(table, image_table, grouping, subjects=subjects,
-                                           fmr_pairs=(units.pair_keys, units.pairs),
-                                           fmr_subjects=(units.subjects, units.reference_subjects))
+                                           fmr_pairs=units.pairs,
+                                           fmr_subjects=(units.subjects, units.reference_subjects),
+                                           fmr_cells=(units.cells, units.cell_table))
         part = cross_groups.cross_breakdown(trial_set, ("group",), point, ("point",), **limits)
         return variance.rate_variance(part.clusters)
 
@@ -381,7 +384,7 @@ from call to call on a shared machine).
 |---|---|---|
 | bare `np.bincount` of errors and trials by group (same arrays) | {parts['bare']:.3f} s | 1x |
 | FMR by `group`, all of it: pair coding, unit counts and breakdown (MetricFrame, subject and pair counts) | {parts['by_group']:.2f} s | {parts['by_group'] / parts['bare']:.1f}x |
-| of which, once per log: coding the trials' unordered subject pairs (`unordered_pairs`, alone; shared by every FMR breakdown, operating point and the cross-group matrix) | {parts['pairs']:.2f} s | {parts['pairs'] / parts['bare']:.1f}x |
+| of which, once per log: coding the trials' unordered subject pairs (`subject_pairs`, alone; shared by every FMR breakdown, operating point and the cross-group matrix) | {parts['pairs']:.2f} s | {parts['pairs'] / parts['bare']:.1f}x |
 | of which, per grouping and operating point: unit counts and breakdown, the pairs already coded | {parts['at_point']:.2f} s | {parts['at_point'] / parts['bare']:.1f}x |
 | of which: per-subject and per-pair counts for the intervals (`_cluster_counts`, alone) | {parts['clusters']:.2f} s | {parts['clusters'] / parts['bare']:.1f}x |
 | for scale: what a second operating point adds to that breakdown (two points less one) | {parts['second_point']:.2f} s | {parts['second_point'] / parts['bare']:.1f}x |

@@ -21,9 +21,8 @@ import numpy as np
 from scipy import sparse
 
 from audit.metrics import table, trials, unit_counts
-from audit.metrics.groups import Breakdown, breakdowns
+from audit.metrics.groups import Breakdown, breakdowns, side_subjects
 from audit.metrics.rates import warn_empty_groups
-from audit.metrics.sweep import distinct_subjects
 from audit.metrics.variance import ClusterCounts
 
 
@@ -61,8 +60,7 @@ def cross_breakdown(
     row_of[second, first] = group_of_cell
     source = (np.arange(n_thresholds)[:, None] * n_unordered + row_of.ravel()[None, :]).ravel()
     turned = np.tile(np.tril(np.ones((n, n), dtype=bool), k=-1).ravel(), n_thresholds)
-    other_side = distinct_subjects(units.reference_subjects, group_of_cell[units.cells],
-                                   n_unordered)
+    other_side = side_subjects(units, group_of_cell, n_unordered, n_subjects_total, side=1)
     rows = part.rows.iloc[source].reset_index(drop=True)
     probe_side, reference_side = rows["group"].to_numpy(), rows[table.GROUP_B].to_numpy()
     rows["group"] = np.where(turned, reference_side, probe_side)

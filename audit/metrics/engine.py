@@ -166,9 +166,9 @@ def _breakdowns(
         for grouping in given.parsed
         for part in groups.breakdowns(units, grouping, n_subjects_total=n_total, **limits)
     ]
-    # The FMR trials' pairs and subject codes serve the matrix; the rest of them can go.
-    shared = [{"fmr_pairs": (u.pair_keys, u.pairs), "fmr_subjects": (
-        u.subjects, u.reference_subjects)} for u in units if u.rate == trials.FMR.name]
+    # The FMR trials' pairs, subject codes and cells serve the matrix; the rest of them can go.
+    shared = [{"fmr_pairs": u.pairs, "fmr_subjects": (u.subjects, u.reference_subjects),
+               "fmr_cells": (u.cells, u.cell_table)} for u in units if u.rate == trials.FMR.name]
     del units  # the breakdowns hold what they need; the trials' arrays can go before the matrix
     for grouping in given.crossed if shared else ():  # none: no 1:1 trials
         trial_set = trials.cross_trial_set(given.scores, given.images, grouping,

@@ -51,7 +51,7 @@ DECISION = "_decision"
 WEIGHT = "_n"
 
 
-#: Largest owners x groups trial table built dense (by ``bincount``), in entries.
+#: Largest owners x cells trial table built dense (by ``bincount``), in entries.
 DENSE_TRIALS = 20_000_000
 @dataclass(frozen=True)
 class Breakdown:
@@ -116,6 +116,7 @@ def breakdowns(
             grouping,
             group_table,
             g,
+            group_of_cell,
             measured[measured[RATE] == u.rate],
             counts,
             n_subjects_total,
@@ -133,7 +134,9 @@ def _group_sums(
     entries = units.errors.tocoo()
     errors = np.bincount(entries.col * n_groups + unit_group[entries.row], weights=entries.data,
                          minlength=n_thresholds * n_groups)
-    n_trials = np.bincount(unit_group, weights=units.trials, minlength=n_groups)
+    dyadic = units.reference_subjects is not None  # a unit is one trial: unweighted counts
+    n_trials = np.bincount(unit_group, weights=None if dyadic else units.trials,
+                           minlength=n_groups)
     return errors.reshape(n_thresholds, n_groups).astype(np.int64), n_trials.astype(np.int64)
 
 
@@ -142,6 +145,7 @@ def _breakdown(
     grouping: trials.Grouping,
     group_table: pd.DataFrame,
     unit_group: np.ndarray,
+    group_of_cell: np.ndarray,
     measured: pd.DataFrame,
     counts: tuple[np.ndarray, np.ndarray],
     n_subjects_total: int,
@@ -153,7 +157,7 @@ def _breakdown(
     labels = grouping.labels(group_table)
     n_groups, n_thresholds = len(labels), units.thresholds.size
     errors, n_trials = counts
-    n_subjects = distinct_subjects(units.subjects, unit_group, n_groups)
+    n_subjects = side_subjects(units, group_of_cell, n_groups, n_subjects_total, side=0)
     if warn_empty:
         warn_empty_groups(
             units.rate, grouping.name, [g for g, n in zip(labels, n_trials, strict=True) if n == 0]
@@ -177,7 +181,7 @@ def _breakdown(
     enough = (rows["n_subjects"] >= min_subjects) & (rows["n_trials"] >= min_trials)
     if grouping.cross:
         # A cell compares two groups: each side needs enough people of its own.
-        references = distinct_subjects(units.reference_subjects, unit_group, n_groups)
+        references = side_subjects(units, group_of_cell, n_groups, n_subjects_total, side=1)
         enough &= np.tile(references, n_thresholds) >= min_subjects
     rows["sufficient"] = enough & (rows["n_trials"] > 0) & ~trials.has_unknown_label(rows["group"])
     rows[table.STATISTIC] = table.RATE
@@ -187,7 +191,8 @@ def _breakdown(
         probe_side, reference_side = grouping.sides(group_table)
         rows["group"] = np.tile(np.asarray(probe_side, dtype=object), n_thresholds)
         rows[table.GROUP_B] = np.tile(np.asarray(reference_side, dtype=object), n_thresholds)
-    clusters = _cluster_counts(units, unit_group, n_groups, n_subjects_total)
+    clusters = _cluster_counts(units, unit_group, n_groups, n_subjects_total,
+                               group_of_cell=group_of_cell)
     return Breakdown(units.rate, grouping, rows, clusters)
 
 
@@ -293,8 +298,53 @@ def _no_measured_rows() -> pd.DataFrame:
     )
 
 
+def side_trials(units: UnitCounts, group_of_cell: np.ndarray, n_groups: int, n_owners: int
+                ) -> tuple[np.ndarray, ...] | None:
+    """Trials of every subject in every group (subjects x groups), one table per side: the
+    unit's subject, and a dyadic unit's reference subject. None when a subjects x cells
+    table would exceed :data:`DENSE_TRIALS` entries.
+
+    The subjects x cells tables are counted in one pass over the units and kept with them
+    (:attr:`UnitCounts.shared`): every grouping of the same units sums their columns.
+    """
+    n_cells = group_of_cell.size
+    if n_owners * n_cells > DENSE_TRIALS:
+        return None
+    key = ("side trials", n_owners)
+    if key not in units.shared:
+        owners = (units.subjects,) if units.reference_subjects is None else (
+            units.subjects, units.reference_subjects)
+        # A dyadic unit is one trial: unweighted counts, the faster bincount.
+        weights = None if units.reference_subjects is not None else units.trials
+        units.shared[key] = tuple(
+            np.bincount(o * np.int64(n_cells) + units.cells, weights=weights,
+                        minlength=n_owners * n_cells).astype(np.int32).reshape(n_owners, n_cells)
+            for o in owners)
+    if n_groups == n_cells and np.array_equal(group_of_cell, np.arange(n_cells)):
+        return units.shared[key]
+    out = []
+    for by_cell in units.shared[key]:
+        by_group = np.zeros((n_owners, n_groups), dtype=np.int32)
+        for cell, group in enumerate(group_of_cell):
+            by_group[:, group] += by_cell[:, cell]
+        out.append(by_group)
+    return tuple(out)
+
+
+def side_subjects(units: UnitCounts, group_of_cell: np.ndarray, n_groups: int, n_owners: int,
+                  *, side: int) -> np.ndarray:
+    """Distinct subjects with a trial in each group, on one side (0: the unit's subject,
+    1: a dyadic unit's reference subject), from :func:`side_trials` when it is dense."""
+    sides = side_trials(units, group_of_cell, n_groups, n_owners)
+    if sides is not None:
+        return (sides[side] > 0).sum(axis=0).astype(np.int64)
+    return distinct_subjects(units.reference_subjects if side else units.subjects,
+                             group_of_cell[units.cells], n_groups)
+
+
 def _cluster_counts(
-    units: UnitCounts, unit_group: np.ndarray, n_groups: int, n_subjects_total: int
+    units: UnitCounts, unit_group: np.ndarray, n_groups: int, n_subjects_total: int, *,
+    group_of_cell: np.ndarray,
 ) -> ClusterCounts:
     """Per-subject (and per subject pair) errors and trials, one column per canonical row.
 
@@ -308,23 +358,18 @@ def _cluster_counts(
     entries = units.errors.tocoo()
     error_rows = entries.col * n_groups + unit_group[entries.row]
 
-    def errors_of(owners: tuple[np.ndarray, ...], n_owners: int, *, compressed: bool = True
-                  ) -> sparse.spmatrix:
-        """Errors (owners x rows), each unit once per owner; ``compressed=False`` keeps them as
-        coordinates (no row pointers for ten million pairs without an error)."""
+    def errors_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
+        """Errors (owners x rows), each unit once per owner."""
         k = len(owners)
-        return (sparse.csr_matrix if compressed else sparse.coo_matrix)(
+        return sparse.csr_matrix(
             (np.tile(entries.data, k), (np.concatenate([o[entries.row] for o in owners]),
                                         np.tile(error_rows, k))), shape=(n_owners, n_rows))
 
     def trials_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
         """Trials (owners x groups), each unit once per owner."""
-        if n_owners * n_groups <= DENSE_TRIALS:
-            # A dyadic unit is one trial: unweighted counts, the faster bincount.
-            weights = None if units.reference_subjects is not None else units.trials
-            dense = sum(np.bincount(o * np.int32(n_groups) + unit_group, weights=weights,
-                                    minlength=n_owners * n_groups) for o in owners)
-            return sparse.csr_matrix(dense.reshape(n_owners, n_groups).astype(np.int32))
+        sides = side_trials(units, group_of_cell, n_groups, n_owners)
+        if sides is not None:
+            return sparse.csr_matrix(sum(sides) if len(sides) > 1 else sides[0])
         weights = units.trials.astype(np.int32)  # counts: exact in any product, half the size
         if len(owners) == 1:  # no copies of ten-million-entry arrays
             return sparse.csr_matrix((weights, (owners[0], unit_group)), shape=(n_owners, n_groups))
@@ -337,6 +382,10 @@ def _cluster_counts(
     n = trials_of(owners, n_subjects_total)[:, base]
     if units.reference_subjects is None:
         return ClusterCounts(errors, n)
-    pairs = (units.pairs,)
-    return ClusterCounts(errors, n, errors_of(pairs, units.pair_keys.size, compressed=False),
-                         trials_of(pairs, units.pair_keys.size), units.pair_keys, base)
+    # The pairs' errors stay coordinates (no row pointers for ten million pairs without an
+    # error); their trials come from the pairs' shared sort order.
+    pairs = units.pairs
+    pair_errors = sparse.coo_matrix((entries.data, (pairs.positions(entries.row), error_rows)),
+                                    shape=(pairs.keys.size, n_rows))
+    return ClusterCounts(errors, n, pair_errors, pairs.trials(unit_group, n_groups), pairs.keys,
+                         base)

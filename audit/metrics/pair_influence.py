@@ -71,10 +71,13 @@ class PairInfluence:
     @classmethod
     def from_counts(cls, keys: np.ndarray, errors: sparse.csr_matrix, trials: sparse.csr_matrix,
                     base: np.ndarray, rate: np.ndarray, scale: np.ndarray) -> PairInfluence:
-        """From pairs x rows errors, keeping only the pairs that have one."""
-        errors = sparse.csr_matrix(errors)
-        erred = np.flatnonzero(np.diff(errors.indptr))
-        return cls(keys, erred, errors[erred], sparse.csr_matrix(trials), base, rate, scale)
+        """From pairs x rows errors, keeping only the pairs that have one (read from the
+        coordinates: no row pointers for the ten million pairs without an error)."""
+        errors = sparse.coo_matrix(errors)
+        erred = np.unique(errors.row).astype(np.int64)
+        kept = sparse.csr_matrix((errors.data, (np.searchsorted(erred, errors.row), errors.col)),
+                                 shape=(erred.size, errors.shape[1]))
+        return cls(keys, erred, kept, sparse.csr_matrix(trials), base, rate, scale)
 
     def columns(self, index: np.ndarray) -> PairInfluence:
         """The rows at ``index`` (the trials and cached Gram matrices are shared)."""
@@ -161,11 +164,15 @@ class PairInfluence:
 
     def _square_gram(self) -> np.ndarray:
         """``(trials**2).T @ trials`` (bases x bases), computed once per trials table."""
-        key = ("squares", id(self.trials))
-        cached = self.grams.get(key)
+        return self._own_grams()[1]
+
+    def _own_grams(self) -> tuple[np.ndarray, np.ndarray]:
+        """``trials.T @ trials`` and ``(trials**2).T @ trials``, computed together once per
+        trials table (one pass over its entries gives both, :func:`own_products`)."""
+        cached = self.grams.get(("own", id(self.trials)))
         if cached is None or cached[0] is not self.trials:
-            cached = (self.trials, count_products(self.trials, self.trials, power=2))
-            self.grams[key] = cached
+            cached = (self.trials, tuple(own_products(self.trials, (1, 2))))
+            self.grams[("own", id(self.trials))] = cached
         return cached[1]
 
     def on_keys(self, keys: np.ndarray) -> PairInfluence:
@@ -183,6 +190,8 @@ class PairInfluence:
 
     def _gram(self, other: PairInfluence) -> np.ndarray:
         """``trials.T @ other.trials`` (bases x other bases), computed once per pair of tables."""
+        if other.trials is self.trials:
+            return self._own_grams()[0]
         cached = self.grams.get(id(other.trials))
         if cached is None or cached[0] is not other.trials:
             cached = (other.trials, count_products(self.trials, other.trials))
@@ -203,21 +212,52 @@ def count_products(a: sparse.csr_matrix, b: sparse.csr_matrix, *, power: int = 1
     go through a sparse product. Read a million pairs at a time, so that no temporary
     grows with the number of pairs (the product of the whole tables copied and
     transposed both, hundreds of MiB at ten million pairs). The counts are integers,
-    so the sums are exact whatever their order.
+    so the sums are exact whatever their order. A table with itself (every Gram
+    matrix of a variance, and every count moment of a skewness) takes
+    :func:`own_products`.
     """
+    if a is b or a.shape == b.shape and all(getattr(a, n) is getattr(b, n) for n in (
+            "indptr", "indices", "data")):
+        return own_products(a, (power,))[0]
     out = np.zeros((a.shape[1], b.shape[1]))
+    ones = bool(np.all(a.data == 1) and np.all(b.data == 1))  # then the products are 1
     for start in range(0, a.shape[0], CHUNK):
         stop = min(start + CHUNK, a.shape[0])
         left, right = a.indptr[start:stop + 1], b.indptr[start:stop + 1]
         in_a, in_b = np.diff(left), np.diff(right)
         single = (in_a == 1) & (in_b == 1)
         at_a, at_b = left[:-1][single], right[:-1][single]
-        out += np.bincount(a.indices[at_a] * b.shape[1] + b.indices[at_b],
-                           weights=a.data[at_a].astype(np.float64) ** power * b.data[at_b],
+        out += np.bincount(a.indices[at_a] * b.shape[1] + b.indices[at_b], weights=None if ones
+                           else a.data[at_a].astype(np.float64) ** power * b.data[at_b],
                            minlength=out.size).reshape(out.shape)
         rest = start + np.flatnonzero((in_a > 0) & (in_b > 0) & ~single)
         if rest.size:
             out += (a[rest].astype(np.float64).power(power).T @ b[rest]).toarray()
+    return out
+
+
+def own_products(a: sparse.csr_matrix, powers: tuple[int, ...]) -> list[np.ndarray]:
+    """``(a ** power).T @ a`` for one pairs x bases count table, at each of ``powers``.
+
+    The diagonal is every entry's ``count ** (power + 1)`` summed by column (one
+    ``bincount``, the same for every power when every count is 1, as when no two
+    trials of a pair share a group); only the few pairs with trials in two or more
+    bases add off-diagonal terms. Exact: the counts are integers.
+    """
+    ones = bool(np.all(a.data == 1))
+    plain = np.bincount(a.indices, minlength=a.shape[1]).astype(np.float64) if ones else None
+    wide = np.flatnonzero(np.diff(a.indptr) > 1)
+    rows = a[wide].astype(np.float64) if wide.size else None
+    out = []
+    for power in powers:
+        own = plain if ones else np.bincount(a.indices, weights=a.data.astype(np.float64) ** (
+            power + 1), minlength=a.shape[1])
+        products = np.diag(own)
+        if rows is not None:
+            extra = (rows.power(power).T @ rows).toarray()
+            np.fill_diagonal(extra, 0.0)
+            products += extra
+        out.append(products)
     return out
 
 

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.metrics.arrow_lookup import equal_text, index_in
+from audit.metrics.subject_pairs import SubjectPairs
 from audit.schema import UNKNOWN
 
 VERIFICATION = "verification"
@@ -285,8 +286,8 @@ class TrialSet:
     #: Subject of the other image of a non-mated 1:1 pair (FMR), else None: such
     #: trials are clustered on both subjects (:mod:`audit.metrics.variance`).
     reference_subjects: np.ndarray | None = None
-    #: Sorted unordered-pair codes and each trial's position among them, when already known.
-    pairs: tuple[np.ndarray, np.ndarray] | None = None
+    #: The trials' unordered subject pairs, when already sorted (the FMR trials').
+    pairs: SubjectPairs | None = None
 
 
 def trial_set(
@@ -320,8 +321,9 @@ def trial_set(
 
 def cross_trial_set(
     scores: pa.Table, images: ImageTable, grouping: Grouping, *, subjects: pd.Index,
-    fmr_pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    fmr_pairs: SubjectPairs | None = None,
     fmr_subjects: tuple[np.ndarray, np.ndarray] | None = None,
+    fmr_cells: tuple[np.ndarray, pd.DataFrame] | None = None,
 ) -> TrialSet:
     """Non-mated verification trials, cells = *unordered* pairs of groups {A, B}.
 
@@ -336,21 +338,28 @@ def cross_trial_set(
     from it without copying the trials. The cell table lists every unordered
     pair of the grouping's observed groups, row-major (``np.triu_indices``),
     so pairs with no comparison appear (and are reported as NaN, never 0).
-    ``fmr_pairs``, the pairs of the FMR trials
+    ``fmr_pairs``, the subject pairs of the FMR trials
     (:attr:`audit.metrics.unit_counts.UnitCounts.pairs`, same rows), spares
     sorting the pairs again; ``fmr_subjects``, their probe and reference subject codes
     (:attr:`audit.metrics.unit_counts.UnitCounts.subjects` and ``reference_subjects``),
-    looking them up again.
+    looking them up again; ``fmr_cells``, their probe cells and cell table
+    (:attr:`audit.metrics.unit_counts.UnitCounts.cells`, ``cell_table``), the probe's group
+    when the cell table has the grouping's columns.
     """
-    rows = scores.select(["score", "probe_id", "reference_id"] + (
-        ["probe_subject", "reference_subject"] if fmr_subjects is None else [])).filter(
-        pa.array(_rows(scores, FMR)))
+    if fmr_cells is not None and not set(grouping.sensitive) <= set(fmr_cells[1].columns):
+        fmr_cells = None
+    rows = scores.select(["score", "reference_id"] + (["probe_id"] if fmr_cells is None else [])
+                         + (["probe_subject", "reference_subject"] if fmr_subjects is None
+                            else [])).filter(pa.array(_rows(scores, FMR)))
     image_cells, groups = images.cells(grouping.sensitive)
-    probe = image_cells[images.positions(rows["probe_id"], table="scores probe_id")]
+    if fmr_cells is None:
+        probe = image_cells[images.positions(rows["probe_id"], table="scores probe_id")]
+    else:
+        probe = _group_of_cells(fmr_cells[1], groups, grouping.sensitive)[fmr_cells[0]]
     reference = image_cells[images.positions(rows["reference_id"], table="scores reference_id")]
     first, second = np.triu_indices(len(groups))
     cell_of = np.full((len(groups), len(groups)), -1, dtype=np.int32)
-    cell_of[first, second] = np.arange(first.size)
+    cell_of[first, second] = cell_of[second, first] = np.arange(first.size)  # either orientation
     cell_table = pd.concat(
         [groups.add_prefix(PROBE_PREFIX).iloc[first].reset_index(drop=True),
          groups.add_prefix(REFERENCE_PREFIX).iloc[second].reset_index(drop=True)], axis=1)
@@ -362,11 +371,19 @@ def cross_trial_set(
         mated=False,
         scores=rows["score"].to_numpy(),
         subjects=np.where(turned, reference_subject, probe_subject),
-        cells=cell_of[np.minimum(probe, reference), np.maximum(probe, reference)],
+        cells=cell_of.ravel()[probe.astype(np.int64) * len(groups) + reference],
         cell_table=cell_table,
         reference_subjects=np.where(turned, probe_subject, reference_subject),
         pairs=fmr_pairs,
     )
+
+
+def _group_of_cells(cell_table: pd.DataFrame, groups: pd.DataFrame, columns: tuple[str, ...]
+                    ) -> np.ndarray:
+    """Code in ``groups`` (:meth:`ImageTable.cells` of ``columns``) of each cell-table row."""
+    coded = groups.loc[:, list(columns)].assign(_code=np.arange(len(groups), dtype=np.int32))
+    return cell_table.loc[:, list(columns)].merge(coded, on=list(columns), how="left")[
+        "_code"].to_numpy(np.int32)
 
 
 def _rows(scores: pa.Table, spec: RateSpec) -> np.ndarray:

@@ -9,7 +9,7 @@ counts) works on these counts, never on rows of comparisons.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -17,9 +17,10 @@ import pyarrow as pa
 from scipy import sparse
 
 from audit.metrics import trials
+from audit.metrics.subject_pairs import PAIR_BASE, SubjectPairs, subject_pairs
 
-#: Subject codes are below this, so ``low * PAIR_BASE + high`` names an unordered pair.
-PAIR_BASE = 2**31
+#: ``PAIR_BASE`` stays importable from here, where pair codes were first made.
+__all__ = ["PAIR_BASE", "UnitCounts", "fta_unit_counts", "unit_counts", "unordered_pairs"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ class UnitCounts:
     ``errors`` is sparse (units x thresholds): non-mated rates err only above
     the lowest threshold, which at the targets audited is a small share of
     the trials. A dyadic rate's units are its trials, with the unordered pair
-    of subjects of each (``pairs``, codes into ``pair_keys``).
+    of subjects of each (``pairs``, sorted once per log and shared by every breakdown);
+    its errors are kept as coordinates (each trial errs at most once per threshold, and
+    a compressed matrix would hold a row pointer for each of ten million trials).
     """
 
     rate: str
@@ -39,12 +42,18 @@ class UnitCounts:
     subjects: np.ndarray
     cells: np.ndarray
     trials: np.ndarray
-    errors: sparse.csr_matrix
+    errors: sparse.csr_matrix | sparse.coo_matrix
     cell_table: pd.DataFrame
     #: The other subject of each unit's non-mated pairs (dyadic rates), else None.
     reference_subjects: np.ndarray | None = None
-    pair_keys: np.ndarray | None = None
-    pairs: np.ndarray | None = None
+    pairs: SubjectPairs | None = None
+    #: Tables derived from the units once and shared by every grouping's breakdown.
+    shared: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def pair_keys(self) -> np.ndarray | None:
+        """The sorted codes of the units' unordered subject pairs (dyadic rates), else None."""
+        return None if self.pairs is None else self.pairs.keys
 
 
 def unit_counts(
@@ -62,12 +71,12 @@ def unit_counts(
                 operating_points=tuple(operating_points), cell_table=trial_set.cell_table)
     if trial_set.reference_subjects is not None:
         a, b = trial_set.subjects, trial_set.reference_subjects
-        pair_keys, pairs = trial_set.pairs or unordered_pairs(a, b)
+        pairs = trial_set.pairs if trial_set.pairs is not None else subject_pairs(a, b)
         return UnitCounts(
             **base, subjects=a, cells=trial_set.cells, trials=np.ones(a.size, dtype=np.int8),
-            errors=_sparse_counts(rows, columns, (a.size, thresholds.size)),
-            reference_subjects=b, pair_keys=pair_keys,
-            pairs=pairs.ravel().astype(np.int32, copy=False))  # shared, not copied, when int32
+            errors=sparse.coo_matrix((np.ones(rows.size), (rows, columns)),
+                                     shape=(a.size, thresholds.size)),
+            reference_subjects=b, pairs=pairs)
     n_cells = len(trial_set.cell_table)
     keys, unit = np.unique(trial_set.subjects.astype(np.int64) * n_cells + trial_set.cells,
                            return_inverse=True)
@@ -80,54 +89,30 @@ def unit_counts(
 
 def unordered_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct unordered-pair codes ``low * PAIR_BASE + high`` of subjects ``a``, ``b``
-    and each trial's position among them: ``np.unique(codes, return_inverse=True)``.
-
-    That call's ``argsort`` of ten million codes is the costliest step of an FMR
-    breakdown. When the dense code ``low * n + high`` (``n`` subjects) and the trial's
-    index fit in 63 bits together, one value sort of ``code << bits | index`` (a
-    vectorised sort, several times faster than an ``argsort``) gives both the order
-    and the sorted codes; the answer is the same.
-    """
-    n = int(max(a.max(initial=0), b.max(initial=0))) + 1
-    index_bits = max(int(a.size - 1).bit_length(), 1)
-    if a.size == 0 or (n * n - 1).bit_length() + index_bits > 63:
-        low, high = np.minimum(a, b).astype(np.int64), np.maximum(a, b)
-        keys, inverse = np.unique(low * PAIR_BASE + high, return_inverse=True)
-        return keys, inverse.ravel()
-    # In place, one 10M-entry int64 array at a time: each temporary costs page faults.
-    packed = np.minimum(a, b).astype(np.int64)
-    packed *= n
-    packed += np.maximum(a, b)
-    packed <<= index_bits
-    packed |= np.arange(a.size, dtype=np.int64)
-    packed.sort()
-    order = packed & ((1 << index_bits) - 1)
-    packed >>= index_bits  # the dense codes, sorted
-    first = np.empty(packed.size, dtype=bool)
-    first[0] = True
-    np.not_equal(packed[1:], packed[:-1], out=first[1:])
-    position = np.cumsum(first, dtype=np.int64 if a.size > 2**31 - 1 else np.int32)
-    position -= 1
-    inverse = np.empty(a.size, dtype=position.dtype)
-    inverse[order] = position
-    del order, position
-    keys = packed[first]
-    return (keys // n) * PAIR_BASE + keys % n, inverse
+    and each trial's position among them: ``np.unique(codes, return_inverse=True)``, from
+    :func:`audit.metrics.subject_pairs.subject_pairs`."""
+    pairs = subject_pairs(a, b)
+    return pairs.keys, pairs.inverse()
 
 
 def _error_entries(scores: np.ndarray, thresholds: np.ndarray, *, mated: bool
                    ) -> tuple[np.ndarray, np.ndarray]:
     """(trial, threshold) of every error: a non-mated trial at ``score >= t``, a mated one
-    below it (NaN never decides). One ``searchsorted`` into the sorted thresholds."""
+    below it (NaN never decides). One comparison finds the trials that err at some
+    threshold (few, for non-mated rates at the thresholds audited); only those are
+    placed among the sorted thresholds (``searchsorted``)."""
     order = np.argsort(thresholds, kind="stable")
-    reached = np.searchsorted(thresholds[order], scores, side="right")
-    reached[np.isnan(scores)] = 0
+    ordered = thresholds[order]
+    if not ordered.size:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    erring = np.flatnonzero(~(scores >= ordered[-1]) if mated else scores >= ordered[0])
+    erring_scores = scores[erring]
+    reached = np.searchsorted(ordered, erring_scores, side="right")
+    reached[np.isnan(erring_scores)] = 0
     count = thresholds.size - reached if mated else reached
-    erring = np.flatnonzero(count)  # few, for non-mated rates at the thresholds audited
-    count = count[erring]
     rows = np.repeat(erring, count)
     offset = np.arange(rows.size) - np.repeat(np.cumsum(count) - count, count)
-    return rows, order[reached[rows] + offset if mated else offset]
+    return rows, order[np.repeat(reached, count) + offset if mated else offset]
 
 
 def _sparse_counts(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]

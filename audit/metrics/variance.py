@@ -313,7 +313,9 @@ def _column_sums(matrix: sparse.spmatrix) -> np.ndarray:
     or coordinate matrix without scipy's vector of ones (as long as its rows) or float copy."""
     if sparse.isspmatrix_csr(matrix) or sparse.isspmatrix_coo(matrix):
         columns = matrix.indices if sparse.isspmatrix_csr(matrix) else matrix.col
-        return _float_bincount(columns, matrix.data, matrix.shape[1])
+        # Counts of one (a pair table's trials, mostly): the same sums, unweighted.
+        ones = matrix.data.dtype.kind in "iu" and bool(np.all(matrix.data == 1))
+        return _float_bincount(columns, None if ones else matrix.data, matrix.shape[1])
     return np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
 
 

@@ -1,0 +1,137 @@
+"""The unordered subject pairs of dyadic trials, sorted once per log.
+
+A non-mated 1:1 trial has two people; its dyadic variance
+(:mod:`audit.metrics.variance`) needs every unordered pair of subjects, with
+its trials counted by group, for every FMR breakdown (overall, each grouping,
+the cross-group matrix). Sorting ten million pair codes is the costly step,
+and the order it finds serves every breakdown: :class:`SubjectPairs` keeps the
+sorted distinct codes and the trials in pair order, so that a breakdown's
+pairs x groups trial table is a gather of its groups in that order
+(:meth:`SubjectPairs.trials`), not a sparse conversion of ten million
+coordinates, and a trial's pair is looked up only for the few trials that err
+(:meth:`SubjectPairs.positions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+#: Subject codes are below this, so ``low * PAIR_BASE + high`` names an unordered pair.
+PAIR_BASE = 2**31
+
+
+@dataclass(frozen=True)
+class SubjectPairs:
+    """Distinct unordered-pair codes ``low * PAIR_BASE + high`` of a set of trials, sorted.
+
+    ``order`` lists the trials by pair code, then trial index; pair *k*'s
+    trials are ``order[starts[k]:starts[k + 1]]``. ``a`` and ``b`` are the
+    trials' two subject codes (either orientation).
+    """
+
+    keys: np.ndarray
+    order: np.ndarray
+    starts: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+
+    def positions(self, trials: np.ndarray) -> np.ndarray:
+        """Position in :attr:`keys` of the pair of each trial in ``trials`` (indices)."""
+        a, b = self.a[trials], self.b[trials]
+        codes = np.minimum(a, b).astype(np.int64) * PAIR_BASE + np.maximum(a, b)
+        return np.searchsorted(self.keys, codes).astype(np.int32 if self.keys.size < 2**31
+                                                       else np.int64)
+
+    def inverse(self) -> np.ndarray:
+        """Position in :attr:`keys` of every trial's pair (``np.unique``'s inverse)."""
+        out = np.empty(self.order.size, dtype=np.int64 if self.keys.size >= 2**31 else np.int32)
+        out[self.order] = np.repeat(np.arange(self.keys.size, dtype=out.dtype),
+                                    np.diff(self.starts))
+        return out
+
+    def trials(self, group: np.ndarray, n_groups: int) -> sparse.csr_matrix:
+        """Trials of every pair in every group (pairs x groups, int32 counts), ``group`` being
+        each trial's group code: the table ``csr_matrix((ones, (inverse, group)))`` builds,
+        in canonical form (columns sorted within a row, repeats summed), without it.
+
+        Most pairs meet once, so their row is their one trial's group; only the rows of
+        pairs met more than once are sorted and merged.
+        """
+        columns = (group[self.order].astype(np.int32) if n_groups > 1
+                   else np.zeros(self.order.size, dtype=np.int32))  # one group: no gather
+        counts = np.ones(columns.size, dtype=np.int32)
+        lengths = np.diff(self.starts)
+        wide = np.flatnonzero(lengths > 1)
+        if not wide.size:
+            return _csr(counts, columns, self.starts, (self.keys.size, n_groups))
+        within = lengths[wide]
+        first = np.repeat(self.starts[wide], within)
+        slot = first + (np.arange(first.size) - np.repeat(np.cumsum(within) - within, within))
+        row = np.repeat(np.arange(wide.size, dtype=np.int64), within)
+        merged, repeats = np.unique(row * n_groups + columns[slot], return_counts=True)
+        merged_row = merged // n_groups
+        kept = np.bincount(merged_row, minlength=wide.size)
+        # Each wide row's merged entries go to the front of its slots; the rest are dropped.
+        rank = np.arange(merged.size) - np.repeat(np.cumsum(kept) - kept, kept)
+        target = self.starts[wide][merged_row] + rank
+        columns[target] = merged % n_groups
+        counts[target] = repeats
+        if np.array_equal(kept, within):
+            return _csr(counts, columns, self.starts, (self.keys.size, n_groups))
+        keep = np.ones(columns.size, dtype=bool)
+        keep[slot] = False
+        keep[target] = True
+        new_lengths = lengths.copy()
+        new_lengths[wide] = kept
+        indptr = np.zeros(lengths.size + 1, dtype=self.starts.dtype)
+        np.cumsum(new_lengths, out=indptr[1:])
+        return _csr(counts[keep], columns[keep], indptr, (self.keys.size, n_groups))
+
+
+def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]
+         ) -> sparse.csr_matrix:
+    """A CSR matrix from arrays already in canonical form (not checked again)."""
+    out = sparse.csr_matrix((data, indices, indptr), shape=shape)
+    out.has_sorted_indices = True
+    out.has_canonical_format = True
+    return out
+
+
+def subject_pairs(a: np.ndarray, b: np.ndarray) -> SubjectPairs:
+    """Sort the trials' unordered subject pairs (subject codes ``a``, ``b``: non-negative).
+
+    When the dense code ``low * n + high`` (``n`` subjects) and the trial's index
+    fit in 63 bits together, one value sort of ``code << bits | index`` (a
+    vectorised sort, several times faster than an ``argsort``) gives both the order
+    and the sorted codes; otherwise a stable ``argsort`` of the codes.
+    """
+    n = int(max(a.max(initial=0), b.max(initial=0))) + 1
+    index_bits = max(int(a.size - 1).bit_length(), 1)
+    index_type = np.int32 if a.size < 2**31 else np.int64
+    if a.size == 0 or (n * n - 1).bit_length() + index_bits > 63:
+        codes = np.minimum(a, b).astype(np.int64) * PAIR_BASE + np.maximum(a, b)
+        order = np.argsort(codes, kind="stable").astype(index_type)
+        codes = codes[order]
+        scale = None
+    else:
+        # In place, one int64 array at a time: each temporary costs page faults.
+        codes = np.minimum(a, b).astype(np.int64)
+        codes *= n
+        codes += np.maximum(a, b)
+        codes <<= index_bits
+        codes |= np.arange(a.size, dtype=np.int64)
+        codes.sort()
+        order = (codes & ((1 << index_bits) - 1)).astype(index_type)
+        codes >>= index_bits  # the dense codes, sorted
+        scale = n
+    first = np.empty(codes.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(codes[1:], codes[:-1], out=first[1:])
+    starts = np.append(np.flatnonzero(first), codes.size).astype(index_type)
+    keys = codes[first]
+    if scale is not None:
+        keys = (keys // scale) * PAIR_BASE + keys % scale
+    return SubjectPairs(keys, order, starts, a, b)

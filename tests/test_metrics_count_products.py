@@ -1,0 +1,41 @@
+"""Count products and erred pairs of PairInfluence against dense computations."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from audit.metrics.pair_influence import PairInfluence, count_products, own_products
+
+
+def _count_table(rng: np.random.Generator, n_pairs: int, n_bases: int) -> sparse.csr_matrix:
+    counts = rng.integers(0, 4, size=(n_pairs, n_bases)) * (rng.random((n_pairs, n_bases)) < 0.4)
+    return sparse.csr_matrix((np.minimum(counts, 1) if rng.random() < 0.5 else counts).astype(
+        np.int32))
+
+
+def test_count_products_equal_the_dense_products():
+    """A table with itself (and with a copy sharing its arrays), and two different tables,
+    with counts of 1 only and with larger counts."""
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        a, b = _count_table(rng, 50, 4), _count_table(rng, 50, 3)
+        same = sparse.csr_matrix((a.data, a.indices, a.indptr), shape=a.shape)
+        for power in (1, 2):
+            own = (a.toarray().astype(np.float64) ** power).T @ a.toarray()
+            np.testing.assert_array_equal(count_products(a, a, power=power), own)
+            np.testing.assert_array_equal(count_products(a, same, power=power), own)
+            np.testing.assert_array_equal(own_products(a, (1, 2))[power - 1], own)
+            np.testing.assert_array_equal(count_products(a, b, power=power),
+                                          (a.toarray() ** power).T @ b.toarray())
+
+
+def test_from_counts_keeps_the_rows_of_pairs_with_an_error():
+    rng = np.random.default_rng(4)
+    errors = sparse.coo_matrix((np.ones(30), (rng.integers(0, 40, 30), rng.integers(0, 3, 30))),
+                               shape=(40, 3))  # repeated coordinates are summed
+    pairs = PairInfluence.from_counts(np.arange(40), errors, sparse.csr_matrix((40, 1)),
+                                      np.zeros(3, dtype=int), np.zeros(3), np.ones(3))
+    dense = errors.toarray()
+    np.testing.assert_array_equal(pairs.erred, np.flatnonzero(dense.any(axis=1)))
+    np.testing.assert_array_equal(pairs.errors.toarray(), dense[pairs.erred])

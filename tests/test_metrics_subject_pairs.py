@@ -1,0 +1,49 @@
+"""Subject pairs sorted once: their trial tables against scipy's COO construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from audit.metrics.subject_pairs import PAIR_BASE, subject_pairs
+
+
+def _trials(n: int, subjects: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, subjects, n).astype(np.int32),
+            rng.integers(0, subjects, n).astype(np.int32))
+
+
+@pytest.mark.parametrize(("n", "subjects", "n_groups"),
+                         [(0, 3, 2), (1, 3, 1), (60, 4, 3), (500, 30, 5), (3000, 400, 1),
+                          (3000, 2000, 7)])
+def test_trial_table_equals_the_coo_construction(n, subjects, n_groups):
+    """Pairs met once, several times in one group, and in several groups."""
+    a, b = _trials(n, subjects, seed=n + subjects)
+    group = np.random.default_rng(n).integers(0, n_groups, n)
+    pairs = subject_pairs(a, b)
+    keys, inverse = np.unique(np.minimum(a, b).astype(np.int64) * PAIR_BASE + np.maximum(a, b),
+                              return_inverse=True)
+    want = sparse.csr_matrix((np.ones(n, dtype=np.int32), (inverse.ravel(), group)),
+                             shape=(keys.size, n_groups))
+    got = pairs.trials(group, n_groups)
+    np.testing.assert_array_equal(pairs.keys, keys)
+    np.testing.assert_array_equal(pairs.inverse(), inverse.ravel())
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    assert got.has_canonical_format and got.dtype == np.int32
+
+
+def test_positions_name_each_trials_pair_in_either_orientation():
+    pairs = subject_pairs(np.array([4, 1, 1, 2, 7]), np.array([1, 4, 2, 1, 0]))
+    assert pairs.keys.tolist() == [7, PAIR_BASE + 2, PAIR_BASE + 4]
+    assert pairs.positions(np.array([4, 0, 1, 3])).tolist() == [0, 2, 2, 1]
+
+
+def test_wide_codes_sort_by_argsort():
+    a = np.array([0, 3_000_000_000 // 2, 0], dtype=np.int64)  # n * n needs more than 62 bits
+    b = np.array([2_000_000_000, 5, 2_000_000_000], dtype=np.int64)
+    pairs = subject_pairs(a, b)
+    assert pairs.keys.tolist() == [2_000_000_000, 5 * PAIR_BASE + 1_500_000_000]
+    assert pairs.trials(np.array([1, 0, 1]), 2).toarray().tolist() == [[0, 2], [1, 0]]
