@@ -181,7 +181,8 @@ def read_columns(path: Path, text: list[str], numbers: list[str], *,
     n_rows, codes, keyed = table.num_rows, {}, keyed or {}
     groups = [*shared, *((name,) for name in text if not any(name in g for g in shared))]
     keys = {key: None for key in keyed.values()}
-    for group in sorted(groups, key=lambda g: g not in keys):  # keys first
+    # Key columns first: the columns keyed by them are coded through their codes.
+    for group in [g for g in groups if g in keys] + [g for g in groups if g not in keys]:
         columns = [table[name] for name in group]
         key = keys.get(keyed.get(group))
         coded = _encode(columns, key)
