@@ -10,6 +10,7 @@ from scipy import optimize, sparse, stats
 from test_metrics_variance import _dyadic
 
 from audit.metrics.intervals import clustered_wilson_interval
+from audit.metrics import score_limits
 from audit.metrics.score_limits import from_design_effects, skew_corrected
 from audit.metrics.variance import design_effects, influence
 
@@ -158,3 +159,15 @@ def test_one_way_limits_take_korn_graubards_degrees_of_freedom(errors, trials, d
                                     [float(people)]).limits(Z)
     want_low, want_high = clustered_wilson_interval(errors, trials, deff / shrink)
     assert (low[0], high[0]) == pytest.approx((float(want_low), float(want_high)), abs=1e-12)
+
+
+def test_t_quantile_is_scipy_stats_t_isf_of_the_normal_tail():
+    rng = np.random.default_rng(7)
+    z = np.concatenate([rng.uniform(-8.0, 40.0, 2000), [0.0, 1.96, 37.5, 38.5, 40.0, -40.0]])
+    df = np.concatenate([rng.uniform(0.2, 1e6, 2000), [1.0, 3.0, 2.0, 1e9, 5.0, 5.0]])
+    df[::50] = np.inf  # the normal quantile itself
+    expected = np.where(np.isfinite(df), stats.t.isf(stats.norm.sf(z), np.where(
+        np.isfinite(df), np.maximum(df, 1.0), 1.0)), z)
+    found = score_limits.t_quantile(z, df)
+    assert np.array_equal(found, expected)
+    assert np.isposinf(found[-2]) and np.isneginf(found[-1])  # p underflows to 0 / is 1
