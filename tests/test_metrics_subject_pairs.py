@@ -1,4 +1,5 @@
-"""Subject pairs sorted once: their trial tables against scipy's COO construction."""
+"""Subject pairs sorted once: codes and order against numpy's unique, trial tables against
+scipy's COO construction."""
 
 from __future__ import annotations
 
@@ -7,6 +8,34 @@ import pytest
 from scipy import sparse
 
 from audit.metrics.subject_pairs import PAIR_BASE, subject_pairs
+
+
+def _inverse(pairs) -> np.ndarray:
+    """Each trial's position among the sorted pairs, read from the pairs' order and starts."""
+    out = np.empty(pairs.order.size, dtype=np.int64)
+    out[pairs.order] = np.repeat(np.arange(pairs.keys.size), np.diff(pairs.starts))
+    return out
+
+
+@pytest.mark.parametrize(("n", "subjects"), [(0, 3), (1, 3), (50, 2), (5000, 40), (20000, 3000)])
+def test_pairs_equal_numpy_unique(n, subjects):
+    rng = np.random.default_rng(n)
+    a = rng.integers(0, subjects, n).astype(np.int32)
+    b = rng.integers(0, subjects, n).astype(np.int32)
+    pairs = subject_pairs(a, b)
+    want_keys, want_inverse = np.unique(
+        np.minimum(a, b).astype(np.int64) * PAIR_BASE + np.maximum(a, b), return_inverse=True)
+    np.testing.assert_array_equal(pairs.keys, want_keys)
+    np.testing.assert_array_equal(_inverse(pairs), want_inverse.ravel())
+    # Trials of one pair are listed in trial order.
+    assert all(np.all(np.diff(pairs.order[s:e]) > 0)
+               for s, e in zip(pairs.starts[:-1], pairs.starts[1:], strict=True))
+
+
+def test_pairs_name_both_orientations_once():
+    pairs = subject_pairs(np.array([4, 1, 1, 2]), np.array([1, 4, 2, 1]))
+    assert pairs.keys.tolist() == [1 * PAIR_BASE + 2, 1 * PAIR_BASE + 4]
+    assert _inverse(pairs).tolist() == [1, 1, 0, 0]
 
 
 def _trials(n: int, subjects: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +58,7 @@ def test_trial_table_equals_the_coo_construction(n, subjects, n_groups):
                              shape=(keys.size, n_groups))
     got = pairs.trials(group, n_groups)
     np.testing.assert_array_equal(pairs.keys, keys)
-    np.testing.assert_array_equal(pairs.inverse(), inverse.ravel())
+    np.testing.assert_array_equal(_inverse(pairs), inverse.ravel())
     for name in ("indptr", "indices", "data"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
     assert got.has_canonical_format and got.dtype == np.int32
@@ -46,4 +75,5 @@ def test_wide_codes_sort_by_argsort():
     b = np.array([2_000_000_000, 5, 2_000_000_000], dtype=np.int64)
     pairs = subject_pairs(a, b)
     assert pairs.keys.tolist() == [2_000_000_000, 5 * PAIR_BASE + 1_500_000_000]
+    assert _inverse(pairs).tolist() == [0, 1, 0]
     assert pairs.trials(np.array([1, 0, 1]), 2).toarray().tolist() == [[0, 2], [1, 0]]

@@ -45,13 +45,6 @@ class SubjectPairs:
         return np.searchsorted(self.keys, codes).astype(np.int32 if self.keys.size < 2**31
                                                        else np.int64)
 
-    def inverse(self) -> np.ndarray:
-        """Position in :attr:`keys` of every trial's pair (``np.unique``'s inverse)."""
-        out = np.empty(self.order.size, dtype=np.int64 if self.keys.size >= 2**31 else np.int32)
-        out[self.order] = np.repeat(np.arange(self.keys.size, dtype=out.dtype),
-                                    np.diff(self.starts))
-        return out
-
     def trials(self, group: np.ndarray, n_groups: int) -> sparse.csr_matrix:
         """Trials of every pair in every group (pairs x groups, int32 counts), ``group`` being
         each trial's group code: the table ``csr_matrix((ones, (inverse, group)))`` builds,

@@ -17,10 +17,7 @@ import pyarrow as pa
 from scipy import sparse
 
 from audit.metrics import trials
-from audit.metrics.subject_pairs import PAIR_BASE, SubjectPairs, subject_pairs
-
-#: ``PAIR_BASE`` stays importable from here, where pair codes were first made.
-__all__ = ["PAIR_BASE", "UnitCounts", "fta_unit_counts", "unit_counts", "unordered_pairs"]
+from audit.metrics.subject_pairs import SubjectPairs, subject_pairs
 
 
 @dataclass(frozen=True)
@@ -85,14 +82,6 @@ def unit_counts(
         **base, subjects=keys // n_cells, cells=keys % n_cells,
         trials=np.bincount(unit, minlength=keys.size).astype(np.int64),
         errors=_sparse_counts(unit[rows], columns, (keys.size, thresholds.size)))
-
-
-def unordered_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct unordered-pair codes ``low * PAIR_BASE + high`` of subjects ``a``, ``b``
-    and each trial's position among them: ``np.unique(codes, return_inverse=True)``, from
-    :func:`audit.metrics.subject_pairs.subject_pairs`."""
-    pairs = subject_pairs(a, b)
-    return pairs.keys, pairs.inverse()
 
 
 def _error_entries(scores: np.ndarray, thresholds: np.ndarray, *, mated: bool
