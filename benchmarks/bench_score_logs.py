@@ -136,8 +136,10 @@ def measured(command: list[str], cap_mib: float = float("inf")) -> Measured:
 def least_of(runs: list[Measured]) -> Measured:
     """A command's runs as one row: the least CPU and wall time (what the work costs when
     the shared machine lets it), the highest peak (what it may need)."""
-    return Measured(min(r.cpu for r in runs), min(r.wall for r in runs),
-                    max(r.peak_mib for r in runs), runs[0].output, any(r.capped for r in runs))
+    finished = [r for r in runs if not r.capped] or runs  # a stopped run's CPU is no least
+    return Measured(min(r.cpu for r in finished), min(r.wall for r in finished),
+                    max(r.peak_mib for r in runs), finished[0].output,
+                    len(finished) < len(runs) or finished[0].capped)
 
 
 def profile(function, top: int = 16) -> str:

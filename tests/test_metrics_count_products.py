@@ -39,3 +39,12 @@ def test_from_counts_keeps_the_rows_of_pairs_with_an_error():
     dense = errors.toarray()
     np.testing.assert_array_equal(pairs.erred, np.flatnonzero(dense.any(axis=1)))
     np.testing.assert_array_equal(pairs.errors.toarray(), dense[pairs.erred])
+
+
+def test_own_products_sum_a_column_repeated_within_a_row_first():
+    """A table not in canonical form (column 0 twice in row 0): as the dense product."""
+    table = sparse.csr_matrix((np.array([1, 1, 2], np.int32), np.array([0, 0, 1]),
+                               np.array([0, 2, 3])), shape=(2, 2))
+    dense = table.toarray().astype(np.float64)  # scipy sums the repeats when densifying
+    for power, found in zip((1, 2), own_products(table, (1, 2)), strict=True):
+        np.testing.assert_array_equal(found, (dense ** power).T @ dense)

@@ -77,3 +77,11 @@ def test_wide_codes_sort_by_argsort():
     assert pairs.keys.tolist() == [2_000_000_000, 5 * PAIR_BASE + 1_500_000_000]
     assert _inverse(pairs).tolist() == [0, 1, 0]
     assert pairs.trials(np.array([1, 0, 1]), 2).toarray().tolist() == [[0, 2], [1, 0]]
+
+
+def test_a_pair_table_cannot_rewrite_the_row_pointers_it_shares():
+    pairs = subject_pairs(np.array([0, 1, 0]), np.array([1, 0, 2]))
+    table = pairs.trials(np.array([0, 1, 1]), 2)
+    assert table.indptr is pairs.starts  # shared by every breakdown's table, not copied
+    with pytest.raises(ValueError, match="read-only"):
+        table.indptr[0] = 1

@@ -82,7 +82,7 @@ def check_scores_table(scores: pd.DataFrame | pa.Table) -> pa.Table:
         if not field.nullable and table[field.name].null_count:
             _fail_first(pc.is_null(table[field.name]), NULL_VALUE, column=field.name)
     kind = table["trial_kind"]
-    bad_kind = index_in(kind, KINDS) < 0  # once per dictionary value: no string decoded a row
+    bad_kind = index_in(kind, KINDS) < 0  # a dictionary column: once per value, not per row
     if bad_kind.any():
         row = int(np.flatnonzero(bad_kind)[0])
         raise ValueError(BAD_KIND.format(row=row, kind=kind[row].as_py()))

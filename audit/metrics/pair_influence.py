@@ -242,8 +242,11 @@ def own_products(a: sparse.csr_matrix, powers: tuple[int, ...]) -> list[np.ndarr
     The diagonal is every entry's ``count ** (power + 1)`` summed by column (one
     ``bincount``, the same for every power when every count is 1, as when no two
     trials of a pair share a group); only the few pairs with trials in two or more
-    bases add off-diagonal terms. Exact: the counts are integers.
+    bases add off-diagonal terms. Exact: the counts are integers. The diagonal rule
+    needs each column at most once a row: a table not in canonical form has its
+    repeats summed first (scipy does nothing when it is marked canonical).
     """
+    a.sum_duplicates()
     ones = bool(np.all(a.data == 1))
     plain = np.bincount(a.indices, minlength=a.shape[1]).astype(np.float64) if ones else None
     wide = np.flatnonzero(np.diff(a.indptr) > 1)

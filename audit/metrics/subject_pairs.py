@@ -124,6 +124,7 @@ def subject_pairs(a: np.ndarray, b: np.ndarray) -> SubjectPairs:
     first[:1] = True
     np.not_equal(codes[1:], codes[:-1], out=first[1:])
     starts = np.append(np.flatnonzero(first), codes.size).astype(index_type)
+    starts.flags.writeable = False  # every breakdown's pair table shares it as row pointers
     keys = codes[first]
     if scale is not None:
         keys = (keys // scale) * PAIR_BASE + keys % scale

@@ -47,11 +47,6 @@ class UnitCounts:
     #: Tables derived from the units once and shared by every grouping's breakdown.
     shared: dict = field(default_factory=dict, compare=False, repr=False)
 
-    @property
-    def pair_keys(self) -> np.ndarray | None:
-        """The sorted codes of the units' unordered subject pairs (dyadic rates), else None."""
-        return None if self.pairs is None else self.pairs.keys
-
 
 def unit_counts(
     trial_set: trials.TrialSet, thresholds: np.ndarray, operating_points: tuple[str, ...]
