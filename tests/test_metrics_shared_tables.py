@@ -49,3 +49,20 @@ def test_error_entries_equal_a_loop_over_thresholds(mated):
             if (not np.isnan(s) and s >= t) != mated}
     assert set(zip(rows.tolist(), columns.tolist(), strict=True)) == want
     assert rows.size == len(want)
+
+
+@pytest.mark.parametrize("limit", [100, 0])
+def test_per_subject_tables_give_the_same_table_on_every_path(monkeypatch, limit):
+    """Shared subjects x cells tables (the default), per-grouping tables when the cells are too
+    many to share but the groups are few (30 people x 6 cells > 100 >= 30 x 3 groups), and the
+    sparse path (0): one metrics table."""
+    from audit.metrics import groups
+    from audit.metrics.engine import compute_metrics
+
+    scores, images = _log()
+    options = dict(thresholds=(0.5, 0.8), groupings=("gender", "ethnicity"), min_subjects=1,
+                   min_trials=1)
+    shared = compute_metrics(scores, images, **options).to_pandas()
+    monkeypatch.setattr(groups, "DENSE_TRIALS", limit)
+    other = compute_metrics(scores, images, **options).to_pandas()
+    pd.testing.assert_frame_equal(other, shared)

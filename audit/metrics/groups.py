@@ -370,6 +370,11 @@ def _cluster_counts(
         sides = side_trials(units, group_of_cell, n_groups, n_owners)
         if sides is not None:
             return sparse.csr_matrix(sum(sides) if len(sides) > 1 else sides[0])
+        if n_owners * n_groups <= DENSE_TRIALS:  # too many cells to share, few groups: bincount
+            weights = None if units.reference_subjects is not None else units.trials
+            dense = sum(np.bincount(o * np.int64(n_groups) + unit_group, weights=weights,
+                                    minlength=n_owners * n_groups) for o in owners)
+            return sparse.csr_matrix(dense.reshape(n_owners, n_groups).astype(np.int32))
         weights = units.trials.astype(np.int32)  # counts: exact in any product, half the size
         if len(owners) == 1:  # no copies of ten-million-entry arrays
             return sparse.csr_matrix((weights, (owners[0], unit_group)), shape=(n_owners, n_groups))
