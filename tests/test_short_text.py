@@ -7,9 +7,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from audit.metrics.short_text import short_text_codes
+from audit.metrics.short_text import packed_words, word_codes
 
 WORDS = [None, "", "a", "ab", " x", "é", "ééé", "12345678", "1234567", "zz€", "ab ", "b"]
+
+
+def short_text_codes(chunks: list[pa.Array]) -> tuple[np.ndarray, pa.Array] | None:
+    """What the reader does with short text: pack it, then code the words (None: not short)."""
+    words = packed_words(chunks)
+    return None if words is None else word_codes(words)
 
 
 def arrow_codes(chunks: list[pa.Array]) -> tuple[list[int], list[str]]:

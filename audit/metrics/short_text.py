@@ -25,24 +25,6 @@ WIDTH = 8
 KEEP = np.array([(1 << (8 * n)) - 1 for n in range(WIDTH)] + [(1 << 64) - 1], dtype=np.uint64)
 
 
-def short_text_codes(chunks: list[pa.Array]) -> tuple[np.ndarray, pa.Array] | None:
-    """int32 codes of string chunks into their distinct values, or None when a value is long.
-
-    A null is coded as the empty text. The values are in first-occurrence
-    order, as :func:`pyarrow.compute.dictionary_encode` gives them.
-
-    Examples
-    --------
-    >>> codes, values = short_text_codes([pa.array(["ab", "c", "ab", None])])
-    >>> codes.tolist(), values.to_pylist()
-    ([0, 1, 0, 2], ['ab', 'c', ''])
-    >>> short_text_codes([pa.array(["a much longer id"])]) is None
-    True
-    """
-    words = packed_words(chunks)
-    return None if words is None else word_codes(words)
-
-
 def packed_words(chunks: list[pa.Array]) -> np.ndarray | None:
     """Each row's text as one uint64 (its bytes, first lowest, zero padded; a null is 0), the
     chunks one after another; None when a value is long, holds a NUL byte or is not a string."""
@@ -59,7 +41,17 @@ def packed_words(chunks: list[pa.Array]) -> np.ndarray | None:
 
 def word_codes(words: np.ndarray) -> tuple[np.ndarray, pa.Array]:
     """int32 codes of packed words (:func:`packed_words`) into their distinct values' text,
-    in first-occurrence order."""
+    in first-occurrence order (as :func:`pyarrow.compute.dictionary_encode` gives them; a
+    null is the empty text).
+
+    Examples
+    --------
+    >>> codes, values = word_codes(packed_words([pa.array(["ab", "c", "ab", None])]))
+    >>> codes.tolist(), values.to_pylist()
+    ([0, 1, 0, 2], ['ab', 'c', ''])
+    >>> packed_words([pa.array(["a much longer id"])]) is None
+    True
+    """
     encoded = pc.dictionary_encode(pa.array(words))
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return codes, _unpacked(encoded.dictionary.to_numpy(zero_copy_only=False))
