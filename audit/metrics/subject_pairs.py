@@ -53,35 +53,46 @@ class SubjectPairs:
         Most pairs meet once, so their row is their one trial's group; only the rows of
         pairs met more than once are sorted and merged.
         """
-        columns = (group[self.order].astype(np.int32) if n_groups > 1
+        columns = (np.take(group, self.order).astype(np.int32, copy=False) if n_groups > 1
                    else np.zeros(self.order.size, dtype=np.int32))  # one group: no gather
-        counts = np.ones(columns.size, dtype=np.int32)
-        lengths = np.diff(self.starts)
-        wide = np.flatnonzero(lengths > 1)
-        if not wide.size:
-            return _csr(counts, columns, self.starts, (self.keys.size, n_groups))
-        within = lengths[wide]
-        first = np.repeat(self.starts[wide], within)
-        slot = first + (np.arange(first.size) - np.repeat(np.cumsum(within) - within, within))
-        row = np.repeat(np.arange(wide.size, dtype=np.int64), within)
-        merged, repeats = np.unique(row * n_groups + columns[slot], return_counts=True)
-        merged_row = merged // n_groups
-        kept = np.bincount(merged_row, minlength=wide.size)
-        # Each wide row's merged entries go to the front of its slots; the rest are dropped.
-        rank = np.arange(merged.size) - np.repeat(np.cumsum(kept) - kept, kept)
-        target = self.starts[wide][merged_row] + rank
-        columns[target] = merged % n_groups
-        counts[target] = repeats
-        if np.array_equal(kept, within):
-            return _csr(counts, columns, self.starts, (self.keys.size, n_groups))
-        keep = np.ones(columns.size, dtype=bool)
-        keep[slot] = False
-        keep[target] = True
-        new_lengths = lengths.copy()
-        new_lengths[wide] = kept
-        indptr = np.zeros(lengths.size + 1, dtype=self.starts.dtype)
-        np.cumsum(new_lengths, out=indptr[1:])
-        return _csr(counts[keep], columns[keep], indptr, (self.keys.size, n_groups))
+        return canonical_rows(np.ones(columns.size, dtype=np.int32), columns, self.starts,
+                              (self.keys.size, n_groups))
+
+
+def canonical_rows(counts: np.ndarray, columns: np.ndarray, indptr: np.ndarray,
+                   shape: tuple[int, int]) -> sparse.csr_matrix:
+    """The CSR matrix of ``(counts, columns, indptr)`` in canonical form: columns sorted within
+    a row, a column's repeats within a row summed. Only rows of two entries or more are
+    sorted and merged (most pairs of people meet once); ``counts`` and ``columns`` are
+    overwritten. The row pointers are shared when no row loses an entry."""
+    n_columns = shape[1]
+    lengths = np.diff(indptr)
+    wide = np.flatnonzero(lengths > 1)
+    if not wide.size:
+        return _csr(counts, columns, indptr, shape)
+    within = lengths[wide]
+    first = np.repeat(indptr[wide], within)
+    slot = first + (np.arange(first.size) - np.repeat(np.cumsum(within) - within, within))
+    row = np.repeat(np.arange(wide.size, dtype=np.int64), within)
+    merged, inverse = np.unique(row * n_columns + columns[slot], return_inverse=True)
+    summed = np.bincount(inverse.ravel(), weights=counts[slot], minlength=merged.size)
+    merged_row = merged // n_columns
+    kept = np.bincount(merged_row, minlength=wide.size)
+    # Each wide row's merged entries go to the front of its slots; the rest are dropped.
+    rank = np.arange(merged.size) - np.repeat(np.cumsum(kept) - kept, kept)
+    target = indptr[wide][merged_row] + rank
+    columns[target] = merged % n_columns
+    counts[target] = summed
+    if np.array_equal(kept, within):
+        return _csr(counts, columns, indptr, shape)
+    keep = np.ones(columns.size, dtype=bool)
+    keep[slot] = False
+    keep[target] = True
+    new_lengths = lengths.copy()
+    new_lengths[wide] = kept
+    new_indptr = np.zeros(lengths.size + 1, dtype=indptr.dtype)
+    np.cumsum(new_lengths, out=new_indptr[1:])
+    return _csr(counts[keep], columns[keep], new_indptr, shape)
 
 
 def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]
