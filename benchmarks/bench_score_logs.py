@@ -213,26 +213,26 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
         return groups.breakdowns([units], grouping, **limits)
 
     with_tables, _ = least_cpu(coded_point)
-    tables, (table,) = least_cpu(lambda: [groups.rate_tables(units, len(subjects))])
+    tables, (counted,) = least_cpu(lambda: [groups.rate_tables(units, len(subjects))])
 
     def per_point():
         units = unit_counts.unit_counts(fmr_coded, point, ("point",))
-        return groups.breakdowns([units], grouping, tables=[table], **limits)
+        return groups.breakdowns([units], grouping, tables=[counted], **limits)
 
     at_point, _ = least_cpu(per_point)
     points = np.array([threshold, threshold + 0.01])  # a second, stricter point
 
     def two_points():
         units = unit_counts.unit_counts(fmr_coded, points, ("point", "second"))
-        return groups.breakdowns([units], grouping, tables=[table], **limits)
+        return groups.breakdowns([units], grouping, tables=[counted], **limits)
 
     second_point = least_cpu(two_points)[0] - at_point
 
     def cluster_counts():
-        counted = groups.rate_tables(units, len(subjects))
-        sides = counted.side_trials(group_of_cell, len(group_table))
+        fresh = groups.rate_tables(units, len(subjects))
+        sides = fresh.side_trials(group_of_cell, len(group_table))
         return groups._cluster_counts(units, None, len(group_table), len(subjects),
-                                      group_of_cell=group_of_cell, tables=(counted, sides))
+                                      group_of_cell=group_of_cell, tables=(fresh, sides))
 
     clusters, _ = least_cpu(cluster_counts)  # its per-subject trials counted too
 
