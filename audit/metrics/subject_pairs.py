@@ -122,21 +122,26 @@ def subject_pairs(a: np.ndarray, b: np.ndarray) -> SubjectPairs:
         scale = None
     else:
         # In place, one int64 array at a time: each temporary costs page faults.
-        codes = np.minimum(a, b).astype(np.int64)
+        codes = np.minimum(a, b, dtype=np.int64)
         codes *= n
-        codes += np.maximum(a, b)
+        np.add(codes, np.maximum(a, b), out=codes)
         codes <<= index_bits
         codes |= np.arange(a.size, dtype=np.int64)
         codes.sort()
-        order = (codes & ((1 << index_bits) - 1)).astype(index_type)
+        order = np.empty(codes.size, dtype=index_type)
+        np.bitwise_and(codes, (1 << index_bits) - 1, out=order, casting="unsafe")  # < 2**bits
         codes >>= index_bits  # the dense codes, sorted
         scale = n
     first = np.empty(codes.size, dtype=bool)
     first[:1] = True
     np.not_equal(codes[1:], codes[:-1], out=first[1:])
-    starts = np.append(np.flatnonzero(first), codes.size).astype(index_type)
+    starts = np.empty(np.count_nonzero(first) + 1, dtype=index_type)
+    starts[:-1] = np.flatnonzero(first)
+    starts[-1] = codes.size
     starts.flags.writeable = False  # every breakdown's pair table shares it as row pointers
     keys = codes[first]
-    if scale is not None:
-        keys = (keys // scale) * PAIR_BASE + keys % scale
+    if scale is not None:  # dense codes low * n + high to low * PAIR_BASE + high
+        keys, high = np.divmod(keys, scale)
+        keys *= PAIR_BASE
+        keys += high
     return SubjectPairs(keys, order, starts, a, b)

@@ -366,12 +366,15 @@ def cross_trial_set(
     turned = probe > reference
     probe_subject, reference_subject = fmr_subjects or (
         _codes(rows["probe_subject"], subjects), _codes(rows["reference_subject"], subjects))
+    pair = probe.astype(np.int64)  # in place: each ten-million-entry temporary costs page faults
+    pair *= len(groups)
+    pair += reference
     return TrialSet(
         rate=FMR_CROSS,
         mated=False,
         scores=rows["score"].to_numpy(),
         subjects=np.where(turned, reference_subject, probe_subject),
-        cells=cell_of.ravel()[probe.astype(np.int64) * len(groups) + reference],
+        cells=np.take(cell_of.ravel(), pair),
         cell_table=cell_table,
         reference_subjects=np.where(turned, probe_subject, reference_subject),
         pairs=fmr_pairs,

@@ -335,7 +335,8 @@ def _power_sums(matrix: sparse.csr_matrix, *powers: int) -> list[np.ndarray]:
     matrix.sum_duplicates()
     squares = matrix.data * matrix.data
     power = {2: lambda: squares, 3: lambda: squares * matrix.data, 4: lambda: squares * squares}
-    return [_float_bincount(matrix.indices, power[p](), matrix.shape[1]) for p in powers]
+    columns = matrix.indices.astype(np.intp)  # bincount's index type: cast once, not per power
+    return [_float_bincount(columns, power[p](), matrix.shape[1]) for p in powers]
 
 
 def _small_sample_factor(clusters: np.ndarray) -> np.ndarray:
