@@ -150,25 +150,29 @@ class Influence:
 
     def variance(self) -> np.ndarray:
         """Cluster-robust variance of every row (dyadic ones may come out negative)."""
-        (squares,) = _power_sums(self.subjects, 2)
+        (subject_squares,) = _power_sums(self.subjects, 2)
+        squares = subject_squares
         if self.pairs is not None:
             squares = squares - self.pairs.diagonal(self.pairs)
         corrected = self._corrected_rows()
         if corrected.size:
-            squares[corrected] = self.columns(corrected)._products(diagonal=True)
+            squares[corrected] = self.columns(corrected)._products(
+                own_squares=subject_squares[corrected])
         return _small_sample_factor(self.clusters) * squares
 
     def products(self) -> np.ndarray:
         """Sums of influence products between the rows (rows x rows), corrections included."""
-        return self._products(diagonal=False)
+        return self._products()
 
-    def _products(self, *, diagonal: bool) -> np.ndarray:
-        """:meth:`products`, or only its diagonal: the same numbers without the rows x rows
-        product of the subject sums (a contrast table's 90 x 90 over every person), whose
-        diagonal is their column sums of squares, added in the same order. The
-        corrections' terms are small (a few reference rows) and taken whole."""
+    def _products(self, *, own_squares: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`products`, or only its diagonal when ``own_squares`` (the subject sums'
+        column sums of squares, :func:`_power_sums`) is given: the same numbers without
+        the rows x rows product of the subject sums (a contrast table's 90 x 90 over every
+        person), whose diagonal is those sums, added in the same order. The corrections'
+        terms are small (a few reference rows) and taken whole."""
+        diagonal = own_squares is not None
         plain = self._plain()
-        out = _cross(plain, plain) if not diagonal else _own_diagonal(plain)
+        out = _cross(plain, plain) if not diagonal else _own_diagonal(plain, own_squares)
         for c in self.corrections:
             shared = _cross(plain, c.reference) @ c.pick
             out -= np.diag(shared + shared.T) if diagonal else shared + shared.T
@@ -300,9 +304,9 @@ def _cross(a: Influence, b: Influence) -> np.ndarray:
     return out
 
 
-def _own_diagonal(plain: Influence) -> np.ndarray:
-    """The diagonal of ``_cross(plain, plain)``."""
-    (out,) = _power_sums(plain.subjects, 2)
+def _own_diagonal(plain: Influence, squares: np.ndarray) -> np.ndarray:
+    """The diagonal of ``_cross(plain, plain)``, ``squares`` being its subjects' part."""
+    out = squares
     if plain.pairs is not None:
         out = out - np.diag(plain.pairs.cross(plain.pairs))
     return out
