@@ -30,6 +30,7 @@ import pyarrow as pa
 from audit.metrics import (checked, contrasts, cross_groups, disparity, groups, score_limits,
                            table, trials, unit_counts, variance)
 from audit.metrics.inputs import CheckedInputs, check_inputs, check_options
+from audit.metrics.trial_rows import TrialRows
 from audit.metrics.points import (
     WINDOW,
     OperatingPoints,
@@ -364,9 +365,10 @@ def _rate_units(
 ) -> list[unit_counts.UnitCounts]:
     """Unit counts of every rate whose trial kind occurs in the scores table."""
     kinds = checked.present_kinds(scores)
+    rows = TrialRows(scores, images, subjects)  # each row looked up once for every rate
     return [
         unit_counts.unit_counts(
-            trials.trial_set(scores, images, spec, subjects=subjects, columns=columns),
+            trials.trial_set(scores, images, spec, subjects=subjects, columns=columns, rows=rows),
             points.thresholds,
             points.labels,
         )
