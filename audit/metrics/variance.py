@@ -229,14 +229,17 @@ class Influence:
         applied) are formed a block of :data:`BLOCK_COLUMNS` rows at a time: a
         contrast table's are people x pairs of groups, millions of entries at ten
         million comparisons, and each entry is the same whichever columns are formed
-        with it.
+        with it. The blocks are sliced from the sums by column (one conversion, where
+        selecting columns of the rows' layout passes over every entry per block).
         """
         sums: dict[int, list[np.ndarray]] = {2: [np.zeros(0)], 3: [np.zeros(0)], 4: [np.zeros(0)]}
+        by_column = sparse.csc_matrix(self.subjects)
         for start in range(0, self.subjects.shape[1], BLOCK_COLUMNS):
-            block = np.arange(start, min(start + BLOCK_COLUMNS, self.subjects.shape[1]))
-            subjects = self.subjects[:, block]
+            block = slice(start, min(start + BLOCK_COLUMNS, self.subjects.shape[1]))
+            subjects = by_column[:, block]
             for c in self.corrections:
-                subjects = subjects - c.reference.subjects @ sparse.csr_matrix(c.pick[:, block])
+                subjects = subjects - sparse.csc_matrix(
+                    c.reference.subjects @ sparse.csr_matrix(c.pick[:, block]))
             for power, column_sums in zip(sums, _power_sums(subjects, *sums), strict=True):
                 sums[power].append(column_sums)
         return {power: np.concatenate(parts) for power, parts in sums.items()}
@@ -333,13 +336,18 @@ def _power_sums(matrix: sparse.csr_matrix, *powers: int) -> list[np.ndarray]:
 
     The same sums, in the same order, as ``matrix.multiply(matrix)...sum(axis=0)``,
     without its copies of the matrix: a contrast's subject sums (people x pairs of
-    groups) hold millions of entries at ten million comparisons.
+    groups) hold millions of entries at ten million comparisons. A matrix by column is
+    summed as it is: each column's entries come in row order, as they do by row, so
+    the sums are the same.
     """
-    matrix = sparse.csr_matrix(matrix)
+    by_column = sparse.isspmatrix_csc(matrix)
+    matrix = matrix if by_column else sparse.csr_matrix(matrix)
     matrix.sum_duplicates()
     squares = matrix.data * matrix.data
     power = {2: lambda: squares, 3: lambda: squares * matrix.data, 4: lambda: squares * squares}
-    columns = matrix.indices.astype(np.intp)  # bincount's index type: cast once, not per power
+    # bincount's index type, made once for every power
+    columns = np.repeat(np.arange(matrix.shape[1], dtype=np.intp), np.diff(matrix.indptr)) if (
+        by_column) else matrix.indices.astype(np.intp)
     return [_float_bincount(columns, power[p](), matrix.shape[1]) for p in powers]
 
 
