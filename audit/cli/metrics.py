@@ -38,8 +38,9 @@ def metrics(
     grouping: Annotated[list[str] | None, typer.Option(
         help="Grouping, e.g. gender or 'gender x ethnicity' (repeatable).")] = None,
     interval: Annotated[Interval, typer.Option(
-        help="Rates' intervals: Wilson at the cluster-robust effective size, or assuming "
-             "independent trials.")] = Interval["wilson-clustered"],
+        help="Rates' intervals: cluster-robust (Wilson at the effective size; FMR: Hall's "
+             "skewness-corrected t), or Wilson assuming independent trials.")
+    ] = Interval["wilson-clustered"],
     min_subjects: Annotated[int, typer.Option(min=1)] = 30,
     min_trials: Annotated[int, typer.Option(min=1)] = 100,
     json_output: Annotated[bool, typer.Option(
