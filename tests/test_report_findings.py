@@ -326,3 +326,24 @@ def test_a_named_reference_is_stated_against_each_other_group(frame):
     default = next(p for p in build_context(hand_made(), run_info()).summary.points
                    if p.point and p.point.label == "deployment")
     assert len(next(r for r in default.rates if r.metric == "fpir").findings) == 1
+
+
+def test_a_one_rate_summary_is_not_hidden_by_an_uncomputed_combined_one(frame):
+    """GARBE and FDR need the other rate's groups too; their lack must not blank max/min."""
+    from audit.report.reading import MetricsIndex, OperatingPoint
+
+    rows = frame.iloc[:0].copy()
+    base = dict(metric="fpir", grouping="gender", group="all", group_b=None, threshold=0.5,
+                ci_low=None, ci_high=None, ci_method=None, n_trials=100, n_subjects=20,
+                n_errors=5, operating_point="deployment", point_kind="deployment")
+    rows = pd.DataFrame([
+        {**base, "statistic": "max_min_ratio", "value": 1.55, "sufficient": True},
+        {**base, "statistic": "gini", "value": 0.22, "sufficient": True},
+        {**base, "statistic": "garbe", "value": None, "sufficient": False},
+        {**base, "statistic": "fdr", "value": None, "sufficient": False},
+    ]).reindex(columns=frame.columns)
+    index = MetricsIndex(rows, run_info())
+    (summary,) = index.summaries("fpir", "gender",
+                                 OperatingPoint("p", "deployment", 0.5, "deployment"))
+    assert summary.sufficient and summary.values["max_min_ratio"] == 1.55
+    assert summary.values["garbe"] is None
