@@ -92,6 +92,7 @@ class _Trials:
     best: np.ndarray  # int8: 1 true, 0 false, -1 empty
     rank: np.ndarray | None  # float, NaN when empty; None: no such column
     fold: np.ndarray | None
+    image_subject: np.ndarray | None = None  # subject code of each id code, when read so
 
 
 def read_score_logs(
@@ -236,9 +237,12 @@ class _RowChecks:
             f"{subjects[0].text(r)!r} and reference_subject {subjects[1].text(r)!r}"))
         rank, fold = (self.number(read, present[k], k, integer=True) if k in present
                       else None for k in ("rank", "fold"))
+        # Subjects coded through their images' codes: each image's subject, known already.
+        image_subject = read.by_key.get(present["probe_subject"]) if ids else None
         return _Trials(self.name, verification, subjects[0], subjects[1],
                        None if ids is None else ids[0], None if ids is None else ids[1],
-                       score, mated == 1, best, rank, fold)
+                       score, mated == 1, best, rank, fold,
+                       None if image_subject is None else image_subject.codes)
 
     def number(self, read: log_reading.Columns, column: str, key: str, *, integer: bool
                ) -> np.ndarray:
@@ -282,6 +286,7 @@ class _Combined:
                 [p.probe_id for p in parts], [p.reference_id for p in parts])
         else:  # a subject stands for its images
             self.probe_id, self.reference_id = self.probe_subject, self.reference_subject
+        self.image_subject = parts[0].image_subject if len(parts) == 1 else None
         for name in ("score", "mated", "best"):
             setattr(self, name, _joined([getattr(p, name) for p in parts]))
         for name in ("rank", "fold"):  # None when no file has the column
@@ -297,6 +302,25 @@ class _Combined:
 
     def mentioned(self, problems: list[str]) -> Mentioned:
         """Distinct images with their subject; an image with two subjects is a problem."""
+        subject_of = self._subject_of(problems)
+        used = np.flatnonzero(subject_of >= 0)
+        position = np.full(len(subject_of), -1, dtype=np.int32)
+        position[used] = np.arange(used.size, dtype=np.int32)
+        return Mentioned(
+            ids=self.probe_id.values.take(pa.array(used)),
+            subjects=self.probe_subject.values.take(pa.array(subject_of[used])),
+            position=position, probe=self.probe_id.codes, reference=self.reference_id.codes,
+            verification=self.kind, by_image=self.by_image)
+
+    def _subject_of(self, problems: list[str]) -> np.ndarray:
+        """The subject code of each image code (-1: an image no trial counts)."""
+        if self.image_subject is not None:  # read through the images: one subject each
+            if self.kind.all():  # every image of the table is a probe or a reference
+                return self.image_subject
+            used = np.zeros(len(self.image_subject), dtype=bool)
+            used[self.probe_id.codes] = True
+            used[self._references(self.reference_id.codes)] = True
+            return np.where(used, self.image_subject, -1)
         sides = [(self.probe_id.codes, self.probe_subject.codes),
                  (self._references(self.reference_id.codes),
                   self._references(self.reference_subject.codes))]
@@ -307,14 +331,7 @@ class _Combined:
                                              for images, subjects in sides]))
         if conflict.size:
             self._conflicts(conflict, problems)
-        used = np.flatnonzero(subject_of >= 0)
-        position = np.full(len(subject_of), -1, dtype=np.int32)
-        position[used] = np.arange(used.size, dtype=np.int32)
-        return Mentioned(
-            ids=self.probe_id.values.take(pa.array(used)),
-            subjects=self.probe_subject.values.take(pa.array(subject_of[used])),
-            position=position, probe=self.probe_id.codes, reference=self.reference_id.codes,
-            verification=self.kind, by_image=self.by_image)
+        return subject_of
 
     def _references(self, codes: np.ndarray) -> np.ndarray:
         """The reference side of the verification rows (all rows, uncopied, when all are)."""
