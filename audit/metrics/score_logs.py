@@ -237,8 +237,10 @@ class _RowChecks:
             f"{subjects[0].text(r)!r} and reference_subject {subjects[1].text(r)!r}"))
         rank, fold = (self.number(read, present[k], k, integer=True) if k in present
                       else None for k in ("rank", "fold"))
-        # Subjects coded through their images' codes: each image's subject, known already.
-        image_subject = read.by_key.get(present["probe_subject"]) if ids else None
+        # Subjects coded through their images' codes: each image's subject, known already
+        # (when the ids are on the table they were read on: no reference_id column adds "").
+        image_subject = read.by_key.get(present["probe_subject"]) if ids and (
+            ids[0].values is text("probe_id").values) else None
         return _Trials(self.name, verification, subjects[0], subjects[1],
                        None if ids is None else ids[0], None if ids is None else ids[1],
                        score, mated == 1, best, rank, fold,
