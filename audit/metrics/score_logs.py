@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from audit.metrics import log_reading
 from audit.metrics.log_attributes import Labelled, Mentioned, attach_labels
-from audit.metrics.log_duplicates import repeated_trials
+from audit.metrics.log_duplicates import repeated_trial_messages
 from audit.metrics.log_format import TRIAL_KEYS, TRIALS, ColumnMap, absent_mapped
 from audit.metrics.log_reading import Codes, LogReadError
 from audit.schema import SCORES
@@ -43,7 +43,6 @@ MISSING_COLUMN = ("{file}: no column {column!r}{mapped}; its columns are {column
                   "(name yours with --map {key}=COLUMN)")
 IDS_APART = "{file}: reference_id is given without probe_id; give both or neither"
 MIXED_IDS = "trials: some files give probe_id and some do not; give it in all or none"
-DUPLICATE = "{file} row {row}: repeats the trial of {first_file} row {first_row} ({what})"
 CONFLICT = ("trials: image {image!r} belongs to subject {a!r} ({where_a}) and to "
             "{b!r} ({where_b})")
 FTA_NOTE = ("{count:,} trial(s) have an empty score: counted as failures to acquire "
@@ -419,14 +418,7 @@ def _duplicates(trials: _Combined, problems: list[str]) -> None:
     Only checked with image ids: without them, two trials of the same people
     may well be two different images.
     """
-    if not trials.by_image:
-        return
-    rows, firsts = repeated_trials(trials.kind, trials.probe_id.codes, trials.reference_id.codes,
-                                   trials.fold, len(trials.probe_id.values), MAX_REPORTED)
-    for row, first in zip(rows.tolist(), firsts.tolist(), strict=True):
-        file, at = trials.where(row)
-        first_file, first_at = trials.where(first)
-        what = f"probe {trials.probe_id.text(row)!r}" + (
-            f", reference {trials.reference_id.text(row)!r}" if trials.kind[row] else "")
-        problems.append(DUPLICATE.format(file=file, row=at, first_file=first_file,
-                                         first_row=first_at, what=what))
+    if trials.by_image:
+        problems.extend(repeated_trial_messages(trials.kind, trials.probe_id,
+                                                trials.reference_id, trials.fold,
+                                                where=trials.where, limit=MAX_REPORTED))
