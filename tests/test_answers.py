@@ -147,6 +147,10 @@ def test_tables_name_the_level_they_were_computed_at():
     text = console.export_text()
     assert "90% interval" in text and "by 90% lower limit" in text and "95%" not in text
     assert "│ yes" in text  # adjusted p 0.07 < 0.10
+    console = Console(width=200, record=True)
+    for table in tables(pd.DataFrame(rows), confidence=0.95):
+        console.print(table)
+    assert "│ not shown after correction" in console.export_text()  # 1.1-2.7, adjusted p 0.07
 
 
 def test_largest_disparity_is_shown_at_the_runs_own_level():
@@ -154,5 +158,9 @@ def test_largest_disparity_is_shown_at_the_runs_own_level():
         {"metric": "fpir", "statistic": "ratio", "group": "female", "group_b": "male",
          "value": 1.4, "ci_low": 1.05, "ci_high": 1.8},
         {"metric": "fpir", "statistic": "p_adjusted", "value": 0.07}]}]}}
+    # its own 95% interval leaves out 1; only the correction for every comparison hides it
+    assert largest_disparity(summary, "deployment").endswith(", not shown after correction")
+    summary["groupings"]["gender"][0]["highest_vs_lowest"][0]["ci_low"] = 0.95
     assert largest_disparity(summary, "deployment").endswith(", not shown")
+    summary["groupings"]["gender"][0]["highest_vs_lowest"][0]["ci_low"] = 1.05
     assert largest_disparity(summary, "deployment", confidence=0.90).endswith(", shown")

@@ -14,8 +14,10 @@ from audit.execution import freed_pages
 SECOND_ARRAY_FAULTS = textwrap.dedent("""
     import resource, sys
     import numpy as np
-    from audit.execution.freed_pages import keep_freed_pages
-    taken = keep_freed_pages() if sys.argv[1] == "keep" else None
+    from audit.execution.freed_pages import give_back_freed_pages, keep_freed_pages
+    taken = keep_freed_pages() if sys.argv[1] != "plain" else None
+    if sys.argv[1] == "given back":
+        taken = taken and give_back_freed_pages()
     first = np.ones(2**23); del first
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     second = np.ones(2**23)
@@ -39,6 +41,27 @@ def test_a_freed_array_s_pages_are_reused():
     # (16,384 small pages, or 32 huge ones); kept, they are already resident.
     assert plain_faults >= 32
     assert kept_faults <= 4
+    given_back, given_back_faults = _second_array("given back")
+    assert given_back == "True" and given_back_faults >= 32  # glibc's defaults again
+
+
+def test_the_metrics_command_gives_the_setting_back(monkeypatch, tmp_path):
+    """Run inside another process (a test, a notebook), the command leaves malloc as it was."""
+    from typer.testing import CliRunner
+
+    from audit.cli import app
+
+    calls = []
+    monkeypatch.setattr(freed_pages, "keep_freed_pages", lambda: calls.append("keep"))
+    monkeypatch.setattr(freed_pages, "give_back_freed_pages", lambda: calls.append("give back"))
+    log, people = tmp_path / "log.csv", tmp_path / "people.csv"
+    log.write_text("trial_kind,probe_subject,reference_subject,score,mated\n"
+                   "verification,a,a,0.9,true\nverification,a,b,0.1,false\n")
+    people.write_text("subject_id,gender\na,f\nb,m\n")
+    result = CliRunner().invoke(app, ["metrics", str(log), "--attributes", str(people),
+                                      "--threshold", "0.5", "--out", str(tmp_path / "m.parquet")])
+    assert result.exit_code == 0, result.output
+    assert calls == ["keep", "give back"]
 
 
 def test_other_platforms_are_left_alone(monkeypatch):

@@ -148,14 +148,21 @@ def test_findings_at_every_audited_point_then_fta(context, summary):
     assert said.count("At 0.75, ") == 4  # one finding per rate at deepface's default
 
 
-def test_insufficiency_is_per_rate(context, summary):
+def test_insufficiency_is_per_rate(context, summary, frame):
     fpir, _ = finding(context, "fpir", "deployment")
     fnir, _ = finding(context, "fnir", "deployment")
     assert [g.group for g in fpir.insufficient] == ["e"]
     assert [g.group for g in fnir.insufficient] == ["d", "e"]  # d: enough passers-by, few listed
     said = text(summary)
+    # The counts beside the sentence come from the table's own rows, the minimum from the run.
+    rows = frame[(frame["metric"] == "fnir") & (frame["operating_point"] == "deployment")
+                 & frame["group_b"].isna()].set_index("group")
+    counts = "; ".join(f"people labelled “{g}”: {rows.n_subjects[g]} people in "
+                       f"{rows.n_trials[g]} searches" for g in ("d", "e"))
+    statistics = context.run.statistics
     assert ("For the miss rate, too few people labelled “d” and people labelled “e” were measured "
-            "to state or compare their rate.") in said
+            f"to state or compare their rate ({counts}; a rate is stated from "
+            f"{statistics.min_subjects} people and {statistics.min_trials} searches).") in said
     assert "For the false alert rate, too few people labelled “e” were measured" in said
     assert "too few people labelled “d” and" not in said.split("Miss rate (FNIR)")[0]
 

@@ -184,8 +184,31 @@ def test_shown_to_differ_exactly_where_the_adjusted_p_is_below_alpha(quoted, tab
         excludes_one = ratio["ci_low"] > 1 or ratio["ci_high"] < 1
         assert ("shown to differ" in quoted.result[n]) == (tested and excludes_one), parts
         assert ("unclear" in quoted.result[n]) == (tested and not excludes_one), parts
+        unadjusted, _ = _row(frame, "|".join([*parts[:5], "p_value", "value"]))
+        corrected_away = not tested and unadjusted["value"] < alpha
+        assert ("once every comparison is allowed for" in quoted.result[n]) == corrected_away, parts
         judged += 1
     assert judged >= 3
+
+
+def test_a_pair_only_the_correction_hides_says_so(table, tmp_path):
+    """Its interval alone leaves out 1, so a bare "not shown" beside it would read as wrong."""
+    frame = table.to_pandas()
+    context = build_context(table, run_info())
+    alpha = context.run.statistics.alpha
+    primary = context.summary.primary.label
+    adjusted = frame[(frame["statistic"] == "p_adjusted") & (frame["operating_point"] == primary)
+                     & (frame["value"] < alpha)]
+    assert len(adjusted), "the hand-made table has a pair shown at the primary point"
+    pair = adjusted.index[0]
+    frame.loc[pair, "value"] = 0.5  # the same pair, not shown once every comparison counts
+    hidden = build_context(pa.Table.from_pandas(frame, schema=table.schema), run_info())
+    quoted = _parse(_short(hidden, tmp_path)["html"].read_text(encoding="utf-8"))
+    key = frame.loc[pair, ["metric", "grouping", "group", "group_b", "operating_point"]]
+    rows = [n for n, row in enumerate(quoted.rows)
+            if any(i["data-row"].split("|")[:5] == [str(v) for v in key] for i in row)]
+    assert len(rows) == 1, key.tolist()
+    assert quoted.result[rows[0]].strip() == "not shown once every comparison is allowed for"
 
 
 def test_the_findings_are_those_of_the_primary_point(quoted, context):

@@ -7,7 +7,9 @@ deepface.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import sys
 
 import pyarrow.parquet as pq
@@ -112,6 +114,19 @@ def test_run_folder_holds_spec_provenance_tables_and_report(first_run):
     metrics = pq.read_table(first_run / "metrics.parquet").to_pandas()
     assert {"fmr", "fnmr", "fpir", "fnir", "fta"} <= set(metrics.metric)
     assert not list(first_run.parent.glob(".partial-*"))
+
+
+def test_report_says_why_a_group_too_small_for_a_rate_can_have_a_size_curve(first_run):
+    """The summary's "too few ... were measured" names its counts, and the watchlist-size
+    section, which counts everyone, says its counts differ from the drawn watchlists'."""
+    said = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ",
+                                                     (first_run / "report.html").read_text())))
+    assert "False alerts against watchlist size" in said
+    assert ("not only the watchlists drawn for the rates stated elsewhere in this report, so "
+            "their counts, and which groups have enough data, can differ") in said
+    for note in re.findall(r"too few [^.]* were measured to state or compare their rate[^.]*\.",
+                           said):
+        assert "; a rate is stated from 5 people and 20 " in note, note
 
 
 def test_threshold_only_rerun_reuses_scores_and_never_loads_deepface(env, first_run,

@@ -98,6 +98,18 @@ def ratio_text(value: float, low: float, high: float) -> str:
     return f"{value:.3g} ({low:.3g}-{high:.3g})"
 
 
+def _shown(adjusted: float, ratio_low: float, alpha: float, *, yes: str) -> str:
+    """Whether a pair was shown to differ; a pair whose own interval leaves out 1 but
+    whose adjusted p-value does not pass says so, or its interval would read as a contradiction.
+
+    >>> _shown(0.07, 1.05, 0.05, yes="yes"), _shown(0.07, 0.9, 0.05, yes="yes")
+    ('not shown after correction', 'not shown')
+    """
+    if adjusted < alpha:
+        return yes
+    return "not shown after correction" if adjusted >= alpha and ratio_low > 1 else "not shown"
+
+
 def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS,
                     confidence: float = 0.95) -> Table | None:
     """The fixed-pair ratios (higher over lower group) with the largest lower limits.
@@ -121,7 +133,7 @@ def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS,
     for row in chosen.itertuples():
         p = adjusted.get((row.metric, row.grouping, row.group, row.group_b, row.threshold),
                          float("nan"))
-        shown = "yes" if p < 1 - confidence else "not shown"
+        shown = _shown(p, row.ci_low, 1 - confidence, yes="yes")
         out.add_row(row.metric, _point(row), f"{row.group} / {row.group_b}",
                     ratio_text(row.value, row.ci_low, row.ci_high), _p_value(p), shown)
     return out
@@ -215,7 +227,8 @@ def largest_disparity(summary: dict, point: str | None, confidence: float = 0.95
     grouping, row, digest = best
     adjusted = next((r["value"] for r in digest["highest_vs_lowest"]
                      if r.get("statistic") == contrasts.P_ADJUSTED), None)
-    shown = "shown" if adjusted is not None and adjusted < 1 - confidence else "not shown"
+    shown = _shown(float("nan") if adjusted is None else adjusted, row["ci_low"], 1 - confidence,
+                   yes="shown")
     high = math.inf if row.get("ci_high") in (None, "inf") else row["ci_high"]
     value = math.inf if row["value"] == "inf" else row["value"]
     return (f"{row['metric']} {row['group']} / {row['group_b']} "
