@@ -299,11 +299,16 @@ def _from_dictionary(column: pa.ChunkedArray) -> Codes:
     """Codes of an Arrow dictionary column: its chunks' dictionaries unified, then stripped."""
     if not column.num_chunks:
         return Codes(np.zeros(0, dtype=np.int32), pa.array([], pa.string()))
-    combined = column.combine_chunks()
-    values = _as_text(combined.dictionary)
-    codes = combined.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+    unified = column.unify_dictionaries()  # one dictionary; indices copied into one array
+    values = _as_text(unified.chunk(0).dictionary)
+    codes = np.empty(len(column), dtype=np.int32)
+    start = 0
+    for chunk in unified.chunks:
+        indices = chunk.indices.fill_null(len(values)) if chunk.null_count else chunk.indices
+        codes[start:start + len(chunk)] = indices.to_numpy(zero_copy_only=False)
+        start += len(chunk)
     values = pa.concat_arrays([values, pa.array([""], pa.string())])  # a null cell
-    return _recode(codes.astype(np.int32), pc.utf8_trim_whitespace(values.fill_null("")))
+    return _recode(codes, pc.utf8_trim_whitespace(values.fill_null("")))
 
 
 def _as_text(chunk: pa.Array) -> pa.Array:
