@@ -8,9 +8,9 @@ over the rows (probe and reference columns together, on one value table;
 values of at most 8 bytes hashed as 64-bit integers, :mod:`.short_text`),
 then their text is let go; subjects are coded through their images' codes
 when each image has one person (:mod:`.keyed_text`), with no hash over their
-rows; columns of a few values (kinds, booleans) are
-parsed straight into dictionaries. Stripping and checking words touch the
-distinct values only. Numbers are parsed by Arrow; only when a file holds a
+rows, and each image's subject is kept (:attr:`Columns.by_key`); columns of a
+few values (kinds, booleans) are parsed straight into dictionaries. Stripping
+and checking words touch the distinct values only. Numbers are parsed by Arrow; only when a file holds a
 value that is not a number is the column re-read as text to find the rows.
 No Python object is made per row.
 """
