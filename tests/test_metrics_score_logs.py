@@ -272,7 +272,8 @@ def test_spaces_around_ids_and_words_are_stripped_on_every_path(files):
 def test_images_are_the_probes_and_the_verification_references(files):
     """Whether subjects were coded through the images or not, the images table lists the
     images a trial counts: an identification row's reference is not one of them."""
-    (files / "refs.csv").write_text(TRIALS.replace("identification,d1,,D,,", "identification,d1,zz,D,Z,"))
+    (files / "refs.csv").write_text(
+        TRIALS.replace("identification,d1,,D,,", "identification,d1,zz,D,Z,"))
     long = re.sub(r"(?<=,)A(?=,)", "A_long_subject_name", TRIALS)
     (files / "long.csv").write_text(long)
     pd.DataFrame({"subject_id": ["A", "A_long_subject_name", "B", "C", "D", "Z"],

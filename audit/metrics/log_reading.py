@@ -10,9 +10,9 @@ then their text is let go; subjects are coded through their images' codes
 when each image has one person (:mod:`.keyed_text`), with no hash over their
 rows, and each image's subject is kept (:attr:`Columns.by_key`); columns of a
 few values (kinds, booleans) are parsed straight into dictionaries. Stripping
-and checking words touch the distinct values only. Numbers are parsed by Arrow; only when a file holds a
-value that is not a number is the column re-read as text to find the rows.
-No Python object is made per row.
+and checking words touch the distinct values only. Numbers are parsed by
+Arrow; only when a file holds a value that is not a number is the column
+re-read as text to find the rows. No Python object is made per row.
 """
 
 from __future__ import annotations
