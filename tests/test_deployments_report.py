@@ -78,3 +78,19 @@ def test_impossible_records_exit_2_with_the_row_and_no_traceback(tmp_path):
     assert result.exit_code == EXIT_USAGE
     assert "row 3 (bad): confirmed true + false + unresolved (5) > alerts (3)" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+
+@pytest.mark.parametrize("confidence, differ", [(0.95, False), (0.90, True), (0.99, False)])
+def test_records_are_said_to_differ_at_the_audit_s_own_level(confidence, differ):
+    """The heterogeneity verdict uses the level of the intervals beside it, not a fixed 5%."""
+    from types import SimpleNamespace
+
+    from audit.report.render import environment
+
+    template = environment().from_string(
+        '{% import "macros/deployments.html.j2" as d with context %}{{ d.differ(h) }}')
+    said = template.render(h=SimpleNamespace(p_value=0.07),
+                           audit=SimpleNamespace(confidence=confidence))
+    assert said.strip() == ("differ more than chance would explain" if differ
+                            else "are not shown to differ more than chance would explain")

@@ -260,3 +260,50 @@ def test_watchlist_larger_than_the_data_is_refused_before_embedding(env, tmp_pat
     result = runner.invoke(app, ["run", str(path)])
     assert result.exit_code == EXIT_USAGE
     assert "[watchlist] size = 40" in result.output and "Traceback" not in result.output
+
+
+def _measured_at(run_folder, folder, confidence):
+    """A copy of a run folder whose spec says it was measured at ``confidence``."""
+    import shutil
+
+    shutil.copytree(run_folder, folder)
+    provenance = json.loads((folder / "provenance.json").read_text())
+    provenance["spec"].setdefault("statistics", {})["confidence"] = confidence
+    (folder / "provenance.json").write_text(json.dumps(provenance))
+    return folder
+
+
+@pytest.mark.parametrize("case", ["no run", "other level", "this spec's level"])
+def test_a_previous_run_that_cannot_be_compared_is_refused_before_embedding(
+        env, first_run, tmp_path, monkeypatch, case):
+    """Found only at the report, the run's work would be done and its folder discarded."""
+    base, data_dir = env
+    spec = write_spec(tmp_path, data_dir)
+    previous = tmp_path / "absent"
+    if case == "other level":
+        previous = _measured_at(first_run, tmp_path / "at-90", 0.9)
+    if case == "this spec's level":
+        previous = first_run
+        spec.write_text(spec.read_text().replace("[statistics]", "[statistics]\nconfidence = 0.9"))
+
+    def no_embedding(*args, **kwargs):
+        raise AssertionError("embedded before checking --previous")
+
+    monkeypatch.setattr(workflow, "embed", no_embedding)
+    result = runner.invoke(app, ["run", str(spec), "--previous", str(previous)])
+    assert result.exit_code == EXIT_USAGE, result.output
+    said = " ".join(result.output.split())
+    assert "Traceback" not in said and {
+        "no run": "is not a finished lfr-audit run folder",
+        "other level": "was measured at confidence 0.9",
+        "this spec's level": "this spec's [statistics] confidence is 0.9",
+    }[case] in said
+
+
+def test_runs_measured_at_another_level_are_not_compared(first_run, tmp_path):
+    """The changes' tests read both runs' intervals as 95% ones."""
+    other = _measured_at(first_run, tmp_path / "at-99", 0.99)
+    result = runner.invoke(app, ["compare", str(first_run), str(other),
+                                 "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "was measured at confidence 0.99" in " ".join(result.output.split())

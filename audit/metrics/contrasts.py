@@ -51,6 +51,7 @@ Statistics in Medicine 17:873-890. Benjamini & Hochberg (1995), JRSS-B
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -163,13 +164,14 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
     limits = sparse_pairs.with_zero_sides(groups.limits(), zero_design)
     va, vb = limits.take(a), limits.take(b)
     pair = _PairLimits(va, vb, rho, _PairSpread.of(groups, a, b))
-    ratio_low, ratio_high = nested_limits(pair.ratio, z)
-    diff_low, diff_high = nested_limits(pair.difference, z)
+    n = len(ordered)
+    ratio_low, ratio_high = nested_limits(pair.stacked(_PairLimits.ratio), z, n)
+    diff_low, diff_high = nested_limits(pair.stacked(_PairLimits.difference), z, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(p[b] > 0, p[a] / p[b], np.where(p[a] > 0, np.inf, np.nan))
     method = np.where(p[b] > 0, np.where(pair.skewed, HALL_LOG, MOVER_LOG),
                       np.where(p[a] > 0, BOUND, None))
-    p_values = inverted_p_values(lambda level: pair.ratio(level)[0], z,
+    p_values = inverted_p_values(pair.stacked(_PairLimits.ratio), z,
                                  testable=pair.va.rate > pair.vb.rate)
     pooled = (groups.errors[a] + groups.errors[b]) / (groups.trials[a] + groups.trials[b])
     design = np.where(np.isfinite(groups.design_effect) & (groups.design_effect > 0),
@@ -283,6 +285,25 @@ class _PairLimits:
     vb: RateVariance
     rho: np.ndarray
     spread: _PairSpread | None
+
+    def repeated(self, times: int) -> _PairLimits:
+        """The same pairs ``times`` over, one after another (limits at many levels in one call)."""
+        n = self.va.rate.size
+        index = np.tile(np.arange(n), times)
+        s = self.spread
+        spread = None if s is None else _PairSpread(
+            *(np.r_[column[:n][index], column[n:][index]]
+              for column in (s.variance, s.skewness, s.df)))
+        return _PairLimits(self.va.take(index), self.vb.take(index), self.rho[index], spread)
+
+    def stacked(self, limits) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """``limits`` (ratio or difference) at levels of shape (L, pairs), in one call
+        (:data:`audit.metrics.inversion.StackedLimits`)."""
+        def at(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            low, high = limits(self.repeated(levels.shape[0]), levels.reshape(-1))
+            return low.reshape(levels.shape), high.reshape(levels.shape)
+
+        return at
 
     @property
     def skewed(self) -> np.ndarray:

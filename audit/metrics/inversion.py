@@ -23,10 +23,15 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
+from audit.metrics.bisection import bisect
+
 #: Largest z searched when inverting an interval (p below 1e-300 is reported as 0).
 Z_MAX = 40.0
 
-Limits = Callable[[float], tuple[np.ndarray, np.ndarray]]
+#: Limits at many levels at once: ``levels`` of shape (L, n), one level per row and
+#: quantity, give lower and upper limits of that shape (each row computed as at one level:
+#: a level's limits are the same whatever other levels are asked with it).
+StackedLimits = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def z_grid(z: float) -> np.ndarray:
@@ -34,37 +39,42 @@ def z_grid(z: float) -> np.ndarray:
     return np.unique(np.r_[np.linspace(0.0, 6.0, 61), np.geomspace(6.0, Z_MAX, 21), z])
 
 
-def nested_limits(limits: Limits, z: float) -> tuple[np.ndarray, np.ndarray]:
-    """Limits at ``z``, widened to contain the limits at every grid level below ``z``.
+def at_levels(levels: np.ndarray, n: int) -> np.ndarray:
+    """``levels`` (L) as the (L, n) array a :data:`StackedLimits` takes: each level for all n."""
+    return np.broadcast_to(np.asarray(levels, dtype=np.float64)[:, None], (len(levels), n))
 
-    >>> shrinking = lambda z: (np.array([1.0 - min(z, 1.0)]), np.array([2.0]))
-    >>> nested_limits(shrinking, 1.96)[0]  # the raw lower limit at 1.96 is 0.0
+
+def nested_limits(limits: StackedLimits, z: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Limits at ``z`` of ``n`` quantities, widened to contain the limits at every grid level
+    below ``z`` (all levels asked in one call).
+
+    >>> def shrinking(levels):  # the lower limit falls to 0 as the level rises to 1
+    ...     return 1.0 - np.minimum(levels, 1.0), np.full(levels.shape, 2.0)
+    >>> nested_limits(shrinking, 1.96, 1)[0]  # the raw lower limit at 1.96 is 0.0
     array([0.])
-    >>> wobbling = lambda z: (np.array([0.5 if 0.9 < z < 1.1 else 0.8]), np.array([2.0]))
-    >>> nested_limits(wobbling, 1.96)[0]  # 0.5 at z = 1.0 stays in the 95% interval
+    >>> def wobbling(levels):  # 0.5 near z = 1, 0.8 elsewhere
+    ...     return np.where((0.9 < levels) & (levels < 1.1), 0.5, 0.8), np.full(levels.shape, 2.0)
+    >>> nested_limits(wobbling, 1.96, 1)[0]  # 0.5 at z = 1.0 stays in the 95% interval
     array([0.5])
     """
-    low, high = limits(z)
     grid = z_grid(z)
-    for level in grid[grid < z]:
-        level_low, level_high = limits(float(level))
-        low, high = np.fmin(low, level_low), np.fmax(high, level_high)
-    return low, high
+    low, high = limits(at_levels(np.r_[z, grid[grid < z]], n))
+    return np.fmin.reduce(low, axis=0), np.fmax.reduce(high, axis=0)
 
 
-def inverted_p_values(lower_limit: Callable[[float | np.ndarray], np.ndarray], z: float,
-                      testable: np.ndarray) -> np.ndarray:
+def inverted_p_values(limits: StackedLimits, z: float, testable: np.ndarray) -> np.ndarray:
     """Two-sided p-values ``2 * sf(z*)``, z* the largest level whose nested lower limit exceeds 1.
 
-    ``lower_limit`` gives the raw lower limits of the ratios at a level (a
-    scalar, or one level per ratio). The nested lower limit falls on the grid
+    ``limits`` gives the raw limits of the ratios (the lower ones are used)
+    at levels per row and ratio. The nested lower limit falls on the grid
     of :func:`z_grid`; z* is found on the grid, then by bisection inside the
     first grid step where it reaches 1. ``z`` (the printed interval's level)
     is on the grid, so ``p < 2 * sf(z)`` exactly when the printed interval
     excludes 1. Ratios not ``testable`` (equal estimates, no error) get 1.
     """
     grid = z_grid(z)
-    raw = np.array([lower_limit(float(level)) for level in grid])
+    n = np.shape(testable)[0]
+    raw = limits(at_levels(grid, n))[0]
     nested = np.fmin.accumulate(np.where(np.isnan(raw), -np.inf, raw), axis=0)
     fails = nested <= 1.0
     first = np.where(fails.any(axis=0), fails.argmax(axis=0), grid.size)
@@ -72,11 +82,7 @@ def inverted_p_values(lower_limit: Callable[[float | np.ndarray], np.ndarray], z
     below = np.where(first > 0, grid[np.maximum(first - 1, 0)], 0.0)
     above = np.where(first < grid.size, grid[np.minimum(first, grid.size - 1)], Z_MAX)
     floor = np.where(first > 0, nested[np.maximum(first - 1, 0), columns], np.inf)
-    low_z, high_z = below, above
-    for _ in range(40):
-        middle = (low_z + high_z) / 2
-        excludes = np.fmin(floor, lower_limit(middle)) > 1.0
-        low_z = np.where(excludes, middle, low_z)
-        high_z = np.where(excludes, high_z, middle)
+    low_z, high_z = bisect(lambda levels: np.fmin(floor, limits(levels)[0]) > 1.0,
+                           below, above, steps=40)
     z_star = np.where(first == 0, 0.0, np.where(first >= grid.size, Z_MAX, (low_z + high_z) / 2))
     return np.where(testable, 2 * stats.norm.sf(z_star), 1.0)

@@ -72,6 +72,7 @@ from dataclasses import fields
 import numpy as np
 from scipy import stats
 
+from audit.metrics.bisection import bisect
 from audit.metrics.score_limits import RateVariance, from_design_effects
 
 #: Power of the detectable ratio.
@@ -161,18 +162,20 @@ def detectable_ratios(
     usable = (base > 0) & (base < 1)
     safe = np.where(usable, base, 0.5)
 
-    def excludes_one(log_ratio: np.ndarray) -> np.ndarray:
-        va = from_design_effects(np.minimum(safe * np.exp(log_ratio), 1.0), trials_a, design_a,
-                                 clusters_a)
-        vb = from_design_effects(safe, trials_b, design_b, clusters_b)
-        return ratio_lower(va, vb, rho, z) > 1.0
+    def excludes_one(log_ratios: np.ndarray) -> np.ndarray:
+        """Whether the test detects each ratio: log ratios (K, pairs), the pairs K times over."""
+        def tiled(x):
+            return None if x is None else np.tile(np.broadcast_to(x, base.shape), len(log_ratios))
+        va = from_design_effects(np.minimum(tiled(safe) * np.exp(log_ratios.reshape(-1)), 1.0),
+                                 tiled(trials_a), tiled(design_a), tiled(clusters_a))
+        vb = from_design_effects(tiled(safe), tiled(trials_b), tiled(design_b),
+                                 tiled(clusters_b))
+        return (ratio_lower(va, vb, tiled(rho), z) > 1.0).reshape(log_ratios.shape)
 
     low, high = np.zeros(base.shape), np.log(1.0 / safe)
-    reachable = excludes_one(high)
-    for _ in range(36):  # the log ratio to within log(1 / base) / 2**36
-        middle = (low + high) / 2
-        hit = excludes_one(middle)
-        low, high = np.where(hit, low, middle), np.where(hit, middle, high)
+    reachable = excludes_one(high[None, :])[0]
+    # the log ratio to within log(1 / base) / 2**36
+    low, high = bisect(lambda points: ~excludes_one(points), low, high, steps=36)
     return np.where(usable & reachable, np.exp(high), np.nan)
 
 

@@ -29,7 +29,8 @@ label text):
   operating point is missing, a group was insufficient or not measured).
 
 Changes and tests: for a rate, the change ``after - before`` gets a MOVER
-interval (Zou & Donner 2008) from the two runs' own 95% intervals, each side
+interval (Zou & Donner 2008) from the two runs' own 95% intervals (runs measured
+at another level are refused: :func:`check_previous`), each side
 taken from the interval facing the other value::
 
     low  = d - sqrt((a - l_a)^2 + (u_b - b)^2)
@@ -66,6 +67,7 @@ p-value, then by size (rate difference, or log of the ratio's factor).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -97,6 +99,15 @@ OVERALL = "overall"
 NEEDED = ("metric", "grouping", "group", "threshold", "value", "ci_low", "ci_high",
           "n_trials", "n_subjects", "n_errors", "sufficient", mt.OPERATING_POINT,
           mt.STATISTIC, mt.GROUP_B, mt.POINT_KIND, mt.TARGET)
+#: The level of the runs' intervals that the changes' intervals and tests are built from
+#: (:data:`audit.runs.tested_changes.Z95`).
+LEVEL = 0.95
+OTHER_LEVEL = ("{folder} was measured at confidence {confidence:g} ([statistics] confidence); "
+               "changes are tested on both runs' 95% intervals: run its spec again with "
+               "confidence = 0.95 (cached faces and scores are reused)")
+NEW_LEVEL = ("this spec's [statistics] confidence is {confidence:g}; the report's changes "
+             "since --previous are tested on both runs' 95% intervals: set confidence = 0.95, "
+             "or drop --previous")
 OLD_TABLE = ("{folder}: metrics.parquet has no {columns} column(s); it was written by an "
              "older lfr-audit. Re-run that run's spec, then compare")
 
@@ -133,10 +144,32 @@ def _unswept(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame[mt.POINT_KIND].fillna("") != mt.SWEEP].reset_index(drop=True)
 
 
+def check_previous(previous: Path, confidence: float) -> None:
+    """Before a run's work: ``previous`` can be compared with a run measured at ``confidence``
+    (a finished run folder with a metrics table, both runs at the level the tests assume).
+
+    Its report's changes section needs both; found wrong only at the report, the run's
+    work would be done and its folder discarded.
+    """
+    record = read_run(previous)
+    if not (Path(previous) / METRICS_FILE).is_file():
+        raise RunError(f"{previous} has no {METRICS_FILE} to compare with (--previous)")
+    _check_level(previous, record.provenance.confidence)
+    if not math.isclose(confidence, LEVEL):
+        raise RunError(NEW_LEVEL.format(confidence=confidence))
+
+
+def _check_level(folder: Path, confidence: float) -> None:
+    if not math.isclose(confidence, LEVEL):
+        raise RunError(OTHER_LEVEL.format(folder=folder, confidence=confidence))
+
+
 def compare_runs(before: Path, after: Path) -> Comparison:
     """Compare run folder ``after`` with the earlier ``before`` (see the module docstring)."""
     run_a, run_b = read_run(before), read_run(after)
     pa_, pb = run_a.provenance, run_b.provenance
+    for folder, provenance in ((before, pa_), (after, pb)):
+        _check_level(folder, provenance.confidence)
     demographic = _demographic(pa_.sensitive_groupings, pb.sensitive_groupings)
     compared = compare_metrics(read_metrics(before), read_metrics(after), demographic=demographic)
     return replace(

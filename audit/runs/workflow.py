@@ -176,6 +176,10 @@ def run_audit(spec_path: Path, *, runs_dir: Path, data_dir: Path | None, cache_d
         spec = spec.model_copy(update={"dataset": dataset})
     check_writable(Path(runs_dir), "runs", "--runs-dir or LFR_AUDIT_RUNS")
     check_writable(Path(cache_dir), "cache", "--cache-dir or LFR_AUDIT_CACHE")
+    if previous is not None:  # its report compares with it: a mistake found now, not after the work
+        from .compare import check_previous
+
+        check_previous(Path(previous), spec.statistics.confidence)
     spec_text = Path(spec_path).read_text()
     now = datetime.now(UTC)
     rid = runs.run_id(spec_text, now)
