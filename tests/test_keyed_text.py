@@ -8,8 +8,7 @@ import pyarrow.compute as pc
 import pytest
 
 from audit.metrics import log_reading
-from audit.metrics.keyed_text import through_key
-from audit.metrics.short_text import packed_words
+from audit.metrics.keyed_text import key_codes
 
 SUBJECTS = ["", "A", "B", " B", "B ", "Bob", "é", "12345678"]
 
@@ -28,16 +27,16 @@ def test_a_function_of_the_key_is_coded_as_its_own_hash_would(seed):
     images = rng.integers(0, n_images, n)
     key = pc.dictionary_encode(pa.array(images)).indices.to_numpy()  # first-occurrence order
     subjects = [str(subject_of[i]) for i in images]
-    codes, values = through_key(key, int(key.max()) + 1, packed_words([pa.array(subjects)]))
+    codes, values = key_codes(key, int(key.max()) + 1, [pa.array(subjects)])
     assert codes.dtype == np.int32
-    assert (codes.tolist(), values.to_pylist()) == arrow_codes(subjects)
+    assert (codes[key].tolist(), values.to_pylist()) == arrow_codes(subjects)
 
 
 def test_an_image_with_two_subjects_is_left_to_the_hash():
-    words = packed_words([pa.array(["A", "B", "A"])])
-    assert through_key(np.array([0, 1, 0]), 2, words) is not None
-    assert through_key(np.array([0, 1, 1]), 2, words) is None
-    assert through_key(np.zeros(0, dtype=np.int32), 0, words[:0]) is None  # no rows
+    chunks = [pa.array(["A", "B", "A"])]
+    assert key_codes(np.array([0, 1, 0]), 2, chunks) is not None
+    assert key_codes(np.array([0, 1, 1]), 2, chunks) is None
+    assert key_codes(np.zeros(0, dtype=np.int32), 0, [chunks[0][:0]]) is None  # no rows
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -67,12 +66,10 @@ def test_read_columns_codes_subjects_through_ids_as_without(tmp_path, seed):
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_key_codes_chunk_by_chunk_give_through_keys_codes(seed):
+def test_key_codes_chunk_by_chunk_give_the_hash_s_codes(seed):
     """Chunks packed and checked one at a time: each key's code, spread by the key, is what
     hashing the text gives; a key whose text changes in a later chunk (or within one) is
     refused, as a long value is."""
-    from audit.metrics.keyed_text import key_codes
-
     rng = np.random.default_rng(seed)
     n_images, n = int(rng.integers(1, 12)), int(rng.integers(1, 80))
     subject_of = rng.choice(SUBJECTS, n_images)

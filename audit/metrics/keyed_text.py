@@ -23,55 +23,25 @@ import pyarrow as pa
 
 from audit.metrics.short_text import packed_words, word_codes
 
-#: Rows compared at a time: a 10M-row gather of 64-bit words would be 80 MB of fresh pages.
-BLOCK = 1 << 20
-
-
-def through_key(key: np.ndarray, n_keys: int, words: np.ndarray
-                ) -> tuple[np.ndarray, pa.Array] | None:
-    """int32 codes and distinct values of packed ``words``, or None when they are not a
-    function of ``key``.
-
-    Parameters
-    ----------
-    key : int array
-        A code per row in ``[0, n_keys)``; every code occurs, numbered in order of
-        first occurrence (as :func:`pyarrow.compute.dictionary_encode` numbers).
-    n_keys : int
-    words : uint64 array
-        The text of each row, packed (:func:`audit.metrics.short_text.packed_words`).
-
-    Returns
-    -------
-    codes, values : int32 array and string array, or None
-        As :func:`audit.metrics.short_text.word_codes` gives for ``words``.
-
-    Examples
-    --------
-    >>> words = packed_words([pa.array(["A", "B", "A", "B"])])
-    >>> codes, values = through_key(np.array([0, 1, 2, 1]), 3, words)
-    >>> codes.tolist(), values.to_pylist()
-    ([0, 1, 0, 1], ['A', 'B'])
-    >>> through_key(np.array([0, 1, 1, 0]), 2, words) is None  # image 1 is B and A
-    True
-    """
-    if len(key) != len(words):
-        return None
-    per_key = _per_key(key, n_keys, (words[at:at + BLOCK] for at in range(0, len(key), BLOCK)))
-    if per_key is None:
-        return None
-    codes, values = per_key
-    return codes[key], values
-
-
 def key_codes(key: np.ndarray, n_keys: int, chunks: list[pa.Array]
               ) -> tuple[np.ndarray, pa.Array] | None:
     """The code of each key's text (int32, one per key) and the distinct values, from text
     ``chunks`` (rows one after another); None when the text is not a function of ``key``
     or is not short (:func:`audit.metrics.short_text.packed_words`).
 
-    ``codes[key]`` are then the codes :func:`through_key` gives. Each chunk is packed and
-    checked on its own, so no packed copy of all the rows is made.
+    ``key`` holds a code per row in ``[0, n_keys)``, every code occurring, numbered in
+    order of first occurrence (as :func:`pyarrow.compute.dictionary_encode` numbers);
+    ``codes[key]`` are then the codes :func:`audit.metrics.short_text.word_codes` gives
+    the rows' text. Each chunk is packed and checked on its own, so no packed copy of all
+    the rows is made.
+
+    Examples
+    --------
+    >>> codes, values = key_codes(np.array([0, 1, 2, 1]), 3, [pa.array(["A", "B", "A", "B"])])
+    >>> codes[[0, 1, 2, 1]].tolist(), values.to_pylist()
+    ([0, 1, 0, 1], ['A', 'B'])
+    >>> key_codes(np.array([0, 1, 1, 0]), 2, [pa.array(["A", "B", "A", "B"])]) is None
+    True
     """
     if len(key) != sum(len(chunk) for chunk in chunks):
         return None

@@ -36,9 +36,6 @@ DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 #: Bytes of CSV parsed at a time: 16 MiB blocks cost about a sixth less CPU than Arrow's
 #: default 1 MiB on a 10M-row log (fewer chunks to convert and to code), for the same memory.
 CSV_BLOCK = 16 << 20
-#: Arrow parses a CSV on one thread: its thread pool costs the kernel about half a second
-#: of CPU more on a 10M-row log (memory faulted in per thread), for the same user time.
-PARSE_THREADS = False
 NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)$"
 
 
@@ -224,8 +221,9 @@ def _read(path: Path, text: list[str], numbers: list[str], few: tuple[str, ...],
             include_columns=[*text, *numbers], column_types=types, null_values=[""],
             strings_can_be_null=False, quoted_strings_can_be_null=False)
         try:
-            return csv.read_csv(path, read_options=csv.ReadOptions(block_size=CSV_BLOCK,
-                                                                  use_threads=PARSE_THREADS),
+            # Arrow's thread pool parses on every core: 0.2-0.5 s more CPU on a 10M-row
+            # log (memory faulted in per thread) than one thread, for a third less waiting.
+            return csv.read_csv(path, read_options=csv.ReadOptions(block_size=CSV_BLOCK),
                                 convert_options=options)
         except pa.ArrowInvalid as error:
             if numbers_as_text or "conversion error" not in str(error).lower():
