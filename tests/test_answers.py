@@ -46,6 +46,18 @@ def test_largest_disparity_at_the_lead_point_says_whether_it_was_shown():
     assert largest_disparity({}, "deployment") == "-"
 
 
+def test_largest_disparity_is_among_the_demographic_groupings_when_known():
+    """A capture-condition pair with a larger lower limit does not stand for people."""
+    summary = {"groupings": {**SUMMARY["groupings"], "yaw_band": [
+        {"operating_point": "deployment", "highest_vs_lowest": [
+            {"metric": "fnmr", "statistic": "ratio", "group": "15-30 deg", "group_b": "<15 deg",
+             "value": 5.0, "ci_low": 4.0, "ci_high": 6.0},
+            {"metric": "fnmr", "statistic": "p_adjusted", "value": 1e-9}]}]}}
+    assert largest_disparity(summary, "deployment").startswith("fnmr 15-30 deg / <15 deg")
+    assert largest_disparity(summary, "deployment", groupings=("gender",)) == (
+        "fmr female / male 3.36 (2.53-4.46), shown")
+
+
 def test_tables_quote_rates_pairs_and_small_groups():
     rows = [
         dict(metric="fmr", grouping="overall", group="all", group_b=None, threshold=0.5,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import numpy as np
 import pandas as pd
 import pytest
@@ -266,3 +267,34 @@ def test_spaces_around_ids_and_words_are_stripped_on_every_path(files):
     frame.to_parquet(files / "spaced.parquet")
     assert read_score_logs(files / "spaced.parquet", files / "subjects.csv").scores.cast(
         SCORES).equals(plain)
+
+
+def test_images_are_the_probes_and_the_verification_references(files):
+    """Whether subjects were coded through the images or not, the images table lists the
+    images a trial counts: an identification row's reference is not one of them."""
+    (files / "refs.csv").write_text(
+        TRIALS.replace("identification,d1,,D,,", "identification,d1,zz,D,Z,"))
+    long = re.sub(r"(?<=,)A(?=,)", "A_long_subject_name", TRIALS)
+    (files / "long.csv").write_text(long)
+    pd.DataFrame({"subject_id": ["A", "A_long_subject_name", "B", "C", "D", "Z"],
+                  "gender": "f"}).to_csv(files / "subjects.csv", index=False)
+    for name in ("refs.csv", "long.csv"):  # subjects of at most 8 bytes, and longer
+        logs = read_score_logs(files / name, files / "subjects.csv")
+        images = logs.images.set_index("image_id")["subject_id"].to_dict()
+        a = "A" if name == "refs.csv" else "A_long_subject_name"
+        assert images == {"a1": a, "a2": a, "b1": "B", "b2": "B", "c1": "C", "d1": "D"}
+
+
+def test_an_unlisted_probe_of_a_search_log_without_references(files):
+    """A 1:N log with no reference columns: its unlisted probe images are weighed by the
+    searches they carry."""
+    rows = "".join(f"identification,p{i},P{i},0.5,false,\n" for i in range(199))
+    (files / "searches.csv").write_text(
+        "trial_kind,probe_id,probe_subject,score,mated,best_is_true_entry\n" + rows
+        + "identification,q0,Q,0.4,false,\n")
+    pd.DataFrame({"image_id": [f"p{i}" for i in range(199)], "gender": "m"}).to_csv(
+        files / "images.csv", index=False)
+    logs = read_score_logs(files / "searches.csv", files / "images.csv")
+    assert logs.notes == ("images.csv lists no labels for 1 image (e.g. 'q0'), carrying "
+                          "0.50% of the trials; their labels are 'unknown'",)
+    assert logs.images.set_index("image_id").loc["q0", "gender"] == UNKNOWN

@@ -326,3 +326,41 @@ def test_a_named_reference_is_stated_against_each_other_group(frame):
     default = next(p for p in build_context(hand_made(), run_info()).summary.points
                    if p.point and p.point.label == "deployment")
     assert len(next(r for r in default.rates if r.metric == "fpir").findings) == 1
+
+
+def test_a_one_rate_summary_is_not_hidden_by_an_uncomputed_combined_one(frame):
+    """GARBE and FDR need the other rate's groups too; their lack must not blank max/min."""
+    from audit.report.reading import MetricsIndex, OperatingPoint
+
+    rows = frame.iloc[:0].copy()
+    base = dict(metric="fpir", grouping="gender", group="all", group_b=None, threshold=0.5,
+                ci_low=None, ci_high=None, ci_method=None, n_trials=100, n_subjects=20,
+                n_errors=5, operating_point="deployment", point_kind="deployment")
+    rows = pd.DataFrame([
+        {**base, "statistic": "max_min_ratio", "value": 1.55, "sufficient": True},
+        {**base, "statistic": "gini", "value": 0.22, "sufficient": True},
+        {**base, "statistic": "garbe", "value": None, "sufficient": False},
+        {**base, "statistic": "fdr", "value": None, "sufficient": False},
+    ]).reindex(columns=frame.columns)
+    index = MetricsIndex(rows, run_info())
+    (summary,) = index.summaries("fpir", "gender",
+                                 OperatingPoint("p", "deployment", 0.5, "deployment"))
+    assert summary.sufficient and summary.values["max_min_ratio"] == 1.55
+    assert summary.values["garbe"] is None
+
+
+def test_met_limits_say_how_and_at_which_thresholds_they_were_judged(context):
+    """'Met' alone hid that the limits were judged on estimates at calibrated thresholds."""
+    from audit.report.policy_outcome import PolicyCheck, PolicyOutcome
+
+    checks = (PolicyCheck("max_fpir_ratio", 3.0, "estimate", "met", "fpir", "ratio", "gender",
+                          "f", "m", "target_fpir=0.01", 0.943, 1.6, 0.78, 3.2),
+              PolicyCheck("max_fpir_ratio", 3.0, "estimate", "met", "fpir", "ratio", "gender",
+                          "f", "m", "target_fmr=0.001", 0.936, 1.5, 0.8, 2.9),
+              PolicyCheck("max_fta", 0.05, "estimate", "met", "fta", "rate", "overall", "all"))
+    outcome = PolicyOutcome("met", "estimate", False, (("max_fpir_ratio", 3.0), ("max_fta", 0.05)),
+                            checks)
+    said = text(environment().get_template("sections/summary.html.j2").render(
+        ctx=dataclasses.replace(context, policy=outcome)))
+    assert ("were met (max_fpir_ratio 3, max_fta 0.05), judged at thresholds 0.936 and 0.943 on "
+            "the measured values, not their confidence intervals.") in said

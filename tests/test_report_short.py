@@ -254,3 +254,13 @@ def test_a_dataset_without_identities_gets_one_line_and_no_miss_rate(tmp_path):
     for word in ("FNIR", "FNMR", "Miss rate", "missed them", "no match"):
         assert word not in visible, word
     assert not [i for i in parsed.data if i.get("data-row", "").split("|")[0] in ("fnir", "fnmr")]
+
+
+def test_the_projection_names_the_rate_it_uses(quoted, context):
+    """"this false alert rate" only when the projection used the headline rate itself."""
+    text = " ".join(" ".join(quoted.other).split())
+    projection = context.summary.projection
+    headline = context.summary.overall[context.summary.metrics.index("fpir")]
+    same = projection.overall.fpir.value == headline.value
+    assert ("faces, this false alert rate would give" in text) == same
+    assert ("so not exactly the rate above) would give" in text) == (not same)

@@ -166,6 +166,7 @@ def test_compare_matches_fixed_thresholds_by_value_and_reports_changes(env, firs
     assert "changed matching.mated_per_subject: 3 -> 1" in result.output
     assert result.output.index("Headline:") < result.output.index("changed thresholds")
     assert "Benjamini-Hochberg, false discovery rate 5%" in result.output
+    assert f"changes report: {later / 'changes.html'}" in " ".join(result.output.split())
     diff = json.loads((later / "compare.json").read_text())
     rows = {(c["metric"], c["grouping"], c["threshold_after"]): c for c in diff["rate_changes"]
             if c["point_kind"] == "deployment"}

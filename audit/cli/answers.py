@@ -209,11 +209,16 @@ def headline(summary: dict, point: str | None) -> str:
     return "; ".join(parts)
 
 
-def largest_disparity(summary: dict, point: str | None, confidence: float = 0.95) -> str:
-    """The highest-vs-lowest ratio at ``point`` with the largest lower limit over every
-    grouping (an unbounded ratio, ``"inf"`` in the digest, included), and if it was shown."""
+def largest_disparity(summary: dict, point: str | None, confidence: float = 0.95,
+                      groupings: tuple[str, ...] | None = None) -> str:
+    """The highest-vs-lowest ratio at ``point`` with the largest lower limit over the
+    demographic ``groupings`` (None: every grouping; an unbounded ratio, ``"inf"`` in the
+    digest, included), and if it was shown. Capture conditions are left out when the
+    groupings are known: a line about disparity is read as one about people."""
     best = None
     for grouping, digests in summary.get("groupings", {}).items():
+        if groupings is not None and grouping not in groupings:
+            continue
         for digest in digests:
             if digest.get("operating_point") != point:
                 continue

@@ -162,12 +162,14 @@ def compare(
     folder = out or after
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "compare.json", comparison.to_json())
-    render_changes(comparison, folder)
+    written = render_changes(comparison, folder)
     for line in text_lines(build_changes(comparison)):
         typer.echo(line)
     for change in comparison.spec_changes + comparison.environment_changes:
         typer.echo(f"changed {change.key}: {change.before} -> {change.after}")
     typer.echo(f"comparison: {folder / 'compare.json'}")
+    for path in written.values():
+        typer.echo(f"changes report: {path}")
     recorded = comparison.policy_after
     if recorded is None:
         typer.echo(f"policy: not recorded in {after}")

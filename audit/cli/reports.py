@@ -87,7 +87,8 @@ def runs_list(runs_dir: RunsDir = Path("runs"), json_output: Annotated[bool, typ
         policy = "-" if record.policy is None else escape(record.policy.state)
         table.add_row(folder.name, escape(prov.name),
                       f"{pipeline['model']}/{pipeline['detector']}", thresholds, figures,
-                      escape(largest_disparity(summary, lead, prov.confidence)),
+                      escape(largest_disparity(summary, lead, prov.confidence,
+                                               prov.sensitive_groupings)),
                       _POLICY_STYLE.get(policy, "{}").format(policy))
     console().print(table)
 
@@ -111,7 +112,8 @@ def _print_runs_json(runs_dir: Path, folders: list[Path]) -> None:
             "thresholds": list(record.provenance.thresholds), "operating_point": lead,
             "headline": headline(record.summary, lead),
             "largest_disparity": largest_disparity(record.summary, lead,
-                                                   record.provenance.confidence),
+                                                   record.provenance.confidence,
+                                                   record.provenance.sensitive_groupings),
             "policy": None if record.policy is None else record.policy.state,
         })
     typer.echo(json.dumps(out, indent=2))

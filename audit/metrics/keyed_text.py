@@ -16,50 +16,61 @@ order numbers the people in order of first occurrence too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pyarrow as pa
 
-from audit.metrics.short_text import word_codes
+from audit.metrics.short_text import packed_words, word_codes
 
-#: Rows compared at a time: a 10M-row gather of 64-bit words would be 80 MB of fresh pages.
-BLOCK = 1 << 20
+def key_codes(key: np.ndarray, n_keys: int, chunks: list[pa.Array]
+              ) -> tuple[np.ndarray, pa.Array] | None:
+    """The code of each key's text (int32, one per key) and the distinct values, from text
+    ``chunks`` (rows one after another); None when the text is not a function of ``key``
+    or is not short (:func:`audit.metrics.short_text.packed_words`).
 
-
-def through_key(key: np.ndarray, n_keys: int, words: np.ndarray
-                ) -> tuple[np.ndarray, pa.Array] | None:
-    """int32 codes and distinct values of packed ``words``, or None when they are not a
-    function of ``key``.
-
-    Parameters
-    ----------
-    key : int array
-        A code per row in ``[0, n_keys)``; every code occurs, numbered in order of
-        first occurrence (as :func:`pyarrow.compute.dictionary_encode` numbers).
-    n_keys : int
-    words : uint64 array
-        The text of each row, packed (:func:`audit.metrics.short_text.packed_words`).
-
-    Returns
-    -------
-    codes, values : int32 array and string array, or None
-        As :func:`audit.metrics.short_text.word_codes` gives for ``words``.
+    ``key`` holds a code per row in ``[0, n_keys)``, every code occurring, numbered in
+    order of first occurrence (as :func:`pyarrow.compute.dictionary_encode` numbers);
+    ``codes[key]`` are then the codes :func:`audit.metrics.short_text.word_codes` gives
+    the rows' text. Each chunk is packed and checked on its own, so no packed copy of all
+    the rows is made.
 
     Examples
     --------
-    >>> from audit.metrics.short_text import packed_words
-    >>> words = packed_words([pa.array(["A", "B", "A", "B"])])
-    >>> codes, values = through_key(np.array([0, 1, 2, 1]), 3, words)
-    >>> codes.tolist(), values.to_pylist()
+    >>> codes, values = key_codes(np.array([0, 1, 2, 1]), 3, [pa.array(["A", "B", "A", "B"])])
+    >>> codes[[0, 1, 2, 1]].tolist(), values.to_pylist()
     ([0, 1, 0, 1], ['A', 'B'])
-    >>> through_key(np.array([0, 1, 1, 0]), 2, words) is None  # image 1 is B and A
+    >>> key_codes(np.array([0, 1, 1, 0]), 2, [pa.array(["A", "B", "A", "B"])]) is None
     True
     """
-    if len(key) != len(words) or not len(key):
+    if len(key) != sum(len(chunk) for chunk in chunks):
+        return None
+    return _per_key(key, n_keys, (packed_words([chunk]) for chunk in chunks))
+
+
+def _per_key(key: np.ndarray, n_keys: int, blocks: Iterable[np.ndarray | None]
+             ) -> tuple[np.ndarray, pa.Array] | None:
+    """Codes of each key's word and the distinct values, from the words of consecutive
+    blocks of rows; None when a block is None (not short text) or a key has two words.
+
+    A key's word is taken from the block where the key first occurs (its code is then
+    at least the count of codes seen before: codes number first occurrences) and every
+    row is compared with it, in its block, while the block is in cache.
+    """
+    if not len(key):
         return None
     per_key = np.zeros(n_keys, dtype=np.uint64)
-    per_key[key] = words
-    for start in range(0, len(key), BLOCK):
-        if not np.array_equal(per_key[key[start:start + BLOCK]], words[start:start + BLOCK]):
+    start = seen = 0
+    for words in blocks:
+        if words is None:
             return None
-    codes, values = word_codes(per_key)
-    return codes[key], values
+        block = key[start:start + len(words)]
+        start += len(words)
+        if not len(block):
+            continue
+        first = block >= seen  # rows of keys not in earlier blocks
+        per_key[block[first]] = words[first]
+        if not np.array_equal(per_key[block], words):
+            return None
+        seen = max(seen, int(block.max()) + 1)
+    return word_codes(per_key)

@@ -8,24 +8,24 @@ over the rows (probe and reference columns together, on one value table;
 values of at most 8 bytes hashed as 64-bit integers, :mod:`.short_text`),
 then their text is let go; subjects are coded through their images' codes
 when each image has one person (:mod:`.keyed_text`), with no hash over their
-rows; columns of a few values (kinds, booleans) are
-parsed straight into dictionaries. Stripping and checking words touch the
-distinct values only. Numbers are parsed by Arrow; only when a file holds a
-value that is not a number is the column re-read as text to find the rows.
-No Python object is made per row.
+rows, and each image's subject is kept (:attr:`Columns.by_key`); columns of a
+few values (kinds, booleans) are parsed straight into dictionaries. Stripping
+and checking words touch the distinct values only. Numbers are parsed by
+Arrow; only when a file holds a value that is not a number is the column
+re-read as text to find the rows. No Python object is made per row.
 """
 
 from __future__ import annotations
 
 import csv as python_csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit.metrics.keyed_text import through_key
+from audit.metrics.keyed_text import key_codes
 from audit.metrics.short_text import packed_words, word_codes
 
 NOT_FOUND = "{file}: no such file"
@@ -142,7 +142,9 @@ class Columns:
 
     ``bad_numbers[name]`` marks rows whose cell was neither empty nor a number
     (``NaN`` included); ``number_text[name]``, when the column had to be read
-    as text, holds that text, to show the values.
+    as text, holds that text, to show the values. ``by_key[name]``, for a column coded
+    through its key columns (``keyed``), holds one code per value of the key's table: the
+    text of that key (each row's code is ``by_key[name].codes[key code]``).
     """
 
     n_rows: int
@@ -150,6 +152,7 @@ class Columns:
     numbers: dict[str, np.ndarray]
     bad_numbers: dict[str, np.ndarray]
     number_text: dict[str, Codes]
+    by_key: dict[str, Codes] = field(default_factory=dict)
 
 
 def read_columns(path: Path, text: list[str], numbers: list[str], *,
@@ -182,18 +185,22 @@ def read_columns(path: Path, text: list[str], numbers: list[str], *,
     groups = [*shared, *((name,) for name in text if not any(name in g for g in shared))]
     keys = {key: None for key in keyed.values()}
     # Key columns first: the columns keyed by them are coded through their codes.
+    by_key: dict[str, Codes] = {}
     for group in [g for g in groups if g in keys] + [g for g in groups if g not in keys]:
         columns = [table[name] for name in group]
         key = keys.get(keyed.get(group))
-        coded = _encode(columns, key)
+        through = None if key is None else _through_key(columns, key)
+        coded = _encode(columns) if through is None else Codes(through.codes[key.codes],
+                                                               through.values)
         if group in keys and not _is_dictionary(columns):
             keys[group] = coded
         codes.update(zip(group, _parts(coded, [len(c) for c in columns]), strict=True))
+        by_key.update((name, through) for name in group if through is not None)
         table = table.drop_columns(list(group))  # each group's text let go once it is coded
         del columns, key, coded
     del table, keys
     pa.default_memory_pool().release_unused()  # the text's memory back to the system, not kept
-    return Columns(n_rows, {name: codes[name] for name in text}, parsed, bad, shown)
+    return Columns(n_rows, {name: codes[name] for name in text}, parsed, bad, shown, by_key)
 
 
 def _read(path: Path, text: list[str], numbers: list[str], few: tuple[str, ...], *,
@@ -214,6 +221,8 @@ def _read(path: Path, text: list[str], numbers: list[str], few: tuple[str, ...],
             include_columns=[*text, *numbers], column_types=types, null_values=[""],
             strings_can_be_null=False, quoted_strings_can_be_null=False)
         try:
+            # Arrow's thread pool parses on every core: 0.2-0.5 s more CPU on a 10M-row
+            # log (memory faulted in per thread) than one thread, for a third less waiting.
             return csv.read_csv(path, read_options=csv.ReadOptions(block_size=CSV_BLOCK),
                                 convert_options=options)
         except pa.ArrowInvalid as error:
@@ -232,26 +241,37 @@ def _read(path: Path, text: list[str], numbers: list[str], few: tuple[str, ...],
     return table
 
 
-def _encode(columns: list[pa.ChunkedArray], key: Codes | None = None) -> Codes:
+def _encode(columns: list[pa.ChunkedArray]) -> Codes:
     """Stripped text codes of columns of any type, one value table for all of them: the
     columns' rows one after another (:func:`_parts` splits them).
 
     A null (Parquet) is an empty cell. Stripping, and merging values that
-    strip alike, touch only the distinct values, never the rows. ``key``, the
-    codes of columns read alongside (the ids, rows of all columns one after
-    another), codes the text through them when it is a function of them
-    (:func:`audit.metrics.keyed_text.through_key`): one look-up a row, no hash.
+    strip alike, touch only the distinct values, never the rows.
     """
     if _is_dictionary(columns):
         return _from_dictionary(columns[0])
     chunks = [_as_text(chunk) for column in columns for chunk in column.chunks]
     words = packed_words(chunks)
-    if words is None:
-        codes, distinct = _hashed(chunks)
-    else:
-        codes, distinct = (key is not None and through_key(key.codes, len(key.values), words)
-                           ) or word_codes(words)
-        del words
+    codes, distinct = _hashed(chunks) if words is None else word_codes(words)
+    del words
+    return _stripped(codes, distinct)
+
+
+def _through_key(columns: list[pa.ChunkedArray], key: Codes) -> Codes | None:
+    """The stripped text of each of ``key``'s values (one code per key code), when the
+    columns' text is a function of ``key``, the codes of columns read alongside (rows of
+    all columns one after another): :func:`audit.metrics.keyed_text.key_codes`, no hash
+    over the rows. None otherwise (then :func:`_encode` codes them)."""
+    if _is_dictionary(columns):
+        return None
+    chunks = [_as_text(chunk) for column in columns for chunk in column.chunks]
+    coded = key_codes(key.codes, len(key.values), chunks)
+    return None if coded is None else _stripped(*coded)
+
+
+def _stripped(codes: np.ndarray, distinct: pa.Array) -> Codes:
+    """Codes into distinct values (a null among them: the empty text), values stripped and
+    those that strip alike merged."""
     stripped = pc.utf8_trim_whitespace(distinct.fill_null(""))
     if stripped.equals(distinct):  # no null, nothing to strip: the values stay distinct
         return Codes(codes, distinct)
@@ -277,11 +297,16 @@ def _from_dictionary(column: pa.ChunkedArray) -> Codes:
     """Codes of an Arrow dictionary column: its chunks' dictionaries unified, then stripped."""
     if not column.num_chunks:
         return Codes(np.zeros(0, dtype=np.int32), pa.array([], pa.string()))
-    combined = column.combine_chunks()
-    values = _as_text(combined.dictionary)
-    codes = combined.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+    unified = column.unify_dictionaries()  # one dictionary; indices copied into one array
+    values = _as_text(unified.chunk(0).dictionary)
+    codes = np.empty(len(column), dtype=np.int32)
+    start = 0
+    for chunk in unified.chunks:
+        indices = chunk.indices.fill_null(len(values)) if chunk.null_count else chunk.indices
+        codes[start:start + len(chunk)] = indices.to_numpy(zero_copy_only=False)
+        start += len(chunk)
     values = pa.concat_arrays([values, pa.array([""], pa.string())])  # a null cell
-    return _recode(codes.astype(np.int32), pc.utf8_trim_whitespace(values.fill_null("")))
+    return _recode(codes, pc.utf8_trim_whitespace(values.fill_null("")))
 
 
 def _as_text(chunk: pa.Array) -> pa.Array:

@@ -317,7 +317,11 @@ class MetricsIndex:
         for stratum, block in rows.groupby("group", sort=False):
             values = {str(r[columns.STATISTIC]): number(r["value"])
                       for r in block.to_dict(orient="records")}
-            out.append(Descriptive(str(stratum), values, bool(block["sufficient"].all())))
+            # The one-rate summaries decide: the combined ones (GARBE, FDR) also need the
+            # other rate's groups, and say "not computed" on their own when they lack them.
+            own = block[block[columns.STATISTIC].isin(list(disparity.SUMMARIES))]
+            out.append(Descriptive(str(stratum), values,
+                                   bool((own if len(own) else block)["sufficient"].all())))
         return tuple(out)
 
     def cross(self, grouping: str, point: OperatingPoint) -> pd.DataFrame | None:

@@ -43,8 +43,8 @@ standard error being the margin facing zero over 1.96, so ``p < 0.05`` exactly
 when the interval excludes no change. The two runs are treated as
 independent. Runs on the same data share subjects, whose errors are
 positively correlated across runs, so the true variance of the change is
-smaller: these intervals are conservative (a flagged change is real at least
-at the stated level; a small real change may go unflagged).
+smaller: these intervals are conservative (a flagged change is at most as likely to be
+chance as the stated level allows; a small real change may go unflagged).
 
 Multiple testing: the family is every change tested, i.e. every rate and
 every fixed-pair ratio, in every grouping, group or pair and operating point
