@@ -173,8 +173,11 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
     """CPU seconds of the engine's parts at one threshold against a bare bincount, on the
     same arrays: FMR by ``group`` (unit counts + breakdown with its cluster counts); its
     unordered subject pairs alone (coded once per log: every FMR breakdown and the
-    cross-group matrix share them); the breakdown at the point given those pairs; what a
-    second point adds to it; its cluster counts alone; and the cross-group FMR matrix (trial set, breakdown, variances), which
+    cross-group matrix share them); the breakdown at the point given those pairs, with
+    its trial tables by cell (counted once per rate: every grouping and operating point
+    reads them) and given them too; the tables alone; what a second point adds to the
+    breakdown; its cluster counts alone (tables included); and the cross-group FMR
+    matrix (trial set, breakdown, variances), which
     reuses the FMR trials' subject pairs, codes and cells as
     :func:`audit.metrics.engine.compute_metrics` does.
     One small breakdown runs first, so that no part pays Fairlearn's first-call set-up."""
@@ -205,22 +208,33 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
     pairs, coded = least_cpu(subject_pairs, fmr.subjects, fmr.reference_subjects)
     fmr_coded = replace(fmr, pairs=coded)
 
-    def per_point():
+    def coded_point():
         units = unit_counts.unit_counts(fmr_coded, point, ("point",))
         return groups.breakdowns([units], grouping, **limits)
+
+    with_tables, _ = least_cpu(coded_point)
+    tables, (counted,) = least_cpu(lambda: [groups.rate_tables(units, len(subjects))])
+
+    def per_point():
+        units = unit_counts.unit_counts(fmr_coded, point, ("point",))
+        return groups.breakdowns([units], grouping, tables=[counted], **limits)
 
     at_point, _ = least_cpu(per_point)
     points = np.array([threshold, threshold + 0.01])  # a second, stricter point
 
     def two_points():
         units = unit_counts.unit_counts(fmr_coded, points, ("point", "second"))
-        return groups.breakdowns([units], grouping, **limits)
+        return groups.breakdowns([units], grouping, tables=[counted], **limits)
 
     second_point = least_cpu(two_points)[0] - at_point
-    unit_group = group_of_cell[units.cells]
-    clusters, _ = least_cpu(lambda: groups._cluster_counts(
-        replace(units, shared={}), unit_group, len(group_table), len(subjects),
-        group_of_cell=group_of_cell))  # its per-subject trials not yet counted
+
+    def cluster_counts():
+        fresh = groups.rate_tables(units, len(subjects))
+        sides = fresh.side_trials(group_of_cell, len(group_table))
+        return groups._cluster_counts(units, None, len(group_table), len(subjects),
+                                      group_of_cell=group_of_cell, tables=(fresh, sides))
+
+    clusters, _ = least_cpu(cluster_counts)  # its per-subject trials counted too
 
     def cross():
         trial_set = trials.cross_trial_set(table, image_table, grouping, subjects=subjects,
@@ -231,8 +245,9 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
         return variance.rate_variance(part.clusters)
 
     matrix, _ = least_cpu(cross)
-    return {"bare": bare, "by_group": by_group, "pairs": pairs, "at_point": at_point,
-            "second_point": second_point, "clusters": clusters, "cross": matrix}
+    return {"bare": bare, "by_group": by_group, "pairs": pairs, "with_tables": with_tables,
+            "tables": tables, "at_point": at_point, "second_point": second_point,
+            "clusters": clusters, "cross": matrix}
 
 
 BOB = r"""
@@ -407,8 +422,10 @@ from call to call on a shared machine).
 | bare `np.bincount` of errors and trials by group (same arrays) | {parts['bare']:.3f} s | 1x |
 | FMR by `group`, all of it: pair coding, unit counts and breakdown (MetricFrame, subject and pair counts) | {parts['by_group']:.2f} s | {parts['by_group'] / parts['bare']:.1f}x |
 | of which, once per log: coding the trials' unordered subject pairs (`subject_pairs`, alone; shared by every FMR breakdown, operating point and the cross-group matrix) | {parts['pairs']:.2f} s | {parts['pairs'] / parts['bare']:.1f}x |
-| of which, per grouping and operating point: unit counts and breakdown, the pairs already coded | {parts['at_point']:.2f} s | {parts['at_point'] / parts['bare']:.1f}x |
-| of which: per-subject and per-pair counts for the intervals (`_cluster_counts`, alone) | {parts['clusters']:.2f} s | {parts['clusters'] / parts['bare']:.1f}x |
+| of which, the pairs already coded: unit counts, trial tables and breakdown | {parts['with_tables']:.2f} s | {parts['with_tables'] / parts['bare']:.1f}x |
+| of which, once per rate: the trials per subject and per subject pair by cell (`rate_tables`, alone; read by every grouping and operating point) | {parts['tables']:.2f} s | {parts['tables'] / parts['bare']:.1f}x |
+| of which, per grouping and operating point: unit counts and breakdown, the pairs coded and the tables counted | {parts['at_point']:.2f} s | {parts['at_point'] / parts['bare']:.1f}x |
+| of which: per-subject and per-pair counts for the intervals (`_cluster_counts` with its tables, alone) | {parts['clusters']:.2f} s | {parts['clusters'] / parts['bare']:.1f}x |
 | for scale: what a second operating point adds to that breakdown (two points less one) | {parts['second_point']:.2f} s | {parts['second_point'] / parts['bare']:.1f}x |
 | cross-group FMR matrix: trial set, breakdown, dyadic variance | {parts['cross']:.2f} s | |
 

@@ -48,3 +48,31 @@ def test_own_products_sum_a_column_repeated_within_a_row_first():
     dense = table.toarray().astype(np.float64)  # scipy sums the repeats when densifying
     for power, found in zip((1, 2), own_products(table, (1, 2)), strict=True):
         np.testing.assert_array_equal(found, (dense ** power).T @ dense)
+
+
+def test_a_grouping_beside_its_overall_table_has_the_gram_of_the_products():
+    """An overall pair table (each pair's trials in one column) beside a grouping's on the same
+    pairs: the Gram matrix read from the grouping's own products equals the dense product,
+    either way round; a table that is not the totals goes through count_products."""
+    from audit.metrics.pair_influence import totals_of
+
+    rng = np.random.default_rng(11)
+    dense = rng.integers(0, 3, size=(400, 4)) * (rng.random((400, 4)) < 0.5)
+    dense[dense.sum(axis=1) == 0, 0] = 1  # every pair has a trial
+    by_group = sparse.csr_matrix(dense.astype(np.int32))
+    overall = sparse.csr_matrix(dense.sum(axis=1, keepdims=True).astype(np.int32))
+    assert totals_of(by_group, overall) and not totals_of(overall, by_group)
+    shifted = overall.copy()
+    shifted.data[7] += 1
+    assert not totals_of(by_group, shifted)
+
+    def influence(trials):
+        n_bases = trials.shape[1]
+        return PairInfluence(np.arange(400), np.zeros(0, dtype=np.int64),
+                             sparse.csr_matrix((0, n_bases)), trials, np.arange(n_bases),
+                             np.ones(n_bases), np.ones(n_bases))
+
+    grouped, whole, other = influence(by_group), influence(overall), influence(shifted)
+    np.testing.assert_array_equal(grouped._gram(whole), dense.T @ dense.sum(axis=1, keepdims=True))
+    np.testing.assert_array_equal(whole._gram(grouped), dense.sum(axis=1, keepdims=True).T @ dense)
+    np.testing.assert_array_equal(grouped._gram(other), dense.T @ shifted.toarray())

@@ -211,3 +211,19 @@ def test_condition_bands_come_out_in_natural_order():
     codes, table = natural_groups(frame, ("band",))
     assert table["band"].tolist() == ["<60 px", "60-120 px", ">=120 px", "unknown"]
     assert codes.tolist() == [2, 3, 1, 0, 1]
+
+
+@pytest.mark.parametrize("shape", [(1000, 10), (5, 1), (0, 3), (300, 7)])
+def test_dense_tables_become_the_compressed_rows_scipy_builds(shape):
+    """The same arrays and types as ``csr_matrix(dense)``, rows without a trial included."""
+    from scipy import sparse
+
+    from audit.metrics.groups import dense_csr
+
+    rng = np.random.default_rng(shape[0])
+    dense = (rng.integers(0, 4, shape) * (rng.random(shape) < 0.6)).astype(np.int32)
+    dense[: min(3, shape[0])] = 0
+    got, want = dense_csr(dense), sparse.csr_matrix(dense)
+    for name in ("data", "indices", "indptr"):
+        assert getattr(got, name).dtype == getattr(want, name).dtype
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from audit.metrics.subject_pairs import PAIR_BASE, subject_pairs
+from audit.metrics.subject_pairs import PAIR_BASE, _sort_kind, subject_pairs
 
 
 def _inverse(pairs) -> np.ndarray:
@@ -85,3 +85,23 @@ def test_a_pair_table_cannot_rewrite_the_row_pointers_it_shares():
     assert table.indptr is pairs.starts  # shared by every breakdown's table, not copied
     with pytest.raises(ValueError, match="read-only"):
         table.indptr[0] = 1
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_pairs_in_log_order_or_shuffled_give_the_same_codes(ordered):
+    """Trials written pair by pair (ascending runs: merged) and shuffled (quicksort): the pairs
+    against numpy's unique either way."""
+    rng = np.random.default_rng(5)
+    low = rng.integers(0, 290, 4000).astype(np.int32)
+    high = (low + rng.integers(0, 5, 4000)).astype(np.int32)  # pairs met several times too
+    written = np.argsort(low * 300 + high, kind="stable") if ordered else np.arange(low.size)
+    low, high = low[written], high[written]
+    swap = rng.random(low.size) < 0.5  # either orientation
+    a, b = np.where(swap, high, low), np.where(swap, low, high)
+    codes = (np.minimum(a, b).astype(np.int64) * 300 + np.maximum(a, b)) << 12 | np.arange(a.size)
+    assert _sort_kind(codes) == ("stable" if ordered else "quicksort")
+    pairs = subject_pairs(a, b)
+    want_keys, want_inverse = np.unique(
+        np.minimum(a, b).astype(np.int64) * PAIR_BASE + np.maximum(a, b), return_inverse=True)
+    np.testing.assert_array_equal(pairs.keys, want_keys)
+    np.testing.assert_array_equal(_inverse(pairs), want_inverse.ravel())

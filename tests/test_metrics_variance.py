@@ -177,3 +177,30 @@ def test_combine_is_the_influence_of_the_difference_of_two_rates():
         g / (g - 1) * (products[0, 0] + products[1, 1] - 2 * products[0, 1]), rtol=1e-12)
     np.testing.assert_allclose(difference.third_cumulants()[0],
                                g / (g - 1) * (np.sum(subjects**3) - np.sum(pairs**3)), rtol=1e-12)
+
+def test_power_sums_by_column_equal_by_row_and_a_loop_in_row_order():
+    """The same sums, bit for bit, from a matrix by row, by column (unsorted rows within
+    its columns too) and a loop adding each column's entries in row order."""
+    from audit.metrics.skewness import power_sums
+
+    rng = np.random.default_rng(4)
+    dense = rng.normal(size=(300, 7)) * (rng.random((300, 7)) < 0.4)
+    want = {p: np.zeros(7) for p in (2, 3, 4)}
+    for j in range(7):
+        for i in range(300):
+            x = dense[i, j]
+            if x != 0.0:
+                want[2][j] += x * x
+                want[3][j] += x * x * x
+                want[4][j] += (x * x) * (x * x)
+    by_column = sparse.csc_matrix(dense)
+    shuffled = sparse.csc_matrix(by_column, copy=True)
+    for j in range(7):  # the rows of each column out of order
+        part = slice(shuffled.indptr[j], shuffled.indptr[j + 1])
+        turn = rng.permutation(part.stop - part.start)
+        shuffled.indices[part] = shuffled.indices[part][turn]
+        shuffled.data[part] = shuffled.data[part][turn]
+    shuffled.has_sorted_indices = False
+    for matrix in (sparse.csr_matrix(dense), by_column, shuffled):
+        for p, got in zip((2, 3, 4), power_sums(matrix, 2, 3, 4), strict=True):
+            np.testing.assert_array_equal(got, want[p])

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import sparse
 
 from audit.metrics import table, trials, unit_counts
-from audit.metrics.groups import Breakdown, breakdowns, side_subjects
+from audit.metrics.groups import Breakdown, breakdowns, rate_tables, side_subjects
 from audit.metrics.rates import warn_empty_groups
 from audit.metrics.variance import ClusterCounts
 
@@ -46,10 +46,11 @@ def cross_breakdown(
     :func:`audit.metrics.groups.breakdowns`.
     """
     units = unit_counts.unit_counts(trial_set, thresholds, operating_points)
+    tables = rate_tables(units, n_subjects_total)
     grouping = trials.Grouping(sensitive, cross=True)
     (part,) = breakdowns([units], grouping, n_subjects_total=n_subjects_total,
                          min_subjects=min_subjects, min_trials=min_trials, warn_empty=False,
-                         counted_only=counted_only)
+                         counted_only=counted_only, tables=[tables])
     group_of_cell, _ = grouping.groups(units.cell_table)  # the unordered row of each cell
     n_unordered, n_thresholds = len(group_of_cell), units.thresholds.size
     # The cell table is every unordered pair (i <= j) of n groups: n (n + 1) / 2 rows.
@@ -60,7 +61,8 @@ def cross_breakdown(
     row_of[second, first] = group_of_cell
     source = (np.arange(n_thresholds)[:, None] * n_unordered + row_of.ravel()[None, :]).ravel()
     turned = np.tile(np.tril(np.ones((n, n), dtype=bool), k=-1).ravel(), n_thresholds)
-    other_side = side_subjects(units, group_of_cell, n_unordered, n_subjects_total, side=1)
+    other_side = side_subjects(units, tables.side_trials(group_of_cell, n_unordered),
+                               group_of_cell, n_unordered, side=1)
     rows = part.rows.iloc[source].reset_index(drop=True)
     probe_side, reference_side = rows["group"].to_numpy(), rows[table.GROUP_B].to_numpy()
     rows["group"] = np.where(turned, reference_side, probe_side)

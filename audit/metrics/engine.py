@@ -30,6 +30,7 @@ import pyarrow as pa
 from audit.metrics import (checked, contrasts, cross_groups, disparity, groups, score_limits,
                            table, trials, unit_counts, variance)
 from audit.metrics.inputs import CheckedInputs, check_inputs, check_options
+from audit.metrics.trial_rows import TrialRows
 from audit.metrics.points import (
     WINDOW,
     OperatingPoints,
@@ -161,15 +162,17 @@ def _breakdowns(
         units.append(unit_counts.fta_unit_counts(given.fta, given.images, subjects=given.subjects,
                                             columns=given.columns))
     n_total = len(given.subjects)
+    tables = [groups.rate_tables(u, n_total) for u in units]  # shared by every grouping
     parts = [
         part
         for grouping in given.parsed
-        for part in groups.breakdowns(units, grouping, n_subjects_total=n_total, **limits)
+        for part in groups.breakdowns(units, grouping, n_subjects_total=n_total, tables=tables,
+                                      **limits)
     ]
     # The FMR trials' pairs, subject codes and cells serve the matrix; the rest of them can go.
     shared = [{"fmr_pairs": u.pairs, "fmr_subjects": (u.subjects, u.reference_subjects),
                "fmr_cells": (u.cells, u.cell_table)} for u in units if u.rate == trials.FMR.name]
-    del units  # the breakdowns hold what they need; the trials' arrays can go before the matrix
+    del units, tables  # the breakdowns hold what they need; the trials' can go before the matrix
     for grouping in given.crossed if shared else ():  # none: no 1:1 trials
         trial_set = trials.cross_trial_set(given.scores, given.images, grouping,
                                            subjects=given.subjects, **shared[0])
@@ -362,9 +365,10 @@ def _rate_units(
 ) -> list[unit_counts.UnitCounts]:
     """Unit counts of every rate whose trial kind occurs in the scores table."""
     kinds = checked.present_kinds(scores)
+    rows = TrialRows(scores, images, subjects)  # each row looked up once for every rate
     return [
         unit_counts.unit_counts(
-            trials.trial_set(scores, images, spec, subjects=subjects, columns=columns),
+            trials.trial_set(scores, images, spec, subjects=subjects, columns=columns, rows=rows),
             points.thresholds,
             points.labels,
         )

@@ -39,6 +39,7 @@ from scipy import sparse
 from audit.metrics import table, trials
 from audit.metrics.rates import warn_empty_groups
 from audit.metrics.sweep import distinct_subjects
+from audit.metrics.trial_tables import TrialTables, owner_keys, trial_tables
 from audit.metrics.unit_counts import UnitCounts
 from audit.metrics.variance import ClusterCounts
 
@@ -79,6 +80,7 @@ def breakdowns(
     min_trials: int,
     warn_empty: bool = True,
     counted_only: tuple[str, ...] = (),
+    tables: list[TrialTables] | None = None,
 ) -> list[Breakdown]:
     """Every group of ``grouping`` at every operating point, for several rates at once.
 
@@ -88,14 +90,20 @@ def breakdowns(
     Rows of the operating points labelled in ``counted_only`` get their counts
     but no MetricFrame value (NaN): the engine's calibration windows, whose
     rates are read from the cluster counts and never published, would
-    otherwise cost MetricFrame two of every three groups it evaluates.
+    otherwise cost MetricFrame two of every three groups it evaluates. ``tables``, each
+    rate's :func:`rate_tables`, are counted here when not given (a caller with several
+    groupings counts them once).
     """
     if not rates:
         return []
+    if tables is None:
+        tables = [rate_tables(u, n_subjects_total) for u in rates]
     group_of_cell, group_table = grouping.groups(rates[0].cell_table)
     n_groups = len(group_table)
-    unit_groups = [group_of_cell[u.cells] for u in rates]
-    sums = [_group_sums(u, g, n_groups) for u, g in zip(rates, unit_groups, strict=True)]
+    sides = [t.side_trials(group_of_cell, n_groups) for t in tables]
+    unit_groups = [_unit_groups(u, group_of_cell, s) for u, s in zip(rates, sides, strict=True)]
+    sums = [_group_sums(u, group_of_cell, n_groups, s)
+            for u, s in zip(rates, sides, strict=True)]
     collapsed = pd.concat(
         [
             _read(_collapsed(errors, n, group_table, mated=u.mated), u, counted_only).assign(
@@ -120,23 +128,44 @@ def breakdowns(
             measured[measured[RATE] == u.rate],
             counts,
             n_subjects_total,
+            tables=(t, s),
             **limits,
         )
-        for u, g, counts in zip(rates, unit_groups, sums, strict=True)
+        for u, g, counts, t, s in zip(rates, unit_groups, sums, tables, sides, strict=True)
     ]
 
 
+def rate_tables(units: UnitCounts, n_subjects_total: int) -> TrialTables:
+    """A rate's trials per subject and pair by cell (:mod:`audit.metrics.trial_tables`),
+    the subjects x cells tables dense up to :data:`DENSE_TRIALS` entries."""
+    return trial_tables(units, n_subjects_total, dense_limit=DENSE_TRIALS)
+
+
+def _unit_groups(units: UnitCounts, group_of_cell: np.ndarray,
+                 sides: tuple[np.ndarray, ...] | None) -> np.ndarray | None:
+    """Group of every unit, or None for dyadic units whose trials by group the tables hold:
+    their per-trial groups are needed only for the few that err."""
+    if units.reference_subjects is not None and sides is not None:
+        return None
+    return group_of_cell[units.cells]
+
+
 def _group_sums(
-    units: UnitCounts, unit_group: np.ndarray, n_groups: int
+    units: UnitCounts, group_of_cell: np.ndarray, n_groups: int,
+    sides: tuple[np.ndarray, ...] | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Errors per (threshold, group) and trials per group."""
+    """Errors per (threshold, group) and trials per group (a dyadic rate's from its
+    subjects x groups table: each trial once, on its unit's side)."""
     n_thresholds = units.thresholds.size
     entries = units.errors.tocoo()
-    errors = np.bincount(entries.col * n_groups + unit_group[entries.row], weights=entries.data,
-                         minlength=n_thresholds * n_groups)
+    errors = np.bincount(entries.col * n_groups + group_of_cell[units.cells[entries.row]],
+                         weights=entries.data, minlength=n_thresholds * n_groups)
     dyadic = units.reference_subjects is not None  # a unit is one trial: unweighted counts
-    n_trials = np.bincount(unit_group, weights=None if dyadic else units.trials,
-                           minlength=n_groups)
+    if dyadic and sides is not None:
+        n_trials = sides[0].sum(axis=0, dtype=np.int64)
+    else:
+        n_trials = np.bincount(group_of_cell[units.cells], weights=None if dyadic else
+                               units.trials, minlength=n_groups)
     return errors.reshape(n_thresholds, n_groups).astype(np.int64), n_trials.astype(np.int64)
 
 
@@ -150,6 +179,7 @@ def _breakdown(
     counts: tuple[np.ndarray, np.ndarray],
     n_subjects_total: int,
     *,
+    tables: tuple[TrialTables, tuple[np.ndarray, ...] | None],
     min_subjects: int,
     min_trials: int,
     warn_empty: bool,
@@ -157,7 +187,8 @@ def _breakdown(
     labels = grouping.labels(group_table)
     n_groups, n_thresholds = len(labels), units.thresholds.size
     errors, n_trials = counts
-    n_subjects = side_subjects(units, group_of_cell, n_groups, n_subjects_total, side=0)
+    _, sides = tables
+    n_subjects = side_subjects(units, sides, group_of_cell, n_groups, side=0)
     if warn_empty:
         warn_empty_groups(
             units.rate, grouping.name, [g for g, n in zip(labels, n_trials, strict=True) if n == 0]
@@ -181,7 +212,7 @@ def _breakdown(
     enough = (rows["n_subjects"] >= min_subjects) & (rows["n_trials"] >= min_trials)
     if grouping.cross:
         # A cell compares two groups: each side needs enough people of its own.
-        references = side_subjects(units, group_of_cell, n_groups, n_subjects_total, side=1)
+        references = side_subjects(units, sides, group_of_cell, n_groups, side=1)
         enough &= np.tile(references, n_thresholds) >= min_subjects
     rows["sufficient"] = enough & (rows["n_trials"] > 0) & ~trials.has_unknown_label(rows["group"])
     rows[table.STATISTIC] = table.RATE
@@ -192,7 +223,7 @@ def _breakdown(
         rows["group"] = np.tile(np.asarray(probe_side, dtype=object), n_thresholds)
         rows[table.GROUP_B] = np.tile(np.asarray(reference_side, dtype=object), n_thresholds)
     clusters = _cluster_counts(units, unit_group, n_groups, n_subjects_total,
-                               group_of_cell=group_of_cell)
+                               group_of_cell=group_of_cell, tables=tables)
     return Breakdown(units.rate, grouping, rows, clusters)
 
 
@@ -298,65 +329,45 @@ def _no_measured_rows() -> pd.DataFrame:
     )
 
 
-def side_trials(units: UnitCounts, group_of_cell: np.ndarray, n_groups: int, n_owners: int
-                ) -> tuple[np.ndarray, ...] | None:
-    """Trials of every subject in every group (subjects x groups), one table per side: the
-    unit's subject, and a dyadic unit's reference subject. None when a subjects x cells
-    table would exceed :data:`DENSE_TRIALS` entries.
-
-    The subjects x cells tables are counted in one pass over the units and kept with them
-    (:attr:`UnitCounts.shared`): every grouping of the same units sums their columns.
-    """
-    n_cells = group_of_cell.size
-    if n_owners * n_cells > DENSE_TRIALS:
-        return None
-    key = ("side trials", n_owners)
-    if key not in units.shared:
-        owners = (units.subjects,) if units.reference_subjects is None else (
-            units.subjects, units.reference_subjects)
-        # A dyadic unit is one trial: unweighted counts, the faster bincount.
-        weights = None if units.reference_subjects is not None else units.trials
-        units.shared[key] = tuple(
-            np.bincount(o * np.int64(n_cells) + units.cells, weights=weights,
-                        minlength=n_owners * n_cells).astype(np.int32).reshape(n_owners, n_cells)
-            for o in owners)
-    if n_groups == n_cells and np.array_equal(group_of_cell, np.arange(n_cells)):
-        return units.shared[key]
-    out = []
-    for by_cell in units.shared[key]:
-        by_group = np.zeros((n_owners, n_groups), dtype=np.int32)
-        for cell, group in enumerate(group_of_cell):
-            by_group[:, group] += by_cell[:, cell]
-        out.append(by_group)
-    return tuple(out)
-
-
-def side_subjects(units: UnitCounts, group_of_cell: np.ndarray, n_groups: int, n_owners: int,
-                  *, side: int) -> np.ndarray:
+def side_subjects(units: UnitCounts, sides: tuple[np.ndarray, ...] | None,
+                  group_of_cell: np.ndarray, n_groups: int, *, side: int) -> np.ndarray:
     """Distinct subjects with a trial in each group, on one side (0: the unit's subject,
-    1: a dyadic unit's reference subject), from :func:`side_trials` when it is dense."""
-    sides = side_trials(units, group_of_cell, n_groups, n_owners)
+    1: a dyadic unit's reference subject), from the subjects x groups tables ``sides``
+    (:meth:`audit.metrics.trial_tables.TrialTables.side_trials`) when they are dense."""
     if sides is not None:
         return (sides[side] > 0).sum(axis=0).astype(np.int64)
     return distinct_subjects(units.reference_subjects if side else units.subjects,
                              group_of_cell[units.cells], n_groups)
 
 
+def dense_csr(dense: np.ndarray) -> sparse.csr_matrix:
+    """``csr_matrix(dense)`` of a 2-d table, the same arrays, built by numpy masks (scipy
+    goes through coordinates and fancy indexing: tens of milliseconds for a hundred
+    thousand people's trials by group)."""
+    nonzero = dense != 0
+    indptr = np.zeros(dense.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.count_nonzero(nonzero, axis=1), out=indptr[1:])
+    indices = np.broadcast_to(np.arange(dense.shape[1]), dense.shape)[nonzero]
+    return sparse.csr_matrix((dense[nonzero], indices, indptr), shape=dense.shape)
+
+
 def _cluster_counts(
-    units: UnitCounts, unit_group: np.ndarray, n_groups: int, n_subjects_total: int, *,
-    group_of_cell: np.ndarray,
+    units: UnitCounts, unit_group: np.ndarray | None, n_groups: int, n_subjects_total: int, *,
+    group_of_cell: np.ndarray, tables: tuple[TrialTables, tuple[np.ndarray, ...] | None],
 ) -> ClusterCounts:
     """Per-subject (and per subject pair) errors and trials, one column per canonical row.
 
     A dyadic unit counts for both of its subjects, and once for its
     unordered pair of subjects (:mod:`audit.metrics.variance`). Trials do not
     depend on the threshold: they are summed per group once and spread over
-    the thresholds' columns (subjects), or kept per group (pairs).
+    the thresholds' columns (subjects), or kept per group (pairs). ``unit_group`` (each
+    unit's group) may be None when ``tables`` (the rate's tables and their subjects x
+    groups sums) hold the trials.
     """
     n_rows = units.thresholds.size * n_groups
     base = np.tile(np.arange(n_groups), units.thresholds.size)  # group of each row
     entries = units.errors.tocoo()
-    error_rows = entries.col * n_groups + unit_group[entries.row]
+    error_rows = entries.col * n_groups + group_of_cell[units.cells[entries.row]]
 
     def errors_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
         """Errors (owners x rows), each unit once per owner."""
@@ -367,14 +378,14 @@ def _cluster_counts(
 
     def trials_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
         """Trials (owners x groups), each unit once per owner."""
-        sides = side_trials(units, group_of_cell, n_groups, n_owners)
+        sides = tables[1]
         if sides is not None:
-            return sparse.csr_matrix(sum(sides) if len(sides) > 1 else sides[0])
+            return dense_csr(sum(sides) if len(sides) > 1 else sides[0])
         if n_owners * n_groups <= DENSE_TRIALS:  # too many cells to share, few groups: bincount
             weights = None if units.reference_subjects is not None else units.trials
-            dense = sum(np.bincount(o * np.int64(n_groups) + unit_group, weights=weights,
+            dense = sum(np.bincount(owner_keys(o, n_groups, unit_group), weights=weights,
                                     minlength=n_owners * n_groups) for o in owners)
-            return sparse.csr_matrix(dense.reshape(n_owners, n_groups).astype(np.int32))
+            return dense_csr(dense.reshape(n_owners, n_groups).astype(np.int32))
         weights = units.trials.astype(np.int32)  # counts: exact in any product, half the size
         if len(owners) == 1:  # no copies of ten-million-entry arrays
             return sparse.csr_matrix((weights, (owners[0], unit_group)), shape=(n_owners, n_groups))
@@ -384,7 +395,8 @@ def _cluster_counts(
     owners = (units.subjects,) if units.reference_subjects is None else (
         units.subjects, units.reference_subjects)
     errors = errors_of(owners, n_subjects_total)
-    n = trials_of(owners, n_subjects_total)[:, base]
+    n = trials_of(owners, n_subjects_total)
+    n = n if units.thresholds.size == 1 else n[:, base]  # one threshold: base is every column
     if units.reference_subjects is None:
         return ClusterCounts(errors, n)
     # The pairs' errors stay coordinates (no row pointers for ten million pairs without an
@@ -392,5 +404,5 @@ def _cluster_counts(
     pairs = units.pairs
     pair_errors = sparse.coo_matrix((entries.data, (pairs.positions(entries.row), error_rows)),
                                     shape=(pairs.keys.size, n_rows))
-    return ClusterCounts(errors, n, pair_errors, pairs.trials(unit_group, n_groups), pairs.keys,
-                         base)
+    return ClusterCounts(errors, n, pair_errors, tables[0].pair_trials(group_of_cell, n_groups),
+                         pairs.keys, base)

@@ -194,9 +194,27 @@ class PairInfluence:
             return self._own_grams()[0]
         cached = self.grams.get(id(other.trials))
         if cached is None or cached[0] is not other.trials:
-            cached = (other.trials, count_products(self.trials, other.trials))
+            if totals_of(self.trials, other.trials):  # other is overall: a sum of own columns
+                gram = self._own_grams()[0].sum(axis=1, keepdims=True)
+            elif totals_of(other.trials, self.trials):
+                gram = other._own_grams()[0].sum(axis=0, keepdims=True)
+            else:
+                gram = count_products(self.trials, other.trials)
+            cached = (other.trials, gram)
             self.grams[id(other.trials)] = cached
         return cached[1]
+
+
+def totals_of(table: sparse.csr_matrix, totals: sparse.csr_matrix) -> bool:
+    """Whether ``totals`` (pairs x 1) holds every pair's trials in ``table`` (pairs x bases),
+    as an overall breakdown's table does beside a grouping's on the same pairs. Then
+    ``table.T @ totals`` is the row sums of ``table.T @ table``: every sum of integer
+    counts, exact in any order, with no pass over the pairs but this check."""
+    if totals.shape != (table.shape[0], 1) or not np.diff(table.indptr).all():
+        return False  # not one column, or a pair without a trial (not from a breakdown)
+    totals.sum_duplicates()
+    return totals.nnz == table.shape[0] and bool(np.array_equal(np.add.reduceat(table.data.astype(np.int64), table.indptr[:-1]),
+                               totals.data))
 
 
 #: Pairs read at a time by :func:`count_products` (its temporaries stay a few MiB).

@@ -42,8 +42,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit.metrics.arrow_lookup import equal_text, index_in
+from audit.metrics.arrow_lookup import index_in
 from audit.metrics.subject_pairs import SubjectPairs
+from audit.metrics.trial_rows import TrialRows
 from audit.schema import UNKNOWN
 
 VERIFICATION = "verification"
@@ -297,25 +298,28 @@ def trial_set(
     *,
     subjects: pd.Index,
     columns: tuple[str, ...],
+    rows: TrialRows | None = None,
 ) -> TrialSet:
-    """The trials of one rate in :data:`RATES`, grouped by the probe image's labels."""
-    keep = _rows(scores, spec)
-    rows = scores.select(["score", "best_is_true_entry", "probe_id", "probe_subject",
-                          "reference_subject"]).filter(pa.array(keep))
-    decision = rows["score"].to_numpy()
+    """The trials of one rate in :data:`RATES`, grouped by the probe image's labels.
+
+    ``rows``, the table's :class:`audit.metrics.trial_rows.TrialRows`, shares the rows'
+    look-ups between the rates (``subjects`` being its subject index).
+    """
+    rows = rows if rows is not None else TrialRows(scores, images, subjects)
+    keep = rows.kept(spec)
+    decision = rows.scores[keep]
     if spec is FNIR:
-        correct = rows["best_is_true_entry"].fill_null(False).to_numpy(zero_copy_only=False)
-        decision = np.where(correct, decision, np.nan)
+        correct = scores["best_is_true_entry"].filter(pa.array(keep)).fill_null(False)
+        decision = np.where(correct.to_numpy(zero_copy_only=False), decision, np.nan)
     image_cells, cell_table = images.cells(columns)
-    probe = images.positions(rows["probe_id"], table="scores probe_id")
     return TrialSet(
         rate=spec.name,
         mated=spec.mated,
         scores=decision,
-        subjects=_codes(rows["probe_subject"], subjects),
-        cells=image_cells[probe],
+        subjects=rows.probe_subject[keep],
+        cells=image_cells[rows.probe[keep]],
         cell_table=cell_table,
-        reference_subjects=_codes(rows["reference_subject"], subjects) if spec is FMR else None,
+        reference_subjects=rows.reference_subject[keep] if spec is FMR else None,
     )
 
 
@@ -324,6 +328,7 @@ def cross_trial_set(
     fmr_pairs: SubjectPairs | None = None,
     fmr_subjects: tuple[np.ndarray, np.ndarray] | None = None,
     fmr_cells: tuple[np.ndarray, pd.DataFrame] | None = None,
+    rows: TrialRows | None = None,
 ) -> TrialSet:
     """Non-mated verification trials, cells = *unordered* pairs of groups {A, B}.
 
@@ -344,19 +349,19 @@ def cross_trial_set(
     (:attr:`audit.metrics.unit_counts.UnitCounts.subjects` and ``reference_subjects``),
     looking them up again; ``fmr_cells``, their probe cells and cell table
     (:attr:`audit.metrics.unit_counts.UnitCounts.cells`, ``cell_table``), the probe's group
-    when the cell table has the grouping's columns.
+    when the cell table has the grouping's columns. ``rows`` as in :func:`trial_set`.
     """
     if fmr_cells is not None and not set(grouping.sensitive) <= set(fmr_cells[1].columns):
         fmr_cells = None
-    rows = scores.select(["score", "reference_id"] + (["probe_id"] if fmr_cells is None else [])
-                         + (["probe_subject", "reference_subject"] if fmr_subjects is None
-                            else [])).filter(pa.array(_rows(scores, FMR)))
+    rows = rows if rows is not None else TrialRows(scores, images, subjects)
+    keep = rows.kept(FMR)
     image_cells, groups = images.cells(grouping.sensitive)
     if fmr_cells is None:
-        probe = image_cells[images.positions(rows["probe_id"], table="scores probe_id")]
+        probe = image_cells[rows.probe[keep]]
     else:
         probe = _group_of_cells(fmr_cells[1], groups, grouping.sensitive)[fmr_cells[0]]
-    reference = image_cells[images.positions(rows["reference_id"], table="scores reference_id")]
+    reference = image_cells[images.positions(scores["reference_id"].filter(pa.array(keep)),
+                                             table="scores reference_id")]
     first, second = np.triu_indices(len(groups))
     cell_of = np.full((len(groups), len(groups)), -1, dtype=np.int32)
     cell_of[first, second] = cell_of[second, first] = np.arange(first.size)  # either orientation
@@ -365,13 +370,16 @@ def cross_trial_set(
          groups.add_prefix(REFERENCE_PREFIX).iloc[second].reset_index(drop=True)], axis=1)
     turned = probe > reference
     probe_subject, reference_subject = fmr_subjects or (
-        _codes(rows["probe_subject"], subjects), _codes(rows["reference_subject"], subjects))
+        rows.probe_subject[keep], rows.reference_subject[keep])
+    pair = probe.astype(np.int64)  # in place: each ten-million-entry temporary costs page faults
+    pair *= len(groups)
+    pair += reference
     return TrialSet(
         rate=FMR_CROSS,
         mated=False,
-        scores=rows["score"].to_numpy(),
+        scores=rows.scores[keep],
         subjects=np.where(turned, reference_subject, probe_subject),
-        cells=cell_of.ravel()[probe.astype(np.int64) * len(groups) + reference],
+        cells=np.take(cell_of.ravel(), pair),
         cell_table=cell_table,
         reference_subjects=np.where(turned, probe_subject, reference_subject),
         pairs=fmr_pairs,
@@ -384,16 +392,3 @@ def _group_of_cells(cell_table: pd.DataFrame, groups: pd.DataFrame, columns: tup
     coded = groups.loc[:, list(columns)].assign(_code=np.arange(len(groups), dtype=np.int32))
     return cell_table.loc[:, list(columns)].merge(coded, on=list(columns), how="left")[
         "_code"].to_numpy(np.int32)
-
-
-def _rows(scores: pa.Table, spec: RateSpec) -> np.ndarray:
-    kind = equal_text(scores["trial_kind"], spec.kind)
-    mated = scores["mated"].to_numpy(zero_copy_only=False)
-    keep = kind & (mated == spec.mated)
-    if not spec.keep_fta:
-        keep &= ~np.isnan(scores["score"].to_numpy())
-    return keep
-
-
-def _codes(values: pa.ChunkedArray, index: pd.Index) -> np.ndarray:
-    return index_in(values, pa.array(index.to_numpy(dtype=object), pa.string()))

@@ -9,7 +9,7 @@ counts) works on these counts, never on rows of comparisons.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,6 @@ class UnitCounts:
     #: The other subject of each unit's non-mated pairs (dyadic rates), else None.
     reference_subjects: np.ndarray | None = None
     pairs: SubjectPairs | None = None
-    #: Tables derived from the units once and shared by every grouping's breakdown.
-    shared: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def unit_counts(

@@ -66,11 +66,9 @@ from functools import cached_property
 import numpy as np
 from scipy import sparse
 
+from audit.metrics import skewness
 from audit.metrics.pair_influence import PairInfluence
-
-
-#: Rows of corrected subject sums formed at a time (:attr:`Influence.subject_moments`).
-BLOCK_COLUMNS = 16
+from audit.metrics.skewness import float_bincount, power_sums, small_sample_factor
 
 
 @dataclass(frozen=True)
@@ -150,25 +148,30 @@ class Influence:
 
     def variance(self) -> np.ndarray:
         """Cluster-robust variance of every row (dyadic ones may come out negative)."""
-        (squares,) = _power_sums(self.subjects, 2)
+        (subject_squares,) = power_sums(self.subjects, 2)
+        squares = subject_squares
         if self.pairs is not None:
             squares = squares - self.pairs.diagonal(self.pairs)
         corrected = self._corrected_rows()
         if corrected.size:
-            squares[corrected] = self.columns(corrected)._products(diagonal=True)
-        return _small_sample_factor(self.clusters) * squares
+            squares[corrected] = self.columns(corrected)._products(
+                own_squares=subject_squares[corrected])
+        return small_sample_factor(self.clusters) * squares
 
     def products(self) -> np.ndarray:
         """Sums of influence products between the rows (rows x rows), corrections included."""
-        return self._products(diagonal=False)
+        return self._products()
 
-    def _products(self, *, diagonal: bool) -> np.ndarray:
-        """:meth:`products`, or only its diagonal: the same numbers without the rows x rows
-        product of the subject sums (a contrast table's 90 x 90 over every person), whose
-        diagonal is their column sums of squares, added in the same order. The
-        corrections' terms are small (a few reference rows) and taken whole."""
+    def _products(self, *, own_squares: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`products`, or only its diagonal when ``own_squares`` (the subject sums'
+        column sums of squares, :func:`~audit.metrics.skewness.power_sums`) is given: the
+        same numbers without the rows x rows product of the subject sums (a contrast
+        table's 90 x 90 over every person), whose diagonal is those sums, added in the
+        same order. The corrections' terms are small (a few reference rows) and taken
+        whole."""
+        diagonal = own_squares is not None
         plain = self._plain()
-        out = _cross(plain, plain) if not diagonal else _own_diagonal(plain)
+        out = _cross(plain, plain) if not diagonal else _own_diagonal(plain, own_squares)
         for c in self.corrections:
             shared = _cross(plain, c.reference) @ c.pick
             out -= np.diag(shared + shared.T) if diagonal else shared + shared.T
@@ -189,53 +192,20 @@ class Influence:
         return rho
 
     def effective_clusters(self) -> np.ndarray:
-        r"""Effective number of clusters of every row, :math:`(\sum_s u_s^2)^2 / \sum_s u_s^4`.
-
-        As many as there are clusters when all influence equally, near 1 when
-        one person carries the row (Carter, Schnepel & Steigerwald 2017). NaN
-        for a row without influence.
-        """
-        moments = self.subject_moments
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return moments[2] ** 2 / moments[4]
+        """Effective number of clusters of every row
+        (:func:`audit.metrics.skewness.effective_clusters`)."""
+        return skewness.effective_clusters(self)
 
     def third_cumulants(self) -> np.ndarray:
-        r"""Third cumulant of every row's estimate, the skewness's numerator.
-
-        .. math:: \hat\kappa_3 = \frac{G}{G-1}\Big(\sum_s u_s^3 - \sum_{\{a,b\}} u_{ab}^3\Big)
-
-        as :meth:`variance` (the same sums, cubed): a person's influence is
-        skewed when few people carry the errors, and the pairs' own cubes
-        are counted in both of their people's sums, so they are removed
-        once. A corrected row (calibrated threshold) uses its corrected
-        subject sums and its own pairs' cubes: the correction's share of one
-        pair is small beside the subject sums and is left out there.
-        """
-        cubes = self.subject_moments[3]
-        if self.pairs is not None:
-            cubes = cubes - self.pairs.cubes()
-        return _small_sample_factor(self.clusters) * cubes
+        """Third cumulant of every row's estimate
+        (:func:`audit.metrics.skewness.third_cumulants`)."""
+        return skewness.third_cumulants(self)
 
     @cached_property
     def subject_moments(self) -> dict[int, np.ndarray]:
-        """Column sums of the corrected subject sums' squares, cubes and fourth powers.
-
-        Kept once computed: :meth:`effective_clusters` and :meth:`third_cumulants`
-        of one influence read the same sums. The corrected sums (corrections
-        applied) are formed a block of :data:`BLOCK_COLUMNS` rows at a time: a
-        contrast table's are people x pairs of groups, millions of entries at ten
-        million comparisons, and each entry is the same whichever columns are formed
-        with it.
-        """
-        sums: dict[int, list[np.ndarray]] = {2: [np.zeros(0)], 3: [np.zeros(0)], 4: [np.zeros(0)]}
-        for start in range(0, self.subjects.shape[1], BLOCK_COLUMNS):
-            block = np.arange(start, min(start + BLOCK_COLUMNS, self.subjects.shape[1]))
-            subjects = self.subjects[:, block]
-            for c in self.corrections:
-                subjects = subjects - c.reference.subjects @ sparse.csr_matrix(c.pick[:, block])
-            for power, column_sums in zip(sums, _power_sums(subjects, *sums), strict=True):
-                sums[power].append(column_sums)
-        return {power: np.concatenate(parts) for power, parts in sums.items()}
+        """Column sums of the corrected subject sums' squares, cubes and fourth powers,
+        kept once computed (:func:`audit.metrics.skewness.subject_moments`)."""
+        return skewness.subject_moments(self)
 
     def columns(self, index: np.ndarray) -> Influence:
         def pick(pairs: PairInfluence | None) -> PairInfluence | None:
@@ -300,9 +270,9 @@ def _cross(a: Influence, b: Influence) -> np.ndarray:
     return out
 
 
-def _own_diagonal(plain: Influence) -> np.ndarray:
-    """The diagonal of ``_cross(plain, plain)``."""
-    (out,) = _power_sums(plain.subjects, 2)
+def _own_diagonal(plain: Influence, squares: np.ndarray) -> np.ndarray:
+    """The diagonal of ``_cross(plain, plain)``, ``squares`` being its subjects' part."""
+    out = squares
     if plain.pairs is not None:
         out = out - np.diag(plain.pairs.cross(plain.pairs))
     return out
@@ -315,34 +285,8 @@ def _column_sums(matrix: sparse.spmatrix) -> np.ndarray:
         columns = matrix.indices if sparse.isspmatrix_csr(matrix) else matrix.col
         # Counts of one (a pair table's trials, mostly): the same sums, unweighted.
         ones = matrix.data.dtype.kind in "iu" and bool(np.all(matrix.data == 1))
-        return _float_bincount(columns, None if ones else matrix.data, matrix.shape[1])
+        return float_bincount(columns, None if ones else matrix.data, matrix.shape[1])
     return np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
-
-
-def _float_bincount(index: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
-    """Weighted ``bincount``, float64 even with nothing to count (numpy gives int64 then)."""
-    return np.bincount(index, weights=weights, minlength=size).astype(np.float64, copy=False)
-
-
-def _power_sums(matrix: sparse.csr_matrix, *powers: int) -> list[np.ndarray]:
-    """Column sums of the entries' squares, cubes or fourth powers (2, 3, 4).
-
-    The same sums, in the same order, as ``matrix.multiply(matrix)...sum(axis=0)``,
-    without its copies of the matrix: a contrast's subject sums (people x pairs of
-    groups) hold millions of entries at ten million comparisons.
-    """
-    matrix = sparse.csr_matrix(matrix)
-    matrix.sum_duplicates()
-    squares = matrix.data * matrix.data
-    power = {2: lambda: squares, 3: lambda: squares * matrix.data, 4: lambda: squares * squares}
-    return [_float_bincount(matrix.indices, power[p](), matrix.shape[1]) for p in powers]
-
-
-def _small_sample_factor(clusters: np.ndarray) -> np.ndarray:
-    """G / (G - 1) per row (1 when G < 2)."""
-    g = np.asarray(clusters, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(g > 1, g / (g - 1), 1.0)
 
 
 def influence(counts: ClusterCounts) -> tuple[np.ndarray, Influence]:
