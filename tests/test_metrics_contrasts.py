@@ -230,3 +230,54 @@ def test_dyadic_p_value_agrees_with_the_printed_interval_when_few_people_err(see
     for threshold, row in bounded.iterrows():
         assert (p_value[threshold] < 0.05) == (row["ci_low"] > 1), (threshold, row.to_dict(),
                                                                     p_value[threshold])
+
+
+def _few_errors_table(low_errors):
+    """Two disjoint groups of 40 people, every pair within a group compared once: ``hi`` with
+    60 false matches spread over its people, ``lo`` with ``low_errors`` (the d1m case in small)."""
+    i, j = np.triu_indices(40, 1)
+    hit_hi = np.isin(np.arange(i.size), np.random.default_rng(5).choice(i.size, 60, False))
+    hit_lo = (i < 2 * low_errors) & (i % 2 == 0) & (j == i + 1)
+    probe = [f"p{k}" for k in np.r_[i, i + 40]]
+    reference = [f"p{k}" for k in np.r_[j, j + 40]]
+    score = np.where(np.r_[hit_hi, hit_lo], 0.9, 0.1)
+    scores = pd.DataFrame({
+        "trial_kind": "verification", "probe_id": [f"{s}/0" for s in probe],
+        "reference_id": [f"{s}/0" for s in reference], "probe_subject": probe,
+        "reference_subject": reference, "score": score, "mated": False, "fold": None,
+        "rank": None, "best_is_true_entry": None})
+    images = pd.DataFrame({"image_id": [f"p{i}/0" for i in range(80)],
+                           "subject_id": [f"p{i}" for i in range(80)],
+                           "group": ["hi"] * 40 + ["lo"] * 40})
+    frame = compute_metrics(scores, images, thresholds=(0.5,), groupings=("group",),
+                            cross_groupings=(), min_subjects=5, min_trials=20).to_pandas()
+    return frame[(frame["metric"] == "fmr") & (frame["grouping"] == "group")
+                 & (frame["point_kind"] == "deployment")]
+
+
+@pytest.mark.parametrize("low_errors", [1, 2, 3])
+def test_dyadic_pair_whose_lower_group_has_few_errors_gets_mover_from_the_groups_limits(
+        low_errors):
+    """60 false matches in 780 comparisons against 1-3 in 780: Hall's t on the pair's log ratio
+    rested on the one to three people who erred in ``lo`` (a user saw "456 (0.025 to 27,817)"
+    beside a difference interval far from 0). MOVER from the two groups' printed limits
+    instead: the ratio excludes 1 as the difference excludes 0, and p < 0.05."""
+    rows = _few_errors_table(low_errors)
+    rates = rows[rows["statistic"] == "rate"].set_index("group")
+    pair = rows.set_index("statistic")
+    assert rates.loc["lo", "n_errors"] == low_errors and rates.loc["hi", "n_errors"] == 60
+    assert pair.loc["ratio", "ci_method"] == "mover-log"
+    assert pair.loc["difference", "ci_method"] == "mover"
+    # Log-scale MOVER (Zou & Donner 2008) from the rate rows; the groups share no one: rho 0.
+    pa, la, ua = rates.loc["hi", ["value", "ci_low", "ci_high"]]
+    pb, lb, ub = rates.loc["lo", ["value", "ci_low", "ci_high"]]
+    centre = math.log(pa / pb)
+    low = math.exp(centre - math.hypot(math.log(pa / la), math.log(ub / pb)))
+    high = math.exp(centre + math.hypot(math.log(ua / pa), math.log(pb / lb)))
+    assert (pair.loc["ratio", "ci_low"], pair.loc["ratio", "ci_high"]) == pytest.approx(
+        (low, high), rel=1e-9)
+    difference_low = pa - pb - math.hypot(pa - la, ub - pb)
+    assert pair.loc["difference", "ci_low"] == pytest.approx(difference_low, rel=1e-9)
+    assert pair.loc["ratio", "ci_low"] > 1 and pair.loc["difference", "ci_low"] > 0
+    assert pair.loc["p_value", "value"] < 0.05
+    assert pair.loc["p_value", "ci_method"] == "inverted-mover-log"

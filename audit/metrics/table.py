@@ -33,7 +33,8 @@ for one-way rates, Hall's skewness-corrected t for dyadic FMR rates,
 :mod:`audit.metrics.score_limits`), ``"wilson"``, ``"one-sided-bound"`` for rates
 (:mod:`audit.metrics.groups`); ``"mover-log"``, ``"mover-r-bound"`` (lower
 group without errors), ``"mover"``, ``"inverted-mover-log"``,
-``"hall-t-log"``, ``"hall-t"``, ``"inverted-hall-t-log"`` (dyadic pairs),
+``"hall-t-log"``, ``"hall-t"``, ``"inverted-hall-t-log"`` (dyadic pairs with at
+least :data:`audit.metrics.contrasts.MIN_HALL_ERRORS` errors in each group),
 ``"inverted-mover-r-bound"``, ``"benjamini-hochberg"``,
 ``"interval-test-power"`` for pair statistics. Null when the value is NaN or no
 interval applies.
