@@ -364,3 +364,24 @@ def test_met_limits_say_how_and_at_which_thresholds_they_were_judged(context):
         ctx=dataclasses.replace(context, policy=outcome)))
     assert ("were met (max_fpir_ratio 3, max_fta 0.05), judged at thresholds 0.936 and 0.943 on "
             "the measured values, not their confidence intervals.") in said
+
+
+def test_a_group_too_small_here_but_on_the_size_curves_is_pointed_there(context):
+    """The demo said "too few women" for the miss rate and later gave it from the curves."""
+    from types import SimpleNamespace
+
+    point = context.summary.primary
+    fnir, _ = finding(context, "fnir", point.label)
+    assert [g.group for g in fnir.insufficient] == ["d", "e"]
+
+    def at(metric, group="all", size=None):  # enough data for d's miss rate only
+        return (SimpleNamespace(sufficient=metric == "fnir" and group == "d")
+                if group != "all" else None)
+
+    curve = SimpleNamespace(operating_point=point, at=at)
+    said = text(environment().get_template("sections/summary.html.j2").render(
+        ctx=dataclasses.replace(context, size_curves=(curve,))))
+    assert ("which count every person in the data rather than the watchlists drawn here, have "
+            "enough data to give the miss rate of people labelled “d”.") in said
+    assert "enough data to give" not in text(environment().get_template(
+        "sections/summary.html.j2").render(ctx=context))
