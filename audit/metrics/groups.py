@@ -15,8 +15,8 @@ The path from trials to METRICS rows:
    per-subject (and, for non-mated pairs, per-pair-of-subjects) count
    matrices of the cluster-robust variance are built
    (:class:`audit.metrics.variance.ClusterCounts`).
-3. :func:`metric_frame_rows` is the one adapter from MetricFrame's wide
-   ``by_group`` result to long rows.
+3. :func:`audit.metrics.fairlearn_frame.metric_frame_rows` is the one adapter
+   from MetricFrame's wide ``by_group`` result to long rows.
 
 Counts always travel with the value: ``n_trials``, ``n_subjects`` (distinct
 subjects with a trial in the group) and ``n_errors``. A group is ``sufficient``
@@ -33,23 +33,24 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame
 from scipy import sparse
 
 from audit.metrics import table, trials
+from audit.metrics.fairlearn_frame import (
+    DECISION,
+    MATED,
+    RATE,
+    THRESHOLD_INDEX,
+    WEIGHT,
+    metric_frame,
+    metric_frame_rows,
+    no_measured_rows,
+)
 from audit.metrics.rates import warn_empty_groups
 from audit.metrics.sweep import distinct_subjects
 from audit.metrics.trial_tables import TrialTables, owner_keys, trial_tables
 from audit.metrics.unit_counts import UnitCounts
 from audit.metrics.variance import ClusterCounts
-
-#: Interval choices: Wilson at the cluster-robust effective size, or assuming independent trials.
-# Working column names, underscored so that no label column of the images table clashes.
-RATE = "_rate"
-THRESHOLD_INDEX = "_threshold_index"
-MATED = "_mated"
-DECISION = "_decision"
-WEIGHT = "_n"
 
 
 #: Largest owners x cells trial table built dense (by ``bincount``), in entries.
@@ -115,7 +116,7 @@ def breakdowns(
     measured = (
         metric_frame_rows(metric_frame(collapsed, grouping), grouping)
         if len(collapsed)
-        else _no_measured_rows()
+        else no_measured_rows()
     )
     limits = {"min_subjects": min_subjects, "min_trials": min_trials, "warn_empty": warn_empty}
     return [
@@ -252,81 +253,6 @@ def _read(collapsed: pd.DataFrame, units: UnitCounts, counted_only: tuple[str, .
     skipped = np.flatnonzero(np.isin(np.asarray(units.operating_points, dtype=object),
                                      list(counted_only)))
     return collapsed[~np.isin(collapsed[THRESHOLD_INDEX].to_numpy(), skipped)]
-
-
-def _error_share(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
-    """Weighted share of wrong decisions: FPR on non-mated rows, FNR on mated rows."""
-    return float(np.sum(sample_weight * (y_true != y_pred)) / np.sum(sample_weight))
-
-
-def metric_frame(collapsed: pd.DataFrame, grouping: trials.Grouping) -> MetricFrame:
-    """MetricFrame over collapsed counts: the rate (``value``) of every group.
-
-    ``y_true`` is each row's ground truth (mated or not) and ``y_pred`` the
-    decision at the row's threshold, so the value is Fairlearn's false
-    positive rate for non-mated rates (FMR, FPIR) and false negative rate for
-    mated ones (FNMR, FNIR): every rate's rows are all of one class. The count
-    reaches the metric as ``sample_weight``; the rate, the threshold index
-    and the grouping's control columns are ``control_features``. The counts
-    themselves are the integer sums the collapsed rows were made from
-    (:func:`breakdowns`): asking MetricFrame to add them up again would
-    triple its per-group work (one Python call per group and metric) for the
-    same numbers.
-    """
-    weight = {"sample_weight": collapsed[WEIGHT].to_numpy(np.float64)}
-    if grouping.sensitive:
-        sensitive = collapsed.loc[:, list(grouping.columns[: _n_sensitive(grouping)])]
-    else:
-        sensitive = pd.Series(trials.ALL, index=collapsed.index, name=trials.OVERALL)
-    controls = [RATE, THRESHOLD_INDEX, *grouping.control]
-    return MetricFrame(
-        metrics={"value": _error_share},
-        y_true=collapsed[MATED].to_numpy(bool),
-        y_pred=collapsed[DECISION].to_numpy(bool),
-        sensitive_features=sensitive,
-        control_features=collapsed.loc[:, controls],
-        sample_params={"value": weight},
-    )
-
-
-def _n_sensitive(grouping: trials.Grouping) -> int:
-    return 2 * len(grouping.sensitive) if grouping.cross else len(grouping.sensitive)
-
-
-def metric_frame_rows(frame: MetricFrame, grouping: trials.Grouping) -> pd.DataFrame:
-    """The one adapter: MetricFrame's wide ``by_group`` to long rows.
-
-    Returns one row per (rate, threshold index, group) that has trials, with the
-    group label of :meth:`audit.metrics.trials.Grouping.label` and its
-    ``value``. Intersections MetricFrame fills
-    with NaN because no trial has them are dropped here (the caller decides
-    which groups exist).
-    """
-    wide = frame.by_group.reset_index().dropna(subset=["value"])
-    if grouping.sensitive:
-        values = wide.loc[:, list(grouping.columns)].astype(str).itertuples(index=False)
-        groups = [grouping.label(tuple(v)) for v in values]
-    else:
-        groups = [trials.ALL] * len(wide)
-    return pd.DataFrame(
-        {
-            RATE: wide[RATE].to_numpy(dtype=object),
-            THRESHOLD_INDEX: wide[THRESHOLD_INDEX].to_numpy(np.int64),
-            "group": groups,
-            "value": wide["value"].to_numpy(np.float64),
-        }
-    )
-
-
-def _no_measured_rows() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            RATE: np.array([], dtype=object),
-            THRESHOLD_INDEX: np.array([], dtype=np.int64),
-            "group": np.array([], dtype=object),
-            "value": np.array([], dtype=np.float64),
-        }
-    )
 
 
 def side_subjects(units: UnitCounts, sides: tuple[np.ndarray, ...] | None,

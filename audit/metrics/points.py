@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from audit.metrics import table, trials
 from audit.metrics.arrow_lookup import equal_text
-from audit.metrics.groups import THRESHOLD_INDEX
+from audit.metrics.fairlearn_frame import THRESHOLD_INDEX
 from audit.metrics.rates import UndefinedRateWarning
 from audit.metrics.calibration import allowed_errors, threshold_for_target
 from audit.metrics.variance import Influence
