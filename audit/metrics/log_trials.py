@@ -17,9 +17,9 @@ import pyarrow as pa
 from audit.metrics import log_reading
 from audit.metrics.log_attributes import Mentioned
 from audit.metrics.log_reading import Codes
+from audit.metrics.trials import IDENTIFICATION, VERIFICATION
 from audit.schema import SCORES
 
-VERIFICATION, IDENTIFICATION = "verification", "identification"
 CONFLICT = ("trials: image {image!r} belongs to subject {a!r} ({where_a}) and to "
             "{b!r} ({where_b})")
 #: :data:`audit.schema.SCORES` with every text column dictionary-encoded (``cast(SCORES)`` decodes);
