@@ -11,6 +11,7 @@ the report (or the short report) of a small table from the hand-made audit
 
 from __future__ import annotations
 
+import html
 import re
 import warnings
 from dataclasses import replace
@@ -46,7 +47,7 @@ def _metrics(scores: pd.DataFrame, images: pd.DataFrame, groupings=("group",)):
 def _text(markup: str) -> str:
     """Visible text, one space between words (SVG text kept: axis labels are text)."""
     markup = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", markup, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", markup))
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", markup)))
 
 
 def _short(context, tmp_path) -> str:
@@ -165,10 +166,10 @@ def test_limitations_claim_no_absent_labels():
 def test_the_cross_matrix_is_labelled_as_symmetric():
     context = build_context(hand_made(), run_info())
     assert context.results.cross
-    html = render_html(context)
-    assert "Probe group" not in html and "Reference group (the person" not in html
-    assert "Group of one image’s person" in html and "Group of the other image’s person" in html
-    assert "so the matrix is symmetric" in _text(html)
+    page = render_html(context)
+    assert "Probe group" not in page and "Reference group (the person" not in page
+    assert "Group of one image’s person" in page and "Group of the other image’s person" in page
+    assert "so the matrix is symmetric" in _text(page)
 
 
 @pytest.mark.parametrize("setting, says", [
@@ -198,8 +199,8 @@ def test_a_run_is_a_test_set_and_a_log_only_when_stated_or_built_in():
 
 def test_counts_of_one_are_singular(passers_by):
     assert passers_by.summary.n_tests == 1
-    html = render_html(passers_by)
-    text = _text(html)
+    page = render_html(passers_by)
+    text = _text(page)
     assert "1 comparisons" not in text and "1 such comparisons" not in text
     assert "made 1 such comparison (" in text
     assert "Benjamini-Hochberg over the one comparison of the audit" in text
@@ -229,3 +230,10 @@ def test_kfold_title_says_k_fold_and_drops_an_unrecorded_distance():
     first, second = format_lfw_accuracy(lfw, protocol="LFW").splitlines()[:2]
     assert first.startswith("LFW 5-fold accuracy") and second.startswith("score: cosine")
 
+
+
+def test_an_unnamed_log_dataset_is_not_the_the():
+    record = {"sources": {"trials": "t.csv"}, "counts": {"subjects": 3, "images": 6}}
+    run = run_info_from_record(record, run_id="x")
+    text = _section("data", build_context(hand_made(), run))
+    assert "The the" not in text and "The score log's images as used in this audit." in text
