@@ -59,14 +59,40 @@ def log_options(thresholds, target_fmr, target_fpir, groupings, interval: str,
 
 
 def record_log(out: Path, *, about, counts: dict[str, int | None], trials: Path,
-               attributes: Path | None, options: dict[str, Any]) -> None:
-    """Write the score log's record beside its metrics table (``metrics.about.json``)."""
+               attributes: Path | None, options: dict[str, Any], mapping=None) -> None:
+    """Write the score log's record beside its metrics table (``metrics.about.json``), with
+    each input file's SHA-256 and the columns read from it (:func:`log_inputs`)."""
     from ..runs.log_record import write_record
 
     sources = {"trials": trials, "attributes": attributes}
     write_record(out, about=None if about is None else about.model_dump(mode="json"),
                  sources={k: str(v) for k, v in sources.items() if v is not None},
-                 options=options, counts=counts)
+                 options=options, counts=counts,
+                 inputs=log_inputs(trials, attributes, mapping))
+
+
+def log_inputs(trials: Path, attributes: Path | None, mapping=None) -> dict[str, Any]:
+    """Per input file: its name, SHA-256, and which of its columns was read as which key
+    of the format (the attribute file's other columns: ``labels``)."""
+    import hashlib
+
+    from ..metrics.log_format import ATTRIBUTE_KEYS, TRIAL_KEYS, ColumnMap
+    from ..metrics.log_reading import column_names
+
+    mapping = mapping or ColumnMap({})
+    inputs = {}
+    for role, path, keys in (("trials", trials, TRIAL_KEYS),
+                             ("attributes", attributes, ATTRIBUTE_KEYS)):
+        if path is None:
+            continue
+        names = column_names(path)
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        read = {key: mapping.column(key) for key in keys if mapping.column(key) in names}
+        inputs[role] = {"file": path.name, "sha256": digest, "columns": read}
+        if role == "attributes":
+            inputs[role]["labels"] = [n for n in names if n not in read.values()]
+    return inputs
 
 
 def forget_log_record(out: Path) -> None:
