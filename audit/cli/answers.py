@@ -26,8 +26,7 @@ TOP_PAIRS = 5
 FILE_WIDTH = 160
 #: How many too-small groups a row of the overall table names before counting the rest.
 NAMED_SMALL = 3
-UNLABELLED = ("'unknown': trials with no label in a grouping's column (unlabelled, not a "
-              "group): counted overall, never ranked")
+UNLABELLED = "'unknown': no label in that column (unlabelled, not a group): never ranked"
 
 
 def console() -> Console:
