@@ -152,3 +152,33 @@ def test_the_record_keeps_each_files_checksum_and_the_columns_read(tmp_path):
     assert record["inputs"]["attributes"]["columns"] == {"image_id": "photo",
                                                          "subject_id": "person"}
     assert record["inputs"]["attributes"]["labels"] == ["sex"]
+
+
+def test_the_terminal_ends_with_the_policy_state(tmp_path):
+    args = [*_files(tmp_path), "--threshold", "0.5", "--grouping", "sex"]
+    result = _metrics(*args)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "policy: none set (add a [policy] table to the --about file, with an audit spec's "
+        "keys, e.g. max_fpir_ratio = 1.5; docs/score-logs.md)")
+
+
+def test_an_about_files_policy_is_judged_as_a_runs_is(tmp_path):
+    """FNMR is far above 1% in every group: broken, exit 3, after the table is written."""
+    about = tmp_path / "about.toml"
+    about.write_text("[policy]\nmax_fnmr = 0.01\n")
+    result = _metrics(*_files(tmp_path), "--threshold", "0.5", "--grouping", "sex",
+                      "--about", str(about))
+    assert result.exit_code == 3, result.output
+    fnmr = pd.read_parquet(tmp_path / "m.parquet").query(
+        "metric == 'fnmr' and statistic == 'rate' and grouping == 'overall'")["value"].iloc[0]
+    assert fnmr > 0.01
+    assert "policy: max_fnmr = 0.01 broken (estimate): FNMR of" in result.output
+    assert result.output.splitlines()[-1].startswith("policy: broken (1 limit;")
+
+
+def test_runs_list_without_runs_says_so(tmp_path):
+    result = runner.invoke(app, ["runs", "list", "--runs-dir", str(tmp_path / "none")])
+    assert result.exit_code == 0, result.output
+    assert result.output == (f"no runs in {tmp_path / 'none'}; `lfr-audit run SPEC` writes one "
+                             "there (--runs-dir or LFR_AUDIT_RUNS to look elsewhere)\n")

@@ -10,11 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import typer
+
 from .common import UserError, list_written
 
 ABOUT_HELP = ("TOML file describing the system, the data and how people were labelled, for "
               "the report (`lfr-audit init about.toml --about` writes one; docs/score-logs.md).")
 ABOUT_FOR_RUNS = "--about describes a score log; a run folder is described by its audit spec"
+NO_POLICY_LINE = ("policy: none set (add a [policy] table to the --about file, with an audit "
+                  "spec's keys, e.g. max_fpir_ratio = 1.5; docs/score-logs.md)")
 WATCHLIST_DISAGREES = ("--audit-watchlist {given} disagrees with [watchlist] size = {stated} in "
                        "{file}; give one of them")
 
@@ -93,6 +97,23 @@ def log_inputs(trials: Path, attributes: Path | None, mapping=None) -> dict[str,
         if role == "attributes":
             inputs[role]["labels"] = [n for n in names if n not in read.values()]
     return inputs
+
+
+def gate_log_policy(about, metrics, groupings: tuple[str, ...], *, quiet: bool) -> None:
+    """The about file's ``[policy]`` judged on the log's metrics as ``run`` judges a run's
+    (the broken and unevaluable limits named, exit 3 or 4); without limits, one line saying
+    so and how to set them (not when ``quiet``: stdout carries JSON)."""
+    from ..config import PolicySpec
+    from ..report.policy_outcome import NO_POLICY
+    from ..runs.policy import check_policy
+    from .audits import gate_policy
+
+    outcome = check_policy(about.policy if about is not None else PolicySpec(), metrics,
+                           groupings)
+    if outcome.state != NO_POLICY:
+        gate_policy(outcome, quiet=quiet)
+    elif not quiet:
+        typer.echo(NO_POLICY_LINE)
 
 
 def forget_log_record(out: Path) -> None:

@@ -128,6 +128,8 @@ def metrics(
                              mapping=mapping)
     if report:
         log_about.render_and_list(out, about=described, to_stderr=json_output)
+    if not source.is_dir():
+        log_about.gate_log_policy(described, table, tuple(grouping or ()), quiet=json_output)
 
 
 def _measured(scores, images, fta, *, target_fmr: tuple[float, ...],
