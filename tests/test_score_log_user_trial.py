@@ -152,3 +152,18 @@ def test_a_wrong_key_is_blamed_on_where_it_was_given(tmp_path, items, where):
     key = "scor" if items else "mated_"
     assert str(caught.value).startswith(
         f"{columns if where == 'FILE' else '--map'}: unknown key {key!r}; keys are")
+
+
+def test_attribute_messages_name_the_users_column(tmp_path):
+    log, _ = _log(tmp_path)
+    people, frame = _people(tmp_path)
+    frame = pd.concat([frame, frame.iloc[[4]]]).assign(quality="ok")
+    frame.loc[frame.index[2], "quality"] = "blurry"
+    frame.to_csv(people, index=False)
+    mapping = parse_mapping([*MAPPING, "status=quality"])
+    message = str(pytest.raises(ScoreLogError, read_score_logs, log, people,
+                                columns=mapping).value)
+    assert message.splitlines() == [
+        "people.csv row 61: photo (image_id) 'P2-0' is listed again (first at row 5)",
+        "people.csv row 3: quality (status) 'blurry' is not one of ok, no_face, unreadable, "
+        "missing, error, timeout"]

@@ -48,10 +48,10 @@ STATUS_PER_SUBJECT = ("{file}: column {column!r} (status) is ignored: a failure 
                       "column for the FTA rate")
 NO_STATUS = ("fta: {missing:,} of the {total:,} images the trials mention have no status in "
              "{file} (not listed), so the FTA rate counts the other {counted:,}")
-BAD_STATUS = "{file} row {row}: status {value!r} is not one of " + ", ".join(FACE_STATUSES)
+BAD_STATUS = "{file} row {row}: {status} {value!r} is not one of " + ", ".join(FACE_STATUSES)
 MAPPED_ABSENT = ("{file}: no column {column!r} (mapped to {key}); its columns are {columns} "
                  "(name yours with --map {key}=COLUMN)")
-SUBJECT_DISAGREES = ("{file} row {row}: image {image!r} has subject_id {listed!r}, "
+SUBJECT_DISAGREES = ("{file} row {row}: image {image!r} has {subject} {listed!r}, "
                      "the trials say {trials!r}")
 
 
@@ -113,7 +113,8 @@ def attach_labels(path: Path, mapping: ColumnMap, mentioned: Mentioned,
     columns = read_columns(path, names, [])
     key = columns.text[key_col]
     first_row = _first_rows(key)
-    _listed_again(path.name, key, first_row, "image_id" if key_col == image_col else "subject_id",
+    _listed_again(path.name, key, first_row,
+                  mapping.named("image_id" if key_col == image_col else "subject_id"),
                   problems, max_reported)
     labels = [n for n in names if n not in (image_col, subject_col, status_col)]
     for label in labels:
@@ -127,15 +128,16 @@ def attach_labels(path: Path, mapping: ColumnMap, mentioned: Mentioned,
         notes += _blank(path.name, label, columns.text[label], mentioned, row, problems,
                         per_image=key_col == image_col, grouped=label in grouped)
     if key_col == image_col and subject_col in names:
-        _subjects_agree(path.name, columns.text[subject_col], mentioned, row, problems,
-                        max_reported)
+        _subjects_agree(path.name, mapping.named("subject_id"), columns.text[subject_col],
+                        mentioned, row, problems, max_reported)
     frame = pd.DataFrame({"image_id": mentioned.ids.to_pandas(),
                           "subject_id": mentioned.subjects.to_pandas()})
     for label in labels:
         frame[label] = _labels(columns.text[label], row)
     fta = None
     if status_col in names and key_col == image_col:
-        fta = _fta(path.name, columns.text[status_col], key, first_row, problems, max_reported)
+        fta = _fta(path.name, mapping.named("status"), columns.text[status_col], key,
+                   first_row, problems, max_reported)
         fta = fta[fta["image_id"].isin(frame["image_id"])].reset_index(drop=True)
         if len(fta) < len(frame):
             notes.append(NO_STATUS.format(missing=len(frame) - len(fta), total=len(frame),
@@ -253,7 +255,7 @@ def _unlisted(name: str, mentioned: Mentioned, row: np.ndarray, problems: Proble
     return [message]
 
 
-def _subjects_agree(name: str, listed: Codes, mentioned: Mentioned, row: np.ndarray,
+def _subjects_agree(name: str, subject: str, listed: Codes, mentioned: Mentioned, row: np.ndarray,
                     problems: Problems, max_reported: int) -> None:
     has = row >= 0
     listed_text = listed.values.take(pa.array(listed.codes[row[has]]))
@@ -261,7 +263,7 @@ def _subjects_agree(name: str, listed: Codes, mentioned: Mentioned, row: np.ndar
     disagree = pc.and_(pc.not_equal(listed_text, ""), pc.not_equal(listed_text, trial_text))
     found = np.flatnonzero(disagree.to_numpy(zero_copy_only=False))
     problems.add((SUBJECT_DISAGREES.format(
-        file=name, row=row[has][i] + 1, image=mentioned.ids.filter(pa.array(has))[i].as_py(),
+        file=name, subject=subject, row=row[has][i] + 1, image=mentioned.ids.filter(pa.array(has))[i].as_py(),
         listed=listed_text[i].as_py(), trials=trial_text[i].as_py())
         for i in found[:max_reported]), found.size)
 
@@ -274,12 +276,13 @@ def _labels(codes: Codes, row: np.ndarray) -> pd.Series:
     return values.take(pa.array(picked)).to_pandas()
 
 
-def _fta(name: str, status: Codes, key: Codes, first_row: np.ndarray, problems: Problems,
+def _fta(name: str, status_name: str, status: Codes, key: Codes, first_row: np.ndarray, problems: Problems,
          max_reported: int) -> pd.DataFrame:
     """Per-image FTA flags from the status column (of the images the trials mention)."""
     lowered = status.lowered()
     bad = np.flatnonzero(~lowered.isin(FACE_STATUSES))
-    problems.add((BAD_STATUS.format(file=name, row=r + 1, value=status.text(r))
+    problems.add((BAD_STATUS.format(file=name, status=status_name, row=r + 1,
+                                    value=status.text(r))
                   for r in bad[:max_reported]), bad.size)
     rows = first_row[first_row >= 0]
     return pd.DataFrame({"image_id": key.values.take(pa.array(key.codes[rows])).to_pandas(),

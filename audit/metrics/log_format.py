@@ -78,6 +78,12 @@ class ColumnMap:
         """The user's column name for ``key``."""
         return self.columns.get(key, key)
 
+    def named(self, key: str) -> str:
+        """How messages name ``key``'s column: the user's name, with the key when they
+        differ (``genuine (mated)``), so a message points at a column the user knows."""
+        column = self.column(key)
+        return key if column == key else f"{column} ({key})"
+
     def hint(self, key: str) -> str:
         """How the user would point ``key`` at a column of another name."""
         return f"--map {key}=COLUMN"

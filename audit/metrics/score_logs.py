@@ -170,7 +170,7 @@ def _read_trials(path: Path, mapping: ColumnMap, problems: Problems) -> Trials |
         shared=tuple(pair for pair in pairs if pair),
         few=tuple(present[k] for k in FEW_VALUES if k in present),
         keyed={subjects: ids} if ids and len(ids) == len(subjects) else None)
-    checks = _RowChecks(path.name, present)
+    checks = _RowChecks(path.name, present, mapping)
     trials = checks.trials(read)
     problems.add(checks.in_row_order(), checks.total)
     problems.extend(checks.file_problems)
@@ -180,9 +180,10 @@ def _read_trials(path: Path, mapping: ColumnMap, problems: Problems) -> Trials |
 class _RowChecks:
     """Row checks of one file; each problem names the row and shows the value."""
 
-    def __init__(self, name: str, present: dict[str, str]) -> None:
+    def __init__(self, name: str, present: dict[str, str], mapping: ColumnMap) -> None:
         self.name = name
-        self.present = present  # key -> the user's column
+        self.present = present  # key -> the user's column, for the keys the file has
+        self.named = mapping.named
         self.found: list[tuple[int, str]] = []  # (row, message), in the order checked
         self.total = 0  # rows found, listed or not
         self.file_problems: list[str] = []  # one line for the whole file
@@ -192,11 +193,6 @@ class _RowChecks:
         self.total += rows.size
         self.found.extend((int(r), ROW.format(file=self.name, row=r + 1, problem=problem(r)))
                           for r in rows[:MAX_REPORTED])
-
-    def named(self, key: str) -> str:
-        """The user's column for ``key``, with the key when they differ: 'genuine (mated)'."""
-        column = self.present.get(key, key)
-        return key if column == key else f"{column} ({key})"
 
     def in_row_order(self) -> list[str]:
         """The messages by row (a stable sort: one row's problems in the order checked).
