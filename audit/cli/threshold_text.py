@@ -49,13 +49,12 @@ def shown_thresholds(frame: pd.DataFrame, scores: np.ndarray) -> dict[float, flo
     score of ``scores`` (NaN: no score) alike; thresholds with no score below are kept."""
     kinds = frame[table.POINT_KIND].fillna("")
     computed = frame.loc[kinds.isin(CALIBRATED_KINDS), "threshold"].dropna().unique()
-    finite = scores[np.isfinite(scores)]
     shown = {}
     for threshold in computed:
-        below = finite[finite < threshold]
-        if not below.size:
+        below = scores < threshold  # NaN (no score) neither below nor at or above
+        low = scores.max(where=below, initial=-np.inf)
+        if low == -np.inf:
             continue
-        above = finite[finite >= threshold]
-        shown[float(threshold)] = shortest_between(
-            float(below.max()), float(above.min()) if above.size else math.inf)
+        high = scores.min(where=scores >= threshold, initial=np.inf)
+        shown[float(threshold)] = shortest_between(float(low), float(high))
     return shown
