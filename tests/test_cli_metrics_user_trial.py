@@ -182,3 +182,14 @@ def test_runs_list_without_runs_says_so(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output == (f"no runs in {tmp_path / 'none'}; `lfr-audit run SPEC` writes one "
                              "there (--runs-dir or LFR_AUDIT_RUNS to look elsewhere)\n")
+
+
+def test_the_reports_provenance_appendix_lists_the_inputs_read(tmp_path):
+    from audit.runs.log_info import run_info_from_record
+    from audit.runs.log_record import read_record
+
+    assert _metrics(*_files(tmp_path), "--threshold", "0.5").exit_code == 0
+    record = read_record(tmp_path / "m.parquet")
+    info = run_info_from_record(record, run_id="m")
+    assert info.provenance["inputs"] == record["inputs"]
+    assert info.provenance["inputs"]["trials"]["columns"]["score"] == "similarity"
