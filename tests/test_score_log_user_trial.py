@@ -167,3 +167,18 @@ def test_attribute_messages_name_the_users_column(tmp_path):
         "people.csv row 61: photo (image_id) 'P2-0' is listed again (first at row 5)",
         "people.csv row 3: quality (status) 'blurry' is not one of ok, no_face, unreadable, "
         "missing, error, timeout"]
+
+
+def test_blank_labels_of_a_per_person_file_count_people_not_images(tmp_path):
+    """Two images of person P3 in the log, one row for P3 in the file: one person."""
+    log, rows = _log(tmp_path)
+    pd.DataFrame({"person": [f"P{i}" for i in range(30)],
+                  "sex": ["" if i == 3 else "female" for i in range(30)]}).to_csv(
+        tmp_path / "subjects.csv", index=False)
+    mapping = parse_mapping([m for m in MAPPING if not m.startswith("image_id")])
+    logs = read_score_logs(log, tmp_path / "subjects.csv", columns=mapping)
+    trials = _trials_touching(rows, {"P3-0", "P3-1"})
+    assert logs.notes == (
+        f"subjects.csv: column 'sex' is empty for 1 person, carrying {trials} trial(s) "
+        f"({trials / 60:.2%}); they are unlabelled ('unknown'): counted overall, never ranked "
+        "as a group",)

@@ -218,8 +218,8 @@ def _blank(name: str, label: str, codes: Codes, mentioned: Mentioned, row: np.nd
     n_trials = len(mentioned.probe)
     trials = _carried(mentioned, blank)
     share = trials / n_trials if n_trials else 0.0
-    count = int(np.count_nonzero(blank))
     people = len(pc.unique(mentioned.subjects.filter(pa.array(blank))))
+    count = int(np.count_nonzero(blank)) if per_image else people  # a log's images, or people
     refused = grouped and share > MAX_UNLISTED_SHARE
     message = BLANK.format(
         file=name, column=label, count=count, trials=trials, share=share,
