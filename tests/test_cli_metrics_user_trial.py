@@ -89,8 +89,11 @@ def test_composition_by_must_be_a_label_column(tmp_path):
     about = tmp_path / "about.toml"
     about.write_text('[watchlist]\ncomposition_by = "gender"\n'
                      'composition = { female = 0.3, male = 0.7 }\n')
-    result = _metrics(*_files(tmp_path), "--threshold", "0.5", "--about", str(about))
-    assert result.exit_code == EXIT_USAGE
+    args = _files(tmp_path)
+    log = tmp_path / "log.csv"
+    log.write_text(log.read_text().replace(",yes\n", ",maybe\n", 1))  # a row error, unread
+    result = _metrics(*args, "--threshold", "0.5", "--about", str(about))
+    assert result.exit_code == EXIT_USAGE  # from the header, before the log is read
     assert result.output == ("error: people.csv: no label column 'gender' for [watchlist] "
                              "composition_by; its label columns are sex\n")
 

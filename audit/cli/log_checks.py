@@ -2,11 +2,13 @@
 
 Each ``--grouping`` column and an about file's ``[watchlist] composition_by``
 must be a label column of the attribute file (named with its label columns
-when not); without ``--grouping`` no disparity is computed, and the terminal
+when not, from the file's header, before the log is read); without ``--grouping`` no disparity is computed, and the terminal
 says so and how to ask for one, rather than ending on overall rates alone.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from .common import UserError
 
@@ -27,15 +29,24 @@ def grouped_columns(groupings: tuple[str, ...]) -> list[tuple[str, tuple[str, ..
     return [(g.name, tuple(g.sensitive + g.control)) for g in parsed]
 
 
-def label_columns(images) -> list[str]:
-    """The attribute file's group label columns, as the reader attached them."""
-    return [c for c in images.columns if c not in ("image_id", "subject_id")]
+def label_columns(attributes: Path, mapping) -> list[str]:
+    """The attribute file's group label columns, from its header alone: every column but
+    those read as ``image_id``, ``subject_id`` and ``status``."""
+    from ..metrics.log_format import ATTRIBUTE_KEYS
+    from ..metrics.log_reading import LogReadError, column_names
+
+    try:
+        names = column_names(attributes)
+    except LogReadError as error:
+        raise UserError(str(error)) from None
+    keys = {mapping.column(key) for key in ATTRIBUTE_KEYS}
+    return [name for name in names if name not in keys]
 
 
-def check_label_columns(grouped: list[tuple[str, tuple[str, ...]]], images, file: str,
-                        about=None) -> None:
-    """Every --grouping column, and the about file's ``composition_by``, is a label column."""
-    labels = label_columns(images)
+def check_label_columns(grouped: list[tuple[str, tuple[str, ...]]], labels: list[str],
+                        file: str, about=None) -> None:
+    """Every --grouping column, and the about file's ``composition_by``, is a label column
+    (checked on the header, before the log is read)."""
     wanted = [(column, f"--grouping {name!r}") for name, columns in grouped for column in columns]
     if about is not None and about.watchlist.composition_by:
         wanted.append((about.watchlist.composition_by, "[watchlist] composition_by"))
@@ -45,6 +56,6 @@ def check_label_columns(grouped: list[tuple[str, tuple[str, ...]]], images, file
                                                    labels=", ".join(labels) or "none"))
 
 
-def no_disparity_line(images, file: str) -> str:
+def no_disparity_line(labels: list[str], file: str) -> str:
     """The line that says no disparity was computed, and how to ask for one."""
-    return NO_DISPARITY.format(file=file, labels=", ".join(label_columns(images)) or "none")
+    return NO_DISPARITY.format(file=file, labels=", ".join(labels) or "none")

@@ -10,7 +10,7 @@ import typer
 from ..execution.freed_pages import keeping_freed_pages
 from .common import Interval, UserError, app, note, reports_user_errors
 from .log_about import ABOUT_HELP
-from .log_checks import no_disparity_line
+from .log_checks import label_columns, no_disparity_line
 from .metrics_checks import check_calibration, check_fold_column, check_operating_points
 
 SHORTENED = ("thresholds shown: {pairs} in the table (every trial of the log is decided "
@@ -115,7 +115,7 @@ def metrics(
     for warning in caught:
         note(str(warning.message))
     footer = () if grouping or source.is_dir() else (
-        no_disparity_line(images, attributes.name),)
+        no_disparity_line(label_columns(attributes, mapping), attributes.name),)
     _write_and_show(table, out, json_output=json_output, scores=scores, footer=footer)
     if source.is_dir():
         log_about.forget_log_record(out)
@@ -189,12 +189,12 @@ def _read_score_log(source: Path, attributes: Path, mapping, groupings: tuple[st
                     described=None):
     """A checked score log (its notes printed), columns named as the user mapped them."""
     from ..metrics.score_logs import read_score_logs
-    from .log_checks import check_label_columns, grouped_columns
+    from .log_checks import check_label_columns, grouped_columns, label_columns
 
-    parsed = grouped_columns(groupings)  # a malformed --grouping before the log is read
+    parsed = grouped_columns(groupings)  # mistakes in these, before the log is read
+    check_label_columns(parsed, label_columns(attributes, mapping), attributes.name, described)
     logs = read_score_logs(source, attributes, columns=mapping,
                            grouped=tuple(c for g in parsed for c in g[1]))
-    check_label_columns(parsed, logs.images, attributes.name, described)
     for line in logs.notes:
         note(line)
     return logs
