@@ -134,16 +134,11 @@ def attach_labels(path: Path, mapping: ColumnMap, mentioned: Mentioned,
                           "subject_id": mentioned.subjects.to_pandas()})
     for label in labels:
         frame[label] = _labels(columns.text[label], row)
-    fta = None
-    if status_col in names and key_col == image_col:
-        fta = _fta(path.name, mapping.named("status"), columns.text[status_col], key,
-                   first_row, problems, max_reported)
-        fta = fta[fta["image_id"].isin(frame["image_id"])].reset_index(drop=True)
-        if len(fta) < len(frame):
-            notes.append(NO_STATUS.format(missing=len(frame) - len(fta), total=len(frame),
-                                          file=path.name, counted=len(fta)))
-    elif status_col in names:
+    if status_col in names and key_col != image_col:
         notes.append(STATUS_PER_SUBJECT.format(file=path.name, column=status_col))
+    fta = None if status_col not in names or key_col != image_col else _fta(
+        path.name, mapping.named("status"), columns.text[status_col], key, first_row,
+        frame["image_id"], notes, problems, max_reported)
     return Labelled(frame, fta, notes)
 
 
@@ -276,14 +271,21 @@ def _labels(codes: Codes, row: np.ndarray) -> pd.Series:
     return values.take(pa.array(picked)).to_pandas()
 
 
-def _fta(name: str, status_name: str, status: Codes, key: Codes, first_row: np.ndarray, problems: Problems,
-         max_reported: int) -> pd.DataFrame:
-    """Per-image FTA flags from the status column (of the images the trials mention)."""
+def _fta(name: str, status_name: str, status: Codes, key: Codes, first_row: np.ndarray,
+         mentioned: pd.Series, notes: list[str], problems: Problems, max_reported: int
+         ) -> pd.DataFrame:
+    """Per-image FTA flags from the status column, of the ``mentioned`` images (those the
+    trials mention); a note when some of them have no status."""
     lowered = status.lowered()
     bad = np.flatnonzero(~lowered.isin(FACE_STATUSES))
     problems.add((BAD_STATUS.format(file=name, status=status_name, row=r + 1,
                                     value=status.text(r))
                   for r in bad[:max_reported]), bad.size)
     rows = first_row[first_row >= 0]
-    return pd.DataFrame({"image_id": key.values.take(pa.array(key.codes[rows])).to_pandas(),
-                         "fta": ~lowered.equal("ok")[rows]})
+    fta = pd.DataFrame({"image_id": key.values.take(pa.array(key.codes[rows])).to_pandas(),
+                        "fta": ~lowered.equal("ok")[rows]})
+    fta = fta[fta["image_id"].isin(mentioned)].reset_index(drop=True)
+    if len(fta) < len(mentioned):
+        notes.append(NO_STATUS.format(missing=len(mentioned) - len(fta), total=len(mentioned),
+                                      file=name, counted=len(fta)))
+    return fta
