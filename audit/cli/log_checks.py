@@ -1,9 +1,10 @@
 """``metrics`` on a score log: what the attribute file's label columns must answer.
 
 Each ``--grouping`` column and an about file's ``[watchlist] composition_by``
-must be a label column of the attribute file (named with its label columns
-when not, from the file's header, before the log is read); without ``--grouping`` no disparity is computed, and the terminal
-says so and how to ask for one, rather than ending on overall rates alone.
+must be a label column of the attribute file: checked on the file's header,
+before the log is read, and named with its label columns when not. Without
+``--grouping`` no disparity is computed, and the terminal says so and how to
+ask for one, rather than ending on overall rates alone.
 """
 
 from __future__ import annotations

@@ -258,7 +258,8 @@ def _subjects_agree(name: str, subject: str, listed: Codes, mentioned: Mentioned
     disagree = pc.and_(pc.not_equal(listed_text, ""), pc.not_equal(listed_text, trial_text))
     found = np.flatnonzero(disagree.to_numpy(zero_copy_only=False))
     problems.add((SUBJECT_DISAGREES.format(
-        file=name, subject=subject, row=row[has][i] + 1, image=mentioned.ids.filter(pa.array(has))[i].as_py(),
+        file=name, subject=subject, row=row[has][i] + 1,
+        image=mentioned.ids.filter(pa.array(has))[i].as_py(),
         listed=listed_text[i].as_py(), trials=trial_text[i].as_py())
         for i in found[:max_reported]), found.size)
 
