@@ -5,9 +5,11 @@ must leave out: the smallest float above 0.12 prints as 0.12000000000000001,
 and 0.12 itself would alert on that score. Every threshold strictly above the
 highest score below it, up to the lowest score at or above it, decides every
 trial of the log alike; the terminal prints the one with the fewest
-significant digits (0.2 there), so a threshold copied from it and deployed
-gives the calibrated rates, and no float noise. The table keeps the computed
-threshold.
+significant digits, but at least :data:`MIN_DIGITS`, so a threshold copied
+from it and deployed gives the calibrated rates, with no float noise, and
+stays next to the computed one where scores are sparse (0.1201 above 0.12
+when the next score is 0.91, not 0.2, which decides the log alike but reads
+as another threshold). The table keeps the computed threshold.
 """
 
 from __future__ import annotations
@@ -22,21 +24,23 @@ from audit.metrics import table
 
 #: Point kinds whose threshold was computed, not given (a given one is printed as given).
 CALIBRATED_KINDS = (table.TARGET_FMR, table.TARGET_FPIR)
+#: Fewest significant digits a shown threshold has (those of the larger end's magnitude).
+MIN_DIGITS = 4
 
 
 def shortest_between(low: float, high: float) -> float:
-    """The number with the fewest significant digits in ``(low, high]`` (the smallest of
-    those when several have as few).
+    """The number with the fewest significant digits, at least :data:`MIN_DIGITS`, in
+    ``(low, high]`` (the smallest of those when several have as few).
 
     >>> shortest_between(0.12, 0.91), shortest_between(0.56789, 0.5679012)
-    (0.2, 0.5679)
+    (0.1201, 0.5679)
     """
     if not low < high:
         raise ValueError(f"empty interval ({low}, {high}]")
     exact = Decimal(repr(low))
     largest = max(abs(low), abs(high) if math.isfinite(high) else 0.0)
     magnitude = math.floor(math.log10(largest)) if largest else 0
-    for exponent in range(magnitude + 1, -330, -1):
+    for exponent in range(magnitude + 1 - MIN_DIGITS, -330, -1):
         step = Decimal(1).scaleb(exponent)
         candidate = float((exact / step).to_integral_value(ROUND_FLOOR) * step + step)
         if low < candidate <= high:
