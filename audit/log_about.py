@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -61,6 +62,9 @@ class DatasetAbout(DatasetDescription):
     collection: str = Field("", description="how, where and when the images were captured")
     subjects: int | None = Field(None, ge=1, description="people in the whole dataset, if known")
     images: int | None = Field(None, ge=1, description="images in the whole dataset, if known")
+    setting: Literal["test", "deployment"] | None = Field(
+        None, description="'test': images collected to test the system; 'deployment': "
+                          "exported from its live use (the reports say which)")
 
     @model_validator(mode="after")
     def _built_in_provenance(self) -> DatasetAbout:

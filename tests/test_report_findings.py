@@ -75,9 +75,9 @@ def test_sentence_quotes_the_rows_of_its_pair(context, frame):
     assert c.p_value == rows.loc["p_value", "value"]
     assert c.detectable == rows.loc["min_detectable_ratio", "value"]
     said = sentence(f)
-    assert said.startswith("At 0.75, people labelled “a” compared with a different person were at "
+    assert said.startswith("At 0.75, people with group “a” compared with a different person were at "
                            f"least {formatting.ratio_end(c.ratio.low)} times as likely as people "
-                           "labelled “b” to be falsely matched (95% lower bound; adjusted p ")
+                           "with group “b” to be falsely matched (95% lower bound; adjusted p ")
     assert f"p {formatting.pvalue(c.p_adjusted, 0.05)}" in said or (
         f"p = {formatting.pvalue(c.p_adjusted, 0.05)}" in said)
     # Descriptive summaries never enter a sentence.
@@ -157,14 +157,14 @@ def test_insufficiency_is_per_rate(context, summary, frame):
     # The counts beside the sentence come from the table's own rows, the minimum from the run.
     rows = frame[(frame["metric"] == "fnir") & (frame["operating_point"] == "deployment")
                  & frame["group_b"].isna()].set_index("group")
-    counts = "; ".join(f"people labelled “{g}”: {rows.n_subjects[g]} people in "
+    counts = "; ".join(f"people with group “{g}”: {rows.n_subjects[g]} people in "
                        f"{rows.n_trials[g]} searches" for g in ("d", "e"))
     statistics = context.run.statistics
-    assert ("For the miss rate, too few people labelled “d” and people labelled “e” were measured "
+    assert ("For the miss rate, too few people with group “d” and people with group “e” were measured "
             f"to state or compare their rate ({counts}; a rate is stated from "
             f"{statistics.min_subjects} people and {statistics.min_trials} searches).") in said
-    assert "For the false alert rate, too few people labelled “e” were measured" in said
-    assert "too few people labelled “d” and" not in said.split("Miss rate (FNIR)")[0]
+    assert "For the false alert rate, too few people with group “e” were measured" in said
+    assert "too few people with group “d” and" not in said.split("Miss rate (FNIR)")[0]
 
 
 def test_summary_footnote_names_the_family_and_correction(context, summary):

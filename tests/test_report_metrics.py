@@ -87,7 +87,7 @@ def test_summary_sentence_at_deepface_default(context):
             f"{formatting.ratio(fpir.ratio.value)} times as likely as men to trigger a false alert "
             f"(95% CI {formatting.ratio_end(fpir.ratio.low)} to "
             f"{formatting.ratio_end(fpir.ratio.high)}; adjusted p") in text
-    assert "For the miss rate, too few people labelled “other”" in text
+    assert "For the miss rate, too few people with ethnicity “other”" in text
 
 
 def test_conditions_curves_and_matrices(context):

@@ -234,8 +234,8 @@ def plain_text(markup: str) -> str:
 def test_summary_states_the_pair_and_the_family(html, context):
     text = plain_text(html[html.index('id="summary"') : html.index('id="deployment"')])
     c = context.summary.points[0].rates[0].findings[0].comparison
-    assert (f"people labelled “a” passing the camera were at least "
-            f"{formatting.ratio_end(c.ratio.low)} times as likely as people labelled “c”") in text
+    assert (f"people with group “a” passing the camera were at least "
+            f"{formatting.ratio_end(c.ratio.low)} times as likely as people with group “c”") in text
     assert f"This audit made {context.summary.n_tests} such comparisons" in text
     for sentence in re.split(r"(?<=\.) ", text):
         if re.search(r"\b(equal|same)\b", sentence) and "not" not in sentence:
@@ -317,7 +317,7 @@ def test_pdf_sections_in_order(pdf_pages):
 
 def test_pdf_numbers_and_reference_figures(pdf_text, context):
     text = pdf_text
-    assert "were at least" in text and "times as likely as people labelled" in text
+    assert "were at least" in text and "times as likely as people with group" in text
     fpir = context.summary.overall[0]
     assert f"{formatting.percent(fpir.value)} (95% CI {formatting.percent(fpir.ci_low)} to" in text
     assert f"{formatting.count(fpir.n_errors)} of {formatting.count(fpir.n_trials)} searches" in text

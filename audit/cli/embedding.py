@@ -123,5 +123,5 @@ def lfw_view2(
     result = lfw_accuracy(scores, manifest)
     typer.echo(f"LFW View 2, {len(pairs)} pairs in {folds} folds; {config.describe()}; "
                f"distance {distance.value}")
-    typer.echo(format_lfw_accuracy(result))
+    typer.echo(format_lfw_accuracy(result, protocol="LFW"))
 

@@ -61,7 +61,8 @@ class LfwAccuracy:
         ``eer`` of all the group's pairs pooled over folds
         (:func:`audit.metrics.separation.auc_and_eer`).
     similarity : str
-        The score's similarity, from the scores table's metadata.
+        The score's similarity, from the scores table's metadata; empty when the
+        table does not record it (a score log's).
     group_column : str
         The manifest column that defines the groups.
     """
@@ -194,10 +195,13 @@ def _fold_rows(handling: str, scored: np.ndarray, mated: np.ndarray, fta: np.nda
     return rows
 
 
-def format_lfw_accuracy(result: LfwAccuracy) -> str:
+def format_lfw_accuracy(result: LfwAccuracy, *, protocol: str = "") -> str:
     """A plain-text table: accuracy mean +/- std per group, both FTA handlings.
 
-    It reads like this (the full-LFW Dlib figures; run ``lfr-audit lfw-view2``)::
+    ``protocol`` names the folds' protocol in the title (``"LFW"`` for LFW's own
+    View 2 folds); a score log's folds are its own, so it is left out there. The
+    score line names the similarity only when the scores record it (a score log's
+    do not). It reads like this (the full-LFW Dlib figures; run ``lfr-audit lfw-view2``)::
 
         LFW 10-fold accuracy by gender (mean +/- std over folds)
         score: cosine similarity (1 - cosine distance); each fold's threshold chosen on the other folds
@@ -223,11 +227,12 @@ def format_lfw_accuracy(result: LfwAccuracy) -> str:
             )
         )
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    folds = result.folds["fold"].nunique()
+    score = f"score: {result.similarity}; " if result.similarity else ""
     title = [
-        f"LFW {result.folds['fold'].nunique()}-fold accuracy by {result.group_column} "
+        f"{protocol + ' ' if protocol else ''}{folds}-fold accuracy by {result.group_column} "
         "(mean +/- std over folds)",
-        f"score: {result.similarity}; each fold's threshold chosen on the other folds; "
-        "AUC and EER of all pairs pooled",
+        f"{score}each fold's threshold chosen on the other folds; AUC and EER of all pairs pooled",
     ]
     body = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
@@ -289,7 +294,7 @@ def _summarise(folds: pd.DataFrame) -> pd.DataFrame:
 
 def _similarity_name(table: pa.Table) -> str:
     metadata = table.schema.metadata or {}
-    return metadata.get(SIMILARITY_KEY, b"similarity (distance not recorded)").decode()
+    return metadata.get(SIMILARITY_KEY, b"").decode()
 
 
 def _auc_eer(row: pd.Series) -> str:

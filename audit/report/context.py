@@ -33,6 +33,7 @@ from audit.report.policy_outcome import PolicyOutcome
 from audit.report import appendix, curves, findings, panels
 from audit.report.appendix import Composition, FamilyBlock, KeyValue, flatten
 from audit.report.changes import Changes
+from audit.report.data_kinds import DataKinds, data_kinds
 from audit.report.curves import Det, DisparityCurve, Sweep
 from audit.report.findings import KEY_METRICS, Finding, PointFindings
 from audit.report.inputs import (
@@ -161,7 +162,9 @@ class ReportContext:
     the coverage study provides it); ``size_curves`` the false alert and
     miss rates against watchlist size at the primary point, overall first
     (:mod:`audit.report.watchlist_size`); ``trial_counts`` people and trials
-    by group as the metrics table counts them (:mod:`audit.report.trial_counts`).
+    by group as the metrics table counts them (:mod:`audit.report.trial_counts`);
+    ``kinds`` the kinds of trial the table holds (1:N, 1:1) and why a miss rate
+    is missing (:mod:`audit.report.data_kinds`).
     """
 
     run: RunInfo
@@ -184,6 +187,7 @@ class ReportContext:
     coverage: tuple[CoverageResult, ...] | None = None
     size_curves: tuple[SizeCurve, ...] = ()
     trial_counts: tuple[TrialCounts, ...] = ()
+    kinds: DataKinds = DataKinds()
 
     @property
     def group_labels(self) -> tuple[str, ...]:
@@ -309,6 +313,7 @@ def build_context(
         coverage=coverage,
         size_curves=size_curves(metrics, primary, _single(groupings)),
         trial_counts=trial_counts(index, groupings),
+        kinds=data_kinds(index, run.datasets),
     )
 
 

@@ -28,6 +28,9 @@ UNKNOWN_SOURCE = "unknown"
 #: default is :data:`audit.choices.DEEPFACE_DEFAULT`.
 FROM_SPEC = "spec"
 OTHER = "other"
+#: What the images are (``DatasetInfo.setting``): a test set, or an export of live use.
+TEST_SET = "test"
+DEPLOYMENT_DATA = "deployment"
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -106,7 +109,9 @@ class DatasetInfo:
     ``label_source`` is :data:`PERCEIVED` (labels assigned by annotators or
     a model from the image), :data:`SELF_REPORTED`, or :data:`UNKNOWN_SOURCE`;
     ``label_origin`` says who or what assigned them; ``description`` what the
-    images are, for a lay reader (the dataset card's, or the spec's own words).
+    images are, for a lay reader (the dataset card's, or the spec's own words);
+    ``setting`` :data:`TEST_SET` (collected to test systems), :data:`DEPLOYMENT_DATA`
+    (exported from a system's live use) or empty (not stated).
     """
 
     name: str
@@ -124,6 +129,7 @@ class DatasetInfo:
     licence: str = ""
     fingerprint: str = ""
     quirks: Mapping[str, int] = field(default_factory=dict)  # label quirk -> count
+    setting: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quirks", _frozen(self.quirks))
@@ -217,6 +223,17 @@ class RunInfo:
         object.__setattr__(self, "spec", _frozen(self.spec))
         object.__setattr__(self, "provenance", _frozen(self.provenance))
         object.__setattr__(self, "policy", _frozen(self.policy))
+
+    @property
+    def data_setting(self) -> str:
+        """:data:`TEST_SET` for a run (the tool ran the system on a dataset's images) and for
+        a score log whose every dataset is stated to be one; :data:`DEPLOYMENT_DATA` when a
+        log's dataset is stated to come from live use; empty when nothing says."""
+        if not self.score_log:
+            return TEST_SET
+        settings = {d.setting for d in self.datasets}
+        return DEPLOYMENT_DATA if DEPLOYMENT_DATA in settings else (
+            TEST_SET if settings == {TEST_SET} else "")
 
 
 def run_info_from_spec(

@@ -114,8 +114,12 @@ class Panel:
 
 @dataclass(frozen=True)
 class CrossMatrix:
-    """Cross-group FMR at one point: ``cells[i][j]`` = probe group i vs reference group j.
+    """Cross-group FMR at one point: ``cells[i][j]`` = group i against group j.
 
+    The matrix is symmetric (:func:`audit.metrics.trials.cross_trial_set`): a
+    comparison counts in the cell of both people's groups whichever image was the
+    probe, so ``probe_groups`` and ``reference_groups`` are the groups of one image
+    and of the other, not of the person searched and the person compared against.
     A cell is sufficient only when both sides have enough people; the
     template greys the others and states no rate for them.
     """
@@ -175,10 +179,19 @@ def rate_block(index: MetricsIndex, metric: str, grouping: str,
     )
 
 
+def _has_trials(block: RateBlock) -> bool:
+    """A rate with a trial somewhere (a column of "no trials" in every row says nothing:
+    the report says in one line why the rate is missing, :mod:`audit.report.data_kinds`)."""
+    return any(r.n_trials > 0 for r in (block.overall, *block.groups) if r is not None)
+
+
 def panel(index: MetricsIndex, family: str, grouping: str, point: OperatingPoint | None,
           condition: bool, reference: str | None = None) -> Panel | None:
-    blocks = tuple(rate_block(index, m, grouping, point, reference) for m in FAMILIES[family]
-                   if index.rates(m, grouping, point))
+    """One family's rates by ``grouping`` at ``point``; rates without a single trial are
+    left out, and the GARBE/FDR line needs both of the family's error rates."""
+    made = (rate_block(index, m, grouping, point, reference) for m in FAMILIES[family]
+            if index.rates(m, grouping, point))
+    blocks = tuple(b for b in made if _has_trials(b))
     if not blocks:
         return None
     order = list(dict.fromkeys(g.group for b in blocks for g in b.groups))
@@ -188,7 +201,8 @@ def panel(index: MetricsIndex, family: str, grouping: str, point: OperatingPoint
     if any(b.overall is not None for b in blocks):
         overall = PanelRow(ALL, tuple(b.overall for b in blocks))
     combined: tuple[Descriptive, ...] = ()
-    if family in ERROR_PAIRS and point is not None:
+    if family in ERROR_PAIRS and point is not None and set(ERROR_PAIRS[family]) <= {
+            b.metric for b in blocks}:
         summaries = index.summaries(ERROR_PAIRS[family][0], grouping, point)
         combined = tuple(s for s in summaries if {"garbe", "fdr"} & set(s.values))
     return Panel(

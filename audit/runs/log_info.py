@@ -17,6 +17,7 @@ from audit.report.inputs import (
     OTHER,
     PERCEIVED,
     SELF_REPORTED,
+    TEST_SET,
     UNKNOWN_SOURCE,
     DatasetInfo,
     ProjectionInputs,
@@ -98,7 +99,8 @@ def _watchlist(watchlist: Mapping[str, Any], projection: Mapping[str, Any]) -> W
 
 def _datasets(dataset: Mapping[str, Any], counts: Mapping[str, Any]) -> tuple[DatasetInfo, ...]:
     """The stated dataset (a built-in one's card fills what is left empty), with the
-    people and images counted from the log; none when nothing describes it."""
+    people and images counted from the log; none when nothing describes it. A built-in
+    dataset is a test set; any other is one only when the about file says so."""
     from audit.datasets.cards import described
 
     name = str(dataset.get("name", ""))
@@ -124,6 +126,7 @@ def _datasets(dataset: Mapping[str, Any], counts: Mapping[str, Any]) -> tuple[Da
         searches=counts.get("identification_searches"),
         notes=(f"the whole dataset holds {' and '.join(stated)}, as its description states",)
         if stated else (),
+        setting=str(dataset.get("setting") or (TEST_SET if name in ("lfw", "utkface") else "")),
     ),)
 
 
