@@ -81,6 +81,7 @@ def test_tables_quote_rates_pairs_and_small_groups():
     text = console.export_text()
     assert "2% (1-4)" in text and "│ gender: x " in text
     assert "female / male │ 2 (1.5-2.7)" in text and "0.001" in text and "yes" in text
+    assert "(of 1 pair)" in text  # one pair, not "1 pairs"
 
 
 def test_answers_in_a_file_are_not_folded_at_80_columns(monkeypatch, capsys):

@@ -123,7 +123,8 @@ def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS,
     defined = ratios[ratios["value"].notna() & ratios["ci_low"].notna()]
     chosen = defined.sort_values("ci_low", ascending=False, kind="stable").head(top)
     level = _level(confidence)
-    out = _table(f"Largest fixed-pair ratios, by {level} lower limit (of {len(ratios):,} pairs)",
+    pairs_counted = f"{len(ratios):,} pair" + ("" if len(ratios) == 1 else "s")
+    out = _table(f"Largest fixed-pair ratios, by {level} lower limit (of {pairs_counted})",
                  "rate", "threshold", "pair", f"ratio ({level} interval)", "adj. p", "shown")
     for row in chosen.itertuples():
         p = adjusted.get((row.metric, row.grouping, row.group, row.group_b, row.threshold),
