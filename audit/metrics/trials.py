@@ -42,7 +42,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit.metrics.arrow_lookup import index_in
+from audit.metrics.arrow_lookup import index_in, mapped_in
 from audit.metrics.subject_pairs import SubjectPairs
 from audit.metrics.trial_rows import TrialRows
 from audit.schema import UNKNOWN
@@ -360,8 +360,7 @@ def cross_trial_set(
         probe = image_cells[rows.probe[keep]]
     else:
         probe = _group_of_cells(fmr_cells[1], groups, grouping.sensitive)[fmr_cells[0]]
-    reference = image_cells[images.positions(scores["reference_id"].filter(pa.array(keep)),
-                                             table="scores reference_id")]
+    reference = _reference_cells(scores["reference_id"], keep, images, image_cells)
     first, second = np.triu_indices(len(groups))
     cell_of = np.full((len(groups), len(groups)), -1, dtype=np.int32)
     cell_of[first, second] = cell_of[second, first] = np.arange(first.size)  # either orientation
@@ -384,6 +383,17 @@ def cross_trial_set(
         reference_subjects=np.where(turned, probe_subject, reference_subject),
         pairs=fmr_pairs,
     )
+
+
+def _reference_cells(ids: pa.ChunkedArray, keep: np.ndarray, images: ImageTable,
+                     image_cells: np.ndarray) -> np.ndarray:
+    """Cell of the reference image of each row in ``keep``, looked up once per distinct id
+    (no filtered copy of the column, no positions of every row); unknown ids raise."""
+    cells = mapped_in(ids, images.id_values, image_cells.astype(np.int32, copy=False),
+                      np.int32(-1))[keep]
+    if cells.size and cells.min() < 0:
+        images.positions(ids.filter(pa.array(keep)), table="scores reference_id")  # raises
+    return cells
 
 
 def _group_of_cells(cell_table: pd.DataFrame, groups: pd.DataFrame, columns: tuple[str, ...]
