@@ -163,8 +163,8 @@ def subject_pairs(a: np.ndarray, b: np.ndarray) -> SubjectPairs:
     starts[-1] = codes.size
     starts.flags.writeable = False  # every breakdown's pair table shares it as row pointers
     keys = codes[first]
-    if scale is not None:  # dense codes low * n + high to low * PAIR_BASE + high
-        keys, high = np.divmod(keys, scale)
-        keys *= PAIR_BASE
-        keys += high
+    if scale is not None:  # dense codes low * n + high to low * PAIR_BASE + high, in place
+        low = keys // scale
+        low *= PAIR_BASE - scale
+        keys += low
     return SubjectPairs(keys, order, starts, a, b)
