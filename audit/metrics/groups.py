@@ -48,7 +48,8 @@ from audit.metrics.fairlearn_frame import (
 )
 from audit.metrics.rates import warn_empty_groups
 from audit.metrics.sweep import distinct_subjects
-from audit.metrics.trial_tables import TrialTables, owner_keys, trial_tables
+from audit.metrics.subject_pairs import owner_keys
+from audit.metrics.trial_tables import TrialTables, trial_tables
 from audit.metrics.unit_counts import UnitCounts
 from audit.metrics.variance import ClusterCounts
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from audit.metrics.subject_pairs import canonical_rows
+from audit.metrics.subject_pairs import canonical_rows, owner_keys
 from audit.metrics.unit_counts import UnitCounts
 
 
@@ -81,11 +81,3 @@ def trial_tables(units: UnitCounts, n_owners: int, *, dense_limit: int) -> Trial
     pairs = None if units.pairs is None else units.pairs.trials(units.cells, n_cells)
     return TrialTables(sides, pairs)
 
-
-def owner_keys(owners: np.ndarray, n_columns: int, columns: np.ndarray) -> np.ndarray:
-    """``owners * n_columns + columns`` as int64, formed in place: at ten million trials each
-    int64 temporary is 80 MB of fresh pages, and ``bincount`` reads int64 without a copy."""
-    keys = owners.astype(np.int64)
-    keys *= n_columns
-    keys += columns
-    return keys

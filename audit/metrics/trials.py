@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.metrics.arrow_lookup import index_in, mapped_in
-from audit.metrics.subject_pairs import SubjectPairs
+from audit.metrics.subject_pairs import SubjectPairs, owner_keys
 from audit.metrics.trial_rows import TrialRows
 from audit.schema import UNKNOWN
 
@@ -328,7 +328,6 @@ def cross_trial_set(
     fmr_pairs: SubjectPairs | None = None,
     fmr_subjects: tuple[np.ndarray, np.ndarray] | None = None,
     fmr_cells: tuple[np.ndarray, pd.DataFrame] | None = None,
-    rows: TrialRows | None = None,
 ) -> TrialSet:
     """Non-mated verification trials, cells = *unordered* pairs of groups {A, B}.
 
@@ -349,11 +348,11 @@ def cross_trial_set(
     (:attr:`audit.metrics.unit_counts.UnitCounts.subjects` and ``reference_subjects``),
     looking them up again; ``fmr_cells``, their probe cells and cell table
     (:attr:`audit.metrics.unit_counts.UnitCounts.cells`, ``cell_table``), the probe's group
-    when the cell table has the grouping's columns. ``rows`` as in :func:`trial_set`.
+    when the cell table has the grouping's columns.
     """
     if fmr_cells is not None and not set(grouping.sensitive) <= set(fmr_cells[1].columns):
         fmr_cells = None
-    rows = rows if rows is not None else TrialRows(scores, images, subjects)
+    rows = TrialRows(scores, images, subjects)
     keep = rows.kept(FMR)
     image_cells, groups = images.cells(grouping.sensitive)
     if fmr_cells is None:
@@ -370,9 +369,7 @@ def cross_trial_set(
     turned = probe > reference
     probe_subject, reference_subject = fmr_subjects or (
         rows.probe_subject[keep], rows.reference_subject[keep])
-    pair = probe.astype(np.int64)  # in place: each ten-million-entry temporary costs page faults
-    pair *= len(groups)
-    pair += reference
+    pair = owner_keys(probe, len(groups), reference)  # the trial's ordered pair of groups
     return TrialSet(
         rate=FMR_CROSS,
         mated=False,
