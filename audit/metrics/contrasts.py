@@ -72,7 +72,7 @@ import numpy as np
 
 from audit.metrics import sparse_pairs
 from audit.metrics.intervals import z_value
-from audit.metrics.inversion import inverted_p_values, nested_limits
+from audit.metrics.inversion import inverted_p_values, nested_limits, on_grid
 from audit.metrics.score_limits import RateVariance, from_design_effects, hall_limits, t_quantile
 from audit.metrics.variance import Influence
 
@@ -182,13 +182,14 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
     spread = _PairSpread.of(groups, a, b)
     pair = _PairLimits(va, vb, rho, spread, _skewed(groups.errors[a], groups.errors[b], spread))
     n = len(ordered)
-    ratio_low, ratio_high = nested_limits(pair.stacked(_PairLimits.ratio), z, n)
+    ratio_limits = on_grid(pair.stacked(_PairLimits.ratio), z, n)  # nested, then inverted
+    ratio_low, ratio_high = nested_limits(ratio_limits, z, n)
     diff_low, diff_high = nested_limits(pair.stacked(_PairLimits.difference), z, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(p[b] > 0, p[a] / p[b], np.where(p[a] > 0, np.inf, np.nan))
     method = np.where(p[b] > 0, np.where(pair.skewed, HALL_LOG, MOVER_LOG),
                       np.where(p[a] > 0, BOUND, None))
-    p_values = inverted_p_values(pair.stacked(_PairLimits.ratio), z,
+    p_values = inverted_p_values(ratio_limits, z,
                                  testable=pair.va.rate > pair.vb.rate)
     pooled = (groups.errors[a] + groups.errors[b]) / (groups.trials[a] + groups.trials[b])
     design = np.where(np.isfinite(groups.design_effect) & (groups.design_effect > 0),
