@@ -153,8 +153,8 @@ def _breakdowns(
     points need the overall breakdowns' influences before any group's interval.
     """
     limits = {"min_subjects": min_subjects, "min_trials": min_trials, "counted_only": (WINDOW,)}
-    units = _rate_units(given.scores, given.images, points, subjects=given.subjects,
-                        columns=given.columns)
+    units, fmr_rows = _rate_units(given.scores, given.images, points, subjects=given.subjects,
+                                  columns=given.columns)
     if given.fta is not None:
         units.append(unit_counts.fta_unit_counts(given.fta, given.images, subjects=given.subjects,
                                             columns=given.columns))
@@ -166,9 +166,11 @@ def _breakdowns(
         for part in groups.breakdowns(units, grouping, n_subjects_total=n_total, tables=tables,
                                       **limits)
     ]
-    # The FMR trials' pairs, subject codes and cells serve the matrix; the rest of them can go.
+    # The FMR trials' rows, scores, pairs, subject codes and cells serve the matrix; the rest
+    # of them can go.
     shared = [{"fmr_pairs": u.pairs, "fmr_subjects": (u.subjects, u.reference_subjects),
-               "fmr_cells": (u.cells, u.cell_table)} for u in units if u.rate == trials.FMR.name]
+               "fmr_cells": (u.cells, u.cell_table), "fmr_rows": fmr_rows}
+              for u in units if u.rate == trials.FMR.name]
     del units, tables  # the breakdowns hold what they need; the trials' can go before the matrix
     for grouping in given.crossed if shared else ():  # none: no 1:1 trials
         trial_set = trials.cross_trial_set(given.scores, given.images, grouping,
@@ -251,18 +253,21 @@ def _rate_units(
     *,
     subjects: pd.Index,
     columns: tuple[str, ...],
-) -> list[unit_counts.UnitCounts]:
-    """Unit counts of every rate whose trial kind occurs in the scores table."""
+) -> tuple[list[unit_counts.UnitCounts], tuple[np.ndarray, np.ndarray] | None]:
+    """Unit counts of every rate whose trial kind occurs in the scores table, and which
+    rows are FMR trials with their scores (None without FMR trials): the cross-group
+    matrix reads the same trials."""
     kinds = checked.present_kinds(scores)
     rows = TrialRows(scores, images, subjects)  # each row looked up once for every rate
-    return [
-        unit_counts.unit_counts(
-            trials.trial_set(scores, images, spec, subjects=subjects, columns=columns, rows=rows),
-            points.thresholds,
-            points.labels,
-        )
-        for spec in trials.RATES.values()
-        if spec.kind in kinds
-    ]
+    units, fmr_rows = [], None
+    for spec in trials.RATES.values():
+        if spec.kind not in kinds:
+            continue
+        trial_set = trials.trial_set(scores, images, spec, subjects=subjects, columns=columns,
+                                     rows=rows)
+        if spec is trials.FMR:
+            fmr_rows = (rows.kept(spec), trial_set.scores)
+        units.append(unit_counts.unit_counts(trial_set, points.thresholds, points.labels))
+    return units, fmr_rows
 
 

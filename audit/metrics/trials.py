@@ -328,6 +328,7 @@ def cross_trial_set(
     fmr_pairs: SubjectPairs | None = None,
     fmr_subjects: tuple[np.ndarray, np.ndarray] | None = None,
     fmr_cells: tuple[np.ndarray, pd.DataFrame] | None = None,
+    fmr_rows: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrialSet:
     """Non-mated verification trials, cells = *unordered* pairs of groups {A, B}.
 
@@ -348,12 +349,14 @@ def cross_trial_set(
     (:attr:`audit.metrics.unit_counts.UnitCounts.subjects` and ``reference_subjects``),
     looking them up again; ``fmr_cells``, their probe cells and cell table
     (:attr:`audit.metrics.unit_counts.UnitCounts.cells`, ``cell_table``), the probe's group
-    when the cell table has the grouping's columns.
+    when the cell table has the grouping's columns; ``fmr_rows``, which rows of
+    ``scores`` are FMR trials (:meth:`audit.metrics.trial_rows.TrialRows.kept`) and their
+    scores, finding and reading them again.
     """
     if fmr_cells is not None and not set(grouping.sensitive) <= set(fmr_cells[1].columns):
         fmr_cells = None
-    rows = TrialRows(scores, images, subjects)
-    keep = rows.kept(FMR)
+    rows = TrialRows(scores, images, subjects)  # each look-up made only when read
+    keep, kept_scores = fmr_rows or (rows.kept(FMR), None)
     image_cells, groups = images.cells(grouping.sensitive)
     if fmr_cells is None:
         probe = image_cells[rows.probe[keep]]
@@ -373,7 +376,7 @@ def cross_trial_set(
     return TrialSet(
         rate=FMR_CROSS,
         mated=False,
-        scores=rows.scores[keep],
+        scores=rows.scores[keep] if kept_scores is None else kept_scores,
         subjects=np.where(turned, reference_subject, probe_subject),
         cells=np.take(cell_of.ravel(), pair),
         cell_table=cell_table,
