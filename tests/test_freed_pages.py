@@ -67,3 +67,26 @@ def test_the_metrics_command_gives_the_setting_back(monkeypatch, tmp_path):
 def test_other_platforms_are_left_alone(monkeypatch):
     monkeypatch.setattr(freed_pages.sys, "platform", "darwin")
     assert freed_pages.keep_freed_pages() is False
+
+
+def test_numpy_s_huge_page_mark_is_off_during_the_command_and_given_back():
+    """NumPy's large arrays are not marked for huge pages while the command runs (a heap
+    keeping freed pages keeps the mark), and NumPy's own setting is back afterwards."""
+    import numpy as np
+
+    get = getattr(np._core.multiarray, "_get_madvise_hugepage", None)
+    if get is None:
+        pytest.skip("this NumPy has no huge-page setting")
+    seen = []
+    command = freed_pages.keeping_freed_pages(lambda: seen.append(get()))
+    original = get()
+    try:
+        assert freed_pages.mark_huge_pages(True) is original  # returns the previous setting
+        command()
+        assert get() is True
+        assert freed_pages.mark_huge_pages(False) is True
+        command()
+        assert get() is False
+    finally:
+        freed_pages.mark_huge_pages(original)
+    assert seen == [False, False]

@@ -514,3 +514,20 @@ def test_a_calibrated_threshold_adds_its_own_uncertainty_and_windows_stay_intern
     # mated and the non-mated scores, the two partly cancel: the coverage study measures it.)
     assert cal["ci_high"] - cal["ci_low"] > 1.05 * (fix["ci_high"] - fix["ci_low"])
     assert cal["point_kind"] == "target_fmr" and cal["target"] == 0.02
+
+
+def test_an_fmr_pair_at_a_calibrated_threshold_gets_the_symmetric_t_interval():
+    """The pair's third cumulant leaves out the calibration's share while its variance takes
+    it in: the skewness term is dropped there, as for the groups' own rows (a user's
+    difference read -1.04 to 2.03 points around 1.54 beside a ratio interval above 1)."""
+    scores, images = _calibration_audit(seed=3, effect_sd=0.05)
+    table = run(scores, images, thresholds=(), target_fmr=(0.02,),
+                groupings=("gender",)).to_pandas()
+    pair = table[(table["metric"] == "fmr") & (table["point_kind"] == "target_fmr")]
+    difference = pair[pair["statistic"] == "difference"].iloc[0]
+    ratio = pair[pair["statistic"] == "ratio"].iloc[0]
+    assert difference["ci_method"] == "hall-t"  # a dyadic pair with enough errors
+    assert difference["ci_high"] - difference["value"] == pytest.approx(
+        difference["value"] - difference["ci_low"], rel=1e-9)
+    assert np.log(ratio["ci_high"] / ratio["value"]) == pytest.approx(
+        np.log(ratio["value"] / ratio["ci_low"]), rel=1e-9)

@@ -12,6 +12,16 @@ the process ends, which suits a command that exits when its table is written;
 a heap can fragment where separate mappings do not, but at 10M trials the
 peak stayed within the run-to-run noise (1.70-1.80 GiB either way).
 
+NumPy marks each array of 4 MiB or more for transparent huge pages
+(``madvise(MADV_HUGEPAGE)``). On a heap that keeps freed pages the mark stays
+on the heap's memory after the array is freed, and where the kernel's THP
+``defrag`` setting is ``madvise`` (a common default) a fault in marked memory
+with no free huge page stalls on synchronous compaction (numpy/numpy#31590).
+On this project's 2-core benchmark machine that kernel time was 2.5-7.2 s of a
+10M-trial ``metrics`` command; with the mark off for the command's duration,
+1.2-2.9 s, the user time unchanged (``benchmarks/results_score_logs.md``). The command turns it off and
+gives NumPy's setting back when it ends.
+
 The setting is the process's, so a command that runs inside a longer-lived
 process (a test runner, a notebook calling the CLI) restores glibc's defaults
 when it ends (:func:`keeping_freed_pages`). Other C libraries (musl, macOS,
@@ -45,17 +55,34 @@ def keep_freed_pages() -> bool:
 
 
 def keeping_freed_pages(command):
-    """Run ``command`` with freed pages kept, glibc's defaults given back when it ends."""
+    """Run ``command`` with freed pages kept and NumPy's huge-page mark off; glibc's
+    defaults and NumPy's setting given back when it ends."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         keep_freed_pages()
+        marked = mark_huge_pages(False)
         try:
             return command(*args, **kwargs)
         finally:
+            if marked is not None:
+                mark_huge_pages(marked)
             give_back_freed_pages()
 
     return wrapper
+
+
+def mark_huge_pages(enabled: bool) -> bool | None:
+    """Whether NumPy marks its large arrays for transparent huge pages from now on;
+    returns the previous setting (None where this NumPy has no such setting).
+
+    The setting is NumPy's ``NUMPY_MADVISE_HUGEPAGE`` (read once, at import), changed
+    in a running process through the function NumPy itself sets it with.
+    """
+    import numpy as np
+
+    setter = getattr(np._core.multiarray, "_set_madvise_hugepage", None)
+    return None if setter is None else bool(setter(enabled))
 
 
 def give_back_freed_pages() -> bool:
