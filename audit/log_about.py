@@ -8,7 +8,9 @@ the audit spec's vocabulary, so an evaluator learns one format: ``[dataset]``
 has the spec's description keys (:class:`audit.config.DatasetDescription`:
 ``description``, ``citation``, ``licence``, ``label_provenance``,
 ``label_origin``), ``[watchlist]`` its ``size``, ``draws`` and table of
-``composition`` shares, ``[report]`` its ``title``; ``[system]`` names a
+``composition`` shares, ``[report]`` its ``title``, ``[policy]`` its limits
+(judged on the log's metrics as ``run`` judges a run's: exit 3 when one is
+broken, 4 when one cannot be evaluated); ``[system]`` names a
 system the tool did not run (vendor, product, version, model, what the score
 means, how the thresholds were chosen). Every key is optional; unknown keys
 and wrong types are errors, named in one line, before the log is read.
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from .config import DatasetDescription, describe_keys, SpecSection
+from .config import DatasetDescription, PolicySpec, describe_keys, SpecSection
 
 #: Label provenance of the built-in datasets (as :mod:`audit.datasets.registry` fixes it).
 BUILT_IN_PROVENANCE = {"lfw": "perceived", "utkface": "perceived"}
@@ -108,6 +110,7 @@ class LogAbout(SpecSection):
     dataset: DatasetAbout = DatasetAbout()
     watchlist: WatchlistAbout = WatchlistAbout()
     report: ReportAbout = ReportAbout()
+    policy: PolicySpec = PolicySpec()  # an audit spec's limits, judged on the log's table
 
     @property
     def stated(self) -> bool:

@@ -46,8 +46,12 @@ def test_reads_csv_trials_and_per_subject_attributes(files):
     assert images.loc["c1", "gender"] == UNKNOWN  # empty cell
     assert images.loc["d1", "gender"] == "male"
     assert logs.notes == (
-        "2 trial(s) have an empty score: counted as failures to acquire (FNMR with FTA, "
-        "FPIR, FNIR), left out of FMR and FNMR",)
+        "1 1:1 comparison(s) have an empty score: counted as failures to acquire, left out of "
+        "FMR and FNMR, a miss in FNMR with FTA",
+        "1 1:N search(es) have an empty score: counted as failures to acquire, no alert in "
+        "FPIR, a miss in FNIR",
+        "subjects.csv: column 'gender' is empty for 1 person, carrying 1 trial(s) (16.67%); "
+        "they are unlabelled ('unknown'): counted overall, never ranked as a group")
 
 
 def test_reads_parquet_and_per_image_attributes_and_feeds_the_metrics_stage(files):
@@ -108,7 +112,8 @@ def test_bad_rows_are_reported_with_file_row_and_value(files):
 
 def test_a_nan_score_in_a_clean_numeric_column_is_reported(files):
     text = TRIALS.replace("verification,a1,b1,A,B,0.20", "verification,a1,b1,A,B,NaN")
-    assert "bad.csv row 2: score nan is not a number" in _bad(files, text)
+    assert ("bad.csv row 2: score 'NaN' is not a number; leave the cell empty for a failure "
+            "to acquire") in _bad(files, text)
 
 
 def test_missing_column_names_the_file_and_lists_its_columns(files):
@@ -152,7 +157,7 @@ def test_a_few_unlisted_subjects_are_a_note(files):
     pd.DataFrame({"subject_id": people + ["A", "B", "C"], "gender": "male"}).to_csv(
         files / "subjects.csv", index=False)
     logs = read_score_logs(files / "many.csv", files / "subjects.csv")
-    assert logs.notes[1] == ("subjects.csv lists no labels for 1 subject (e.g. 'D'), carrying "
+    assert logs.notes[2] == ("subjects.csv lists no labels for 1 subject (e.g. 'D'), carrying "
                              "0.49% of the trials; their labels are 'unknown'")
 
 
@@ -249,7 +254,8 @@ def test_duplicates_found_by_sorting_match_a_first_seen_loop(tmp_path):
     assert len(expected) > 20  # enough repeats to be cut at the reported maximum
     with pytest.raises(ScoreLogError) as caught:
         read_score_logs(tmp_path / "trials.csv", tmp_path / "people.csv")
-    assert str(caught.value).splitlines() == expected[:20]  # the first 20 are named
+    assert str(caught.value).splitlines() == expected[:20] + [  # the first 20 named
+        f"... and {len(expected) - 20:,} more problem(s), {len(expected):,} in all"]
 
 
 def test_spaces_around_ids_and_words_are_stripped_on_every_path(files):

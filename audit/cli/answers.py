@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from audit.metrics import contrasts, table, trials
+from audit.metrics.pair_verdicts import SHOWN, shown_verdict
 
 #: How many fixed-pair disparities the terminal shows (largest ratios first).
 TOP_PAIRS = 5
@@ -25,6 +26,7 @@ TOP_PAIRS = 5
 FILE_WIDTH = 160
 #: How many too-small groups a row of the overall table names before counting the rest.
 NAMED_SMALL = 3
+UNLABELLED = "'unknown': no label in that column (unlabelled, not a group): never ranked"
 
 
 def console() -> Console:
@@ -82,11 +84,16 @@ def overall_table(frame: pd.DataFrame, confidence: float = 0.95) -> Table:
         same = grouped[(grouped["metric"] == row.metric)
                        & (grouped["threshold"].fillna(-1) == (
                            -1 if row.threshold != row.threshold else row.threshold))]
-        small = [f"{g.grouping}: {g.group}" for g in same[~same["sufficient"]].itertuples()]
+        unlabelled = trials.has_unknown_label(same["group"])
+        small = [f"{g.grouping}: {g.group}"
+                 for g in same[~same["sufficient"] & ~unlabelled].itertuples()]
         named = "; ".join(small[:NAMED_SMALL]) + (
             f" and {len(small) - NAMED_SMALL} more" if len(small) > NAMED_SMALL else "")
         out.add_row(row.metric, _point(row), _rate(row), f"{row.n_trials:,}",
                     f"{row.n_errors:,}", named or "-")
+    if trials.has_unknown_label(grouped["group"]).any():
+        out.caption = UNLABELLED
+        out.caption_justify = "left"
     return out
 
 
@@ -96,18 +103,6 @@ def ratio_text(value: float, low: float, high: float) -> str:
     if math.isinf(value):
         return f"at least {low:.3g} (lower group: no errors)"
     return f"{value:.3g} ({low:.3g}-{high:.3g})"
-
-
-def _shown(adjusted: float, ratio_low: float, alpha: float, *, yes: str) -> str:
-    """Whether a pair was shown to differ; a pair whose own interval leaves out 1 but
-    whose adjusted p-value does not pass says so, or its interval would read as a contradiction.
-
-    >>> _shown(0.07, 1.05, 0.05, yes="yes"), _shown(0.07, 0.9, 0.05, yes="yes")
-    ('not shown after correction', 'not shown')
-    """
-    if adjusted < alpha:
-        return yes
-    return "not shown after correction" if adjusted >= alpha and ratio_low > 1 else "not shown"
 
 
 def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS,
@@ -133,7 +128,7 @@ def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS,
     for row in chosen.itertuples():
         p = adjusted.get((row.metric, row.grouping, row.group, row.group_b, row.threshold),
                          float("nan"))
-        shown = _shown(p, row.ci_low, 1 - confidence, yes="yes")
+        shown = shown_verdict(p, row.ci_low, 1 - confidence)
         out.add_row(row.metric, _point(row), f"{row.group} / {row.group_b}",
                     ratio_text(row.value, row.ci_low, row.ci_high), _p_value(p), shown)
     return out
@@ -232,8 +227,9 @@ def largest_disparity(summary: dict, point: str | None, confidence: float = 0.95
     grouping, row, digest = best
     adjusted = next((r["value"] for r in digest["highest_vs_lowest"]
                      if r.get("statistic") == contrasts.P_ADJUSTED), None)
-    shown = _shown(float("nan") if adjusted is None else adjusted, row["ci_low"], 1 - confidence,
-                   yes="shown")
+    shown = shown_verdict(float("nan") if adjusted is None else adjusted, row["ci_low"],
+                          1 - confidence)
+    shown = "shown" if shown == SHOWN else shown
     high = math.inf if row.get("ci_high") in (None, "inf") else row["ci_high"]
     value = math.inf if row["value"] == "inf" else row["value"]
     return (f"{row['metric']} {row['group']} / {row['group_b']} "

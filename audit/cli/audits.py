@@ -20,6 +20,7 @@ from .common import (
     default_cache_dir,
     list_written,
     reports_user_errors,
+    tell,
 )
 
 #: A run folder's report files, in the order ``run`` lists them.
@@ -125,11 +126,10 @@ def gate_policy(outcome: PolicyOutcome, *, quiet: bool = False) -> None:
     the outcome (not when ``quiet``: the JSON holds it); exit with
     :func:`policy_exit_code` unless it is 0."""
     for check in outcome.broken:
-        stderr.print(f"[bold red]policy:[/] {escape(check.sentence)}", highlight=False)
+        tell(f"[bold red]policy:[/] {escape(check.sentence)}")
     skipped = " (skipped: skip_unevaluable = true)" if outcome.skip_unevaluable else ""
     for check in outcome.not_evaluated:
-        stderr.print(f"[bold yellow]policy:[/] {escape(check.sentence)}{skipped}",
-                     highlight=False)
+        tell(f"[bold yellow]policy:[/] {escape(check.sentence)}{skipped}")
     if not quiet:
         typer.echo(_state_line(outcome))
     code = policy_exit_code(outcome)

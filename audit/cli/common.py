@@ -74,10 +74,21 @@ def reports_user_errors(command):
         try:
             return command(*args, **kwargs)
         except _user_errors() as error:
-            stderr.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+            tell(f"[bold red]error:[/] {escape(str(error))}")
             raise typer.Exit(EXIT_USAGE) from None
 
     return wrapper
+
+
+def tell(markup: str) -> None:
+    """One message on stderr, folded at the terminal's width only on a terminal: in a
+    file or a pipe each line stays whole (rich would fold at 80 columns, mid-value)."""
+    stderr.print(markup, highlight=False, soft_wrap=not stderr.is_terminal)
+
+
+def note(text: str) -> None:
+    """``note: TEXT`` on stderr (text escaped), as :func:`tell`."""
+    tell(escape(f"note: {text}"))
 
 
 # -- shared options -----------------------------------------------------------

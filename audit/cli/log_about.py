@@ -10,11 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import typer
+
 from .common import UserError, list_written
 
 ABOUT_HELP = ("TOML file describing the system, the data and how people were labelled, for "
               "the report (`lfr-audit init about.toml --about` writes one; docs/score-logs.md).")
 ABOUT_FOR_RUNS = "--about describes a score log; a run folder is described by its audit spec"
+NO_POLICY_LINE = ("policy: none set (add a [policy] table to the --about file, with an audit "
+                  "spec's keys, e.g. max_fpir_ratio = 1.5; docs/score-logs.md)")
 WATCHLIST_DISAGREES = ("--audit-watchlist {given} disagrees with [watchlist] size = {stated} in "
                        "{file}; give one of them")
 
@@ -59,14 +63,57 @@ def log_options(thresholds, target_fmr, target_fpir, groupings, interval: str,
 
 
 def record_log(out: Path, *, about, counts: dict[str, int | None], trials: Path,
-               attributes: Path | None, options: dict[str, Any]) -> None:
-    """Write the score log's record beside its metrics table (``metrics.about.json``)."""
+               attributes: Path | None, options: dict[str, Any], mapping=None) -> None:
+    """Write the score log's record beside its metrics table (``metrics.about.json``), with
+    each input file's SHA-256 and the columns read from it (:func:`log_inputs`)."""
     from ..runs.log_record import write_record
 
     sources = {"trials": trials, "attributes": attributes}
     write_record(out, about=None if about is None else about.model_dump(mode="json"),
                  sources={k: str(v) for k, v in sources.items() if v is not None},
-                 options=options, counts=counts)
+                 options=options, counts=counts,
+                 inputs=log_inputs(trials, attributes, mapping))
+
+
+def log_inputs(trials: Path, attributes: Path | None, mapping=None) -> dict[str, Any]:
+    """Per input file: its name, SHA-256, and which of its columns was read as which key
+    of the format (the attribute file's other columns: ``labels``)."""
+    import hashlib
+
+    from ..metrics.log_format import ATTRIBUTE_KEYS, TRIAL_KEYS, ColumnMap
+    from ..metrics.log_reading import column_names
+
+    mapping = mapping or ColumnMap({})
+    inputs = {}
+    for role, path, keys in (("trials", trials, TRIAL_KEYS),
+                             ("attributes", attributes, ATTRIBUTE_KEYS)):
+        if path is None:
+            continue
+        names = column_names(path)
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        read = {key: mapping.column(key) for key in keys if mapping.column(key) in names}
+        inputs[role] = {"file": path.name, "sha256": digest, "columns": read}
+        if role == "attributes":
+            inputs[role]["labels"] = [n for n in names if n not in read.values()]
+    return inputs
+
+
+def gate_log_policy(about, metrics, groupings: tuple[str, ...], *, quiet: bool) -> None:
+    """The about file's ``[policy]`` judged on the log's metrics as ``run`` judges a run's
+    (the broken and unevaluable limits named, exit 3 or 4); without limits, one line saying
+    so and how to set them (not when ``quiet``: stdout carries JSON)."""
+    from ..config import PolicySpec
+    from ..report.policy_outcome import NO_POLICY
+    from ..runs.policy import check_policy
+    from .audits import gate_policy
+
+    outcome = check_policy(about.policy if about is not None else PolicySpec(), metrics,
+                           groupings)
+    if outcome.state != NO_POLICY:
+        gate_policy(outcome, quiet=quiet)
+    elif not quiet:
+        typer.echo(NO_POLICY_LINE)
 
 
 def forget_log_record(out: Path) -> None:

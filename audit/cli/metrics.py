@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ..execution.freed_pages import keeping_freed_pages
-from ..progress import stderr
-from .common import Interval, UserError, app, reports_user_errors
+from .common import Interval, UserError, app, note, reports_user_errors
 from .log_about import ABOUT_HELP
+from .log_checks import label_columns, no_disparity_line
 from .metrics_checks import check_calibration, check_fold_column, check_operating_points
+
+SHORTENED = ("thresholds shown: {pairs} in the table (every trial of the log is decided "
+             "alike at both)")
 
 
 @app.command()
@@ -89,7 +91,7 @@ def metrics(
         scores, images, fta = _read_run(source)
     else:
         mapping = _mapping(source, attributes, map_ or (), columns, kfold=kfold)
-        logs = _read_score_log(source, attributes, mapping, tuple(grouping or ()))
+        logs = _read_score_log(source, attributes, mapping, tuple(grouping or ()), described)
         from ..runs.log_record import log_counts  # after the checks: it loads pandas
 
         scores, images, fta = logs.scores, logs.images, logs.fta
@@ -111,8 +113,10 @@ def metrics(
                                      watchlist=watchlist or audit_watchlist,
                                      audit_watchlist=audit_watchlist)
     for warning in caught:
-        stderr.print(escape(f"note: {warning.message}"), highlight=False)
-    _write_and_show(table, out, json_output=json_output)
+        note(str(warning.message))
+    footer = () if grouping or source.is_dir() else (
+        no_disparity_line(label_columns(attributes, mapping), attributes.name),)
+    _write_and_show(table, out, json_output=json_output, scores=scores, footer=footer)
     if source.is_dir():
         log_about.forget_log_record(out)
     else:
@@ -120,9 +124,12 @@ def metrics(
                              attributes=attributes, options=log_about.log_options(
                                  threshold, target_fmr, target_fpir, grouping, interval.value,
                                  min_subjects, min_trials, crowd=crowd, share=share_on_watchlist,
-                                 watchlist=watchlist, audit_watchlist=audit_watchlist))
+                                 watchlist=watchlist, audit_watchlist=audit_watchlist),
+                             mapping=mapping)
     if report:
         log_about.render_and_list(out, about=described, to_stderr=json_output)
+    if not source.is_dir():
+        log_about.gate_log_policy(described, table, tuple(grouping or ()), quiet=json_output)
 
 
 def _measured(scores, images, fta, *, target_fmr: tuple[float, ...],
@@ -178,32 +185,19 @@ def _mapping(source: Path, attributes: Path | None, mapped: list[str] | tuple,
     return mapping
 
 
-def _read_score_log(source: Path, attributes: Path, mapping, groupings: tuple[str, ...]):
+def _read_score_log(source: Path, attributes: Path, mapping, groupings: tuple[str, ...],
+                    described=None):
     """A checked score log (its notes printed), columns named as the user mapped them."""
     from ..metrics.score_logs import read_score_logs
+    from .log_checks import check_label_columns, grouped_columns, label_columns
 
-    logs = read_score_logs(source, attributes, columns=mapping)
-    _check_label_columns(groupings, logs.images, attributes.name)
-    for note in logs.notes:
-        stderr.print(escape(f"note: {note}"), highlight=False)
+    parsed = grouped_columns(groupings)  # mistakes in these, before the log is read
+    check_label_columns(parsed, label_columns(attributes, mapping), attributes.name, described)
+    logs = read_score_logs(source, attributes, columns=mapping,
+                           grouped=tuple(c for g in parsed for c in g[1]))
+    for line in logs.notes:
+        note(line)
     return logs
-
-
-def _check_label_columns(groupings: tuple[str, ...], images, file: str) -> None:
-    """Every --grouping column is a label column of the attribute file, named if not."""
-    from ..metrics.trials import Grouping
-
-    try:
-        parsed = [Grouping.parse(g) for g in groupings]
-    except ValueError as error:
-        raise UserError(f"--grouping: {error}") from None
-    labels = [c for c in images.columns if c not in ("image_id", "subject_id")]
-    for grouping in parsed:
-        for column in grouping.sensitive + grouping.control:
-            if column not in labels:
-                raise UserError(
-                    f"{file}: no label column {column!r} for --grouping {grouping.name!r}; "
-                    f"its label columns are {', '.join(labels) or 'none'}")
 
 
 def _print_kfold(logs, column: str, out: Path) -> None:
@@ -252,11 +246,15 @@ def _with_projection(table, *, crowd: int, share: float, watchlist: int, audit_w
     return pa.concat_tables([table, projection.cast(table.schema)])
 
 
-def _write_and_show(table, out: Path, *, json_output: bool) -> None:
-    """The table as Parquet and CSV with its JSON digest; the digest or short tables shown."""
+def _write_and_show(table, out: Path, *, json_output: bool, scores=None,
+                    footer: tuple[str, ...] = ()) -> None:
+    """The table as Parquet and CSV with its JSON digest; the digest or short tables shown,
+    calibrated thresholds as the shortest number with the same decisions on ``scores``
+    (:mod:`.threshold_text`), then the ``footer`` lines."""
     from ..metrics import summarize_metrics
     from ..tables import write_json, write_table
     from .answers import print_answers
+    from .threshold_text import shown_thresholds
 
     write_table(table, out)
     digest = summarize_metrics(table)
@@ -268,5 +266,12 @@ def _write_and_show(table, out: Path, *, json_output: bool) -> None:
 
         typer.echo(json.dumps(digest, indent=2))
         return
-    print_answers(frame)
+    shown = {} if scores is None else {t: s for t, s in shown_thresholds(
+        frame, scores.column("score").to_numpy(zero_copy_only=False)).items() if t != s}
+    print_answers(frame.assign(threshold=frame["threshold"].replace(shown)) if shown else frame)
+    for line in footer:
+        typer.echo(line)
+    if shown:
+        typer.echo(SHORTENED.format(pairs=", ".join(f"{s!r} for {t!r}" for t, s in
+                                                    shown.items())))
     typer.echo(f"metrics: {out}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")

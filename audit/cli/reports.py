@@ -55,6 +55,10 @@ _POLICY_STYLE = {"met": "[green]{}[/]", "broken": "[bold red]{}[/]",
                  "not evaluated": "[yellow]{}[/]"}
 
 
+NO_RUNS = ("no runs in {runs_dir}; `lfr-audit run SPEC` writes one there "
+           "(--runs-dir or LFR_AUDIT_RUNS to look elsewhere)")
+
+
 @runs_app.command("list")
 @reports_user_errors
 def runs_list(runs_dir: RunsDir = Path("runs"), json_output: Annotated[bool, typer.Option(
@@ -69,6 +73,9 @@ def runs_list(runs_dir: RunsDir = Path("runs"), json_output: Annotated[bool, typ
     folders = list_runs(runs_dir)
     if json_output:
         _print_runs_json(runs_dir, folders)
+        return
+    if not folders:
+        typer.echo(NO_RUNS.format(runs_dir=runs_dir))
         return
     table = Table(title=f"runs in {runs_dir}")
     table.add_column("run", no_wrap=True, min_width=max((len(f.name) for f in folders),

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit.metrics.log_format import ATTRIBUTES, ColumnMap, absent_mapped
+from audit.metrics.log_problems import Problems
 from audit.metrics.log_reading import Codes, column_names, read_columns
 from audit.schema import FACE_STATUSES, UNKNOWN
 
@@ -37,12 +38,20 @@ UNLISTED = ("{file} lists no labels for {count:,} {what} (e.g. {examples}), carr
             "{share:.2%} of the trials; {outcome}")
 UNLISTED_ERROR = f"more than {MAX_UNLISTED_SHARE:.0%} is refused: add them to the file"
 UNLISTED_NOTE = "their labels are 'unknown'"
+BLANK = ("{file}: column {column!r} is empty for {count:,} {what}{people}, carrying {trials:,} "
+         "trial(s) ({share:.2%}); {outcome}")
+BLANK_ERROR = (f"more than {MAX_UNLISTED_SHARE:.0%} of the trials unlabelled in a --grouping "
+               "column is refused: fill in the labels or leave those trials out")
+BLANK_NOTE = "they are unlabelled ('unknown'): counted overall, never ranked as a group"
+STATUS_PER_SUBJECT = ("{file}: column {column!r} (status) is ignored: a failure to acquire is "
+                      "per image, and this file has one row per subject; give an image_id "
+                      "column for the FTA rate")
 NO_STATUS = ("fta: {missing:,} of the {total:,} images the trials mention have no status in "
              "{file} (not listed), so the FTA rate counts the other {counted:,}")
-BAD_STATUS = "{file} row {row}: status {value!r} is not one of " + ", ".join(FACE_STATUSES)
+BAD_STATUS = "{file} row {row}: {status} {value!r} is not one of " + ", ".join(FACE_STATUSES)
 MAPPED_ABSENT = ("{file}: no column {column!r} (mapped to {key}); its columns are {columns} "
                  "(name yours with --map {key}=COLUMN)")
-SUBJECT_DISAGREES = ("{file} row {row}: image {image!r} has subject_id {listed!r}, "
+SUBJECT_DISAGREES = ("{file} row {row}: image {image!r} has {subject} {listed!r}, "
                      "the trials say {trials!r}")
 
 
@@ -75,8 +84,15 @@ class Mentioned:
 
 
 def attach_labels(path: Path, mapping: ColumnMap, mentioned: Mentioned,
-                  problems: list[str], max_reported: int) -> Labelled:
-    """Join the attribute file onto the mentioned images; append every problem found."""
+                  problems: Problems, max_reported: int, grouped: tuple[str, ...] = ()
+                  ) -> Labelled:
+    """Join the attribute file onto the mentioned images; append every problem found.
+
+    ``grouped`` names the label columns the metrics will group by: above
+    :data:`MAX_UNLISTED_SHARE` of the trials unlabelled in one of them is refused,
+    as unlisted images are (other columns' empty cells are a note: nothing is
+    computed from them).
+    """
     names = column_names(path)
     image_col, subject_col = mapping.column("image_id"), mapping.column("subject_id")
     status_col = mapping.column("status")
@@ -97,7 +113,8 @@ def attach_labels(path: Path, mapping: ColumnMap, mentioned: Mentioned,
     columns = read_columns(path, names, [])
     key = columns.text[key_col]
     first_row = _first_rows(key)
-    _listed_again(path.name, key, first_row, "image_id" if key_col == image_col else "subject_id",
+    _listed_again(path.name, key, first_row,
+                  mapping.named("image_id" if key_col == image_col else "subject_id"),
                   problems, max_reported)
     labels = [n for n in names if n not in (image_col, subject_col, status_col)]
     for label in labels:
@@ -107,20 +124,21 @@ def attach_labels(path: Path, mapping: ColumnMap, mentioned: Mentioned,
              _positions_of_any(mentioned.subjects, key.values))
     row = np.where(found >= 0, first_row[np.maximum(found, 0)], -1)
     notes = _unlisted(path.name, mentioned, row, problems, per_image=key_col == image_col)
+    for label in labels:
+        notes += _blank(path.name, label, columns.text[label], mentioned, row, problems,
+                        per_image=key_col == image_col, grouped=label in grouped)
     if key_col == image_col and subject_col in names:
-        _subjects_agree(path.name, columns.text[subject_col], mentioned, row, problems,
-                        max_reported)
+        _subjects_agree(path.name, mapping.named("subject_id"), columns.text[subject_col],
+                        mentioned, row, problems, max_reported)
     frame = pd.DataFrame({"image_id": mentioned.ids.to_pandas(),
                           "subject_id": mentioned.subjects.to_pandas()})
     for label in labels:
         frame[label] = _labels(columns.text[label], row)
-    fta = None
-    if status_col in names and key_col == image_col:
-        fta = _fta(path.name, columns.text[status_col], key, first_row, problems, max_reported)
-        fta = fta[fta["image_id"].isin(frame["image_id"])].reset_index(drop=True)
-        if len(fta) < len(frame):
-            notes.append(NO_STATUS.format(missing=len(frame) - len(fta), total=len(frame),
-                                          file=path.name, counted=len(fta)))
+    if status_col in names and key_col != image_col:
+        notes.append(STATUS_PER_SUBJECT.format(file=path.name, column=status_col))
+    fta = None if status_col not in names or key_col != image_col else _fta(
+        path.name, mapping.named("status"), columns.text[status_col], key, first_row,
+        frame["image_id"], notes, problems, max_reported)
     return Labelled(frame, fta, notes)
 
 
@@ -151,39 +169,72 @@ def _first_rows(codes: Codes) -> np.ndarray:
 
 
 def _listed_again(name: str, key: Codes, first_row: np.ndarray, key_name: str,
-                  problems: list[str], max_reported: int) -> None:
+                  problems: Problems, max_reported: int) -> None:
     again = np.flatnonzero(first_row[key.codes] != np.arange(len(key.codes)))
-    problems.extend(
-        LISTED_AGAIN.format(file=name, row=r + 1, key=key_name, value=key.text(r),
-                            first=first_row[key.codes[r]] + 1)
-        for r in again[:max_reported])
+    problems.add((LISTED_AGAIN.format(file=name, row=r + 1, key=key_name, value=key.text(r),
+                                      first=first_row[key.codes[r]] + 1)
+                  for r in again[:max_reported]), again.size)
 
 
 def _variants(name: str, label: str, codes: Codes, *, first_row_of: np.ndarray,
-              problems: list[str]) -> None:
+              problems: Problems) -> None:
     """Labels equal up to case and surrounding space but spelled differently."""
     folded = pc.utf8_lower(codes.values).dictionary_encode().indices.to_numpy(
         zero_copy_only=False)
     used = first_row_of >= 0
     counts = np.bincount(folded[used], minlength=folded.max(initial=-1) + 1)
-    for group in np.flatnonzero(counts > 1)[:5]:
+    several = np.flatnonzero(counts > 1)
+    problems.unlisted += max(several.size - 5, 0)
+    for group in several[:5]:
         members = np.flatnonzero(used & (folded == group))
         variants = ", ".join(f"{codes.values[int(m)].as_py()!r} (row {first_row_of[m] + 1})"
                              for m in members)
         problems.append(VARIANTS.format(file=name, column=label, variants=variants))
 
 
-def _unlisted(name: str, mentioned: Mentioned, row: np.ndarray, problems: list[str], *,
+def _carried(mentioned: Mentioned, images: np.ndarray) -> int:
+    """Trials whose probe, or a verification row's reference, is one of ``images`` (a mask
+    over the mentioned images)."""
+    by_code = np.zeros(len(mentioned.position), dtype=bool)  # by code of the trials' table
+    known = mentioned.position >= 0
+    by_code[known] = images[mentioned.position[known]]
+    return int(np.count_nonzero(by_code[mentioned.probe] | (
+        mentioned.verification & by_code[mentioned.reference])))
+
+
+def _blank(name: str, label: str, codes: Codes, mentioned: Mentioned, row: np.ndarray,
+           problems: Problems, *, per_image: bool, grouped: bool) -> list[str]:
+    """Listed images (or people) with an empty cell in ``label``: a note, or an error for a
+    grouped column above :data:`MAX_UNLISTED_SHARE` of the trials."""
+    empty = codes.values.index("").as_py() if len(codes.values) else -1
+    blank = (row >= 0) & (codes.codes[np.maximum(row, 0)] == empty) if empty >= 0 else None
+    if blank is None or not blank.any():
+        return []
+    n_trials = len(mentioned.probe)
+    trials = _carried(mentioned, blank)
+    share = trials / n_trials if n_trials else 0.0
+    people = len(pc.unique(mentioned.subjects.filter(pa.array(blank))))
+    count = int(np.count_nonzero(blank)) if per_image else people  # a log's images, or people
+    refused = grouped and share > MAX_UNLISTED_SHARE
+    message = BLANK.format(
+        file=name, column=label, count=count, trials=trials, share=share,
+        what=("image" if count == 1 else "images") if per_image else (
+            "person" if count == 1 else "people"),
+        people=f" of {people:,} {'person' if people == 1 else 'people'}" if per_image else "",
+        outcome=BLANK_ERROR if refused else BLANK_NOTE)
+    if refused:
+        problems.append(message)
+        return []
+    return [message]
+
+
+def _unlisted(name: str, mentioned: Mentioned, row: np.ndarray, problems: Problems, *,
               per_image: bool) -> list[str]:
     missing = row < 0
     if not missing.any():
         return []
     n_trials = len(mentioned.probe)
-    unlisted = np.zeros(len(mentioned.position), dtype=bool)  # by code of the trials' table
-    known = mentioned.position >= 0
-    unlisted[known] = missing[mentioned.position[known]]
-    carried = np.count_nonzero(unlisted[mentioned.probe] | (
-        mentioned.verification & unlisted[mentioned.reference]))
+    carried = _carried(mentioned, missing)
     share = carried / n_trials if n_trials else 0.0
     ids = pc.unique((mentioned.ids if per_image else mentioned.subjects).filter(
         pa.array(missing)))
@@ -199,16 +250,18 @@ def _unlisted(name: str, mentioned: Mentioned, row: np.ndarray, problems: list[s
     return [message]
 
 
-def _subjects_agree(name: str, listed: Codes, mentioned: Mentioned, row: np.ndarray,
-                    problems: list[str], max_reported: int) -> None:
+def _subjects_agree(name: str, subject: str, listed: Codes, mentioned: Mentioned, row: np.ndarray,
+                    problems: Problems, max_reported: int) -> None:
     has = row >= 0
     listed_text = listed.values.take(pa.array(listed.codes[row[has]]))
     trial_text = mentioned.subjects.filter(pa.array(has))
     disagree = pc.and_(pc.not_equal(listed_text, ""), pc.not_equal(listed_text, trial_text))
-    for i in np.flatnonzero(disagree.to_numpy(zero_copy_only=False))[:max_reported]:
-        problems.append(SUBJECT_DISAGREES.format(
-            file=name, row=row[has][i] + 1, image=mentioned.ids.filter(pa.array(has))[i].as_py(),
-            listed=listed_text[i].as_py(), trials=trial_text[i].as_py()))
+    found = np.flatnonzero(disagree.to_numpy(zero_copy_only=False))
+    problems.add((SUBJECT_DISAGREES.format(
+        file=name, subject=subject, row=row[has][i] + 1,
+        image=mentioned.ids.filter(pa.array(has))[i].as_py(),
+        listed=listed_text[i].as_py(), trials=trial_text[i].as_py())
+        for i in found[:max_reported]), found.size)
 
 
 def _labels(codes: Codes, row: np.ndarray) -> pd.Series:
@@ -219,13 +272,21 @@ def _labels(codes: Codes, row: np.ndarray) -> pd.Series:
     return values.take(pa.array(picked)).to_pandas()
 
 
-def _fta(name: str, status: Codes, key: Codes, first_row: np.ndarray, problems: list[str],
-         max_reported: int) -> pd.DataFrame:
-    """Per-image FTA flags from the status column (of the images the trials mention)."""
+def _fta(name: str, status_name: str, status: Codes, key: Codes, first_row: np.ndarray,
+         mentioned: pd.Series, notes: list[str], problems: Problems, max_reported: int
+         ) -> pd.DataFrame:
+    """Per-image FTA flags from the status column, of the ``mentioned`` images (those the
+    trials mention); a note when some of them have no status."""
     lowered = status.lowered()
-    bad = ~lowered.isin(FACE_STATUSES)
-    problems.extend(BAD_STATUS.format(file=name, row=r + 1, value=status.text(r))
-                    for r in np.flatnonzero(bad)[:max_reported])
+    bad = np.flatnonzero(~lowered.isin(FACE_STATUSES))
+    problems.add((BAD_STATUS.format(file=name, status=status_name, row=r + 1,
+                                    value=status.text(r))
+                  for r in bad[:max_reported]), bad.size)
     rows = first_row[first_row >= 0]
-    return pd.DataFrame({"image_id": key.values.take(pa.array(key.codes[rows])).to_pandas(),
-                         "fta": ~lowered.equal("ok")[rows]})
+    fta = pd.DataFrame({"image_id": key.values.take(pa.array(key.codes[rows])).to_pandas(),
+                        "fta": ~lowered.equal("ok")[rows]})
+    fta = fta[fta["image_id"].isin(mentioned)].reset_index(drop=True)
+    if len(fta) < len(mentioned):
+        notes.append(NO_STATUS.format(missing=len(mentioned) - len(fta), total=len(mentioned),
+                                      file=name, counted=len(fta)))
+    return fta

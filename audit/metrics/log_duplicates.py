@@ -26,13 +26,15 @@ DUPLICATE = "{file} row {row}: repeats the trial of {first_file} row {first_row}
 
 def repeated_trial_messages(verification: np.ndarray, probe: Codes, reference: Codes,
                             fold: np.ndarray | None, *,
-                            where: Callable[[int], tuple[str, int]], limit: int) -> list[str]:
-    """One line per repeated trial (the first ``limit``): both rows and the images.
+                            where: Callable[[int], tuple[str, int]], limit: int
+                            ) -> tuple[list[str], int]:
+    """One line per repeated trial (the first ``limit``): both rows and the images; and
+    how many rows repeat an earlier trial in all.
 
     ``probe`` and ``reference`` are image ids on one value table; ``where`` turns a row
     of the log (its files one after another) into a file name and 1-based row.
     """
-    rows, firsts = repeated_trials(verification, probe.codes, reference.codes, fold,
+    rows, firsts, total = _repeats(verification, probe.codes, reference.codes, fold,
                                    len(probe.values), limit)
     messages = []
     for row, first in zip(rows.tolist(), firsts.tolist(), strict=True):
@@ -42,7 +44,7 @@ def repeated_trial_messages(verification: np.ndarray, probe: Codes, reference: C
             f", reference {reference.text(row)!r}" if verification[row] else "")
         messages.append(DUPLICATE.format(file=file, row=at, first_file=first_file,
                                          first_row=first_at, what=what))
-    return messages
+    return messages, total
 
 
 def repeated_trials(verification: np.ndarray, probe: np.ndarray, reference: np.ndarray,
@@ -73,8 +75,16 @@ def repeated_trials(verification: np.ndarray, probe: np.ndarray, reference: np.n
     ...                 np.array([1, 0, 0, 1]), None, 2, 10)
     (array([3]), array([0]))
     """
+    rows, firsts, _ = _repeats(verification, probe, reference, fold, n_codes, limit)
+    return rows, firsts
+
+
+def _repeats(verification: np.ndarray, probe: np.ndarray, reference: np.ndarray,
+             fold: np.ndarray | None, n_codes: int, limit: int
+             ) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`repeated_trials`, and the number of repeating rows (listed or not)."""
     if all_distinct(verification, probe, reference, fold, n_codes):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0
     key = _keys(verification, probe, reference, fold, n_codes)  # again, in row order
     order = np.argsort(key, kind="stable")  # equal keys in row order: the first comes first
     ranked = key[order]
@@ -82,7 +92,7 @@ def repeated_trials(verification: np.ndarray, probe: np.ndarray, reference: np.n
     starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
     firsts = order[starts[np.searchsorted(starts, again, side="right") - 1]]
     shown = np.argsort(order[again], kind="stable")[:limit]
-    return order[again][shown], firsts[shown]
+    return order[again][shown], firsts[shown], int(again.size)
 
 
 def all_distinct(verification: np.ndarray, probe: np.ndarray, reference: np.ndarray,

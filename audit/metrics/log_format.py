@@ -78,6 +78,12 @@ class ColumnMap:
         """The user's column name for ``key``."""
         return self.columns.get(key, key)
 
+    def named(self, key: str) -> str:
+        """How messages name ``key``'s column: the user's name, with the key when they
+        differ (``genuine (mated)``), so a message points at a column the user knows."""
+        column = self.column(key)
+        return key if column == key else f"{column} ({key})"
+
     def hint(self, key: str) -> str:
         """How the user would point ``key`` at a column of another name."""
         return f"--map {key}=COLUMN"
@@ -94,16 +100,18 @@ def parse_mapping(items: list[str] | tuple[str, ...] = (), columns_file: Path | 
     >>> parse_mapping(["score=similarity", "probe_subject = person"]).column("score")
     'similarity'
     """
-    mapping: dict[str, str] = {}
-    if columns_file is not None:
-        mapping.update(_columns_table(Path(columns_file)))
+    from_file = {} if columns_file is None else _columns_table(Path(columns_file))
+    _check(from_file, where=str(columns_file))
+    given: dict[str, str] = {}
     for text in items:
         key, equals, column = text.partition("=")
         if not equals or not key.strip() or not column.strip():
             raise ValueError(BAD_MAP.format(text=text))
-        mapping[key.strip()] = column.strip()
-    _check(mapping, where="--map" if columns_file is None else str(columns_file))
-    return ColumnMap(mapping)
+        given[key.strip()] = column.strip()
+    _check(given, where="--map")  # each source blamed for its own keys
+    _check({**from_file, **given}, where="--map" if columns_file is None else
+           f"{columns_file} with --map")
+    return ColumnMap({**from_file, **given})
 
 
 def _columns_table(path: Path) -> dict[str, str]:

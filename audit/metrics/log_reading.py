@@ -178,6 +178,10 @@ def read_columns(path: Path, text: list[str], numbers: list[str], *,
     shown: dict[str, Codes] = {}
     for name in (n for n in numbers if n not in slow):
         parsed[name], bad[name] = _numbers(table[name])
+    spelled = [n for n in numbers if n not in slow and bad[n].any()]
+    if spelled:  # a NaN Arrow parsed: the user's own spelling, for the message
+        as_text = _read(path, [], spelled, (), numbers_as_text=True)
+        shown.update((name, _encode([as_text[name]])) for name in spelled)
     for name in slow:
         shown[name] = _encode([table[name]])
         parsed[name], bad[name] = _parse_numbers(shown[name])

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from audit.metrics import log_reading
 from audit.metrics.log_attributes import Mentioned
+from audit.metrics.log_problems import Problems
 from audit.metrics.log_reading import Codes
 from audit.metrics.trials import IDENTIFICATION, VERIFICATION
 from audit.schema import SCORES
@@ -80,7 +81,7 @@ class Combined:
         part = int(np.searchsorted(np.cumsum(self.sizes), row, side="right"))
         return self.names[part], row - sum(self.sizes[:part]) + 1
 
-    def mentioned(self, problems: list[str], limit: int) -> Mentioned:
+    def mentioned(self, problems: Problems, limit: int) -> Mentioned:
         """Distinct images with their subject; an image with two subjects is a problem."""
         subject_of = self._subject_of(problems, limit)
         used = np.flatnonzero(subject_of >= 0)
@@ -92,7 +93,7 @@ class Combined:
             position=position, probe=self.probe_id.codes, reference=self.reference_id.codes,
             verification=self.kind, by_image=self.by_image)
 
-    def _subject_of(self, problems: list[str], limit: int) -> np.ndarray:
+    def _subject_of(self, problems: Problems, limit: int) -> np.ndarray:
         """The subject code of each image code (-1: an image no trial counts)."""
         if self.image_subject is not None:  # read through the images: one subject each
             if self.kind.all():  # every image of the table is a probe or a reference
@@ -111,13 +112,14 @@ class Combined:
                                              for images, subjects in sides]))
         if conflict.size:
             self._conflicts(conflict[:limit], problems)
+            problems.unlisted += max(conflict.size - limit, 0)
         return subject_of
 
     def _references(self, codes: np.ndarray) -> np.ndarray:
         """The reference side of the verification rows (all rows, uncopied, when all are)."""
         return codes if self.kind.all() else codes[self.kind]
 
-    def _conflicts(self, conflict: np.ndarray, problems: list[str]) -> None:
+    def _conflicts(self, conflict: np.ndarray, problems: Problems) -> None:
         """Name the first two rows, with their subjects, of each image seen with two."""
         images = np.concatenate([self.probe_id.codes, self.reference_id.codes[self.kind]])
         subjects = np.concatenate([self.probe_subject.codes,

@@ -13,7 +13,7 @@ integers; the files are joined, their images found and the SCORES table built
 by :mod:`audit.metrics.log_trials`, repeated trials named by
 :mod:`audit.metrics.log_duplicates`, labels attached by
 :mod:`audit.metrics.log_attributes`. Every problem is collected (up to
-:data:`MAX_REPORTED` a check) and
+:data:`MAX_REPORTED` a check, with the total: :mod:`.log_problems`) and
 raised together as a :class:`ScoreLogError` naming file, row and value: "row 1"
 is the first data row after the header (for CSV, file line 2).
 """
@@ -32,6 +32,7 @@ from audit.metrics import log_reading
 from audit.metrics.log_attributes import Labelled, attach_labels
 from audit.metrics.log_duplicates import repeated_trial_messages
 from audit.metrics.log_format import TRIAL_KEYS, TRIALS, ColumnMap, absent_mapped
+from audit.metrics.log_problems import Problems
 from audit.metrics.log_reading import Codes, LogReadError
 from audit.metrics.log_trials import IDENTIFICATION, VERIFICATION, Combined, Trials
 from audit.metrics.log_trials import SCHEMA as SCHEMA  # the scores table's, part of the answer
@@ -47,9 +48,15 @@ MISSING_COLUMN = ("{file}: no column {column!r}{mapped}; its columns are {column
                   "(name yours with --map {key}=COLUMN)")
 IDS_APART = "{file}: reference_id is given without probe_id; give both or neither"
 MIXED_IDS = "trials: some files give probe_id and some do not; give it in all or none"
-FTA_NOTE = ("{count:,} trial(s) have an empty score: counted as failures to acquire "
-            "(FNMR with FTA, FPIR, FNIR), left out of FMR and FNMR")
-MORE = "... and {count} more problem(s)"
+FTA_NOTE = "{count:,} {kind} have an empty score: counted as failures to acquire, {how}"
+#: How an empty score counts, by trial kind (only the rates the log has are named).
+FTA_COUNTED = {
+    VERIFICATION: ("1:1 comparison(s)", "left out of FMR and FNMR, a miss in FNMR with FTA"),
+    IDENTIFICATION: ("1:N search(es)", "no alert in FPIR, a miss in FNIR"),
+}
+IDS_ONE_SIDE = ("{file}: probe_id is given but no reference_id, and {count:,} verification "
+                "row(s) compare two images; give both image ids (--map reference_id=COLUMN) "
+                "or neither")
 
 class ScoreLogError(ValueError):
     """A score log or attribute file is malformed; the message lists file, rows and values."""
@@ -77,6 +84,7 @@ def read_score_logs(
     attribute_file: Path | str,
     *,
     columns: ColumnMap | None = None,
+    grouped: tuple[str, ...] = (),
 ) -> ScoreLogs:
     """Read trials and attributes into a SCORES table, an images table and FTA flags.
 
@@ -88,6 +96,9 @@ def read_score_logs(
         Per-image or per-subject attribute table.
     columns : ColumnMap, default=None
         The user's column names (:func:`audit.metrics.log_format.parse_mapping`).
+    grouped : tuple of str, default=()
+        Label columns the metrics will group by: more than 1% of the trials
+        unlabelled (an empty cell) in one of them is an error, as unlisted images are.
 
     Raises
     ------
@@ -97,7 +108,7 @@ def read_score_logs(
     mapping = columns or ColumnMap({})
     paths = [Path(trial_files)] if isinstance(trial_files, (str, Path)) else [
         Path(p) for p in trial_files]
-    problems: list[str] = []
+    problems = Problems()
     try:
         parts = [_read_trials(p, mapping, problems) for p in paths]
         log_reading.column_names(Path(attribute_file))
@@ -112,7 +123,8 @@ def read_score_logs(
     _duplicates(trials, problems)
     mentioned = trials.mentioned(problems, MAX_REPORTED)
     _raise(problems)
-    labelled = attach_labels(Path(attribute_file), mapping, mentioned, problems, MAX_REPORTED)
+    labelled = attach_labels(Path(attribute_file), mapping, mentioned, problems, MAX_REPORTED,
+                             grouped)
     _raise(problems)
     logs = ScoreLogs(scores=trials.table(), images=labelled.images, fta=labelled.fta,
                      notes=tuple(_notes(trials, labelled)))
@@ -121,21 +133,23 @@ def read_score_logs(
     return logs
 
 
-def _raise(problems: list[str]) -> None:
-    if not problems:
-        return
-    shown = problems[:MAX_REPORTED]
-    if len(problems) > MAX_REPORTED:
-        shown.append(MORE.format(count=len(problems) - MAX_REPORTED))
-    raise ScoreLogError("\n".join(shown))
+def _raise(problems: Problems) -> None:
+    if problems or problems.unlisted:
+        raise ScoreLogError(problems.text(MAX_REPORTED))
 
 
 def _notes(trials: Combined, labelled: Labelled) -> list[str]:
-    empty = int(np.isnan(trials.score).sum())
-    return ([FTA_NOTE.format(count=empty)] if empty else []) + labelled.notes
+    empty = np.isnan(trials.score)
+    notes = []
+    for kind, rows in ((VERIFICATION, trials.kind), (IDENTIFICATION, ~trials.kind)):
+        count = int(np.count_nonzero(empty & rows))
+        if count:
+            what, how = FTA_COUNTED[kind]
+            notes.append(FTA_NOTE.format(count=count, kind=what, how=how))
+    return notes + labelled.notes
 
 
-def _read_trials(path: Path, mapping: ColumnMap, problems: list[str]) -> Trials | None:
+def _read_trials(path: Path, mapping: ColumnMap, problems: Problems) -> Trials | None:
     names = log_reading.column_names(path)
     present = {k: mapping.column(k) for k in TRIAL_KEYS if mapping.column(k) in names}
     missing = list(dict.fromkeys([*(k for k in REQUIRED if k not in present),
@@ -156,23 +170,29 @@ def _read_trials(path: Path, mapping: ColumnMap, problems: list[str]) -> Trials 
         shared=tuple(pair for pair in pairs if pair),
         few=tuple(present[k] for k in FEW_VALUES if k in present),
         keyed={subjects: ids} if ids and len(ids) == len(subjects) else None)
-    checks = _RowChecks(path.name)
-    trials = checks.trials(read, present)
-    problems.extend(checks.in_row_order())
+    checks = _RowChecks(path.name, present, mapping)
+    trials = checks.trials(read)
+    problems.add(checks.in_row_order(), checks.total)
+    problems.extend(checks.file_problems)
     return trials
 
 
 class _RowChecks:
     """Row checks of one file; each problem names the row and shows the value."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, present: dict[str, str], mapping: ColumnMap) -> None:
         self.name = name
+        self.present = present  # key -> the user's column, for the keys the file has
+        self.named = mapping.named
         self.found: list[tuple[int, str]] = []  # (row, message), in the order checked
+        self.total = 0  # rows found, listed or not
+        self.file_problems: list[str] = []  # one line for the whole file
 
     def report(self, mask: np.ndarray, problem) -> None:
-        rows = np.flatnonzero(mask)[:MAX_REPORTED]
+        rows = np.flatnonzero(mask)
+        self.total += rows.size
         self.found.extend((int(r), ROW.format(file=self.name, row=r + 1, problem=problem(r)))
-                          for r in rows)
+                          for r in rows[:MAX_REPORTED])
 
     def in_row_order(self) -> list[str]:
         """The messages by row (a stable sort: one row's problems in the order checked).
@@ -180,8 +200,8 @@ class _RowChecks:
         Each check keeps its first rows, so the first ones here are the file's first."""
         return [message for _, message in sorted(self.found, key=lambda found: found[0])]
 
-    def trials(self, read: log_reading.Columns, present: dict[str, str]) -> Trials:
-        n = read.n_rows
+    def trials(self, read: log_reading.Columns) -> Trials:
+        n, present, named = read.n_rows, self.present, self.named
         blank = Codes(np.zeros(n, dtype=np.int32), pa.array([""], pa.string()))
 
         def text(key: str) -> Codes:
@@ -191,28 +211,26 @@ class _RowChecks:
         verification, identification = kind.equal(VERIFICATION), kind.equal(IDENTIFICATION)
         raw_kind = text("trial_kind")
         self.report(~(verification | identification), lambda r: (
-            f"trial_kind {raw_kind.text(r)!r} is not 'verification' or 'identification'"))
+            f"{named('trial_kind')} {raw_kind.text(r)!r} is not 'verification' or "
+            "'identification'"))
         subjects = log_reading.on_one_table([text("probe_subject"), text("reference_subject")])
-        self.report(subjects[0].equal(""), lambda r: "probe_subject is empty")
-        self.report(verification & subjects[1].equal(""),
-                    lambda r: "reference_subject is empty in a verification row")
-        ids = None
-        if "probe_id" in present:
-            ids = log_reading.on_one_table([text("probe_id"), text("reference_id")])
-            self.report(ids[0].equal(""), lambda r: "probe_id is empty")
-            self.report(verification & ids[1].equal(""),
-                        lambda r: "reference_id is empty in a verification row")
-        score = self.number(read, present["score"], "score", integer=False)
-        self.report(np.isinf(score), lambda r: f"score {score[r]} is infinite")
+        self.report(subjects[0].equal(""), lambda r: f"{named('probe_subject')} is empty")
+        self.report(verification & subjects[1].equal(""), lambda r: (
+            f"{named('reference_subject')} is empty in a verification row"))
+        ids = self._ids(text, verification) if "probe_id" in present else None
+        score = self.number(read, "score", integer=False)
+        self.report(np.isinf(score), lambda r: f"{named('score')} {score[r]} is infinite")
         mated = self.boolean(text("mated"), "mated", allow_empty=False)
         best = self.boolean(text("best_is_true_entry"), "best_is_true_entry", allow_empty=True)
         self.report(identification & (mated == 1) & ~np.isnan(score) & (best < 0), lambda r: (
-            "best_is_true_entry is empty in a mated identification row with a score"))
+            f"{named('best_is_true_entry')} is empty in a mated identification row with a "
+            "score"))
         same = subjects[0].codes == subjects[1].codes
         self.report(verification & (mated >= 0) & (same != (mated == 1)), lambda r: (
-            f"mated is {text('mated').text(r)!r} but probe_subject is "
-            f"{subjects[0].text(r)!r} and reference_subject {subjects[1].text(r)!r}"))
-        rank, fold = (self.number(read, present[k], k, integer=True) if k in present
+            f"{named('mated')} is {text('mated').text(r)!r} but {named('probe_subject')} is "
+            f"{subjects[0].text(r)!r} and {named('reference_subject')} "
+            f"{subjects[1].text(r)!r}"))
+        rank, fold = (self.number(read, k, integer=True) if k in present
                       else None for k in ("rank", "fold"))
         # Subjects coded through their images' codes: each image's subject, known already
         # (when the ids are on the table they were read on: no reference_id column adds "").
@@ -223,15 +241,31 @@ class _RowChecks:
                        score, mated == 1, best, rank, fold,
                        None if image_subject is None else image_subject.codes)
 
-    def number(self, read: log_reading.Columns, column: str, key: str, *, integer: bool
-               ) -> np.ndarray:
+    def _ids(self, text, verification: np.ndarray) -> list[Codes]:
+        """Probe and reference image ids on one table; verification rows with a probe id
+        and no reference_id column at all are one problem for the file, not one a row."""
+        ids = log_reading.on_one_table([text("probe_id"), text("reference_id")])
+        self.report(ids[0].equal(""), lambda r: f"{self.named('probe_id')} is empty")
+        if "reference_id" in self.present:
+            self.report(verification & ids[1].equal(""), lambda r: (
+                f"{self.named('reference_id')} is empty in a verification row"))
+        elif verification.any():
+            self.file_problems.append(IDS_ONE_SIDE.format(
+                file=self.name, count=int(np.count_nonzero(verification))))
+        return ids
+
+    def number(self, read: log_reading.Columns, key: str, *, integer: bool) -> np.ndarray:
+        column = self.present[key]
         value = read.numbers[column]
         shown = read.number_text.get(column)
         bad = read.bad_numbers[column]
         if integer:
             bad = bad | (~np.isnan(value) & (np.mod(value, 1) != 0))
         what = "an integer" if integer else "a number"
-        self.report(bad, lambda r: f"{key} {shown.text(r) if shown else float(value[r])!r} is not {what}")
+        fix = "" if integer else "; leave the cell empty for a failure to acquire"
+        self.report(bad, lambda r: (
+            f"{self.named(key)} {shown.text(r) if shown else float(value[r])!r} is not "
+            f"{what}{fix if not integer and _is_nan_word(shown, r) else ''}"))
         return np.where(bad, np.nan, value) if bad.any() else value
 
     def boolean(self, codes: Codes, key: str, *, allow_empty: bool) -> np.ndarray:
@@ -242,17 +276,22 @@ class _RowChecks:
         value = truth[codes.codes]  # decided once per distinct value, then one look-up a row
         bad = (value < 0) & ~(allow_empty & codes.equal(""))
         allowed = "true, false or empty" if allow_empty else "true or false"
-        self.report(bad, lambda r: f"{key} {codes.text(r)!r} is not {allowed}")
+        self.report(bad, lambda r: f"{self.named(key)} {codes.text(r)!r} is not {allowed}")
         return value
 
 
-def _duplicates(trials: Combined, problems: list[str]) -> None:
+def _is_nan_word(shown: Codes | None, row: int) -> bool:
+    """Whether the cell spells NaN (the fix for a missing score is an empty cell)."""
+    return shown is None or shown.text(row).strip().lower() in ("nan", "-nan", "+nan")
+
+
+def _duplicates(trials: Combined, problems: Problems) -> None:
     """Trials given twice (same kind, probe, reference and fold), with both rows.
 
     Only checked with image ids: without them, two trials of the same people
     may well be two different images.
     """
     if trials.by_image:
-        problems.extend(repeated_trial_messages(trials.kind, trials.probe_id,
-                                                trials.reference_id, trials.fold,
-                                                where=trials.where, limit=MAX_REPORTED))
+        problems.add(*repeated_trial_messages(trials.kind, trials.probe_id,
+                                              trials.reference_id, trials.fold,
+                                              where=trials.where, limit=MAX_REPORTED))

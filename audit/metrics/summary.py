@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow as pa
 
 from audit.metrics import table, trials
+from audit.metrics.pair_verdicts import pair_verdicts
 from audit.schema import json_value
 
 
@@ -24,7 +25,10 @@ def summarize_metrics(metrics: pa.Table, reference_groups: Mapping[str, str] | N
     (:mod:`audit.reference_groups`) and it has enough data for the rate,
     ``reference`` and ``reference_vs_others`` (the contrast rows of the
     reference against each other sufficient group); and
-    ``projection`` (overall projected figures, when the table holds them).
+    ``projection`` (overall projected figures, when the table holds them); and
+    ``disparities``: every fixed pair's ratio with its interval, adjusted
+    p-value and ``shown`` verdict as the terminal prints it
+    (:func:`audit.metrics.pair_verdicts.pair_verdicts`).
     Sweep rows are left out. NaN becomes None and an infinite value (a ratio
     over a zero rate) the string ``"inf"``, so the digest is strict JSON.
     """
@@ -45,6 +49,7 @@ def summarize_metrics(metrics: pa.Table, reference_groups: Mapping[str, str] | N
         "not_available": sorted(set(overall.loc[overall["n_trials"] == 0, "metric"])),
         "groupings": {},
         "projection": _records(frame[projected]),
+        "disparities": pair_verdicts(frame),
     }
     pairs = frame[frame[table.GROUP_B].notna() & (frame["metric"] != trials.FMR_CROSS)]
     by_group = rates[(rates["grouping"] != trials.OVERALL) & (rates["metric"] != trials.FMR_CROSS)]

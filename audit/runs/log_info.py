@@ -70,7 +70,7 @@ def _provenance(record: Mapping[str, Any]) -> dict[str, Any]:
     if not record:
         return {}
     return {"versions": record.get("versions", {}), "sources": record.get("sources", {}),
-            "counts": record.get("counts", {})}
+            "counts": record.get("counts", {}), "inputs": record.get("inputs", {})}
 
 
 def _system(system: Mapping[str, Any], thresholds) -> SystemUnderTest:

@@ -6,7 +6,8 @@ a run folder's ``provenance.json``. It holds what the user stated in an about
 file (:mod:`audit.log_about`; ``about`` is null without one), the command's
 options (thresholds, groupings, statistics, projection), the names of the
 files read (names only: no folder of this machine is published), counts
-taken from the log itself, the date and package versions.
+taken from the log itself, what was read from each file (its SHA-256 and which
+column was read as which key: ``inputs``), the date and package versions.
 :mod:`audit.runs.log_info` turns it into the report's description. Nothing
 here imports the report package, so ``metrics`` without ``--report`` never
 loads it (matplotlib, Jinja2 and the report's figures).
@@ -60,9 +61,12 @@ def log_counts(scores: pa.Table, images: pd.DataFrame) -> dict[str, int | None]:
 
 def write_record(metrics_path: Path, *, about: Mapping[str, Any] | None,
                  sources: Mapping[str, str], options: Mapping[str, Any],
-                 counts: Mapping[str, int | None]) -> Path:
+                 counts: Mapping[str, int | None],
+                 inputs: Mapping[str, Any] | None = None) -> Path:
     """Write the record beside ``metrics_path``; ``about`` is
-    ``LogAbout.model_dump(mode="json")`` or None, ``sources`` role -> file name."""
+    ``LogAbout.model_dump(mode="json")`` or None, ``sources`` role -> file name,
+    ``inputs`` role -> what was read from that file (its SHA-256, which column was read
+    as which key, the label columns)."""
     record = {
         "format": FORMAT,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -70,6 +74,7 @@ def write_record(metrics_path: Path, *, about: Mapping[str, Any] | None,
         "sources": {role: Path(name).name for role, name in sources.items()},
         "options": dict(options),
         "counts": dict(counts),
+        "inputs": dict(inputs or {}),
         "versions": package_versions(LOG_PACKAGES),
     }
     return write_json(record_path(metrics_path), record)
