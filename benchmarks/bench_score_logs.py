@@ -178,11 +178,12 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
     reads them) and given them too; the tables alone; what a second point adds to the
     breakdown; its cluster counts alone (tables included); and the cross-group FMR
     matrix (trial set, breakdown, variances), which
-    reuses the FMR trials' subject pairs, codes and cells as
+    reuses the FMR trials' rows, scores, subject pairs, codes and cells as
     :func:`audit.metrics.engine.compute_metrics` does.
     One small breakdown runs first, so that no part pays Fairlearn's first-call set-up."""
     from audit.metrics import (checked, cross_groups, groups, trials, unit_counts, variance)
     from audit.metrics.subject_pairs import subject_pairs
+    from audit.metrics.trial_rows import TrialRows
 
     table = checked.check_scores_table(scores)
     image_table = checked.check_images(images, ("group",))
@@ -236,11 +237,14 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
 
     clusters, _ = least_cpu(cluster_counts)  # its per-subject trials counted too
 
+    fmr_rows = (TrialRows(table, image_table, subjects).kept(trials.FMR), fmr.scores)
+
     def cross():
         trial_set = trials.cross_trial_set(table, image_table, grouping, subjects=subjects,
                                            fmr_pairs=units.pairs,
                                            fmr_subjects=(units.subjects, units.reference_subjects),
-                                           fmr_cells=(units.cells, units.cell_table))
+                                           fmr_cells=(units.cells, units.cell_table),
+                                           fmr_rows=fmr_rows)
         part = cross_groups.cross_breakdown(trial_set, ("group",), point, ("point",), **limits)
         return variance.rate_variance(part.clusters)
 

@@ -281,3 +281,32 @@ def test_dyadic_pair_whose_lower_group_has_few_errors_gets_mover_from_the_groups
     assert pair.loc["ratio", "ci_low"] > 1 and pair.loc["difference", "ci_low"] > 0
     assert pair.loc["p_value", "value"] < 0.05
     assert pair.loc["p_value", "ci_method"] == "inverted-mover-log"
+
+
+def test_limits_asked_once_on_the_grid_give_the_same_nested_limits_and_p_values():
+    """on_grid reads the grid's levels from one call and asks any other level of the limits
+    themselves: nested limits and inverted p-values equal those asked directly, with the
+    underlying limits asked for the grid once (not again for the levels below z)."""
+    from audit.metrics.inversion import inverted_p_values, nested_limits, on_grid, z_grid
+
+    centre = np.array([0.3, 0.6, 1.1])
+    calls = []
+
+    def limits(levels):  # a log-ratio interval around each centre, narrower with more levels
+        calls.append(levels.shape)
+        spread = levels * np.array([0.2, 0.1, 0.05])
+        return np.exp(centre - spread), np.exp(centre + spread)
+
+    z = 1.959963984540054
+    testable = np.ones(3, dtype=bool)
+    want = nested_limits(limits, z, 3), inverted_p_values(limits, z, testable)
+    asked_directly = list(calls)
+    calls.clear()
+    read = on_grid(limits, z, 3)
+    got = nested_limits(read, z, 3), inverted_p_values(read, z, testable)
+    for w, g in zip([*want[0], want[1]], [*got[0], got[1]], strict=True):
+        np.testing.assert_array_equal(g, w)
+    grid = z_grid(z).size
+    below = int(np.sum(z_grid(z) <= z))
+    assert asked_directly[:2] == [(below, 3), (grid, 3)]  # the levels below z asked twice
+    assert calls[0] == (grid, 3) and calls[1:] == asked_directly[2:]  # here once

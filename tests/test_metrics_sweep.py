@@ -11,7 +11,12 @@ from fairlearn.metrics import MetricFrame, false_negative_rate, false_positive_r
 from sklearn.metrics import roc_curve
 
 from audit.metrics.rates import UndefinedRateWarning, false_match_rate, false_non_match_rate
-from audit.metrics.calibration import BAD_TARGET, threshold_for_target
+from audit.metrics.calibration import (
+    BAD_TARGET,
+    allowed_errors,
+    threshold_for_target,
+    thresholds_for_targets,
+)
 from audit.metrics.sweep import (
     BAD_CODES,
     NAN_THRESHOLDS,
@@ -153,6 +158,23 @@ def test_threshold_for_target_is_the_smallest_meeting_the_target():
         below = distinct[distinct < t]
         if below.size:
             assert false_match_rate(scores, below[-1]) > target
+
+
+def test_thresholds_for_targets_from_one_partition_equal_the_definition():
+    """Several targets at once (a calibrated point and its window), ties, FTA and the
+    targets 0 and 1 among them: each the smallest score (or the next float above the
+    largest) with at most floor(target * n) scores at or above it, by a loop."""
+    scores = _scores(3000, 6, decimals=2)
+    targets = (0.0, 1e-3, 0.004, 0.29, 0.5, 1.0)
+    for fta in (False, True):
+        got = thresholds_for_targets(scores, targets, fta_in_denominator=fta)
+        scored = scores[~np.isnan(scores)]
+        n = scores.size if fta else scored.size
+        for target, t in zip(targets, got, strict=True):
+            allowed = allowed_errors(target, n)
+            candidates = [s for s in np.unique(scored) if (scored >= s).sum() <= allowed]
+            assert t == (min(candidates) if candidates else np.nextafter(scored.max(), np.inf))
+            assert t == threshold_for_target(scores, target, fta_in_denominator=fta)
 
 
 def test_threshold_for_target_empty_and_bad_target():

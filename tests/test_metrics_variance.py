@@ -204,3 +204,43 @@ def test_power_sums_by_column_equal_by_row_and_a_loop_in_row_order():
     for matrix in (sparse.csr_matrix(dense), by_column, shuffled):
         for p, got in zip((2, 3, 4), power_sums(matrix, 2, 3, 4), strict=True):
             np.testing.assert_array_equal(got, want[p])
+
+
+@pytest.mark.parametrize("filled", [True, False])
+def test_subject_moments_dense_or_sparse_equal_a_loop_in_row_order(monkeypatch, filled):
+    """The corrected subject sums' moments, bit for bit, whether formed dense (in blocks
+    narrower than the table, the last one narrower still) or sparse: against a loop
+    forming each corrected entry (references in order) and adding each column in row
+    order."""
+    from audit.metrics import skewness
+    from audit.metrics.variance import Correction, Influence
+
+    rng = np.random.default_rng(7)
+    n, m = 50, 7
+
+    def sparse_normal(rows, columns, share):
+        return rng.normal(size=(rows, columns)) * (rng.random((rows, columns)) < share)
+
+    subjects = sparse_normal(n, m, 0.3)
+    references = [sparse_normal(n, 1, 0.8), sparse_normal(n, 2, 0.8)]
+    picks = [rng.normal(size=(1, m)) * (rng.random((1, m)) < 0.7), rng.normal(size=(2, m))]
+    corrections = tuple(Correction(Influence(sparse.csr_matrix(r), None, np.ones(r.shape[1])), p)
+                        for r, p in zip(references, picks, strict=True))
+    spread = Influence(sparse.csr_matrix(subjects), None, np.full(m, 40.0), corrections)
+    want = {p: np.zeros(m) for p in (2, 3, 4)}
+    for j in range(m):
+        for i in range(n):
+            x = subjects[i, j]
+            for r, p in zip(references, picks, strict=True):
+                shared = r[i, 0] * p[0, j]
+                for k in range(1, r.shape[1]):
+                    shared += r[i, k] * p[k, j]
+                x -= shared
+            want[2][j] += x * x
+            want[3][j] += x * x * x
+            want[4][j] += (x * x) * (x * x)
+    monkeypatch.setattr(skewness, "DENSE_SHARE", 0.0 if filled else 2.0)
+    monkeypatch.setattr(skewness, "DENSE_BLOCK", 3 * n)  # blocks of 3, 3 and 1 rows
+    got = skewness.subject_moments(spread)
+    for p in (2, 3, 4):
+        np.testing.assert_array_equal(got[p], want[p])

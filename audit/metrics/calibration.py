@@ -81,24 +81,49 @@ def threshold_for_target(
     >>> threshold_for_target([0.1, 0.2, 0.2, 0.6, 0.9], 0.0) > 0.9
     True
     """
-    if not 0.0 <= float(target) <= 1.0:
-        raise ValueError(BAD_TARGET.format(target=target))
+    (threshold,) = thresholds_for_targets(nonmated, (target,), fta_in_denominator=fta_in_denominator,
+                                          stacklevel=3)
+    return threshold
+
+
+def thresholds_for_targets(
+    nonmated: object, targets: tuple[float, ...], *, fta_in_denominator: bool = False,
+    stacklevel: int = 2,
+) -> list[float]:
+    """:func:`threshold_for_target` at each of ``targets``, from one ``np.partition``.
+
+    A calibrated point and its two window thresholds (:mod:`audit.metrics.points`) are
+    three order statistics of the same ten million scores: one partition places them
+    all, and the smallest score above each is found among the few partitioned above it
+    (every score above the order statistic is there). The same thresholds as one call
+    per target; one warning when there is no score.
+    """
+    for target in targets:
+        if not 0.0 <= float(target) <= 1.0:
+            raise ValueError(BAD_TARGET.format(target=target))
     values = check_scores(nonmated, name="nonmated")
     scored = values[~np.isnan(values)]
     if scored.size == 0:
         warnings.warn(
             EMPTY_DENOMINATOR.format(rate="threshold_for_target", trials="non-NaN scores"),
             UndefinedRateWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
-        return float("nan")
+        return [float("nan")] * len(targets)
     n = values.size if fta_in_denominator else scored.size
-    allowed = allowed_errors(target, int(n))
-    if allowed >= scored.size:
-        return float(scored.min())
+    allowed = [allowed_errors(target, int(n)) for target in targets]
     # The (allowed + 1)-th largest score v fails (allowed + 1 scores are >= v) and so does
     # every t <= v; at most `allowed` scores are > v, so the answer is the smallest score
-    # above v. Two linear passes (np.partition), no sort of all scores.
-    v = np.partition(scored, scored.size - allowed - 1)[scored.size - allowed - 1]
-    above = scored[scored > v]
-    return float(above.min()) if above.size else float(np.nextafter(scored.max(), np.inf))
+    # above v, which the partition puts after v. Linear passes, no sort of all scores.
+    ranks = sorted({scored.size - a - 1 for a in allowed if a < scored.size})
+    ordered = np.partition(scored, ranks) if ranks else scored
+    out = []
+    for a in allowed:
+        if a >= scored.size:
+            out.append(float(scored.min()))
+            continue
+        v = ordered[scored.size - a - 1]
+        after = ordered[scored.size - a:]
+        above = after[after > v]
+        out.append(float(above.min()) if above.size else float(np.nextafter(v, np.inf)))
+    return out

@@ -72,7 +72,7 @@ import numpy as np
 
 from audit.metrics import sparse_pairs
 from audit.metrics.intervals import z_value
-from audit.metrics.inversion import inverted_p_values, nested_limits
+from audit.metrics.inversion import inverted_p_values, nested_limits, on_grid
 from audit.metrics.score_limits import RateVariance, from_design_effects, hall_limits, t_quantile
 from audit.metrics.variance import Influence
 
@@ -179,15 +179,17 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
                                                      groups.design_effect)
     limits = sparse_pairs.with_zero_sides(groups.limits(), zero_design)
     va, vb = limits.take(a), limits.take(b)
-    pair = _PairLimits(va, vb, rho, _PairSpread.of(groups, a, b))
+    spread = _PairSpread.of(groups, a, b)
+    pair = _PairLimits(va, vb, rho, spread, _skewed(groups.errors[a], groups.errors[b], spread))
     n = len(ordered)
-    ratio_low, ratio_high = nested_limits(pair.stacked(_PairLimits.ratio), z, n)
+    ratio_limits = on_grid(pair.stacked(_PairLimits.ratio), z, n)  # nested, then inverted
+    ratio_low, ratio_high = nested_limits(ratio_limits, z, n)
     diff_low, diff_high = nested_limits(pair.stacked(_PairLimits.difference), z, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(p[b] > 0, p[a] / p[b], np.where(p[a] > 0, np.inf, np.nan))
     method = np.where(p[b] > 0, np.where(pair.skewed, HALL_LOG, MOVER_LOG),
                       np.where(p[a] > 0, BOUND, None))
-    p_values = inverted_p_values(pair.stacked(_PairLimits.ratio), z,
+    p_values = inverted_p_values(ratio_limits, z,
                                  testable=pair.va.rate > pair.vb.rate)
     pooled = (groups.errors[a] + groups.errors[b]) / (groups.trials[a] + groups.trials[b])
     design = np.where(np.isfinite(groups.design_effect) & (groups.design_effect > 0),
@@ -296,6 +298,18 @@ class _PairSpread:
                    combined.effective_clusters() - 1.0)
 
 
+def _skewed(errors_a: np.ndarray, errors_b: np.ndarray, spread: _PairSpread | None
+            ) -> np.ndarray:
+    """Pairs tested with Hall's t (:class:`_PairLimits`): dyadic, with at least
+    :data:`MIN_HALL_ERRORS` errors in each group and positive variances of both the
+    difference and the log ratio."""
+    if spread is None:
+        return np.zeros(np.shape(errors_a), dtype=bool)
+    n = np.size(errors_a)
+    usable = (errors_a >= MIN_HALL_ERRORS) & (errors_b >= MIN_HALL_ERRORS)
+    return usable & (spread.variance[:n] > 0) & (spread.variance[n:] > 0)
+
+
 @dataclass(frozen=True)
 class _PairLimits:
     """Each pair's ratio and difference limits at any z.
@@ -314,6 +328,8 @@ class _PairLimits:
     vb: RateVariance
     rho: np.ndarray
     spread: _PairSpread | None
+    #: Which pairs take Hall's t (:func:`_skewed`), found once for every level asked.
+    skewed: np.ndarray
 
     def repeated(self, times: int) -> _PairLimits:
         """The same pairs ``times`` over, one after another (limits at many levels in one call)."""
@@ -323,7 +339,8 @@ class _PairLimits:
         spread = None if s is None else _PairSpread(
             *(np.r_[column[:n][index], column[n:][index]]
               for column in (s.variance, s.skewness, s.df)))
-        return _PairLimits(self.va.take(index), self.vb.take(index), self.rho[index], spread)
+        return _PairLimits(self.va.take(index), self.vb.take(index), self.rho[index], spread,
+                           self.skewed[index])
 
     def stacked(self, limits) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """``limits`` (ratio or difference) at levels of shape (L, pairs), in one call
@@ -333,15 +350,6 @@ class _PairLimits:
             return low.reshape(levels.shape), high.reshape(levels.shape)
 
         return at
-
-    @property
-    def skewed(self) -> np.ndarray:
-        if self.spread is None:
-            return np.zeros(self.va.rate.shape, dtype=bool)
-        n = self.va.rate.size
-        usable = ((np.rint(self.va.rate * self.va.trials) >= MIN_HALL_ERRORS)
-                  & (np.rint(self.vb.rate * self.vb.trials) >= MIN_HALL_ERRORS))
-        return usable & (self.spread.variance[:n] > 0) & (self.spread.variance[n:] > 0)
 
     def _hall(self, estimate: np.ndarray, columns: slice, z: object) -> tuple:
         s = self.spread

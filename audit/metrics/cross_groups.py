@@ -16,9 +16,9 @@ people as its ``n_subjects``.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
-from scipy import sparse
 
 from audit.metrics import table, trials, unit_counts
 from audit.metrics.groups import Breakdown, breakdowns, rate_tables, side_subjects
@@ -77,10 +77,6 @@ def cross_breakdown(
 
 
 def _gathered(counts: ClusterCounts, source: np.ndarray) -> ClusterCounts:
-    """The cluster counts of rows ``source`` of ``counts`` (pair trials, per base, shared)."""
-    def columns(matrix: sparse.spmatrix) -> sparse.csr_matrix:
-        return sparse.csr_matrix(sparse.csr_matrix(matrix)[:, source])
-
-    return ClusterCounts(columns(counts.errors), columns(counts.trials),
-                         columns(counts.pair_errors).tocoo(), counts.pair_trials, counts.pair_keys,
-                         counts.pair_base[source])
+    """The cluster counts of rows ``source`` of ``counts``: read, not copied (each unordered
+    cell's counts and influence serve both of its ordered rows)."""
+    return replace(counts, gather=source)

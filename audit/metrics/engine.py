@@ -20,15 +20,13 @@ NaN and zero counts ("not available"), with an
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from audit.metrics import (checked, contrasts, cross_groups, disparity, groups, score_limits,
-                           table, trials, unit_counts, variance)
+from audit.metrics import (checked, comparison_rows, cross_groups, groups, score_limits, table,
+                           trials, unit_counts, variance)
+from audit.metrics.comparison_rows import Measured
 from audit.metrics.inputs import CheckedInputs, check_inputs, check_options
 from audit.metrics.trial_rows import TrialRows
 from audit.metrics.points import (
@@ -41,8 +39,6 @@ from audit.metrics.points import (
 )
 
 NO_THRESHOLD = "no operating point: give deployment thresholds or targets with scores to calibrate"
-#: Non-mated and mated rate pairs summarised together by GARBE and FDR.
-COMBINED = (("fmr", "fnmr"), ("fpir", "fnir"))
 
 
 def compute_metrics(
@@ -144,7 +140,8 @@ def compute_metrics(
         _measured(part, influence, points, references, interval=interval, confidence=confidence)
         for part, influence in zip(parts, influences, strict=True)
     ]
-    return table.to_table(_table_rows(measured, confidence=confidence, alpha=fairness_alpha))
+    return table.to_table(comparison_rows.table_rows(measured, confidence=confidence,
+                                                    alpha=fairness_alpha))
 
 
 def _breakdowns(
@@ -156,8 +153,8 @@ def _breakdowns(
     points need the overall breakdowns' influences before any group's interval.
     """
     limits = {"min_subjects": min_subjects, "min_trials": min_trials, "counted_only": (WINDOW,)}
-    units = _rate_units(given.scores, given.images, points, subjects=given.subjects,
-                        columns=given.columns)
+    units, fmr_rows = _rate_units(given.scores, given.images, points, subjects=given.subjects,
+                                  columns=given.columns)
     if given.fta is not None:
         units.append(unit_counts.fta_unit_counts(given.fta, given.images, subjects=given.subjects,
                                             columns=given.columns))
@@ -169,9 +166,11 @@ def _breakdowns(
         for part in groups.breakdowns(units, grouping, n_subjects_total=n_total, tables=tables,
                                       **limits)
     ]
-    # The FMR trials' pairs, subject codes and cells serve the matrix; the rest of them can go.
+    # The FMR trials' rows, scores, pairs, subject codes and cells serve the matrix; the rest
+    # of them can go.
     shared = [{"fmr_pairs": u.pairs, "fmr_subjects": (u.subjects, u.reference_subjects),
-               "fmr_cells": (u.cells, u.cell_table)} for u in units if u.rate == trials.FMR.name]
+               "fmr_cells": (u.cells, u.cell_table), "fmr_rows": fmr_rows}
+              for u in units if u.rate == trials.FMR.name]
     del units, tables  # the breakdowns hold what they need; the trials' can go before the matrix
     for grouping in given.crossed if shared else ():  # none: no 1:1 trials
         trial_set = trials.cross_trial_set(given.scores, given.images, grouping,
@@ -204,38 +203,6 @@ def _share_pair_arrays(parts: list[groups.Breakdown]) -> None:
                 kept.append(mine)
             else:
                 setattr(table, name, same)
-
-
-def _table_rows(measured: list[Measured], *, confidence: float, alpha: float) -> pd.DataFrame:
-    """Rate rows, then fixed-pair rows (adjusted over the whole table's family of tests,
-    which is why they are gathered from every breakdown first), then the descriptive
-    summaries."""
-    pair_rows = [_pair_rows(m, confidence=confidence) for m in measured if _compared(m.part)]
-    summary_rows = [
-        disparity.summary_rows(m.rows.iloc[block])
-        for m in measured
-        if _compared(m.part)
-        for block in _slices(m.rows, swept=False)
-    ]
-    combined_rows = _combined(measured, alpha=alpha)
-    return pd.concat(
-        [m.rows.loc[:, table.COLUMNS] for m in measured]
-        + [_adjusted(pd.concat(pair_rows, ignore_index=True) if pair_rows else table.empty_frame())]
-        + summary_rows + combined_rows,
-        ignore_index=True,
-    )
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A breakdown's rate rows with intervals, their design effects and influences."""
-
-    part: groups.Breakdown
-    rows: pd.DataFrame
-    design_effects: np.ndarray
-    influence: variance.Influence
-    #: How each row's limits are found (:mod:`audit.metrics.score_limits`).
-    limits: score_limits.RateVariance
 
 
 def _references(
@@ -279,82 +246,6 @@ def _measured(
     return Measured(part, rows, deff, spread, limits)
 
 
-def _compared(part: groups.Breakdown) -> bool:
-    """Groups are compared within demographic and condition groupings, not overall or cross."""
-    return bool(part.grouping.sensitive) and not part.grouping.cross
-
-
-def _pair_rows(measured: Measured, *, confidence: float) -> pd.DataFrame:
-    """Fixed-pair rows of every (threshold, stratum) block of one breakdown."""
-    out = []
-    for block in _slices(measured.rows):
-        rows = measured.rows.iloc[block]
-        used = rows["sufficient"].to_numpy(bool)
-        if used.sum() < 2:
-            continue
-        kept = rows[used]
-        index = np.asarray(block)[used]
-        compared = contrasts.GroupRates(
-            labels=kept["group"].tolist(),
-            errors=kept["n_errors"].to_numpy(np.float64),
-            trials=kept["n_trials"].to_numpy(np.float64),
-            design_effect=measured.design_effects[index],
-            correlation=measured.influence.columns(index).correlation(),
-            variance=measured.limits.take(index),
-            influence=measured.influence.columns(index) if measured.part.clusters.dyadic else None,
-        )
-        for c in contrasts.contrasts(compared, confidence=confidence):
-            out.extend(_contrast_rows(kept, c))
-    return pd.DataFrame(out, columns=table.COLUMNS) if out else table.empty_frame()
-
-
-def _contrast_rows(kept: pd.DataFrame, c: contrasts.Contrast) -> list[dict]:
-    first, second = kept.iloc[c.higher], kept.iloc[c.lower]
-    base = {
-        **{k: first[k] for k in ("metric", "grouping", "threshold", table.OPERATING_POINT,
-                                 table.POINT_KIND, table.TARGET)},
-        "group": first["group"],
-        table.GROUP_B: second["group"],
-        "n_trials": int(first["n_trials"] + second["n_trials"]),
-        "n_subjects": int(first["n_subjects"] + second["n_subjects"]),
-        "n_errors": int(first["n_errors"] + second["n_errors"]),
-        "sufficient": True,
-    }
-    values = (
-        (contrasts.RATIO, c.ratio, c.ratio_low, c.ratio_high, c.ratio_method),
-        (contrasts.DIFFERENCE, c.difference, c.difference_low, c.difference_high,
-         c.difference_method),
-        (contrasts.P_VALUE, c.p_value, np.nan, np.nan, {
-            contrasts.HALL_LOG: contrasts.INVERTED_HALL, contrasts.BOUND: contrasts.INVERTED_BOUND,
-        }.get(c.ratio_method, contrasts.INVERTED)),
-        (contrasts.P_ADJUSTED, c.p_value, np.nan, np.nan, contrasts.BENJAMINI_HOCHBERG),
-        (contrasts.MIN_DETECTABLE_RATIO, c.min_detectable_ratio, np.nan, np.nan,
-         contrasts.DETECTABLE),
-    )
-    return [
-        {**base, table.STATISTIC: statistic, "value": value, "ci_low": low, "ci_high": high,
-         "ci_method": method if not (isinstance(value, float) and math.isnan(value)) else None}
-        for statistic, value, low, high, method in values
-    ]
-
-
-def _adjusted(pair_rows: pd.DataFrame) -> pd.DataFrame:
-    """Fill the ``p_adjusted`` rows: Benjamini-Hochberg over the whole family of pair tests.
-
-    The family is every fixed-pair test of the table: every rate, grouping
-    (demographic and condition), stratum, pair and operating point; sweep
-    points are not in it, and their ``p_adjusted`` rows are dropped.
-    """
-    out = pair_rows.copy()
-    family = (out[table.POINT_KIND] != table.SWEEP).to_numpy()
-    tests = family & (out[table.STATISTIC] == contrasts.P_VALUE).to_numpy()
-    adjusted = family & (out[table.STATISTIC] == contrasts.P_ADJUSTED).to_numpy()
-    out.loc[adjusted, "value"] = contrasts.benjamini_hochberg(
-        out.loc[tests, "value"].to_numpy(np.float64))
-    swept_adjusted = ~family & (out[table.STATISTIC] == contrasts.P_ADJUSTED).to_numpy()
-    return out[~swept_adjusted].reset_index(drop=True)
-
-
 def _rate_units(
     scores: pa.Table,
     images: trials.ImageTable,
@@ -362,40 +253,21 @@ def _rate_units(
     *,
     subjects: pd.Index,
     columns: tuple[str, ...],
-) -> list[unit_counts.UnitCounts]:
-    """Unit counts of every rate whose trial kind occurs in the scores table."""
+) -> tuple[list[unit_counts.UnitCounts], tuple[np.ndarray, np.ndarray] | None]:
+    """Unit counts of every rate whose trial kind occurs in the scores table, and which
+    rows are FMR trials with their scores (None without FMR trials): the cross-group
+    matrix reads the same trials."""
     kinds = checked.present_kinds(scores)
     rows = TrialRows(scores, images, subjects)  # each row looked up once for every rate
-    return [
-        unit_counts.unit_counts(
-            trials.trial_set(scores, images, spec, subjects=subjects, columns=columns, rows=rows),
-            points.thresholds,
-            points.labels,
-        )
-        for spec in trials.RATES.values()
-        if spec.kind in kinds
-    ]
-
-
-def _slices(rows: pd.DataFrame, *, swept: bool = True) -> list[np.ndarray]:
-    """Positions of each (threshold, stratum) block of a breakdown's rows (sweep ones too?)."""
-    blocks = rows.groupby([groups.THRESHOLD_INDEX, "stratum"], sort=False).indices
-    kinds = rows[table.POINT_KIND].to_numpy(dtype=object)
-    return [b for b in blocks.values() if swept or kinds[b[0]] != table.SWEEP]
-
-
-def _combined(measured: list[Measured], *, alpha: float) -> list[pd.DataFrame]:
-    """GARBE and FDR rows of every grouping that has both rates of a COMBINED pair."""
-    found = {(m.part.rate, m.part.grouping): m.rows for m in measured}
-    out = []
-    for m in measured:
-        if not _compared(m.part):
+    units, fmr_rows = [], None
+    for spec in trials.RATES.values():
+        if spec.kind not in kinds:
             continue
-        for non_mated, mated in COMBINED:
-            if m.part.rate != non_mated or (mated, m.part.grouping) not in found:
-                continue
-            partner = found[(mated, m.part.grouping)]
-            for block in _slices(m.rows, swept=False):
-                out.append(disparity.combined_rows(
-                    m.rows.iloc[block], partner.iloc[block], alpha=alpha))
-    return out
+        trial_set = trials.trial_set(scores, images, spec, subjects=subjects, columns=columns,
+                                     rows=rows)
+        if spec is trials.FMR:
+            fmr_rows = (rows.kept(spec), trial_set.scores)
+        units.append(unit_counts.unit_counts(trial_set, points.thresholds, points.labels))
+    return units, fmr_rows
+
+

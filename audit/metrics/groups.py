@@ -48,7 +48,7 @@ from audit.metrics.fairlearn_frame import (
 )
 from audit.metrics.rates import warn_empty_groups
 from audit.metrics.sweep import distinct_subjects
-from audit.metrics.trial_tables import TrialTables, owner_keys, trial_tables
+from audit.metrics.trial_tables import TrialTables, owner_tables, trial_tables
 from audit.metrics.unit_counts import UnitCounts
 from audit.metrics.variance import ClusterCounts
 
@@ -305,13 +305,10 @@ def _cluster_counts(
     def trials_of(owners: tuple[np.ndarray, ...], n_owners: int) -> sparse.csr_matrix:
         """Trials (owners x groups), each unit once per owner."""
         sides = tables[1]
+        if sides is None and n_owners * n_groups <= DENSE_TRIALS:
+            sides = owner_tables(units, n_owners, unit_group, n_groups)  # too many cells to share
         if sides is not None:
             return dense_csr(sum(sides) if len(sides) > 1 else sides[0])
-        if n_owners * n_groups <= DENSE_TRIALS:  # too many cells to share, few groups: bincount
-            weights = None if units.reference_subjects is not None else units.trials
-            dense = sum(np.bincount(owner_keys(o, n_groups, unit_group), weights=weights,
-                                    minlength=n_owners * n_groups) for o in owners)
-            return dense_csr(dense.reshape(n_owners, n_groups).astype(np.int32))
         weights = units.trials.astype(np.int32)  # counts: exact in any product, half the size
         if len(owners) == 1:  # no copies of ten-million-entry arrays
             return sparse.csr_matrix((weights, (owners[0], unit_group)), shape=(n_owners, n_groups))

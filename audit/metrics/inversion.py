@@ -62,6 +62,25 @@ def nested_limits(limits: StackedLimits, z: float, n: int) -> tuple[np.ndarray, 
     return np.fmin.reduce(low, axis=0), np.fmax.reduce(high, axis=0)
 
 
+def on_grid(limits: StackedLimits, z: float, n: int) -> StackedLimits:
+    """``limits`` asked once at every level of :func:`z_grid` and read from there after:
+    :func:`nested_limits` and :func:`inverted_p_values` of the same ratios ask for the
+    levels below ``z`` both (each level's limits the same whatever is asked with it).
+    Levels off the grid (the bisection's) are asked of ``limits`` itself."""
+    grid = z_grid(z)
+    low, high = limits(at_levels(grid, n))
+
+    def read(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        level = levels[:, 0]
+        rows = np.minimum(np.searchsorted(grid, level), grid.size - 1)
+        if (levels.shape[1] == n and np.array_equal(grid[rows], level)
+                and bool(np.all(levels == level[:, None]))):
+            return low[rows], high[rows]
+        return limits(levels)
+
+    return read
+
+
 def inverted_p_values(limits: StackedLimits, z: float, testable: np.ndarray) -> np.ndarray:
     """Two-sided p-values ``2 * sf(z*)``, z* the largest level whose nested lower limit exceeds 1.
 

@@ -28,7 +28,7 @@ from audit.metrics import table, trials
 from audit.metrics.arrow_lookup import equal_text
 from audit.metrics.fairlearn_frame import THRESHOLD_INDEX
 from audit.metrics.rates import UndefinedRateWarning
-from audit.metrics.calibration import allowed_errors, threshold_for_target
+from audit.metrics.calibration import allowed_errors, thresholds_for_targets
 from audit.metrics.variance import Influence
 
 #: ``point_kind`` of the internal window thresholds.
@@ -88,12 +88,14 @@ def operating_points(
         nonmated = calibration_scores(scores, spec)
         for target in targets:
             label = table.target_label(spec.name, target)
-            t = threshold_for_target(nonmated, target, fta_in_denominator=keep_fta)
+            t, *window = thresholds_for_targets(
+                nonmated, (target, *_window_targets(nonmated, target, keep_fta)),
+                fta_in_denominator=keep_fta)
             if math.isnan(t):
                 warnings.warn(SKIPPED_TARGET.format(label=label), UndefinedRateWarning,
                               stacklevel=3)
                 continue
-            windows.append((len(points), _window(nonmated, target, keep_fta)))
+            windows.append((len(points), tuple(window)))
             points.append(OperatingPoint(label, kind, t, float(target)))
     points += [OperatingPoint(table.SWEEP, table.SWEEP, float(t)) for t in sweep]
     index = {}
@@ -110,16 +112,16 @@ def calibration_scores(scores: pa.Table, spec: trials.RateSpec) -> np.ndarray:
     return scores["score"].to_numpy()[chosen]
 
 
-def _window(nonmated: np.ndarray, target: float, keep_fta: bool) -> tuple[float, float]:
-    """Thresholds where the calibration count is ``m`` above and below the target's."""
+def _window_targets(nonmated: np.ndarray, target: float, keep_fta: bool
+                    ) -> tuple[float, ...]:
+    """Targets of the thresholds where the calibration count is ``m`` above and below the
+    target's (none without a trial)."""
     n = int(np.isfinite(nonmated).sum() if not keep_fta else nonmated.size)
+    if n == 0:
+        return ()
     allowed = allowed_errors(target, n)
     margin = max(WINDOW_MIN_ERRORS, math.ceil(allowed / 2))
-    low = threshold_for_target(nonmated, min(1.0, (allowed + margin) / n),
-                               fta_in_denominator=keep_fta)
-    high = threshold_for_target(nonmated, max(0.0, (allowed - margin) / n),
-                                fta_in_denominator=keep_fta)
-    return low, high
+    return min(1.0, (allowed + margin) / n), max(0.0, (allowed - margin) / n)
 
 
 def point_columns(rows: pd.DataFrame, points: OperatingPoints, rate: str) -> pd.DataFrame:

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 #: Rows of corrected subject sums formed at a time (:func:`subject_moments`).
 BLOCK_COLUMNS = 16
+#: Share of filled entries above which the corrected subject sums are formed dense.
+DENSE_SHARE = 0.25
+#: Entries of one dense block of corrected subject sums (people x rows): 16 MiB of float64.
+DENSE_BLOCK = 1 << 21
 
 
 def effective_clusters(influence: Influence) -> np.ndarray:
@@ -59,14 +63,19 @@ def subject_moments(influence: Influence) -> dict[int, np.ndarray]:
 
     Kept once computed (:attr:`Influence.subject_moments`): :func:`effective_clusters`
     and :func:`third_cumulants` of one influence read the same sums. The corrected
-    sums (corrections applied) are formed a block of :data:`BLOCK_COLUMNS` rows at a
-    time: a contrast table's are people x pairs of groups, millions of entries at ten
-    million comparisons, and each entry is the same whichever columns are formed
-    with it. The blocks are sliced from the sums by column (one conversion, where
-    selecting columns of the rows' layout passes over every entry per block).
+    sums (corrections applied) are formed a block of rows at a time: a contrast
+    table's are people x pairs of groups, millions of entries at ten million
+    comparisons, and each entry is the same whichever columns are formed with it.
+    The blocks are sliced from the sums by column (one conversion, where selecting
+    columns of the rows' layout passes over every entry per block). Sums that are
+    mostly filled (a calibrated threshold's correction touches every person) are
+    formed dense (:func:`_dense_moments`), sparse ones a block of
+    :data:`BLOCK_COLUMNS` at a time.
     """
-    sums: dict[int, list[np.ndarray]] = {2: [np.zeros(0)], 3: [np.zeros(0)], 4: [np.zeros(0)]}
     by_column = sparse.csc_matrix(influence.subjects)
+    if _mostly_filled(influence, by_column):
+        return _dense_moments(influence, by_column)
+    sums: dict[int, list[np.ndarray]] = {2: [np.zeros(0)], 3: [np.zeros(0)], 4: [np.zeros(0)]}
     for start in range(0, influence.subjects.shape[1], BLOCK_COLUMNS):
         block = slice(start, min(start + BLOCK_COLUMNS, influence.subjects.shape[1]))
         subjects = by_column[:, block]
@@ -76,6 +85,48 @@ def subject_moments(influence: Influence) -> dict[int, np.ndarray]:
         for power, column_sums in zip(sums, power_sums(subjects, *sums), strict=True):
             sums[power].append(column_sums)
     return {power: np.concatenate(parts) for power, parts in sums.items()}
+
+
+def _mostly_filled(influence: Influence, by_column: sparse.csc_matrix) -> bool:
+    """Whether the corrected subject sums would hold at least :data:`DENSE_SHARE` of their
+    entries (estimated from the sums' entries and each correction's people x rows)."""
+    n, m = by_column.shape
+    filled = by_column.nnz + sum(
+        c.reference.subjects.nnz * np.count_nonzero(c.pick.any(axis=0))
+        for c in influence.corrections)
+    return n * m > 0 and filled >= DENSE_SHARE * n * m
+
+
+def _dense_moments(influence: Influence, by_column: sparse.csc_matrix) -> dict[int, np.ndarray]:
+    """:func:`subject_moments` on dense blocks of at most :data:`DENSE_BLOCK` entries.
+
+    The same numbers as the sparse blocks: each corrected entry is the same difference
+    of the same products (a correction's reference rows added in their order), an
+    absent entry is 0 and adds nothing, and ``bincount`` over the rows' layout sums
+    every column in row order, as over the sparse entries (numpy's own column sums
+    would add in another order and move the last bits)."""
+    n, m = by_column.shape
+    width = max(1, min(m, DENSE_BLOCK // max(n, 1)))
+    references = [(c.reference.subjects.toarray(), c.pick) for c in influence.corrections]
+    sums: dict[int, list[np.ndarray]] = {2: [], 3: [], 4: []}
+    columns = np.tile(np.arange(width, dtype=np.intp), n)
+    for start in range(0, m, width):
+        block = slice(start, min(start + width, m))
+        values = by_column[:, block].toarray()
+        for reference, pick in references:
+            shared = reference[:, :1] * pick[0, block]
+            for k in range(1, pick.shape[0]):
+                shared += reference[:, k:k + 1] * pick[k, block]
+            values -= shared
+        size = values.shape[1]
+        index = columns if size == width else np.tile(np.arange(size, dtype=np.intp), n)
+        squares = values * values
+        sums[2].append(float_bincount(index, squares.ravel(), size))
+        values *= squares
+        sums[3].append(float_bincount(index, values.ravel(), size))
+        squares *= squares
+        sums[4].append(float_bincount(index, squares.ravel(), size))
+    return {power: np.concatenate(parts) if parts else np.zeros(0) for power, parts in sums.items()}
 
 
 def float_bincount(index: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:

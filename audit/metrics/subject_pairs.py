@@ -110,6 +110,15 @@ def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple
     return out
 
 
+def owner_keys(owners: np.ndarray, n_columns: int, columns: np.ndarray) -> np.ndarray:
+    """``owners * n_columns + columns`` as int64, formed in place: at ten million trials each
+    int64 temporary is 80 MB of fresh pages, and ``bincount`` reads int64 without a copy.
+    A subject's trials by cell, a trial's ordered pair of groups."""
+    keys = owners.astype(np.int64)
+    keys *= n_columns
+    keys += columns
+    return keys
+
 #: Descents per value below which the codes are sorted by merging their ascending runs:
 #: measured on ten million int64 codes, Timsort took 0.55 s at one descent in a thousand,
 #: 0.7 s at one in a hundred, where the quicksort takes 0.7-0.8 s whatever the order.
@@ -163,8 +172,8 @@ def subject_pairs(a: np.ndarray, b: np.ndarray) -> SubjectPairs:
     starts[-1] = codes.size
     starts.flags.writeable = False  # every breakdown's pair table shares it as row pointers
     keys = codes[first]
-    if scale is not None:  # dense codes low * n + high to low * PAIR_BASE + high
-        keys, high = np.divmod(keys, scale)
-        keys *= PAIR_BASE
-        keys += high
+    if scale is not None:  # dense codes low * n + high to low * PAIR_BASE + high, in place
+        low = keys // scale
+        low *= PAIR_BASE - scale
+        keys += low
     return SubjectPairs(keys, order, starts, a, b)

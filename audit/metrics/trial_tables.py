@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from audit.metrics.subject_pairs import canonical_rows
+from audit.metrics.subject_pairs import canonical_rows, owner_keys
 from audit.metrics.unit_counts import UnitCounts
 
 
@@ -70,22 +70,22 @@ def trial_tables(units: UnitCounts, n_owners: int, *, dense_limit: int) -> Trial
     n_cells = len(units.cell_table)
     sides = None
     if n_owners * n_cells <= dense_limit:
-        owners = (units.subjects,) if units.reference_subjects is None else (
-            units.subjects, units.reference_subjects)
-        # A dyadic unit is one trial: unweighted counts, the faster bincount.
-        weights = None if units.reference_subjects is not None else units.trials
-        sides = tuple(
-            np.bincount(owner_keys(o, n_cells, units.cells), weights=weights,
-                        minlength=n_owners * n_cells).astype(np.int32).reshape(n_owners, n_cells)
-            for o in owners)
+        sides = owner_tables(units, n_owners, units.cells, n_cells)
     pairs = None if units.pairs is None else units.pairs.trials(units.cells, n_cells)
     return TrialTables(sides, pairs)
 
 
-def owner_keys(owners: np.ndarray, n_columns: int, columns: np.ndarray) -> np.ndarray:
-    """``owners * n_columns + columns`` as int64, formed in place: at ten million trials each
-    int64 temporary is 80 MB of fresh pages, and ``bincount`` reads int64 without a copy."""
-    keys = owners.astype(np.int64)
-    keys *= n_columns
-    keys += columns
-    return keys
+def owner_tables(units: UnitCounts, n_owners: int, columns: np.ndarray, n_columns: int
+                 ) -> tuple[np.ndarray, ...]:
+    """Trials of every subject (``n_owners`` codes) in every column, ``columns`` being each
+    unit's (a cell, or a group), one owners x columns int32 table per side of a unit (its
+    subject; a dyadic unit's reference subject too), each counted by one ``bincount``."""
+    owners = (units.subjects,) if units.reference_subjects is None else (
+        units.subjects, units.reference_subjects)
+    # A dyadic unit is one trial: unweighted counts, the faster bincount.
+    weights = None if units.reference_subjects is not None else units.trials
+    return tuple(
+        np.bincount(owner_keys(o, n_columns, columns), weights=weights,
+                    minlength=n_owners * n_columns).astype(np.int32).reshape(n_owners, n_columns)
+        for o in owners)
+

@@ -42,8 +42,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit.metrics.arrow_lookup import index_in
-from audit.metrics.subject_pairs import SubjectPairs
+from audit.metrics.arrow_lookup import index_in, mapped_in
+from audit.metrics.subject_pairs import SubjectPairs, owner_keys
 from audit.metrics.trial_rows import TrialRows
 from audit.schema import UNKNOWN
 
@@ -328,7 +328,7 @@ def cross_trial_set(
     fmr_pairs: SubjectPairs | None = None,
     fmr_subjects: tuple[np.ndarray, np.ndarray] | None = None,
     fmr_cells: tuple[np.ndarray, pd.DataFrame] | None = None,
-    rows: TrialRows | None = None,
+    fmr_rows: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrialSet:
     """Non-mated verification trials, cells = *unordered* pairs of groups {A, B}.
 
@@ -349,19 +349,20 @@ def cross_trial_set(
     (:attr:`audit.metrics.unit_counts.UnitCounts.subjects` and ``reference_subjects``),
     looking them up again; ``fmr_cells``, their probe cells and cell table
     (:attr:`audit.metrics.unit_counts.UnitCounts.cells`, ``cell_table``), the probe's group
-    when the cell table has the grouping's columns. ``rows`` as in :func:`trial_set`.
+    when the cell table has the grouping's columns; ``fmr_rows``, which rows of
+    ``scores`` are FMR trials (:meth:`audit.metrics.trial_rows.TrialRows.kept`) and their
+    scores, finding and reading them again.
     """
     if fmr_cells is not None and not set(grouping.sensitive) <= set(fmr_cells[1].columns):
         fmr_cells = None
-    rows = rows if rows is not None else TrialRows(scores, images, subjects)
-    keep = rows.kept(FMR)
+    rows = TrialRows(scores, images, subjects)  # each look-up made only when read
+    keep, kept_scores = fmr_rows or (rows.kept(FMR), None)
     image_cells, groups = images.cells(grouping.sensitive)
     if fmr_cells is None:
         probe = image_cells[rows.probe[keep]]
     else:
         probe = _group_of_cells(fmr_cells[1], groups, grouping.sensitive)[fmr_cells[0]]
-    reference = image_cells[images.positions(scores["reference_id"].filter(pa.array(keep)),
-                                             table="scores reference_id")]
+    reference = _reference_cells(scores["reference_id"], keep, images, image_cells)
     first, second = np.triu_indices(len(groups))
     cell_of = np.full((len(groups), len(groups)), -1, dtype=np.int32)
     cell_of[first, second] = cell_of[second, first] = np.arange(first.size)  # either orientation
@@ -371,19 +372,28 @@ def cross_trial_set(
     turned = probe > reference
     probe_subject, reference_subject = fmr_subjects or (
         rows.probe_subject[keep], rows.reference_subject[keep])
-    pair = probe.astype(np.int64)  # in place: each ten-million-entry temporary costs page faults
-    pair *= len(groups)
-    pair += reference
+    pair = owner_keys(probe, len(groups), reference)  # the trial's ordered pair of groups
     return TrialSet(
         rate=FMR_CROSS,
         mated=False,
-        scores=rows.scores[keep],
+        scores=rows.scores[keep] if kept_scores is None else kept_scores,
         subjects=np.where(turned, reference_subject, probe_subject),
         cells=np.take(cell_of.ravel(), pair),
         cell_table=cell_table,
         reference_subjects=np.where(turned, probe_subject, reference_subject),
         pairs=fmr_pairs,
     )
+
+
+def _reference_cells(ids: pa.ChunkedArray, keep: np.ndarray, images: ImageTable,
+                     image_cells: np.ndarray) -> np.ndarray:
+    """Cell of the reference image of each row in ``keep``, looked up once per distinct id
+    (no filtered copy of the column, no positions of every row); unknown ids raise."""
+    cells = mapped_in(ids, images.id_values, image_cells.astype(np.int32, copy=False),
+                      np.int32(-1))[keep]
+    if cells.size and cells.min() < 0:
+        images.positions(ids.filter(pa.array(keep)), table="scores reference_id")  # raises
+    return cells
 
 
 def _group_of_cells(cell_table: pd.DataFrame, groups: pd.DataFrame, columns: tuple[str, ...]

@@ -60,7 +60,7 @@ subjects). Coverage at fixed thresholds and at a calibrated threshold
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -86,7 +86,10 @@ class ClusterCounts:
     trials are the same at every threshold, so they are stored once
     (:mod:`audit.metrics.pair_influence`). ``pair_errors`` may be kept as coordinates
     (COO): few pairs have an error, and a compressed matrix would hold a row pointer for
-    every pair.
+    every pair. When ``gather`` is given, the matrices' columns are *stored* columns and
+    row *k* is stored column ``gather[k]``: a cross-group matrix's cells (A, B) and
+    (B, A) hold the same trials (:mod:`audit.metrics.cross_groups`), counted and turned
+    into influence once.
     """
 
     errors: sparse.csr_matrix
@@ -95,6 +98,7 @@ class ClusterCounts:
     pair_trials: sparse.csr_matrix | None = None
     pair_keys: np.ndarray | None = None
     pair_base: np.ndarray | None = None
+    gather: np.ndarray | None = None
 
     @property
     def dyadic(self) -> bool:
@@ -103,10 +107,13 @@ class ClusterCounts:
     def totals(self) -> tuple[np.ndarray, np.ndarray]:
         """Errors and trials of each row (a dyadic pair counted once, not per subject)."""
         if not self.dyadic:
-            return _column_sums(self.errors), _column_sums(self.trials)
-        trials = _column_sums(self.pair_trials)
-        return _column_sums(self.pair_errors), trials if self.pair_base is None else trials[
-            self.pair_base]
+            errors, trials = _column_sums(self.errors), _column_sums(self.trials)
+        else:
+            trials = _column_sums(self.pair_trials)
+            errors = _column_sums(self.pair_errors)
+            trials = trials if self.pair_base is None else trials[self.pair_base]
+        return (errors, trials) if self.gather is None else (errors[self.gather],
+                                                             trials[self.gather])
 
 
 @dataclass(frozen=True)
@@ -292,24 +299,50 @@ def _column_sums(matrix: sparse.spmatrix) -> np.ndarray:
 def influence(counts: ClusterCounts) -> tuple[np.ndarray, Influence]:
     """Rates of the rows and each cluster's influence on them: ``(e - p n) / N``.
 
-    Rows without trials have rate NaN and zero influence.
+    Rows without trials have rate NaN and zero influence. Counts with ``gather`` are
+    turned into influence once per stored column, then their columns gathered: each
+    gathered column the same numbers as its own.
     """
+    if counts.gather is not None:
+        rates, stored = influence(replace(counts, gather=None))
+        return rates[counts.gather], stored.columns(counts.gather)
     total_e, total_n = counts.totals()
     with np.errstate(invalid="ignore", divide="ignore"):
         rates = np.where(total_n > 0, total_e / total_n, np.nan)
         inverse = np.where(total_n > 0, 1.0 / total_n, 0.0)
     p = np.nan_to_num(rates, nan=0.0)
 
-    def scaled(e: sparse.csr_matrix, n: sparse.csr_matrix) -> sparse.csr_matrix:
-        return ((e - n @ sparse.diags(p)) @ sparse.diags(inverse)).tocsr()
-
-    clusters = np.asarray((counts.trials > 0).sum(axis=0), dtype=np.float64).ravel()
+    clusters = _positive_columns(counts.trials)
     pairs = None
     if counts.dyadic:
         base = counts.pair_base if counts.pair_base is not None else np.arange(rates.size)
         pairs = PairInfluence.from_counts(counts.pair_keys, counts.pair_errors,
                                           counts.pair_trials, base, p, inverse)
-    return rates, Influence(scaled(counts.errors, counts.trials), pairs, clusters)
+    return rates, Influence(_scaled(counts.errors, counts.trials, p, inverse), pairs, clusters)
+
+
+def _scaled(errors: sparse.csr_matrix, trials: sparse.csr_matrix, rates: np.ndarray,
+            inverse: np.ndarray) -> sparse.csr_matrix:
+    """``(errors - trials * rates) * inverse`` by column, in canonical form (zeros dropped).
+
+    Each entry is the same product and difference as through scipy's products with
+    diagonal matrices, without their passes (a product of two sparse matrices, twice,
+    for a cross-group matrix's millions of subject entries) or their unsorted rows."""
+    expected = sparse.csr_matrix(trials, dtype=np.float64, copy=True)
+    expected.data *= rates[expected.indices]
+    out = sparse.csr_matrix(errors, dtype=np.float64) - expected
+    out.data *= inverse[out.indices]
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
+
+
+def _positive_columns(matrix: sparse.csr_matrix) -> np.ndarray:
+    """Rows with a positive entry in each column (float64): ``(matrix > 0).sum(axis=0)``
+    of a canonical matrix, counted from its entries."""
+    if not (sparse.isspmatrix_csr(matrix) and matrix.has_canonical_format):
+        return np.asarray((matrix > 0).sum(axis=0), dtype=np.float64).ravel()
+    return float_bincount(matrix.indices[matrix.data > 0], None, matrix.shape[1])
 
 
 def rate_variance(counts: ClusterCounts) -> tuple[np.ndarray, np.ndarray]:
