@@ -196,3 +196,24 @@ def test_the_reports_provenance_appendix_lists_the_inputs_read(tmp_path):
     info = run_info_from_record(record, run_id="m")
     assert info.provenance["inputs"] == record["inputs"]
     assert info.provenance["inputs"]["trials"]["columns"]["score"] == "similarity"
+
+
+def test_a_calibrated_threshold_on_a_score_is_printed_as_it_is_and_can_be_given_again(
+        tmp_path):
+    """A target above 0 calibrates to a score of the log (four decimals here): printed as
+    it is, not replaced by another number; given again as --threshold beside its target,
+    the deployment and calibrated rows are two rows of the terminal's pair table (it used
+    to fail on the repeated key)."""
+    args = _files(tmp_path)
+    result = _metrics(*args, "--target-fmr", "0.05", "--grouping", "sex",
+                      env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    computed = pd.read_parquet(tmp_path / "m.parquet").query(
+        "point_kind == 'target_fmr'")["threshold"].iloc[0].item()
+    assert f"target_fmr=0.05 {computed!r}" in result.output
+    assert "thresholds shown" not in result.output
+    again = _metrics(*args, "--target-fmr", "0.05", "--threshold", repr(computed),
+                     "--grouping", "sex", env={"COLUMNS": "250"})
+    assert again.exit_code == 0, again.output
+    assert f"deployment {computed!r}" in again.output
+    assert f"target_fmr=0.05 {computed!r}" in again.output

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from audit.metrics import contrasts, table, trials
-from audit.metrics.pair_verdicts import SHOWN, shown_verdict
+from audit.metrics.pair_verdicts import FIELDS, SHOWN, shown_verdict
 
 #: How many fixed-pair disparities the terminal shows (largest ratios first).
 TOP_PAIRS = 5
@@ -118,8 +118,9 @@ def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS,
     ratios = pairs[pairs[table.STATISTIC] == contrasts.RATIO]
     if ratios.empty:
         return None
-    keys = ["metric", "grouping", "group", table.GROUP_B, "threshold"]
-    adjusted = pairs[pairs[table.STATISTIC] == contrasts.P_ADJUSTED].set_index(keys)["value"]
+    # The operating point too: a deployment threshold equal to a calibrated one is two rows.
+    adjusted = pairs[pairs[table.STATISTIC] == contrasts.P_ADJUSTED].set_index(
+        list(FIELDS))["value"]
     defined = ratios[ratios["value"].notna() & ratios["ci_low"].notna()]
     chosen = defined.sort_values("ci_low", ascending=False, kind="stable").head(top)
     level = _level(confidence)
@@ -127,8 +128,7 @@ def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS,
     out = _table(f"Largest fixed-pair ratios, by {level} lower limit (of {pairs_counted})",
                  "rate", "threshold", "pair", f"ratio ({level} interval)", "adj. p", "shown")
     for row in chosen.itertuples():
-        p = adjusted.get((row.metric, row.grouping, row.group, row.group_b, row.threshold),
-                         float("nan"))
+        p = adjusted.get(tuple(getattr(row, field) for field in FIELDS), float("nan"))
         shown = shown_verdict(p, row.ci_low, 1 - confidence)
         out.add_row(row.metric, _point(row), f"{row.group} / {row.group_b}",
                     ratio_text(row.value, row.ci_low, row.ci_high), _p_value(p), shown)

@@ -4,12 +4,13 @@ A threshold calibrated to a target rate sits just above the last score it
 must leave out: the smallest float above 0.12 prints as 0.12000000000000001,
 and 0.12 itself would alert on that score. Every threshold strictly above the
 highest score below it, up to the lowest score at or above it, decides every
-trial of the log alike; the terminal prints the one with the fewest
-significant digits, but at least :data:`MIN_DIGITS`, so a threshold copied
-from it and deployed gives the calibrated rates, with no float noise, and
-stays next to the computed one where scores are sparse (0.1201 above 0.12
-when the next score is 0.91, not 0.2, which decides the log alike but reads
-as another threshold). The table keeps the computed threshold.
+trial of the log alike; the terminal prints the one nearest the computed
+threshold with the fewest significant digits, but at least :data:`MIN_DIGITS`
+(0.1201 there, not 0.2, which decides the log alike but reads as another
+threshold). A threshold already that short (most often a score of the log,
+such as 0.5679) is printed as it is. Copied from the terminal and deployed,
+it gives the calibrated rates, with no float noise. The table keeps the
+computed threshold.
 """
 
 from __future__ import annotations
@@ -24,33 +25,35 @@ from audit.metrics import table
 
 #: Point kinds whose threshold was computed, not given (a given one is printed as given).
 CALIBRATED_KINDS = (table.TARGET_FMR, table.TARGET_FPIR)
-#: Fewest significant digits a shown threshold has (those of the larger end's magnitude).
+#: Fewest significant digits a shown threshold has.
 MIN_DIGITS = 4
 
 
-def shortest_between(low: float, high: float) -> float:
-    """The number with the fewest significant digits, at least :data:`MIN_DIGITS`, in
-    ``(low, high]`` (the smallest of those when several have as few).
+def shown_between(threshold: float, low: float, high: float) -> float:
+    """The number nearest ``threshold`` with the fewest significant digits, at least
+    :data:`MIN_DIGITS`, in ``(low, high]`` (``threshold`` itself lies there).
 
-    >>> shortest_between(0.12, 0.91), shortest_between(0.56789, 0.5679012)
+    >>> shown_between(0.12000000000000001, 0.12, 0.91), shown_between(0.5679, 0.5671, 0.5679)
     (0.1201, 0.5679)
+    >>> shown_between(0.7395241349869142, 0.7395238, 0.7395241349869142)
+    0.739524
     """
-    if not low < high:
-        raise ValueError(f"empty interval ({low}, {high}]")
-    exact = Decimal(repr(low))
-    largest = max(abs(low), abs(high) if math.isfinite(high) else 0.0)
-    magnitude = math.floor(math.log10(largest)) if largest else 0
-    for exponent in range(magnitude + 1 - MIN_DIGITS, -330, -1):
-        step = Decimal(1).scaleb(exponent)
-        candidate = float((exact / step).to_integral_value(ROUND_FLOOR) * step + step)
-        if low < candidate <= high:
-            return candidate
-    return high
+    exact = Decimal(repr(threshold))
+    magnitude = math.floor(math.log10(abs(threshold))) if threshold else 0
+    for digits in range(MIN_DIGITS, 18):
+        step = Decimal(1).scaleb(magnitude + 1 - digits)
+        down = (exact / step).to_integral_value(ROUND_FLOOR) * step
+        for candidate in sorted((float(down), float(down + step)),
+                                key=lambda c: abs(c - threshold)):
+            if low < candidate <= high:
+                return candidate
+    return threshold
 
 
 def shown_thresholds(frame: pd.DataFrame, scores: np.ndarray) -> dict[float, float]:
-    """Each calibrated threshold of ``frame`` mapped to the shortest one deciding every
-    score of ``scores`` (NaN: no score) alike; thresholds with no score below are kept."""
+    """Each calibrated threshold of ``frame`` mapped to the one shown (:func:`shown_between`),
+    deciding every score of ``scores`` (NaN: no score) alike; thresholds with no score below
+    are kept."""
     kinds = frame[table.POINT_KIND].fillna("")
     computed = frame.loc[kinds.isin(CALIBRATED_KINDS), "threshold"].dropna().unique()
     shown = {}
@@ -60,5 +63,5 @@ def shown_thresholds(frame: pd.DataFrame, scores: np.ndarray) -> dict[float, flo
         if low == -np.inf:
             continue
         high = scores.min(where=scores >= threshold, initial=np.inf)
-        shown[float(threshold)] = shortest_between(float(low), float(high))
+        shown[float(threshold)] = shown_between(float(threshold), float(low), float(high))
     return shown
