@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from audit.metrics import contrasts, table, trials
-from audit.metrics.pair_verdicts import FIELDS, SHOWN, shown_verdict
+from audit.metrics.pair_verdicts import SHOWN, ratios_with_p, shown_verdict
 
 #: How many fixed-pair disparities the terminal shows (largest ratios first).
 TOP_PAIRS = 5
@@ -113,14 +113,9 @@ def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS,
     group saw no error (an unbounded ratio, "at least ...") takes its place
     and a large ratio on little data does not crowd out a shown one.
     """
-    pairs = frame[frame[table.GROUP_B].notna() & (frame[table.POINT_KIND].fillna("")
-                                                    != table.SWEEP)]
-    ratios = pairs[pairs[table.STATISTIC] == contrasts.RATIO]
+    ratios = ratios_with_p(frame)
     if ratios.empty:
         return None
-    # The operating point too: a deployment threshold equal to a calibrated one is two rows.
-    adjusted = pairs[pairs[table.STATISTIC] == contrasts.P_ADJUSTED].set_index(
-        list(FIELDS))["value"]
     defined = ratios[ratios["value"].notna() & ratios["ci_low"].notna()]
     chosen = defined.sort_values("ci_low", ascending=False, kind="stable").head(top)
     level = _level(confidence)
@@ -128,7 +123,7 @@ def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS,
     out = _table(f"Largest fixed-pair ratios, by {level} lower limit (of {pairs_counted})",
                  "rate", "threshold", "pair", f"ratio ({level} interval)", "adj. p", "shown")
     for row in chosen.itertuples():
-        p = adjusted.get(tuple(getattr(row, field) for field in FIELDS), float("nan"))
+        p = float(row.p_adjusted)  # NaN: no adjusted p-value
         shown = shown_verdict(p, row.ci_low, 1 - confidence)
         out.add_row(row.metric, _point(row), f"{row.group} / {row.group_b}",
                     ratio_text(row.value, row.ci_low, row.ci_high), _p_value(p), shown)

@@ -35,18 +35,25 @@ def shown_verdict(adjusted: float, ratio_low: float, alpha: float) -> str:
     return NOT_AFTER_CORRECTION if adjusted >= alpha and ratio_low > 1 else NOT_SHOWN
 
 
-def pair_verdicts(frame: pd.DataFrame, alpha: float = 0.05) -> list[dict]:
-    """One record per fixed pair's ratio (sweep rows left out): the pair, its operating
-    point, ``ratio`` with ``ci_low``/``ci_high``, ``p_adjusted`` and ``shown``."""
+def ratios_with_p(frame: pd.DataFrame) -> pd.DataFrame:
+    """The fixed-pair ratio rows (sweep rows left out), each with its ``p_adjusted`` (NaN
+    when the table has none), matched on every field of :data:`FIELDS`: a deployment
+    threshold equal to a calibrated one is two pairs, told apart by the operating point."""
     pairs = frame[frame[table.GROUP_B].notna()
                   & (frame[table.POINT_KIND].fillna("") != table.SWEEP)]
     ratios = pairs[pairs[table.STATISTIC] == contrasts.RATIO]
     adjusted = pairs[pairs[table.STATISTIC] == contrasts.P_ADJUSTED]
     keys = list(FIELDS)
-    merged = ratios.merge(adjusted[keys + ["value"]].rename(columns={"value": "p_adjusted"}),
-                          on=keys, how="left")
+    return ratios.merge(adjusted[keys + ["value"]].rename(columns={"value": "p_adjusted"}),
+                        on=keys, how="left")
+
+
+def pair_verdicts(frame: pd.DataFrame, alpha: float = 0.05) -> list[dict]:
+    """One record per fixed pair's ratio (sweep rows left out): the pair, its operating
+    point, ``ratio`` with ``ci_low``/``ci_high``, ``p_adjusted`` and ``shown``."""
+    keys = list(FIELDS)
     records = []
-    for row in merged.itertuples(index=False):
+    for row in ratios_with_p(frame).itertuples(index=False):
         p = float("nan") if pd.isna(row.p_adjusted) else float(row.p_adjusted)
         low = float("nan") if pd.isna(row.ci_low) else float(row.ci_low)
         records.append(json_value({
