@@ -184,12 +184,14 @@ def _variants(name: str, label: str, codes: Codes, *, first_row_of: np.ndarray,
     used = first_row_of >= 0
     counts = np.bincount(folded[used], minlength=folded.max(initial=-1) + 1)
     several = np.flatnonzero(counts > 1)
-    problems.unlisted += max(several.size - 5, 0)
-    for group in several[:5]:
+
+    def message(group: int) -> str:
         members = np.flatnonzero(used & (folded == group))
         variants = ", ".join(f"{codes.values[int(m)].as_py()!r} (row {first_row_of[m] + 1})"
                              for m in members)
-        problems.append(VARIANTS.format(file=name, column=label, variants=variants))
+        return VARIANTS.format(file=name, column=label, variants=variants)
+
+    problems.add(map(message, several[:5]), several.size)
 
 
 def _carried(mentioned: Mentioned, images: np.ndarray) -> int:
