@@ -249,8 +249,8 @@ def _with_projection(table, *, crowd: int, share: float, watchlist: int, audit_w
 def _write_and_show(table, out: Path, *, json_output: bool, scores=None,
                     footer: tuple[str, ...] = ()) -> None:
     """The table as Parquet and CSV with its JSON digest; the digest or short tables shown,
-    calibrated thresholds as the shortest number with the same decisions on ``scores``
-    (:mod:`.threshold_text`), then the ``footer`` lines."""
+    calibrated thresholds as the short number nearest them with the same decisions on
+    ``scores`` (:mod:`.threshold_text`), then the ``footer`` lines."""
     from ..metrics import summarize_metrics
     from ..tables import write_json, write_table
     from .answers import print_answers
