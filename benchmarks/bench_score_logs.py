@@ -181,7 +181,7 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
     reuses the FMR trials' rows, scores, subject pairs, codes and cells as
     :func:`audit.metrics.engine.compute_metrics` does.
     One small breakdown runs first, so that no part pays Fairlearn's first-call set-up."""
-    from audit.metrics import (checked, cross_groups, groups, trials, unit_counts, variance)
+    from audit.metrics import (checked, cross_groups, cross_trials, groups, trials, unit_counts, variance)
     from audit.metrics.subject_pairs import subject_pairs
     from audit.metrics.trial_rows import TrialRows
 
@@ -240,7 +240,7 @@ def engine_parts(scores, images, threshold: float) -> dict[str, float]:
     fmr_rows = (TrialRows(table, image_table, subjects).kept(trials.FMR), fmr.scores)
 
     def cross():
-        trial_set = trials.cross_trial_set(table, image_table, grouping, subjects=subjects,
+        trial_set = cross_trials.cross_trial_set(table, image_table, grouping, subjects=subjects,
                                            fmr_pairs=units.pairs,
                                            fmr_subjects=(units.subjects, units.reference_subjects),
                                            fmr_cells=(units.cells, units.cell_table),

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.metrics import checked, cross_groups, trials, variance
+from audit.metrics import checked, cross_groups, cross_trials, trials, variance
 
 pytestmark = pytest.mark.filterwarnings("ignore::audit.metrics.rates.UndefinedRateWarning")
 
@@ -70,7 +70,7 @@ def test_cross_breakdown_equals_the_mirrored_definition():
     image_table = checked.check_images(images, ("ethnicity",))
     subjects = checked.subject_index(table, image_table)
     grouping = trials.Grouping(("ethnicity",))
-    trial_set = trials.cross_trial_set(table, image_table, grouping, subjects=subjects)
+    trial_set = cross_trials.cross_trial_set(table, image_table, grouping, subjects=subjects)
     assert len(trial_set.scores) == len(scores)  # each comparison once, not mirrored
     thresholds = np.array([0.7, 0.4])
     part = cross_groups.cross_breakdown(trial_set, ("ethnicity",), thresholds, ("x", "y"),
@@ -104,7 +104,7 @@ def test_a_cell_without_comparisons_is_nan_and_warned_in_both_orientations():
     table = checked.check_scores_table(scores)
     image_table = checked.check_images(images, ("ethnicity",))
     subjects = checked.subject_index(table, image_table)
-    trial_set = trials.cross_trial_set(table, image_table, trials.Grouping(("ethnicity",)),
+    trial_set = cross_trials.cross_trial_set(table, image_table, trials.Grouping(("ethnicity",)),
                                        subjects=subjects)
     with pytest.warns(match=r"a -> b, b -> a"):
         part = cross_groups.cross_breakdown(trial_set, ("ethnicity",), np.array([0.5]), ("x",),

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.metrics import checked, trials, unit_counts
+from audit.metrics import checked, cross_trials, trials, unit_counts
 from test_metrics_cross_groups import _comparisons
 
 
@@ -29,8 +29,8 @@ def test_cross_trial_set_from_the_fmr_trials_equals_its_own_lookups(columns):
     fmr = trials.trial_set(table, image_table, trials.FMR, subjects=subjects, columns=columns)
     units = unit_counts.unit_counts(fmr, np.array([0.5]), ("x",))
     grouping = trials.Grouping(("ethnicity",))
-    alone = trials.cross_trial_set(table, image_table, grouping, subjects=subjects)
-    shared = trials.cross_trial_set(
+    alone = cross_trials.cross_trial_set(table, image_table, grouping, subjects=subjects)
+    shared = cross_trials.cross_trial_set(
         table, image_table, grouping, subjects=subjects, fmr_pairs=units.pairs,
         fmr_subjects=(units.subjects, units.reference_subjects),
         fmr_cells=(units.cells, units.cell_table))

@@ -2,7 +2,7 @@
 
 A non-mated 1:1 comparison between a person of group A and one of group B is
 a trial of cell (A, B) *and* of cell (B, A): the score does not depend on which
-image was called the probe (:func:`audit.metrics.trials.cross_trial_set`). The
+image was called the probe (:func:`audit.metrics.cross_trials.cross_trial_set`). The
 two cells hold the same trials, so they have the same errors, rate and
 cluster-robust variance; only their ``n_subjects`` (the people on the cell's
 first side) differ. Copying every A-B trial into both cells would double ten
@@ -39,7 +39,7 @@ def cross_breakdown(
 ) -> Breakdown:
     """FMR of every ordered cell (probe group, reference group) at every threshold.
 
-    ``trial_set`` is :func:`audit.metrics.trials.cross_trial_set` (unordered
+    ``trial_set`` is :func:`audit.metrics.cross_trials.cross_trial_set` (unordered
     cells). Rows come in canonical order (threshold-major, then probe group,
     then reference group) with ``group`` the probe side and ``group_b`` the
     reference side, as every other breakdown's rows. ``counted_only`` as in

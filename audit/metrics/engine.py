@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from audit.metrics import (checked, comparison_rows, cross_groups, groups, score_limits, table,
-                           trials, unit_counts, variance)
+from audit.metrics import (checked, comparison_rows, cross_groups, cross_trials, groups,
+                           score_limits, table, trials, unit_counts, variance)
 from audit.metrics.comparison_rows import Measured
 from audit.metrics.inputs import CheckedInputs, check_inputs, check_options
 from audit.metrics.trial_rows import TrialRows
@@ -173,7 +173,7 @@ def _breakdowns(
               for u in units if u.rate == trials.FMR.name]
     del units, tables  # the breakdowns hold what they need; the trials' can go before the matrix
     for grouping in given.crossed if shared else ():  # none: no 1:1 trials
-        trial_set = trials.cross_trial_set(given.scores, given.images, grouping,
+        trial_set = cross_trials.cross_trial_set(given.scores, given.images, grouping,
                                            subjects=given.subjects, **shared[0])
         _share_pair_arrays(parts)
         parts.append(cross_groups.cross_breakdown(

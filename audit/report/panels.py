@@ -116,7 +116,7 @@ class Panel:
 class CrossMatrix:
     """Cross-group FMR at one point: ``cells[i][j]`` = group i against group j.
 
-    The matrix is symmetric (:func:`audit.metrics.trials.cross_trial_set`): a
+    The matrix is symmetric (:func:`audit.metrics.cross_trials.cross_trial_set`): a
     comparison counts in the cell of both people's groups whichever image was the
     probe, so ``probe_groups`` and ``reference_groups`` are the groups of one image
     and of the other, not of the person searched and the person compared against.
