@@ -44,3 +44,27 @@ def test_a_bad_executor_override_is_one_line_and_exit_2(tmp_path):
     assert result.exit_code == EXIT_USAGE, result.output
     assert "executor 'slurm' is not one of" in result.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_metrics_on_a_score_log_loads_no_plotting_or_pdf_library(tmp_path):
+    """Without --report, ``metrics`` draws nothing: matplotlib and WeasyPrint made
+    unimportable, it still writes its table (both cost seconds to import)."""
+    trials = tmp_path / "trials.csv"
+    rows = ["trial_kind,probe_subject,reference_subject,score,mated"]
+    people = [f"p{i}" for i in range(6)]
+    for i, a in enumerate(people):
+        rows.append(f"verification,{a},{a},{0.8 + i / 100},true")
+        rows += [f"verification,{a},{b},{0.1 + j / 100},false" for j, b in enumerate(people)
+                 if b != a]
+    trials.write_text("\n".join(rows) + "\n")
+    attributes = tmp_path / "attributes.csv"
+    attributes.write_text("subject_id,gender\n" + "".join(
+        f"{p},{'female' if i % 2 else 'male'}\n" for i, p in enumerate(people)))
+    blocked = BLOCKED.replace("('cv2', 'deepface', 'tensorflow')",
+                              "('cv2', 'deepface', 'tensorflow', 'matplotlib', 'weasyprint')")
+    done = subprocess.run(
+        [sys.executable, "-c", blocked, "metrics", str(trials), "--attributes", str(attributes),
+         "--grouping", "gender", "--threshold", "0.5", "--out", str(tmp_path / "m.parquet")],
+        cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "m.parquet").is_file()
