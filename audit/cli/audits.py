@@ -107,6 +107,11 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+#: Under ``evaluate = "evidence"``, what a broken check's interval is (and is not).
+EVIDENCE_PER_CHECK = ('policy: "evidence" reads each check on its own interval, not adjusted '
+                      "for {others}: a pair not shown after correction can still break a limit")
+
+
 def _state_line(outcome: PolicyOutcome) -> str:
     """``policy: met (2 limits; 6 checks; evaluate = "estimate")`` or ``policy: no policy``."""
     from ..report.policy_outcome import NO_POLICY
@@ -126,8 +131,15 @@ def gate_policy(outcome: PolicyOutcome, *, quiet: bool = False) -> None:
     """Name each broken and each not-evaluated limit on a line of its own, then
     the outcome (not when ``quiet``: the JSON holds it); exit with
     :func:`policy_exit_code` unless it is 0."""
+    from ..report.policy_outcome import EVIDENCE
+
     for check in outcome.broken:
         tell(f"[bold red]policy:[/] {escape(check.sentence)}")
+    if outcome.broken and outcome.mode == EVIDENCE:
+        others = len(outcome.checks) - 1
+        tell(escape(EVIDENCE_PER_CHECK.format(others=(
+            f"the {_plural(others, 'other check')} or " if others else "") +
+            "the table's other comparisons")))
     skipped = " (skipped: skip_unevaluable = true)" if outcome.skip_unevaluable else ""
     for check in outcome.not_evaluated:
         tell(f"[bold yellow]policy:[/] {escape(check.sentence)}{skipped}")
