@@ -119,8 +119,8 @@ def metrics(
             table = _with_projection(table, crowd=crowd, watchlist=assumptions["watchlist"],
                                      share=assumptions["share_on_watchlist"],
                                      audit_watchlist=audit_watchlist)
-    for warning in caught:
-        note(str(warning.message))
+    for message in dict.fromkeys(str(w.message) for w in caught):  # once, though it held
+        note(message)                                                # at several points
     footer = () if grouping or source.is_dir() else (
         no_disparity_line(label_columns(attributes, mapping), attributes.name),)
     footer += (assumptions_line(assumptions),) if assumptions else ()
