@@ -73,3 +73,21 @@ def test_a_run_folder_and_a_table_are_refused_in_one_line(tmp_path):
     result = runner.invoke(app, ["compare", table, str(tmp_path / "notes.txt")])
     assert result.exit_code == EXIT_USAGE
     assert "notes.txt: not a metrics table" in result.output
+
+
+def test_the_symmetric_cross_group_matrix_is_compared_once_per_pair_of_groups(tmp_path):
+    """Cells (female, male) and (male, female) of the cross-group FMR matrix hold one figure
+    (a comparison counts in the unordered pair of its people's groups): compared once,
+    named "female with male", not twice as "female -> male" and "male -> female"."""
+    before, after = _export(tmp_path / "june", 1, 0.0), _export(tmp_path / "july", 2, 0.08)
+    table = pd.read_parquet(after)
+    cells = table[table["metric"] == "fmr_cross"]
+    assert len(cells) == 4  # the table keeps the whole matrix, both mirrors
+    result = runner.invoke(app, ["compare", before, after])
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "july" / "compare.json").read_text())
+    compared = [(r["group"], r["group_b"]) for r in written["rate_changes"]
+                if r["metric"] == "fmr_cross"]
+    assert sorted(compared) == [("female", "female"), ("female", "male"), ("male", "male")]
+    assert " -> male (sex)" not in result.output and "male -> female" not in result.output
+    assert "female with male (sex)" in result.output
