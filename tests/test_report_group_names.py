@@ -105,3 +105,15 @@ def test_reports_name_each_column_in_sentences_tables_figures_and_short(intersec
     assert "sex female, ethn A" in _visible(drawn)  # the figure's own tick labels
     assert re.search(r"sex (fe)?male, ethn [A-D] / sex (fe)?male, ethn [A-D]", short)
     assert "sex female, ethn &lt;e&gt;" in markup and "<e>" not in markup
+
+
+def test_a_runs_label_values_are_those_of_the_manifest_columns_its_groupings_read():
+    import pyarrow as pa
+
+    from audit.runs.report import _label_values
+
+    manifest = pa.table({"image_id": ["1", "2", "3"], "subject_id": ["s", "t", "u"],
+                         "gender": ["male", "female", "male"], "ethnicity": ["b", "a", "b"],
+                         "age_band": ["0-17", "18-29", "60+"]})
+    assert _label_values(manifest, ["gender x ethnicity"]) == {
+        "gender": ("female", "male"), "ethnicity": ("a", "b")}
