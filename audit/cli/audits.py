@@ -87,9 +87,11 @@ def _show_answers(folder: Path, confidence: float) -> None:
     from .answers import print_answers
     from .threshold_text import SHOWN_FOR_RUN, shown_pairs, with_shown_thresholds
 
-    scores = pq.read_table(folder / layout.SCORES_FILE, columns=["score"]).column("score")
-    frame, shown = with_shown_thresholds(read_table(folder / layout.METRICS_FILE).to_pandas(),
-                                         scores.to_numpy(zero_copy_only=False))
+    frame, shown = read_table(folder / layout.METRICS_FILE).to_pandas(), {}
+    scores_path = folder / layout.SCORES_FILE  # absent: thresholds shown as computed
+    if scores_path.is_file():
+        scores = pq.read_table(scores_path, columns=["score"]).column("score")
+        frame, shown = with_shown_thresholds(frame, scores.to_numpy(zero_copy_only=False))
     print_answers(frame, confidence)
     if shown:
         typer.echo(SHOWN_FOR_RUN.format(pairs=shown_pairs(shown)))
