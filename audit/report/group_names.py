@@ -25,7 +25,7 @@ import jinja2
 import pandas as pd
 import pyarrow as pa
 
-from audit.metrics.table import GROUP_B, STATISTIC
+from audit.metrics.table import GROUP_B, PROJECTION, RATE, STATISTIC
 from audit.metrics.trials import OVERALL, Grouping
 from audit.report.formatting import group as group_words
 from audit.report.inputs import RunInfo
@@ -79,10 +79,11 @@ class GroupNames:
 def _labels(frame: pd.DataFrame) -> dict[str, set[str]]:
     """Grouping -> every label its rows name (``group``, and ``group_b`` of pairs and
     cross-group cells); a summary's ``group`` is a stratum, not a label, and is left out."""
-    rows = frame[frame[STATISTIC].isin(["rate", "projection"]) | frame[GROUP_B].notna()]
+    rows = frame[frame[STATISTIC].isin([RATE, PROJECTION]) | frame[GROUP_B].notna()]
     found: dict[str, set[str]] = {}
     for column in ("group", GROUP_B):
-        for grouping, label in rows[["grouping", column]].dropna().itertuples(index=False):
+        named = rows[["grouping", column]].dropna().drop_duplicates()
+        for grouping, label in named.itertuples(index=False):
             found.setdefault(str(grouping), set()).add(str(label))
     return found
 
