@@ -526,8 +526,21 @@ def test_an_fmr_pair_at_a_calibrated_threshold_gets_the_symmetric_t_interval():
     pair = table[(table["metric"] == "fmr") & (table["point_kind"] == "target_fmr")]
     difference = pair[pair["statistic"] == "difference"].iloc[0]
     ratio = pair[pair["statistic"] == "ratio"].iloc[0]
-    assert difference["ci_method"] == "hall-t"  # a dyadic pair with enough errors
     assert difference["ci_high"] - difference["value"] == pytest.approx(
         difference["value"] - difference["ci_low"], rel=1e-9)
     assert np.log(ratio["ci_high"] / ratio["value"]) == pytest.approx(
         np.log(ratio["value"] / ratio["ci_low"]), rel=1e-9)
+    # The table names the interval it holds: the t with no skewness term, not Hall's.
+    methods = pair.set_index("statistic")["ci_method"]
+    assert (methods["difference"], methods["ratio"], methods["p_value"]) == (
+        "symmetric-t", "symmetric-t-log", "inverted-symmetric-t-log")
+    # The same threshold given as fixed: Hall's t, skewed, and named so.
+    fixed = run(scores, images, thresholds=(float(pair["threshold"].iloc[0]),),
+                groupings=("gender",)).to_pandas()
+    fixed = fixed[(fixed["metric"] == "fmr") & (fixed["point_kind"] == "deployment")]
+    methods = fixed.set_index("statistic")["ci_method"]
+    assert (methods["difference"], methods["ratio"], methods["p_value"]) == (
+        "hall-t", "hall-t-log", "inverted-hall-t-log")
+    skewed = fixed.set_index("statistic").loc["difference"]
+    assert skewed["ci_high"] - skewed["value"] != pytest.approx(
+        skewed["value"] - skewed["ci_low"], rel=1e-6)

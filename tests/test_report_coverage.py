@@ -24,7 +24,7 @@ def test_the_packaged_study_file_is_complete():
     assert rows, "benchmarks/bench_coverage.py writes audit/report/coverage.json"
     assert all(r.simulations >= 200 and 0 < r.measured <= 1 for r in rows)
     assert {r.method for r in rows} == {"wilson-clustered", "mover-log", "mover", "hall-t-log",
-                                        "hall-t"}
+                                        "hall-t", "symmetric-t-log", "symmetric-t"}
 
 
 def test_a_row_naming_its_method_is_quoted_with_it(tmp_path):

@@ -40,3 +40,21 @@ def test_every_abbreviation_is_in_the_glossary():
 def test_every_statistic_named_is_in_the_glossary():
     terms = _glossary()
     assert [s for s in STATISTICS if s.lower() not in terms.lower()] == []
+
+
+def _ci_method_words() -> set[str]:
+    text = (templates_dir() / "macros" / "words.html.j2").read_text()
+    block = re.search(r"\{% set ci_method_words = \{(.*?)\} %\}", text, flags=re.S).group(1)
+    return set(re.findall(r'^\s*"([^"]+)":', block, flags=re.M))
+
+
+def test_every_interval_method_of_a_pair_row_has_words():
+    """The report names each pair row's method in words (the coverage table, the rows'
+    method column): the symmetric t at a calibrated threshold is not Hall's."""
+    from audit.metrics import contrasts
+
+    written = {contrasts.MOVER, contrasts.MOVER_LOG, contrasts.HALL, contrasts.HALL_LOG,
+               contrasts.SYMMETRIC, contrasts.SYMMETRIC_LOG, contrasts.BOUND,
+               contrasts.INVERTED, contrasts.INVERTED_HALL, contrasts.INVERTED_SYMMETRIC,
+               contrasts.INVERTED_BOUND, contrasts.DETECTABLE, contrasts.BENJAMINI_HOCHBERG}
+    assert sorted(written - _ci_method_words()) == []

@@ -279,7 +279,8 @@ def _toy_curve() -> pd.DataFrame:
 def test_report_reads_the_curve_rows_and_draws_them():
     from audit.metrics.size_projection import project_from_curve
     from audit.report.reading import OperatingPoint
-    from audit.report.watchlist_size import size_curves, watchlist_size
+    from audit.report.size_figures import watchlist_size
+    from audit.report.watchlist_size import size_curves
 
     curve = _toy_curve()
     projected = project_from_curve(curve, crowd_size=1000, watchlist_share=0.01,
@@ -337,7 +338,8 @@ def test_without_miss_rates_the_figure_draws_no_empty_miss_panel():
     false alert panel only, instead of empty axes labelled 100%-1000%."""
     from audit.metrics.size_projection import project_from_curve
     from audit.report.reading import OperatingPoint
-    from audit.report.watchlist_size import size_curves, watchlist_size
+    from audit.report.size_figures import watchlist_size
+    from audit.report.watchlist_size import size_curves
 
     curve = _toy_curve()
     curve = curve[curve["metric"] != "fnir"]

@@ -288,7 +288,8 @@ def test_report_reads_the_makeup_and_the_uniform_rates_and_marks_npl_points():
     from audit.metrics.size_projection import project_from_curve
     from audit.report.reading import OperatingPoint
     from audit.report.references import public_references
-    from audit.report.watchlist_size import size_curves, watchlist_size
+    from audit.report.size_figures import watchlist_size
+    from audit.report.watchlist_size import size_curves
 
     manifest, faces, subjects, emb, ok = toy_gallery(40, [2, 3], 9)
     counts = gallery_counts(faces, manifest, thresholds=[0.5], strata="gender")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..execution.blas_threads import on_one_blas_thread
 from ..execution.freed_pages import keeping_freed_pages
 from .common import Interval, UserError, app, note, reports_user_errors
 from .log_about import ABOUT_HELP
@@ -19,6 +20,7 @@ SHORTENED = ("thresholds shown: {pairs} in the table (every trial of the log is 
 
 @app.command()
 @reports_user_errors
+@on_one_blas_thread  # before NumPy loads: its OpenBLAS workers cost CPU, do no work here
 @keeping_freed_pages  # large numpy temporaries reuse freed pages (a third of the CPU at 10M)
 def metrics(
     source: Annotated[Path, typer.Argument(help="A run folder, or a score-log trials file.")],

@@ -100,7 +100,9 @@ def _contrast_rows(kept: pd.DataFrame, c: contrasts.Contrast) -> list[dict]:
         (contrasts.DIFFERENCE, c.difference, c.difference_low, c.difference_high,
          c.difference_method),
         (contrasts.P_VALUE, c.p_value, np.nan, np.nan, {
-            contrasts.HALL_LOG: contrasts.INVERTED_HALL, contrasts.BOUND: contrasts.INVERTED_BOUND,
+            contrasts.HALL_LOG: contrasts.INVERTED_HALL,
+            contrasts.SYMMETRIC_LOG: contrasts.INVERTED_SYMMETRIC,
+            contrasts.BOUND: contrasts.INVERTED_BOUND,
         }.get(c.ratio_method, contrasts.INVERTED)),
         (contrasts.P_ADJUSTED, c.p_value, np.nan, np.nan, contrasts.BENJAMINI_HOCHBERG),
         (contrasts.MIN_DETECTABLE_RATIO, c.min_detectable_ratio, np.nan, np.nan,

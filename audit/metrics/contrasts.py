@@ -23,7 +23,9 @@ sufficient groups of a grouping, at one operating point and stratum, gets:
   skewness-corrected t (:func:`audit.metrics.score_limits.hall_limits`) for
   the difference and the log ratio, from the pair's own combined influence
   (``hall-t``, ``hall-t-log``): the people both groups were compared against
-  enter once, with their covariance and co-skewness. MOVER from the groups'
+  enter once, with their covariance and co-skewness. At a calibrated threshold
+  the same t interval has no skewness term (``symmetric-t``, ``symmetric-t-log``;
+  :class:`_PairSpread` says why). MOVER from the groups'
   skewed limits was measured conservative for equal rates (test size 1.8%
   where 5% is due, ``benchmarks/coverage_candidates.py``). With fewer errors
   in a group, the log ratio's influence ``u_a / p_a - u_b / p_b`` rests on the
@@ -87,6 +89,9 @@ MOVER_LOG = "mover-log"
 #: ``ci_method`` of a dyadic pair (enough errors in both groups): Hall's t on its influence.
 HALL = "hall-t"
 HALL_LOG = "hall-t-log"
+#: The same t on the pair's influence with no skewness term: a pair at a calibrated threshold.
+SYMMETRIC = "symmetric-t"
+SYMMETRIC_LOG = "symmetric-t-log"
 #: Fewest errors each group of a dyadic pair needs for Hall's t on the pair's influence
 #: (fewer: MOVER from the groups' limits; see the module).
 MIN_HALL_ERRORS = 5
@@ -94,6 +99,7 @@ MIN_HALL_ERRORS = 5
 BOUND = "mover-r-bound"
 INVERTED = "inverted-mover-log"
 INVERTED_HALL = "inverted-hall-t-log"
+INVERTED_SYMMETRIC = "inverted-symmetric-t-log"
 INVERTED_BOUND = "inverted-mover-r-bound"
 DETECTABLE = sparse_pairs.SAME_TEST_POWER
 BENJAMINI_HOCHBERG = "benjamini-hochberg"
@@ -187,7 +193,10 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
     diff_low, diff_high = nested_limits(pair.stacked(_PairLimits.difference), z, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(p[b] > 0, p[a] / p[b], np.where(p[a] > 0, np.inf, np.nan))
-    method = np.where(p[b] > 0, np.where(pair.skewed, HALL_LOG, MOVER_LOG),
+    symmetric = (pair.skewed & spread.calibrated if spread is not None
+                 else np.zeros(n, dtype=bool))  # no skewness term: calibrated
+    method = np.where(p[b] > 0, np.where(pair.skewed, np.where(symmetric, SYMMETRIC_LOG,
+                                                               HALL_LOG), MOVER_LOG),
                       np.where(p[a] > 0, BOUND, None))
     p_values = inverted_p_values(ratio_limits, z,
                                  testable=pair.va.rate > pair.vb.rate)
@@ -207,7 +216,8 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
             ratio_low=float(ratio_low[k]),
             ratio_high=float(ratio_high[k]),
             ratio_method=method[k],
-            difference_method=HALL if pair.skewed[k] else MOVER,
+            difference_method=(SYMMETRIC if symmetric[k] else HALL) if pair.skewed[k]
+            else MOVER,
             difference=float(p[a[k]] - p[b[k]]),
             difference_low=float(diff_low[k]),
             difference_high=float(diff_high[k]),
@@ -278,6 +288,8 @@ class _PairSpread:
     variance: np.ndarray
     skewness: np.ndarray
     df: np.ndarray
+    #: Per pair (not per column): read at a calibrated threshold, so no skewness term.
+    calibrated: np.ndarray
 
     @classmethod
     def of(cls, groups: GroupRates, a: np.ndarray, b: np.ndarray) -> _PairSpread | None:
@@ -293,9 +305,9 @@ class _PairSpread:
             variance = combined.variance()
             skewness = combined.third_cumulants() / variance**1.5
         calibrated = groups.influence.calibrated()
-        symmetric = np.tile(calibrated[a] | calibrated[b], 2)
-        return cls(variance, np.where(symmetric, 0.0, skewness),
-                   combined.effective_clusters() - 1.0)
+        calibrated = calibrated[a] | calibrated[b]
+        return cls(variance, np.where(np.tile(calibrated, 2), 0.0, skewness),
+                   combined.effective_clusters() - 1.0, calibrated)
 
 
 def _skewed(errors_a: np.ndarray, errors_b: np.ndarray, spread: _PairSpread | None
@@ -338,7 +350,7 @@ class _PairLimits:
         s = self.spread
         spread = None if s is None else _PairSpread(
             *(np.r_[column[:n][index], column[n:][index]]
-              for column in (s.variance, s.skewness, s.df)))
+              for column in (s.variance, s.skewness, s.df)), s.calibrated[index])
         return _PairLimits(self.va.take(index), self.vb.take(index), self.rho[index], spread,
                            self.skewed[index])
 

@@ -29,12 +29,14 @@ row's structure, so that no reader parses a string:
 
 ``ci_method`` names how ``ci_low``/``ci_high`` (or a p-value) were obtained:
 ``"wilson-clustered"`` (the cluster-robust option: Wilson at the effective sample size
-for one-way rates, Hall's skewness-corrected t for dyadic FMR rates,
-:mod:`audit.metrics.score_limits`), ``"wilson"``, ``"one-sided-bound"`` for rates
+for one-way rates, Hall's skewness-corrected t for dyadic FMR rates, the symmetric t
+at a calibrated threshold, :mod:`audit.metrics.score_limits`), ``"wilson"``, ``"one-sided-bound"`` for rates
 (:mod:`audit.metrics.groups`); ``"mover-log"``, ``"mover-r-bound"`` (lower
 group without errors), ``"mover"``, ``"inverted-mover-log"``,
 ``"hall-t-log"``, ``"hall-t"``, ``"inverted-hall-t-log"`` (dyadic pairs with at
-least :data:`audit.metrics.contrasts.MIN_HALL_ERRORS` errors in each group),
+least :data:`audit.metrics.contrasts.MIN_HALL_ERRORS` errors in each group;
+``"symmetric-t-log"``, ``"symmetric-t"``, ``"inverted-symmetric-t-log"`` for such
+pairs at a calibrated threshold: the same t with no skewness term),
 ``"inverted-mover-r-bound"``, ``"benjamini-hochberg"``,
 ``"interval-test-power"`` for pair statistics. Null when the value is NaN or no
 interval applies.

@@ -28,7 +28,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from audit.report import assets, figures, threshold_figures, watchlist_size
+from audit.report import assets, figures, size_figures, threshold_figures
 from audit.report.changes import Changes
 from audit.report.context import ReportContext
 from audit.report.formatting import FILTERS
@@ -59,7 +59,7 @@ class Figures:
 
     _modules = {"forest": figures, "heatmap": figures, "sweep": threshold_figures,
                 "det": threshold_figures, "disparity": threshold_figures,
-                "watchlist_size": watchlist_size}
+                "watchlist_size": size_figures}
     #: Figures that draw groups, in the report-wide styles.
     _styled = ("forest", "sweep", "det", "watchlist_size")
 
