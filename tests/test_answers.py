@@ -177,3 +177,25 @@ def test_largest_disparity_is_shown_at_the_runs_own_level():
     assert largest_disparity(summary, "deployment").endswith(", not shown")
     summary["groupings"]["gender"][0]["highest_vs_lowest"][0]["ci_low"] = 1.05
     assert largest_disparity(summary, "deployment", confidence=0.90).endswith(", shown")
+
+
+def test_labels_that_look_like_markup_are_printed_as_they_are(capsys):
+    """A label "Asian [/b]" stopped ``metrics`` with a traceback (rich read it as a closing
+    tag), before the policy was judged; "[bold red]Black" printed as "Black"."""
+    from audit.cli.answers import print_answers
+
+    rows = [*_pair("Asian [/b]", "[bold red]Black", 2.6, 1.79, 3.77, 6.6e-7),
+            dict(_pair("x", "y", 1, 1, 1, 1)[0], statistic="rate", grouping="overall",
+                 group="all", group_b=None, value=0.02, ci_low=0.01, ci_high=0.04,
+                 n_trials=1000, n_errors=20),
+            dict(_pair("x", "y", 1, 1, 1, 1)[0], statistic="rate", group="[i]tiny",
+                 group_b=None, value=0.5, ci_low=0.1, ci_high=0.9, n_trials=2, n_errors=1,
+                 sufficient=False)]
+    print_answers(pd.DataFrame(rows))
+    text = capsys.readouterr().out
+    assert "Asian [/b] / [bold red]Black" in text
+    assert "region: [i]tiny" in text
+    console = Console(width=200, record=True)  # any console: the cells are plain text
+    for table in tables(pd.DataFrame(rows)):
+        console.print(table)
+    assert "Asian [/b] / [bold red]Black" in console.export_text()

@@ -217,3 +217,13 @@ def test_a_calibrated_threshold_on_a_score_is_printed_as_it_is_and_can_be_given_
     assert again.exit_code == 0, again.output
     assert f"deployment {computed!r}" in again.output
     assert f"target_fmr=0.05 {computed!r}" in again.output
+
+
+def test_a_note_true_at_several_thresholds_is_printed_once(tmp_path):
+    """"fewer than two sufficient groups" held at both thresholds and was printed twice."""
+    result = _metrics(*_files(tmp_path, n_people=20), "--grouping", "sex", "--threshold",
+                      "0.5", "--threshold", "0.55")
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert any("fewer than two sufficient groups" in line for line in notes), notes
+    assert len(notes) == len(set(notes)), notes

@@ -272,3 +272,32 @@ def test_a_search_report_defines_and_explains_no_comparison_rate(passers_by):
     assert "Searches involving the same person are not independent" in method
     deployment = _section("deployment", passers_by)
     assert "These figures come from other systems" in deployment
+
+
+def test_rates_of_people_searched_many_times_say_they_count_searches(scores_images):
+    """A live export searches a passer-by on every pass: "the share of passers-by who
+    trigger an alert" read 5.2% where 22% of them had been flagged at least once. The
+    definitions say searches, and the counts of searches and people are given."""
+    scores, images = scores_images
+    table = _metrics(scores, images)
+    rows = table.to_pandas().set_index(["grouping", "statistic", "metric"]).loc[
+        ("overall", "rate")]
+    assert rows.loc["fpir", "n_trials"] > rows.loc["fpir", "n_subjects"]  # 430 of 43
+    context = build_context(table, run_info(score_log=True))
+    assert context.kinds.searches("fpir") == (430, 43)
+    assert context.kinds.searches("fmr") is None  # 1:1 rates are not searches
+    text = _section("results", context)
+    assert "the share of searches of passers-by not on the watchlist that trigger" in text
+    assert ("These rates count searches, not people: 430 searches of 43 passers-by (about "
+            "10.0 each); 140 searches of 35 people on the watchlist (about 4.0 each).") in text
+    assert "share of passers-by not on the watchlist who trigger" not in text
+
+
+def test_one_search_a_person_needs_no_counting_note(scores_images):
+    scores, images = scores_images
+    once = scores[scores["trial_kind"] == "verification"].copy()
+    searches = scores[scores["trial_kind"] == "identification"]
+    once = pd.concat([once, searches.drop_duplicates("probe_subject")])
+    context = build_context(_metrics(once, images), run_info(score_log=True))
+    assert context.kinds.searches("fpir") is None
+    assert "count searches, not people" not in _section("results", context)

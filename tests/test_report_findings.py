@@ -91,7 +91,7 @@ def test_finite_ratio_sentence_gives_interval_and_adjusted_p():
     c = comparison(ratio=Interval(2.5, 1.5, 4.1, "mover-log"), p_value=0.0004, p_adjusted=0.004)
     said = sentence(make_finding(c))
     assert said == ("At 0.60, women passing the camera were 2.5 times as likely as men to trigger "
-                    "a false alert (95% CI 1.5 to 4.1; adjusted p = 0.0040): 5.0% against 2.0%.")
+                    "a false alert each time they were searched (95% CI 1.5 to 4.1; adjusted p = 0.0040): 5.0% against 2.0%.")
 
 
 def test_zero_error_lower_group_reads_at_least(context):

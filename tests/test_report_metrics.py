@@ -85,6 +85,7 @@ def test_summary_sentence_at_deepface_default(context):
     assert fpir.shown
     assert (f"At {formatting.threshold(DEEPFACE)}, women passing the camera were "
             f"{formatting.ratio(fpir.ratio.value)} times as likely as men to trigger a false alert "
+            f"each time they were searched "
             f"(95% CI {formatting.ratio_end(fpir.ratio.low)} to "
             f"{formatting.ratio_end(fpir.ratio.high)}; adjusted p") in text
     assert "For the miss rate, too few people with ethnicity “other”" in text

@@ -15,6 +15,7 @@ import os
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from audit.metrics import contrasts, table, trials
 from audit.metrics.pair_verdicts import SHOWN, ratios_with_p, shown_verdict
@@ -66,6 +67,12 @@ def _table(title: str, *headers: str) -> Table:
     return out
 
 
+def _add_row(out: Table, *cells: str) -> None:
+    """A row of plain text: group labels and column names are the data's, and rich would
+    read ``[bold]`` or ``[/b]`` in them as its markup (hiding the text, or failing)."""
+    out.add_row(*(Text(cell) for cell in cells))
+
+
 def _level(confidence: float) -> str:
     """95% for 0.95; 99.5% for 0.995."""
     return f"{100 * confidence:g}%"
@@ -89,7 +96,7 @@ def overall_table(frame: pd.DataFrame, confidence: float = 0.95) -> Table:
                  for g in same[~same["sufficient"] & ~unlabelled].itertuples()]
         named = "; ".join(small[:NAMED_SMALL]) + (
             f" and {len(small) - NAMED_SMALL} more" if len(small) > NAMED_SMALL else "")
-        out.add_row(row.metric, _point(row), _rate(row), f"{row.n_trials:,}",
+        _add_row(out, row.metric, _point(row), _rate(row), f"{row.n_trials:,}",
                     f"{row.n_errors:,}", named or "-")
     if trials.has_unknown_label(grouped["group"]).any():
         out.caption = UNLABELLED
@@ -125,7 +132,7 @@ def disparity_table(frame: pd.DataFrame, top: int = TOP_PAIRS,
     for row in chosen.itertuples():
         p = float(row.p_adjusted)  # NaN: no adjusted p-value
         shown = shown_verdict(p, row.ci_low, 1 - confidence)
-        out.add_row(row.metric, _point(row), f"{row.group} / {row.group_b}",
+        _add_row(out, row.metric, _point(row), f"{row.group} / {row.group_b}",
                     ratio_text(row.value, row.ci_low, row.ci_high), _p_value(p), shown)
     return out
 
@@ -153,7 +160,7 @@ def projection_table(frame: pd.DataFrame) -> Table | None:
                              f"{_percent(row['ci_high'])})")
             else:
                 cells.append(f"{row['value']:,.0f} ({row['ci_low']:,.0f}-{row['ci_high']:,.0f})")
-        out.add_row(_point(next(block.itertuples())), *cells)
+        _add_row(out, _point(next(block.itertuples())), *cells)
     return out
 
 

@@ -114,8 +114,8 @@ def metrics(
             table = _with_projection(table, crowd=crowd, share=share_on_watchlist,
                                      watchlist=watchlist or audit_watchlist,
                                      audit_watchlist=audit_watchlist)
-    for warning in caught:
-        note(str(warning.message))
+    for message in dict.fromkeys(str(w.message) for w in caught):  # once, though it held
+        note(message)                                                # at several points
     footer = () if grouping or source.is_dir() else (
         no_disparity_line(label_columns(attributes, mapping), attributes.name),)
     _write_and_show(table, out, json_output=json_output, scores=scores, footer=footer)

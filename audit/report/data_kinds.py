@@ -8,6 +8,13 @@ has a second image" would be a false reason for the missing miss rate.
 :func:`data_kinds` reads which kinds the metrics table holds trials of, and
 codes the reason each missing miss rate is missing; the templates word the
 codes (``miss_gap_words`` in ``macros/words.html.j2``).
+
+A live deployment's export searches the same person many times (a camera sees
+a passer-by on every pass), and its 1:N rates count searches, not people:
+"the share of passers-by who trigger an alert" would then understate how many
+people were ever wrongly flagged. :attr:`DataKinds.repeated` holds the searches
+and the people behind each 1:N rate searched more than once each, so the words
+say "searches" and give both counts.
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ class DataKinds:
 
     kinds: tuple[str, ...] = ()
     missing_misses: tuple[tuple[str, str], ...] = ()
+    #: ``(metric, searches, people)`` of each 1:N rate (``fpir``, ``fnir``) at the primary
+    #: point whose people were searched more than once on average.
+    repeated: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def identification(self) -> bool:
@@ -56,6 +66,11 @@ class DataKinds:
     def miss_reasons(self) -> tuple[str, ...]:
         """The distinct reason codes of the missing miss rates, in kind order."""
         return tuple(dict.fromkeys(reason for _, reason in self.missing_misses))
+
+    def searches(self, metric: str) -> tuple[int, int] | None:
+        """``(searches, people)`` behind a 1:N rate whose people were searched more than
+        once on average, else None (one search each: "people" and "searches" agree)."""
+        return next(((n, people) for m, n, people in self.repeated if m == metric), None)
 
     def miss_reason(self, metric: str) -> str | None:
         """The reason code for a miss rate (``fnir``, ``fnmr``, ``fnmr_incl_fta``) with no trial."""
@@ -88,4 +103,15 @@ def data_kinds(index: MetricsIndex, datasets: tuple[DatasetInfo, ...]) -> DataKi
     gaps = {IDENTIFICATION: NO_WATCHLISTED_SEARCH, VERIFICATION: NO_SAME_PERSON_PAIR}
     missing = tuple((kind, ONE_IMAGE_EACH if single else gaps[kind]) for kind in kinds
                     if not _has_trials(index, KIND_RATES[kind][1], points[:1]))
-    return DataKinds(kinds, missing)
+    return DataKinds(kinds, missing, _repeated(index, points[0]))
+
+
+def _repeated(index: MetricsIndex, point: OperatingPoint) -> tuple[tuple[str, int, int], ...]:
+    """Searches and people of each overall 1:N rate at ``point`` with more searches than
+    people (the rows' ``n_trials`` and ``n_subjects``)."""
+    found = []
+    for metric in KIND_RATES[IDENTIFICATION]:
+        row = index.overall(metric, point)
+        if row is not None and row.n_trials > row.n_subjects > 0:
+            found.append((metric, row.n_trials, row.n_subjects))
+    return tuple(found)
