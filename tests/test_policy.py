@@ -473,3 +473,29 @@ def test_runs_list_headline_reads_the_first_audited_point_without_a_deployment(
     assert result.exit_code == 0, result.output
     assert "deepface-default: fpir 9.52%" in result.output
     assert "fmr 0.10%" not in result.output
+
+
+def test_a_broken_evidence_limit_says_its_interval_is_unadjusted(capsys):
+    """A pair the report called "not shown after correction" broke an "evidence" limit on
+    its own interval (a new user's FPIR ratio 1.29 [1.03, 1.61], adjusted p 0.072): the
+    terminal says what the check read, and the report's words for the mode say the same."""
+    from audit.cli.audits import EVIDENCE_PER_CHECK
+    from audit.report.render import environment
+
+    rates = [_row(metric="fpir", grouping="sex", group=g) for g in ("female", "male")]
+    ratio = _row(metric="fpir", statistic="ratio", grouping="sex", group="female",
+                 group_b="male", value=1.29, ci_low=1.03, ci_high=1.61)
+    metrics = _table(_row(metric="fpir"), *rates, ratio)
+    said = []
+    for mode in ("evidence", "estimate"):
+        outcome = check_policy(PolicySpec(max_fpir_ratio=1.01, evaluate=mode), metrics, ("sex",))
+        assert outcome.state == "broken"
+        with pytest.raises(typer.Exit):
+            gate_policy(outcome, quiet=True)
+        said.append(capsys.readouterr().err)
+    assert ("not adjusted for the table's other comparisons: a pair not shown after "
+            "correction can still break a limit") in " ".join(said[0].split())
+    assert "not adjusted" not in said[1]  # the estimate reads no interval
+    assert EVIDENCE_PER_CHECK.startswith('policy: "evidence" reads each check on its own')
+    words = environment().get_template("macros/words.html.j2").module.policy_modes
+    assert "not adjusted for the other checks" in words["evidence"]

@@ -301,3 +301,12 @@ def test_one_search_a_person_needs_no_counting_note(scores_images):
     context = build_context(_metrics(once, images), run_info(score_log=True))
     assert context.kinds.searches("fpir") is None
     assert "count searches, not people" not in _section("results", context)
+
+
+def test_a_log_without_a_sweep_names_the_option_that_makes_one(scores_images):
+    scores, images = scores_images
+    table = _metrics(scores, images)
+    said = _section("results", build_context(table, run_info(score_log=True)))
+    assert ("The metrics table holds no threshold sweep ( lfr-audit metrics computes one "
+            "with --sweep )") in said  # the code elements' edges read as spaces here
+    assert "--sweep" not in _section("results", build_context(table, run_info()))

@@ -16,6 +16,7 @@ from .common import (
     CacheDir,
     DataDir,
     RunsDir,
+    UserError,
     app,
     default_cache_dir,
     list_written,
@@ -119,6 +120,11 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+#: Under ``evaluate = "evidence"``, what a broken check's interval is (and is not).
+EVIDENCE_PER_CHECK = ('policy: "evidence" reads each check on its own interval, not adjusted '
+                      "for {others}: a pair not shown after correction can still break a limit")
+
+
 def _state_line(outcome: PolicyOutcome) -> str:
     """``policy: met (2 limits; 6 checks; evaluate = "estimate")`` or ``policy: no policy``."""
     from ..report.policy_outcome import NO_POLICY
@@ -138,8 +144,15 @@ def gate_policy(outcome: PolicyOutcome, *, quiet: bool = False) -> None:
     """Name each broken and each not-evaluated limit on a line of its own, then
     the outcome (not when ``quiet``: the JSON holds it); exit with
     :func:`policy_exit_code` unless it is 0."""
+    from ..report.policy_outcome import EVIDENCE
+
     for check in outcome.broken:
         tell(f"[bold red]policy:[/] {escape(check.sentence)}")
+    if outcome.broken and outcome.mode == EVIDENCE:
+        others = len(outcome.checks) - 1
+        tell(escape(EVIDENCE_PER_CHECK.format(others=(
+            f"the {_plural(others, 'other check')} or " if others else "") +
+            "the table's other comparisons")))
     skipped = " (skipped: skip_unevaluable = true)" if outcome.skip_unevaluable else ""
     for check in outcome.not_evaluated:
         tell(f"[bold yellow]policy:[/] {escape(check.sentence)}{skipped}")
@@ -150,29 +163,42 @@ def gate_policy(outcome: PolicyOutcome, *, quiet: bool = False) -> None:
         raise typer.Exit(code)
 
 
+MIXED_COMPARE = ("compare {before} with {after}: give two run folders, or two score logs' "
+                 "metrics tables (metrics.parquet), not one of each")
+
+
 @app.command()
 @reports_user_errors
 def compare(
-    before: Annotated[Path, typer.Argument(help="Earlier run folder.", file_okay=False)],
-    after: Annotated[Path, typer.Argument(help="Later run folder.", file_okay=False)],
+    before: Annotated[Path, typer.Argument(
+        help="Earlier run folder, or a score log's metrics table (metrics.parquet).")],
+    after: Annotated[Path, typer.Argument(
+        help="Later run folder, or a score log's metrics table.")],
     out: Annotated[Path | None, typer.Option(
-        help="Folder for compare.json and the changes report \\[default: AFTER].")] = None,
+        help="Folder for compare.json and the changes report \\[default: AFTER, or the "
+             "folder of AFTER's table].")] = None,
 ) -> None:
-    """What changed between two runs; exit code 3 if AFTER broke a policy limit,
-    4 if AFTER has a limit that could not be evaluated (as `run` exits).
+    """What changed between two runs, or two score logs' metrics tables; exit code 3 if
+    AFTER broke a policy limit, 4 if AFTER has a limit that could not be evaluated (as
+    `run` exits).
 
     Headline rates first, then the fixed pairs of the demographic groupings,
     then the other significant changes (Benjamini-Hochberg, false discovery
-    rate 5%, over every change tested), then the set-up changes.
+    rate 5%, over every change tested), then the set-up changes (for tables:
+    the options, the about file and each input file's SHA-256 from the records
+    `metrics` wrote beside them).
     """
     from ..runs.compare import compare_runs
+    from ..runs.compare_logs import compare_tables
     from ..report.policy_outcome import PolicyOutcome
     from ..runs.report import render_changes
     from ..report.changes import build_changes, text_lines
     from ..tables import write_json
 
-    comparison = compare_runs(before, after)
-    folder = out or after
+    if before.is_dir() != after.is_dir():
+        raise UserError(MIXED_COMPARE.format(before=before, after=after))
+    comparison = compare_runs(before, after) if after.is_dir() else compare_tables(before, after)
+    folder = out or (after if after.is_dir() else after.parent)
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "compare.json", comparison.to_json())
     written = render_changes(comparison, folder)

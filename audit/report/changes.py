@@ -185,13 +185,15 @@ def verdict_text(change: RateChange | PairChange) -> str:
 
 
 def _who(change: RateChange | PairChange) -> str:
-    """``"FPIR a / b (ethnicity)"``, ``"FMR (cross-group) f -> m (gender)"``, ``"FPIR overall"``."""
+    """``"FPIR a / b (ethnicity)"``, ``"FMR (cross-group) f with m (gender)"`` (a cell of the
+    symmetric matrix: comparisons of a person of one group with a person of the other),
+    ``"FPIR overall"``."""
     rate = RATE_SHORT.get(change.metric, change.metric)
     if change.kind == "pair":
         return f"{rate} {change.group} / {change.group_b} ({change.grouping})"
     if change.grouping == "overall":
         return f"{rate} overall"
-    group = f"{change.group} -> {change.group_b}" if change.group_b else change.group
+    group = f"{change.group} with {change.group_b}" if change.group_b else change.group
     return f"{rate} {group} ({change.grouping})"
 
 

@@ -133,10 +133,16 @@ def diff_dicts(a: dict, b: dict) -> tuple[SettingChange, ...]:
 
 def read_metrics(folder: Path) -> pd.DataFrame:
     """A run's METRICS rows without the sweep, checked for the structure columns."""
-    frame = pq.read_table(Path(folder) / METRICS_FILE).to_pandas()
+    return read_metrics_table(Path(folder) / METRICS_FILE, named=folder)
+
+
+def read_metrics_table(path: Path, *, named: Path | None = None) -> pd.DataFrame:
+    """A metrics table's rows without the sweep, checked for the structure columns
+    (``named``: what the error calls it, the run folder or the table itself)."""
+    frame = pq.read_table(path).to_pandas()
     missing = [c for c in NEEDED if c not in frame.columns]
     if missing:
-        raise RunError(OLD_TABLE.format(folder=folder, columns=", ".join(missing)))
+        raise RunError(OLD_TABLE.format(folder=named or path, columns=", ".join(missing)))
     return _unswept(frame)
 
 

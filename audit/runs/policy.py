@@ -37,6 +37,11 @@ What a limit means (``evaluate``)
 
 The interval is the metrics table's (``ci_low``, ``ci_high``, at the spec's
 ``[statistics] confidence``). A limit equal to the value (or to the bound) is met.
+Each check reads its own interval, unadjusted for the other checks or for the
+table's other comparisons: at 95% a kept limit reads broken under ``"evidence"``
+at most 2.5% of the time per check, so with many checks one may break by chance,
+and a fixed pair that is not shown after the Benjamini-Hochberg correction the
+report applies can still break an ``"evidence"`` ratio limit.
 
 Not evaluated
 -------------

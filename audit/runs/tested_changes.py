@@ -16,6 +16,7 @@ from dataclasses import replace
 import pandas as pd
 
 from ..metrics import table as mt
+from ..metrics.trials import FMR_CROSS
 from ..metrics.contrasts import DIFFERENCE, P_ADJUSTED, RATIO, benjamini_hochberg
 from ..report.comparison import (
     CALIBRATED,
@@ -96,7 +97,7 @@ def rate_changes(frames: Mapping[str, pd.DataFrame], points: Mapping[tuple, Poin
     keys = ["metric", "grouping", "group", mt.GROUP_B, "point_key"]
     runs = {}
     for run, frame in frames.items():
-        rows = frame[frame[mt.STATISTIC] == mt.RATE].drop_duplicates(keys)
+        rows = _one_per_mirror(frame[frame[mt.STATISTIC] == mt.RATE]).drop_duplicates(keys)
         runs[run] = {tuple(k): _estimate(r) for k, r in zip(
             rows[keys].itertuples(index=False, name=None), rows.itertuples(index=False),
             strict=True)}
@@ -107,6 +108,27 @@ def rate_changes(frames: Mapping[str, pd.DataFrame], points: Mapping[tuple, Poin
         a, b = runs[BEFORE].get(key), runs[AFTER].get(key)
         out.append(_rate_change(metric, grouping, group, group_b, point, a, b))
     return out
+
+
+def _one_per_mirror(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with each cross-group FMR cell once: the matrix is symmetric (a comparison
+    counts in the unordered pair of its two people's groups), so cell (a, b) and its
+    mirror (b, a) are one figure, tested once (the one with ``group <= group_b``). A cell
+    whose mirror holds another figure (a directional matrix) is kept."""
+    cross = rows[rows["metric"] == FMR_CROSS]
+    if cross.empty:
+        return rows
+    keys = ["grouping", "group", mt.GROUP_B, mt.OPERATING_POINT]
+    mirror = cross.rename(columns={"group": mt.GROUP_B, mt.GROUP_B: "group"})
+    paired = cross.reset_index().merge(mirror[[*keys, "value", "n_trials", "n_errors"]],
+                                       on=keys, how="left", suffixes=("", "_mirror"))
+    same = ((paired["value"] == paired["value_mirror"])
+            | (paired["value"].isna() & paired["value_mirror"].isna())) & (
+        paired["n_trials"] == paired["n_trials_mirror"]) & (
+        paired["n_errors"] == paired["n_errors_mirror"])
+    dropped = paired.loc[same & (paired["group"].astype(str) > paired[mt.GROUP_B].astype(str)),
+                         "index"]
+    return rows.drop(index=dropped)
 
 
 def _rate_change(metric, grouping, group, group_b, point, a, b) -> RateChange:
