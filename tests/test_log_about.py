@@ -130,6 +130,7 @@ def test_the_record_is_plain_json_holding_the_about_file_options_and_counts(desc
         "images": len(set(frame["probe_id"]) | set(frame["reference_id"].dropna())),
         "verification_trials": int((frame["trial_kind"] == "verification").sum()),
         "identification_searches": int((frame["trial_kind"] == "identification").sum()),
+        "label_values": {"gender": sorted(pd.read_csv(folder / "people.csv")["gender"].unique())},
     }
 
 
@@ -277,7 +278,7 @@ def test_log_counts_leave_images_unknown_without_image_ids():
     without = pd.DataFrame({"image_id": ["a", "b"], "subject_id": ["a", "b"]})
     assert log_counts(scores, with_ids) == {"subjects": 2, "images": 3,
                                             "verification_trials": 3,
-                                            "identification_searches": 1}
+                                            "identification_searches": 1, "label_values": {}}
     assert log_counts(scores, without)["images"] is None
 
 

@@ -239,14 +239,50 @@ def test_an_unnamed_log_dataset_is_not_the_the():
     assert "The the" not in text and "The score log's images as used in this audit." in text
 
 
+def test_a_verification_report_defines_and_explains_only_its_rates(verification_only):
+    """1:1 only: no FPIR/FNIR/TPIR in the glossary or the method, and the public 1:N
+    figures of section 2 are said to be other systems' watchlist searches."""
+    glossary = _section("glossary", verification_only)
+    assert "FMR / FNMR" in glossary and "FTA" in glossary
+    assert "FPIR" not in glossary and "FNIR" not in glossary and "TPIR" not in glossary
+    assert "such as “FMR ≤ 0.1%”" in glossary
+    assert "system declares a match." in glossary
+    method = _section("method", verification_only)
+    assert "False match rate (FMR)" in method and "False non-match rate (FNMR)" in method
+    assert "FPIR" not in method and "FNIR" not in method
+    assert "alert" not in method and "watchlist" not in method and "miss rate" not in method
+    assert "so that the overall false match rate is at most a target" in method
+    deployment = _section("deployment", verification_only)
+    assert ("These figures describe watchlist searches (1:N) made by other systems in live "
+            "deployments, which this audit’s data does not contain: it holds one-to-one "
+            "comparisons only.") in deployment
+    assert "This is why the projection" not in deployment
+    system = _section("system", verification_only)
+    assert "a match is declared when the score is at or above" in system
+
+
+def test_a_search_report_defines_and_explains_no_comparison_rate(passers_by):
+    """1:N only: no FMR/FNMR in the glossary or the method."""
+    glossary = _section("glossary", passers_by)
+    assert "FPIR / FNIR" in glossary and "such as “FPIR ≤ 0.1%”" in glossary
+    assert "FMR" not in glossary and "FNMR" not in glossary
+    method = _section("method", passers_by)
+    assert "False alert rate (FPIR" in method and "Miss rate (FNIR" in method
+    assert "FMR" not in method and "false match" not in method and "non-match" not in method
+    assert "Searches involving the same person are not independent" in method
+    deployment = _section("deployment", passers_by)
+    assert "These figures come from other systems" in deployment
+
+
 def test_rates_of_people_searched_many_times_say_they_count_searches(scores_images):
     """A live export searches a passer-by on every pass: "the share of passers-by who
     trigger an alert" read 5.2% where 22% of them had been flagged at least once. The
     definitions say searches, and the counts of searches and people are given."""
     scores, images = scores_images
     table = _metrics(scores, images)
-    rows = table.to_pandas().set_index(["grouping", "statistic", "metric"]).loc[
-        ("overall", "rate")]
+    frame = table.to_pandas()
+    rows = frame[(frame["grouping"] == "overall") & (frame["statistic"] == "rate")].set_index(
+        "metric")
     assert rows.loc["fpir", "n_trials"] > rows.loc["fpir", "n_subjects"]  # 430 of 43
     context = build_context(table, run_info(score_log=True))
     assert context.kinds.searches("fpir") == (430, 43)

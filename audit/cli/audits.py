@@ -77,12 +77,25 @@ def run(
 
 
 def _show_answers(folder: Path, confidence: float) -> None:
-    """The short answer of a run: overall rates and the largest disparities, as ``metrics``."""
+    """The short answer of a run: overall rates and the largest disparities, as ``metrics``,
+    calibrated thresholds shown as ``metrics`` shows them (:mod:`.threshold_text`: the
+    number nearest the computed one, of at least four significant digits, that decides
+    the run's scores alike), with a line giving both where they differ."""
+    import pyarrow.parquet as pq
+
     from ..runs import layout
     from ..tables import read_table
     from .answers import print_answers
+    from .threshold_text import SHOWN_FOR_RUN, shown_pairs, with_shown_thresholds
 
-    print_answers(read_table(folder / layout.METRICS_FILE).to_pandas(), confidence)
+    frame, shown = read_table(folder / layout.METRICS_FILE).to_pandas(), {}
+    scores_path = folder / layout.SCORES_FILE  # absent: thresholds shown as computed
+    if scores_path.is_file():
+        scores = pq.read_table(scores_path, columns=["score"]).column("score")
+        frame, shown = with_shown_thresholds(frame, scores.to_numpy(zero_copy_only=False))
+    print_answers(frame, confidence)
+    if shown:
+        typer.echo(SHOWN_FOR_RUN.format(pairs=shown_pairs(shown)))
 
 
 def _print_json(folder: Path) -> None:

@@ -65,3 +65,24 @@ def shown_thresholds(frame: pd.DataFrame, scores: np.ndarray) -> dict[float, flo
         high = scores.min(where=scores >= threshold, initial=np.inf)
         shown[float(threshold)] = shown_between(float(threshold), float(low), float(high))
     return shown
+
+
+#: The line under a run's tables when a calibrated threshold is shown shortened.
+SHOWN_FOR_RUN = ("thresholds shown: {pairs} in the table (every trial of the run is decided "
+                 "alike at both)")
+
+
+def with_shown_thresholds(frame: pd.DataFrame,
+                          scores: np.ndarray) -> tuple[pd.DataFrame, dict[float, float]]:
+    """``frame`` with each calibrated threshold replaced by the one shown
+    (:func:`shown_thresholds` on ``scores``), and the replaced ones, computed -> shown:
+    the terminal prints the short number, and a line giving both when they differ."""
+    shown = {t: s for t, s in shown_thresholds(frame, scores).items() if t != s}
+    if not shown:
+        return frame, shown
+    return frame.assign(threshold=frame["threshold"].replace(shown)), shown
+
+
+def shown_pairs(shown: dict[float, float]) -> str:
+    """``0.6012 for 0.6012345678901234``, one for each replaced threshold."""
+    return ", ".join(f"{s!r} for {t!r}" for t, s in shown.items())

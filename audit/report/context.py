@@ -34,6 +34,7 @@ from audit.report import appendix, curves, findings, panels
 from audit.report.appendix import Composition, FamilyBlock, KeyValue, flatten
 from audit.report.changes import Changes
 from audit.report.data_kinds import DataKinds, data_kinds
+from audit.report.group_names import GroupNames, group_names
 from audit.report.curves import Det, DisparityCurve, Sweep
 from audit.report.findings import KEY_METRICS, Finding, PointFindings
 from audit.report.inputs import (
@@ -164,7 +165,8 @@ class ReportContext:
     (:mod:`audit.report.watchlist_size`); ``trial_counts`` people and trials
     by group as the metrics table counts them (:mod:`audit.report.trial_counts`);
     ``kinds`` the kinds of trial the table holds (1:N, 1:1) and why a miss rate
-    is missing (:mod:`audit.report.data_kinds`).
+    is missing (:mod:`audit.report.data_kinds`); ``group_names`` the column values of
+    the labels of groups of several columns (:mod:`audit.report.group_names`).
     """
 
     run: RunInfo
@@ -188,6 +190,7 @@ class ReportContext:
     size_curves: tuple[SizeCurve, ...] = ()
     trial_counts: tuple[TrialCounts, ...] = ()
     kinds: DataKinds = DataKinds()
+    group_names: GroupNames = GroupNames()
 
     @property
     def group_labels(self) -> tuple[str, ...]:
@@ -314,6 +317,7 @@ def build_context(
         size_curves=size_curves(metrics, primary, _single(groupings)),
         trial_counts=trial_counts(index, groupings),
         kinds=data_kinds(index, run.datasets),
+        group_names=group_names(metrics, run),
     )
 
 

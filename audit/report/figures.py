@@ -218,12 +218,14 @@ def _forest_axis(ax, shown: list, k: int) -> None:
 
 def forest_figure(panel: Panel, *, titles: Mapping[str, str], overall_label: str,
                   insufficient: str, no_trials: str, styles: GroupStyles | None = None,
-                  figure_id: str = "forest") -> Figure:
+                  figure_id: str = "forest", names: Mapping[str, str] | None = None) -> Figure:
     """The forest plot as a matplotlib Figure (see :func:`forest`)."""
     styles = styles or GroupStyles()
+    names = names or {}
     words = {"insufficient": plain(insufficient), "no_trials": plain(no_trials)}
     rows = ([panel.overall] if panel.overall else []) + list(panel.rows)
-    labels = [plain(overall_label) if r.group == ALL else short(r.group) for r in rows]
+    labels = [plain(overall_label) if r.group == ALL else short(names.get(r.group, r.group))
+              for r in rows]
     n, k = len(rows), len(panel.blocks)
     with matplotlib.rc_context(_rc(figure_id)):
         fig = Figure(figsize=(WIDTH, 0.85 + 0.22 * n))
@@ -246,18 +248,20 @@ def forest_figure(panel: Panel, *, titles: Mapping[str, str], overall_label: str
 
 
 def forest(panel: Panel, *, figure_id: str, titles: Mapping[str, str], overall_label: str,
-           insufficient: str, no_trials: str, styles: GroupStyles | None = None) -> SafeSvg:
+           insufficient: str, no_trials: str, styles: GroupStyles | None = None,
+           names: Mapping[str, str] | None = None) -> SafeSvg:
     """Forest plot: each group's rate and interval, one column per rate of the panel.
 
     The overall rate is the first row (a black diamond) and a dotted vertical
     line; each group is drawn in its report-wide style (``styles``). A group
     flagged insufficient shows ``insufficient`` in its row instead of a point;
     a group without trials shows ``no_trials``; a column with no rate to place
-    has no tick labels. ``titles`` maps a metric name to its panel title.
+    has no tick labels. ``titles`` maps a metric name to its panel title; ``names`` a
+    group label to the words printed for it (:meth:`audit.report.group_names.GroupNames.texts`).
     """
     fig = forest_figure(panel, titles=titles, overall_label=overall_label,
                         insufficient=insufficient, no_trials=no_trials, styles=styles,
-                        figure_id=figure_id)
+                        figure_id=figure_id, names=names)
     with matplotlib.rc_context(_rc(figure_id)):
         return _draw(fig, figure_id)
 
@@ -288,8 +292,10 @@ def heatmap_colours():
 
 
 def heatmap_figure(matrix: CrossMatrix, *, vmax: float, xlabel: str, ylabel: str,
-                   insufficient: str, colorbar_label: str, figure_id: str = "heatmap") -> Figure:
+                   insufficient: str, colorbar_label: str, figure_id: str = "heatmap",
+                   names: Mapping[str, str] | None = None) -> Figure:
     """The heatmap as a matplotlib Figure (see :func:`heatmap`)."""
+    names = names or {}
     xlabel, ylabel, insufficient, colorbar_label = map(plain, (xlabel, ylabel, insufficient, colorbar_label))
     n_rows, n_cols = len(matrix.probe_groups), len(matrix.reference_groups)
     values = np.full((n_rows, n_cols), np.nan)
@@ -322,10 +328,10 @@ def heatmap_figure(matrix: CrossMatrix, *, vmax: float, xlabel: str, ylabel: str
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
                         color=_text_colour(cmap(norm(value))), linespacing=1.3)
         ax.set_xticks(range(n_cols))
-        ax.set_xticklabels([short(g, 20) for g in matrix.reference_groups],
+        ax.set_xticklabels([short(names.get(g, g), 20) for g in matrix.reference_groups],
                            rotation=30 if n_cols > 3 else 0, ha="right" if n_cols > 3 else "center")
         ax.set_yticks(range(n_rows))
-        ax.set_yticklabels([short(g, 20) for g in matrix.probe_groups])
+        ax.set_yticklabels([short(names.get(g, g), 20) for g in matrix.probe_groups])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         for spine in ax.spines.values():
@@ -341,20 +347,21 @@ def heatmap_figure(matrix: CrossMatrix, *, vmax: float, xlabel: str, ylabel: str
 
 
 def heatmap(matrix: CrossMatrix, *, figure_id: str, vmax: float, xlabel: str, ylabel: str,
-            insufficient: str, colorbar_label: str) -> SafeSvg | None:
+            insufficient: str, colorbar_label: str,
+            names: Mapping[str, str] | None = None) -> SafeSvg | None:
     """Cross-group FMR matrix: probe group (rows) by reference group (columns).
 
     Colour (:func:`heatmap_colours`, white at 0, linear to ``vmax``, the one scale every heatmap of
     the rate shares: :func:`audit.report.panels.heatmap_scale`) repeats the rate printed in each
     cell above its counts (false matches / comparisons); insufficient or empty
     cells are hatched grey and give only their number of comparisons. None when
-    no cell has a rate to show (the template words it).
+    no cell has a rate to show (the template words it). ``names``: as :func:`forest`'s.
     """
     if not any(c is not None and c.shown for row in matrix.cells for c in row):
         return None
     fig = heatmap_figure(matrix, vmax=vmax, xlabel=xlabel, ylabel=ylabel,
                          insufficient=insufficient, colorbar_label=colorbar_label,
-                         figure_id=figure_id)
+                         figure_id=figure_id, names=names)
     with matplotlib.rc_context(_rc(figure_id)):
         return _draw(fig, figure_id)
 

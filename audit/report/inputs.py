@@ -224,9 +224,13 @@ class RunInfo:
     #: False when nothing describes the system, data and labels (a bare metrics table,
     #: or a score log without an about file): the report says how to add it.
     described: bool = True
+    #: Label column -> its values in the data: the report names each column of a group of
+    #: several columns with its value (:mod:`audit.report.group_names`).
+    label_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spec", _frozen(self.spec))
+        object.__setattr__(self, "label_values", _frozen(self.label_values))
         object.__setattr__(self, "provenance", _frozen(self.provenance))
         object.__setattr__(self, "policy", _frozen(self.policy))
 

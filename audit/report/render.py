@@ -32,6 +32,7 @@ from audit.report import assets, figures, size_figures, threshold_figures
 from audit.report.changes import Changes
 from audit.report.context import ReportContext
 from audit.report.formatting import FILTERS
+from audit.report.group_names import GroupNames, group_filter
 from audit.report.inputs import FaceImage
 from audit.tables import write_bytes
 from audit.report.references import public_references
@@ -93,8 +94,10 @@ class Figures:
         return self._draw("watchlist_size", data, **words)
 
 
-def environment(templates: Path | None = None, drawn: Figures | None = None) -> jinja2.Environment:
-    """The report's Jinja2 environment (autoescape on, strict undefined)."""
+def environment(templates: Path | None = None, drawn: Figures | None = None,
+                names: GroupNames | None = None) -> jinja2.Environment:
+    """The report's Jinja2 environment (autoescape on, strict undefined); ``names`` (the
+    ``group_names`` global) words the labels of groups of several columns."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates or assets.templates_dir())),
         autoescape=True,
@@ -104,6 +107,8 @@ def environment(templates: Path | None = None, drawn: Figures | None = None) -> 
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)
+    env.filters["group"] = group_filter
+    env.globals["group_names"] = names if names is not None else GroupNames()
     env.globals["inf"] = float("inf")
     env.globals["references"] = public_references()
     env.globals["figures"] = drawn if drawn is not None else Figures()
@@ -159,7 +164,8 @@ def _render_template(
     **variables: object,
 ) -> str:
     marker = f"/*fonts-{secrets.token_hex(16)}*/"
-    template = environment(templates, drawn).get_template(name)
+    names = getattr(variables.get("ctx"), "group_names", None)  # a report's context
+    template = environment(templates, drawn, names).get_template(name)
     html = template.render(font_css=Markup(marker), csp=CSP, medium=medium, **variables)
     css = font_css if font_css is not None else assets.font_face_css(html)
     return html.replace(marker, css, 1)

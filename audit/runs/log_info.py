@@ -59,6 +59,8 @@ def run_info_from_record(record: Mapping[str, Any] | None, *, run_id: str,
         score_log=bool(record),
         described=_states_anything(about),
         policy=record.get("policy") or {},
+        label_values={str(k): tuple(map(str, v))
+                      for k, v in (counts.get("label_values") or {}).items()},
     )
 
 
@@ -72,7 +74,8 @@ def _provenance(record: Mapping[str, Any]) -> dict[str, Any]:
     if not record:
         return {}
     return {"versions": record.get("versions", {}), "sources": record.get("sources", {}),
-            "counts": record.get("counts", {}), "inputs": record.get("inputs", {})}
+            "counts": {k: v for k, v in record.get("counts", {}).items() if k != "label_values"},
+            "inputs": record.get("inputs", {})}
 
 
 def _system(system: Mapping[str, Any], thresholds) -> SystemUnderTest:

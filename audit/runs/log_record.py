@@ -41,8 +41,25 @@ def record_path(metrics_path: Path) -> Path:
     return Path(metrics_path).with_suffix(SUFFIX)
 
 
-def log_counts(scores: pa.Table, images: pd.DataFrame) -> dict[str, int | None]:
-    """People, images, 1:1 comparisons and 1:N searches in a checked score log.
+#: Most values of a label column recorded (``label_values``); a column with more is left out.
+MAX_LABEL_VALUES = 1_000
+
+
+def label_values(images: pd.DataFrame) -> dict[str, list[str]]:
+    """Each label column of ``images`` (not ``image_id``/``subject_id``) -> its distinct
+    values, sorted, for columns of at most :data:`MAX_LABEL_VALUES`: the report names
+    each column of a group of several columns with its value."""
+    out = {}
+    for column in images.columns.drop(["image_id", "subject_id"], errors="ignore"):
+        values = pd.unique(images[column].dropna().astype(str))
+        if len(values) <= MAX_LABEL_VALUES:
+            out[str(column)] = sorted(values)
+    return out
+
+
+def log_counts(scores: pa.Table, images: pd.DataFrame) -> dict[str, Any]:
+    """People, images, 1:1 comparisons and 1:N searches in a checked score log, and
+    the values of its label columns (``label_values``, :func:`label_values`).
 
     ``images`` has one row per image the trials mention (``image_id``,
     ``subject_id``); a log without image ids lets each person stand for their
@@ -57,12 +74,13 @@ def log_counts(scores: pa.Table, images: pd.DataFrame) -> dict[str, int | None]:
         "images": None if without_ids else len(images),
         "verification_trials": by_kind.get("verification", 0),
         "identification_searches": by_kind.get("identification", 0),
+        "label_values": label_values(images),
     }
 
 
 def write_record(metrics_path: Path, *, about: Mapping[str, Any] | None,
                  sources: Mapping[str, str], options: Mapping[str, Any],
-                 counts: Mapping[str, int | None],
+                 counts: Mapping[str, Any],
                  inputs: Mapping[str, Any] | None = None,
                  policy: Mapping[str, Any] | None = None) -> Path:
     """Write the record beside ``metrics_path``; ``about`` is

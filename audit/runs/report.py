@@ -90,6 +90,19 @@ def _composition(manifest, groupings: Iterable[str]) -> tuple[GroupCount, ...]:
     return tuple(out)
 
 
+def _label_values(manifest, groupings: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each label column the groupings read from the manifest -> its values."""
+    from audit.metrics.trials import Grouping
+    from audit.runs.log_record import label_values
+
+    read: set[str] = set()
+    for name in groupings:
+        grouping = Grouping.parse(name)
+        read.update(grouping.sensitive + grouping.control)
+    columns = [c for c in manifest.column_names if c in read]
+    return {c: tuple(v) for c, v in label_values(manifest.select(columns).to_pandas()).items()}
+
+
 def _faces(manifest, root: Path, grouping: str | None) -> tuple[FaceImage, ...]:
     """One example image per group (first image id), inside the dataset root only."""
     frame = manifest.to_pandas().sort_values("image_id", kind="stable")
@@ -156,6 +169,7 @@ def run_info_from_folder(folder: Path, *, include_faces: bool = False) -> RunInf
         system=system,
         policy=_read_json(folder, "policy.json"),
         face_images=faces,
+        label_values=_label_values(manifest, groupings) if manifest is not None else {},
     )
 
 
