@@ -341,8 +341,8 @@ def test_old_policy_json_still_reads(record, state, limits):
     (PolicySpec(max_fnir=0.1), EXIT_POLICY_NOT_EVALUATED,
      'policy: not evaluated (1 limit; 1 check; 1 not evaluated; evaluate = "estimate")'),
     (PolicySpec(max_fnir=0.1, skip_unevaluable=True), 0,
-     "policy: met (1 limit; 1 check; 1 not evaluated, skipped as the spec allows; "
-     'evaluate = "estimate")'),
+     "policy: none evaluated: 0 of 1 check (1 limit; 1 not evaluated, skipped as [policy] "
+     'skip_unevaluable = true allows; evaluate = "estimate")'),
     (PolicySpec(max_fnir=0.1, max_fpir=0.2), EXIT_POLICY,
      'policy: broken (2 limits; 4 checks; 2 broken; 1 not evaluated; evaluate = "estimate")'),
     (PolicySpec(max_fta=0.5), 0, 'policy: met (1 limit; 3 checks; evaluate = "estimate")'),

@@ -272,8 +272,13 @@ def test_coverage_is_quoted_only_when_given(context):
 def test_deployment_page_quotes_the_projection_rows(html, context):
     text = plain_text(html[html.index('id="deployment"') : html.index('id="system"')])
     overall = context.projection.overall
-    assert "These figures hold for a watchlist of 20 people, the size audited." in text
-    assert "the deployment described in the audit specification has a watchlist of 10,000" in text
+    assert ("These figures hold for a watchlist of 20 people, the size audited ([watchlist] "
+            "size in the audit specification), not for the deployment’s 10,000.") in text
+    assert ("The rates were not measured at 10,000 people (this run has no rates measured "
+            "against watchlist size), so they are applied unchanged: these figures are not a "
+            "projection to the deployment’s watchlist, whose false alerts are likely more.") in text
+    assert ("It assumes a crowd of 1,000 faces scanned ([projection] crowd in the audit "
+            "specification)") in text
     assert f"{formatting.rounded(overall.false_alerts.value)} (" in text
     assert "1 − (1 − FPIR)" not in text and "Sensitivity" not in text
 

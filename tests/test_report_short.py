@@ -160,7 +160,8 @@ def test_every_quoted_number_is_its_table_row_exactly(quoted, table):
 
 def test_settings_are_the_audits_own(quoted, context):
     settings = {float(i["value"]) for i in quoted.data if "setting" in (i.get("class") or "")}
-    assert settings <= {context.run.statistics.confidence, 0.8, float(CROWD), float(WATCHLIST)}
+    assert settings <= {context.run.statistics.confidence, 0.8, float(CROWD), float(WATCHLIST),
+                        float(SHARE), float(context.run.projection.watchlist)}
 
 
 def test_no_number_is_printed_that_is_not_quoted(quoted):

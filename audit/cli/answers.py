@@ -94,6 +94,9 @@ def overall_table(frame: pd.DataFrame, confidence: float = 0.95) -> Table:
         unlabelled = trials.has_unknown_label(same["group"])
         small = [f"{g.grouping}: {g.group}"
                  for g in same[~same["sufficient"] & ~unlabelled].itertuples()]
+        if row.n_trials and not row.sufficient:  # as the policy names it: too few
+            small.insert(0, f"overall: {row.group} ({row.n_subjects:,} subjects, "
+                            f"{row.n_trials:,} trials)")
         named = "; ".join(small[:NAMED_SMALL]) + (
             f" and {len(small) - NAMED_SMALL} more" if len(small) > NAMED_SMALL else "")
         _add_row(out, row.metric, _point(row), _rate(row), f"{row.n_trials:,}",

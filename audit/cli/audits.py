@@ -116,6 +116,10 @@ def policy_exit_code(outcome: PolicyOutcome) -> int:
     return {BROKEN: EXIT_POLICY, NOT_EVALUATED: EXIT_POLICY_NOT_EVALUATED}.get(outcome.state, 0)
 
 
+#: How a check that could not be evaluated was let pass (``skip_unevaluable``).
+SKIPPED = "skipped as [policy] skip_unevaluable = true allows"
+
+
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -126,18 +130,22 @@ EVIDENCE_PER_CHECK = ('policy: "evidence" reads each check on its own interval, 
 
 
 def _state_line(outcome: PolicyOutcome) -> str:
-    """``policy: met (2 limits; 6 checks; evaluate = "estimate")`` or ``policy: no policy``."""
+    """``policy: met (2 limits; 6 checks; evaluate = "estimate")``, ``policy: met where
+    evaluated: 4 of 6 checks (1 limit; 2 not evaluated, skipped as ...)`` or ``policy: no
+    policy``."""
     from ..report.policy_outcome import NO_POLICY
 
     if outcome.state == NO_POLICY:
         return f"policy: {NO_POLICY}"
-    counts = [_plural(len(outcome.limits), "limit"), _plural(len(outcome.checks), "check")]
+    counts = [_plural(len(outcome.limits), "limit")]
+    if outcome.words == outcome.state:  # else the words count the checks
+        counts.append(_plural(len(outcome.checks), "check"))
     if outcome.broken:
         counts.append(f"{len(outcome.broken)} broken")
     if outcome.not_evaluated:
-        counts.append(f"{len(outcome.not_evaluated)} not evaluated"
-                      + (", skipped as the spec allows" if outcome.skip_unevaluable else ""))
-    return f"policy: {outcome.state} ({'; '.join(counts)}; evaluate = \"{outcome.mode}\")"
+        counts.append(f"{len(outcome.not_evaluated)} not evaluated" + (
+            f", {SKIPPED}" if outcome.skip_unevaluable else ""))
+    return f"policy: {outcome.words} ({'; '.join(counts)}; evaluate = \"{outcome.mode}\")"
 
 
 def gate_policy(outcome: PolicyOutcome, *, quiet: bool = False) -> None:

@@ -48,31 +48,44 @@ def audited_watchlist(given: int | None, about, about_path: Path | None) -> int 
 
 
 def log_options(thresholds, target_fmr, target_fpir, groupings, interval: str,
-                min_subjects: int, min_trials: int, *, crowd: int | None, share: float,
-                watchlist: int | None, audit_watchlist: int | None) -> dict[str, Any]:
-    """The ``metrics`` options the report states (the record's ``options``)."""
+                min_subjects: int, min_trials: int, *,
+                projection: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``metrics`` options the report states (the record's ``options``); ``projection``
+    is :func:`.log_projection.projection_assumptions`' (None without ``--crowd``)."""
     return {
         "thresholds": list(thresholds or ()), "target_fmr": list(target_fmr or ()),
         "target_fpir": list(target_fpir or ()), "groupings": list(groupings or ()),
         "statistics": {"interval": interval, "min_subjects": min_subjects,
                        "min_trials": min_trials},
-        "projection": None if crowd is None else {
-            "crowd": crowd, "watchlist": watchlist or audit_watchlist,
-            "audit_watchlist": audit_watchlist, "share_on_watchlist": share},
+        "projection": projection,
     }
 
 
 def record_log(out: Path, *, about, counts: dict[str, int | None], trials: Path,
-               attributes: Path | None, options: dict[str, Any], mapping=None) -> None:
+               attributes: Path | None, options: dict[str, Any], mapping=None,
+               policy=None) -> None:
     """Write the score log's record beside its metrics table (``metrics.about.json``), with
-    each input file's SHA-256 and the columns read from it (:func:`log_inputs`)."""
+    each input file's SHA-256 and the columns read from it (:func:`log_inputs`) and the
+    ``policy`` outcome judged on it (:func:`judge_log_policy`), as a run keeps its own."""
     from ..runs.log_record import write_record
 
     sources = {"trials": trials, "attributes": attributes}
     write_record(out, about=None if about is None else about.model_dump(mode="json"),
                  sources={k: str(v) for k, v in sources.items() if v is not None},
                  options=options, counts=counts,
-                 inputs=log_inputs(trials, attributes, mapping))
+                 inputs=log_inputs(trials, attributes, mapping),
+                 policy=None if policy is None else policy.to_json())
+
+
+def digest_extra(policy, projection: dict[str, Any] | None) -> dict[str, Any]:
+    """What the JSON digest adds to the metrics' own for a score log: the ``policy`` outcome
+    and the ``projection_assumptions`` (each only when there is one)."""
+    extra: dict[str, Any] = {}
+    if policy is not None:
+        extra["policy"] = policy.to_json()
+    if projection is not None:
+        extra["projection_assumptions"] = projection
+    return extra
 
 
 def log_inputs(trials: Path, attributes: Path | None, mapping=None) -> dict[str, Any]:
@@ -99,17 +112,24 @@ def log_inputs(trials: Path, attributes: Path | None, mapping=None) -> dict[str,
     return inputs
 
 
-def gate_log_policy(about, metrics, groupings: tuple[str, ...], *, quiet: bool) -> None:
+def judge_log_policy(about, metrics, groupings: tuple[str, ...]):
     """The about file's ``[policy]`` judged on the log's metrics as ``run`` judges a run's
-    (the broken and unevaluable limits named, exit 3 or 4); without limits, one line saying
-    so and how to set them (not when ``quiet``: stdout carries JSON)."""
+    (``no policy`` without limits): before anything is written, so that the record, the JSON
+    digest and both reports carry the outcome the terminal states."""
     from ..config import PolicySpec
-    from ..report.policy_outcome import NO_POLICY
     from ..runs.policy import check_policy
+
+    return check_policy(about.policy if about is not None else PolicySpec(), metrics,
+                        groupings)
+
+
+def gate_log_policy(outcome, *, quiet: bool) -> None:
+    """:func:`judge_log_policy`'s outcome told as ``run`` tells a run's (the broken and
+    unevaluable limits named, exit 3 or 4); without limits, one line saying so and how to
+    set them (not when ``quiet``: stdout carries JSON)."""
+    from ..report.policy_outcome import NO_POLICY
     from .audits import gate_policy
 
-    outcome = check_policy(about.policy if about is not None else PolicySpec(), metrics,
-                           groupings)
     if outcome.state != NO_POLICY:
         gate_policy(outcome, quiet=quiet)
     elif not quiet:
@@ -126,7 +146,10 @@ def forget_log_record(out: Path) -> None:
 
 def render_table_report(table_path: Path, *, about, out: Path, formats: tuple[str, ...]):
     """Render a metrics table's report, described by its record and ``about`` (which
-    replaces the record's own); returns what ``render_report`` wrote."""
+    replaces the record's own, and whose ``[policy]`` is judged on the table in place of
+    the recorded outcome); returns what ``render_report`` wrote."""
+    from dataclasses import replace
+
     from ..report.render import render_report
     from ..runs.log_info import run_info_from_record
     from ..runs.log_record import read_record
@@ -139,11 +162,18 @@ def render_table_report(table_path: Path, *, about, out: Path, formats: tuple[st
     run = run_info_from_record(
         record, run_id=table_path.stem,
         about=None if about is None else about.model_dump(mode="json"))
-    return render_report(read_table(table_path), run, out, formats)
+    table = read_table(table_path)
+    if about is not None:
+        groupings = (record or {}).get("options", {}).get("groupings")
+        outcome = judge_log_policy(about, table, None if groupings is None else
+                                   tuple(groupings))
+        run = replace(run, policy=outcome.to_json())
+    return render_report(table, run, out, formats)
 
 
-def render_and_list(table_path: Path, *, about, to_stderr: bool) -> None:
-    """``metrics --report``: the table's report (HTML and PDF) beside it, paths listed
-    (on stderr when stdout carries JSON)."""
-    list_written(render_table_report(table_path, about=about, out=table_path.parent,
+def render_and_list(table_path: Path, *, to_stderr: bool) -> None:
+    """``metrics --report``: the table's report (HTML and PDF) beside it, described by the
+    record just written (its about file and policy outcome), paths listed (on stderr when
+    stdout carries JSON)."""
+    list_written(render_table_report(table_path, about=None, out=table_path.parent,
                                      formats=("html", "pdf")), to_stderr=to_stderr)

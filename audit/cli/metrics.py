@@ -56,8 +56,8 @@ def metrics(
         "Watchlist size the searches were made against (the rates hold for it)."))] = None,
     watchlist: Annotated[int | None, typer.Option(min=1, help=(
         "Watchlist size of the projected deployment (default: --audit-watchlist)."))] = None,
-    share_on_watchlist: Annotated[float, typer.Option(min=0.0, max=1.0, help=(
-        "Share of the crowd on the watchlist."))] = 1e-4,
+    share_on_watchlist: Annotated[float | None, typer.Option(min=0.0, max=1.0, help=(
+        "Share of the crowd on the watchlist (default 0.0001)."))] = None,
     kfold: Annotated[str | None, typer.Option(help=(
         "LFW-style k-fold accuracy of a score log's verification rows by their fold, "
         "broken down by this label column (e.g. gender); the folds and summary go beside "
@@ -82,10 +82,15 @@ def metrics(
     import warnings
 
     from . import log_about
+    from .log_projection import assumptions_line, projection_assumptions
 
     check_operating_points(threshold, target_fmr, target_fpir)
     described = log_about.load_about_option(about, source)
+    given_audit_watchlist = audit_watchlist is not None
     audit_watchlist = log_about.audited_watchlist(audit_watchlist, described, about)
+    assumptions = projection_assumptions(crowd=crowd, share=share_on_watchlist,
+                                         watchlist=watchlist, audit_watchlist=audit_watchlist,
+                                         audit_watchlist_given=given_audit_watchlist)
     has_point = bool(threshold or target_fmr or target_fpir)
     _check_options(source, has_point=has_point, kfold=kfold, crowd=crowd,
                    audit_watchlist=audit_watchlist)
@@ -110,28 +115,31 @@ def metrics(
         warnings.simplefilter("always")
         table = _measured(scores, images, fta, target_fmr=tuple(target_fmr or ()),
                           target_fpir=tuple(target_fpir or ()), sweep=sweep, **statistics)
-        if crowd is not None:
-            table = _with_projection(table, crowd=crowd, share=share_on_watchlist,
-                                     watchlist=watchlist or audit_watchlist,
+        if assumptions is not None:
+            table = _with_projection(table, crowd=crowd, watchlist=assumptions["watchlist"],
+                                     share=assumptions["share_on_watchlist"],
                                      audit_watchlist=audit_watchlist)
     for message in dict.fromkeys(str(w.message) for w in caught):  # once, though it held
         note(message)                                                # at several points
     footer = () if grouping or source.is_dir() else (
         no_disparity_line(label_columns(attributes, mapping), attributes.name),)
-    _write_and_show(table, out, json_output=json_output, scores=scores, footer=footer)
+    footer += (assumptions_line(assumptions),) if assumptions else ()
+    policy = None if source.is_dir() else log_about.judge_log_policy(
+        described, table, tuple(grouping or ()))
+    _write_and_show(table, out, json_output=json_output, scores=scores, footer=footer,
+                    extra=log_about.digest_extra(policy, assumptions))
     if source.is_dir():
         log_about.forget_log_record(out)
     else:
         log_about.record_log(out, about=described, counts=counts, trials=source,
                              attributes=attributes, options=log_about.log_options(
                                  threshold, target_fmr, target_fpir, grouping, interval.value,
-                                 min_subjects, min_trials, crowd=crowd, share=share_on_watchlist,
-                                 watchlist=watchlist, audit_watchlist=audit_watchlist),
-                             mapping=mapping)
+                                 min_subjects, min_trials, projection=assumptions),
+                             mapping=mapping, policy=policy)
     if report:
-        log_about.render_and_list(out, about=described, to_stderr=json_output)
-    if not source.is_dir():
-        log_about.gate_log_policy(described, table, tuple(grouping or ()), quiet=json_output)
+        log_about.render_and_list(out, to_stderr=json_output)
+    if policy is not None:
+        log_about.gate_log_policy(policy, quiet=json_output)
 
 
 def _measured(scores, images, fta, *, target_fmr: tuple[float, ...],
@@ -249,17 +257,17 @@ def _with_projection(table, *, crowd: int, share: float, watchlist: int, audit_w
 
 
 def _write_and_show(table, out: Path, *, json_output: bool, scores=None,
-                    footer: tuple[str, ...] = ()) -> None:
-    """The table as Parquet and CSV with its JSON digest; the digest or short tables shown,
-    calibrated thresholds as the short number nearest them with the same decisions on
-    ``scores`` (:mod:`.threshold_text`), then the ``footer`` lines."""
+                    footer: tuple[str, ...] = (), extra=None) -> None:
+    """The table as Parquet and CSV with its JSON digest (plus ``extra`` keys); the digest
+    or short tables shown, calibrated thresholds as the short number nearest them with the
+    same decisions on ``scores`` (:mod:`.threshold_text`), then the ``footer`` lines."""
     from ..metrics import summarize_metrics
     from ..tables import write_json, write_table
     from .answers import print_answers
     from .threshold_text import shown_thresholds
 
     write_table(table, out)
-    digest = summarize_metrics(table)
+    digest = {**summarize_metrics(table), **(extra or {})}
     write_json(out.with_suffix(".json"), digest)
     frame = table.to_pandas()
     frame.to_csv(out.with_suffix(".csv"), index=False)

@@ -91,12 +91,13 @@ def runs_list(runs_dir: RunsDir = Path("runs"), json_output: Annotated[bool, typ
         lead = lead_point(summary)
         figures = headline(summary, lead)
         figures = f"{escape(lead)}: {escape(figures)}" if figures else "-"
-        policy = "-" if record.policy is None else escape(record.policy.state)
+        state = "-" if record.policy is None else record.policy.state
+        policy = "-" if record.policy is None else escape(record.policy.words)
         table.add_row(folder.name, escape(prov.name),
                       f"{pipeline['model']}/{pipeline['detector']}", thresholds, figures,
                       escape(largest_disparity(summary, lead, prov.confidence,
                                                prov.sensitive_groupings)),
-                      _POLICY_STYLE.get(policy, "{}").format(policy))
+                      _POLICY_STYLE.get(state, "{}").format(policy))
     console().print(table)
 
 

@@ -69,8 +69,9 @@ class Changes:
     ``correction`` at false discovery rate ``fdr``; ``n_unbounded``,
     ``n_insufficient`` and ``n_one_run`` count what was not tested, and why.
     ``policy_before`` / ``policy_after`` are None when not recorded, else
-    the run's policy state (:data:`audit.report.policy_outcome.STATES`: met, broken, not
-    evaluated, no policy); ``violations`` are the recorded sentences of the
+    the run's policy outcome in words (:attr:`PolicyOutcome.words`: met, broken, not
+    evaluated, no policy, or ``met where evaluated: 4 of 6 checks`` when checks were
+    skipped); ``violations`` are the recorded sentences of the
     limits ``after`` broke or could not evaluate.
     """
 
@@ -112,7 +113,7 @@ def build_changes(comparison: Comparison, *, max_others: int = MAX_OTHERS) -> Ch
     """The changes of :func:`audit.runs.compare.compare_runs`, arranged for reading."""
 
     def state(record: Any) -> str | None:
-        return None if not record else PolicyOutcome.from_json(record).state
+        return None if not record else PolicyOutcome.from_json(record).words
 
     after = PolicyOutcome.from_json(comparison.policy_after) if comparison.policy_after else None
     flagged = () if after is None else after.broken + after.not_evaluated

@@ -139,12 +139,18 @@ class DatasetInfo:
 class ProjectionInputs:
     """The deployment the run's projected rows describe: crowd scanned and share
     of it on the watchlist (``[projection]`` of the spec). ``watchlist`` is the
-    deployment's own watchlist size, stated for comparison only: the projected
-    figures hold for the audited watchlist size."""
+    deployment's own watchlist size: the figures are read at it when the rows hold
+    rates at that size (a run's curve against watchlist size), else they hold for the
+    audited size and it is stated beside them. The ``*_from`` fields say where each
+    assumption came from, for the report (the spec's key, or a ``metrics`` option)."""
 
     crowd: int = 100_000
     watchlist: int = 10_000
     share_on_watchlist: float = 1e-4
+    crowd_from: str = "[projection] crowd in the audit specification"
+    watchlist_from: str = "[projection] watchlist in the audit specification"
+    share_from: str = "[projection] share_on_watchlist in the audit specification"
+    audit_watchlist_from: str = "[watchlist] size in the audit specification"
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,18 @@ class PolicyOutcome:
     def not_evaluated(self) -> tuple[PolicyCheck, ...]:
         return tuple(c for c in self.checks if c.state == NOT_EVALUATED)
 
+    @property
+    def words(self) -> str:
+        """The outcome as users read it: ``met where evaluated: 4 of 6 checks`` (``none
+        evaluated: 0 of 2 checks``) when checks that could not be evaluated were skipped
+        (``skip_unevaluable``), so that "met" is never read as every check met; otherwise
+        the state itself."""
+        if self.state == MET and self.not_evaluated:
+            judged, total = len(self.checks) - len(self.not_evaluated), len(self.checks)
+            checks = f"{judged} of {total} check{'s' if total != 1 else ''}"
+            return f"{MET} where evaluated: {checks}" if judged else f"none evaluated: {checks}"
+        return self.state
+
     def to_json(self) -> dict[str, Any]:
         """The ``policy.json`` record: strict JSON (infinite bounds as ``"inf"``)."""
         return {

@@ -58,6 +58,7 @@ def run_info_from_record(record: Mapping[str, Any] | None, *, run_id: str,
                                   min_trials=stats.get("min_trials")),
         score_log=bool(record),
         described=_states_anything(about),
+        policy=record.get("policy") or {},
         label_values={str(k): tuple(map(str, v))
                       for k, v in (counts.get("label_values") or {}).items()},
     )
@@ -136,6 +137,11 @@ def _datasets(dataset: Mapping[str, Any], counts: Mapping[str, Any]) -> tuple[Da
 def _projection(projection: Mapping[str, Any] | None) -> ProjectionInputs | None:
     if not projection:
         return None
-    return ProjectionInputs(crowd=int(projection["crowd"]),
-                            watchlist=int(projection["watchlist"]),
-                            share_on_watchlist=float(projection["share_on_watchlist"]))
+    origins = projection.get("origins") or {}  # records before origins: the options
+    return ProjectionInputs(
+        crowd=int(projection["crowd"]), watchlist=int(projection["watchlist"]),
+        share_on_watchlist=float(projection["share_on_watchlist"]),
+        crowd_from=origins.get("crowd", "--crowd"),
+        watchlist_from=origins.get("watchlist", "--watchlist"),
+        share_from=origins.get("share_on_watchlist", "--share-on-watchlist"),
+        audit_watchlist_from=origins.get("audit_watchlist", "--audit-watchlist"))

@@ -7,7 +7,8 @@ file (:mod:`audit.log_about`; ``about`` is null without one), the command's
 options (thresholds, groupings, statistics, projection), the names of the
 files read (names only: no folder of this machine is published), counts
 taken from the log itself, what was read from each file (its SHA-256 and which
-column was read as which key: ``inputs``), the date and package versions.
+column was read as which key: ``inputs``), the about file's ``[policy]`` outcome
+(``policy``, as a run's ``policy.json``), the date and package versions.
 :mod:`audit.runs.log_info` turns it into the report's description. Nothing
 here imports the report package, so ``metrics`` without ``--report`` never
 loads it (matplotlib, Jinja2 and the report's figures).
@@ -80,11 +81,13 @@ def log_counts(scores: pa.Table, images: pd.DataFrame) -> dict[str, Any]:
 def write_record(metrics_path: Path, *, about: Mapping[str, Any] | None,
                  sources: Mapping[str, str], options: Mapping[str, Any],
                  counts: Mapping[str, Any],
-                 inputs: Mapping[str, Any] | None = None) -> Path:
+                 inputs: Mapping[str, Any] | None = None,
+                 policy: Mapping[str, Any] | None = None) -> Path:
     """Write the record beside ``metrics_path``; ``about`` is
     ``LogAbout.model_dump(mode="json")`` or None, ``sources`` role -> file name,
     ``inputs`` role -> what was read from that file (its SHA-256, which column was read
-    as which key, the label columns)."""
+    as which key, the label columns), ``policy`` the about file's ``[policy]`` outcome as
+    a run's ``policy.json`` holds it (``PolicyOutcome.to_json()``; None: not judged)."""
     record = {
         "format": FORMAT,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -93,6 +96,7 @@ def write_record(metrics_path: Path, *, about: Mapping[str, Any] | None,
         "options": dict(options),
         "counts": dict(counts),
         "inputs": dict(inputs or {}),
+        "policy": None if policy is None else dict(policy),
         "versions": package_versions(LOG_PACKAGES),
     }
     return write_json(record_path(metrics_path), record)
