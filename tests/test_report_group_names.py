@@ -104,6 +104,8 @@ def test_reports_name_each_column_in_sentences_tables_figures_and_short(intersec
     drawn = re.sub(r"<(title|desc)[^>]*>.*?</\1>", " ", forest.group(0), flags=re.S)
     assert "sex female, ethn A" in _visible(drawn)  # the figure's own tick labels
     assert re.search(r"sex (fe)?male, ethn [A-D] / sex (fe)?male, ethn [A-D]", short)
+    # Both sides name their columns: the grouping is not repeated after the pair.
+    assert not re.search(r"ethn [A-D] \( ?sex x ethn ?\)", short)
     assert "sex female, ethn &lt;e&gt;" in markup and "<e>" not in markup
 
 
