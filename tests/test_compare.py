@@ -324,3 +324,18 @@ def test_changes_report_in_the_same_order(runs, tmp_path):
     assert order == sorted(order)
     assert "16.9% 23.6% +6.64 points" in text and "Benjamini-Hochberg" in text
     assert "(b now higher)" in text and "target_fmr=0.1, threshold 0.90 → 0.80" in text
+
+
+def test_a_runs_tables_are_compared_as_their_run_folders(tables, tmp_path):
+    """Pointed at two runs' metrics.parquet, compare judged them as score-log tables with no
+    record: the later run's broken policy was ignored and it exited 0."""
+    broken = {"limits": {"max_fpir": 0.1}, "passed": False,
+              "violations": [{"limit": "max_fpir", "allowed": 0.1, "observed": 0.233,
+                              "where": "overall at 0.5", "sentence": "max_fpir broken"}]}
+    before = write_run(tmp_path / "r1", tables[0], run_id="r1")
+    after = write_run(tmp_path / "r2", tables[1], run_id="r2", policy=broken)
+    result = runner.invoke(app, ["compare", str(before / METRICS_FILE),
+                                 str(after / METRICS_FILE)])
+    assert result.exit_code == EXIT_POLICY, result.output
+    assert f"is a run's table: comparing its run folder {after}" in " ".join(
+        result.output.split())

@@ -102,3 +102,21 @@ def test_the_later_tables_policy_decides_the_exit_code(tmp_path):
     result = runner.invoke(app, ["compare", before, after])
     assert result.exit_code == 3, result.output
     assert "policy: max_fnmr = 0.01 broken (estimate): FNMR overall" in result.output
+
+
+def test_what_is_not_a_metrics_table_is_one_line_and_a_missing_record_is_said(tmp_path):
+    table = _export(tmp_path / "june", 1, 0.0)
+    (tmp_path / "bad.parquet").write_text("hello")  # not Parquet at all
+    trials = tmp_path / "log.parquet"  # a score log, not a table of rates
+    pd.read_csv(tmp_path / "june" / "log.csv").to_parquet(trials)
+    for other in (tmp_path / "bad.parquet", trials):
+        result = runner.invoke(app, ["compare", str(other), table])
+        assert result.exit_code == EXIT_USAGE, result.output
+        assert f"{other.name}: not a metrics table" in result.output
+        assert "older lfr-audit" not in result.output
+    bare = tmp_path / "bare" / "metrics.parquet"
+    bare.parent.mkdir()
+    bare.write_bytes((tmp_path / "june" / "metrics.parquet").read_bytes())  # no record
+    result = runner.invoke(app, ["compare", str(bare), table])
+    assert result.exit_code == 0, result.output
+    assert "has no metrics.about.json beside it" in " ".join(result.output.split())

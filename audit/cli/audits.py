@@ -20,6 +20,7 @@ from .common import (
     app,
     default_cache_dir,
     list_written,
+    note,
     reports_user_errors,
     tell,
 )
@@ -171,6 +172,22 @@ def gate_policy(outcome: PolicyOutcome, *, quiet: bool = False) -> None:
         raise typer.Exit(code)
 
 
+NO_RECORD = ("{table} has no {record} beside it: its options, inputs and policy are unknown "
+             "(lfr-audit metrics writes one)")
+RUN_TABLE = "{table} is a run's table: comparing its run folder {folder}"
+
+
+def _as_run(path: Path) -> Path:
+    """A run's metrics table stands for its run folder (its policy and spec count)."""
+    from ..runs.compare_logs import run_folder_of
+
+    folder = run_folder_of(path)
+    if folder is None:
+        return path
+    note(RUN_TABLE.format(table=path, folder=folder))
+    return folder
+
+
 MIXED_COMPARE = ("compare {before} with {after}: give two run folders, or two score logs' "
                  "metrics tables (metrics.parquet), not one of each")
 
@@ -198,13 +215,19 @@ def compare(
     """
     from ..runs.compare import compare_runs
     from ..runs.compare_logs import compare_tables
+    from ..runs.log_record import record_path
     from ..report.policy_outcome import PolicyOutcome
     from ..runs.report import render_changes
     from ..report.changes import build_changes, text_lines
     from ..tables import write_json
 
+    before, after = (_as_run(path) for path in (before, after))
     if before.is_dir() != after.is_dir():
         raise UserError(MIXED_COMPARE.format(before=before, after=after))
+    if not after.is_dir():
+        for table in (before, after):
+            if not record_path(table).is_file():
+                note(NO_RECORD.format(table=table, record=record_path(table).name))
     comparison = compare_runs(before, after) if after.is_dir() else compare_tables(before, after)
     folder = out or (after if after.is_dir() else after.parent)
     folder.mkdir(parents=True, exist_ok=True)

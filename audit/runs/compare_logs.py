@@ -25,6 +25,8 @@ from .log_record import read_record
 
 NOT_A_TABLE = ("{path}: not a metrics table (compare takes two run folders, or two "
                "metrics.parquet files written by lfr-audit metrics)")
+#: Columns only a metrics table has (a score log or other Parquet file has neither).
+TABLE_COLUMNS = ("metric", "statistic")
 #: Record keys compared as the set-up, and as the environment.
 SETUP_KEYS = ("about", "options", "sources", "inputs", "counts")
 ENVIRONMENT_KEY = "versions"
@@ -34,8 +36,7 @@ def compare_tables(before: Path, after: Path) -> Comparison:
     """Compare score-log metrics table ``after`` with the earlier ``before``."""
     frames, records = [], []
     for path in (before, after):
-        if Path(path).suffix.lower() not in (".parquet", ".pq") or not Path(path).is_file():
-            raise RunError(NOT_A_TABLE.format(path=path))
+        _check_table(Path(path))
         frames.append(read_metrics_table(Path(path)))
         try:
             records.append(read_record(Path(path)) or {})
@@ -55,6 +56,29 @@ def compare_tables(before: Path, after: Path) -> Comparison:
         policy_before=first.get("policy"),
         policy_after=second.get("policy"),
     )
+
+
+def run_folder_of(path: Path) -> Path | None:
+    """The run folder a metrics table belongs to (a ``provenance.json`` beside it), if any:
+    a run is compared as a run, with its own policy and spec."""
+    path = Path(path)
+    return path.parent if path.is_file() and (path.parent / "provenance.json").is_file() else None
+
+
+def _check_table(path: Path) -> None:
+    """A Parquet file with a metrics table's columns, else one line (a score log or any
+    other file is not a table to compare)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        raise RunError(NOT_A_TABLE.format(path=path))
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowInvalid, OSError):
+        raise RunError(NOT_A_TABLE.format(path=path)) from None
+    if not all(column in names for column in TABLE_COLUMNS):
+        raise RunError(NOT_A_TABLE.format(path=path))
 
 
 def _setup(record: dict[str, Any]) -> dict[str, Any]:
