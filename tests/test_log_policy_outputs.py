@@ -142,3 +142,15 @@ def test_an_overall_rate_too_small_for_the_policy_is_marked_in_the_table(tmp_pat
     assert "max_fnir = 0.5 not evaluated (estimate): FNIR overall" in result.output
     fnir = next(line for line in result.output.splitlines() if line.startswith("│ fnir"))
     assert "overall: all (60 subjects, 60 trials)" in fnir
+
+
+def test_a_smaller_deployment_watchlist_likely_has_fewer_false_alerts_not_more():
+    """--watchlist 50 against an audited 300 read "its false alerts are likely more"."""
+    from audit.cli.log_projection import assumptions_line, projection_assumptions
+
+    for deployed, likely in ((50, "fewer"), (3000, "more")):
+        line = assumptions_line(projection_assumptions(
+            crowd=50_000, share=None, watchlist=deployed, audit_watchlist=300,
+            audit_watchlist_given=True))
+        assert line.endswith(f"its false alerts are likely {likely}"), line
+        assert f"watchlist of {deployed:,}" in line

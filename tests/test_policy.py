@@ -219,9 +219,16 @@ def test_impostor_only_dataset_leaves_miss_limits_not_evaluated():
     assert outcome.not_evaluated[0].sentence == (
         "max_fnir = 0.1 not evaluated (estimate): FNIR overall at threshold 0.5 (deployment): "
         "no trials")
+    # Skipping may pass the checks that could not be judged, not a policy that judged none.
     skipped = check_policy(PolicySpec(max_fnir=0.1, skip_unevaluable=True),
                            _impostor_only_metrics(), ("gender",))
-    assert skipped.state == "met" and len(skipped.not_evaluated) == 1
+    assert skipped.state == "not evaluated" and len(skipped.not_evaluated) == 1
+    partly = check_policy(PolicySpec(max_fnir=0.1, max_fmr_ratio=5.0, skip_unevaluable=True),
+                          _impostor_only_metrics(), ("gender",))
+    assert partly.state == "met" and len(partly.not_evaluated) == 1
+    assert partly.words == f"met where evaluated: {len(partly.checks) - 1} of " \
+        f"{len(partly.checks)} checks"
+    assert partly.to_json()["words"] == partly.words
 
 
 def test_a_broken_limit_outranks_one_not_evaluated():
@@ -340,8 +347,9 @@ def test_old_policy_json_still_reads(record, state, limits):
 @pytest.mark.parametrize(("spec", "code", "last"), [
     (PolicySpec(max_fnir=0.1), EXIT_POLICY_NOT_EVALUATED,
      'policy: not evaluated (1 limit; 1 check; 1 not evaluated; evaluate = "estimate")'),
-    (PolicySpec(max_fnir=0.1, skip_unevaluable=True), 0,
-     "policy: none evaluated: 0 of 1 check (1 limit; 1 not evaluated, skipped as [policy] "
+    # Every check skipped judges nothing: not evaluated (exit 4), though skipping is allowed.
+    (PolicySpec(max_fnir=0.1, skip_unevaluable=True), EXIT_POLICY_NOT_EVALUATED,
+     "policy: not evaluated (1 limit; 1 check; 1 not evaluated, skipped as [policy] "
      'skip_unevaluable = true allows; evaluate = "estimate")'),
     (PolicySpec(max_fnir=0.1, max_fpir=0.2), EXIT_POLICY,
      'policy: broken (2 limits; 4 checks; 2 broken; 1 not evaluated; evaluate = "estimate")'),

@@ -58,3 +58,24 @@ def test_every_interval_method_of_a_pair_row_has_words():
                contrasts.INVERTED, contrasts.INVERTED_HALL, contrasts.INVERTED_SYMMETRIC,
                contrasts.INVERTED_BOUND, contrasts.DETECTABLE, contrasts.BENJAMINI_HOCHBERG}
     assert sorted(written - _ci_method_words()) == []
+
+
+def test_only_a_sex_or_gender_value_becomes_women_or_men():
+    """A camera labelled "M" is not "men"; "m" in a sex or gender column is, and the words
+    female and male are in any column."""
+    from audit.report.group_names import GroupNames
+    from audit.report.render import environment
+
+    words = environment(names=GroupNames({("sex x camera", "m x M"): (("sex", "m"), ("camera", "M")),
+                                    ("camera x site", "M x f"): (("camera", "M"),
+                                                                 ("site", "f"))})
+                        ).get_template("macros/words.html.j2").module
+    said = {(label, grouping): " ".join(str(words.group_noun(label, grouping)).split())
+            for label, grouping in (("female", "gender"), ("m", "sex"), ("M", "camera"),
+                                    ("male", "group"), ("f", "sex_perceived"),
+                                    ("m x M", "sex x camera"), ("M x f", "camera x site"))}
+    assert said[("female", "gender")] == "women" and said[("m", "sex")] == "men"
+    assert said[("male", "group")] == "men" and said[("f", "sex_perceived")] == "women"
+    assert said[("M", "camera")] == "people with camera “M”"
+    assert said[("m x M", "sex x camera")] == "men with camera “M”"
+    assert said[("M x f", "camera x site")] == "people with camera “M” and site “f”"

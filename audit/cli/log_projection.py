@@ -63,5 +63,6 @@ def assumptions_line(assumptions: dict[str, Any]) -> str:
             f"{audited:,} people ({origins['audit_watchlist']})")
     if deployed == audited:
         return line
+    likely = "more" if deployed > audited else "fewer"  # FPIR grows with watchlist size
     return (f"{line}; applied unchanged, not projected, to the deployment's watchlist of "
-            f"{deployed:,} ({origins['watchlist']}): its false alerts are likely more")
+            f"{deployed:,} ({origins['watchlist']}): its false alerts are likely {likely}")

@@ -70,8 +70,8 @@ DEPENDS_ON = {
 BAD_SHARE = "watchlist_share must be in [0, 1], got {share!r}"
 BAD_SIZE = "{name} must be a positive integer, got {value!r}"
 OTHER_SIZE = (
-    "rates were measured with a watchlist of {audit} people; the projection for {size} "
-    "applies them unchanged (FPIR tends to grow with watchlist size)"
+    "rates were measured with a watchlist of {audit} people and are applied unchanged to "
+    "a watchlist of {size}, not projected to it (FPIR tends to grow with watchlist size)"
 )
 
 

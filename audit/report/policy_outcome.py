@@ -114,14 +114,13 @@ class PolicyOutcome:
 
     @property
     def words(self) -> str:
-        """The outcome as users read it: ``met where evaluated: 4 of 6 checks`` (``none
-        evaluated: 0 of 2 checks``) when checks that could not be evaluated were skipped
-        (``skip_unevaluable``), so that "met" is never read as every check met; otherwise
-        the state itself."""
+        """The outcome as users read it: ``met where evaluated: 4 of 6 checks`` when checks
+        that could not be evaluated were skipped (``skip_unevaluable``), so that "met" is
+        never read as every check met; otherwise the state itself. (With every check
+        skipped the state is "not evaluated": :func:`audit.runs.policy.check_policy`.)"""
         if self.state == MET and self.not_evaluated:
             judged, total = len(self.checks) - len(self.not_evaluated), len(self.checks)
-            checks = f"{judged} of {total} check{'s' if total != 1 else ''}"
-            return f"{MET} where evaluated: {checks}" if judged else f"none evaluated: {checks}"
+            return f"{MET} where evaluated: {judged} of {total} check{'s' if total != 1 else ''}"
         return self.state
 
     def to_json(self) -> dict[str, Any]:
@@ -129,6 +128,7 @@ class PolicyOutcome:
         return {
             "format": FORMAT,
             "state": self.state,
+            "words": self.words,  # "met where evaluated: 4 of 6 checks": "met" read as users read it
             "mode": self.mode,
             "skip_unevaluable": self.skip_unevaluable,
             "limits": [{"limit": key, "allowed": allowed} for key, allowed in self.limits],

@@ -68,8 +68,10 @@ reason (:data:`NO_TRIALS` and the other constants below):
 Outcome
 -------
 ``"broken"`` if any check is broken; else ``"not evaluated"`` if any check is
-not evaluated and the spec does not set ``skip_unevaluable = true``; else
-``"met"``. A spec without ``[policy]`` limits gives ``"no policy"``. The
+not evaluated and the spec does not set ``skip_unevaluable = true``, or if no
+check at all could be evaluated (skipping every check judges nothing, and a
+gate that judged nothing does not pass); else ``"met"`` (read "met where
+evaluated" when checks were skipped). A spec without ``[policy]`` limits gives ``"no policy"``. The
 command line exits 3 on ``"broken"`` and 4 on ``"not evaluated"``
 (:mod:`audit.cli`).
 """
@@ -197,7 +199,7 @@ def _overall_state(checks: list[PolicyCheck], skip: bool) -> str:
     states = {c.state for c in checks}
     if BROKEN in states:
         return BROKEN
-    if NOT_EVALUATED in states and not skip:
+    if NOT_EVALUATED in states and (not skip or states == {NOT_EVALUATED}):
         return NOT_EVALUATED
     return MET
 
