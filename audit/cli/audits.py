@@ -87,7 +87,7 @@ def _show_answers(folder: Path, confidence: float) -> None:
     from ..runs import layout
     from ..tables import read_table
     from .answers import print_answers
-    from .threshold_text import SHOWN_FOR_RUN, shown_pairs, with_shown_thresholds
+    from .threshold_text import shown_line, with_shown_thresholds
 
     frame, shown = read_table(folder / layout.METRICS_FILE).to_pandas(), {}
     scores_path = folder / layout.SCORES_FILE  # absent: thresholds shown as computed
@@ -96,7 +96,7 @@ def _show_answers(folder: Path, confidence: float) -> None:
         frame, shown = with_shown_thresholds(frame, scores.to_numpy(zero_copy_only=False))
     print_answers(frame, confidence)
     if shown:
-        typer.echo(SHOWN_FOR_RUN.format(pairs=shown_pairs(shown)))
+        typer.echo(shown_line(shown, "run"))
 
 
 def _print_json(folder: Path) -> None:

@@ -14,9 +14,6 @@ from .log_about import ABOUT_HELP
 from .log_checks import label_columns, no_disparity_line
 from .metrics_checks import check_calibration, check_fold_column, check_operating_points
 
-SHORTENED = ("thresholds shown: {pairs} in the table (every trial of the log is decided "
-             "alike at both)")
-
 
 @app.command()
 @reports_user_errors
@@ -264,7 +261,7 @@ def _write_and_show(table, out: Path, *, json_output: bool, scores=None,
     from ..metrics import summarize_metrics
     from ..tables import write_json, write_table
     from .answers import print_answers
-    from .threshold_text import shown_thresholds
+    from .threshold_text import shown_line, with_shown_thresholds
 
     write_table(table, out)
     digest = {**summarize_metrics(table), **(extra or {})}
@@ -276,12 +273,11 @@ def _write_and_show(table, out: Path, *, json_output: bool, scores=None,
 
         typer.echo(json.dumps(digest, indent=2))
         return
-    shown = {} if scores is None else {t: s for t, s in shown_thresholds(
-        frame, scores.column("score").to_numpy(zero_copy_only=False)).items() if t != s}
-    print_answers(frame.assign(threshold=frame["threshold"].replace(shown)) if shown else frame)
+    shown_frame, shown = (frame, {}) if scores is None else with_shown_thresholds(
+        frame, scores.column("score").to_numpy(zero_copy_only=False))
+    print_answers(shown_frame)
     for line in footer:
         typer.echo(line)
     if shown:
-        typer.echo(SHORTENED.format(pairs=", ".join(f"{s!r} for {t!r}" for t, s in
-                                                    shown.items())))
+        typer.echo(shown_line(shown, "log"))
     typer.echo(f"metrics: {out}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}")

@@ -67,9 +67,10 @@ def shown_thresholds(frame: pd.DataFrame, scores: np.ndarray) -> dict[float, flo
     return shown
 
 
-#: The line under a run's tables when a calibrated threshold is shown shortened.
-SHOWN_FOR_RUN = ("thresholds shown: {pairs} in the table (every trial of the run is decided "
-                 "alike at both)")
+#: The line under the tables when a calibrated threshold is shown shortened (``data``: "log"
+#: for ``metrics`` on a score log, "run" for ``run``).
+SHOWN_LINE = ("thresholds shown: {pairs} in the table (every trial of the {data} is decided "
+              "alike at both)")
 
 
 def with_shown_thresholds(frame: pd.DataFrame,
@@ -83,6 +84,8 @@ def with_shown_thresholds(frame: pd.DataFrame,
     return frame.assign(threshold=frame["threshold"].replace(shown)), shown
 
 
-def shown_pairs(shown: dict[float, float]) -> str:
-    """``0.6012 for 0.6012345678901234``, one for each replaced threshold."""
-    return ", ".join(f"{s!r} for {t!r}" for t, s in shown.items())
+def shown_line(shown: dict[float, float], data: str) -> str:
+    """:data:`SHOWN_LINE` for the replaced thresholds (computed -> shown), each as
+    ``0.6012 for 0.6012345678901234``."""
+    pairs = ", ".join(f"{s!r} for {t!r}" for t, s in shown.items())
+    return SHOWN_LINE.format(pairs=pairs, data=data)
