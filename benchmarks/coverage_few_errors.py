@@ -14,7 +14,7 @@ Each audit is simulated as in ``bench_coverage.py`` (same seeds, so audit *k*
 of a scenario is the same data set there and here), the library's
 :func:`audit.metrics.compute_metrics` runs once, and the pair's
 :class:`audit.metrics.contrasts.GroupRates` is re-contrasted under each ``K``
-(``contrasts.MIN_HALL_ERRORS``; K = 1 is the rule before the change, K = 5 the
+(``pair_limits.MIN_HALL_ERRORS``; K = 1 is the rule before the change, K = 5 the
 one adopted). Scenarios:
 the FMR pair scenarios of ``bench_coverage.py`` (3, 4d, 4e, 5b) and two new
 ones with about 3 expected errors in the lower group:
@@ -43,7 +43,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_coverage as study  # noqa: E402
 
-from audit.metrics import compute_metrics, contrasts  # noqa: E402
+from audit.metrics import compute_metrics, contrasts, pair_limits  # noqa: E402
 
 RULES = (1, 3, 5, 10)
 RARE = (
@@ -88,9 +88,9 @@ def run_audit(task) -> list[dict]:
     if groups is None:
         return []
     true = dict(zip(scenario.labels, truth.rates, strict=True))
-    records, adopted = [], contrasts.MIN_HALL_ERRORS
+    records, adopted = [], pair_limits.MIN_HALL_ERRORS
     for k in RULES:
-        contrasts.MIN_HALL_ERRORS = k
+        pair_limits.MIN_HALL_ERRORS = k
         c = contrasts.contrasts(groups, confidence=study.NOMINAL)[0]
         higher, lower = groups.labels[c.higher], groups.labels[c.lower]
         records.append({
@@ -100,7 +100,7 @@ def run_audit(task) -> list[dict]:
             "ratio": c.ratio, "ratio_low": c.ratio_low, "ratio_high": c.ratio_high,
             "diff_low": c.difference_low, "diff_high": c.difference_high,
             "p_value": c.p_value, "method": c.ratio_method})
-    contrasts.MIN_HALL_ERRORS = adopted
+    pair_limits.MIN_HALL_ERRORS = adopted
     return records
 
 

@@ -18,14 +18,15 @@ sufficient groups of a grouping, at one operating point and stratum, gets:
   neither group has an error the ratio is undefined (NaN).
 * ``difference`` (higher minus lower) with the MOVER interval of Newcombe's
   method 10, corrected for correlation (Zou & Donner 2008).
-* **FMR pairs** (dyadic groups, each with at least :data:`MIN_HALL_ERRORS`
+* **FMR pairs** (dyadic groups, each with at least
+  :data:`audit.metrics.pair_limits.MIN_HALL_ERRORS`
   errors) instead get Hall's
   skewness-corrected t (:func:`audit.metrics.score_limits.hall_limits`) for
   the difference and the log ratio, from the pair's own combined influence
   (``hall-t``, ``hall-t-log``): the people both groups were compared against
   enter once, with their covariance and co-skewness. At a calibrated threshold
   the same t interval has no skewness term (``symmetric-t``, ``symmetric-t-log``;
-  :class:`_PairSpread` says why). MOVER from the groups'
+  :class:`audit.metrics.pair_limits.PairSpread` says why). MOVER from the groups'
   skewed limits was measured conservative for equal rates (test size 1.8%
   where 5% is due, ``benchmarks/coverage_candidates.py``). With fewer errors
   in a group, the log ratio's influence ``u_a / p_a - u_b / p_b`` rests on the
@@ -66,16 +67,16 @@ Statistics in Medicine 17:873-890. Benjamini & Hochberg (1995), JRSS-B
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 
-from audit.metrics import sparse_pairs
+from audit.metrics import pair_limits, sparse_pairs
 from audit.metrics.intervals import z_value
 from audit.metrics.inversion import inverted_p_values, nested_limits, on_grid
-from audit.metrics.score_limits import RateVariance, from_design_effects, hall_limits, t_quantile
+from audit.metrics.pair_limits import PairLimits, PairSpread, skewed_pairs
+from audit.metrics.score_limits import RateVariance, from_design_effects
 from audit.metrics.variance import Influence
 
 RATIO = "ratio"
@@ -92,9 +93,6 @@ HALL_LOG = "hall-t-log"
 #: The same t on the pair's influence with no skewness term: a pair at a calibrated threshold.
 SYMMETRIC = "symmetric-t"
 SYMMETRIC_LOG = "symmetric-t-log"
-#: Fewest errors each group of a dyadic pair needs for Hall's t on the pair's influence
-#: (fewer: MOVER from the groups' limits; see the module).
-MIN_HALL_ERRORS = 5
 #: A ratio whose lower group saw no error: MOVER-R lower bound (:mod:`audit.metrics.sparse_pairs`).
 BOUND = "mover-r-bound"
 INVERTED = "inverted-mover-log"
@@ -185,12 +183,12 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
                                                      groups.design_effect)
     limits = sparse_pairs.with_zero_sides(groups.limits(), zero_design)
     va, vb = limits.take(a), limits.take(b)
-    spread = _PairSpread.of(groups, a, b)
-    pair = _PairLimits(va, vb, rho, spread, _skewed(groups.errors[a], groups.errors[b], spread))
+    spread = PairSpread.of(groups.rates, groups.influence, a, b)
+    pair = PairLimits(va, vb, rho, spread, skewed_pairs(groups.errors[a], groups.errors[b], spread))
     n = len(ordered)
-    ratio_limits = on_grid(pair.stacked(_PairLimits.ratio), z, n)  # nested, then inverted
+    ratio_limits = on_grid(pair.stacked(PairLimits.ratio), z, n)  # nested, then inverted
     ratio_low, ratio_high = nested_limits(ratio_limits, z, n)
-    diff_low, diff_high = nested_limits(pair.stacked(_PairLimits.difference), z, n)
+    diff_low, diff_high = nested_limits(pair.stacked(PairLimits.difference), z, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(p[b] > 0, p[a] / p[b], np.where(p[a] > 0, np.inf, np.nan))
     symmetric = (pair.skewed & spread.calibrated if spread is not None
@@ -206,7 +204,8 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
     detectable = sparse_pairs.detectable_ratios(
         np.where(p[b] > 0, p[b], pooled), groups.trials[a], groups.trials[b], design[a],
         np.where(p[b] > 0, design[b], zero_design), rho,
-        lambda va, vb, r, level: _ratio_limits(va, vb, r, level)[0], alpha=1 - confidence,
+        lambda va, vb, r, level: pair_limits.ratio_limits(va, vb, r, level)[0],
+        alpha=1 - confidence,
         clusters=(va.df + 1.0, vb.df + 1.0))
     return [
         Contrast(
@@ -226,166 +225,6 @@ def contrasts(groups: GroupRates, *, confidence: float) -> list[Contrast]:
         )
         for k in range(len(ordered))
     ]
-
-
-def _difference_limits(
-    va: RateVariance, vb: RateVariance, rho: np.ndarray, z: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """MOVER limits of ``pa - pb`` (Newcombe's method 10 with correlation)."""
-    pa, pb = va.rate, vb.rate
-    la, ua = va.limits(z)
-    lb, ub = vb.limits(z)
-    ub = sparse_pairs.zero_side_upper(va, vb, la, ub, z)
-    d = pa - pb
-    below = (pa - la) ** 2 + (ub - pb) ** 2 - 2 * rho * (pa - la) * (ub - pb)
-    above = (ua - pa) ** 2 + (pb - lb) ** 2 - 2 * rho * (ua - pa) * (pb - lb)
-    return d - np.sqrt(np.clip(below, 0, None)), d + np.sqrt(np.clip(above, 0, None))
-
-
-def _ratio_limits(
-    va: RateVariance, vb: RateVariance, rho: np.ndarray, z: object
-) -> tuple[np.ndarray, np.ndarray]:
-    """Limits of ``pa / pb`` (``pa >= pb``): log-scale MOVER, or MOVER-R's bound when ``pb`` is 0."""
-    pa, pb = va.rate, vb.rate
-    la, ua = va.limits(z)
-    lb, ub = vb.limits(z)
-    ub = sparse_pairs.zero_side_upper(va, vb, la, ub, z)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        log_a, log_b = np.log(pa), np.log(pb)
-        down_a, up_a = log_a - np.log(la), np.log(ua) - log_a
-        down_b, up_b = log_b - np.log(lb), np.log(ub) - log_b
-        below = down_a**2 + up_b**2 - 2 * rho * down_a * up_b
-        above = up_a**2 + down_b**2 - 2 * rho * up_a * down_b
-        centre = log_a - log_b
-        low = np.exp(centre - np.sqrt(np.clip(below, 0, None)))
-        high = np.exp(centre + np.sqrt(np.clip(above, 0, None)))
-        bound = sparse_pairs.zero_ratio_lower(pa, la, ub)
-    both = (pa > 0) & (pb > 0)
-    only_a = (pa > 0) & (pb == 0)
-    low = np.where(both, low, np.where(only_a, bound, np.nan))
-    high = np.where(both, high, np.where(only_a, np.inf, np.nan))
-    return low, high
-
-
-@dataclass(frozen=True)
-class _PairSpread:
-    """Variance, skewness and degrees of freedom of each dyadic pair's difference and log ratio.
-
-    From the two groups' combined influence (``Influence.combine``): the
-    difference ``p_a - p_b`` has influence ``u_a - u_b``, the log ratio
-    ``u_a / p_a - u_b / p_b`` (delta method). Columns: the pairs' differences,
-    then their log ratios.
-
-    A pair read at a calibrated threshold gets no skewness term, as its groups'
-    own rows do (:func:`audit.metrics.score_limits.skew_corrected`): the third
-    cumulant leaves out the calibration correction's share of the pair cubes,
-    while the variance takes the correction in, so their ratio can be far off
-    (a user's FMR difference of 1.54 points, 21 of 1,089 against 7 of 1,804,
-    read "-1.04 to 2.03" beside a ratio interval of 1.31 to 10.4; the symmetric t
-    gives 0.81 to 2.27, a subject bootstrap at the same threshold 0.73 to 2.41).
-    """
-
-    variance: np.ndarray
-    skewness: np.ndarray
-    df: np.ndarray
-    #: Per pair (not per column): read at a calibrated threshold, so no skewness term.
-    calibrated: np.ndarray
-
-    @classmethod
-    def of(cls, groups: GroupRates, a: np.ndarray, b: np.ndarray) -> _PairSpread | None:
-        if groups.influence is None:
-            return None
-        p, k = groups.rates, np.arange(a.size)
-        weights = np.zeros((p.size, 2 * a.size))
-        weights[a, k], weights[b, k] = 1.0, -1.0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            weights[a, a.size + k] = np.where(p[b] > 0, 1.0 / p[a], 0.0)
-            weights[b, a.size + k] = np.where(p[b] > 0, -1.0 / p[b], 0.0)
-            combined = groups.influence.combine(weights)
-            variance = combined.variance()
-            skewness = combined.third_cumulants() / variance**1.5
-        calibrated = groups.influence.calibrated()
-        calibrated = calibrated[a] | calibrated[b]
-        return cls(variance, np.where(np.tile(calibrated, 2), 0.0, skewness),
-                   combined.effective_clusters() - 1.0, calibrated)
-
-
-def _skewed(errors_a: np.ndarray, errors_b: np.ndarray, spread: _PairSpread | None
-            ) -> np.ndarray:
-    """Pairs tested with Hall's t (:class:`_PairLimits`): dyadic, with at least
-    :data:`MIN_HALL_ERRORS` errors in each group and positive variances of both the
-    difference and the log ratio."""
-    if spread is None:
-        return np.zeros(np.shape(errors_a), dtype=bool)
-    n = np.size(errors_a)
-    usable = (errors_a >= MIN_HALL_ERRORS) & (errors_b >= MIN_HALL_ERRORS)
-    return usable & (spread.variance[:n] > 0) & (spread.variance[n:] > 0)
-
-
-@dataclass(frozen=True)
-class _PairLimits:
-    """Each pair's ratio and difference limits at any z.
-
-    Dyadic pairs with at least :data:`MIN_HALL_ERRORS` errors in each group
-    and a positive variance: Hall's
-    skewness-corrected t (:func:`audit.metrics.score_limits.hall_limits`) on
-    the pair's own influence, so that the people the two groups share enter
-    once (measured: the MOVER combination of the groups' skewed limits was
-    conservative when the rates are equal, testing at 2% instead of 5%).
-    Otherwise MOVER from the two groups' limits and their correlation (with
-    fewer errors the pair's influence rests on the few people who made them).
-    """
-
-    va: RateVariance
-    vb: RateVariance
-    rho: np.ndarray
-    spread: _PairSpread | None
-    #: Which pairs take Hall's t (:func:`_skewed`), found once for every level asked.
-    skewed: np.ndarray
-
-    def repeated(self, times: int) -> _PairLimits:
-        """The same pairs ``times`` over, one after another (limits at many levels in one call)."""
-        n = self.va.rate.size
-        index = np.tile(np.arange(n), times)
-        s = self.spread
-        spread = None if s is None else _PairSpread(
-            *(np.r_[column[:n][index], column[n:][index]]
-              for column in (s.variance, s.skewness, s.df)), s.calibrated[index])
-        return _PairLimits(self.va.take(index), self.vb.take(index), self.rho[index], spread,
-                           self.skewed[index])
-
-    def stacked(self, limits) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-        """``limits`` (ratio or difference) at levels of shape (L, pairs), in one call
-        (:data:`audit.metrics.inversion.StackedLimits`)."""
-        def at(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            low, high = limits(self.repeated(levels.shape[0]), levels.reshape(-1))
-            return low.reshape(levels.shape), high.reshape(levels.shape)
-
-        return at
-
-    def _hall(self, estimate: np.ndarray, columns: slice, z: object) -> tuple:
-        s = self.spread
-        t = t_quantile(np.broadcast_to(z, estimate.shape), s.df[columns])
-        return hall_limits(estimate, s.variance[columns], s.skewness[columns], t)
-
-    def difference(self, z: object) -> tuple[np.ndarray, np.ndarray]:
-        low, high = _difference_limits(self.va, self.vb, self.rho, z)
-        if not self.skewed.any():
-            return low, high
-        n = self.va.rate.size
-        hall_low, hall_high = self._hall(self.va.rate - self.vb.rate, slice(0, n), z)
-        return np.where(self.skewed, hall_low, low), np.where(self.skewed, hall_high, high)
-
-    def ratio(self, z: object) -> tuple[np.ndarray, np.ndarray]:
-        low, high = _ratio_limits(self.va, self.vb, self.rho, z)
-        if not self.skewed.any():
-            return low, high
-        n = self.va.rate.size
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            centre = np.log(self.va.rate / self.vb.rate)
-            log_low, log_high = self._hall(centre, slice(n, 2 * n), z)
-            return (np.where(self.skewed, np.exp(log_low), low),
-                    np.where(self.skewed, np.exp(log_high), high))
 
 
 def benjamini_hochberg(p_values: object) -> np.ndarray:

@@ -34,7 +34,7 @@ at a calibrated threshold, :mod:`audit.metrics.score_limits`), ``"wilson"``, ``"
 (:mod:`audit.metrics.groups`); ``"mover-log"``, ``"mover-r-bound"`` (lower
 group without errors), ``"mover"``, ``"inverted-mover-log"``,
 ``"hall-t-log"``, ``"hall-t"``, ``"inverted-hall-t-log"`` (dyadic pairs with at
-least :data:`audit.metrics.contrasts.MIN_HALL_ERRORS` errors in each group;
+least :data:`audit.metrics.pair_limits.MIN_HALL_ERRORS` errors in each group;
 ``"symmetric-t-log"``, ``"symmetric-t"``, ``"inverted-symmetric-t-log"`` for such
 pairs at a calibrated threshold: the same t with no skewness term),
 ``"inverted-mover-r-bound"``, ``"benjamini-hochberg"``,
