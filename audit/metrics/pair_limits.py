@@ -31,14 +31,20 @@ from audit.metrics.variance import Influence
 MIN_HALL_ERRORS = 5
 
 
+def _both_sides(va: RateVariance, vb: RateVariance, z: object) -> tuple[np.ndarray, ...]:
+    """Both groups' rates and limits at ``z``: ``pa, pb, la, ua, lb, ub``, the lower group's
+    upper limit that of a zero-error side when it saw no error
+    (:func:`audit.metrics.sparse_pairs.zero_side_upper`)."""
+    la, ua = va.limits(z)
+    lb, ub = vb.limits(z)
+    return va.rate, vb.rate, la, ua, lb, sparse_pairs.zero_side_upper(va, vb, la, ub, z)
+
+
 def difference_limits(
     va: RateVariance, vb: RateVariance, rho: np.ndarray, z: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """MOVER limits of ``pa - pb`` (Newcombe's method 10 with correlation)."""
-    pa, pb = va.rate, vb.rate
-    la, ua = va.limits(z)
-    lb, ub = vb.limits(z)
-    ub = sparse_pairs.zero_side_upper(va, vb, la, ub, z)
+    pa, pb, la, ua, lb, ub = _both_sides(va, vb, z)
     d = pa - pb
     below = (pa - la) ** 2 + (ub - pb) ** 2 - 2 * rho * (pa - la) * (ub - pb)
     above = (ua - pa) ** 2 + (pb - lb) ** 2 - 2 * rho * (ua - pa) * (pb - lb)
@@ -49,10 +55,7 @@ def ratio_limits(
     va: RateVariance, vb: RateVariance, rho: np.ndarray, z: object
 ) -> tuple[np.ndarray, np.ndarray]:
     """Limits of ``pa / pb`` (``pa >= pb``): log-scale MOVER, or MOVER-R's bound when ``pb`` is 0."""
-    pa, pb = va.rate, vb.rate
-    la, ua = va.limits(z)
-    lb, ub = vb.limits(z)
-    ub = sparse_pairs.zero_side_upper(va, vb, la, ub, z)
+    pa, pb, la, ua, lb, ub = _both_sides(va, vb, z)
     with np.errstate(invalid="ignore", divide="ignore"):
         log_a, log_b = np.log(pa), np.log(pb)
         down_a, up_a = log_a - np.log(la), np.log(ua) - log_a
